@@ -1,0 +1,3 @@
+from snapagent.cli import main
+
+main()

@@ -1,0 +1,18 @@
+"""The `snapagent` command. Each command group lives in its own module and registers itself."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="snapagent",
+    help="SnapAgent: a self-hostable backend for RAG chatbots with port-based workflows.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+# Command groups (one module each). Keep this list sorted.
+
+
+def main() -> None:
+    app()
