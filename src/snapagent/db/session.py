@@ -1,0 +1,170 @@
+"""The database handle: one async engine and its session factory per process.
+
+SQLite (the embedded default, a file under ``data_dir``) runs with WAL, foreign keys ON and a
+busy timeout so the background ingestion worker and request handlers can share the file.
+PostgreSQL is reached through asyncpg. Unreachable databases surface as
+:class:`~snapagent.errors.UnavailableError`, never as a driver traceback.
+
+    db = Database.from_settings(get_core_settings())
+    async with db.session() as session:
+        ...
+    await db.dispose()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from snapagent.errors import InputValidationError, UnavailableError
+from snapagent.settings import CoreSettings
+
+__all__ = ["Database", "redact_url"]
+
+log = logging.getLogger(__name__)
+
+# How long a SQLite writer waits for the lock held by another connection before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def redact_url(url: str | URL) -> str:
+    """The URL with any password hidden, safe for logs and error messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<invalid database URL>"
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise InputValidationError(
+            "DATABASE_URL is not a valid SQLAlchemy URL", field="DATABASE_URL"
+        ) from exc
+    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise InputValidationError(
+            f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL",
+            field="DATABASE_URL",
+        )
+    # Synchronous drivers would block the event loop: pick the async one for the user.
+    if parsed.get_backend_name() == "sqlite" and parsed.get_driver_name() != "aiosqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "asyncpg":
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """An async engine plus its session factory; create one per process and share it.
+
+    >>> db = Database("sqlite+aiosqlite:///./data/snapagent.db")  # doctest: +SKIP
+    >>> async with db.session() as session:  # doctest: +SKIP
+    ...     await session.execute(text("SELECT 1"))
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url: URL = _parse_url(url)
+        kwargs: dict[str, Any] = {"echo": echo}
+        if self.is_sqlite:
+            path = self.url.database
+            if path and path != ":memory:" and not path.startswith("file:"):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        else:
+            kwargs["pool_pre_ping"] = True
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.engine, expire_on_commit=False
+        )
+
+    @classmethod
+    def from_settings(cls, settings: CoreSettings) -> Database:
+        return cls(settings.effective_database_url)
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.url.get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    @property
+    def safe_url(self) -> str:
+        return redact_url(self.url)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session for one unit of work; commit explicitly, rolled back on error."""
+        async with self.sessionmaker() as session:
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A session inside one transaction: committed on success, rolled back on error."""
+        async with self.sessionmaker() as session, session.begin():
+            yield session
+
+    async def check(self) -> None:
+        """Run ``SELECT 1``; raise :class:`UnavailableError` if the database cannot answer."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except (OSError, DBAPIError, OperationalError) as exc:
+            raise self.unavailable(exc) from exc
+
+    async def health(self) -> dict[str, Any]:
+        """A health report for ``/health``: ``{"status": "ok"|"unavailable", "dialect": ...}``."""
+        try:
+            await self.check()
+        except UnavailableError as exc:
+            return {"status": "unavailable", "dialect": self.dialect, "detail": exc.message}
+        return {"status": "ok", "dialect": self.dialect}
+
+    def unavailable(self, exc: BaseException) -> UnavailableError:
+        """Wrap a driver/connection failure without leaking credentials."""
+        reason = type(exc.__cause__ or exc).__name__
+        log.warning("database %s unreachable: %s", self.safe_url, reason)
+        return UnavailableError(
+            f"database is unavailable ({self.dialect}: {reason}); retry later",
+            details={"database": self.safe_url},
+        )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.safe_url!r})"
