@@ -235,15 +235,16 @@ def _structure_problems(
                 component[0],
             )
         )
-    if by_type["end"] and not by_type["llm"]:
-        problems.append(
-            V1Problem(
-                "no_response",
-                "no llm node writes the response the end node answers with",
-                "nodes",
-            )
-        )
     if len(by_type["start"]) == 1 and not cycles:
+        if len(by_type["end"]) == 1 and not _llm_runs_before_end(nodes, edges):
+            problems.append(
+                V1Problem(
+                    "no_response",
+                    "no llm node runs before the end node, so there is no response to answer with",
+                    f"nodes[{pos[by_type['end'][0].id]}]",
+                    by_type["end"][0].id,
+                )
+            )
         reached = _reachable(by_type["start"][0].id, edges)
         for n in nodes:
             if n.id not in reached:
@@ -256,6 +257,15 @@ def _structure_problems(
                     )
                 )
     return problems
+
+
+def _llm_runs_before_end(nodes: Sequence[V1NodeModel], edges: Sequence[V1EdgeModel]) -> bool:
+    for node in execution_order(V1Workflow(nodes=list(nodes), edges=list(edges))):
+        if node.type == "llm":
+            return True
+        if node.type == "end":
+            return False
+    return False
 
 
 def _reachable(root: str, edges: Sequence[V1EdgeModel]) -> set[str]:
