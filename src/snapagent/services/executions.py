@@ -1,0 +1,247 @@
+"""`ExecutionService`: read a bot's run records (list, detail) and prune old ones.
+
+Runs are written by :class:`snapagent.services.run_recorder.RunRecorder`; statistics live in
+:mod:`snapagent.services.statistics`. Listing is newest first with an opaque cursor, so a page
+boundary never skips or repeats a run even when new runs arrive between requests.
+
+    service = ExecutionService(session)
+    page = await service.list_runs(bot_id, limit=10, status="failed")
+    more = await service.list_runs(bot_id, limit=10, cursor=page.next_cursor)
+    detail = await service.get_run(bot_id, page.data[0].id)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
+
+from snapagent.db.models.executions import RUN_STATUSES, WorkflowExecutionRun, WorkflowNodeExecution
+from snapagent.errors import InputValidationError, NotFoundError
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "ExecutionService",
+    "ExecutionSettings",
+    "NodeExecutionPublic",
+    "PruneReport",
+    "RunDetail",
+    "RunPage",
+    "RunSummary",
+    "prune_runs",
+]
+
+MAX_PAGE_SIZE = 100
+
+
+class ExecutionSettings(BaseSettings):
+    """Knobs of execution recording (environment: ``SNAPAGENT_EXECUTIONS_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_EXECUTIONS_", extra="ignore")
+
+    value_max_chars: int = Field(
+        default=16_000,
+        ge=100,
+        description="Stored inputs/outputs/errors longer than this (as JSON) are truncated.",
+    )
+    retention_days: int = Field(
+        default=90, ge=1, description="`snapagent executions prune` deletes runs older than this."
+    )
+    prune_batch_size: int = Field(default=500, ge=1, le=10_000)
+
+
+class RunSummary(BaseModel):
+    """One run in a list."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    bot_id: str
+    version_id: str | None
+    version_number: int | None
+    session_id: str | None
+    engine: str
+    mode: str
+    status: str
+    error: str | None
+    error_type: str | None
+    elapsed_ms: float
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    node_count: int
+    started_at: datetime
+    finished_at: datetime
+
+
+class NodeExecutionPublic(BaseModel):
+    """One node execution of a run."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    node_id: str
+    node_type: str
+    title: str | None
+    index: int
+    status: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    error: str | None
+    elapsed_ms: float
+    input_tokens: int
+    output_tokens: int
+    retries: int
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunDetail(RunSummary):
+    """A run with its inputs, outputs and node executions (in start order)."""
+
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    nodes: list[NodeExecutionPublic]
+
+
+class RunPage(BaseModel):
+    """A page of runs; pass ``next_cursor`` back as ``cursor`` for the next page."""
+
+    data: list[RunSummary]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    cutoff: datetime
+    runs: int
+    node_executions: int
+    batches: int
+    dry_run: bool
+
+
+def encode_cursor(started_at: datetime, run_id: str) -> str:
+    raw = f"{started_at.astimezone(UTC).isoformat()}|{run_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        stamp, run_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
+        started_at = datetime.fromisoformat(stamp)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InputValidationError("cursor is not one this API returned", field="cursor") from exc
+    if started_at.tzinfo is None or not run_id:
+        raise InputValidationError("cursor is not one this API returned", field="cursor")
+    return started_at, run_id
+
+
+class ExecutionService:
+    """Reads one bot's execution records. The caller has already checked bot ownership."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def list_runs(
+        self,
+        bot_id: str,
+        *,
+        limit: int = 10,
+        cursor: str | None = None,
+        status: str | None = None,
+        version: int | None = None,
+    ) -> RunPage:
+        if not 1 <= limit <= MAX_PAGE_SIZE:
+            raise InputValidationError(f"limit must be 1..{MAX_PAGE_SIZE}", field="limit")
+        if status is not None and status not in RUN_STATUSES:
+            raise InputValidationError(
+                f"status must be one of {', '.join(RUN_STATUSES)}", field="status"
+            )
+        run = WorkflowExecutionRun
+        query = select(run).where(run.bot_id == bot_id)
+        if status is not None:
+            query = query.where(run.status == status)
+        if version is not None:
+            query = query.where(run.version_number == version)
+        if cursor is not None:
+            after_time, after_id = decode_cursor(cursor)
+            query = query.where(
+                or_(
+                    run.started_at < after_time,
+                    and_(run.started_at == after_time, run.id < after_id),
+                )
+            )
+        query = query.order_by(run.started_at.desc(), run.id.desc()).limit(limit + 1)
+        rows = list((await self.session.scalars(query)).all())
+        next_cursor = None
+        if len(rows) > limit:
+            rows = rows[:limit]
+            next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id)
+        return RunPage(
+            data=[RunSummary.model_validate(row) for row in rows], next_cursor=next_cursor
+        )
+
+    async def get_run(self, bot_id: str, run_id: str) -> RunDetail:
+        run = WorkflowExecutionRun
+        row = await self.session.scalar(
+            select(run)
+            .where(run.id == run_id, run.bot_id == bot_id)
+            .options(selectinload(run.nodes))
+        )
+        if row is None:
+            raise NotFoundError(f"workflow execution {run_id} not found")
+        return RunDetail.model_validate(row)
+
+
+async def prune_runs(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    older_than_days: int,
+    batch_size: int = 500,
+    dry_run: bool = False,
+    now: datetime | None = None,
+) -> PruneReport:
+    """Delete runs (and their node executions) that started more than N days ago.
+
+    Each batch is its own short transaction, so concurrent chats keep recording while a large
+    backlog is pruned.
+    """
+    if older_than_days < 0:
+        raise InputValidationError("must be 0 or more", field="older_than_days")
+    if batch_size < 1:
+        raise InputValidationError("must be 1 or more", field="batch_size")
+    cutoff = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    run, node = WorkflowExecutionRun, WorkflowNodeExecution
+    old_runs = select(run.id).where(run.started_at < cutoff)
+    if dry_run:
+        async with sessions() as session:
+            runs = await session.scalar(select(func.count()).select_from(old_runs.subquery()))
+            nodes = await session.scalar(
+                select(func.count()).select_from(node).where(node.run_id.in_(old_runs))
+            )
+        return PruneReport(cutoff, int(runs or 0), int(nodes or 0), 0, dry_run=True)
+    total_runs = total_nodes = batches = 0
+    while True:
+        async with sessions() as session, session.begin():
+            ids = list(await session.scalars(old_runs.order_by(run.started_at).limit(batch_size)))
+            if not ids:
+                break
+            # Node rows first: SQLite connections may run without foreign-key cascades.
+            nodes_result = await session.execute(delete(node).where(node.run_id.in_(ids)))
+            await session.execute(delete(run).where(run.id.in_(ids)))
+        total_runs += len(ids)
+        total_nodes += _rowcount(nodes_result)
+        batches += 1
+    return PruneReport(cutoff, total_runs, total_nodes, batches, dry_run=False)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,192 @@
+"""`RunRecorder`: writes one finished run and its node executions as rows, cheaply and safely.
+
+A run is recorded once, at its end, in a single transaction: one INSERT for the run and one
+executemany INSERT for all its node rows (Core inserts, no ORM unit of work), because chat
+throughput is benchmarked with recording on. Values larger than
+``ExecutionSettings.value_max_chars`` are truncated with a visible marker. Recording never
+raises: a failure is logged and reported as ``False`` so a user's chat still gets its answer.
+
+    recorder = RunRecorder(db.sessionmaker, ExecutionSettings())
+    ok = await recorder.record(RunRecord(run_id=..., bot_id=..., status="succeeded", ...))
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from snapagent.db.base import new_id
+from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
+from snapagent.services.executions import ExecutionSettings
+
+__all__ = ["TRUNCATION_MARKER", "NodeRecord", "RunRecord", "RunRecorder", "clip_mapping"]
+
+log = logging.getLogger(__name__)
+
+TRUNCATION_MARKER = "_truncated"
+
+
+@dataclass(slots=True)
+class NodeRecord:
+    """What is stored about one node execution."""
+
+    node_id: str
+    node_type: str
+    index: int
+    status: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    elapsed_ms: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    retries: int = 0
+    title: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(slots=True)
+class RunRecord:
+    """What is stored about one run; ``status`` is succeeded, failed or cancelled."""
+
+    run_id: str
+    bot_id: str
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    elapsed_ms: float
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_type: str | None = None
+    version_id: str | None = None
+    version_number: int | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    engine: str = "v2"
+    mode: str = "blocking"
+    input_tokens: int = 0
+    output_tokens: int = 0
+    nodes: Sequence[NodeRecord] = ()
+
+
+def _clip_text(text: str, cap: int) -> str:
+    if len(text) <= cap:
+        return text
+    return f"{text[:cap]}…[{TRUNCATION_MARKER}: {len(text)} chars]"
+
+
+def _clip_value(value: Any, cap: int) -> Any:
+    if isinstance(value, str):
+        return _clip_text(value, cap)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    converted = False
+
+    def fallback(obj: Any) -> Any:
+        nonlocal converted
+        converted = True
+        to_dict = getattr(obj, "to_dict", None)
+        return to_dict() if callable(to_dict) else str(obj)
+
+    text = json.dumps(value, ensure_ascii=False, default=fallback)
+    if len(text) > cap:
+        return {TRUNCATION_MARKER: True, "original_chars": len(text), "preview": text[:cap]}
+    # Objects without a JSON form (dataclasses, sets...) are stored as what json.dumps made.
+    return json.loads(text) if converted else value
+
+
+def clip_mapping(values: Mapping[str, Any] | None, cap: int) -> dict[str, Any]:
+    """A JSON-safe copy of ``values`` with every top-level value clipped to ``cap`` chars.
+
+    >>> clip_mapping({"text": "x" * 5}, cap=3)["text"]
+    'xxx…[_truncated: 5 chars]'
+    """
+    if not values:
+        return {}
+    return {str(key): _clip_value(value, cap) for key, value in values.items()}
+
+
+class RunRecorder:
+    """Stores :class:`RunRecord` s; see the module docstring."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], settings: ExecutionSettings | None = None
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings or ExecutionSettings()
+
+    def rows(self, record: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The run row and the node rows, clipped, ready for INSERT."""
+        cap = self.settings.value_max_chars
+        now = datetime.now(UTC)
+        run_row = {
+            "id": record.run_id,
+            "bot_id": record.bot_id,
+            "version_id": record.version_id,
+            "version_number": record.version_number,
+            "session_id": record.session_id,
+            "user_id": record.user_id,
+            "engine": record.engine,
+            "mode": record.mode,
+            "status": record.status,
+            "inputs": clip_mapping(record.inputs, cap),
+            "outputs": clip_mapping(record.outputs, cap),
+            "error": _clip_text(record.error, cap) if record.error else None,
+            "error_type": (record.error_type or "")[:100] or None,
+            "elapsed_ms": float(record.elapsed_ms),
+            "input_tokens": record.input_tokens,
+            "output_tokens": record.output_tokens,
+            "total_tokens": record.input_tokens + record.output_tokens,
+            "node_count": len(record.nodes),
+            "started_at": record.started_at,
+            "finished_at": record.finished_at,
+            "created_at": now,
+        }
+        node_rows = [
+            {
+                "id": new_id(),
+                "run_id": record.run_id,
+                "node_id": node.node_id[:100],
+                "node_type": node.node_type[:50],
+                "title": node.title[:200] if node.title else None,
+                "index": node.index,
+                "status": node.status,
+                "inputs": clip_mapping(node.inputs, cap),
+                "outputs": clip_mapping(node.outputs, cap),
+                "error": _clip_text(node.error, cap) if node.error else None,
+                "elapsed_ms": float(node.elapsed_ms),
+                "input_tokens": node.input_tokens,
+                "output_tokens": node.output_tokens,
+                "retries": node.retries,
+                "started_at": node.started_at,
+                "finished_at": node.finished_at,
+            }
+            for node in record.nodes
+        ]
+        return run_row, node_rows
+
+    async def record(self, record: RunRecord) -> bool:
+        """Store the run; True on success. Shielded: a cancelled request still gets its record."""
+        with anyio.CancelScope(shield=True):
+            try:
+                run_row, node_rows = self.rows(record)
+                async with self.sessions() as session, session.begin():
+                    await session.execute(insert(WorkflowExecutionRun), [run_row])
+                    if node_rows:
+                        await session.execute(insert(WorkflowNodeExecution), node_rows)
+            except Exception:
+                log.exception(
+                    "could not record workflow run %s (bot %s)", record.run_id, record.bot_id
+                )
+                return False
+        return True

@@ -1,0 +1,270 @@
+"""Execution statistics for one bot over an optional time range, computed in SQL.
+
+Counts, sums and averages are single GROUP BY queries; percentiles use the nearest-rank method
+(``ORDER BY elapsed_ms LIMIT 1 OFFSET k``), which runs unchanged on SQLite and PostgreSQL.
+Latency figures cover succeeded runs only: a fast failure or a cancelled stream says nothing
+about how long an answer takes. An empty range answers zeros and empty arrays.
+
+    stats = await StatisticsService(session).compute(bot_id, start=None, end=None)
+    stats.success_rate, stats.p95_latency_ms, stats.daily[0].runs
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Date, Select, case, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+
+from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
+from snapagent.errors import InputValidationError
+
+__all__ = [
+    "DailyStatistics",
+    "NodeStatistics",
+    "RunStatistics",
+    "StatisticsService",
+    "VersionStatistics",
+]
+
+RUN = WorkflowExecutionRun
+NODE = WorkflowNodeExecution
+
+
+class DailyStatistics(BaseModel):
+    day: date
+    runs: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    avg_latency_ms: float
+    total_tokens: int
+
+
+class NodeStatistics(BaseModel):
+    node_id: str
+    node_type: str
+    executions: int
+    failures: int
+    avg_latency_ms: float
+
+
+class VersionStatistics(BaseModel):
+    version_id: str | None
+    version_number: int | None
+    runs: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    success_rate: float
+    avg_latency_ms: float
+
+
+class RunStatistics(BaseModel):
+    """Aggregates of a bot's runs between ``start`` (inclusive) and ``end`` (exclusive)."""
+
+    start: datetime | None
+    end: datetime | None
+    total_runs: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    success_rate: float
+    avg_latency_ms: float
+    p50_latency_ms: float
+    p95_latency_ms: float
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+    daily: list[DailyStatistics]
+    nodes: list[NodeStatistics]
+    versions: list[VersionStatistics]
+
+
+def _count_status(status: str) -> ColumnElement[Any]:
+    return func.coalesce(func.sum(case((RUN.status == status, 1), else_=0)), 0)
+
+
+def _avg_succeeded_latency() -> ColumnElement[Any]:
+    return func.coalesce(func.avg(case((RUN.status == "succeeded", RUN.elapsed_ms))), 0.0)
+
+
+def _day_expression(dialect: str) -> ColumnElement[Any]:
+    if dialect == "postgresql":
+        # timestamptz -> the UTC calendar day, whatever the connection's time zone.
+        return cast(func.timezone("UTC", RUN.started_at), Date)
+    # SQLite stores UTC timestamps as ISO text; date() takes its calendar day.
+    return func.date(RUN.started_at)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _rate(succeeded: int, total: int) -> float:
+    return round(succeeded / total, 4) if total else 0.0
+
+
+class StatisticsService:
+    """Computes :class:`RunStatistics`. The caller has already checked bot ownership."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def compute(
+        self, bot_id: str, *, start: datetime | None = None, end: datetime | None = None
+    ) -> RunStatistics:
+        start, end = _as_utc(start), _as_utc(end)
+        if start is not None and end is not None and start > end:
+            raise InputValidationError("start must not be after end", field="start")
+        conditions: list[ColumnElement[bool]] = [RUN.bot_id == bot_id]
+        if start is not None:
+            conditions.append(RUN.started_at >= start)
+        if end is not None:
+            conditions.append(RUN.started_at < end)
+
+        totals = (
+            await self.session.execute(
+                select(
+                    func.count(RUN.id),
+                    _count_status("succeeded"),
+                    _count_status("failed"),
+                    _count_status("cancelled"),
+                    _avg_succeeded_latency(),
+                    func.coalesce(func.sum(RUN.input_tokens), 0),
+                    func.coalesce(func.sum(RUN.output_tokens), 0),
+                    func.coalesce(func.sum(RUN.total_tokens), 0),
+                ).where(*conditions)
+            )
+        ).one()
+        total, succeeded, failed, cancelled, avg_latency, tokens_in, tokens_out, tokens = totals
+        if not total:
+            return RunStatistics(
+                start=start, end=end, total_runs=0, succeeded=0, failed=0, cancelled=0,
+                success_rate=0.0, avg_latency_ms=0.0, p50_latency_ms=0.0, p95_latency_ms=0.0,
+                input_tokens=0, output_tokens=0, total_tokens=0, daily=[], nodes=[], versions=[],
+            )  # fmt: skip
+        succeeded_conditions = [*conditions, RUN.status == "succeeded"]
+        return RunStatistics(
+            start=start,
+            end=end,
+            total_runs=int(total),
+            succeeded=int(succeeded),
+            failed=int(failed),
+            cancelled=int(cancelled),
+            success_rate=_rate(int(succeeded), int(total)),
+            avg_latency_ms=round(float(avg_latency), 3),
+            p50_latency_ms=await self._percentile(succeeded_conditions, int(succeeded), 50),
+            p95_latency_ms=await self._percentile(succeeded_conditions, int(succeeded), 95),
+            input_tokens=int(tokens_in),
+            output_tokens=int(tokens_out),
+            total_tokens=int(tokens),
+            daily=await self._daily(conditions),
+            nodes=await self._nodes(conditions),
+            versions=await self._versions(conditions),
+        )
+
+    async def _percentile(
+        self, conditions: list[ColumnElement[bool]], count: int, percent: int
+    ) -> float:
+        if count == 0:
+            return 0.0
+        rank = max(1, math.ceil(percent / 100 * count))  # nearest-rank, 1-based
+        query: Select[Any] = (
+            select(RUN.elapsed_ms)
+            .where(*conditions)
+            .order_by(RUN.elapsed_ms)
+            .limit(1)
+            .offset(rank - 1)
+        )
+        value = await self.session.scalar(query)
+        return round(float(value or 0.0), 3)
+
+    async def _daily(self, conditions: list[ColumnElement[bool]]) -> list[DailyStatistics]:
+        day = _day_expression(self.session.get_bind().dialect.name).label("day")
+        rows = await self.session.execute(
+            select(
+                day,
+                func.count(RUN.id),
+                _count_status("succeeded"),
+                _count_status("failed"),
+                _count_status("cancelled"),
+                _avg_succeeded_latency(),
+                func.coalesce(func.sum(RUN.total_tokens), 0),
+            )
+            .where(*conditions)
+            .group_by(day)
+            .order_by(day)
+        )
+        return [
+            DailyStatistics(
+                day=row[0] if isinstance(row[0], date) else date.fromisoformat(str(row[0])),
+                runs=int(row[1]),
+                succeeded=int(row[2]),
+                failed=int(row[3]),
+                cancelled=int(row[4]),
+                avg_latency_ms=round(float(row[5]), 3),
+                total_tokens=int(row[6]),
+            )
+            for row in rows
+        ]
+
+    async def _nodes(self, conditions: list[ColumnElement[bool]]) -> list[NodeStatistics]:
+        rows = await self.session.execute(
+            select(
+                NODE.node_id,
+                NODE.node_type,
+                func.count(NODE.id),
+                func.coalesce(func.sum(case((NODE.status == "failed", 1), else_=0)), 0),
+                func.coalesce(func.avg(NODE.elapsed_ms), 0.0),
+            )
+            .join(RUN, RUN.id == NODE.run_id)
+            .where(*conditions)
+            .group_by(NODE.node_id, NODE.node_type)
+            .order_by(NODE.node_id, NODE.node_type)
+        )
+        return [
+            NodeStatistics(
+                node_id=row[0],
+                node_type=row[1],
+                executions=int(row[2]),
+                failures=int(row[3]),
+                avg_latency_ms=round(float(row[4]), 3),
+            )
+            for row in rows
+        ]
+
+    async def _versions(self, conditions: list[ColumnElement[bool]]) -> list[VersionStatistics]:
+        rows = await self.session.execute(
+            select(
+                RUN.version_id,
+                RUN.version_number,
+                func.count(RUN.id),
+                _count_status("succeeded"),
+                _count_status("failed"),
+                _count_status("cancelled"),
+                _avg_succeeded_latency(),
+            )
+            .where(*conditions)
+            .group_by(RUN.version_id, RUN.version_number)
+            .order_by(RUN.version_number.desc().nulls_last(), RUN.version_id)
+        )
+        return [
+            VersionStatistics(
+                version_id=row[0],
+                version_number=row[1],
+                runs=int(row[2]),
+                succeeded=int(row[3]),
+                failed=int(row[4]),
+                cancelled=int(row[5]),
+                success_rate=_rate(int(row[3]), int(row[2])),
+                avg_latency_ms=round(float(row[6]), 3),
+            )
+            for row in rows
+        ]
