@@ -1,0 +1,84 @@
+"""Settings of the HTTP server: token signing, upload limit, CORS, where to listen.
+
+Read from the environment (prefix ``SNAPAGENT_``) like every other settings class, so
+``SNAPAGENT_JWT_SECRET=... snapagent serve`` works. With no secret configured, the embedded
+default generates one once and keeps it in ``<data_dir>/jwt_secret`` (mode 0600), so tokens
+survive restarts and are shared by every worker of one installation.
+
+    settings = ServerSettings(jwt_secret="s" * 32, max_upload_bytes=5_000_000)
+    app = create_app(settings=settings)
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from snapagent.errors import InputValidationError
+
+__all__ = ["ServerSettings", "resolve_jwt_secret"]
+
+_MIN_SECRET_LENGTH = 32
+
+
+class ServerSettings(BaseSettings):
+    """Configuration of `snapagent serve` and `create_app`.
+
+    >>> ServerSettings(jwt_secret="x" * 32).token_expiry_minutes
+    60
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_", extra="ignore")
+
+    jwt_secret: str | None = Field(
+        default=None,
+        description="HS256 signing key for access tokens (>= 32 chars). Unset: generated once "
+        "and stored under data_dir.",
+    )
+    token_expiry_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    max_upload_bytes: int = Field(
+        default=20 * 1024 * 1024, ge=1, description="Largest accepted document upload."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; empty disables CORS."
+    )
+    # argon2id cost; the defaults are argon2-cffi's (RFC 9106 "low memory" profile). Tests lower
+    # them because each hash costs ~0.3 s of CPU at these settings.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+
+
+def resolve_jwt_secret(settings: ServerSettings, data_dir: Path) -> str:
+    """The configured secret, else the one persisted under ``data_dir`` (created on first use)."""
+    if settings.jwt_secret is not None:
+        if len(settings.jwt_secret) < _MIN_SECRET_LENGTH:
+            raise InputValidationError(
+                f"SNAPAGENT_JWT_SECRET must be at least {_MIN_SECRET_LENGTH} characters",
+                field="jwt_secret",
+            )
+        return settings.jwt_secret
+    path = data_dir / "jwt_secret"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Write a private temp file, then hard-link it into place: the link is atomic, so when
+    # several workers start at once exactly one secret wins and nobody reads a half-written file.
+    tmp = data_dir / f".jwt_secret.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text(encoding="utf-8").strip()
