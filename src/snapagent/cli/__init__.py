@@ -12,6 +12,9 @@ app = typer.Typer(
 )
 
 # Command groups (one module each). Keep this list sorted.
+from snapagent.cli.executions import register as _register_executions  # noqa: E402
+
+_register_executions(app)
 
 
 def main() -> None:
