@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench bench-venv clean
 
 # Installs the project and its dev tools into $(VENV). torch is pinned to the local CPU build.
 $(BIN)/.installed: pyproject.toml
@@ -29,9 +29,25 @@ lint: setup
 test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-bench: setup
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
-	$(BIN)/python bench/engine.py
+# Benchmarks run in their own venv: the peers they measure (LangGraph, Haystack: the `bench`
+# extra) must never be resolved into .venv, where the tests run.
+BENCH_VENV ?= .bench-venv
+BENCH_BIN := $(BENCH_VENV)/bin
+
+$(BENCH_BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_BIN)/pip install --quiet --upgrade pip
+	$(BENCH_BIN)/pip install --quiet torch==2.13.0
+	$(BENCH_BIN)/pip install --quiet -e '.[bench]'
+	touch $@
+
+bench-venv: $(BENCH_BIN)/.installed
+
+# Runs every bench/*.py script (helpers are _-prefixed); fails if any missed its targets.
+bench: bench-venv
+	@status=0; for script in bench/[!_]*.py; do \
+		echo "== $$script"; $(BENCH_BIN)/python $$script || status=1; \
+	done; exit $$status
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache
