@@ -1,0 +1,27 @@
+"""The built-in node types, one module each, and `default_registry()`.
+
+registry = default_registry()          # start, knowledge, llm, template, if_else, end
+registry.register(MyNode)              # each call returns a fresh registry to extend
+"""
+
+from __future__ import annotations
+
+from snapagent.nodes.end import EndNodeData, EndNodeV2
+from snapagent.nodes.start import StartNodeData, StartNodeV2
+from snapagent.nodes.template import TemplateNodeData, TemplateNodeV2
+from snapagent.workflow.node import NodeRegistryV2
+
+__all__ = [
+    "EndNodeData",
+    "EndNodeV2",
+    "StartNodeData",
+    "StartNodeV2",
+    "TemplateNodeData",
+    "TemplateNodeV2",
+    "default_registry",
+]
+
+
+def default_registry() -> NodeRegistryV2:
+    """A new registry holding every built-in node type."""
+    return NodeRegistryV2([StartNodeV2, TemplateNodeV2, EndNodeV2])

@@ -1,0 +1,120 @@
+"""`StartNodeV2`: the run's inputs become values (``query``, ``session_id``, ``history`` and
+the declared input variables).
+
+    {"id": "start", "type": "start",
+     "config": {"inputs": [{"name": "lang", "type": "string", "required": false, "default": "en"}]}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from snapagent.errors import InputValidationError
+from snapagent.workflow.node import BaseNodeV2, RunContext
+from snapagent.workflow.schema import NodePortSchema, PortDefinition
+from snapagent.workflow.types import PortType
+
+__all__ = ["StartNodeData", "StartNodeV2"]
+
+BUILTIN_OUTPUTS = (
+    PortDefinition(name="query", type=PortType.STRING, description="the user's message"),
+    PortDefinition(name="session_id", type=PortType.STRING, description="the chat session"),
+    PortDefinition(name="history", type=PortType.MESSAGES, description="earlier turns"),
+)
+_BUILTIN_DEFAULTS: dict[str, Any] = {"query": "", "session_id": "", "history": []}
+
+
+class StartNodeData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: list[PortDefinition] = Field(default_factory=list)
+
+    @field_validator("inputs")
+    @classmethod
+    def _unique(cls, inputs: list[PortDefinition]) -> list[PortDefinition]:
+        names = [p.name for p in inputs]
+        builtin = {p.name for p in BUILTIN_OUTPUTS}
+        for name in names:
+            if name in builtin:
+                raise ValueError(f"input {name!r} is built in; declare a different name")
+            if names.count(name) > 1:
+                raise ValueError(f"input {name!r} is declared twice")
+        return inputs
+
+
+def coerce_input(port: PortDefinition, value: Any) -> Any:
+    """Accept a value of the declared type; parse strings for numbers and booleans (the CLI and
+    query strings send text). Raises `InputValidationError` naming the input."""
+    kind = port.type
+    try:
+        if kind is PortType.STRING and isinstance(value, str):
+            return value
+        if kind is PortType.INTEGER:
+            if isinstance(value, bool):
+                raise ValueError
+            if isinstance(value, int) or (
+                isinstance(value, str) and value.strip().lstrip("-").isdigit()
+            ):
+                return int(value)
+            raise ValueError
+        if kind is PortType.NUMBER:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value) if isinstance(value, str) else _require(value, int | float)
+        if kind is PortType.BOOLEAN:
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+                return value.lower() in ("true", "1", "yes")
+            return _require(value, bool)
+        if kind is PortType.OBJECT:
+            return _require(value, dict)
+        if kind in (
+            PortType.ARRAY_STRING,
+            PortType.ARRAY_NUMBER,
+            PortType.ARRAY_OBJECT,
+            PortType.DOCUMENTS,
+            PortType.MESSAGES,
+        ):
+            return _require(value, list)
+        if kind is PortType.ANY:
+            return value
+        raise ValueError
+    except (ValueError, TypeError):
+        raise InputValidationError(
+            f"input {port.name!r} must be {kind.value}, got {value!r:.60}", field=port.name
+        ) from None
+
+
+def _require(value: Any, kind: Any) -> Any:
+    if not isinstance(value, kind):
+        raise TypeError
+    return value
+
+
+class StartNodeV2(BaseNodeV2[StartNodeData]):
+    """The entry node; exactly one per graph. Its outputs are the run's inputs."""
+
+    type_key = "start"
+    config_model = StartNodeData
+    description = "The run's inputs: query, session_id, history and declared variables."
+
+    def port_schema(self) -> NodePortSchema:
+        declared = tuple(p.model_copy(update={"required": False}) for p in self.config.inputs)
+        return NodePortSchema(outputs=(*BUILTIN_OUTPUTS, *declared))
+
+    async def run(self, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+        given = ctx.inputs
+        outputs = {name: given.get(name, default) for name, default in _BUILTIN_DEFAULTS.items()}
+        for port in self.config.inputs:
+            if port.name in given:
+                outputs[port.name] = coerce_input(port, given[port.name])
+            elif port.has_default:
+                outputs[port.name] = port.default
+            elif port.required:
+                raise InputValidationError(
+                    f"the run needs input {port.name!r} ({port.type.value})", field=port.name
+                )
+            else:
+                outputs[port.name] = None
+        return outputs

@@ -1,0 +1,168 @@
+"""`BaseNodeV2` (what a node type implements) and `NodeRegistryV2` (type key -> class).
+
+A node type is a class with a stable ``type_key``, a ``version``, a pydantic ``config_model``
+and ports that may depend on its config::
+
+    class UpperData(BaseModel):
+        suffix: str = ""
+
+    class UpperNode(BaseNodeV2[UpperData]):
+        type_key = "upper"
+        config_model = UpperData
+
+        def port_schema(self) -> NodePortSchema:
+            return NodePortSchema(
+                inputs=(PortDefinition(name="text", type="string"),),
+                outputs=(PortDefinition(name="text", type="string"),),
+            )
+
+        async def run(self, inputs, ctx):
+            return {"text": inputs["text"].upper() + self.config.suffix}
+
+    registry = NodeRegistryV2([UpperNode])
+
+One instance is made per graph node when a graph is compiled and reused by every run of that
+plan, so a node keeps no per-run state on ``self``. Inputs are shared, never copied: a node
+must not mutate them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from snapagent.errors import DefinitionError
+from snapagent.workflow.schema import NodePortSchema
+from snapagent.workflow.services import ServiceContainer, TokenUsage
+
+__all__ = ["BaseNodeV2", "NodeRegistryV2", "NodeResult", "RunContext"]
+
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+
+TextSink = Callable[[str, str], None]
+
+
+@dataclass(slots=True)
+class NodeResult:
+    """What a node may return instead of a plain outputs dict: outputs plus the branch port it
+    takes (branch nodes must name one) and the tokens it used."""
+
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    branch: str | None = None
+    usage: TokenUsage | None = None
+
+
+class RunContext:
+    """Per-run facts every node may read: services, the run's inputs, ``sys`` values, and a way
+    to stream text out (``ctx.emit_text(self.node_id, "Hel")``)."""
+
+    __slots__ = ("_text_sink", "inputs", "services", "sys")
+
+    def __init__(
+        self,
+        services: ServiceContainer,
+        inputs: Mapping[str, Any],
+        sys: Mapping[str, Any],
+        text_sink: TextSink | None = None,
+    ) -> None:
+        self.services = services
+        self.inputs = inputs
+        self.sys = sys
+        self._text_sink = text_sink
+
+    def emit_text(self, node_id: str, text: str) -> None:
+        """Forward a streamed piece of text now (a `TextChunk` event when someone listens)."""
+        if self._text_sink is not None and text:
+            self._text_sink(node_id, text)
+
+
+class BaseNodeV2(ABC, Generic[ConfigT]):
+    """Base of every node type. Subclasses set the class attributes and implement
+    `port_schema()` and `run()`; see the module docstring for a complete example."""
+
+    type_key: ClassVar[str]
+    """Stable key used in graph JSON (``"llm"``); never rename it."""
+    version: ClassVar[int] = 1
+    """Bumped when the config or port contract of the type changes."""
+    config_model: ClassVar[type[BaseModel]]
+    description: ClassVar[str] = ""
+
+    def __init__(self, node_id: str, config: ConfigT) -> None:
+        self.node_id = node_id
+        self.config = config
+
+    @abstractmethod
+    def port_schema(self) -> NodePortSchema:
+        """The node's ports for its config (called once per compile)."""
+
+    @abstractmethod
+    async def run(self, inputs: dict[str, Any], ctx: RunContext) -> Mapping[str, Any] | NodeResult:
+        """Do the work. Return the outputs (port -> value) or a `NodeResult`."""
+
+    def default_branch(self) -> str | None:
+        """The branch taken when the node fails under the ``default_value`` strategy."""
+        branches = self.port_schema().branches
+        return branches[-1] if branches else None
+
+
+class NodeRegistryV2:
+    """Node types by ``type_key``. ``NodeRegistryV2([StartNodeV2, EndNodeV2]).create(node)``."""
+
+    def __init__(self, node_types: Iterable[type[BaseNodeV2[Any]]] = ()) -> None:
+        self._types: dict[str, type[BaseNodeV2[Any]]] = {}
+        for node_type in node_types:
+            self.register(node_type)
+
+    def register(self, node_type: type[BaseNodeV2[Any]]) -> type[BaseNodeV2[Any]]:
+        """Add a node type (usable as a class decorator). Registering a key twice is an error."""
+        key = getattr(node_type, "type_key", None)
+        if not isinstance(key, str) or not key:
+            raise DefinitionError(f"{node_type.__name__} has no type_key")
+        if not hasattr(node_type, "config_model"):
+            raise DefinitionError(f"{node_type.__name__} has no config_model")
+        if key in self._types and self._types[key] is not node_type:
+            raise DefinitionError(f"node type {key!r} is already registered")
+        self._types[key] = node_type
+        return node_type
+
+    def get(self, type_key: str) -> type[BaseNodeV2[Any]] | None:
+        return self._types.get(type_key)
+
+    def __contains__(self, type_key: object) -> bool:
+        return type_key in self._types
+
+    @property
+    def type_keys(self) -> list[str]:
+        return sorted(self._types)
+
+    def versions(self) -> dict[str, int]:
+        """``{"llm": 1, ...}``: the version of every registered type."""
+        return {key: cls.version for key, cls in sorted(self._types.items())}
+
+    def create(self, node_id: str, type_key: str, config: Mapping[str, Any]) -> BaseNodeV2[Any]:
+        """Build a node, validating its config with the type's own model.
+
+        Raises `DefinitionError` for an unknown type and lets pydantic's `ValidationError`
+        through for a bad config (validation turns it into per-field problems).
+        """
+        node_type = self._types.get(type_key)
+        if node_type is None:
+            known = ", ".join(self.type_keys) or "none"
+            raise DefinitionError(f"unknown node type {type_key!r} (known types: {known})")
+        parsed = node_type.config_model.model_validate(dict(config))
+        return node_type(node_id, parsed)
+
+    def try_create(
+        self, node_id: str, type_key: str, config: Mapping[str, Any]
+    ) -> BaseNodeV2[Any] | ValidationError | None:
+        """Like `create` but returns the config `ValidationError`, or None for an unknown type."""
+        if type_key not in self._types:
+            return None
+        try:
+            return self.create(node_id, type_key, config)
+        except ValidationError as exc:
+            return exc

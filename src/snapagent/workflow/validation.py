@@ -1,0 +1,436 @@
+"""Static validation of a `WorkflowGraph`: every problem at once, each with where and why.
+
+    problems = validate_graph(graph, default_registry())
+    for p in problems:
+        print(p.path, p.message)     # "edges[2].target_port", "node 'llm' has no input ..."
+
+`analyse_graph` is the same pass returning what it learned (node instances, effective ports,
+topological order); the executor compiles its plan from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from snapagent.errors import DefinitionError
+from snapagent.workflow.graph_checks import descendants, find_cycles, reaches, topological_order
+from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2
+from snapagent.workflow.schema import (
+    SYS_NODE_ID,
+    ErrorStrategy,
+    NodePortSchema,
+    PortDefinition,
+    WorkflowEdge,
+    WorkflowGraph,
+)
+from snapagent.workflow.types import PortType
+
+__all__ = [
+    "FAIL_BRANCH_PORT",
+    "GraphAnalysis",
+    "ValidationProblem",
+    "analyse_graph",
+    "validate_graph",
+]
+
+FAIL_BRANCH_PORT = "fail"
+ERROR_OUTPUT_PORT = "error"
+_ERROR_PORT = PortDefinition(name=ERROR_OUTPUT_PORT, type=PortType.OBJECT, required=False)
+
+Guard = frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationProblem:
+    """One problem: a stable ``code``, a readable ``message`` and where it is."""
+
+    code: str
+    message: str
+    node_id: str | None = None
+    edge_index: int | None = None
+    path: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "node_id": self.node_id,
+            "edge_index": self.edge_index,
+            "path": self.path,
+        }
+
+
+@dataclass(slots=True)
+class GraphAnalysis:
+    """What validation learned. ``order`` is topological (empty when the graph has a cycle)."""
+
+    graph: WorkflowGraph
+    problems: list[ValidationProblem] = field(default_factory=list)
+    instances: dict[str, BaseNodeV2[Any]] = field(default_factory=dict)
+    schemas: dict[str, NodePortSchema] = field(default_factory=dict)
+    order: list[str] = field(default_factory=list)
+
+    def add(self, code: str, message: str, **where: Any) -> None:
+        self.problems.append(ValidationProblem(code, message, **where))
+
+
+def validate_graph(graph: WorkflowGraph, registry: NodeRegistryV2) -> list[ValidationProblem]:
+    """Every problem of ``graph`` (an empty list means it can run)."""
+    return analyse_graph(graph, registry).problems
+
+
+def effective_ports(schema: NodePortSchema, strategy: ErrorStrategy) -> NodePortSchema:
+    """The node type's ports plus the `fail` branch and `error` output of ``fail_branch``."""
+    if strategy is not ErrorStrategy.FAIL_BRANCH:
+        return schema
+    return NodePortSchema(
+        inputs=schema.inputs,
+        outputs=(*schema.outputs, _ERROR_PORT),
+        branches=(*schema.branches, FAIL_BRANCH_PORT),
+    )
+
+
+def analyse_graph(graph: WorkflowGraph, registry: NodeRegistryV2) -> GraphAnalysis:
+    result = GraphAnalysis(graph)
+    _check_nodes(result, registry)
+    _check_edges(result)
+    _check_mappings(result)
+    _check_required_inputs(result)
+    _check_structure(result)
+    return result
+
+
+def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
+    seen: set[str] = set()
+    starts: list[str] = []
+    ends = 0
+    for i, node in enumerate(a.graph.nodes):
+        where = {"node_id": node.id, "path": f"nodes[{i}]"}
+        if node.id in seen:
+            a.add("duplicate_node_id", f"node id {node.id!r} is used more than once", **where)
+            continue
+        seen.add(node.id)
+        if node.id == SYS_NODE_ID:
+            a.add(
+                "reserved_node_id", f"node id {SYS_NODE_ID!r} is reserved for sys values", **where
+            )
+            continue
+        starts += [node.id] if node.type == "start" else []
+        ends += node.type == "end"
+        created = registry.try_create(node.id, node.type, node.config)
+        if created is None:
+            known = ", ".join(registry.type_keys)
+            a.add(
+                "unknown_node_type",
+                f"node {node.id!r} has unknown type {node.type!r} (known types: {known})",
+                node_id=node.id,
+                path=f"nodes[{i}].type",
+            )
+            continue
+        if isinstance(created, ValidationError):
+            for err in created.errors():
+                loc = ".".join(str(part) for part in err["loc"])
+                a.add(
+                    "invalid_config",
+                    f"node {node.id!r} ({node.type}): config.{loc}: {err['msg']}"
+                    if loc
+                    else f"node {node.id!r} ({node.type}): config: {err['msg']}",
+                    node_id=node.id,
+                    path=f"nodes[{i}].config" + (f".{loc}" if loc else ""),
+                )
+            continue
+        try:
+            schema = created.port_schema()
+        except DefinitionError as exc:
+            a.add("invalid_config", f"node {node.id!r} ({node.type}): {exc.message}", **where)
+            continue
+        schema = effective_ports(schema, node.error_strategy)
+        a.instances[node.id] = created
+        a.schemas[node.id] = schema
+        for port in node.default_outputs:
+            if schema.output(port) is None:
+                a.add(
+                    "invalid_node_settings",
+                    f"node {node.id!r}: default_outputs names {port!r}, which is not an output "
+                    f"(outputs: {schema.describe_outputs()})",
+                    node_id=node.id,
+                    path=f"nodes[{i}].default_outputs.{port}",
+                )
+    if not starts:
+        a.add("no_start_node", "the graph has no start node (a node of type 'start')")
+    elif len(starts) > 1:
+        a.add("multiple_start_nodes", f"the graph has {len(starts)} start nodes: {starts}")
+    if not ends:
+        a.add("no_end_node", "the graph has no end node (a node of type 'end')")
+
+
+def _node_ids(a: GraphAnalysis) -> set[str]:
+    return {n.id for n in a.graph.nodes}
+
+
+def _check_edges(a: GraphAnalysis) -> None:
+    ids = _node_ids(a)
+    for j, edge in enumerate(a.graph.edges):
+        where: dict[str, Any] = {"edge_index": j}
+        for end_name in ("source", "target"):
+            node_id = getattr(edge, end_name)
+            if node_id not in ids:
+                a.add(
+                    "unknown_node",
+                    f"edge {edge.describe()}: no node with id {node_id!r}",
+                    path=f"edges[{j}].{end_name}",
+                    **where,
+                )
+        src_schema = a.schemas.get(edge.source)
+        dst_schema = a.schemas.get(edge.target)
+        src_port = None
+        if src_schema is not None and edge.source_port is not None:
+            src_port = src_schema.output(edge.source_port)
+            is_branch = edge.source_port in src_schema.branches
+            if src_port is None and not is_branch:
+                a.add(
+                    "unknown_port",
+                    f"edge {edge.describe()}: node {edge.source!r} has no output "
+                    f"{edge.source_port!r}; its outputs: {src_schema.describe_outputs()}",
+                    node_id=edge.source,
+                    path=f"edges[{j}].source_port",
+                    **where,
+                )
+            if is_branch and edge.target_port is not None:
+                a.add(
+                    "branch_port_value",
+                    f"edge {edge.describe()}: branch port {edge.source_port!r} carries no value; "
+                    "use a control edge (no target_port) and read data by selector",
+                    node_id=edge.source,
+                    path=f"edges[{j}].target_port",
+                    **where,
+                )
+        if edge.target_port is not None and edge.source_port is None:
+            a.add(
+                "missing_source_port",
+                f"edge {edge.describe()}: an edge into port {edge.target_port!r} needs a "
+                "source_port",
+                node_id=edge.target,
+                path=f"edges[{j}].source_port",
+                **where,
+            )
+        if dst_schema is not None and edge.target_port is not None:
+            dst_port = dst_schema.input(edge.target_port)
+            if dst_port is None:
+                a.add(
+                    "unknown_port",
+                    f"edge {edge.describe()}: node {edge.target!r} has no input "
+                    f"{edge.target_port!r}; its inputs: {dst_schema.describe_inputs()}",
+                    node_id=edge.target,
+                    path=f"edges[{j}].target_port",
+                    **where,
+                )
+            elif src_port is not None and not src_port.type.fits(dst_port.type):
+                a.add(
+                    "type_mismatch",
+                    f"edge {edge.describe()}: output {edge.source_port!r} is "
+                    f"{src_port.type.value} but input {edge.target_port!r} expects "
+                    f"{dst_port.type.value}",
+                    node_id=edge.target,
+                    path=f"edges[{j}]",
+                    **where,
+                )
+
+
+def _check_mappings(a: GraphAnalysis) -> None:
+    ids = _node_ids(a)
+    for i, node in enumerate(a.graph.nodes):
+        schema = a.schemas.get(node.id)
+        for port, mapping in node.inputs.items():
+            path = f"nodes[{i}].inputs.{port}"
+            sel = mapping.selector
+            if schema is not None and schema.input(port) is None:
+                a.add(
+                    "unknown_port",
+                    f"node {node.id!r} has no input {port!r}; its inputs: "
+                    f"{schema.describe_inputs()}",
+                    node_id=node.id,
+                    path=path,
+                )
+                continue
+            if sel.is_sys:
+                continue
+            if sel.node_id not in ids:
+                a.add(
+                    "unknown_node",
+                    f"node {node.id!r} input {port!r}: selector {sel} names no node",
+                    node_id=node.id,
+                    path=f"{path}.selector",
+                )
+                continue
+            src_schema = a.schemas.get(sel.node_id)
+            if src_schema is None:
+                continue
+            src_port = src_schema.output(sel.port)
+            if src_port is None:
+                a.add(
+                    "unknown_port",
+                    f"node {node.id!r} input {port!r}: node {sel.node_id!r} has no output "
+                    f"{sel.port!r}; its outputs: {src_schema.describe_outputs()}",
+                    node_id=node.id,
+                    path=f"{path}.selector",
+                )
+                continue
+            dst_port = schema.input(port) if schema is not None else None
+            if dst_port is not None and not sel.path and not src_port.type.fits(dst_port.type):
+                a.add(
+                    "type_mismatch",
+                    f"node {node.id!r} input {port!r} expects {dst_port.type.value} but "
+                    f"{sel} is {src_port.type.value}",
+                    node_id=node.id,
+                    path=f"{path}.selector",
+                )
+
+
+def _check_required_inputs(a: GraphAnalysis) -> None:
+    fed: dict[str, set[str]] = {}
+    for edge in a.graph.edges:
+        if edge.target_port is not None:
+            fed.setdefault(edge.target, set()).add(edge.target_port)
+    for i, node in enumerate(a.graph.nodes):
+        schema = a.schemas.get(node.id)
+        if schema is None:
+            continue
+        bound = fed.get(node.id, set())
+        for port in schema.inputs:
+            has_mapping = port.name in node.inputs
+            if port.name in bound and has_mapping:
+                a.add(
+                    "conflicting_inputs",
+                    f"node {node.id!r} input {port.name!r} has both an edge and a selector "
+                    "mapping; keep one",
+                    node_id=node.id,
+                    path=f"nodes[{i}].inputs.{port.name}",
+                )
+            unbound = port.name not in bound and not has_mapping
+            if port.required and not port.has_default and unbound:
+                a.add(
+                    "missing_required_input",
+                    f"node {node.id!r} ({node.type}) needs input {port.describe()}: "
+                    "connect an edge to it or map it with a selector",
+                    node_id=node.id,
+                    path=f"nodes[{i}].inputs.{port.name}",
+                )
+
+
+def _dependencies(a: GraphAnalysis) -> tuple[dict[str, set[str]], list[tuple[str, str, str]]]:
+    """Edge dependencies (target -> sources) and selector dependencies (node, port, source)."""
+    ids = _node_ids(a)
+    deps: dict[str, set[str]] = {node_id: set() for node_id in ids}
+    for edge in a.graph.edges:
+        if edge.source in ids and edge.target in ids:
+            deps[edge.target].add(edge.source)
+    selectors = [
+        (node.id, port, m.selector.node_id)
+        for node in a.graph.nodes
+        for port, m in node.inputs.items()
+        if not m.selector.is_sys and m.selector.node_id in ids
+    ]
+    return deps, selectors
+
+
+def _check_structure(a: GraphAnalysis) -> None:
+    deps, selectors = _dependencies(a)
+    cycles = find_cycles(deps)
+    for cycle in cycles:
+        a.add(
+            "cycle",
+            "the edges form a cycle: " + " -> ".join([*cycle, cycle[0]]),
+            node_id=cycle[0],
+        )
+    if cycles:
+        return
+    index_of = {node.id: i for i, node in enumerate(a.graph.nodes)}
+    for node_id, port, source in selectors:
+        # A selector creates a dependency; it must point to a node that can finish first.
+        if source == node_id or reaches(deps, source=node_id, target=source):
+            a.add(
+                "selector_not_upstream",
+                f"node {node_id!r} input {port!r} reads node {source!r}, which does not run "
+                f"before {node_id!r}; a node can only read values of nodes upstream of it",
+                node_id=node_id,
+                path=f"nodes[{index_of[node_id]}].inputs.{port}.selector",
+            )
+        else:
+            deps[node_id].add(source)
+    a.order = topological_order(deps)
+    starts = [n.id for n in a.graph.nodes if n.type == "start"]
+    if len(starts) == 1:
+        reached = descendants(deps, starts[0])
+        for node_id in a.order:
+            if node_id != starts[0] and node_id not in reached:
+                a.add(
+                    "unreachable_node",
+                    f"node {node_id!r} cannot be reached from the start node "
+                    f"{starts[0]!r} (no edge or selector leads to it)",
+                    node_id=node_id,
+                    path=f"nodes[{index_of[node_id]}]",
+                )
+    _check_exclusive_bindings(a)
+
+
+def edge_guard(a: GraphAnalysis, edge: WorkflowEdge, guards: dict[str, Guard]) -> Guard:
+    """The branch decisions that must hold for ``edge`` to be taken."""
+    guard = guards.get(edge.source, frozenset())
+    schema = a.schemas.get(edge.source)
+    if schema is None:
+        return guard
+    port = edge.source_port
+    if port is not None and port in schema.branches:
+        return guard | {(edge.source, port)}
+    if FAIL_BRANCH_PORT in schema.branches:
+        label = FAIL_BRANCH_PORT if port == ERROR_OUTPUT_PORT else "ok"
+        return guard | {(edge.source, label)}
+    return guard
+
+
+def _exclusive(g1: Guard, g2: Guard) -> bool:
+    decided = dict(g1)
+    return any(node in decided and decided[node] != port for node, port in g2)
+
+
+def _check_exclusive_bindings(a: GraphAnalysis) -> None:
+    """Two edges into one port are fine only behind different ports of one branch node."""
+    guards: dict[str, Guard] = {}
+    into: dict[str, list[WorkflowEdge]] = {}
+    for edge in a.graph.edges:
+        into.setdefault(edge.target, []).append(edge)
+    for node_id in a.order:
+        incoming = [edge_guard(a, e, guards) for e in into.get(node_id, [])]
+        guards[node_id] = _intersection(incoming)
+    by_port: dict[tuple[str, str], list[tuple[int, WorkflowEdge]]] = {}
+    for j, edge in enumerate(a.graph.edges):
+        if edge.target_port is not None:
+            by_port.setdefault((edge.target, edge.target_port), []).append((j, edge))
+    for (target, port), edges in by_port.items():
+        for k, (j1, e1) in enumerate(edges):
+            for j2, e2 in edges[k + 1 :]:
+                if not _exclusive(edge_guard(a, e1, guards), edge_guard(a, e2, guards)):
+                    a.add(
+                        "conflicting_inputs",
+                        f"input {target}.{port} gets values from {e1.describe()} (edge {j1}) "
+                        f"and {e2.describe()} (edge {j2}), which can both run; connect one, or "
+                        "put them behind different ports of one branch node",
+                        node_id=target,
+                        edge_index=j2,
+                        path=f"edges[{j2}]",
+                    )
+
+
+def _intersection(guards: Iterable[Guard]) -> Guard:
+    items = list(guards)
+    if not items:
+        return frozenset()
+    out = items[0]
+    for g in items[1:]:
+        out = out & g
+    return out
