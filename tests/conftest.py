@@ -15,6 +15,7 @@ Without PostgreSQL: ``pytest -m "not postgres"``.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import pwd
@@ -24,15 +25,18 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy.engine import make_url
 
 from snapagent.db.migrate import upgrade
 from snapagent.db.session import Database
+from snapagent.errors import DefinitionError, ProviderError
+from snapagent.services.knowledge import KnowledgeService
 
 # Nothing may download weights at run time: make any accidental hub access fail loudly.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -252,3 +256,78 @@ async def migrated_db(database_url: str) -> AsyncIterator[Database]:
         yield db
     finally:
         await db.dispose()
+
+
+# -- a deterministic embedding model for tests ------------------------------------------------
+
+
+class HashEmbeddingModel:
+    """A real bag-of-character-bigrams embedding: similar texts get similar vectors.
+
+    Deterministic, instant and dependency-free, so knowledge tests need no model weights.
+    Texts containing ``fail_marker`` make `embed_documents` raise a provider error.
+    """
+
+    def __init__(self, dimension: int = 64, *, fail_marker: str | None = None) -> None:
+        self._dimension = dimension
+        self.fail_marker = fail_marker
+        self.calls = 0
+
+    @property
+    def model_id(self) -> str:
+        return f"test-hash-{self._dimension}"
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def _vector(self, text: str) -> np.ndarray:
+        vec = np.zeros(self._dimension, dtype=np.float32)
+        folded = "".join(text.lower().split())
+        for i in range(max(len(folded) - 1, 1)):
+            gram = folded[i : i + 2]
+            digest = hashlib.blake2b(gram.encode(), digest_size=8).digest()
+            vec[int.from_bytes(digest[:4], "little") % self._dimension] += 1.0
+        norm = float(np.linalg.norm(vec))
+        return vec / norm if norm else vec
+
+    async def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        if self.fail_marker and any(self.fail_marker in t for t in texts):
+            raise ProviderError("test embedding server refused the batch", provider="test")
+        return (
+            np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self._dimension))
+        )
+
+    async def embed_query(self, text: str) -> np.ndarray:
+        return self._vector(text)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+@pytest.fixture
+def hash_embeddings() -> HashEmbeddingModel:
+    return HashEmbeddingModel()
+
+
+@pytest.fixture
+async def knowledge_service(
+    migrated_db: Database, hash_embeddings: HashEmbeddingModel
+) -> AsyncIterator[KnowledgeService]:
+    """A `KnowledgeService` on `migrated_db` with the hash embedding model, worker running.
+
+    Embedding specs starting with ``unknown`` are rejected like an unknown provider.
+    """
+
+    def resolve(spec: str) -> HashEmbeddingModel:
+        if spec.startswith("unknown"):
+            raise DefinitionError(f"unknown embedding model {spec!r}")
+        return hash_embeddings
+
+    service = KnowledgeService(migrated_db, embeddings=resolve)
+    service.start()
+    try:
+        yield service
+    finally:
+        await service.close()

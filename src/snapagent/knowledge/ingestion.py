@@ -1,0 +1,251 @@
+"""Background ingestion: parse -> chunk -> embed -> index, one document at a time.
+
+`IngestionWorker` is an in-process asyncio task that drains the job queue kept in the
+``documents`` table (see `snapagent.knowledge.jobs`). Each document moves through
+``queued -> parsing -> chunking -> embedding -> indexed`` (or ``failed`` with the reason), with
+``chunks_done/chunks_total`` updated per embedding batch. Guarantees:
+
+- a failing document never affects the others: every error is caught per job and recorded;
+- chunks are written in the same transaction that marks the document indexed, so a crash
+  leaves it in an in-progress state with no chunks; `start()` requeues such documents;
+- listeners (the retriever's in-memory indexes) hear about each committed change.
+
+    worker = IngestionWorker(db, resolve_embedding_model)
+    worker.start()            # background task; worker.notify() after queueing a document
+    await worker.wait_for([doc.id])
+    await worker.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+from sqlalchemy import select
+
+from snapagent.db.base import new_id
+from snapagent.db.models.knowledge import Document, DocumentStatus
+from snapagent.db.session import Database
+from snapagent.db.vector_indexes import ensure_hnsw_index
+from snapagent.errors import InputValidationError, SnapAgentError, UnsupportedMediaError
+from snapagent.knowledge.jobs import (
+    ClaimedJob,
+    claim_next_job,
+    finish_job,
+    mark_failed,
+    requeue_interrupted,
+    update_job,
+)
+from snapagent.knowledge.records import ChunkRecord, EmbeddingResolver, IndexChange, IndexListener
+from snapagent.knowledge.settings import KnowledgeSettings
+from snapagent.knowledge.store import default_title, read_original
+from snapagent.llm.embedding import EmbeddingModel
+
+__all__ = ["IngestionError", "IngestionWorker"]
+
+log = logging.getLogger(__name__)
+
+TERMINAL = (DocumentStatus.INDEXED, DocumentStatus.FAILED)
+
+
+class IngestionError(SnapAgentError):
+    """A document could not be ingested for a reason that is not the file's fault."""
+
+
+class _JobGone(Exception):
+    """The document was deleted or re-claimed while this worker was on it."""
+
+
+class IngestionWorker:
+    """Drains queued documents in the background; one document at a time.
+
+    >>> worker = IngestionWorker(db, resolver)  # doctest: +SKIP
+    >>> await worker.run_until_idle()  # doctest: +SKIP  (foreground, e.g. in a CLI)
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        embeddings: EmbeddingResolver,
+        settings: KnowledgeSettings | None = None,
+    ) -> None:
+        self._db = db
+        self._embeddings = embeddings
+        self._settings = settings or KnowledgeSettings()
+        self._listeners: list[IndexListener] = []
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._task: asyncio.Task[None] | None = None
+        self._recovered = False
+
+    def add_listener(self, listener: IndexListener) -> None:
+        self._listeners.append(listener)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the background task (idempotent)."""
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run_forever(), name="snapagent-ingestion")
+        self._wake.set()
+
+    def notify(self) -> None:
+        """Tell the worker new jobs were queued."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def recover(self) -> int:
+        """Requeue documents left mid-ingestion by a process that died (single-process mode)."""
+        self._recovered = True
+        count = await requeue_interrupted(self._db, max_attempts=self._settings.max_attempts)
+        if count:
+            log.warning("requeued %d document(s) left mid-ingestion by a previous run", count)
+        return count
+
+    async def _run_forever(self) -> None:
+        if not self._recovered:
+            await self.recover()
+        while True:
+            self._wake.clear()
+            await self.run_until_idle()
+            await self._wake.wait()
+
+    async def run_until_idle(self) -> int:
+        """Process queued documents until none is left; returns how many were processed."""
+        done = 0
+        while (job := await claim_next_job(self._db)) is not None:
+            await self.process(job)
+            done += 1
+            async with self._progress:
+                self._progress.notify_all()
+        return done
+
+    async def wait_for(self, document_ids: Iterable[str]) -> None:
+        """Wait until every listed document is indexed or failed (or deleted).
+
+        Bound it with ``async with asyncio.timeout(...)`` where needed.
+        """
+        ids = list(document_ids)
+        while not await self._all_settled(ids):
+            async with self._progress:
+                # Re-check at least twice a second: another process may be the one ingesting.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._progress.wait(), 0.5)
+
+    async def _all_settled(self, ids: Sequence[str]) -> bool:
+        if not ids:
+            return True
+        async with self._db.session() as session:
+            statuses = await session.scalars(select(Document.status).where(Document.id.in_(ids)))
+            return all(status in TERMINAL for status in statuses)
+
+    # -- one document ---------------------------------------------------------------------------
+
+    async def process(self, job: ClaimedJob) -> None:
+        """Run one claimed job to indexed or failed; never raises for a document's fault."""
+        try:
+            await self._ingest(job)
+        except asyncio.CancelledError:
+            raise  # left in progress: recover() requeues it on the next start
+        except _JobGone:
+            pass
+        except (InputValidationError, UnsupportedMediaError) as exc:
+            await mark_failed(self._db, job, exc.message)
+        except SnapAgentError as exc:
+            log.warning("ingestion of %s failed: %s", job.document_id, exc.message)
+            await mark_failed(self._db, job, exc.message)
+        except Exception as exc:
+            log.exception("unexpected error ingesting document %s", job.document_id)
+            await mark_failed(self._db, job, f"internal error ({type(exc).__name__})")
+
+    async def _ingest(self, job: ClaimedJob) -> None:
+        from snapagent.knowledge.chunking import chunk_document
+        from snapagent.knowledge.parsing import parse_document
+
+        async with self._db.session() as session:
+            data = await read_original(session, job.document_id)
+        # Parsing and chunking are CPU-bound library calls: keep the event loop free.
+        parsed = await asyncio.to_thread(parse_document, data, job.filename, job.content_type)
+        model = self._embeddings(job.embedding_model)
+        if job.embedding_dim is not None and job.embedding_dim != model.dimension:
+            raise IngestionError(
+                f"embedding model {job.embedding_model!r} returns {model.dimension} dimensions "
+                f"but this knowledge base holds {job.embedding_dim}-dimensional vectors"
+            )
+        title = parsed.title if job.title == default_title(job.filename) else job.title
+        if not await update_job(self._db, job, status=DocumentStatus.CHUNKING, title=title[:500]):
+            return  # deleted or re-claimed meanwhile
+        drafts = await asyncio.to_thread(
+            chunk_document,
+            parsed,
+            model.count_tokens,
+            job.chunk_max_tokens,
+            job.chunk_overlap_tokens,
+        )
+        if not await update_job(
+            self._db, job, status=DocumentStatus.EMBEDDING, chunks_total=len(drafts)
+        ):
+            return
+        vectors = await self._embed(job, model, [d.text for d in drafts])
+        records = [
+            ChunkRecord(
+                id=new_id(),
+                document_id=job.document_id,
+                document_title=title,
+                chunk_index=d.index,
+                text=d.text,
+                heading=d.heading,
+                char_start=d.char_start,
+                char_end=d.char_end,
+                token_count=d.token_count,
+                embedding=vectors[i],
+            )
+            for i, d in enumerate(drafts)
+        ]
+        if self._db.is_postgres:
+            async with self._db.transaction() as session:
+                await ensure_hnsw_index(session, model.dimension)
+        revision = await finish_job(self._db, job, records, model.dimension)
+        if revision is not None:
+            self._emit(IndexChange(job.knowledge_base_id, revision, added=records))
+
+    async def _embed(
+        self, job: ClaimedJob, model: EmbeddingModel, texts: list[str]
+    ) -> np.ndarray[tuple[int, int], np.dtype[np.float32]]:
+        batch = self._settings.embed_batch_size
+        out = np.empty((len(texts), model.dimension), dtype=np.float32)
+        for start in range(0, len(texts), batch):
+            part = texts[start : start + batch]
+            vectors = np.asarray(await model.embed_documents(part), dtype=np.float32)
+            if vectors.shape != (len(part), model.dimension):
+                raise IngestionError(
+                    f"embedding model {model.model_id!r} returned shape {vectors.shape}, "
+                    f"expected {(len(part), model.dimension)}"
+                )
+            if not np.isfinite(vectors).all():
+                raise IngestionError(f"embedding model {model.model_id!r} returned NaN/inf")
+            out[start : start + len(part)] = vectors
+            done = start + len(part)
+            if not await update_job(self._db, job, chunks_done=done):
+                raise _JobGone  # deleted or re-claimed: stop embedding it
+        return out
+
+    def _emit(self, change: IndexChange) -> None:
+        for listener in self._listeners:
+            try:
+                listener(change)
+            except Exception:  # a listener bug must not fail ingestion that already committed
+                log.exception("index listener failed")
+
+    def emit(self, change: IndexChange) -> None:
+        """Publish a change made elsewhere (e.g. a document deleted by the service)."""
+        self._emit(change)

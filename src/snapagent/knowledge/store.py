@@ -1,0 +1,267 @@
+"""Persistence of knowledge bases, documents and their originals (no ingestion logic here).
+
+Every function takes an open `AsyncSession` and leaves committing to the caller, so a use case
+in `KnowledgeService` decides its transaction boundary. Ownership is enforced by looking rows
+up *with* the owner: another owner's knowledge base is simply "not found".
+
+    async with db.transaction() as session:
+        kb = await create_knowledge_base(session, owner_id=user.id, name="handbook", ...)
+        doc, created = await add_document(session, kb, "guide.md", None, data)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from snapagent.db.models.accounts import User
+from snapagent.db.models.knowledge import (
+    Chunk,
+    Document,
+    DocumentFile,
+    DocumentStatus,
+    KnowledgeBase,
+)
+from snapagent.errors import ConflictError, InputValidationError, NotFoundError
+
+__all__ = [
+    "add_document",
+    "bump_revision",
+    "create_knowledge_base",
+    "default_title",
+    "delete_document",
+    "delete_knowledge_base",
+    "display_filename",
+    "get_document",
+    "get_knowledge_base",
+    "get_or_create_user",
+    "list_documents",
+    "list_knowledge_bases",
+    "read_original",
+    "resolve_knowledge_base",
+]
+
+MAX_NAME_LENGTH = 200
+_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+async def get_or_create_user(session: AsyncSession, email: str) -> User:
+    """The user with `email`, created (without a password) if missing."""
+    user = await session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email)
+        session.add(user)
+        await session.flush()
+    return user
+
+
+def _check_name(name: str) -> str:
+    cleaned = _UNSAFE_CHARS.sub("", unicodedata.normalize("NFC", name)).strip()
+    if not cleaned:
+        raise InputValidationError("a knowledge base needs a non-empty name", field="name")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise InputValidationError(
+            f"name is longer than {MAX_NAME_LENGTH} characters", field="name"
+        )
+    return cleaned
+
+
+async def create_knowledge_base(
+    session: AsyncSession,
+    *,
+    owner_id: str,
+    name: str,
+    description: str,
+    embedding_model: str,
+    chunk_max_tokens: int,
+    chunk_overlap_tokens: int,
+    retrieval_settings: dict[str, Any] | None = None,
+) -> KnowledgeBase:
+    name = _check_name(name)
+    if chunk_overlap_tokens >= chunk_max_tokens:
+        raise InputValidationError(
+            "chunk overlap must be smaller than the chunk size", field="chunk_overlap_tokens"
+        )
+    taken = await session.scalar(
+        select(KnowledgeBase.id).where(
+            KnowledgeBase.owner_id == owner_id, KnowledgeBase.name == name
+        )
+    )
+    if taken:
+        raise ConflictError(
+            f"a knowledge base named {name!r} already exists", details={"id": taken}
+        )
+    kb = KnowledgeBase(
+        owner_id=owner_id,
+        name=name,
+        description=description,
+        embedding_model=embedding_model,
+        chunk_max_tokens=chunk_max_tokens,
+        chunk_overlap_tokens=chunk_overlap_tokens,
+        retrieval_settings=retrieval_settings or {},
+        revision=0,
+    )
+    session.add(kb)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent create with the same name won the race
+        raise ConflictError(f"a knowledge base named {name!r} already exists") from exc
+    return kb
+
+
+async def get_knowledge_base(session: AsyncSession, kb_id: str, owner_id: str) -> KnowledgeBase:
+    kb = await session.scalar(
+        select(KnowledgeBase).where(KnowledgeBase.id == kb_id, KnowledgeBase.owner_id == owner_id)
+    )
+    if kb is None:
+        raise NotFoundError(f"knowledge base {kb_id!r} not found", details={"id": kb_id})
+    return kb
+
+
+async def resolve_knowledge_base(session: AsyncSession, ref: str, owner_id: str) -> KnowledgeBase:
+    """A knowledge base by id or by (unique per owner) name."""
+    kb = await session.scalar(
+        select(KnowledgeBase).where(
+            KnowledgeBase.owner_id == owner_id,
+            (KnowledgeBase.id == ref) | (KnowledgeBase.name == ref),
+        )
+    )
+    if kb is None:
+        raise NotFoundError(f"knowledge base {ref!r} not found", details={"ref": ref})
+    return kb
+
+
+async def list_knowledge_bases(
+    session: AsyncSession, owner_id: str
+) -> list[tuple[KnowledgeBase, int]]:
+    """The owner's knowledge bases with their document counts, by name."""
+    counts = (
+        select(Document.knowledge_base_id, func.count().label("n"))
+        .group_by(Document.knowledge_base_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(KnowledgeBase, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.knowledge_base_id == KnowledgeBase.id)
+        .where(KnowledgeBase.owner_id == owner_id)
+        .order_by(KnowledgeBase.name)
+    )
+    return [(kb, int(n)) for kb, n in rows.tuples()]
+
+
+async def delete_knowledge_base(session: AsyncSession, kb: KnowledgeBase) -> None:
+    # Explicit deletes (children first) so it does not depend on ON DELETE CASCADE being on.
+    await session.execute(delete(Chunk).where(Chunk.knowledge_base_id == kb.id))
+    doc_ids = select(Document.id).where(Document.knowledge_base_id == kb.id)
+    await session.execute(delete(DocumentFile).where(DocumentFile.document_id.in_(doc_ids)))
+    await session.execute(delete(Document).where(Document.knowledge_base_id == kb.id))
+    await session.execute(delete(KnowledgeBase).where(KnowledgeBase.id == kb.id))
+
+
+def display_filename(filename: str) -> str:
+    """The client's filename reduced to a safe display name (never used as a path)."""
+    name = PurePosixPath(filename.replace("\\", "/")).name
+    name = _UNSAFE_CHARS.sub("", unicodedata.normalize("NFC", name)).strip()
+    return name[:255] or "upload"
+
+
+def default_title(filename: str) -> str:
+    """The title a document gets until parsing finds a better one (its name without suffix)."""
+    return PurePosixPath(filename).stem or filename
+
+
+async def add_document(
+    session: AsyncSession,
+    kb: KnowledgeBase,
+    filename: str,
+    content_type: str | None,
+    data: bytes,
+    *,
+    title: str | None = None,
+) -> tuple[Document, bool]:
+    """Store an upload and queue it; identical content already in the KB is returned as is.
+
+    Returns ``(document, created)``.
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    existing = await session.scalar(
+        select(Document).where(Document.knowledge_base_id == kb.id, Document.sha256 == digest)
+    )
+    if existing is not None:
+        return existing, False
+    name = display_filename(filename)
+    doc = Document(
+        knowledge_base_id=kb.id,
+        title=(title or "").strip()[:500] or default_title(name),
+        filename=name,
+        content_type=content_type,
+        size_bytes=len(data),
+        sha256=digest,
+        status=DocumentStatus.QUEUED,
+        chunks_total=0,
+        chunks_done=0,
+        attempts=0,
+    )
+    session.add(doc)
+    await session.flush()
+    session.add(DocumentFile(document_id=doc.id, data=data))
+    await session.flush()
+    return doc, True
+
+
+async def list_documents(session: AsyncSession, kb_id: str) -> Sequence[Document]:
+    rows = await session.scalars(
+        select(Document)
+        .where(Document.knowledge_base_id == kb_id)
+        .order_by(Document.created_at, Document.id)
+    )
+    return rows.all()
+
+
+async def get_document(session: AsyncSession, kb_id: str, document_id: str) -> Document:
+    doc = await session.scalar(
+        select(Document).where(Document.id == document_id, Document.knowledge_base_id == kb_id)
+    )
+    if doc is None:
+        raise NotFoundError(f"document {document_id!r} not found", details={"id": document_id})
+    return doc
+
+
+async def read_original(session: AsyncSession, document_id: str) -> bytes:
+    data = await session.scalar(
+        select(DocumentFile.data).where(DocumentFile.document_id == document_id)
+    )
+    if data is None:
+        raise NotFoundError(f"the original of document {document_id!r} is missing")
+    return bytes(data)
+
+
+async def bump_revision(session: AsyncSession, kb_id: str) -> int:
+    """Move the KB's revision (readers reload their indexes); returns the new value."""
+    revision = await session.scalar(
+        update(KnowledgeBase)
+        .where(KnowledgeBase.id == kb_id)
+        .values(revision=KnowledgeBase.revision + 1)
+        .returning(KnowledgeBase.revision)
+    )
+    if revision is None:
+        raise NotFoundError(f"knowledge base {kb_id!r} not found")
+    return int(revision)
+
+
+async def delete_document(session: AsyncSession, doc: Document) -> tuple[list[str], int]:
+    """Delete a document, its original and its chunks; returns (chunk ids, new KB revision)."""
+    revision = await bump_revision(session, doc.knowledge_base_id)  # write first: takes the lock
+    chunk_ids = list(await session.scalars(select(Chunk.id).where(Chunk.document_id == doc.id)))
+    await session.execute(delete(Chunk).where(Chunk.document_id == doc.id))
+    await session.execute(delete(DocumentFile).where(DocumentFile.document_id == doc.id))
+    await session.execute(delete(Document).where(Document.id == doc.id))
+    return chunk_ids, revision

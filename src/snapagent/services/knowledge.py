@@ -1,0 +1,368 @@
+"""`KnowledgeService`: the knowledge use cases the HTTP API and the CLI both call.
+
+One instance per process (it owns the ingestion worker and the retriever's in-memory indexes).
+Every call takes the caller's user id; another owner's knowledge base is "not found".
+
+    service = KnowledgeService(db)            # embedding models from snapagent.llm
+    service.start()                           # background ingestion
+    kb = await service.create_knowledge_base(user_id, "handbook")
+    doc = await service.add_document(user_id, kb.id, "guide.md", data)
+    await service.wait_for_documents([doc.id])
+    hits = await service.query(user_id, [kb.id], "how do I reset my password?")
+    await service.close()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from snapagent.db.models.knowledge import Document, DocumentStatus, KnowledgeBase
+from snapagent.db.session import Database
+from snapagent.errors import (
+    ConflictError,
+    InputValidationError,
+    PayloadTooLargeError,
+    ProviderError,
+    SnapAgentError,
+)
+from snapagent.knowledge import store
+from snapagent.knowledge.ingestion import IngestionWorker
+from snapagent.knowledge.records import EmbeddingResolver, IndexChange
+from snapagent.knowledge.retriever import KnowledgeRetriever
+from snapagent.knowledge.settings import KnowledgeSettings
+from snapagent.llm.embedding import EmbeddingModel
+from snapagent.workflow.services import RetrievalMode, RetrievalQuery, RetrievedDocument
+
+__all__ = [
+    "DocumentInfo",
+    "KnowledgeBaseInfo",
+    "KnowledgeService",
+    "default_embedding_resolver",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBaseInfo:
+    id: str
+    name: str
+    description: str
+    embedding_model: str
+    embedding_dim: int | None
+    chunk_max_tokens: int
+    chunk_overlap_tokens: int
+    document_count: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase, document_count: int = 0) -> KnowledgeBaseInfo:
+        return cls(
+            id=kb.id,
+            name=kb.name,
+            description=kb.description,
+            embedding_model=kb.embedding_model,
+            embedding_dim=kb.embedding_dim,
+            chunk_max_tokens=kb.chunk_max_tokens,
+            chunk_overlap_tokens=kb.chunk_overlap_tokens,
+            document_count=document_count,
+            created_at=kb.created_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A document's identity and ingestion state; ``created`` is False for a duplicate upload."""
+
+    id: str
+    knowledge_base_id: str
+    title: str
+    filename: str
+    content_type: str | None
+    size_bytes: int
+    sha256: str
+    status: str
+    error: str | None
+    chunks_total: int
+    chunks_done: int
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    indexed_at: datetime | None
+    created: bool = True
+
+    @classmethod
+    def of(cls, doc: Document, *, created: bool = True) -> DocumentInfo:
+        return cls(
+            id=doc.id,
+            knowledge_base_id=doc.knowledge_base_id,
+            title=doc.title,
+            filename=doc.filename,
+            content_type=doc.content_type,
+            size_bytes=doc.size_bytes,
+            sha256=doc.sha256,
+            status=str(doc.status),
+            error=doc.error,
+            chunks_total=doc.chunks_total,
+            chunks_done=doc.chunks_done,
+            attempts=doc.attempts,
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+            indexed_at=doc.indexed_at,
+            created=created,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("created_at", "updated_at", "indexed_at"):
+            value = data[key]
+            data[key] = value.isoformat() if value is not None else None
+        return data
+
+
+def default_embedding_resolver() -> EmbeddingResolver:
+    """Embedding models from `snapagent.llm` (one instance per spec, created on first use)."""
+    from snapagent.llm import registry  # type: ignore[attr-defined]
+
+    resolve: EmbeddingResolver = registry.get_embedding_model
+    return resolve
+
+
+class _CachedResolver:
+    def __init__(self, resolve: EmbeddingResolver) -> None:
+        self._resolve = resolve
+        self._models: dict[str, EmbeddingModel] = {}
+
+    def __call__(self, spec: str) -> EmbeddingModel:
+        model = self._models.get(spec)
+        if model is None:
+            model = self._models[spec] = self._resolve(spec)
+        return model
+
+
+class KnowledgeService:
+    """Knowledge bases, documents, ingestion and retrieval for one process.
+
+    >>> service = KnowledgeService(db, embeddings=lambda spec: my_model)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        embeddings: EmbeddingResolver | None = None,
+        settings: KnowledgeSettings | None = None,
+        retriever: KnowledgeRetriever | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings or KnowledgeSettings()
+        self.embeddings = _CachedResolver(embeddings or default_embedding_resolver())
+        self.worker = IngestionWorker(db, self.embeddings, self.settings)
+        self.retriever = retriever or KnowledgeRetriever(
+            db, self.embeddings, settings=self.settings
+        )
+        self.worker.add_listener(self.retriever.on_change)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start background ingestion (requeues documents a crashed process left behind)."""
+        self.worker.start()
+
+    async def close(self) -> None:
+        await self.worker.stop()
+
+    async def ensure_user(self, email: str) -> str:
+        """The id of the user with `email`, created without a password if missing (CLI owner)."""
+        async with self.db.transaction() as session:
+            return (await store.get_or_create_user(session, email)).id
+
+    # -- knowledge bases ------------------------------------------------------------------------
+
+    async def create_knowledge_base(
+        self,
+        owner_id: str,
+        name: str,
+        *,
+        description: str = "",
+        embedding_model: str | None = None,
+        chunk_max_tokens: int | None = None,
+        chunk_overlap_tokens: int | None = None,
+        retrieval_settings: dict[str, Any] | None = None,
+    ) -> KnowledgeBaseInfo:
+        spec = (embedding_model or self.settings.default_embedding_model).strip()
+        self._check_embedding_model(spec)
+        if retrieval_settings:
+            self.retriever.fusion_config(retrieval_settings)  # validates the overrides
+        async with self.db.transaction() as session:
+            kb = await store.create_knowledge_base(
+                session,
+                owner_id=owner_id,
+                name=name,
+                description=description,
+                embedding_model=spec,
+                chunk_max_tokens=chunk_max_tokens or self.settings.chunk_max_tokens,
+                chunk_overlap_tokens=(
+                    self.settings.chunk_overlap_tokens
+                    if chunk_overlap_tokens is None
+                    else chunk_overlap_tokens
+                ),
+                retrieval_settings=retrieval_settings,
+            )
+            return KnowledgeBaseInfo.of(kb)
+
+    def _check_embedding_model(self, spec: str) -> None:
+        try:
+            self.embeddings(spec)
+        except ProviderError:
+            raise  # a provider outage is not the caller's mistake
+        except SnapAgentError as exc:
+            raise InputValidationError(exc.message, field="embedding_model") from exc
+
+    async def list_knowledge_bases(self, owner_id: str) -> list[KnowledgeBaseInfo]:
+        async with self.db.session() as session:
+            rows = await store.list_knowledge_bases(session, owner_id)
+            return [KnowledgeBaseInfo.of(kb, count) for kb, count in rows]
+
+    async def get_knowledge_base(self, owner_id: str, ref: str) -> KnowledgeBaseInfo:
+        """A knowledge base by id or by name."""
+        async with self.db.session() as session:
+            kb = await store.resolve_knowledge_base(session, ref, owner_id)
+            docs = await store.list_documents(session, kb.id)
+            return KnowledgeBaseInfo.of(kb, len(docs))
+
+    async def delete_knowledge_base(self, owner_id: str, kb_id: str) -> None:
+        async with self.db.transaction() as session:
+            kb = await store.get_knowledge_base(session, kb_id, owner_id)
+            await store.delete_knowledge_base(session, kb)
+        self.retriever.cache.forget(kb_id)
+
+    # -- documents ----------------------------------------------------------------------------
+
+    async def add_document(
+        self,
+        owner_id: str,
+        kb_id: str,
+        filename: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        title: str | None = None,
+    ) -> DocumentInfo:
+        """Store an upload and queue it for ingestion (identical content is not duplicated).
+
+        Raises `PayloadTooLargeError`, `UnsupportedMediaError` or `DocumentParseError` (for a
+        file whose bytes contradict its type) before anything is stored.
+        """
+        from snapagent.knowledge.parsing import detect_format
+
+        limit = self.settings.max_upload_bytes
+        if len(data) > limit:
+            raise PayloadTooLargeError(
+                f"{store.display_filename(filename)!r} is {len(data)} bytes; the limit is {limit}",
+                details={"filename": filename, "limit": limit},
+            )
+        if not data.strip():
+            raise InputValidationError(
+                f"{store.display_filename(filename)!r} is empty", field="file"
+            )
+        detect_format(data, store.display_filename(filename), content_type)
+        async with self.db.transaction() as session:
+            kb = await store.get_knowledge_base(session, kb_id, owner_id)
+            doc, created = await store.add_document(
+                session, kb, filename, content_type, data, title=title
+            )
+            info = DocumentInfo.of(doc, created=created)
+        if created:
+            self.worker.notify()
+        return info
+
+    async def list_documents(self, owner_id: str, kb_id: str) -> list[DocumentInfo]:
+        async with self.db.session() as session:
+            await store.get_knowledge_base(session, kb_id, owner_id)
+            return [DocumentInfo.of(d) for d in await store.list_documents(session, kb_id)]
+
+    async def get_document(self, owner_id: str, kb_id: str, document_id: str) -> DocumentInfo:
+        async with self.db.session() as session:
+            await store.get_knowledge_base(session, kb_id, owner_id)
+            return DocumentInfo.of(await store.get_document(session, kb_id, document_id))
+
+    async def delete_document(self, owner_id: str, kb_id: str, document_id: str) -> None:
+        """Delete a document with its original, chunks and vectors (indexes updated at once)."""
+        async with self.db.transaction() as session:
+            await store.get_knowledge_base(session, kb_id, owner_id)
+            doc = await store.get_document(session, kb_id, document_id)
+            chunk_ids, revision = await store.delete_document(session, doc)
+        self.worker.emit(IndexChange(kb_id, revision, removed_ids=chunk_ids))
+
+    async def retry_document(self, owner_id: str, kb_id: str, document_id: str) -> DocumentInfo:
+        """Queue a failed (or indexed: re-index) document again; its old chunks stay searchable
+        until the new ones replace them in one transaction."""
+        async with self.db.transaction() as session:
+            await store.get_knowledge_base(session, kb_id, owner_id)
+            doc = await store.get_document(session, kb_id, document_id)
+            if doc.status not in (DocumentStatus.FAILED, DocumentStatus.INDEXED):
+                raise ConflictError(
+                    f"document {document_id} is {doc.status}; only failed or indexed documents "
+                    "can be retried",
+                    details={"status": str(doc.status)},
+                )
+            doc.status = DocumentStatus.QUEUED
+            doc.error = None
+            doc.attempts = 0
+            doc.chunks_done = 0
+            await session.flush()
+            info = DocumentInfo.of(doc)
+        self.worker.notify()
+        return info
+
+    async def wait_for_documents(self, document_ids: Sequence[str]) -> list[DocumentInfo]:
+        """Wait until the documents are indexed or failed; returns their final state.
+
+        Needs the worker running (`start()`), or another process ingesting.
+        """
+        await self.worker.wait_for(document_ids)
+        async with self.db.session() as session:
+            docs = await session.scalars(select(Document).where(Document.id.in_(document_ids)))
+            by_id = {d.id: DocumentInfo.of(d) for d in docs}
+        return [by_id[i] for i in document_ids if i in by_id]
+
+    # -- retrieval ------------------------------------------------------------------------------
+
+    async def query(
+        self,
+        owner_id: str,
+        kb_ids: Sequence[str],
+        query: str,
+        *,
+        top_k: int = 4,
+        mode: RetrievalMode = "hybrid",
+        score_threshold: float | None = None,
+        document_ids: Sequence[str] | None = None,
+    ) -> list[RetrievedDocument]:
+        """Retrieval over the owner's knowledge bases (the API's "retrieval test")."""
+        if not kb_ids:
+            raise InputValidationError(
+                "name at least one knowledge base", field="knowledge_base_ids"
+            )
+        async with self.db.session() as session:
+            for kb_id in kb_ids:
+                await store.get_knowledge_base(session, kb_id, owner_id)
+        return await self.retriever.retrieve(
+            RetrievalQuery(
+                query=query,
+                knowledge_base_ids=list(kb_ids),
+                top_k=top_k,
+                score_threshold=score_threshold,
+                mode=mode,
+                document_ids=list(document_ids) if document_ids is not None else None,
+            )
+        )
