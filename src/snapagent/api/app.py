@@ -1,0 +1,115 @@
+"""The FastAPI application factory.
+
+    app = create_app()                       # embedded defaults: SQLite under ./data
+    app = create_app(settings=ServerSettings(jwt_secret=...), database=Database(url))
+
+The lifespan opens the database (when the app created it), applies migrations for SQLite (the
+embedded default; PostgreSQL is only checked - operators run ``snapagent db upgrade``), and
+closes what it opened. Every error leaves through :mod:`snapagent.api.errors` as problem+json.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from snapagent.api.errors import install_error_handlers
+from snapagent.api.routes import api_keys, auth, bots, health, workflow_versions
+from snapagent.api.state import AppState
+from snapagent.db.migrate import ensure_database_ready
+from snapagent.db.session import Database
+from snapagent.server_settings import ServerSettings, resolve_jwt_secret
+from snapagent.services.accounts import Credentials
+from snapagent.settings import CoreSettings, get_core_settings
+from snapagent.workflow.node import NodeRegistryV2
+
+__all__ = ["StartupHook", "create_app"]
+
+log = logging.getLogger(__name__)
+
+# Multipart framing around an uploaded file; the file itself is checked against the exact limit.
+_MULTIPART_OVERHEAD = 64 * 1024
+
+StartupHook = Callable[[AppState, AsyncExitStack], Awaitable[None]]
+"""Runs in the lifespan after the database is ready; registers its cleanup on the stack."""
+
+
+def _default_registry() -> NodeRegistryV2:
+    from snapagent.nodes import default_registry
+
+    registry: NodeRegistryV2 = default_registry()
+    return registry
+
+
+def create_app(
+    settings: ServerSettings | None = None,
+    database: Database | None = None,
+    *,
+    core_settings: CoreSettings | None = None,
+    node_registry: NodeRegistryV2 | None = None,
+    startup_hooks: tuple[StartupHook, ...] = (),
+) -> FastAPI:
+    """Build the app. A ``database`` passed in stays the caller's to dispose."""
+    settings = settings or ServerSettings()
+    core = core_settings or get_core_settings()
+    owns_database = database is None
+    db = database or Database.from_settings(core)
+    credentials = Credentials(
+        secret=resolve_jwt_secret(settings, core.data_dir),
+        token_ttl=timedelta(minutes=settings.token_expiry_minutes),
+        time_cost=settings.argon2_time_cost,
+        memory_kib=settings.argon2_memory_kib,
+        parallelism=settings.argon2_parallelism,
+    )
+    state = AppState(
+        settings=settings,
+        core_settings=core,
+        database=db,
+        credentials=credentials,
+        node_registry=node_registry or _default_registry(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            if owns_database:
+                stack.push_async_callback(db.dispose)
+            await ensure_database_ready(db)
+            for hook in (*_STARTUP_HOOKS, *startup_hooks):
+                await hook(state, stack)
+            log.info("SnapAgent API ready (database: %s)", db.safe_url)
+            yield
+
+    app = FastAPI(
+        title="SnapAgent API",
+        summary="Self-hostable backend for RAG chatbots with versioned, port-based workflows.",
+        version="1.0.0",
+        lifespan=lifespan,
+        max_body_size=settings.max_upload_bytes + _MULTIPART_OVERHEAD,
+    )
+    app.state.snapagent = state
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+        )
+
+    # Every router, in one list. Keep it here so the API surface is visible at a glance.
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(api_keys.router)
+    app.include_router(bots.router)
+    app.include_router(workflow_versions.router)
+    return app
+
+
+# Area start-up work (e.g. the knowledge ingestion worker); each entry is a StartupHook.
+_STARTUP_HOOKS: tuple[StartupHook, ...] = ()

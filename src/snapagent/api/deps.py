@@ -1,0 +1,102 @@
+"""Request dependencies as ``Annotated`` aliases: the database session, the caller, services.
+
+Routes stay thin by declaring what they need:
+
+    @router.get("/bots")
+    async def list_bots(user: CurrentUser, bots: Bots) -> BotsPublic: ...
+
+``CurrentUser`` accepts ``Authorization: Bearer <access token | API key>`` and raises
+:class:`~snapagent.errors.AuthenticationError` (401 problem+json) otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from snapagent.api.state import AppState
+from snapagent.db.models.accounts import User
+from snapagent.db.session import Database
+from snapagent.errors import AuthenticationError
+from snapagent.services.accounts import AccountService
+from snapagent.services.bots import BotService
+from snapagent.services.workflow_versions import WorkflowVersionService
+
+__all__ = [
+    "Accounts",
+    "AppStateDep",
+    "Bots",
+    "CurrentUser",
+    "DatabaseDep",
+    "DbSession",
+    "WorkflowVersions",
+    "get_app_state",
+]
+
+
+def get_app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.snapagent
+    return state
+
+
+AppStateDep = Annotated[AppState, Depends(get_app_state)]
+
+
+def get_database(state: AppStateDep) -> Database:
+    return state.database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_db_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
+    async with database.session() as session:
+        yield session
+
+
+DbSession = Annotated[AsyncSession, Depends(get_db_session)]
+
+# auto_error=False: a missing header must become our 401 problem, not FastAPI's 403.
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A login access token (JWT) or an API key (`sa_...`).",
+)
+
+
+def get_account_service(session: DbSession, state: AppStateDep) -> AccountService:
+    return AccountService(session, state.credentials)
+
+
+Accounts = Annotated[AccountService, Depends(get_account_service)]
+
+
+async def get_current_user(
+    accounts: Accounts,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or not credentials.credentials:
+        raise AuthenticationError(
+            "authentication required: send 'Authorization: Bearer <access token or API key>'"
+        )
+    return await accounts.authenticate(credentials.credentials)
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_bot_service(session: DbSession, state: AppStateDep) -> BotService:
+    return BotService(session, state.node_registry)
+
+
+Bots = Annotated[BotService, Depends(get_bot_service)]
+
+
+def get_workflow_version_service(session: DbSession, state: AppStateDep) -> WorkflowVersionService:
+    return WorkflowVersionService(session, state.node_registry)
+
+
+WorkflowVersions = Annotated[WorkflowVersionService, Depends(get_workflow_version_service)]

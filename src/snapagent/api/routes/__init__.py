@@ -1,0 +1,1 @@
+"""One router per resource; :mod:`snapagent.api.app` includes them all in one list."""

@@ -1,0 +1,40 @@
+"""API keys: create (secret shown once), list, revoke."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from snapagent.api.deps import Accounts, CurrentUser
+from snapagent.api.schemas.auth import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
+from snapagent.api.schemas.common import problem_responses
+
+router = APIRouter(
+    prefix="/api/v1/api-keys", tags=["api-keys"], responses=problem_responses(401, 422)
+)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Create an API key")
+async def create_api_key(
+    body: ApiKeyCreate, user: CurrentUser, accounts: Accounts
+) -> ApiKeyCreated:
+    issued = await accounts.create_api_key(user, body.name)
+    public = ApiKeyPublic.model_validate(issued.key, from_attributes=True)
+    return ApiKeyCreated(**public.model_dump(), key=issued.secret)
+
+
+@router.get("", summary="List your active API keys")
+async def list_api_keys(user: CurrentUser, accounts: Accounts) -> ApiKeysPublic:
+    keys = await accounts.list_api_keys(user)
+    data = [ApiKeyPublic.model_validate(k, from_attributes=True) for k in keys]
+    return ApiKeysPublic(data=data, count=len(data))
+
+
+@router.delete(
+    "/{key_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problem_responses(404),
+    summary="Revoke an API key",
+)
+async def revoke_api_key(key_id: str, user: CurrentUser, accounts: Accounts) -> Response:
+    await accounts.revoke_api_key(user, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,131 @@
+"""Workflow versions of a bot: drafts, validation, publishing, history, restore, diff.
+
+Route order matters: the fixed paths (``validate``, ``diff``) are declared before
+``{version_id}`` so they are never captured as an id.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from snapagent.api.deps import CurrentUser, WorkflowVersions
+from snapagent.api.schemas.common import problem_responses
+from snapagent.api.schemas.workflow_versions import (
+    DraftCreate,
+    DraftUpdate,
+    GraphDiffPublic,
+    GraphProblem,
+    PublishRequest,
+    RestoreRequest,
+    ValidateRequest,
+    ValidationReport,
+    VersionPublic,
+    VersionsPublic,
+    VersionSummary,
+)
+from snapagent.db.models.workflow_versions import BotWorkflowVersion
+
+router = APIRouter(
+    prefix="/api/v1/bots/{bot_id}/workflow-versions",
+    tags=["workflow-versions"],
+    responses=problem_responses(401, 404, 422),
+)
+_CONFLICT = problem_responses(409)
+
+
+def version_public(version: BotWorkflowVersion) -> VersionPublic:
+    return VersionPublic.model_validate(version, from_attributes=True)
+
+
+@router.get("", summary="List versions: the draft first, then newest first")
+async def list_versions(
+    bot_id: str, user: CurrentUser, versions: WorkflowVersions
+) -> VersionsPublic:
+    rows = await versions.list_versions(user, bot_id)
+    data = [VersionSummary.model_validate(v, from_attributes=True) for v in rows]
+    return VersionsPublic(data=data, count=len(data))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=_CONFLICT, summary="Create a draft")
+async def create_draft(
+    bot_id: str, body: DraftCreate, user: CurrentUser, versions: WorkflowVersions
+) -> VersionPublic:
+    draft = await versions.create_draft(user, bot_id, body.graph, body.note)
+    return version_public(draft)
+
+
+@router.post("/validate", summary="Validate a graph without saving it")
+async def validate_graph(
+    bot_id: str, body: ValidateRequest, user: CurrentUser, versions: WorkflowVersions
+) -> ValidationReport:
+    problems = [
+        GraphProblem(**p) for p in await versions.validate_for_bot(user, bot_id, body.graph)
+    ]
+    return ValidationReport(valid=not problems, problems=problems)
+
+
+@router.get("/diff", summary="Structural diff between two versions")
+async def diff_versions(
+    bot_id: str,
+    user: CurrentUser,
+    versions: WorkflowVersions,
+    from_version: Annotated[str, Query(alias="from", description="Version id to diff from.")],
+    to_version: Annotated[str, Query(alias="to", description="Version id to diff to.")],
+) -> GraphDiffPublic:
+    diff = await versions.diff(user, bot_id, from_version, to_version)
+    return GraphDiffPublic(from_version=from_version, to_version=to_version, **diff.to_dict())
+
+
+@router.get("/{version_id}", summary="One version with its graph")
+async def get_version(
+    bot_id: str, version_id: str, user: CurrentUser, versions: WorkflowVersions
+) -> VersionPublic:
+    return version_public(await versions.get(user, bot_id, version_id))
+
+
+@router.put("/{version_id}", responses=_CONFLICT, summary="Save the draft (optimistic concurrency)")
+async def update_draft(
+    bot_id: str,
+    version_id: str,
+    body: DraftUpdate,
+    user: CurrentUser,
+    versions: WorkflowVersions,
+) -> VersionPublic:
+    draft = await versions.update_draft(
+        user, bot_id, version_id, body.graph, revision=body.revision, note=body.note
+    )
+    return version_public(draft)
+
+
+@router.post(
+    "/{version_id}/publish",
+    responses=_CONFLICT,
+    summary="Publish a draft (422 with every problem if the graph is invalid)",
+)
+async def publish_version(
+    bot_id: str,
+    version_id: str,
+    user: CurrentUser,
+    versions: WorkflowVersions,
+    body: PublishRequest | None = None,
+) -> VersionPublic:
+    revision = body.revision if body is not None else None
+    return version_public(await versions.publish(user, bot_id, version_id, revision=revision))
+
+
+@router.post(
+    "/{version_id}/restore",
+    responses=_CONFLICT,
+    summary="Copy a past version's graph into the draft",
+)
+async def restore_version(
+    bot_id: str,
+    version_id: str,
+    user: CurrentUser,
+    versions: WorkflowVersions,
+    body: RestoreRequest | None = None,
+) -> VersionPublic:
+    revision = body.revision if body is not None else None
+    return version_public(await versions.restore(user, bot_id, version_id, revision=revision))

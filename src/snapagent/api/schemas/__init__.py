@@ -1,0 +1,1 @@
+"""Wire schemas, one module per resource: ``XCreate`` / ``XUpdate`` in, ``XPublic`` out."""

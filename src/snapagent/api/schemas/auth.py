@@ -1,0 +1,64 @@
+"""Accounts, tokens and API keys on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from snapagent.api.schemas.common import RequestModel
+
+__all__ = [
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyPublic",
+    "ApiKeysPublic",
+    "LoginRequest",
+    "RegisterRequest",
+    "TokenPublic",
+    "UserPublic",
+]
+
+
+class RegisterRequest(RequestModel):
+    email: str = Field(min_length=3, max_length=254, examples=["ada@example.com"])
+    password: str = Field(min_length=8, max_length=256)
+
+
+class LoginRequest(RequestModel):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class UserPublic(BaseModel):
+    id: str
+    email: str
+    created_at: datetime
+
+
+class TokenPublic(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_at: datetime
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class ApiKeyCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=100, examples=["ci"])
+
+
+class ApiKeyPublic(BaseModel):
+    id: str
+    name: str
+    prefix: str = Field(description="The key's public start; identifies it in lists and logs.")
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="The secret. Shown only in this response: store it now.")
+
+
+class ApiKeysPublic(BaseModel):
+    data: list[ApiKeyPublic]
+    count: int

@@ -1,0 +1,31 @@
+"""What one running app holds: settings, the database, credentials, the node registry.
+
+Built once by :func:`snapagent.api.app.create_app` and stored on ``app.state.snapagent``;
+routes reach it through the ``AppStateDep`` dependency, never through globals, so several apps
+(tests, benchmarks) can live in one process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from snapagent.db.session import Database
+from snapagent.server_settings import ServerSettings
+from snapagent.services.accounts import Credentials
+from snapagent.settings import CoreSettings
+from snapagent.workflow.node import NodeRegistryV2
+
+__all__ = ["AppState"]
+
+
+@dataclass(slots=True)
+class AppState:
+    """Everything request handlers share; ``extras`` is free for other areas' long-lived objects."""
+
+    settings: ServerSettings
+    core_settings: CoreSettings
+    database: Database
+    credentials: Credentials
+    node_registry: NodeRegistryV2
+    extras: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,216 @@
+"""Bots: create, list, read, update and delete one owner's chatbots.
+
+A bot belongs to exactly one user; asking for another user's bot raises
+:class:`~snapagent.errors.NotFoundError`, exactly as for a bot that never existed. A new bot
+runs V2 (``use_workflow_v2`` true - V1 is only for bots imported from the legacy system) and
+gets a ready draft, start -> knowledge -> llm -> end, so it can chat right after publishing.
+
+    bots = BotService(session, default_registry())
+    bot = await bots.create(user, name="Support", knowledge_base_ids=[kb.id])
+    await bots.update(user, bot.id, {"default_model": "offline"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from snapagent.db.models.accounts import User
+from snapagent.db.models.bots import Bot
+from snapagent.db.models.knowledge import KnowledgeBase
+from snapagent.errors import InputValidationError
+from snapagent.legacy.validation import load_v1_workflow
+from snapagent.services.workflow_versions import WorkflowVersionService, get_owned_bot
+from snapagent.workflow.node import NodeRegistryV2
+
+__all__ = ["UPDATABLE_FIELDS", "BotService", "default_graph", "get_owned_bot"]
+
+UPDATABLE_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "default_model",
+        "knowledge_base_ids",
+        "use_workflow_v2",
+        "v2_rollout_percent",
+    }
+)
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You answer questions using the provided context. If the context does not contain the "
+    "answer, say so briefly."
+)
+PLAIN_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and accurately."
+DEFAULT_PROMPT = "Context:\n{{ context }}\n\nQuestion: {{ query }}"
+
+
+def default_graph(knowledge_base_ids: Sequence[str]) -> dict[str, Any]:
+    """The graph a new bot starts with. The llm node has no model: the bot's default applies.
+
+    With knowledge bases: start -> knowledge -> llm -> end. Without any (a knowledge node needs
+    at least one), start -> llm -> end, so every new bot can be published as it is.
+    """
+    start = {"id": "start", "type": "start", "title": "Start", "config": {}}
+    end = {"id": "end", "type": "end", "title": "End", "config": {"outputs": ["answer"]}}
+    answer = {"source": "llm", "source_port": "text", "target": "end", "target_port": "answer"}
+    query_to_llm = {
+        "source": "start",
+        "source_port": "query",
+        "target": "llm",
+        "target_port": "query",
+    }
+    if not knowledge_base_ids:
+        llm = {
+            "id": "llm",
+            "type": "llm",
+            "title": "Answer",
+            "config": {"system_prompt": PLAIN_SYSTEM_PROMPT, "prompt": "{{ query }}"},
+        }
+        return {"nodes": [start, llm, end], "edges": [query_to_llm, answer]}
+    knowledge = {
+        "id": "knowledge",
+        "type": "knowledge",
+        "title": "Knowledge retrieval",
+        "config": {"knowledge_base_ids": list(knowledge_base_ids), "top_k": 4},
+    }
+    llm = {
+        "id": "llm",
+        "type": "llm",
+        "title": "Answer",
+        "config": {"system_prompt": DEFAULT_SYSTEM_PROMPT, "prompt": DEFAULT_PROMPT},
+    }
+    edges = [
+        {"source": "start", "source_port": "query", "target": "knowledge", "target_port": "query"},
+        query_to_llm,
+        {
+            "source": "knowledge",
+            "source_port": "documents",
+            "target": "llm",
+            "target_port": "context",
+        },
+        answer,
+    ]
+    return {"nodes": [start, knowledge, llm, end], "edges": edges}
+
+
+def _clean_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InputValidationError("name must not be blank", field="name")
+    return name.strip()
+
+
+class BotService:
+    """Use cases of bots; each method commits its own transaction."""
+
+    def __init__(self, session: AsyncSession, registry: NodeRegistryV2) -> None:
+        self.session = session
+        self.versions = WorkflowVersionService(session, registry)
+
+    async def create(
+        self,
+        owner: User,
+        *,
+        name: str,
+        description: str = "",
+        default_model: str | None = None,
+        knowledge_base_ids: Sequence[str] = (),
+        use_workflow_v2: bool = True,
+        v2_rollout_percent: int = 100,
+    ) -> Bot:
+        kb_ids = await self._owned_knowledge_bases(owner, knowledge_base_ids)
+        bot = Bot(
+            owner_id=owner.id,
+            name=_clean_name(name),
+            description=description,
+            default_model=default_model or None,
+            knowledge_base_ids=kb_ids,
+            use_workflow_v2=use_workflow_v2,
+            v2_rollout_percent=_rollout(v2_rollout_percent),
+        )
+        self.session.add(bot)
+        await self.session.flush()
+        self.versions.add_draft(bot, owner, default_graph(kb_ids), source="default")
+        await self.session.commit()
+        return bot
+
+    async def list_bots(self, owner: User) -> list[Bot]:
+        rows = await self.session.scalars(
+            select(Bot).where(Bot.owner_id == owner.id).order_by(Bot.created_at.desc(), Bot.id)
+        )
+        return list(rows)
+
+    async def get(self, owner: User, bot_id: str) -> Bot:
+        return await get_owned_bot(self.session, owner, bot_id)
+
+    async def update(self, owner: User, bot_id: str, changes: Mapping[str, Any]) -> Bot:
+        """Apply a partial update; keys outside :data:`UPDATABLE_FIELDS` are rejected."""
+        bot = await get_owned_bot(self.session, owner, bot_id)
+        unknown = set(changes) - UPDATABLE_FIELDS
+        if unknown:
+            raise InputValidationError(
+                f"cannot change {', '.join(sorted(unknown))}", field=sorted(unknown)[0]
+            )
+        if "name" in changes:
+            bot.name = _clean_name(changes["name"])
+        if "description" in changes:
+            bot.description = changes["description"] or ""
+        if "default_model" in changes:
+            bot.default_model = changes["default_model"] or None
+        if "knowledge_base_ids" in changes:
+            kb_ids = changes["knowledge_base_ids"] or []
+            bot.knowledge_base_ids = await self._owned_knowledge_bases(owner, kb_ids)
+            await self.versions.refresh_default_draft(bot, default_graph(bot.knowledge_base_ids))
+        if "use_workflow_v2" in changes:
+            bot.use_workflow_v2 = bool(changes["use_workflow_v2"])
+        if "v2_rollout_percent" in changes:
+            bot.v2_rollout_percent = _rollout(changes["v2_rollout_percent"])
+        await self.session.commit()
+        return bot
+
+    async def delete(self, owner: User, bot_id: str) -> None:
+        """Delete the bot; its versions, runs and sessions go with it (ON DELETE CASCADE)."""
+        bot = await get_owned_bot(self.session, owner, bot_id)
+        await self.session.execute(delete(Bot).where(Bot.id == bot.id))
+        await self.session.commit()
+
+    async def get_legacy_workflow(self, owner: User, bot_id: str) -> dict[str, Any] | None:
+        bot = await get_owned_bot(self.session, owner, bot_id)
+        return bot.workflow
+
+    async def set_legacy_workflow(
+        self, owner: User, bot_id: str, workflow: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Replace the V1 workflow; it must pass the V1 validator (every problem reported)."""
+        bot = await get_owned_bot(self.session, owner, bot_id)
+        bot.workflow = load_v1_workflow(workflow).to_json()
+        await self.session.commit()
+        return bot.workflow
+
+    async def _owned_knowledge_bases(self, owner: User, kb_ids: Sequence[str]) -> list[str]:
+        wanted = list(dict.fromkeys(kb_ids))  # de-duplicate, keep order
+        if not wanted:
+            return []
+        found = set(
+            await self.session.scalars(
+                select(KnowledgeBase.id).where(
+                    KnowledgeBase.id.in_(wanted), KnowledgeBase.owner_id == owner.id
+                )
+            )
+        )
+        missing = [kb for kb in wanted if kb not in found]
+        if missing:
+            raise InputValidationError(
+                f"knowledge base {missing[0]} not found", field="knowledge_base_ids"
+            )
+        return wanted
+
+
+def _rollout(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise InputValidationError(
+            "v2_rollout_percent must be an integer from 0 to 100", field="v2_rollout_percent"
+        )
+    return value

@@ -1,0 +1,323 @@
+"""`WorkflowVersionService`: a bot's V2 graphs - the draft, publishing, history, restore, diff.
+
+Lifecycle: one editable **draft** per bot (no number, ``revision`` bumped on every save);
+**publish** validates it, numbers it (1, 2, 3...) and freezes it, and the previously published
+version becomes **archived**. Saving sends the revision the client edited; if someone saved in
+between, the save is a :class:`~snapagent.errors.ConflictError` (409) instead of a lost update.
+Every guard is a conditional ``UPDATE`` so two concurrent writers cannot both win.
+
+    versions = WorkflowVersionService(session, default_registry())
+    draft = await versions.current_draft(user, bot_id)
+    draft = await versions.update_draft(user, bot_id, draft.id, graph, revision=draft.revision)
+    published = await versions.publish(user, bot_id, draft.id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import case, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from snapagent.db.base import utcnow
+from snapagent.db.models.accounts import User
+from snapagent.db.models.bots import Bot
+from snapagent.db.models.workflow_versions import BotWorkflowVersion
+from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
+from snapagent.services.workflow_diff import GraphDiff, diff_graphs
+from snapagent.workflow.node import NodeRegistryV2
+from snapagent.workflow.schema import WorkflowGraph
+from snapagent.workflow.validation import validate_graph
+
+__all__ = ["WorkflowVersionService", "get_owned_bot", "graph_problems"]
+
+
+async def get_owned_bot(session: AsyncSession, owner: User, bot_id: str) -> Bot:
+    """The bot if ``owner`` owns it; otherwise NotFoundError (never reveal that it exists)."""
+    bot = await session.get(Bot, bot_id)
+    if bot is None or bot.owner_id != owner.id:
+        raise NotFoundError(f"bot {bot_id} not found")
+    return bot
+
+
+def _schema_problems(exc: ValidationError) -> list[dict[str, Any]]:
+    problems = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        problems.append(
+            {
+                "code": "schema",
+                "message": err.get("msg", "invalid value"),
+                "node_id": None,
+                "edge_index": loc[1] if len(loc) >= 2 and loc[0] == "edges" else None,
+                "path": ".".join(str(p) for p in loc),
+            }
+        )
+    return problems
+
+
+def graph_problems(graph: Any, registry: NodeRegistryV2) -> list[dict[str, Any]]:
+    """Every problem of a submitted graph, as JSON objects; empty when it is valid."""
+    try:
+        parsed = WorkflowGraph.from_json(graph)
+    except ValidationError as exc:
+        return _schema_problems(exc)
+    return [p.to_dict() for p in validate_graph(parsed, registry)]
+
+
+def _parse(graph: Any) -> dict[str, Any]:
+    """The graph as stored: must at least have the schema's shape (semantics wait for publish)."""
+    try:
+        return WorkflowGraph.from_json(graph).to_json()
+    except ValidationError as exc:
+        raise GraphValidationError(
+            _schema_problems(exc), "the graph does not have the workflow schema's shape"
+        ) from exc
+
+
+class WorkflowVersionService:
+    """Use cases of ``bot_workflow_versions``; every method checks the caller owns the bot."""
+
+    def __init__(self, session: AsyncSession, registry: NodeRegistryV2) -> None:
+        self.session = session
+        self.registry = registry
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def list_versions(self, owner: User, bot_id: str) -> list[BotWorkflowVersion]:
+        """The draft first, then versions newest first."""
+        bot = await self._bot(owner, bot_id)
+        is_draft = case((BotWorkflowVersion.status == "draft", 0), else_=1)
+        rows = await self.session.scalars(
+            select(BotWorkflowVersion)
+            .where(BotWorkflowVersion.bot_id == bot.id)
+            .order_by(is_draft, BotWorkflowVersion.version_number.desc())
+        )
+        return list(rows)
+
+    async def get(self, owner: User, bot_id: str, version_id: str) -> BotWorkflowVersion:
+        bot = await self._bot(owner, bot_id)
+        version = await self.session.get(BotWorkflowVersion, version_id)
+        if version is None or version.bot_id != bot.id:
+            raise NotFoundError(f"workflow version {version_id} not found")
+        return version
+
+    async def published(self, bot_id: str) -> BotWorkflowVersion | None:
+        """The version chat runs (no ownership check: callers already hold the bot)."""
+        found: BotWorkflowVersion | None = await self.session.scalar(
+            select(BotWorkflowVersion).where(
+                BotWorkflowVersion.bot_id == bot_id, BotWorkflowVersion.status == "published"
+            )
+        )
+        return found
+
+    def validate(self, graph: Any) -> list[dict[str, Any]]:
+        return graph_problems(graph, self.registry)
+
+    async def validate_for_bot(self, owner: User, bot_id: str, graph: Any) -> list[dict[str, Any]]:
+        """Every problem of ``graph``, checked in the context of one of the caller's bots."""
+        await self._bot(owner, bot_id)
+        return self.validate(graph)
+
+    async def diff(self, owner: User, bot_id: str, from_id: str, to_id: str) -> GraphDiff:
+        before = await self.get(owner, bot_id, from_id)
+        after = await self.get(owner, bot_id, to_id)
+        return diff_graphs(before.graph, after.graph)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def add_draft(
+        self, bot: Bot, user: User, graph: dict[str, Any], *, source: str, note: str = ""
+    ) -> BotWorkflowVersion:
+        """Stage a draft for ``bot`` in the current transaction (the caller commits)."""
+        draft = BotWorkflowVersion(
+            bot_id=bot.id,
+            status="draft",
+            graph=_parse(graph),
+            revision=1,
+            source=source,
+            note=note,
+            created_by=user.id,
+        )
+        self.session.add(draft)
+        return draft
+
+    async def create_draft(
+        self, owner: User, bot_id: str, graph: Mapping[str, Any] | None = None, note: str = ""
+    ) -> BotWorkflowVersion:
+        """A new draft from ``graph``, else a copy of the published version. 409 if one exists."""
+        bot = await self._bot(owner, bot_id)
+        if await self._draft(bot.id) is not None:
+            raise ConflictError("this bot already has a draft; edit or publish it")
+        source = "editor"
+        if graph is None:
+            published = await self.published(bot.id)
+            if published is None:
+                raise ConflictError("no graph given and no published version to copy")
+            graph, source = published.graph, f"copy:{published.version_number}"
+        draft = self.add_draft(bot, owner, dict(graph), source=source, note=note)
+        await self._commit("this bot already has a draft; edit or publish it")
+        return draft
+
+    async def update_draft(
+        self,
+        owner: User,
+        bot_id: str,
+        version_id: str,
+        graph: Mapping[str, Any],
+        *,
+        revision: int,
+        note: str | None = None,
+    ) -> BotWorkflowVersion:
+        """Save ``graph`` into the draft if ``revision`` is still current (else 409)."""
+        version = await self.get(owner, bot_id, version_id)
+        values: dict[str, Any] = {"graph": _parse(graph), "source": "editor"}
+        if note is not None:
+            values["note"] = note
+        return await self._guarded_save(version, revision, values)
+
+    async def refresh_default_draft(self, bot: Bot, graph: dict[str, Any]) -> None:
+        """Replace the draft with ``graph`` if nobody has edited the generated one yet.
+
+        Keeps a new bot's draft in step with its knowledge bases until the user takes over.
+        Stages the change; the caller commits.
+        """
+        await self.session.execute(
+            update(BotWorkflowVersion)
+            .where(
+                BotWorkflowVersion.bot_id == bot.id,
+                BotWorkflowVersion.status == "draft",
+                BotWorkflowVersion.source == "default",
+            )
+            .values(
+                graph=_parse(graph),
+                revision=BotWorkflowVersion.revision + 1,
+                updated_at=utcnow(),
+            )
+        )
+
+    async def restore(
+        self, owner: User, bot_id: str, version_id: str, *, revision: int | None = None
+    ) -> BotWorkflowVersion:
+        """Copy a past version's graph into the draft (creating the draft if there is none)."""
+        source = await self.get(owner, bot_id, version_id)
+        if source.status == "draft":
+            raise ConflictError("this version is the draft itself; nothing to restore")
+        note = f"restored from version {source.version_number}"
+        draft = await self._draft(source.bot_id)
+        if draft is None:
+            bot = await self._bot(owner, bot_id)
+            created = self.add_draft(bot, owner, source.graph, source="restore", note=note)
+            await self._commit("this bot already has a draft; edit or publish it")
+            return created
+        values = {"graph": source.graph, "note": note, "source": "restore"}
+        return await self._guarded_save(draft, revision or draft.revision, values)
+
+    async def publish(
+        self, owner: User, bot_id: str, version_id: str, *, revision: int | None = None
+    ) -> BotWorkflowVersion:
+        """Validate the draft, give it the next number and archive the previous release."""
+        version = await self.get(owner, bot_id, version_id)
+        if version.status != "draft":
+            raise ConflictError(f"version {version.version_number} is already {version.status}")
+        if revision is not None and revision != version.revision:
+            raise ConflictError(_stale(revision, version.revision))
+        problems = self.validate(version.graph)
+        if problems:
+            raise GraphValidationError(problems, "the draft cannot be published: fix its problems")
+        last = await self.session.scalar(
+            select(func.max(BotWorkflowVersion.version_number)).where(
+                BotWorkflowVersion.bot_id == version.bot_id
+            )
+        )
+        now = utcnow()
+        await self.session.execute(
+            update(BotWorkflowVersion)
+            .where(
+                BotWorkflowVersion.bot_id == version.bot_id,
+                BotWorkflowVersion.status == "published",
+            )
+            .values(status="archived", updated_at=now)
+        )
+        result = await self.session.execute(
+            update(BotWorkflowVersion)
+            .where(
+                BotWorkflowVersion.id == version.id,
+                BotWorkflowVersion.status == "draft",
+                BotWorkflowVersion.revision == version.revision,
+            )
+            .values(
+                status="published",
+                version_number=(last or 0) + 1,
+                published_by=owner.id,
+                published_at=now,
+                updated_at=now,
+            )
+        )
+        if _rowcount(result) != 1:
+            await self.session.rollback()
+            raise ConflictError("the draft changed while publishing; reload and try again")
+        await self._commit("another publish of this bot happened at the same time; retry")
+        await self.session.refresh(version)
+        return version
+
+    # -- helpers --------------------------------------------------------------------------
+
+    async def _bot(self, owner: User, bot_id: str) -> Bot:
+        return await get_owned_bot(self.session, owner, bot_id)
+
+    async def _draft(self, bot_id: str) -> BotWorkflowVersion | None:
+        found: BotWorkflowVersion | None = await self.session.scalar(
+            select(BotWorkflowVersion).where(
+                BotWorkflowVersion.bot_id == bot_id, BotWorkflowVersion.status == "draft"
+            )
+        )
+        return found
+
+    async def _guarded_save(
+        self, version: BotWorkflowVersion, revision: int, values: dict[str, Any]
+    ) -> BotWorkflowVersion:
+        if version.status != "draft":
+            raise ConflictError(
+                f"version {version.version_number} is {version.status}; only a draft can change"
+            )
+        result = await self.session.execute(
+            update(BotWorkflowVersion)
+            .where(
+                BotWorkflowVersion.id == version.id,
+                BotWorkflowVersion.status == "draft",
+                BotWorkflowVersion.revision == revision,
+            )
+            .values(revision=revision + 1, updated_at=utcnow(), **values)
+        )
+        if _rowcount(result) != 1:
+            await self.session.rollback()
+            await self.session.refresh(version)
+            if version.status != "draft":
+                raise ConflictError("the draft was published meanwhile; create a new draft")
+            raise ConflictError(_stale(revision, version.revision))
+        await self.session.commit()
+        await self.session.refresh(version)
+        return version
+
+    async def _commit(self, conflict_message: str) -> None:
+        try:
+            await self.session.commit()
+        except IntegrityError as exc:
+            await self.session.rollback()
+            raise ConflictError(conflict_message) from exc
+
+
+def _stale(sent: int, current: int) -> str:
+    return (
+        f"the draft was saved by someone else (you edited revision {sent}, it is now at "
+        f"{current}); reload it and apply your change again"
+    )
+
+
+def _rowcount(result: Any) -> int:
+    count: int = result.rowcount
+    return count

@@ -1,0 +1,104 @@
+"""HTTP test fixtures: the real app on SQLite and PostgreSQL, and two users with tokens.
+
+- ``server_settings``: fast argon2 cost, a fixed JWT secret and a small upload limit.
+- ``app``: ``create_app`` on ``migrated_db`` (parametrized sqlite/postgres by the root conftest).
+- ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s).
+- ``alice`` / ``bob``: registered users (:class:`ApiUser`: ``id``, ``email``, ``token``,
+  ``headers``). Use them for the cross-owner checks: bob asking for alice's thing gets a 404.
+- ``register_user(client, email)``: make more users.
+- ``assert_problem(response, status)``: the response is problem+json with that status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from snapagent.api.app import create_app
+from snapagent.db.session import Database
+from snapagent.server_settings import ServerSettings
+from snapagent.settings import CoreSettings
+
+TEST_UPLOAD_LIMIT = 256 * 1024
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    id: str
+    email: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with ``status``; returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= body.keys()
+    return body
+
+
+async def register_user(client: httpx.AsyncClient, email: str) -> ApiUser:
+    response = await client.post(
+        "/api/v1/auth/register", json={"email": email, "password": PASSWORD}
+    )
+    assert response.status_code == 201, response.text
+    user_id = response.json()["id"]
+    response = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return ApiUser(id=user_id, email=email, token=response.json()["access_token"])
+
+
+@pytest.fixture
+def server_settings() -> ServerSettings:
+    return ServerSettings(
+        jwt_secret="test-secret-" + "x" * 32,
+        max_upload_bytes=TEST_UPLOAD_LIMIT,
+        argon2_time_cost=1,
+        argon2_memory_kib=64,
+        argon2_parallelism=1,
+    )
+
+
+@pytest.fixture
+def core_settings(tmp_path: Path) -> CoreSettings:
+    return CoreSettings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def app(
+    migrated_db: Database, server_settings: ServerSettings, core_settings: CoreSettings
+) -> FastAPI:
+    return create_app(server_settings, migrated_db, core_settings=core_settings)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+    ):
+        yield http
+
+
+@pytest.fixture
+async def alice(client: httpx.AsyncClient) -> ApiUser:
+    return await register_user(client, "alice@example.com")
+
+
+@pytest.fixture
+async def bob(client: httpx.AsyncClient) -> ApiUser:
+    return await register_user(client, "bob@example.com")
