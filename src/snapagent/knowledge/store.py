@@ -154,7 +154,7 @@ async def list_knowledge_bases(
         .where(KnowledgeBase.owner_id == owner_id)
         .order_by(KnowledgeBase.name)
     )
-    return [(kb, int(n)) for kb, n in rows.tuples()]
+    return [(kb, int(n)) for kb, n in rows]
 
 
 async def delete_knowledge_base(session: AsyncSession, kb: KnowledgeBase) -> None:

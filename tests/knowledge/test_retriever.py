@@ -1,0 +1,186 @@
+"""Hybrid retrieval through the real ingestion path, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from snapagent.db.session import Database
+from snapagent.errors import InputValidationError
+from snapagent.knowledge.fusion import RerankCandidate
+from snapagent.knowledge.retriever import KnowledgeRetriever
+from snapagent.services.knowledge import KnowledgeService
+from snapagent.workflow.services import RetrievalQuery
+
+DOCS = {
+    "seoul.md": "# 서울\n\n서울은 대한민국의 수도이며 인구는 약 940만 명이다. "
+    "한강이 도시를 가로지른다.",
+    "busan.md": "# 부산\n\n부산은 대한민국 제2의 도시이자 최대의 항구 도시이다. "
+    "해운대 해수욕장이 유명하다.",
+    "pasta.md": "# Cooking pasta\n\nBoil salted water, add the spaghetti and cook for "
+    "nine minutes.",
+    "tea.md": "# Green tea\n\nSteep green tea leaves at 80 degrees for two minutes to "
+    "avoid bitterness.",
+}
+
+
+async def _kb_with_docs(
+    service: KnowledgeService, name: str = "wiki"
+) -> tuple[str, str, dict[str, str]]:
+    owner = await service.ensure_user("reader@example.com")
+    kb = await service.create_knowledge_base(owner, name)
+    ids = {}
+    for filename, text in DOCS.items():
+        ids[filename] = (await service.add_document(owner, kb.id, filename, text.encode())).id
+    async with asyncio.timeout(60):
+        states = await service.wait_for_documents(list(ids.values()))
+    assert {s.status for s in states} == {"indexed"}
+    return owner, kb.id, ids
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "vector"])
+async def test_each_mode_finds_the_right_document_with_citation_fields(
+    knowledge_service: KnowledgeService, mode: str
+) -> None:
+    owner, kb_id, ids = await _kb_with_docs(knowledge_service)
+    hits = await knowledge_service.query(owner, [kb_id], "부산 해운대 해수욕장", mode=mode, top_k=2)
+    assert hits
+    best = hits[0]
+    assert best.document_id == ids["busan.md"]
+    assert best.document_title == "부산"
+    assert best.knowledge_base_id == kb_id
+    assert best.heading == "부산"
+    assert best.chunk_index == 0
+    assert "해운대" in best.text
+    assert best.chunk_id
+    assert best.metadata["char_end"] > best.metadata["char_start"]
+    assert len(hits) <= 2
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+async def test_english_query_and_top_k(knowledge_service: KnowledgeService) -> None:
+    owner, kb_id, ids = await _kb_with_docs(knowledge_service)
+    hits = await knowledge_service.query(owner, [kb_id], "how long to steep green tea", top_k=1)
+    assert [h.document_id for h in hits] == [ids["tea.md"]]
+
+
+async def test_document_filter_and_score_threshold(knowledge_service: KnowledgeService) -> None:
+    owner, kb_id, ids = await _kb_with_docs(knowledge_service)
+    only = [ids["seoul.md"], ids["pasta.md"]]
+    for mode in ("hybrid", "vector", "keyword"):
+        hits = await knowledge_service.query(
+            owner,
+            [kb_id],
+            "대한민국 도시",
+            mode=mode,
+            top_k=4,
+            document_ids=only,  # type: ignore[arg-type]
+        )
+        assert hits, mode
+        assert {h.document_id for h in hits} <= set(only), mode
+    everything = await knowledge_service.query(owner, [kb_id], "대한민국 도시", top_k=4)
+    cut = everything[0].score
+    above = await knowledge_service.query(owner, [kb_id], "대한민국 도시", score_threshold=cut)
+    assert above
+    assert all(h.score >= cut for h in above)
+    assert len(above) < len(everything)
+
+
+async def test_deleted_document_disappears_without_reloading_the_index(
+    knowledge_service: KnowledgeService,
+) -> None:
+    owner, kb_id, ids = await _kb_with_docs(knowledge_service)
+    cache = knowledge_service.retriever.cache
+    assert (await knowledge_service.query(owner, [kb_id], "해운대"))[0].document_id == ids[
+        "busan.md"
+    ]
+    loads = cache.loads
+    await knowledge_service.delete_document(owner, kb_id, ids["busan.md"])
+    hits = await knowledge_service.query(owner, [kb_id], "해운대 해수욕장", mode="keyword")
+    assert ids["busan.md"] not in {h.document_id for h in hits}
+    # Newly indexed documents also arrive incrementally.
+    doc = await knowledge_service.add_document(
+        owner, kb_id, "jeju.md", "# 제주\n\n제주도는 감귤이 유명하다.".encode()
+    )
+    async with asyncio.timeout(60):
+        await knowledge_service.wait_for_documents([doc.id])
+    assert (await knowledge_service.query(owner, [kb_id], "제주 감귤"))[0].document_id == doc.id
+    assert cache.loads == loads
+
+
+async def test_changes_by_another_process_are_noticed(
+    knowledge_service: KnowledgeService, migrated_db: Database
+) -> None:
+    owner, kb_id, ids = await _kb_with_docs(knowledge_service)
+    assert await knowledge_service.query(owner, [kb_id], "해운대")
+    # A second process: its own engine, worker and caches on the same database.
+    other_db = Database(migrated_db.url.render_as_string(hide_password=False))
+    other = KnowledgeService(other_db, embeddings=knowledge_service.embeddings)
+    try:
+        await other.delete_document(owner, kb_id, ids["busan.md"])
+        doc = await other.add_document(
+            owner, kb_id, "jeju.md", "# 제주\n\n제주도는 감귤이 유명하다.".encode()
+        )
+        await other.worker.run_until_idle()
+    finally:
+        await other.close()
+        await other_db.dispose()
+    hits = await knowledge_service.query(owner, [kb_id], "해운대 감귤", mode="keyword", top_k=10)
+    found = {h.document_id for h in hits}
+    assert ids["busan.md"] not in found
+    assert doc.id in found
+
+
+async def test_several_knowledge_bases_in_one_query(knowledge_service: KnowledgeService) -> None:
+    owner, first, _ids = await _kb_with_docs(knowledge_service, "first")
+    second = await knowledge_service.create_knowledge_base(owner, "second")
+    extra = await knowledge_service.add_document(
+        owner, second.id, "kimchi.md", "# 김치\n\n김치는 배추를 소금에 절여 만든다.".encode()
+    )
+    async with asyncio.timeout(60):
+        await knowledge_service.wait_for_documents([extra.id])
+    hits = await knowledge_service.query(owner, [first, second.id], "배추 김치 소금", top_k=3)
+    assert hits[0].document_id == extra.id
+    assert hits[0].knowledge_base_id == second.id
+    assert await knowledge_service.query(owner, [second.id], "해운대", mode="keyword") == []
+
+
+class ReverseReranker:
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def rerank(
+        self, query: str, candidates: Sequence[RerankCandidate]
+    ) -> list[tuple[str, float]]:
+        self.seen = [c.id for c in candidates]
+        return [*[(c.id, float(i)) for i, c in enumerate(candidates)][::-1], ("made-up", 99.0)]
+
+
+async def test_rerank_hook_reorders_and_cannot_invent_ids(
+    knowledge_service: KnowledgeService, migrated_db: Database
+) -> None:
+    _owner, kb_id, _ids = await _kb_with_docs(knowledge_service)
+    plain = await knowledge_service.retriever.retrieve(
+        RetrievalQuery("도시 대한민국", [kb_id], top_k=4)
+    )
+    reranker = ReverseReranker()
+    retriever = KnowledgeRetriever(migrated_db, knowledge_service.embeddings, reranker=reranker)
+    reranked = await retriever.retrieve(RetrievalQuery("도시 대한민국", [kb_id], top_k=4))
+    assert reranker.seen
+    assert "made-up" not in {h.chunk_id for h in reranked}
+    assert reranked[0].chunk_id == reranker.seen[-1]
+    assert plain[0].chunk_id == reranker.seen[0]
+
+
+async def test_bad_queries_are_input_errors_and_unknown_kbs_are_empty(
+    knowledge_service: KnowledgeService,
+) -> None:
+    retriever = knowledge_service.retriever
+    with pytest.raises(InputValidationError):
+        await retriever.retrieve(RetrievalQuery("x", ["kb"], mode="fuzzy"))  # type: ignore[arg-type]
+    with pytest.raises(InputValidationError):
+        await retriever.retrieve(RetrievalQuery("x", ["kb"], top_k=0))
+    assert await retriever.retrieve(RetrievalQuery("x", ["no-such-kb"])) == []
+    assert await retriever.retrieve(RetrievalQuery("   ", ["no-such-kb"])) == []
