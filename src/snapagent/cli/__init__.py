@@ -13,8 +13,10 @@ app = typer.Typer(
 
 # Command groups (one module each). Keep this list sorted.
 from snapagent.cli.executions import register as _register_executions  # noqa: E402
+from snapagent.cli.migrate import register as _register_migrate  # noqa: E402
 
 _register_executions(app)
+_register_migrate(app)
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 __all__ = [
     "MALFORMED",
+    "V2_INCOMPATIBLE",
     "chat_only_workflow",
     "generated_workflow",
     "rag_workflow",
@@ -118,7 +119,7 @@ MALFORMED: Final[dict[str, Callable[[], Any]]] = {
 }
 
 
-def generated_workflow(rng: random.Random, *, huge_prompt_chars: int = 200_000) -> JSON:
+def generated_workflow(rng: random.Random, *, huge_prompt_chars: int = 60_000) -> JSON:
     """A valid V1 graph with varied settings: Korean/emoji text, sometimes a huge prompt."""
     roll = rng.random()
     prompts = [
@@ -139,3 +140,18 @@ def generated_workflow(rng: random.Random, *, huge_prompt_chars: int = 200_000) 
         system_prompt=prompt,
         temperature=rng.choice([None, 0.0, 0.3, 0.7, 1.0]),
     )
+
+
+def _prompt_over_v2_limit() -> JSON:
+    return chat_only_workflow(system_prompt="아주 긴 프롬프트 " * 12_000)  # ~120,000 chars
+
+
+def _knowledge_without_bases() -> JSON:
+    return rag_workflow(kb_ids=[])
+
+
+# Valid V1 graphs the V2 engine cannot express: V1 still runs them; migration must report them.
+V2_INCOMPATIBLE: Final[dict[str, Callable[[], Any]]] = {
+    "prompt_over_v2_limit": _prompt_over_v2_limit,
+    "knowledge_without_bases": _knowledge_without_bases,
+}

@@ -1,0 +1,317 @@
+"""The V1 -> V2 workflow migration: legacy graphs become V2 drafts, one bot per transaction.
+
+    service = WorkflowMigrationService(db)
+    report = await service.migrate(dry_run=True)          # reads and converts, writes nothing
+    report = await service.migrate(limit=10)              # a few bots
+    await service.rollback("<bot id>")                    # back to V1 for one bot
+
+For each bot with a V1 ``workflow`` that was not migrated yet, the graph is converted
+(:func:`snapagent.legacy.converter.convert_v1_to_v2_json`) and validated by the V2 engine
+outside any transaction; then ONE short transaction copies the original into
+``bots.legacy_workflow`` and inserts a draft into ``bot_workflow_versions`` marked
+``source = "migration"``. A bot that fails to convert is reported and left untouched.
+``use_workflow_v2`` is never changed: switching a bot is a separate, deliberate step.
+
+A bot counts as migrated when it has a ``legacy_workflow`` backup or a draft made by the
+migration; re-runs skip it, and because backup and draft are committed together a run killed
+half-way leaves every bot either migrated or untouched - running again finishes the job with
+each bot migrated exactly once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+from typing import cast as typed
+
+from sqlalchemy import Table, Text, and_, cast, delete, func, insert, null, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from snapagent.db.base import new_id, utcnow
+from snapagent.db.models.bots import Bot
+from snapagent.db.models.workflow_versions import BotWorkflowVersion
+from snapagent.db.session import Database
+from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
+
+__all__ = [
+    "MIGRATION_NOTE",
+    "MIGRATION_SOURCE",
+    "BotOutcome",
+    "MigrationReport",
+    "RollbackResult",
+    "WorkflowMigrationService",
+    "default_converter",
+]
+
+MIGRATION_SOURCE: Final = "migration"
+MIGRATION_NOTE: Final = "converted from the V1 workflow by migrate-workflows"
+# Bots read per query; large enough to amortise round trips, small enough for any IN list.
+PAGE_SIZE: Final = 500
+
+Status = Literal["converted", "would_convert", "skipped", "failed"]
+Converter = Callable[[Any], dict[str, Any]]
+
+_bots = typed(Table, Bot.__table__)
+_versions = typed(Table, BotWorkflowVersion.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class BotOutcome:
+    """What happened to one bot: ``reason`` says why it was skipped or failed."""
+
+    bot_id: str
+    status: Status
+    reason: str = ""
+    draft_id: str | None = None
+
+
+@dataclass(slots=True)
+class MigrationReport:
+    """The summary of a run (``converted`` counts ``would_convert`` in a dry run)."""
+
+    dry_run: bool
+    outcomes: list[BotOutcome] = field(default_factory=list)
+    elapsed_s: float = 0.0
+
+    def count(self, *statuses: Status) -> int:
+        return sum(1 for o in self.outcomes if o.status in statuses)
+
+    @property
+    def scanned(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def converted(self) -> int:
+        return self.count("converted", "would_convert")
+
+    @property
+    def skipped(self) -> int:
+        return self.count("skipped")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
+
+    @property
+    def failures(self) -> list[BotOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "dry_run": self.dry_run,
+            "scanned": self.scanned,
+            "converted": self.converted,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackResult:
+    bot_id: str
+    drafts_removed: int
+    restored: bool
+
+
+def default_converter(v1: Any) -> dict[str, Any]:
+    """V1 JSON -> V2 graph JSON validated by the engine's default registry."""
+    from snapagent.legacy.converter import convert_v1_to_v2_json
+    from snapagent.nodes import default_registry
+    from snapagent.workflow import WorkflowGraph, validate_graph
+
+    graph_json = convert_v1_to_v2_json(v1)
+    problems = validate_graph(WorkflowGraph.model_validate(graph_json), default_registry())
+    if problems:
+        raise GraphValidationError(list(problems))
+    return graph_json
+
+
+def _reason(exc: Exception) -> str:
+    problems = getattr(exc, "problems", None)
+    if problems:
+        parts = []
+        for p in problems[:3]:
+            where = getattr(p, "path", "") or getattr(p, "node_id", "") or ""
+            message = getattr(p, "message", str(p))
+            parts.append(f"{where}: {message}" if where else message)
+        more = f" (+{len(problems) - 3} more)" if len(problems) > 3 else ""
+        return "; ".join(parts) + more
+    return str(exc) or type(exc).__name__
+
+
+class WorkflowMigrationService:
+    """Migrates legacy bots to V2 drafts and rolls them back. See the module docstring.
+
+    ``converter`` is injectable so tests can make one bot fail on purpose.
+    """
+
+    def __init__(self, db: Database, *, converter: Converter = default_converter) -> None:
+        self.db = db
+        self.converter = converter
+
+    def _candidates(self, bot_ids: Sequence[str] | None) -> Any:
+        # A JSON column may hold SQL NULL or the JSON value null: neither is a workflow.
+        query = select(_bots.c.id, _bots.c.workflow, _bots.c.legacy_workflow).where(
+            _bots.c.workflow.is_not(None), cast(_bots.c.workflow, Text) != "null"
+        )
+        if bot_ids:
+            query = query.where(_bots.c.id.in_(list(bot_ids)))
+        return query.order_by(_bots.c.id)
+
+    async def count_candidates(self, bot_ids: Sequence[str] | None = None) -> int:
+        """How many bots carry a V1 workflow (what a run will scan)."""
+        sub = self._candidates(bot_ids).subquery()
+        async with self.db.engine.connect() as conn:
+            return int((await conn.execute(select(func.count()).select_from(sub))).scalar_one())
+
+    async def migrate(
+        self,
+        *,
+        dry_run: bool = False,
+        limit: int | None = None,
+        bot_ids: Sequence[str] | None = None,
+        on_outcome: Callable[[BotOutcome], None] | None = None,
+    ) -> MigrationReport:
+        """Migrate every not-yet-migrated V1 bot (or only ``bot_ids``).
+
+        ``limit`` caps the bots attempted (converted or failed); skipped bots do not count, so
+        ``--limit 10`` run again moves the next ten.
+        """
+        started = time.perf_counter()
+        report = MigrationReport(dry_run=dry_run)
+        attempted = 0
+        after = ""
+        async with self.db.engine.connect() as conn:
+            while limit is None or attempted < limit:
+                page = (
+                    await conn.execute(
+                        self._candidates(bot_ids).where(_bots.c.id > after).limit(PAGE_SIZE)
+                    )
+                ).all()
+                # Release the read snapshot before writing: SQLite would otherwise hold a
+                # read transaction that blocks the WAL checkpoint for the whole run.
+                await conn.rollback()
+                if not page:
+                    break
+                after = page[-1].id
+                drafts = await self._drafts_of(conn, [row.id for row in page])
+                for row in page:
+                    if limit is not None and attempted >= limit:
+                        break
+                    outcome = await self._migrate_one(conn, row, drafts.get(row.id), dry_run)
+                    if outcome.status != "skipped":
+                        attempted += 1
+                    report.outcomes.append(outcome)
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+        if bot_ids:
+            found = {o.bot_id for o in report.outcomes}
+            for missing in dict.fromkeys(bot_ids):
+                if missing not in found and (limit is None or attempted < limit):
+                    outcome = BotOutcome(missing, "failed", "no bot with this id has a V1 workflow")
+                    report.outcomes.append(outcome)
+                    if on_outcome is not None:
+                        on_outcome(outcome)
+        report.elapsed_s = time.perf_counter() - started
+        return report
+
+    async def _drafts_of(self, conn: AsyncConnection, ids: list[str]) -> dict[str, str]:
+        rows = await conn.execute(
+            select(_versions.c.bot_id, _versions.c.source).where(
+                and_(_versions.c.bot_id.in_(ids), _versions.c.status == "draft")
+            )
+        )
+        drafts = {r.bot_id: r.source for r in rows}
+        await conn.rollback()
+        return drafts
+
+    async def _migrate_one(
+        self, conn: AsyncConnection, row: Any, draft_source: str | None, dry_run: bool
+    ) -> BotOutcome:
+        if row.legacy_workflow is not None or draft_source == MIGRATION_SOURCE:
+            return BotOutcome(row.id, "skipped", "already migrated")
+        if draft_source is not None:
+            return BotOutcome(row.id, "skipped", "has a V2 draft made outside the migration")
+        try:
+            graph = self.converter(row.workflow)
+        except (GraphValidationError, ValueError) as exc:
+            return BotOutcome(row.id, "failed", _reason(exc))
+        if dry_run:
+            return BotOutcome(row.id, "would_convert")
+        draft_id = new_id()
+        now = utcnow()
+        try:
+            async with conn.begin():
+                await conn.execute(
+                    update(_bots)
+                    .where(_bots.c.id == row.id)
+                    .values(legacy_workflow=row.workflow, updated_at=now)
+                )
+                # The one-draft-per-bot unique index turns a concurrent run into an error here.
+                await conn.execute(
+                    insert(_versions).values(
+                        id=draft_id,
+                        bot_id=row.id,
+                        version_number=None,
+                        status="draft",
+                        graph=graph,
+                        revision=1,
+                        source=MIGRATION_SOURCE,
+                        note=MIGRATION_NOTE,
+                        created_by=None,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:
+            return BotOutcome(row.id, "failed", "a V2 draft was created while migrating; re-run")
+        return BotOutcome(row.id, "converted", draft_id=draft_id)
+
+    async def rollback(self, bot_id: str) -> RollbackResult:
+        """Back to V1 for one bot: restore ``workflow`` from ``legacy_workflow``, turn V2 off,
+        delete the migration's draft (published versions stay as history).
+
+        Raises :class:`NotFoundError` for an unknown bot and :class:`ConflictError` for a bot
+        the migration never touched.
+        """
+        async with self.db.engine.connect() as conn, conn.begin():
+            bot = (
+                await conn.execute(
+                    select(_bots.c.id, _bots.c.legacy_workflow).where(_bots.c.id == bot_id)
+                )
+            ).one_or_none()
+            if bot is None:
+                raise NotFoundError(f"bot {bot_id} not found")
+            removed = await conn.execute(
+                delete(_versions).where(
+                    and_(
+                        _versions.c.bot_id == bot_id,
+                        _versions.c.status == "draft",
+                        _versions.c.source == MIGRATION_SOURCE,
+                    )
+                )
+            )
+            if bot.legacy_workflow is None and removed.rowcount == 0:
+                raise ConflictError(f"bot {bot_id} was not migrated: nothing to roll back")
+            values: dict[str, Any] = {"use_workflow_v2": False, "updated_at": utcnow()}
+            if bot.legacy_workflow is not None:
+                values |= {"workflow": bot.legacy_workflow, "legacy_workflow": null()}
+            await conn.execute(update(_bots).where(_bots.c.id == bot_id).values(**values))
+        return RollbackResult(bot_id, int(removed.rowcount), bot.legacy_workflow is not None)
+
+
+def outcome_line(outcome: BotOutcome) -> str:
+    """One human line per bot for ``--verbose`` output and failure lists."""
+    text = f"{outcome.bot_id}  {outcome.status}"
+    return f"{text}: {outcome.reason}" if outcome.reason else text
+
+
+def as_mapping(report: MigrationReport) -> Mapping[str, Any]:
+    return {
+        **report.summary(),
+        "failures": [{"bot_id": o.bot_id, "reason": o.reason} for o in report.failures],
+    }
