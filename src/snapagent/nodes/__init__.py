@@ -7,6 +7,9 @@ registry.register(MyNode)              # each call returns a fresh registry to e
 from __future__ import annotations
 
 from snapagent.nodes.end import EndNodeData, EndNodeV2
+from snapagent.nodes.if_else import IfElseNodeData, IfElseNodeV2
+from snapagent.nodes.knowledge import KnowledgeNodeData, KnowledgeNodeV2
+from snapagent.nodes.llm import LLMNodeData, LLMNodeV2
 from snapagent.nodes.start import StartNodeData, StartNodeV2
 from snapagent.nodes.template import TemplateNodeData, TemplateNodeV2
 from snapagent.workflow.node import NodeRegistryV2
@@ -14,6 +17,12 @@ from snapagent.workflow.node import NodeRegistryV2
 __all__ = [
     "EndNodeData",
     "EndNodeV2",
+    "IfElseNodeData",
+    "IfElseNodeV2",
+    "KnowledgeNodeData",
+    "KnowledgeNodeV2",
+    "LLMNodeData",
+    "LLMNodeV2",
     "StartNodeData",
     "StartNodeV2",
     "TemplateNodeData",
@@ -24,4 +33,6 @@ __all__ = [
 
 def default_registry() -> NodeRegistryV2:
     """A new registry holding every built-in node type."""
-    return NodeRegistryV2([StartNodeV2, TemplateNodeV2, EndNodeV2])
+    return NodeRegistryV2(
+        [StartNodeV2, KnowledgeNodeV2, LLMNodeV2, TemplateNodeV2, IfElseNodeV2, EndNodeV2]
+    )

@@ -1,0 +1,127 @@
+"""`LLMNodeV2`: render the prompts, call the chat model, stream the text out.
+
+    {"id": "llm", "type": "llm",
+     "config": {"model": "offline", "system_prompt": "Answer from the context.",
+                "prompt": "Context:\\n{{ context }}\\n\\nQuestion: {{ query }}",
+                "temperature": 0.2, "max_tokens": 512}}
+
+Input ports are the variables of the two templates (rendered in a sandboxed Jinja2
+environment; values are substituted, never rendered again) plus ``history``. The request
+carries the history, the rendered prompt as the user turn, every documents-valued input as
+`RetrievedDocument`s and the ``query`` input. Text is re-emitted chunk by chunk as it streams.
+The model is ``config.model``, else ``sys.default_model`` (the bot's), else the provider's default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from snapagent.errors import NodeExecutionError
+from snapagent.nodes.templating import looks_like_documents, render, template_variables
+from snapagent.workflow.node import BaseNodeV2, NodeResult, RunContext
+from snapagent.workflow.schema import NodePortSchema, PortDefinition
+from snapagent.workflow.services import ChatMessage, ChatRequest, RetrievedDocument, TokenUsage
+from snapagent.workflow.types import PortType
+
+__all__ = ["LLMNodeData", "LLMNodeV2"]
+
+HISTORY_PORT = "history"
+
+
+class LLMNodeData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str | None = None
+    system_prompt: str = Field(default="", max_length=100_000)
+    prompt: str = Field(default="{{ query }}", max_length=100_000)
+    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    stop: list[str] = Field(default_factory=list, max_length=16)
+    use_run_history: bool = True
+    """With no ``history`` input wired, send the run's own history (the chat so far)."""
+
+
+class LLMNodeV2(BaseNodeV2[LLMNodeData]):
+    """Calls a chat model with rendered prompts; outputs ``text`` and ``usage``."""
+
+    type_key = "llm"
+    config_model = LLMNodeData
+    description = "Ask a chat model; prompts are Jinja2 templates over the inputs."
+
+    def port_schema(self) -> NodePortSchema:
+        names = set(template_variables(self.config.system_prompt))
+        names |= set(template_variables(self.config.prompt))
+        names.discard(HISTORY_PORT)
+        inputs = [PortDefinition(name=n) for n in sorted(names)]
+        inputs.append(
+            PortDefinition(name=HISTORY_PORT, type=PortType.MESSAGES, required=False, default=None)
+        )
+        return NodePortSchema(
+            inputs=tuple(inputs),
+            outputs=(
+                PortDefinition(name="text", type=PortType.STRING),
+                PortDefinition(name="usage", type=PortType.OBJECT),
+            ),
+        )
+
+    def build_request(self, inputs: Mapping[str, Any], ctx: RunContext) -> ChatRequest:
+        config = self.config
+        values = {k: v for k, v in inputs.items() if k != HISTORY_PORT or v is not None}
+        system = render(config.system_prompt, values, node_id=self.node_id)
+        prompt = render(config.prompt, values, node_id=self.node_id)
+        history = inputs.get(HISTORY_PORT)
+        if history is None and config.use_run_history:
+            history = ctx.inputs.get("history")
+        documents = [
+            RetrievedDocument.from_dict(doc)
+            for value in values.values()
+            if looks_like_documents(value)
+            for doc in value
+        ]
+        query = inputs.get("query")
+        return ChatRequest(
+            messages=[*self._history(history), ChatMessage("user", prompt)],
+            system=system or None,
+            temperature=config.temperature,
+            max_tokens=config.max_tokens,
+            stop=tuple(config.stop),
+            documents=tuple(documents),
+            query=query if isinstance(query, str) else None,
+        )
+
+    def _history(self, history: Any) -> list[ChatMessage]:
+        if not history:
+            return []
+        if not isinstance(history, list):
+            raise NodeExecutionError(
+                f"node {self.node_id!r}: history must be a list of messages", node_id=self.node_id
+            )
+        messages = []
+        for position, item in enumerate(history):
+            role = item.get("role") if isinstance(item, Mapping) else None
+            content = item.get("content") if isinstance(item, Mapping) else None
+            if role not in ("user", "assistant", "system") or not isinstance(content, str):
+                raise NodeExecutionError(
+                    f"node {self.node_id!r}: history[{position}] must be "
+                    '{"role": "user"|"assistant"|"system", "content": text}',
+                    node_id=self.node_id,
+                )
+            messages.append(ChatMessage(role, content))
+        return messages
+
+    async def run(self, inputs: dict[str, Any], ctx: RunContext) -> NodeResult:
+        request = self.build_request(inputs, ctx)
+        model = ctx.services.chat_models.resolve(self.config.model or ctx.sys.get("default_model"))
+        pieces: list[str] = []
+        usage: TokenUsage | None = None
+        async for chunk in model.stream(request):
+            if chunk.text:
+                pieces.append(chunk.text)
+                ctx.emit_text(self.node_id, chunk.text)
+            if chunk.usage is not None:
+                usage = chunk.usage
+        usage = usage or TokenUsage()
+        return NodeResult({"text": "".join(pieces), "usage": usage.to_dict()}, usage=usage)
