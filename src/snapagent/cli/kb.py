@@ -1,0 +1,249 @@
+"""`snapagent kb ...`: knowledge bases from the command line (until/besides the HTTP API).
+
+    snapagent kb create handbook
+    snapagent kb add handbook docs/*.md policy.pdf      # progress bar; bad files named
+    snapagent kb query handbook "연차는 며칠?" --top-k 3 --mode hybrid --json
+    snapagent kb list
+
+The CLI acts as a local owner user (``SNAPAGENT_CLI_OWNER``, created on first use) on the
+database the server uses (``DATABASE_URL`` or SQLite under ``SNAPAGENT_DATA_DIR``). A knowledge
+base is named by id or by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+from snapagent.db.migrate import ensure_database_ready
+from snapagent.db.session import Database
+from snapagent.errors import SnapAgentError
+from snapagent.knowledge.records import EmbeddingResolver
+from snapagent.services.knowledge import (
+    DocumentInfo,
+    KnowledgeService,
+    default_embedding_resolver,
+)
+from snapagent.settings import CoreSettings
+from snapagent.workflow.services import RetrievalMode
+
+__all__ = ["register"]
+
+kb_app = typer.Typer(help="Knowledge bases: create, add documents, query.", no_args_is_help=True)
+DEFAULT_OWNER = "cli@snapagent.local"
+T = TypeVar("T")
+
+
+def embedding_resolver() -> EmbeddingResolver:
+    """Where the CLI gets embedding models (tests replace this)."""
+    return default_embedding_resolver()
+
+
+def _owner_email() -> str:
+    return os.environ.get("SNAPAGENT_CLI_OWNER", DEFAULT_OWNER)
+
+
+def _run(action: Callable[[KnowledgeService, str], Awaitable[T]]) -> T:
+    """Open the database (migrating the embedded default), run `action`, close everything."""
+
+    async def run() -> T:
+        db = Database.from_settings(CoreSettings())
+        service = KnowledgeService(db, embeddings=embedding_resolver())
+        try:
+            await ensure_database_ready(db)
+            owner = await service.ensure_user(_owner_email())
+            return await action(service, owner)
+        finally:
+            await service.close()
+            await db.dispose()
+
+    try:
+        return asyncio.run(run())
+    except SnapAgentError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from exc
+
+
+@kb_app.command("create")
+def create(
+    name: str = typer.Argument(..., help="Name, unique among your knowledge bases."),
+    description: str = typer.Option("", "--description", "-d"),
+    embedding_model: str | None = typer.Option(
+        None,
+        "--embedding-model",
+        help="local | openai:<model> | bedrock:<model-id> (default: SNAPAGENT_KNOWLEDGE_"
+        "DEFAULT_EMBEDDING_MODEL, 'local').",
+    ),
+    chunk_tokens: int | None = typer.Option(None, "--chunk-tokens", min=16, max=8192),
+    overlap_tokens: int | None = typer.Option(None, "--overlap-tokens", min=0, max=1024),
+) -> None:
+    """Create a knowledge base."""
+
+    async def action(service: KnowledgeService, owner: str) -> str:
+        kb = await service.create_knowledge_base(
+            owner,
+            name,
+            description=description,
+            embedding_model=embedding_model,
+            chunk_max_tokens=chunk_tokens,
+            chunk_overlap_tokens=overlap_tokens,
+        )
+        return kb.id
+
+    kb_id = _run(action)
+    typer.echo(f"created knowledge base {name!r} ({kb_id})")
+
+
+@kb_app.command("list")
+def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List your knowledge bases."""
+
+    async def action(service: KnowledgeService, owner: str) -> list[dict[str, Any]]:
+        return [kb.to_dict() for kb in await service.list_knowledge_bases(owner)]
+
+    rows = _run(action)
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("no knowledge bases yet: snapagent kb create NAME")
+        return
+    table = Table("id", "name", "documents", "embedding model", "description")
+    for row in rows:
+        table.add_row(
+            row["id"], row["name"], str(row["document_count"]), row["embedding_model"],
+            row["description"],
+        )  # fmt: skip
+    Console(width=200).print(table)
+
+
+@kb_app.command("add")
+def add(
+    kb: Annotated[str, typer.Argument(help="Knowledge base id or name.")],
+    files: Annotated[list[Path], typer.Argument(help="Text, Markdown, HTML, PDF or DOCX files.")],
+) -> None:
+    """Add documents and wait until they are indexed; exits 1 if any file failed."""
+
+    async def action(service: KnowledgeService, owner: str) -> tuple[list[str], int]:
+        kb_id = (await service.get_knowledge_base(owner, kb)).id
+        problems: list[str] = []
+        queued: list[DocumentInfo] = []
+        for path in files:
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                problems.append(f"{path}: cannot read ({exc.strerror or exc})")
+                continue
+            try:
+                queued.append(await service.add_document(owner, kb_id, path.name, data))
+            except SnapAgentError as exc:
+                problems.append(f"{path}: {exc.message}")
+        service.start()
+        final = await _follow(service, owner, kb_id, queued)
+        problems += [f"{d.filename}: {d.error}" for d in final if d.status == "failed"]
+        indexed = sum(1 for d in final if d.status == "indexed")
+        return problems, indexed
+
+    problems, indexed = _run(action)
+    typer.echo(f"{indexed} document(s) indexed")
+    for problem in problems:
+        typer.echo(f"failed: {problem}", err=True)
+    if problems:
+        raise typer.Exit(code=1)
+
+
+async def _follow(
+    service: KnowledgeService, owner: str, kb_id: str, docs: list[DocumentInfo]
+) -> list[DocumentInfo]:
+    """Show one progress bar per document until every one is indexed or failed."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[status]}"),
+        console=console,
+        transient=not console.is_terminal,
+    ) as progress:
+        tasks: dict[str, TaskID] = {
+            d.id: progress.add_task(d.filename, total=None, status=d.status) for d in docs
+        }
+        pending = set(tasks)
+        states = {d.id: d for d in docs}
+        while pending:
+            for doc_id in list(pending):
+                state = await service.get_document(owner, kb_id, doc_id)
+                states[doc_id] = state
+                progress.update(
+                    tasks[doc_id],
+                    total=state.chunks_total or None,
+                    completed=state.chunks_done,
+                    status=state.status,
+                )
+                if state.status in ("indexed", "failed"):
+                    pending.discard(doc_id)
+            if pending:
+                await asyncio.sleep(0.2)
+    return [states[d.id] for d in docs]
+
+
+@kb_app.command("query")
+def query(
+    kb: str = typer.Argument(..., help="Knowledge base id or name."),
+    question: str = typer.Argument(...),
+    top_k: int = typer.Option(4, "--top-k", "-k", min=1, max=100),
+    mode: str = typer.Option("hybrid", "--mode", help="hybrid | vector | keyword"),
+    score_threshold: float | None = typer.Option(None, "--score-threshold"),
+    as_json: bool = typer.Option(False, "--json", help="Print full results (text included)."),
+) -> None:
+    """Retrieve the chunks most relevant to QUESTION."""
+    if mode not in ("hybrid", "vector", "keyword"):
+        typer.echo("error: --mode must be hybrid, vector or keyword", err=True)
+        raise typer.Exit(code=2)
+
+    async def action(service: KnowledgeService, owner: str) -> list[dict[str, Any]]:
+        kb_id = (await service.get_knowledge_base(owner, kb)).id
+        hits = await service.query(
+            owner,
+            [kb_id],
+            question,
+            top_k=top_k,
+            mode=_mode(mode),
+            score_threshold=score_threshold,
+        )
+        return [hit.to_dict() for hit in hits]
+
+    results = _run(action)
+    if as_json:
+        typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
+        return
+    if not results:
+        typer.echo("no results")
+    for rank, hit in enumerate(results, start=1):
+        where = f" > {hit['heading']}" if hit["heading"] else ""
+        snippet = " ".join(hit["text"].split())
+        snippet = snippet if len(snippet) <= 300 else snippet[:297] + "..."
+        typer.echo(f"{rank}. [{hit['score']:.3f}] {hit['document_title']}{where} "
+                   f"(chunk {hit['chunk_index']})")  # fmt: skip
+        typer.echo(f"   {snippet}")
+
+
+def _mode(value: str) -> RetrievalMode:
+    if value == "vector":
+        return "vector"
+    if value == "keyword":
+        return "keyword"
+    return "hybrid"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(kb_app, name="kb")

@@ -1,0 +1,98 @@
+"""`snapagent kb ...` through typer's CliRunner on a temporary embedded database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from snapagent.cli import app
+from snapagent.cli import kb as kb_cli
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _embedded_home(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_embeddings: object
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("SNAPAGENT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(kb_cli, "embedding_resolver", lambda: lambda spec: hash_embeddings)
+
+
+def _files(tmp_path: Path) -> list[str]:
+    good = tmp_path / "vacation.md"
+    good.write_text("# 휴가\n\n연차는 입사 1년 후 15일이 주어진다.\n", encoding="utf-8")
+    other = tmp_path / "remote.txt"
+    other.write_text("Employees may work remotely two days a week.", encoding="utf-8")
+    corrupt = tmp_path / "broken.pdf"
+    corrupt.write_bytes(b"%PDF-1.4 not really a pdf")
+    image = tmp_path / "photo.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\nxxxx")
+    return [str(good), str(other), str(corrupt), str(image), str(tmp_path / "missing.md")]
+
+
+def test_create_add_query_list(tmp_path: Path) -> None:
+    created = runner.invoke(app, ["kb", "create", "handbook", "-d", "HR rules"])
+    assert created.exit_code == 0, created.output
+    assert "handbook" in created.output
+
+    added = runner.invoke(app, ["kb", "add", "handbook", *_files(tmp_path)])
+    # Bad files are named with their reason, the good ones still get indexed, exit code 1.
+    assert added.exit_code == 1
+    assert "2 document(s) indexed" in added.stdout
+    assert "broken.pdf" in added.stderr
+    assert "photo.png" in added.stderr
+    assert "PNG image" in added.stderr
+    assert "missing.md: cannot read" in added.stderr
+
+    as_json = runner.invoke(
+        app, ["kb", "query", "handbook", "연차는 며칠", "--top-k", "1", "--json"]
+    )
+    assert as_json.exit_code == 0, as_json.output
+    results = json.loads(as_json.stdout)
+    assert len(results) == 1
+    assert "15일" in results[0]["text"]
+    assert results[0]["document_title"] == "휴가"
+    assert {"score", "document_id", "chunk_index", "heading", "knowledge_base_id"} <= set(
+        results[0]
+    )
+
+    for mode in ("keyword", "vector", "hybrid"):
+        plain = runner.invoke(app, ["kb", "query", "handbook", "work remotely", "--mode", mode])
+        assert plain.exit_code == 0, plain.output
+        assert "1. [" in plain.stdout
+        assert "remotely" in plain.stdout
+
+    listed = runner.invoke(app, ["kb", "list", "--json"])
+    assert listed.exit_code == 0
+    [row] = json.loads(listed.stdout)
+    assert (row["name"], row["document_count"]) == ("handbook", 3)  # two indexed, one failed
+    assert "handbook" in runner.invoke(app, ["kb", "list"]).stdout
+
+
+def test_all_good_files_exit_zero_and_by_id(tmp_path: Path) -> None:
+    runner.invoke(app, ["kb", "create", "notes"])
+    kb_id = json.loads(runner.invoke(app, ["kb", "list", "--json"]).stdout)[0]["id"]
+    note = tmp_path / "n.md"
+    note.write_text("# Tea\n\nSteep green tea for two minutes.", encoding="utf-8")
+    result = runner.invoke(app, ["kb", "add", kb_id, str(note)])
+    assert result.exit_code == 0, result.output
+    assert "1 document(s) indexed" in result.stdout
+
+
+def test_errors_are_messages_not_tracebacks() -> None:
+    missing = runner.invoke(app, ["kb", "query", "nope", "question"])
+    assert missing.exit_code == 1
+    assert "error: knowledge base 'nope' not found" in missing.stderr
+    runner.invoke(app, ["kb", "create", "dup"])
+    dup = runner.invoke(app, ["kb", "create", "dup"])
+    assert dup.exit_code == 1
+    assert "already exists" in dup.stderr
+    bad_mode = runner.invoke(app, ["kb", "query", "dup", "q", "--mode", "fuzzy"])
+    assert bad_mode.exit_code == 2
+    empty = runner.invoke(app, ["kb", "list"])
+    assert "Traceback" not in empty.output
