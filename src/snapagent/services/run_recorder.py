@@ -16,7 +16,8 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from time import perf_counter_ns
 from typing import Any
 
 import anyio
@@ -26,8 +27,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from snapagent.db.base import new_id
 from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
 from snapagent.services.executions import ExecutionSettings
+from snapagent.workflow.result import WorkflowRunResult
 
-__all__ = ["TRUNCATION_MARKER", "NodeRecord", "RunRecord", "RunRecorder", "clip_mapping"]
+__all__ = [
+    "TRUNCATION_MARKER",
+    "NodeRecord",
+    "RunContext",
+    "RunRecord",
+    "RunRecorder",
+    "clip_mapping",
+    "record_from_result",
+    "unfinished_record",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +88,22 @@ class RunRecord:
     input_tokens: int = 0
     output_tokens: int = 0
     nodes: Sequence[NodeRecord] = ()
+
+
+@dataclass(slots=True)
+class RunContext:
+    """Who ran what, and when: everything about a run the engine's result does not carry."""
+
+    run_id: str
+    bot_id: str
+    inputs: Mapping[str, Any]
+    version_id: str | None = None
+    version_number: int | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    mode: str = "blocking"
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started_ns: int = field(default_factory=perf_counter_ns)
 
 
 def _clip_text(text: str, cap: int) -> str:
@@ -190,3 +217,86 @@ class RunRecorder:
                 )
                 return False
         return True
+
+
+def _offset(started_at: datetime, started_ns: int, stamp_ns: int) -> datetime | None:
+    if not stamp_ns:
+        return None
+    return started_at + timedelta(microseconds=(stamp_ns - started_ns) / 1000)
+
+
+def record_from_result(
+    result: WorkflowRunResult,
+    *,
+    context: RunContext,
+    titles: Mapping[str, str | None] | None = None,
+) -> RunRecord:
+    """Turn the engine's result into a :class:`RunRecord` (wall-clock times from perf stamps)."""
+    titles = titles or {}
+    nodes = [
+        NodeRecord(
+            node_id=node.node_id,
+            node_type=node.node_type,
+            index=node.index,
+            status=node.status.value,
+            inputs=node.inputs,
+            outputs=node.outputs,
+            error=node.error.message if node.error else node.skip_reason,
+            elapsed_ms=node.elapsed_s * 1000,
+            input_tokens=node.usage.input_tokens,
+            output_tokens=node.usage.output_tokens,
+            retries=node.retries,
+            title=titles.get(node.node_id),
+            started_at=_offset(context.started_at, context.started_ns, node.started_ns),
+            finished_at=_offset(context.started_at, context.started_ns, node.finished_ns),
+        )
+        for node in result.ordered_nodes()
+    ]
+    elapsed_ms = result.elapsed_s * 1000
+    return RunRecord(
+        run_id=context.run_id,
+        bot_id=context.bot_id,
+        status=result.status.value,
+        started_at=context.started_at,
+        finished_at=context.started_at + timedelta(milliseconds=elapsed_ms),
+        elapsed_ms=elapsed_ms,
+        inputs=context.inputs,
+        outputs=result.outputs,
+        error=result.error.message if result.error else None,
+        error_type=result.error.type if result.error else None,
+        version_id=context.version_id,
+        version_number=context.version_number,
+        session_id=context.session_id,
+        user_id=context.user_id,
+        mode=context.mode,
+        input_tokens=result.usage.input_tokens,
+        output_tokens=result.usage.output_tokens,
+        nodes=nodes,
+    )
+
+
+def unfinished_record(
+    context: RunContext,
+    reason: str,
+    *,
+    status: str = "cancelled",
+    error_type: str = "CancelledError",
+) -> RunRecord:
+    """A run that ended without an engine result (its task was cancelled, or the engine broke)."""
+    now = datetime.now(UTC)
+    return RunRecord(
+        run_id=context.run_id,
+        bot_id=context.bot_id,
+        status=status,
+        started_at=context.started_at,
+        finished_at=now,
+        elapsed_ms=(now - context.started_at).total_seconds() * 1000,
+        inputs=context.inputs,
+        error=reason,
+        error_type=error_type,
+        version_id=context.version_id,
+        version_number=context.version_number,
+        session_id=context.session_id,
+        user_id=context.user_id,
+        mode=context.mode,
+    )

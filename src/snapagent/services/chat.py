@@ -1,0 +1,342 @@
+"""`ChatService`: one chat turn - session, history, the bot's published workflow, the record.
+
+A turn is prepared (validated, read-only: unknown bot -> 404, no V2 publish -> 409) before any
+byte of the answer is sent, then run under a per-session lock so concurrent requests on one
+session store their messages as whole turns, in order, each seeing the previous turn in its
+history. The user message is stored before the run (it is kept when the run fails); the
+assistant message after it. Every run is recorded (succeeded, failed or cancelled).
+
+    service = ChatService(db, runtime, RunRecorder(db.sessionmaker))
+    async with db.session() as session:
+        turn = await service.prepare(session, user, bot_id, "What is SnapAgent?", None)
+    answer = await service.answer(turn)            # or: async for event in service.stream(turn)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import anyio
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from snapagent.db.base import new_id
+from snapagent.db.models.accounts import User
+from snapagent.db.models.knowledge import KnowledgeBase
+from snapagent.db.session import Database
+from snapagent.errors import (
+    ConflictError,
+    InputValidationError,
+    NodeTimeoutError,
+    ProviderError,
+    RunLimitError,
+    SnapAgentError,
+)
+from snapagent.services.chat_results import (
+    answer_text,
+    collect_sources,
+    engine_event,
+    failure_error,
+)
+from snapagent.services.conversations import ConversationStore, SessionLocks
+from snapagent.services.run_recorder import (
+    RunContext,
+    RunRecord,
+    RunRecorder,
+    record_from_result,
+    unfinished_record,
+)
+from snapagent.services.runtime import BotRuntime, CompiledVersion
+from snapagent.services.workflow_versions import WorkflowVersionService, get_owned_bot
+from snapagent.workflow.result import RunStatus, WorkflowRunResult
+
+__all__ = ["ChatAnswer", "ChatEvent", "ChatService", "ChatSettings", "ChatTurn"]
+
+SESSION_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+_END: Any = object()
+
+
+class ChatSettings(BaseSettings):
+    """Chat limits (environment: ``SNAPAGENT_CHAT_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_CHAT_", extra="ignore")
+
+    max_message_chars: int = Field(default=8000, ge=1, description="Longest accepted message.")
+    history_messages: int = Field(
+        default=20, ge=0, le=500, description="Earlier messages passed to the workflow."
+    )
+    ping_interval_s: float = Field(
+        default=15.0, gt=0, description="SSE keep-alive ping after this much silence."
+    )
+
+
+class ChatEvent(NamedTuple):
+    """One streamed event: its SSE name and JSON payload."""
+
+    event: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatTurn:
+    """A validated request, ready to run."""
+
+    user_id: str
+    bot_id: str
+    default_model: str | None
+    session_key: str
+    message: str
+    version_id: str
+    version_number: int | None
+    compiled: CompiledVersion
+    allowed_kb_ids: frozenset[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatAnswer:
+    answer: str
+    session_id: str
+    run_id: str
+    version: int | None
+    sources: list[dict[str, Any]]
+    usage: dict[str, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "answer": self.answer,
+            "session_id": self.session_id,
+            "run_id": self.run_id,
+            "version": self.version,
+            "sources": self.sources,
+            "usage": self.usage,
+        }
+
+
+def in_v2_rollout(percent: int, session_key: str) -> bool:
+    """Stable per-session bucketing: the same session always lands on the same engine."""
+    return percent >= 100 or zlib.crc32(session_key.encode()) % 100 < percent
+
+
+class ChatService:
+    """See the module docstring. One per app (it holds the session locks)."""
+
+    def __init__(
+        self,
+        database: Database,
+        runtime: BotRuntime,
+        recorder: RunRecorder,
+        settings: ChatSettings | None = None,
+    ) -> None:
+        self.database = database
+        self.runtime = runtime
+        self.recorder = recorder
+        self.settings = settings or ChatSettings()
+        self.conversations = ConversationStore(database)
+        self.locks = SessionLocks()
+
+    async def prepare(
+        self,
+        session: AsyncSession,
+        user: User,
+        bot_id: str,
+        message: str,
+        session_id: str | None,
+    ) -> ChatTurn:
+        """Validate a request; raises InputValidationError, NotFoundError or ConflictError."""
+        if not message.strip():
+            raise InputValidationError("message must not be blank", field="message")
+        if len(message) > self.settings.max_message_chars:
+            raise InputValidationError(
+                f"message is longer than {self.settings.max_message_chars} characters",
+                field="message",
+            )
+        if session_id is not None and not SESSION_KEY.match(session_id):
+            raise InputValidationError(
+                "session_id must be 1-64 letters, digits or . _ : -", field="session_id"
+            )
+        bot = await get_owned_bot(session, user, bot_id)
+        session_key = session_id or new_id()
+        if not bot.use_workflow_v2 or not in_v2_rollout(bot.v2_rollout_percent, session_key):
+            raise ConflictError(
+                f"bot {bot.id} runs the legacy (V1) workflow, which this server cannot run yet: "
+                "publish a V2 workflow version and set use_workflow_v2"
+            )
+        version = await WorkflowVersionService(session, self.runtime.registry).published(bot.id)
+        if version is None:
+            raise ConflictError(
+                f"bot {bot.id} has no published V2 workflow version: publish its draft first"
+            )
+        compiled = self.runtime.compile(version.id, version.graph)
+        allowed = None
+        if compiled.uses_knowledge:
+            owned = await session.scalars(
+                select(KnowledgeBase.id).where(KnowledgeBase.owner_id == bot.owner_id)
+            )
+            allowed = frozenset(owned)
+        return ChatTurn(
+            user_id=user.id,
+            bot_id=bot.id,
+            default_model=bot.default_model,
+            session_key=session_key,
+            message=message,
+            version_id=version.id,
+            version_number=version.version_number,
+            compiled=compiled,
+            allowed_kb_ids=allowed,
+        )
+
+    async def _begin(self, turn: ChatTurn, mode: str) -> tuple[str, RunContext, dict[str, Any]]:
+        chat_id, history = await self.conversations.begin_turn(
+            turn.bot_id,
+            turn.session_key,
+            turn.user_id,
+            turn.message,
+            self.settings.history_messages,
+        )
+        run_id = new_id()
+        inputs = {"query": turn.message, "session_id": turn.session_key, "history": history}
+        context = RunContext(
+            run_id=run_id,
+            bot_id=turn.bot_id,
+            # History is already stored as messages; the record keeps only its length.
+            inputs={"query": turn.message, "session_id": turn.session_key, "history": len(history)},
+            version_id=turn.version_id,
+            version_number=turn.version_number,
+            session_id=turn.session_key,
+            user_id=turn.user_id,
+            mode=mode,
+        )
+        return chat_id, context, inputs
+
+    def _sys(self, turn: ChatTurn, run_id: str) -> dict[str, Any]:
+        return {
+            "bot_id": turn.bot_id,
+            "run_id": run_id,
+            "user_id": turn.user_id,
+            "default_model": turn.default_model,
+        }
+
+    async def _finish(
+        self, turn: ChatTurn, chat_id: str, context: RunContext, result: WorkflowRunResult
+    ) -> ChatAnswer:
+        """Record the run; on success store and return the answer, else raise its error."""
+        await self.recorder.record(
+            record_from_result(result, context=context, titles=turn.compiled.titles)
+        )
+        if result.status is not RunStatus.SUCCEEDED:
+            raise failure_error(result)
+        answer = ChatAnswer(
+            answer=answer_text(result),
+            session_id=turn.session_key,
+            run_id=context.run_id,
+            version=turn.version_number,
+            sources=collect_sources(result),
+            usage=result.usage.to_dict(),
+        )
+        await self.conversations.add_answer(
+            chat_id, answer.answer, answer.run_id, answer.sources, answer.usage
+        )
+        return answer
+
+    async def answer(self, turn: ChatTurn) -> ChatAnswer:
+        """Run a turn to the end; provider failures raise ProviderError (502/504 upstream)."""
+        async with self.locks.hold(turn.bot_id, turn.session_key):
+            chat_id, context, inputs = await self._begin(turn, "blocking")
+            executor = self.runtime.executor(turn.allowed_kb_ids)
+            try:
+                result = await executor.run(
+                    turn.compiled.plan, inputs, self._sys(turn, context.run_id)
+                )
+            except BaseException as exc:
+                await self.recorder.record(_interrupted(context, exc))
+                raise
+            return await self._finish(turn, chat_id, context, result)
+
+    async def stream(self, turn: ChatTurn) -> AsyncIterator[ChatEvent]:
+        """The turn as events: ``session``, node/text events, ``sources``, then ``message`` (or
+        ``error``). Closing the iterator early cancels the run, which is recorded cancelled."""
+        async with self.locks.hold(turn.bot_id, turn.session_key):
+            chat_id, context, inputs = await self._begin(turn, "streaming")
+            yield ChatEvent(
+                "session",
+                {
+                    "session_id": turn.session_key,
+                    "run_id": context.run_id,
+                    "version": turn.version_number,
+                },
+            )
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            cancel = asyncio.Event()
+            task = asyncio.create_task(
+                self.runtime.executor(turn.allowed_kb_ids).run(
+                    turn.compiled.plan,
+                    inputs,
+                    self._sys(turn, context.run_id),
+                    on_event=queue.put_nowait,
+                    cancel_event=cancel,
+                )
+            )
+            task.add_done_callback(lambda _task: queue.put_nowait(_END))
+            try:
+                while (item := await queue.get()) is not _END:
+                    mapped = engine_event(item)
+                    if mapped is not None:
+                        yield ChatEvent(*mapped)
+            except (GeneratorExit, asyncio.CancelledError):
+                # The client went away: stop the run and record what it did, as cancelled.
+                cancel.set()
+                with anyio.CancelScope(shield=True):
+                    await self.recorder.record(await self._stopped_record(turn, context, task))
+                raise
+            try:
+                result = task.result()
+            except Exception as exc:
+                await self.recorder.record(_interrupted(context, exc))
+                yield ChatEvent("error", _error_payload(exc, context.run_id))
+                return
+            try:
+                answer = await self._finish(turn, chat_id, context, result)
+            except SnapAgentError as exc:
+                yield ChatEvent("error", _error_payload(exc, context.run_id))
+                return
+            yield ChatEvent("sources", {"sources": answer.sources})
+            yield ChatEvent("message", answer.to_dict())
+
+    async def _stopped_record(
+        self, turn: ChatTurn, context: RunContext, task: asyncio.Task[WorkflowRunResult]
+    ) -> RunRecord:
+        (outcome,) = await asyncio.gather(task, return_exceptions=True)
+        if not isinstance(outcome, WorkflowRunResult):
+            return unfinished_record(context, "the client disconnected")
+        if outcome.status is RunStatus.SUCCEEDED:
+            outcome.status = RunStatus.CANCELLED  # finished, but nobody received the answer
+        return record_from_result(outcome, context=context, titles=turn.compiled.titles)
+
+
+def _interrupted(context: RunContext, exc: BaseException) -> RunRecord:
+    if isinstance(exc, asyncio.CancelledError):
+        return unfinished_record(context, "the request was cancelled")
+    return unfinished_record(
+        context,
+        f"the workflow engine failed: {exc}",
+        status="failed",
+        error_type=type(exc).__name__,
+    )
+
+
+def _error_payload(exc: Exception, run_id: str) -> dict[str, Any]:
+    """The ``error`` event: the same status a non-streamed request would have answered."""
+    status = 500
+    if isinstance(exc, ProviderError):
+        status = 504 if isinstance(exc, TimeoutError) else 502
+    elif isinstance(exc, NodeTimeoutError | RunLimitError):
+        status = 504
+    detail = exc.message if isinstance(exc, SnapAgentError) else "the workflow engine failed"
+    return {"status": status, "type": type(exc).__name__, "detail": detail, "run_id": run_id}

@@ -1,0 +1,147 @@
+"""What a chat makes of the engine's output: the answer, its sources, stream events, errors.
+
+answer_text(result)        # the end node's ``answer``
+collect_sources(result)    # documents that reached an LLM node, deduplicated, as citations
+engine_event(event)        # ("node_started", {...}) for SSE, or None for internal events
+failure_error(result)      # the SnapAgentError a failed run is reported as (502/504/...)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from snapagent import errors
+from snapagent.llm import errors as provider_errors
+from snapagent.workflow import events as ev
+from snapagent.workflow.result import NodeStatus, WorkflowRunResult
+
+__all__ = ["SNIPPET_CHARS", "answer_text", "collect_sources", "engine_event", "failure_error"]
+
+SNIPPET_CHARS = 300
+ANSWER_OUTPUT = "answer"
+_DOCUMENT_KEYS = frozenset({"text", "document_id"})
+
+
+def answer_text(result: WorkflowRunResult) -> str:
+    value = result.outputs.get(ANSWER_OUTPUT)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _documents(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        return []
+    return [item for item in value if isinstance(item, dict) and item.keys() >= _DOCUMENT_KEYS]
+
+
+def _citation(doc: dict[str, Any]) -> dict[str, Any]:
+    text = str(doc.get("text", ""))
+    return {
+        "document_id": doc.get("document_id"),
+        "document_title": doc.get("document_title"),
+        "knowledge_base_id": doc.get("knowledge_base_id"),
+        "chunk_id": doc.get("chunk_id"),
+        "chunk_index": doc.get("chunk_index"),
+        "heading": doc.get("heading"),
+        "score": doc.get("score"),
+        "snippet": text[:SNIPPET_CHARS],
+    }
+
+
+def collect_sources(result: WorkflowRunResult) -> list[dict[str, Any]]:
+    """The documents given to LLM nodes (else retrieved by knowledge nodes), first seen first."""
+    nodes = [n for n in result.ordered_nodes() if n.status is NodeStatus.SUCCEEDED]
+    found: list[dict[str, Any]] = []
+    for node in nodes:
+        if node.node_type == "llm":
+            for value in node.inputs.values():
+                found += _documents(value)
+    if not found:
+        for node in nodes:
+            if node.node_type == "knowledge":
+                for value in node.outputs.values():
+                    found += _documents(value)
+    seen: set[tuple[Any, Any]] = set()
+    sources = []
+    for doc in found:
+        key = (doc.get("document_id"), doc.get("chunk_id") or doc.get("chunk_index"))
+        if key not in seen:
+            seen.add(key)
+            sources.append(_citation(doc))
+    return sources
+
+
+def engine_event(event: ev.WorkflowEvent) -> tuple[str, dict[str, Any]] | None:
+    """The SSE form of an engine event; node inputs/outputs stay out of the stream."""
+    if isinstance(event, ev.TextChunk):
+        return "text", {"node_id": event.node_id, "text": event.text}
+    if isinstance(event, ev.NodeRunStarted):
+        return "node_started", {
+            "node_id": event.node_id,
+            "node_type": event.node_type,
+            "index": event.index,
+        }
+    if isinstance(event, ev.NodeRunSucceeded):
+        return "node_finished", {
+            "node_id": event.node_id,
+            "node_type": event.node_type,
+            "status": "succeeded",
+            "elapsed_ms": round(event.elapsed_s * 1000, 3),
+            "usage": event.usage.to_dict(),
+        }
+    if isinstance(event, ev.NodeRunFailed):
+        return "node_finished", {
+            "node_id": event.node_id,
+            "node_type": event.node_type,
+            "status": "failed",
+            "elapsed_ms": round(event.elapsed_s * 1000, 3),
+            "error": event.error.to_dict(),
+        }
+    if isinstance(event, ev.NodeRunSkipped | ev.NodeRunCancelled):
+        status = "skipped" if isinstance(event, ev.NodeRunSkipped) else "cancelled"
+        return "node_finished", {
+            "node_id": event.node_id,
+            "node_type": event.node_type,
+            "status": status,
+            "reason": event.reason,
+        }
+    if isinstance(event, ev.NodeRunRetrying):
+        return "node_retrying", {
+            "node_id": event.node_id,
+            "retry": event.retry,
+            "delay_s": event.delay_s,
+            "error": event.error.to_dict(),
+        }
+    return None  # run_started / run_finished: the chat sends its own session/message events
+
+
+def _provider_class(name: str) -> type[errors.ProviderError] | None:
+    candidate = getattr(provider_errors, name, None)
+    if isinstance(candidate, type) and issubclass(candidate, errors.ProviderError):
+        return candidate
+    return None
+
+
+def failure_error(result: WorkflowRunResult) -> errors.SnapAgentError:
+    """Rebuild the error a failed run reports, in our families, so HTTP maps it in one place:
+    provider failures -> 502 (timeouts 504), node timeouts / run limits -> 504, else 500."""
+    error = result.error
+    where = f" at node {error.node_id}" if error and error.node_id else ""
+    message = f"workflow run {result.run_id} failed{where}: {error.message if error else '?'}"
+    name = error.type if error else ""
+    provider_class = _provider_class(name)
+    if provider_class is not None:
+        try:
+            return provider_class(message)
+        except TypeError:  # a subclass with extra required arguments
+            if issubclass(provider_class, TimeoutError):
+                return provider_errors.ProviderTimeoutError(message)
+            return errors.ProviderError(message)
+    if result.status.value == "cancelled":
+        return errors.ConflictError(message)
+    if name in {"NodeTimeoutError", "TimeoutError"}:
+        return errors.NodeTimeoutError(message, node_id=error.node_id if error else None)
+    if name == "RunLimitError":
+        return errors.RunLimitError(message)
+    return errors.NodeExecutionError(message, node_id=error.node_id if error else None)
