@@ -1,0 +1,130 @@
+"""Any OpenAI-compatible chat server through the official ``openai`` SDK: ``openai:<model>``.
+
+OpenAI itself, or a self-hosted vLLM, Ollama or llama.cpp server via ``base_url``
+(``http://host:8000/v1``). Servers that need no key get a placeholder one.
+
+    model = OpenAIChatModel("gpt-4o-mini", api_key="sk-...", retry=RetryPolicy())
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import openai
+
+from snapagent.llm.base import normalise_finish_reason, split_system
+from snapagent.llm.errors import ProviderMalformedResponseError, ProviderUnavailableError
+from snapagent.llm.retry import RetryPolicy
+from snapagent.llm.sdk_model import SdkChatModel
+from snapagent.llm.tokens import estimate_tokens
+from snapagent.workflow.services import ChatChunk, ChatRequest, ChatResult, TokenUsage
+
+__all__ = ["OpenAIChatModel"]
+
+
+class OpenAIChatModel(SdkChatModel):
+    """Chat completions on an OpenAI-compatible server.
+
+    Usage comes from the server; a server that reports none gets our token estimate, so run
+    statistics never silently count zero.
+    """
+
+    provider = "openai"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_key: str | None,
+        retry: RetryPolicy,
+        base_url: str | None = None,
+        timeout_seconds: float = 60.0,
+        connect_timeout_seconds: float = 10.0,
+        default_max_tokens: int = 1024,
+    ) -> None:
+        client = openai.AsyncOpenAI(
+            api_key=api_key or "not-needed",  # local servers ignore it; the SDK insists on one
+            base_url=base_url,
+            timeout=openai.Timeout(timeout_seconds, connect=connect_timeout_seconds),
+            max_retries=0,
+        )
+        super().__init__(
+            model,
+            client=client,
+            api_key=api_key,
+            retry=retry,
+            default_max_tokens=default_max_tokens,
+        )
+
+    def _params(self, request: ChatRequest) -> dict[str, Any]:
+        system, turns = split_system(request, provider=self.provider, model=self.model)
+        messages = [{"role": "system", "content": system}] if system else []
+        messages += [{"role": t.role, "content": t.content} for t in turns]
+        params: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": self.max_tokens(request),
+        }
+        if request.temperature is not None:
+            params["temperature"] = request.temperature
+        if request.stop:
+            params["stop"] = list(request.stop)
+        return params
+
+    def _estimated_usage(self, request: ChatRequest, text: str) -> TokenUsage:
+        prompt = "\n".join([request.system or ""] + [m.content for m in request.messages])
+        return TokenUsage(estimate_tokens(prompt), estimate_tokens(text))
+
+    async def _complete_once(self, request: ChatRequest) -> ChatResult:
+        with self.provider_errors():
+            completion = await self._client.chat.completions.create(**self._params(request))
+        choices = getattr(completion, "choices", None)
+        if not choices:
+            raise ProviderMalformedResponseError(
+                f"{self.provider} model {self.model!r}: the response has no choices",
+                provider=self.provider,
+                model=self.model,
+            )
+        text = choices[0].message.content or ""
+        usage = completion.usage
+        return ChatResult(
+            text=text,
+            model=self.model_id,
+            finish_reason=normalise_finish_reason(choices[0].finish_reason),
+            usage=(
+                TokenUsage(usage.prompt_tokens, usage.completion_tokens)
+                if usage is not None
+                else self._estimated_usage(request, text)
+            ),
+        )
+
+    async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
+        params = self._params(request)
+        finish: str | None = None
+        usage: TokenUsage | None = None
+        parts: list[str] = []
+        with self.provider_errors():
+            stream = await self._client.chat.completions.create(
+                **params, stream=True, stream_options={"include_usage": True}
+            )
+            async with stream:  # closing it closes the HTTP response (cancellation)
+                async for chunk in stream:
+                    if chunk.usage is not None:
+                        usage = TokenUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+                    for choice in chunk.choices:
+                        if choice.finish_reason:
+                            finish = choice.finish_reason
+                        if choice.delta is not None and choice.delta.content:
+                            parts.append(choice.delta.content)
+                            yield ChatChunk(text=choice.delta.content)
+        if finish is None:  # the connection ended before the server said the answer was done
+            raise ProviderUnavailableError(
+                f"{self.provider} model {self.model!r}: the stream ended before the answer did",
+                provider=self.provider,
+                model=self.model,
+            )
+        yield ChatChunk(
+            finish_reason=normalise_finish_reason(finish),
+            usage=usage or self._estimated_usage(request, "".join(parts)),
+        )

@@ -1,0 +1,117 @@
+"""Provider settings, read from the environment (pydantic-settings).
+
+The defaults need no key and no network: chat model ``offline``, embedding model ``local``.
+A provider is used only when a model id names it; then its key/region must be set, and the
+error says which variable is missing.
+
+    settings = ProviderSettings()                       # reads the environment
+    settings = ProviderSettings(default_model="anthropic:claude-sonnet-4-5",
+                                anthropic_api_key="sk-ant-...")   # explicit, e.g. in tests
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ProviderSettings", "get_provider_settings"]
+
+
+def _env(name: str, field_name: str) -> AliasChoices:
+    # Accept the documented environment variable and the field name (for explicit construction).
+    return AliasChoices(name, field_name)
+
+
+class ProviderSettings(BaseSettings):
+    """Which models to use and how to reach them. Secrets are ``SecretStr`` (never printed)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    default_model: str = Field(
+        default="offline",
+        validation_alias=_env("SNAPAGENT_DEFAULT_MODEL", "default_model"),
+        description="Model id used when neither the node nor the bot names one.",
+    )
+    embedding_model: str = Field(
+        default="local",
+        validation_alias=_env("SNAPAGENT_EMBEDDING_MODEL", "embedding_model"),
+        description="Embedding spec: local, openai:<model>, bedrock:amazon.titan-embed-text-v2:0.",
+    )
+    embedding_dimension: int | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=_env("SNAPAGENT_EMBEDDING_DIMENSION", "embedding_dimension"),
+        description="Vector size of an OpenAI-compatible embedding model we do not know by name.",
+    )
+
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("ANTHROPIC_API_KEY", "anthropic_api_key")
+    )
+    anthropic_base_url: str | None = Field(
+        default=None, validation_alias=_env("ANTHROPIC_BASE_URL", "anthropic_base_url")
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=_env("OPENAI_API_KEY", "openai_api_key")
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=_env("OPENAI_BASE_URL", "openai_base_url"),
+        description="Any OpenAI-compatible server (vLLM, Ollama, llama.cpp, TEI): .../v1",
+    )
+    aws_bedrock_region: str | None = Field(
+        default=None, validation_alias=_env("AWS_BEDROCK_REGION", "aws_bedrock_region")
+    )
+    bedrock_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=_env("AWS_BEDROCK_ENDPOINT_URL", "bedrock_endpoint_url"),
+        description="Override the bedrock-runtime endpoint (VPC endpoint, local fake server).",
+    )
+
+    timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=_env("SNAPAGENT_LLM_TIMEOUT_SECONDS", "timeout_seconds"),
+        description="Per-request read timeout (also the longest gap between streamed chunks).",
+    )
+    connect_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("SNAPAGENT_LLM_CONNECT_TIMEOUT_SECONDS", "connect_timeout_seconds"),
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        validation_alias=_env("SNAPAGENT_LLM_MAX_ATTEMPTS", "max_attempts"),
+        description="Attempts per call including the first (transient errors only).",
+    )
+    retry_budget_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=_env("SNAPAGENT_LLM_RETRY_BUDGET_SECONDS", "retry_budget_seconds"),
+        description="Total time one call may spend waiting between attempts.",
+    )
+    initial_backoff_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        validation_alias=_env("SNAPAGENT_LLM_INITIAL_BACKOFF_SECONDS", "initial_backoff_seconds"),
+    )
+    max_backoff_seconds: float = Field(
+        default=8.0,
+        ge=0,
+        validation_alias=_env("SNAPAGENT_LLM_MAX_BACKOFF_SECONDS", "max_backoff_seconds"),
+    )
+    default_max_tokens: int = Field(
+        default=1024,
+        gt=0,
+        validation_alias=_env("SNAPAGENT_LLM_MAX_TOKENS", "default_max_tokens"),
+        description="max_tokens sent when a request does not set one (Anthropic requires it).",
+    )
+
+
+@lru_cache(maxsize=1)
+def get_provider_settings() -> ProviderSettings:
+    """The process-wide settings, read once from the environment."""
+    return ProviderSettings()
