@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from snapagent.legacy.adapter import NodeAdapter, legacy_registry, prepare_v1_run
+from snapagent.legacy.converter import convert_v1_to_v2, convert_v1_to_v2_json
 from snapagent.legacy.schema import (
     V1_NODE_TYPES,
     V1EdgeModel,
@@ -31,13 +33,18 @@ from snapagent.legacy.validation import (
 __all__ = [
     "V1_NODE_TYPES",
     "LegacyWorkflowError",
+    "NodeAdapter",
     "V1EdgeModel",
     "V1KnowledgeData",
     "V1LLMData",
     "V1NodeModel",
     "V1Problem",
     "V1Workflow",
+    "convert_v1_to_v2",
+    "convert_v1_to_v2_json",
     "execution_order",
+    "legacy_registry",
     "load_v1_workflow",
+    "prepare_v1_run",
     "validate_v1_workflow",
 ]

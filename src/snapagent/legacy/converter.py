@@ -26,11 +26,13 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from snapagent.errors import GraphValidationError
 from snapagent.legacy.schema import V1NodeModel, V1Workflow
 from snapagent.legacy.semantics import input_port, reads, v2_config, writes
 from snapagent.legacy.validation import execution_order, load_v1_workflow
+from snapagent.workflow import NodeRegistryV2, WorkflowGraph, validate_graph
 
-__all__ = ["convert_v1_to_v2_json"]
+__all__ = ["convert_v1_to_v2", "convert_v1_to_v2_json", "validated_v2_graph"]
 
 _TITLES = {"start": "Start", "knowledge": "Knowledge", "llm": "LLM", "end": "End"}
 
@@ -98,3 +100,22 @@ def convert_v1_to_v2_json(v1: V1Workflow | Mapping[str, Any]) -> dict[str, Any]:
             last_writer[key] = (node.id, port)
 
     return {"nodes": [converted[n.id] for n in workflow.nodes], "edges": edges}
+
+
+def convert_v1_to_v2(v1: V1Workflow | Mapping[str, Any]) -> WorkflowGraph:
+    """The V2 :class:`~snapagent.workflow.WorkflowGraph` equivalent to a V1 graph."""
+    return WorkflowGraph.model_validate(convert_v1_to_v2_json(v1))
+
+
+def validated_v2_graph(
+    v1: V1Workflow | Mapping[str, Any], registry: NodeRegistryV2 | None = None
+) -> WorkflowGraph:
+    """Convert, then validate with the V2 engine: :class:`GraphValidationError` carries the
+    engine's own problems (a V1 graph V2 cannot express, such as a prompt over its limit)."""
+    from snapagent.nodes import default_registry
+
+    graph = convert_v1_to_v2(v1)
+    problems = validate_graph(graph, registry or default_registry())
+    if problems:
+        raise GraphValidationError(list(problems))
+    return graph

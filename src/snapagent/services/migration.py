@@ -35,6 +35,7 @@ from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
+from snapagent.legacy.converter import validated_v2_graph
 
 __all__ = [
     "MIGRATION_NOTE",
@@ -118,16 +119,8 @@ class RollbackResult:
 
 
 def default_converter(v1: Any) -> dict[str, Any]:
-    """V1 JSON -> V2 graph JSON validated by the engine's default registry."""
-    from snapagent.legacy.converter import convert_v1_to_v2_json
-    from snapagent.nodes import default_registry
-    from snapagent.workflow import WorkflowGraph, validate_graph
-
-    graph_json = convert_v1_to_v2_json(v1)
-    problems = validate_graph(WorkflowGraph.model_validate(graph_json), default_registry())
-    if problems:
-        raise GraphValidationError(list(problems))
-    return graph_json
+    """V1 JSON -> V2 graph JSON, validated by the engine with the built-in node types."""
+    return validated_v2_graph(v1).to_json()
 
 
 def _reason(exc: Exception) -> str:
