@@ -14,6 +14,7 @@ from snapagent.legacy.samples import V2_INCOMPATIBLE, chat_only_workflow, rag_wo
 from snapagent.nodes import default_registry
 from snapagent.testing import InMemoryRetriever, ScriptedChatModel, ScriptedChatModels
 from snapagent.workflow import (
+    NodeRegistryV2,
     ServiceContainer,
     TextChunk,
     WorkflowExecutorV2,
@@ -47,36 +48,25 @@ def services() -> tuple[ServiceContainer, ScriptedChatModels, InMemoryRetriever]
     return ServiceContainer(chat_models=provider, retriever=retriever), provider, retriever
 
 
-async def run_v1(v1: dict[str, Any]) -> Outcome:
+async def run(graph: WorkflowGraph, registry: NodeRegistryV2) -> Outcome:
     svc, provider, retriever = services()
-    graph, registry = prepare_v1_run(v1)
     result = await WorkflowExecutorV2(registry, svc).run(
         graph,
         {"query": QUESTION, "history": HISTORY, "session_id": "s1"},
         {"default_model": "bot-default"},
     )
-    return Outcome(
-        result,
-        provider.default.requests,
-        provider.resolved,
-        [tuple(q.knowledge_base_ids) for q in retriever.queries],
-    )
+    queried = [tuple(q.knowledge_base_ids) for q in retriever.queries]
+    return Outcome(result, provider.default.requests, provider.resolved, queried)
+
+
+async def run_v1(v1: dict[str, Any]) -> Outcome:
+    """The bot before migration: its V1 graph through NodeAdapter."""
+    return await run(*prepare_v1_run(v1))
 
 
 async def run_migrated(v1: dict[str, Any]) -> Outcome:
-    svc, provider, retriever = services()
-    graph = WorkflowGraph.model_validate(convert_v1_to_v2_json(v1))
-    result = await WorkflowExecutorV2(default_registry(), svc).run(
-        graph,
-        {"query": QUESTION, "history": HISTORY, "session_id": "s1"},
-        {"default_model": "bot-default"},
-    )
-    return Outcome(
-        result,
-        provider.default.requests,
-        provider.resolved,
-        [tuple(q.knowledge_base_ids) for q in retriever.queries],
-    )
+    """The bot after migration: the converted V2 draft on the plain V2 registry."""
+    return await run(WorkflowGraph.model_validate(convert_v1_to_v2_json(v1)), default_registry())
 
 
 CASES = {
