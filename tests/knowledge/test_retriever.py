@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from snapagent.db.session import Database
-from snapagent.errors import InputValidationError
+from snapagent.errors import InputValidationError, ProviderError
 from snapagent.knowledge.fusion import RerankCandidate
 from snapagent.knowledge.retriever import KnowledgeRetriever
 from snapagent.services.knowledge import KnowledgeService
@@ -184,3 +184,18 @@ async def test_bad_queries_are_input_errors_and_unknown_kbs_are_empty(
         await retriever.retrieve(RetrievalQuery("x", ["kb"], top_k=0))
     assert await retriever.retrieve(RetrievalQuery("x", ["no-such-kb"])) == []
     assert await retriever.retrieve(RetrievalQuery("   ", ["no-such-kb"])) == []
+
+
+async def test_hybrid_falls_back_to_keywords_when_the_embedding_provider_fails(
+    knowledge_service: KnowledgeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, kb_id, ids = await _kb_with_docs(knowledge_service)
+
+    async def down(text: str) -> object:
+        raise ProviderError("embedding server down", provider="test")
+
+    monkeypatch.setattr(knowledge_service.embeddings("local"), "embed_query", down)
+    hits = await knowledge_service.query(owner, [kb_id], "해운대 해수욕장")
+    assert hits[0].document_id == ids["busan.md"]
+    with pytest.raises(ProviderError):
+        await knowledge_service.query(owner, [kb_id], "해운대 해수욕장", mode="vector")

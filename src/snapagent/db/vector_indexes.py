@@ -50,5 +50,10 @@ async def ensure_hnsw_index(conn: AsyncConnection | AsyncSession, dim: int) -> b
     """
     if not 0 < dim <= MAX_HNSW_DIM:
         return False
-    await conn.execute(text(create_hnsw_index_sql(dim)))
+    # Look first: CREATE INDEX IF NOT EXISTS would still lock the table against writers.
+    exists = await conn.scalar(
+        text("SELECT 1 FROM pg_indexes WHERE indexname = :name"), {"name": hnsw_index_name(dim)}
+    )
+    if not exists:
+        await conn.execute(text(create_hnsw_index_sql(dim)))
     return True

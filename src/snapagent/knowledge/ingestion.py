@@ -49,6 +49,8 @@ __all__ = ["IngestionError", "IngestionWorker"]
 log = logging.getLogger(__name__)
 
 TERMINAL = (DocumentStatus.INDEXED, DocumentStatus.FAILED)
+# How long the background worker waits before trying again after an infrastructure error.
+RETRY_PAUSE_SECONDS = 2.0
 
 
 class IngestionError(SnapAgentError):
@@ -80,6 +82,7 @@ class IngestionWorker:
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._recovered = False
+        self._hnsw_dims: set[int] = set()  # dimensions whose HNSW index is known to exist
 
     def add_listener(self, listener: IndexListener) -> None:
         self._listeners.append(listener)
@@ -112,11 +115,20 @@ class IngestionWorker:
         return count
 
     async def _run_forever(self) -> None:
-        if not self._recovered:
-            await self.recover()
         while True:
-            self._wake.clear()
-            await self.run_until_idle()
+            try:
+                if not self._recovered:
+                    await self.recover()
+                self._wake.clear()
+                await self.run_until_idle()
+            except SnapAgentError as exc:  # e.g. the database is briefly unavailable
+                log.warning("ingestion worker paused: %s", exc.message)
+                await asyncio.sleep(RETRY_PAUSE_SECONDS)
+                continue
+            except Exception:
+                log.exception("ingestion worker error; retrying")
+                await asyncio.sleep(RETRY_PAUSE_SECONDS)
+                continue
             await self._wake.wait()
 
     async def run_until_idle(self) -> int:
@@ -211,9 +223,10 @@ class IngestionWorker:
             )
             for i, d in enumerate(drafts)
         ]
-        if self._db.is_postgres:
+        if self._db.is_postgres and model.dimension not in self._hnsw_dims:
             async with self._db.transaction() as session:
                 await ensure_hnsw_index(session, model.dimension)
+            self._hnsw_dims.add(model.dimension)
         revision = await finish_job(self._db, job, records, model.dimension)
         if revision is not None:
             self._emit(IndexChange(job.knowledge_base_id, revision, added=records))

@@ -15,6 +15,7 @@ optional reranker, ``score_threshold`` and ``top_k``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,7 +26,7 @@ from sqlalchemy import select
 
 from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.session import Database
-from snapagent.errors import InputValidationError
+from snapagent.errors import InputValidationError, ProviderError
 from snapagent.knowledge.fusion import FusionConfig, RerankCandidate, Reranker, fuse
 from snapagent.knowledge.index_cache import IndexCache, KnowledgeBaseIndex
 from snapagent.knowledge.pg_search import pg_vector_search
@@ -34,6 +35,8 @@ from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.workflow.services import RetrievalQuery, RetrievedDocument
 
 __all__ = ["MAX_TOP_K", "KnowledgeRetriever"]
+
+log = logging.getLogger(__name__)
 
 MAX_TOP_K = 100
 _MODES = ("hybrid", "vector", "keyword")
@@ -158,8 +161,17 @@ class KnowledgeRetriever:
         if query.mode in ("hybrid", "keyword"):
             keyword_hits = index.keyword.search(query.query, candidates, allowed)
         if want_vector and row.embedding_dim is not None and len(index):
-            vector = await self._query_vector(row.embedding_model, query.query, query_vectors)
-            vector_hits = await self._vector_search(row, index, vector, candidates, query, allowed)
+            try:
+                vector = await self._query_vector(row.embedding_model, query.query, query_vectors)
+            except ProviderError as exc:
+                if query.mode == "vector":
+                    raise
+                # Hybrid degrades to keyword-only rather than failing the whole answer.
+                log.warning("vector side skipped for %s: %s", row.id, exc.message)
+            else:
+                vector_hits = await self._vector_search(
+                    row, index, vector, candidates, query, allowed
+                )
         if query.mode == "keyword":
             ranked = keyword_hits
         elif query.mode == "vector":

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from snapagent.db.models.knowledge import Document, DocumentStatus, KnowledgeBase
 from snapagent.db.session import Database
@@ -236,8 +236,12 @@ class KnowledgeService:
         """A knowledge base by id or by name."""
         async with self.db.session() as session:
             kb = await store.resolve_knowledge_base(session, ref, owner_id)
-            docs = await store.list_documents(session, kb.id)
-            return KnowledgeBaseInfo.of(kb, len(docs))
+            count = await session.scalar(
+                select(func.count())
+                .select_from(Document)
+                .where(Document.knowledge_base_id == kb.id)
+            )
+            return KnowledgeBaseInfo.of(kb, int(count or 0))
 
     async def delete_knowledge_base(self, owner_id: str, kb_id: str) -> None:
         async with self.db.transaction() as session:
