@@ -129,10 +129,15 @@ class DocumentInfo:
 
 
 def default_embedding_resolver() -> EmbeddingResolver:
-    """Embedding models from `snapagent.llm` (one instance per spec, created on first use)."""
-    from snapagent.llm import registry  # type: ignore[attr-defined]
+    """Embedding models from `snapagent.llm`, imported on first use (constructing a service
+    never loads a model or a provider SDK)."""
 
-    resolve: EmbeddingResolver = registry.get_embedding_model
+    def resolve(spec: str) -> EmbeddingModel:
+        from snapagent.llm import registry  # type: ignore[attr-defined]
+
+        model: EmbeddingModel = registry.get_embedding_model(spec)
+        return model
+
     return resolve
 
 
