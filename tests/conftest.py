@@ -53,33 +53,22 @@ class PgServer:
     host: str
     port: int
     user: str
-    bin_dir: Path | None
+    bin_dir: Path
+    password: str | None = None
 
     def url(self, database: str = "postgres") -> str:
-        return f"postgresql+asyncpg://{self.user}@{self.host}:{self.port}/{database}"
+        auth = f"{self.user}:{self.password}" if self.password else self.user
+        return f"postgresql+asyncpg://{auth}@{self.host}:{self.port}/{database}"
 
     def sql(self, statement: str) -> None:
-        psql = str(self.bin_dir / "psql") if self.bin_dir else "psql"
+        env = {**os.environ, "PGPASSWORD": self.password or ""}
+        target = ["-h", self.host, "-p", str(self.port), "-U", self.user, "-d", "postgres"]
         subprocess.run(
-            [
-                psql,
-                "-h",
-                self.host,
-                "-p",
-                str(self.port),
-                "-U",
-                self.user,
-                "-d",
-                "postgres",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-q",
-                "-c",
-                statement,
-            ],
+            [str(self.bin_dir / "psql"), *target, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement],
             check=True,
             capture_output=True,
             timeout=60,
+            env=env,
         )
 
 
@@ -199,13 +188,18 @@ def pg_server() -> Iterator[PgServer]:
     external = os.environ.get("SNAPAGENT_TEST_POSTGRES_URL")
     if external:
         url = make_url(external)
-        yield PgServer(url.host or "127.0.0.1", url.port or 5432, url.username or "postgres", None)
+        yield PgServer(
+            url.host or "127.0.0.1",
+            url.port or 5432,
+            url.username or "postgres",
+            _bundled_bin_dir(),  # its psql client works against any server
+            url.password,
+        )
         return
     server, root, user = _start_bundled_server()
     try:
         yield server
     finally:
-        assert server.bin_dir is not None
         _run_as(
             user,
             [
