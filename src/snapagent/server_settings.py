@@ -1,11 +1,15 @@
-"""Settings of the HTTP server: token signing, upload limit, CORS, where to listen.
+"""Settings of the HTTP server: token signing, password hashing cost, CORS, where to listen.
+
+The upload limit is the knowledge settings' ``max_upload_bytes``
+(``SNAPAGENT_KNOWLEDGE_MAX_UPLOAD_BYTES``): one limit, enforced by the HTTP layer while the body
+streams in and again by `KnowledgeService`.
 
 Read from the environment (prefix ``SNAPAGENT_``) like every other settings class, so
 ``SNAPAGENT_JWT_SECRET=... snapagent serve`` works. With no secret configured, the embedded
 default generates one once and keeps it in ``<data_dir>/jwt_secret`` (mode 0600), so tokens
 survive restarts and are shared by every worker of one installation.
 
-    settings = ServerSettings(jwt_secret="s" * 32, max_upload_bytes=5_000_000)
+    settings = ServerSettings(jwt_secret="s" * 32, token_expiry_minutes=15)
     app = create_app(settings=settings)
 """
 
@@ -40,9 +44,6 @@ class ServerSettings(BaseSettings):
         "and stored under data_dir.",
     )
     token_expiry_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
-    max_upload_bytes: int = Field(
-        default=20 * 1024 * 1024, ge=1, description="Largest accepted document upload."
-    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed by CORS; empty disables CORS."
     )

@@ -1,6 +1,7 @@
 """HTTP test fixtures: the real app on SQLite and PostgreSQL, and two users with tokens.
 
-- ``server_settings``: fast argon2 cost, a fixed JWT secret and a small upload limit.
+- ``server_settings``: fast argon2 cost and a fixed JWT secret.
+- ``api_knowledge``: the app's `KnowledgeService` (hash embeddings, ``TEST_UPLOAD_LIMIT``).
 - ``app``: ``create_app`` on ``migrated_db`` (parametrized sqlite/postgres by the root conftest).
 - ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s).
 - ``alice`` / ``bob``: registered users (:class:`ApiUser`: ``id``, ``email``, ``token``,
@@ -22,7 +23,10 @@ from fastapi import FastAPI
 
 from snapagent.api.app import create_app
 from snapagent.db.session import Database
+from snapagent.knowledge.settings import KnowledgeSettings
+from snapagent.llm.embedding import EmbeddingModel
 from snapagent.server_settings import ServerSettings
+from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
 
 TEST_UPLOAD_LIMIT = 256 * 1024
@@ -65,7 +69,6 @@ async def register_user(client: httpx.AsyncClient, email: str) -> ApiUser:
 def server_settings() -> ServerSettings:
     return ServerSettings(
         jwt_secret="test-secret-" + "x" * 32,
-        max_upload_bytes=TEST_UPLOAD_LIMIT,
         argon2_time_cost=1,
         argon2_memory_kib=64,
         argon2_parallelism=1,
@@ -78,10 +81,31 @@ def core_settings(tmp_path: Path) -> CoreSettings:
 
 
 @pytest.fixture
+async def api_knowledge(
+    migrated_db: Database, hash_embeddings: EmbeddingModel
+) -> AsyncIterator[KnowledgeService]:
+    """The app's `KnowledgeService`: hash embeddings (no weights), a small upload limit."""
+    settings = KnowledgeSettings(max_upload_bytes=TEST_UPLOAD_LIMIT)
+    service = KnowledgeService(
+        migrated_db, embeddings=lambda spec: hash_embeddings, settings=settings
+    )
+    service.start()
+    try:
+        yield service
+    finally:
+        await service.close()
+
+
+@pytest.fixture
 def app(
-    migrated_db: Database, server_settings: ServerSettings, core_settings: CoreSettings
+    migrated_db: Database,
+    server_settings: ServerSettings,
+    core_settings: CoreSettings,
+    api_knowledge: KnowledgeService,
 ) -> FastAPI:
-    return create_app(server_settings, migrated_db, core_settings=core_settings)
+    return create_app(
+        server_settings, migrated_db, core_settings=core_settings, knowledge=api_knowledge
+    )
 
 
 @pytest.fixture

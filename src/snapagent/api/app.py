@@ -18,13 +18,15 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
+from snapagent.api.body_limit import BodySizeLimitMiddleware
 from snapagent.api.errors import install_error_handlers
-from snapagent.api.routes import api_keys, auth, bots, health, workflow_versions
+from snapagent.api.routes import api_keys, auth, bots, health, knowledge_bases, workflow_versions
 from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
 from snapagent.server_settings import ServerSettings, resolve_jwt_secret
 from snapagent.services.accounts import Credentials
+from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings, get_core_settings
 from snapagent.workflow.node import NodeRegistryV2
 
@@ -52,13 +54,17 @@ def create_app(
     *,
     core_settings: CoreSettings | None = None,
     node_registry: NodeRegistryV2 | None = None,
+    knowledge: KnowledgeService | None = None,
     startup_hooks: tuple[StartupHook, ...] = (),
 ) -> FastAPI:
-    """Build the app. A ``database`` passed in stays the caller's to dispose."""
+    """Build the app. A ``database`` or ``knowledge`` service passed in stays the caller's:
+    the app neither starts nor closes them."""
     settings = settings or ServerSettings()
     core = core_settings or get_core_settings()
     owns_database = database is None
     db = database or Database.from_settings(core)
+    owns_knowledge = knowledge is None
+    knowledge = knowledge or KnowledgeService(db)
     credentials = Credentials(
         secret=resolve_jwt_secret(settings, core.data_dir),
         token_ttl=timedelta(minutes=settings.token_expiry_minutes),
@@ -72,6 +78,7 @@ def create_app(
         database=db,
         credentials=credentials,
         node_registry=node_registry or _default_registry(),
+        knowledge=knowledge,
     )
 
     @asynccontextmanager
@@ -80,6 +87,9 @@ def create_app(
             if owns_database:
                 stack.push_async_callback(db.dispose)
             await ensure_database_ready(db)
+            if owns_knowledge:
+                state.knowledge.start()
+                stack.push_async_callback(state.knowledge.close)
             for hook in (*_STARTUP_HOOKS, *startup_hooks):
                 await hook(state, stack)
             log.info("SnapAgent API ready (database: %s)", db.safe_url)
@@ -90,10 +100,13 @@ def create_app(
         summary="Self-hostable backend for RAG chatbots with versioned, port-based workflows.",
         version="1.0.0",
         lifespan=lifespan,
-        max_body_size=settings.max_upload_bytes + _MULTIPART_OVERHEAD,
     )
     app.state.snapagent = state
     install_error_handlers(app)
+    # Enforced while the body streams in, so an oversized upload is never read whole.
+    app.add_middleware(
+        BodySizeLimitMiddleware, max_bytes=knowledge.settings.max_upload_bytes + _MULTIPART_OVERHEAD
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -108,6 +121,7 @@ def create_app(
     app.include_router(api_keys.router)
     app.include_router(bots.router)
     app.include_router(workflow_versions.router)
+    app.include_router(knowledge_bases.router)
     return app
 
 

@@ -24,6 +24,7 @@ from snapagent.db.session import Database
 from snapagent.errors import AuthenticationError
 from snapagent.services.accounts import AccountService
 from snapagent.services.bots import BotService
+from snapagent.services.knowledge import KnowledgeService
 from snapagent.services.workflow_versions import WorkflowVersionService
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "CurrentUser",
     "DatabaseDep",
     "DbSession",
+    "Knowledge",
     "WorkflowVersions",
     "get_app_state",
 ]
@@ -100,3 +102,10 @@ def get_workflow_version_service(session: DbSession, state: AppStateDep) -> Work
 
 
 WorkflowVersions = Annotated[WorkflowVersionService, Depends(get_workflow_version_service)]
+
+
+def get_knowledge_service(state: AppStateDep) -> KnowledgeService:
+    return state.knowledge
+
+
+Knowledge = Annotated[KnowledgeService, Depends(get_knowledge_service)]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -103,7 +103,9 @@ def _status_of(exc: e.SnapAgentError) -> tuple[int, str]:
 
 
 def _problem_dict(problem: Any) -> dict[str, Any]:
-    """An engine ValidationProblem (dataclass or pydantic model) as JSON."""
+    """A graph problem (mapping, engine ValidationProblem, pydantic model) as JSON."""
+    if isinstance(problem, Mapping):
+        return dict(problem)
     if hasattr(problem, "to_dict"):
         return dict(problem.to_dict())
     if hasattr(problem, "model_dump"):

@@ -1,4 +1,4 @@
-"""What one running app holds: settings, the database, credentials, the node registry.
+"""What one running app holds: settings, database, credentials, node registry, knowledge.
 
 Built once by :func:`snapagent.api.app.create_app` and stored on ``app.state.snapagent``;
 routes reach it through the ``AppStateDep`` dependency, never through globals, so several apps
@@ -13,6 +13,7 @@ from typing import Any
 from snapagent.db.session import Database
 from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
+from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
 from snapagent.workflow.node import NodeRegistryV2
 
@@ -28,4 +29,5 @@ class AppState:
     database: Database
     credentials: Credentials
     node_registry: NodeRegistryV2
+    knowledge: KnowledgeService
     extras: dict[str, Any] = field(default_factory=dict)

@@ -11,7 +11,11 @@ from snapagent.api.schemas.common import RequestModel
 
 __all__ = ["BotCreate", "BotPublic", "BotUpdate", "BotsPublic", "LegacyWorkflowPublic"]
 
-_KB_IDS = Field(max_length=50, description="Knowledge bases the bot searches (yours only).")
+_KB_IDS = Field(
+    default_factory=list,
+    max_length=50,
+    description="Knowledge bases the bot searches (yours only).",
+)
 
 
 class BotCreate(RequestModel):

@@ -1,0 +1,98 @@
+"""Knowledge bases, documents and retrieval tests on the wire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from snapagent.api.schemas.common import RequestModel
+
+__all__ = [
+    "DocumentPublic",
+    "DocumentsPublic",
+    "KnowledgeBaseCreate",
+    "KnowledgeBasePublic",
+    "KnowledgeBasesPublic",
+    "QueryRequest",
+    "QueryResult",
+    "QueryResults",
+]
+
+
+class KnowledgeBaseCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    embedding_model: str | None = Field(
+        default=None, max_length=200, description="Embedding model spec; default: local."
+    )
+    chunk_max_tokens: int | None = Field(default=None, ge=16, le=8192)
+    chunk_overlap_tokens: int | None = Field(default=None, ge=0, le=1024)
+
+
+class KnowledgeBasePublic(BaseModel):
+    id: str
+    name: str
+    description: str
+    embedding_model: str
+    embedding_dim: int | None
+    chunk_max_tokens: int
+    chunk_overlap_tokens: int
+    document_count: int
+    created_at: datetime
+
+
+class KnowledgeBasesPublic(BaseModel):
+    data: list[KnowledgeBasePublic]
+    count: int
+
+
+class DocumentPublic(BaseModel):
+    id: str
+    knowledge_base_id: str
+    title: str
+    filename: str
+    content_type: str | None
+    size_bytes: int
+    sha256: str
+    status: Literal["queued", "parsing", "chunking", "embedding", "indexed", "failed"]
+    error: str | None
+    chunks_total: int
+    chunks_done: int
+    progress: float = Field(description="0.0 to 1.0: share of the chunks embedded and indexed.")
+    attempts: int
+    created: bool = Field(description="False when identical content was already uploaded.")
+    created_at: datetime
+    updated_at: datetime
+    indexed_at: datetime | None
+
+
+class DocumentsPublic(BaseModel):
+    data: list[DocumentPublic]
+    count: int
+
+
+class QueryRequest(RequestModel):
+    query: str = Field(min_length=1, max_length=4000)
+    top_k: int = Field(default=4, ge=1, le=100)
+    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
+    score_threshold: float | None = Field(default=None, ge=0.0)
+    document_ids: list[str] | None = Field(default=None, max_length=1000)
+
+
+class QueryResult(BaseModel):
+    text: str
+    score: float
+    document_id: str
+    document_title: str
+    knowledge_base_id: str
+    chunk_id: str
+    chunk_index: int
+    heading: str | None
+    metadata: dict[str, Any]
+
+
+class QueryResults(BaseModel):
+    data: list[QueryResult]
+    count: int
