@@ -104,12 +104,18 @@ def _edge_key(edge: Mapping[str, Any]) -> EdgeKey:
 
 
 def _field_changes(before: Any, after: Any, prefix: str) -> list[FieldChange]:
-    """Differences between two JSON values; objects are descended into key by key."""
-    if isinstance(before, Mapping) and isinstance(after, Mapping):
+    """Differences between two JSON values; objects are descended into key by key.
+
+    An object that appears or disappears is descended into as well, so each of its leaves is
+    reported (``inputs.history.selector``) rather than the whole object at once.
+    """
+    old = {} if before is _MISSING and isinstance(after, Mapping) and after else before
+    new = {} if after is _MISSING and isinstance(before, Mapping) and before else after
+    if isinstance(old, Mapping) and isinstance(new, Mapping):
         changes: list[FieldChange] = []
-        for key in sorted(set(before) | set(after), key=str):
+        for key in sorted(set(old) | set(new), key=str):
             sub = f"{prefix}.{key}" if prefix else str(key)
-            changes.extend(_field_changes(before.get(key, _MISSING), after.get(key, _MISSING), sub))
+            changes.extend(_field_changes(old.get(key, _MISSING), new.get(key, _MISSING), sub))
         return changes
     if before == after:
         return []
