@@ -1,0 +1,214 @@
+"""`snapagent run-workflow GRAPH.json --input query="..."`: validate and run a V2 graph offline.
+
+    snapagent run-workflow examples/rag_pipeline.json --input query="What is SnapAgent?" \
+        --doc README.md --events
+
+Every model id is answered by the offline model from `snapagent.llm` (or, when that package
+is unavailable, by a scripted echo model); ``--doc FILE`` loads text into an in-memory
+knowledge base for every knowledge node. Exit codes: 0 succeeded, 1 the run failed or was
+cancelled, 2 the graph, a file or an argument is invalid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from snapagent.errors import GraphValidationError, InputValidationError
+from snapagent.nodes import default_registry
+from snapagent.testing import InMemoryRetriever, ScriptedChatModel, ScriptedChatModels
+from snapagent.workflow import (
+    RunFinished,
+    ServiceContainer,
+    WorkflowExecutorV2,
+    WorkflowGraph,
+    WorkflowRunResult,
+)
+from snapagent.workflow.services import ChatModel, ChatModelProvider
+
+__all__ = ["offline_chat_models", "register"]
+
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _EveryIdProvider:
+    """Answers every model id with one model (the CLI runs offline, with no keys)."""
+
+    def __init__(self, model: ChatModel) -> None:
+        self.model = model
+
+    def resolve(self, model_id: str | None) -> ChatModel:
+        return self.model
+
+
+def offline_chat_models() -> ChatModelProvider:
+    """The real offline model if `snapagent.llm` provides it, else a scripted echo model."""
+    try:
+        from snapagent.llm.offline import OfflineChatModel
+    except ImportError:  # the provider package is optional for the engine
+        return ScriptedChatModels(ScriptedChatModel("echo", default_reply="(no model available)"))
+    return _EveryIdProvider(OfflineChatModel())
+
+
+def _fail(message: str) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {escape(message)}")
+    return typer.Exit(2)
+
+
+def _load_graph(path: Path) -> WorkflowGraph:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise _fail(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(f"{path}: cannot read ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise _fail(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
+    try:
+        return WorkflowGraph.from_json(data)
+    except ValidationError as exc:
+        lines = [f"{path}: not a workflow graph:"]
+        for err in exc.errors():
+            lines.append(f"  {'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}")
+        raise _fail("\n".join(lines)) from None
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; a value starting with ``[`` or ``{`` is read as JSON."""
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputValidationError(f"--input {pair!r} must look like key=value", field="input")
+        parsed: Any = value
+        if value[:1] in ("[", "{"):
+            try:
+                parsed = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise InputValidationError(
+                    f"--input {key}: value is not valid JSON ({exc.msg})", field=key
+                ) from None
+        inputs[key.strip()] = parsed
+    return inputs
+
+
+def _retriever(graph: WorkflowGraph, docs: list[Path]) -> InMemoryRetriever:
+    retriever = InMemoryRetriever()
+    kb_ids = {
+        kb
+        for node in graph.nodes
+        if node.type == "knowledge"
+        for kb in node.config.get("knowledge_base_ids", [])
+    }
+    for path in docs:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(f"--doc {path}: cannot read ({exc})") from None
+        for number, part in enumerate(p.strip() for p in text.split("\n\n")):
+            for kb in sorted(kb_ids):
+                if part:
+                    retriever.add(kb, part, title=path.name, document_id=f"{path.name}#{number}")
+    return retriever
+
+
+def _print_problems(error: GraphValidationError) -> None:
+    _err.print(f"[red]error:[/red] the graph is invalid ({len(error.problems)} problem(s)):")
+    for problem in error.problems:
+        where = problem.path or problem.node_id or "graph"
+        _err.print(f"  {where}: {problem.message} ({problem.code})", markup=False)
+
+
+def _print_result(result: WorkflowRunResult) -> None:
+    table = Table(
+        title=f"run {result.run_id}: {result.status.value} in {result.elapsed_s * 1000:.2f} ms"
+    )
+    for column in ("#", "node", "type", "status", "ms", "retries", "tokens"):
+        table.add_column(
+            column, justify="right" if column in ("#", "ms", "retries", "tokens") else "left"
+        )
+    for node in result.ordered_nodes():
+        table.add_row(
+            str(node.index) if node.index >= 0 else "-",
+            node.node_id,
+            node.node_type,
+            node.status.value,
+            f"{node.elapsed_s * 1000:.3f}",
+            str(node.retries),
+            str(node.usage.total_tokens),
+        )
+    _out.print(table)
+    _out.print("outputs:")
+    _out.print(json.dumps(result.outputs, ensure_ascii=False, indent=2), markup=False)
+    if result.error is not None:
+        where = f" (node {result.error.node_id})" if result.error.node_id else ""
+        message = escape(result.error.message)
+        _err.print(f"[red]run {result.status.value}{escape(where)}:[/red] {message}")
+
+
+async def _execute(
+    executor: WorkflowExecutorV2, graph: WorkflowGraph, inputs: dict[str, Any], events: bool
+) -> WorkflowRunResult:
+    if not events:
+        return await executor.run(graph, inputs, {"user_id": "cli"})
+    result: WorkflowRunResult | None = None
+    async for event in executor.stream(graph, inputs, {"user_id": "cli"}):
+        data = event.to_dict()
+        if isinstance(event, RunFinished):
+            result = event.result
+            data["result"] = {"status": event.result.status.value, "run_id": event.result.run_id}
+        _out.print(json.dumps(data, ensure_ascii=False, default=str), markup=False)
+    assert result is not None  # stream() always ends with RunFinished
+    return result
+
+
+def run_workflow(
+    graph_path: Annotated[
+        Path, typer.Argument(metavar="GRAPH.json", help="A V2 workflow graph (JSON).")
+    ],
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--input", "-i", help='Run input as key=value (repeatable): query="Hi".'),
+    ] = None,
+    docs: Annotated[
+        list[Path] | None,
+        typer.Option("--doc", help="A text file to load into every knowledge base it reads."),
+    ] = None,
+    events: Annotated[
+        bool, typer.Option("--events", help="Print every event as a JSON line.")
+    ] = False,
+) -> None:
+    """Validate GRAPH.json (printing every problem) and run it with offline services."""
+    graph = _load_graph(graph_path)
+    try:
+        run_inputs = parse_inputs(inputs or [])
+    except InputValidationError as exc:
+        raise _fail(exc.message) from None
+    services = ServiceContainer(
+        chat_models=offline_chat_models(), retriever=_retriever(graph, docs or [])
+    )
+    executor = WorkflowExecutorV2(default_registry(), services)
+    try:
+        executor.compile(graph)
+    except GraphValidationError as exc:
+        _print_problems(exc)
+        raise typer.Exit(2) from None
+    result = asyncio.run(_execute(executor, graph, run_inputs, events))
+    _print_result(result)
+    if not result.succeeded:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run-workflow")(run_workflow)

@@ -1,0 +1,148 @@
+"""`snapagent run-workflow` through typer's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from snapagent.cli import app
+from snapagent.cli.workflow import parse_inputs
+from snapagent.errors import InputValidationError
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+runner = CliRunner()
+
+
+def write(tmp_path: Path, data: Any, name: str = "graph.json") -> Path:
+    path = tmp_path / name
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return path
+
+
+def test_runs_an_example_and_prints_outputs_and_timings() -> None:
+    result = runner.invoke(
+        app,
+        [
+            "run-workflow",
+            str(EXAMPLES / "greeting_router.json"),
+            "--input",
+            "query=hello there",
+            "-i",
+            "name=Ada",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert '"answer": "Hello, Ada! How can I help?"' in result.stdout
+    for column in ("node", "status", "ms"):
+        assert column in result.stdout
+    assert "skipped" in result.stdout  # the echo branch
+
+
+def test_rag_example_answers_from_a_loaded_document(tmp_path: Path) -> None:
+    doc = write(
+        tmp_path, "SnapAgent stores workflows as versioned graphs.\n\nBananas are yellow.", "a.txt"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "run-workflow",
+            str(EXAMPLES / "rag_pipeline.json"),
+            "-i",
+            "query=What are SnapAgent workflows stored as?",
+            "--doc",
+            str(doc),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "versioned graphs" in result.stdout
+    assert "Bananas" not in result.stdout.split("outputs:")[1]
+
+
+def test_events_are_printed_as_json_lines() -> None:
+    result = runner.invoke(
+        app,
+        ["run-workflow", str(EXAMPLES / "greeting_router.json"), "-i", "query=why?", "--events"],
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"')]
+    kinds = [line["event"] for line in lines]
+    assert kinds[0] == "run_started"
+    assert kinds[-1] == "run_finished"
+    assert {"node_run_started", "node_run_succeeded", "node_run_skipped"} <= set(kinds)
+    assert lines[-1]["result"]["status"] == "succeeded"
+
+
+def test_invalid_graph_prints_every_problem(tmp_path: Path) -> None:
+    graph = {
+        "nodes": [
+            {"id": "start", "type": "start"},
+            {"id": "x", "type": "nope"},
+            {"id": "t", "type": "template", "config": {"template": "{{ a }}"}},
+        ],
+        "edges": [{"source": "start", "source_port": "query", "target": "t", "target_port": "b"}],
+    }
+    result = runner.invoke(app, ["run-workflow", str(write(tmp_path, graph)), "-i", "query=q"])
+    assert result.exit_code == 2
+    for code in ("no_end_node", "unknown_node_type", "unknown_port", "missing_required_input"):
+        assert code in result.stderr
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{not json", "not valid JSON"), ('{"nodes": [{"id": 3}]}', "not a workflow graph")],
+)
+def test_bad_files_give_clear_errors(tmp_path: Path, content: str, message: str) -> None:
+    result = runner.invoke(app, ["run-workflow", str(write(tmp_path, content))])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run-workflow", str(tmp_path / "none.json")])
+    assert result.exit_code == 2
+    assert "no such file" in result.stderr
+
+
+def test_bad_input_argument() -> None:
+    result = runner.invoke(
+        app, ["run-workflow", str(EXAMPLES / "greeting_router.json"), "-i", "novalue"]
+    )
+    assert result.exit_code == 2
+    assert "key=value" in result.stderr
+
+
+def test_failed_run_exits_one(tmp_path: Path) -> None:
+    graph = {
+        "nodes": [
+            {
+                "id": "start",
+                "type": "start",
+                "config": {"inputs": [{"name": "limit", "type": "integer"}]},
+            },
+            {"id": "end", "type": "end", "config": {"outputs": ["answer"]}},
+        ],
+        "edges": [
+            {"source": "start", "source_port": "limit", "target": "end", "target_port": "answer"}
+        ],
+    }
+    result = runner.invoke(app, ["run-workflow", str(write(tmp_path, graph)), "-i", "limit=many"])
+    assert result.exit_code == 1
+    assert "must be integer" in result.stderr
+    ok = runner.invoke(app, ["run-workflow", str(write(tmp_path, graph)), "-i", "limit=3"])
+    assert ok.exit_code == 0
+    assert '"answer": 3' in ok.stdout
+
+
+def test_parse_inputs() -> None:
+    assert parse_inputs(["query=a=b", 'history=[{"role": "user", "content": "hi"}]']) == {
+        "query": "a=b",
+        "history": [{"role": "user", "content": "hi"}],
+    }
+    with pytest.raises(InputValidationError, match="not valid JSON"):
+        parse_inputs(["history=[oops"])
