@@ -10,9 +10,11 @@ we have not seen:
    written in a script the model does not cover, the vector weight is scaled down to zero
    (`FusionConfig.for_query`), so a weak side cannot hurt and need not even be computed
    (`FusionConfig.uses_vector`). A multilingual model keeps its full weight.
-2. Normalisation per list: BM25 scores are unbounded and query-dependent, cosines are not
-   comparable across models, so each list is min-max scaled to [0, 1] over its own candidates
-   before weighting; a hit missing from a list gets 0 from it.
+2. Normalisation per list: BM25 scores are unbounded and query-dependent but have a true zero
+   (no shared term), so they are divided by the list's best score; cosines have a
+   model-dependent baseline (unrelated texts score ~0.1 with one model, ~0.7 with another), so
+   they are min-max scaled over the candidates fetched, the weakest of which estimates that
+   baseline. A hit missing from a list gets 0 from it.
 3. A low default vector weight (0.3): lexical matching is the strong, reliable signal for
    short factual questions; the vector side re-orders near ties and rescues paraphrases.
 
@@ -91,8 +93,9 @@ class FusionConfig:
 def fuse(keyword_hits: Hits, vector_hits: Hits, config: FusionConfig) -> list[tuple[str, float]]:
     """One ranking from both lists, best first; every id appears once.
 
-    Weighted: ``kw * minmax(bm25) + vw * minmax(cosine)``, divided by ``kw + vw`` so the score
-    stays in [0, 1]. RRF: ``sum(weight / (rrf_k + rank))``. Ties keep keyword order first.
+    Weighted: ``kw * bm25 / max(bm25) + vw * minmax(cosine)``, divided by ``kw + vw`` so the
+    score stays in [0, 1]. RRF: ``sum(weight / (rrf_k + rank))``. Ties keep keyword order
+    first.
     """
     if config.method == "rrf":
         fused = _rrf(keyword_hits, vector_hits, config)
@@ -105,13 +108,21 @@ def fuse(keyword_hits: Hits, vector_hits: Hits, config: FusionConfig) -> list[tu
 def _weighted(keyword_hits: Hits, vector_hits: Hits, config: FusionConfig) -> dict[str, float]:
     total = config.keyword_weight + config.vector_weight
     scores: dict[str, float] = {}
-    for hits, weight in (
-        (keyword_hits, config.keyword_weight),
-        (vector_hits, config.vector_weight),
+    for normalised, weight in (
+        (_scaled_to_max(keyword_hits), config.keyword_weight),
+        (_min_max(vector_hits), config.vector_weight),
     ):
-        for doc_id, value in _min_max(hits).items():
+        for doc_id, value in normalised.items():
             scores[doc_id] = scores.get(doc_id, 0.0) + weight * value / total
     return scores
+
+
+def _scaled_to_max(hits: Hits) -> dict[str, float]:
+    """Scores with a true zero (BM25) divided by the best one, so they fall in [0, 1]."""
+    high = max((score for _, score in hits), default=0.0)
+    if high <= 0:
+        return _min_max(hits)
+    return {doc_id: max(score, 0.0) / high for doc_id, score in hits}
 
 
 def _min_max(hits: Hits) -> dict[str, float]:

@@ -19,6 +19,7 @@ undecodable files; both name the file and the reason.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePath
@@ -207,21 +208,32 @@ def parse_document(data: bytes, filename: str, content_type: str | None = None) 
     cleaned = tuple(_clean_blocks(blocks))
     if not cleaned:
         raise DocumentParseError(filename, "the file contains no text")
+    title = _clean_text(title or "").replace("\n", " ")
     return ParsedDocument(title=title or _stem(filename), format=fmt, blocks=cleaned)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff\u200b\ufffe\uffff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f\ufeff\u200b\ufffe\uffff]")
+_LINE_BREAKS = re.compile(r"\r\n?|[\x0b\x0c\u2028\u2029\x85]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 
 
+def _clean_text(text: str) -> str:
+    """Drop control characters, unify line breaks, collapse runs of spaces, drop empty lines.
+
+    Text is NFC-composed: Korean typed on macOS arrives as decomposed jamo (NFD) and would
+    otherwise never equal the same words typed elsewhere.
+    """
+    text = unicodedata.normalize("NFC", _CONTROL.sub("", _LINE_BREAKS.sub("\n", text)))
+    lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
 def _clean_blocks(blocks: Iterable[Block]) -> Iterable[Block]:
-    """Drop control characters and empty blocks; collapse runs of spaces, keep line breaks."""
     for block in blocks:
-        text = _CONTROL.sub("", block.text).replace("\r\n", "\n").replace("\r", "\n")
-        lines = (_SPACES.sub(" ", line).strip() for line in text.split("\n"))
-        text = "\n".join(line for line in lines if line)
+        text = _clean_text(block.text)
         if text:
-            yield Block(block.kind, text, block.heading_path, block.level, block.page)
+            path = tuple(_clean_text(heading) for heading in block.heading_path)
+            yield Block(block.kind, text, path, block.level, block.page)
 
 
 def _stem(filename: str) -> str:

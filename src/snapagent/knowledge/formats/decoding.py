@@ -49,9 +49,10 @@ def _utf16_without_bom(data: bytes) -> str | None:
     half = len(sample) // 2
     if half < 4:
         return None
-    if odd_nuls > 0.3 * half and even_nuls < 0.05 * half:
+    # Some Hangul code units end in a NUL byte too, so compare the halves, do not require 0.
+    if odd_nuls > 0.3 * half and even_nuls * 4 < odd_nuls:
         return "utf-16-le"
-    if even_nuls > 0.3 * half and odd_nuls < 0.05 * half:
+    if even_nuls > 0.3 * half and odd_nuls * 4 < even_nuls:
         return "utf-16-be"
     return None
 
