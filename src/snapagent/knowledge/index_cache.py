@@ -160,6 +160,8 @@ class IndexCache:
         async with self._db.session() as session:
             result = await session.stream(query.execution_options(yield_per=LOAD_BATCH))
             async for rows in result.partitions(LOAD_BATCH):
-                index.add(ChunkRecord(**row._mapping) for row in rows)
+                batch = [ChunkRecord(**row._mapping) for row in rows]
+                # Tokenising and indexing are CPU work: keep the event loop serving meanwhile.
+                await asyncio.to_thread(index.add, batch)
         log.debug("loaded %d chunks of knowledge base %s", len(index), kb_id)
         return index
