@@ -16,6 +16,7 @@ from snapagent.errors import ConflictError, NotFoundError
 from snapagent.legacy.converter import convert_v1_to_v2_json
 from snapagent.legacy.samples import rag_workflow
 from snapagent.legacy.seed import SeededBots
+from snapagent.services import migration
 from snapagent.services.migration import (
     MIGRATION_SOURCE,
     WorkflowMigrationService,
@@ -174,8 +175,9 @@ async def test_one_failing_bot_leaves_the_others_migrated(
 
 
 async def test_killed_mid_run_then_rerun_migrates_each_bot_exactly_once(
-    migrated_db: Database, seeded: SeededBots
+    migrated_db: Database, seeded: SeededBots, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(migration, "PAGE_SIZE", 3)  # several rounds of writes in 10 bots
     calls = 0
 
     def dies_after_five(v1: Any) -> dict[str, Any]:
