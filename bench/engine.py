@@ -13,6 +13,7 @@ chain node, median hand-off < 50 us. Exits 1 when one is missed (`--no-fail`: re
     make bench                                           # sets up .bench-venv, runs every bench
     .bench-venv/bin/python bench/engine.py               # the full run (about a minute)
     .venv/bin/python bench/engine.py --quick --frameworks ours --no-fail   # the smoke test
+    .venv/bin/python bench/engine.py --profile fanout-1-8-1   # where our microseconds go
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _engine_harness import Case, Plan, measure, median_us, slope
+from _engine_harness import Case, Plan, measure, median_us, profile, slope
 from _engine_ours import OURS, build_ours, handoff_latencies_ns
 from _engine_peers import PEERS, PeerMissingError, build_peer
 from _engine_shapes import Shape
@@ -241,6 +242,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, help="override the number of interleaved rounds")
     parser.add_argument("--iterations", type=int, help="override the runs per case per round")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    parser.add_argument(
+        "--profile",
+        choices=[shape.name for shape in SHAPES],
+        help="instead of the benchmark: cProfile our engine on this shape (own time per function)",
+    )
     args = parser.parse_args(argv)
     chosen = [name.strip() for name in args.frameworks.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(FRAMEWORKS))
@@ -262,6 +268,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.profile:
+        shape = next(shape for shape in SHAPES if shape.name == args.profile)
+        runs = 200 if args.quick else 5000
+        print(f"cProfile of {runs} runs of {shape.name} in our engine:")
+        print(asyncio.run(profile(build_ours(shape), runs)))
+        return 0
     try:
         report = asyncio.run(run_benchmark(args.frameworks, args.plan, args.handoff_runs))
     except PeerMissingError as error:

@@ -66,6 +66,15 @@ def test_quick_run_with_our_engine_reports_every_figure(tmp_path: Path) -> None:
     assert data["ratios"]["langgraph/ours/pipeline-4"] is None
 
 
+def test_profile_mode_names_the_engine_functions_that_cost_time() -> None:
+    done = run_engine_bench("--profile", "chain-20", "--quick")
+
+    assert done.returncode == 0, done.stderr
+    assert "cProfile of 200 runs of chain-20" in done.stdout
+    assert "runner.py" in done.stdout  # the executor's own frames are in the table
+    assert "tottime" in done.stdout
+
+
 def test_a_missing_peer_is_a_clear_error_not_a_traceback() -> None:
     if importlib.util.find_spec("langgraph") is not None:
         pytest.skip("langgraph is installed in this interpreter")
