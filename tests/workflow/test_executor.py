@@ -281,3 +281,46 @@ async def test_value_size_cap(registry: NodeRegistryV2, services: ServiceContain
     assert result.error is not None
     assert "10 byte limit" in result.error.message
     assert (await executor.run(graph, {"query": "short"}, {})).succeeded
+
+
+async def test_nodes_keep_their_own_task_across_awaits(registry: NodeRegistryV2) -> None:
+    """Nodes start inline; one that suspends must stay in the task it started in, so
+    `asyncio.timeout` / `current_task()` inside it keep referring to the right task."""
+    seen: dict[str, bool] = {}
+
+    def node(name: str) -> Any:
+        async def run(inputs: dict[str, Any]) -> dict[str, Any]:
+            before = asyncio.current_task()
+            try:
+                async with asyncio.timeout(0.01):
+                    await asyncio.sleep(5)
+            except TimeoutError:
+                pass
+            seen[name] = asyncio.current_task() is before
+            return {"text": name}
+
+        return run
+
+    for name in ("p", "q", "r"):
+        registry.register(
+            function_node_type(name, {"text": "string"}, {"text": "string"}, node(name))
+        )
+    graph = (
+        GraphBuilder()
+        .node("start", "start")
+        .node("p", "p")
+        .node("q", "q")
+        .node("r", "r")
+        .node("end", "end", outputs=["a", "b", "c"])
+        .edge("start.query", "p.text")
+        .edge("start.query", "q.text")
+        .edge("start.query", "r.text")
+        .edge("p.text", "end.a")
+        .edge("q.text", "end.b")
+        .edge("r.text", "end.c")
+        .build()
+    )
+    result = await WorkflowExecutorV2(registry).run(graph, {"query": "x"}, {})
+    assert result.status is RunStatus.SUCCEEDED, result.error
+    assert result.outputs == {"a": "p", "b": "q", "c": "r"}
+    assert seen == {"p": True, "q": True, "r": True}

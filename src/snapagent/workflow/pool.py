@@ -25,26 +25,40 @@ DEFAULT_MAX_VALUE_BYTES = 8 * 1024 * 1024
 _MISSING: Any = object()
 
 
+_SCALARS = (int, float, bool, type(None))
+
+
 def approximate_size(value: Any, limit: int) -> int:
-    """A cheap upper-bound-ish size in bytes of a JSON-like value; stops counting past
-    ``limit`` so a huge value costs no more than reaching the limit."""
+    """A cheap estimate in bytes of a JSON-like value (text length, 8 per scalar, plus keys);
+    stops counting past ``limit`` so a huge value costs no more than reaching the limit.
+
+    Exact-type checks come first: this runs for every value a node writes.
+    """
+    cls = value.__class__
+    if cls is str or cls is bytes:
+        return len(value)
+    if cls in _SCALARS:
+        return 8
+    if cls is dict or isinstance(value, Mapping):
+        total = 0
+        for key, item in value.items():
+            item_cls = item.__class__
+            if item_cls is str:
+                total += len(key) + len(item) if key.__class__ is str else len(str(key)) + len(item)
+            else:
+                total += len(str(key)) + approximate_size(item, limit - total)
+            if total > limit:
+                break
+        return total
+    if cls is list or cls is tuple or isinstance(value, list | tuple):
+        total = 0
+        for item in value:
+            total += len(item) if item.__class__ is str else approximate_size(item, limit - total)
+            if total > limit:
+                break
+        return total
     if isinstance(value, str | bytes):
         return len(value)
-    if value is None or isinstance(value, bool | int | float):
-        return 8
-    total = 0
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            total += len(str(key)) + approximate_size(item, limit - total)
-            if total > limit:
-                break
-        return total
-    if isinstance(value, list | tuple):
-        for item in value:
-            total += approximate_size(item, limit - total)
-            if total > limit:
-                break
-        return total
     return len(repr(value))
 
 
@@ -66,10 +80,13 @@ class VariablePool:
         """Store a node's outputs; raises `VariableError` when a value exceeds the size cap."""
         limit = self._max_value_bytes
         for port, value in outputs.items():
-            # Small scalars are the common case: skip the size walk for them.
-            if value.__class__ in (int, float, bool) or value is None:
+            cls = value.__class__
+            if cls is str:  # the common case, without a call
+                size = len(value)
+            elif cls in _SCALARS:
                 continue
-            size = approximate_size(value, limit)
+            else:
+                size = approximate_size(value, limit)
             if size > limit:
                 raise VariableError(
                     f"output {node_id}.{port} is about {size} bytes, over the {limit} byte limit "

@@ -15,7 +15,8 @@ as ``skipped``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Coroutine, Generator
 from time import perf_counter_ns
 from typing import Any
 
@@ -40,6 +41,26 @@ __all__ = ["EventSink", "Run"]
 EventSink = Callable[[ev.WorkflowEvent], None]
 _MISSING: Any = object()
 _NO_USAGE = TokenUsage()
+
+
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, Any, None]:
+    """Continue a coroutine that was started by hand (``coro.send(None)``) and is waiting on
+    ``waiting_on``: hand that future to the current task, then delegate exactly like
+    ``await`` would (values, exceptions and cancellation are forwarded to ``coro``)."""
+    try:
+        yield waiting_on
+    except GeneratorExit:
+        coro.close()
+        raise
+    except BaseException as exc:  # CancelledError and friends belong to the node
+        try:
+            waiting_on = coro.throw(exc)
+        except StopIteration:
+            return
+        yield from _resume(coro, waiting_on)
+        return
+    yield from coro
 
 
 class _Stop(Exception):
@@ -100,7 +121,7 @@ class Run:
                 self.limits.max_duration_s, self._duration_exceeded
             )
         try:
-            await self._worker(self.plan.start_index, main=True)
+            await self._worker([self.plan.start_index], main=True)
             if self.remaining and not self.stopping:
                 await self.done.wait()
             if self.tasks:
@@ -144,24 +165,34 @@ class Run:
                 task.cancel()
         self.done.set()
 
-    async def _worker(self, index: int, main: bool = False) -> None:
-        ready: list[int] = []
-        while index >= 0 and not self.stopping:
-            self.main_busy = main
+    async def _worker(self, ready: list[int], main: bool = False) -> None:
+        """Run ready nodes one after another in this task. A node that completes without
+        suspending costs no task switch; when one suspends (real I/O), it stays in this task
+        (so `asyncio.current_task()`, timeouts and cancel scopes inside it stay right) and the
+        other ready nodes move to a new worker task, so they run concurrently."""
+        while ready and not self.stopping:
+            coro = self._run_node(self.plan.nodes[ready.pop()], ready)
+            if main:
+                self.main_busy = True
             try:
-                await self._run_node(self.plan.nodes[index], ready)
+                try:
+                    waiting_on = coro.send(None)
+                except StopIteration:
+                    continue
+                if ready:
+                    self._spawn(ready[:])
+                    ready.clear()
+                await _resume(coro, waiting_on)
             except _Stop:
                 return
             finally:
                 if main:
                     self.main_busy = False
-            if not ready:
-                return
-            index = ready.pop()
-            while ready:
-                task = asyncio.get_running_loop().create_task(self._worker(ready.pop()))
-                self.tasks.add(task)
-                task.add_done_callback(self.tasks.discard)
+
+    def _spawn(self, ready: list[int]) -> None:
+        task = asyncio.get_running_loop().create_task(self._worker(ready))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
     # -- one node ---------------------------------------------------------------------------
     async def _run_node(self, pn: PlanNode, ready: list[int]) -> None:
@@ -424,7 +455,8 @@ class Run:
                     pn.node_id, pn.node_type, NodeStatus.SKIPPED, skip_reason=reason
                 )
             nodes[pn.node_id] = record
-            usage = usage + record.usage
+            if record.usage.input_tokens or record.usage.output_tokens:
+                usage = usage + record.usage
             if pn.is_output and record.status is NodeStatus.SUCCEEDED:
                 outputs.update(record.outputs)
         elapsed = (perf_counter_ns() - t0) / 1e9
