@@ -19,12 +19,13 @@ from typing import Any, cast
 from sqlalchemy import Table, insert, null, select
 
 from snapagent.db.base import new_id, utcnow
+from snapagent.db.models import load_all_models
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.session import Database
 from snapagent.legacy.samples import MALFORMED, V2_INCOMPATIBLE, generated_workflow
 
-__all__ = ["SeededBots", "seed_legacy_bots"]
+__all__ = ["SeededBots", "dump_database", "seed_legacy_bots"]
 
 _BATCH = 1000
 SEED_OWNER_EMAIL = "legacy-owner@snapagent.invalid"
@@ -106,3 +107,15 @@ async def seed_legacy_bots(
         async with db.transaction() as session:
             await session.execute(insert(cast(Table, Bot.__table__)), rows[start : start + _BATCH])
     return seeded
+
+
+async def dump_database(db: Database) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table in a stable order: equal dumps mean nothing was written
+    (how tests and scripts/test_migration.py prove that a dry run writes nothing)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    async with db.engine.connect() as conn:
+        for table in load_all_models().sorted_tables:
+            keys = list(table.primary_key.columns) or list(table.columns)
+            rows = await conn.execute(select(table).order_by(*keys))
+            out[table.name] = [dict(r._mapping) for r in rows]
+    return out
