@@ -28,6 +28,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -36,7 +37,9 @@ from sqlalchemy.engine import make_url
 from snapagent.db.migrate import upgrade
 from snapagent.db.session import Database
 from snapagent.errors import DefinitionError, ProviderError
-from snapagent.services.knowledge import KnowledgeService
+
+if TYPE_CHECKING:  # imported lazily: a broken knowledge module must not break every test
+    from snapagent.services.knowledge import KnowledgeService
 
 # Nothing may download weights at run time: make any accidental hub access fail loudly.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -313,6 +316,8 @@ async def knowledge_service(
 
     Embedding specs starting with ``unknown`` are rejected like an unknown provider.
     """
+
+    from snapagent.services.knowledge import KnowledgeService
 
     def resolve(spec: str) -> HashEmbeddingModel:
         if spec.startswith("unknown"):
