@@ -10,7 +10,7 @@ import pytest
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError, ProviderError
 from snapagent.knowledge.fusion import RerankCandidate
-from snapagent.knowledge.retriever import KnowledgeRetriever
+from snapagent.knowledge.retriever import KnowledgeRetriever, model_languages
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.workflow.services import RetrievalQuery
 
@@ -199,3 +199,33 @@ async def test_hybrid_falls_back_to_keywords_when_the_embedding_provider_fails(
     assert hits[0].document_id == ids["busan.md"]
     with pytest.raises(ProviderError):
         await knowledge_service.query(owner, [kb_id], "해운대 해수욕장", mode="vector")
+
+
+def test_model_languages_prefers_the_declaration() -> None:
+    class Declares:
+        languages = ("ko", "en")
+
+    assert model_languages("local", object()) == ("en",)
+    assert model_languages("local", Declares()) == ("ko", "en")
+    assert model_languages("openai:bge-m3", object()) is None
+
+
+async def test_hybrid_skips_vectors_for_a_language_the_model_does_not_cover(
+    knowledge_service: KnowledgeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, kb_id, _ids = await _kb_with_docs(knowledge_service)  # spec "local": English only
+    asked: list[str] = []
+    model = knowledge_service.embeddings("local")
+    real = model.embed_query
+
+    async def spy(text: str) -> object:
+        asked.append(text)
+        return await real(text)
+
+    monkeypatch.setattr(model, "embed_query", spy)
+    korean = await knowledge_service.query(owner, [kb_id], "해운대 해수욕장")
+    keyword = await knowledge_service.query(owner, [kb_id], "해운대 해수욕장", mode="keyword")
+    assert asked == []
+    assert [h.chunk_id for h in korean] == [h.chunk_id for h in keyword]
+    await knowledge_service.query(owner, [kb_id], "green tea leaves")
+    assert asked == ["green tea leaves"]
