@@ -20,7 +20,17 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware
 from snapagent.api.errors import install_error_handlers
-from snapagent.api.routes import api_keys, auth, bots, health, knowledge_bases, workflow_versions
+from snapagent.api.routes import (
+    api_keys,
+    auth,
+    bots,
+    chat,
+    executions,
+    health,
+    knowledge_bases,
+    sessions,
+    workflow_versions,
+)
 from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
@@ -122,6 +132,9 @@ def create_app(
     app.include_router(bots.router)
     app.include_router(workflow_versions.router)
     app.include_router(knowledge_bases.router)
+    app.include_router(chat.router)
+    app.include_router(sessions.router)
+    app.include_router(executions.router)
     return app
 
 

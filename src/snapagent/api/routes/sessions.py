@@ -1,0 +1,49 @@
+"""A bot's chat sessions and their transcripts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from snapagent.api.deps import CurrentUser, DbSession
+from snapagent.api.schemas.common import problem_responses
+from snapagent.services.conversations import (
+    ChatSessionPublic,
+    SessionTranscript,
+    list_sessions,
+    read_transcript,
+)
+from snapagent.services.workflow_versions import get_owned_bot
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/api/v1/bots/{bot_id}/sessions",
+    tags=["sessions"],
+    responses=problem_responses(401, 404, 422),
+)
+
+
+@router.get("", summary="List a bot's chat sessions, most recently active first")
+async def get_sessions(
+    bot_id: str,
+    user: CurrentUser,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[ChatSessionPublic]:
+    await get_owned_bot(session, user, bot_id)
+    return await list_sessions(session, bot_id, limit=limit, offset=offset)
+
+
+@router.get("/{session_id}", summary="A chat session with its messages, oldest first")
+async def get_session(
+    bot_id: str,
+    session_id: str,
+    user: CurrentUser,
+    session: DbSession,
+    limit: Annotated[int, Query(ge=1, le=1000, description="latest N messages")] = 200,
+) -> SessionTranscript:
+    await get_owned_bot(session, user, bot_id)
+    return await read_transcript(session, bot_id, session_id, limit=limit)
