@@ -45,7 +45,16 @@ async def test_list_pages_with_a_cursor_and_filters(
     assert [r["error_type"] for r in failed.json()["data"]] == ["ProviderError"]
     assert len((await client.get(f"{url}?version=1", headers=alice.headers)).json()["data"]) == 4
     assert (await client.get(f"{url}?version=2", headers=alice.headers)).json()["data"] == []
-    for bad in ("limit=0", "limit=101", "status=running", "cursor=garbage", "version=0"):
+    odd_cursor = "MDAwMS0wMS0wMVQwMDowMDowMCswMTowMHxhYmM"  # 0001-01-01T00:00:00+01:00|abc
+    for bad in (
+        "limit=0",
+        "limit=101",
+        "status=running",
+        "cursor=garbage",
+        f"cursor={odd_cursor}",
+        "version=0",
+        f"version={2**40}",
+    ):
         assert_problem(await client.get(f"{url}?{bad}", headers=alice.headers), 422)
 
 
@@ -90,6 +99,8 @@ async def test_statistics(client: httpx.AsyncClient, alice: ApiUser, bot_with_ru
     backwards = {"start": "2030-01-01T00:00:00Z", "end": "2001-01-01T00:00:00Z"}
     assert_problem(await client.get(url, params=backwards, headers=alice.headers), 422)
     assert_problem(await client.get(f"{url}?start=yesterday", headers=alice.headers), 422)
+    no_utc = {"start": "0001-01-01T00:00:00+01:00"}
+    assert_problem(await client.get(url, params=no_utc, headers=alice.headers), 422)
 
 
 @pytest.mark.parametrize("suffix", ["", "/statistics", "/{run}"])

@@ -137,7 +137,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         stamp, run_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
         started_at = datetime.fromisoformat(stamp)
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        if started_at.tzinfo is not None:
+            started_at = started_at.astimezone(UTC)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
         raise InputValidationError("cursor is not one this API returned", field="cursor") from exc
     if started_at.tzinfo is None or not run_id:
         raise InputValidationError("cursor is not one this API returned", field="cursor")

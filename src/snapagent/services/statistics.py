@@ -101,10 +101,13 @@ def _day_expression(dialect: str) -> ColumnElement[Any]:
     return func.date(RUN.started_at)
 
 
-def _as_utc(value: datetime | None) -> datetime | None:
+def _as_utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00 has no UTC equivalent
+        raise InputValidationError("date is out of range", field=name) from exc
 
 
 def _rate(succeeded: int, total: int) -> float:
@@ -120,7 +123,7 @@ class StatisticsService:
     async def compute(
         self, bot_id: str, *, start: datetime | None = None, end: datetime | None = None
     ) -> RunStatistics:
-        start, end = _as_utc(start), _as_utc(end)
+        start, end = _as_utc(start, "start"), _as_utc(end, "end")
         if start is not None and end is not None and start > end:
             raise InputValidationError("start must not be after end", field="start")
         conditions: list[ColumnElement[bool]] = [RUN.bot_id == bot_id]

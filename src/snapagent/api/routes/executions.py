@@ -37,7 +37,9 @@ async def list_executions(
     status: Annotated[
         str | None, Query(pattern="^(succeeded|failed|cancelled)$", description="run status")
     ] = None,
-    version: Annotated[int | None, Query(ge=1, description="published version number")] = None,
+    version: Annotated[
+        int | None, Query(ge=1, le=2**31 - 1, description="published version number")
+    ] = None,
 ) -> RunPage:
     await get_owned_bot(session, user, bot_id)
     return await ExecutionService(session).list_runs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from snapagent.api.deps import CurrentUser, DbSession
 from snapagent.api.schemas.common import problem_responses
@@ -31,7 +31,7 @@ async def get_sessions(
     user: CurrentUser,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ChatSessionPublic]:
     await get_owned_bot(session, user, bot_id)
     return await list_sessions(session, bot_id, limit=limit, offset=offset)
@@ -40,7 +40,7 @@ async def get_sessions(
 @router.get("/{session_id}", summary="A chat session with its messages, oldest first")
 async def get_session(
     bot_id: str,
-    session_id: str,
+    session_id: Annotated[str, Path(max_length=64)],
     user: CurrentUser,
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=1000, description="latest N messages")] = 200,
