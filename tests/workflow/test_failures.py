@@ -347,3 +347,16 @@ async def test_stream_reports_cancelled_nodes(
     final = events[-1]
     assert isinstance(final, RunFinished)
     assert final.result.status is RunStatus.CANCELLED
+
+
+async def test_cancel_event_set_before_the_run(
+    fail_registry: NodeRegistryV2, services: ServiceContainer, script: Script
+) -> None:
+    cancel = asyncio.Event()
+    cancel.set()
+    result = await make(fail_registry, services).run(
+        work_graph(), {"query": "q"}, cancel_event=cancel
+    )
+    assert result.status is RunStatus.CANCELLED
+    assert {r.status for r in result.nodes.values()} == {NodeStatus.SKIPPED}
+    assert script.calls == 0

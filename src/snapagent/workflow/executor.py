@@ -95,6 +95,8 @@ class WorkflowExecutorV2:
         run = Run(plan, self.services, dict(inputs or {}), sys_values, self.limits, on_event)
         if cancel_event is None:
             return await run.execute()
+        if cancel_event.is_set():
+            run.cancel()  # nothing starts; the result says cancelled
         watcher = asyncio.get_running_loop().create_task(_cancel_when_set(cancel_event, run))
         try:
             return await run.execute()

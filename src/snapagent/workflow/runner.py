@@ -1,11 +1,10 @@
-"""One run of a compiled plan: the scheduling core behind `WorkflowExecutorV2`.
+"""One run of a compiled plan: the driving half behind `WorkflowExecutorV2`.
 
-How it stays cheap: a worker coroutine runs a node, and when that node's completion makes
-successors ready it runs the first of them itself (plain ``await``, no task, no event-loop
-round trip) and starts a task only for each additional ready successor. A linear chain
-therefore runs entirely inside the caller's task; parallel branches get one task each.
-Readiness is counted, never polled: each node waits for a known number of decided
-dependencies, and the last decision either makes it ready or skips it.
+How it stays cheap: a worker runs ready nodes one after another in its own task. A node that
+completes without suspending costs no task switch and no event-loop round trip, so a linear
+chain runs entirely inside the caller's task. When a node suspends (real I/O) it stays in the
+task it started in, and the other ready nodes move to a new worker task, so independent
+branches run concurrently. Readiness is counted, never polled (see `run_state`).
 
 Stopping (a failure under ``fail_run``, a limit, or the cancel event) cancels every worker
 task; workers record the node they were running as ``cancelled`` and nodes that never started
@@ -16,31 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import types
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Coroutine, Generator
 from time import perf_counter_ns
 from typing import Any
 
-from snapagent.errors import NodeExecutionError, NodeTimeoutError, RunLimitError, VariableError
+from snapagent.errors import NodeTimeoutError, RunLimitError, VariableError
 from snapagent.workflow import events as ev
-from snapagent.workflow.node import NodeResult, RunContext
-from snapagent.workflow.plan import EDGE_BRANCH, EDGE_FAIL, EDGE_SUCCESS, ExecutionPlan, PlanNode
-from snapagent.workflow.pool import VariablePool
+from snapagent.workflow.plan import PlanNode
 from snapagent.workflow.result import (
     NodeRunResult,
     NodeStatus,
     RunError,
-    RunLimits,
     RunStatus,
     WorkflowRunResult,
 )
-from snapagent.workflow.schema import ErrorStrategy
-from snapagent.workflow.services import ServiceContainer, TokenUsage
+from snapagent.workflow.run_state import NO_USAGE, EventSink, RunState
 
 __all__ = ["EventSink", "Run"]
 
-EventSink = Callable[[ev.WorkflowEvent], None]
 _MISSING: Any = object()
-_NO_USAGE = TokenUsage()
 
 
 @types.coroutine
@@ -67,48 +60,9 @@ class _Stop(Exception):
     """Raised inside a worker whose node was cancelled because the run is stopping."""
 
 
-class Run:
-    """State of one run. Single-threaded asyncio: no locks, state changes between awaits."""
+class Run(RunState):
+    """Drives one run: `execute()` to completion, `cancel()` from any callback."""
 
-    def __init__(
-        self,
-        plan: ExecutionPlan,
-        services: ServiceContainer,
-        inputs: dict[str, Any],
-        sys: dict[str, Any],
-        limits: RunLimits,
-        sink: EventSink | None,
-    ) -> None:
-        self.plan = plan
-        self.limits = limits
-        self.sink = sink
-        self.run_id = str(sys["run_id"])
-        self.pool = VariablePool(sys, max_value_bytes=limits.max_value_bytes)
-        self.ctx = RunContext(services, inputs, self.pool.sys, self._text if sink else None)
-        self.inputs = inputs
-        count = len(plan.nodes)
-        self.pending = [n.dependency_count for n in plan.nodes]
-        self.taken = [0] * count
-        self.slots: list[dict[str, Any] | None] = [None] * count
-        self.results: list[NodeRunResult | None] = [None] * count
-        self.remaining = count
-        self.started = 0
-        self.steps = 0
-        self.status = RunStatus.SUCCEEDED
-        self.error: RunError | None = None
-        self.stopping = False
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.cancelled_by_us: set[asyncio.Task[Any]] = set()
-        self.done = asyncio.Event()
-        self.main_task: asyncio.Task[Any] | None = None
-        self.main_busy = False
-
-    # -- events ---------------------------------------------------------------------------
-    def _text(self, node_id: str, text: str) -> None:
-        if self.sink is not None:
-            self.sink(ev.TextChunk(node_id, text, perf_counter_ns()))
-
-    # -- driving --------------------------------------------------------------------------
     async def execute(self) -> WorkflowRunResult:
         """Run to completion in the calling task (which becomes the first worker)."""
         t0 = perf_counter_ns()
@@ -149,22 +103,6 @@ class Run:
         err = RunLimitError(f"the run exceeded its maximum duration of {limit} s")
         self._stop(RunStatus.FAILED, RunError.from_exception(err))
 
-    def _stop(self, status: RunStatus, error: RunError) -> None:
-        if self.stopping:
-            return
-        self.stopping = True
-        self.status = status
-        self.error = error
-        current = asyncio.current_task()
-        # The caller's task is interrupted only inside a node; waiting for the run, it is
-        # woken by `done` instead (cancelling it there would look like an outside cancel).
-        main = self.main_task if self.main_busy else None
-        for task in (*self.tasks, main):
-            if task is not None and task is not current and not task.done():
-                self.cancelled_by_us.add(task)
-                task.cancel()
-        self.done.set()
-
     async def _worker(self, ready: list[int], main: bool = False) -> None:
         """Run ready nodes one after another in this task. A node that completes without
         suspending costs no task switch; when one suspends (real I/O), it stays in this task
@@ -194,7 +132,6 @@ class Run:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    # -- one node ---------------------------------------------------------------------------
     async def _run_node(self, pn: PlanNode, ready: list[int]) -> None:
         record = NodeRunResult(pn.node_id, pn.node_type, NodeStatus.SUCCEEDED, index=self.started)
         self.results[pn.index] = record
@@ -294,160 +231,10 @@ class Run:
                 f"the run exceeded its maximum of {limit} steps at node {pn.node_id!r}"
             )
 
-    # -- outcomes -----------------------------------------------------------------------------
-    def _succeed(
-        self,
-        pn: PlanNode,
-        record: NodeRunResult,
-        outcome: Any,
-        ready: list[int],
-        *,
-        used_default: bool,
-    ) -> None:
-        if outcome.__class__ is NodeResult:
-            outputs, branch, usage = outcome.outputs, outcome.branch, outcome.usage or _NO_USAGE
-        else:
-            outputs, branch, usage = outcome, None, _NO_USAGE
-        if not isinstance(outputs, dict):
-            outputs = dict(outputs)
-        try:
-            if pn.branches and branch not in pn.branches:
-                raise NodeExecutionError(
-                    f"node {pn.node_id!r} chose branch {branch!r}; its branches are "
-                    f"{sorted(pn.branches)}",
-                    node_id=pn.node_id,
-                )
-            self.pool.set_outputs(pn.node_id, outputs)
-        except NodeExecutionError as exc:
-            if not used_default:
-                self._fail(pn, record, exc, ready)
-                return
-            # The default outputs themselves are unusable: nothing left to absorb the failure.
-            record.status = NodeStatus.FAILED
-            record.error = RunError.from_exception(exc, pn.node_id)
-            self._terminal()
-            self._stop(RunStatus.FAILED, record.error)
-            return
-        record.finished_ns = now = perf_counter_ns()
-        record.outputs = outputs
-        record.used_default = used_default
-        record.branch = branch
-        record.usage = usage
-        record.elapsed_s = (now - record.started_ns) / 1e9
-        if self.sink is not None:
-            self.sink(
-                ev.NodeRunSucceeded(
-                    pn.node_id,
-                    pn.node_type,
-                    outputs,
-                    record.elapsed_s,
-                    usage,
-                    branch,
-                    used_default,
-                    now,
-                )
-            )
-        for target, target_port, source_port, kind, label in pn.out_edges:
-            taken = kind == EDGE_SUCCESS or (kind == EDGE_BRANCH and label == branch)
-            # Validation guarantees a value edge has a source_port; `in` covers the rest.
-            if taken and target_port is not None and source_port in outputs:
-                self._deliver(target, target_port, outputs[source_port])  # type: ignore[index]
-            self._decide(target, taken, True, ready)
-        for target in pn.selector_dependents:
-            self._decide(target, True, self.plan.nodes[target].gated_by_selectors, ready)
-        self._terminal()
-
-    def _fail(self, pn: PlanNode, record: NodeRunResult, exc: Exception, ready: list[int]) -> None:
-        error = RunError.from_exception(exc, pn.node_id)
-        record.error = error
-        record.finished_ns = now = perf_counter_ns()
-        record.elapsed_s = (now - record.started_ns) / 1e9
-        strategy = pn.error_strategy
-        if isinstance(exc, RunLimitError):
-            strategy = ErrorStrategy.FAIL_RUN  # limits are the run's, never a node's to absorb
-        if strategy is ErrorStrategy.DEFAULT_VALUE:
-            if self.sink is not None:
-                self.sink(
-                    ev.NodeRunFailed(pn.node_id, pn.node_type, error, record.elapsed_s, False, now)
-                )
-            outcome = NodeResult(pn.default_outputs, pn.default_branch)
-            self._succeed(pn, record, outcome, ready, used_default=True)
-            return
-        record.status = NodeStatus.FAILED
-        routed = strategy is ErrorStrategy.FAIL_BRANCH
-        if self.sink is not None:
-            self.sink(
-                ev.NodeRunFailed(pn.node_id, pn.node_type, error, record.elapsed_s, routed, now)
-            )
-        if not routed:
-            self._terminal()
-            self._stop(RunStatus.FAILED, error)
-            return
-        error_value = error.to_dict()
-        record.outputs = {"error": error_value}
-        self.pool.set_outputs(pn.node_id, record.outputs)
-        for target, target_port, _source_port, kind, _label in pn.out_edges:
-            taken = kind == EDGE_FAIL
-            if taken and target_port is not None:
-                self._deliver(target, target_port, error_value)
-            self._decide(target, taken, True, ready)
-        for target in pn.selector_dependents:
-            self._decide(target, False, self.plan.nodes[target].gated_by_selectors, ready)
-        self._terminal()
-
-    def _finish_cancelled(self, pn: PlanNode, record: NodeRunResult) -> None:
-        record.status = NodeStatus.CANCELLED
-        record.finished_ns = now = perf_counter_ns()
-        record.elapsed_s = (now - record.started_ns) / 1e9
-        record.error = self.error
-        if self.sink is not None:
-            reason = self.error.message if self.error else "cancelled"
-            self.sink(ev.NodeRunCancelled(pn.node_id, pn.node_type, reason, now))
-        self._terminal()
-
-    def _deliver(self, target: int, port: str, value: Any) -> None:
-        slot = self.slots[target]
-        if slot is None:
-            self.slots[target] = {port: value}
-        else:
-            slot[port] = value
-
-    def _decide(self, target: int, taken: bool, gating: bool, ready: list[int]) -> None:
-        """One dependency of ``target`` is decided; the last one makes it ready or skipped."""
-        if taken and gating:
-            self.taken[target] += 1
-        self.pending[target] -= 1
-        if self.pending[target]:
-            return
-        if self.taken[target]:
-            ready.append(target)
-        else:
-            self._skip(target, "no incoming edge was taken (behind a branch not taken)", ready)
-
-    def _skip(self, index: int, reason: str, ready: list[int]) -> None:
-        pn = self.plan.nodes[index]
-        now = perf_counter_ns()
-        self.results[index] = NodeRunResult(
-            pn.node_id, pn.node_type, NodeStatus.SKIPPED, skip_reason=reason, finished_ns=now
-        )
-        if self.sink is not None:
-            self.sink(ev.NodeRunSkipped(pn.node_id, pn.node_type, reason, now))
-        for target, _tp, _sp, _kind, _label in pn.out_edges:
-            self._decide(target, False, True, ready)
-        for target in pn.selector_dependents:
-            self._decide(target, False, self.plan.nodes[target].gated_by_selectors, ready)
-        self._terminal()
-
-    def _terminal(self) -> None:
-        self.remaining -= 1
-        if not self.remaining:
-            self.done.set()
-
-    # -- result -------------------------------------------------------------------------------
     def _result(self, t0: int) -> WorkflowRunResult:
         nodes: dict[str, NodeRunResult] = {}
         outputs: dict[str, Any] = {}
-        usage = _NO_USAGE
+        usage = NO_USAGE
         for pn, record in zip(self.plan.nodes, self.results, strict=True):
             if record is None:
                 reason = "the run stopped before this node was reached"

@@ -19,6 +19,12 @@ from pydantic import ValidationError
 from snapagent.errors import DefinitionError
 from snapagent.workflow.graph_checks import descendants, find_cycles, reaches, topological_order
 from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2
+from snapagent.workflow.port_checks import (
+    check_edges,
+    check_mappings,
+    check_required_inputs,
+    node_ids,
+)
 from snapagent.workflow.schema import (
     SYS_NODE_ID,
     ErrorStrategy,
@@ -97,9 +103,9 @@ def effective_ports(schema: NodePortSchema, strategy: ErrorStrategy) -> NodePort
 def analyse_graph(graph: WorkflowGraph, registry: NodeRegistryV2) -> GraphAnalysis:
     result = GraphAnalysis(graph)
     _check_nodes(result, registry)
-    _check_edges(result)
-    _check_mappings(result)
-    _check_required_inputs(result)
+    check_edges(result)
+    check_mappings(result)
+    check_required_inputs(result)
     _check_structure(result)
     return result
 
@@ -168,163 +174,9 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
         a.add("no_end_node", "the graph has no end node (a node of type 'end')")
 
 
-def _node_ids(a: GraphAnalysis) -> set[str]:
-    return {n.id for n in a.graph.nodes}
-
-
-def _check_edges(a: GraphAnalysis) -> None:
-    ids = _node_ids(a)
-    for j, edge in enumerate(a.graph.edges):
-        where: dict[str, Any] = {"edge_index": j}
-        for end_name in ("source", "target"):
-            node_id = getattr(edge, end_name)
-            if node_id not in ids:
-                a.add(
-                    "unknown_node",
-                    f"edge {edge.describe()}: no node with id {node_id!r}",
-                    path=f"edges[{j}].{end_name}",
-                    **where,
-                )
-        src_schema = a.schemas.get(edge.source)
-        dst_schema = a.schemas.get(edge.target)
-        src_port = None
-        if src_schema is not None and edge.source_port is not None:
-            src_port = src_schema.output(edge.source_port)
-            is_branch = edge.source_port in src_schema.branches
-            if src_port is None and not is_branch:
-                a.add(
-                    "unknown_port",
-                    f"edge {edge.describe()}: node {edge.source!r} has no output "
-                    f"{edge.source_port!r}; its outputs: {src_schema.describe_outputs()}",
-                    node_id=edge.source,
-                    path=f"edges[{j}].source_port",
-                    **where,
-                )
-            if is_branch and edge.target_port is not None:
-                a.add(
-                    "branch_port_value",
-                    f"edge {edge.describe()}: branch port {edge.source_port!r} carries no value; "
-                    "use a control edge (no target_port) and read data by selector",
-                    node_id=edge.source,
-                    path=f"edges[{j}].target_port",
-                    **where,
-                )
-        if edge.target_port is not None and edge.source_port is None:
-            a.add(
-                "missing_source_port",
-                f"edge {edge.describe()}: an edge into port {edge.target_port!r} needs a "
-                "source_port",
-                node_id=edge.target,
-                path=f"edges[{j}].source_port",
-                **where,
-            )
-        if dst_schema is not None and edge.target_port is not None:
-            dst_port = dst_schema.input(edge.target_port)
-            if dst_port is None:
-                a.add(
-                    "unknown_port",
-                    f"edge {edge.describe()}: node {edge.target!r} has no input "
-                    f"{edge.target_port!r}; its inputs: {dst_schema.describe_inputs()}",
-                    node_id=edge.target,
-                    path=f"edges[{j}].target_port",
-                    **where,
-                )
-            elif src_port is not None and not src_port.type.fits(dst_port.type):
-                a.add(
-                    "type_mismatch",
-                    f"edge {edge.describe()}: output {edge.source_port!r} is "
-                    f"{src_port.type.value} but input {edge.target_port!r} expects "
-                    f"{dst_port.type.value}",
-                    node_id=edge.target,
-                    path=f"edges[{j}]",
-                    **where,
-                )
-
-
-def _check_mappings(a: GraphAnalysis) -> None:
-    ids = _node_ids(a)
-    for i, node in enumerate(a.graph.nodes):
-        schema = a.schemas.get(node.id)
-        for port, mapping in node.inputs.items():
-            path = f"nodes[{i}].inputs.{port}"
-            sel = mapping.selector
-            if schema is not None and schema.input(port) is None:
-                a.add(
-                    "unknown_port",
-                    f"node {node.id!r} has no input {port!r}; its inputs: "
-                    f"{schema.describe_inputs()}",
-                    node_id=node.id,
-                    path=path,
-                )
-                continue
-            if sel.is_sys:
-                continue
-            if sel.node_id not in ids:
-                a.add(
-                    "unknown_node",
-                    f"node {node.id!r} input {port!r}: selector {sel} names no node",
-                    node_id=node.id,
-                    path=f"{path}.selector",
-                )
-                continue
-            src_schema = a.schemas.get(sel.node_id)
-            if src_schema is None:
-                continue
-            src_port = src_schema.output(sel.port)
-            if src_port is None:
-                a.add(
-                    "unknown_port",
-                    f"node {node.id!r} input {port!r}: node {sel.node_id!r} has no output "
-                    f"{sel.port!r}; its outputs: {src_schema.describe_outputs()}",
-                    node_id=node.id,
-                    path=f"{path}.selector",
-                )
-                continue
-            dst_port = schema.input(port) if schema is not None else None
-            if dst_port is not None and not sel.path and not src_port.type.fits(dst_port.type):
-                a.add(
-                    "type_mismatch",
-                    f"node {node.id!r} input {port!r} expects {dst_port.type.value} but "
-                    f"{sel} is {src_port.type.value}",
-                    node_id=node.id,
-                    path=f"{path}.selector",
-                )
-
-
-def _check_required_inputs(a: GraphAnalysis) -> None:
-    fed: dict[str, set[str]] = {}
-    for edge in a.graph.edges:
-        if edge.target_port is not None:
-            fed.setdefault(edge.target, set()).add(edge.target_port)
-    for i, node in enumerate(a.graph.nodes):
-        schema = a.schemas.get(node.id)
-        if schema is None:
-            continue
-        bound = fed.get(node.id, set())
-        for port in schema.inputs:
-            has_mapping = port.name in node.inputs
-            if port.name in bound and has_mapping:
-                a.add(
-                    "conflicting_inputs",
-                    f"node {node.id!r} input {port.name!r} has both an edge and a selector "
-                    "mapping; keep one",
-                    node_id=node.id,
-                    path=f"nodes[{i}].inputs.{port.name}",
-                )
-            unbound = port.name not in bound and not has_mapping
-            if port.required and not port.has_default and unbound:
-                a.add(
-                    "missing_required_input",
-                    f"node {node.id!r} ({node.type}) needs input {port.describe()}: "
-                    "connect an edge to it or map it with a selector",
-                    node_id=node.id,
-                    path=f"nodes[{i}].inputs.{port.name}",
-                )
-
-
 def _dependencies(a: GraphAnalysis) -> tuple[dict[str, set[str]], list[tuple[str, str, str]]]:
     """Edge dependencies (target -> sources) and selector dependencies (node, port, source)."""
-    ids = _node_ids(a)
+    ids = node_ids(a)
     deps: dict[str, set[str]] = {node_id: set() for node_id in ids}
     for edge in a.graph.edges:
         if edge.source in ids and edge.target in ids:
