@@ -163,7 +163,8 @@ class WorkflowMigrationService:
         self.db = db
         self.converter = converter
 
-    def _candidates(self, bot_ids: Sequence[str] | None) -> Any:
+    def candidates_query(self, bot_ids: Sequence[str] | None = None) -> Any:
+        """SELECT of the bots carrying a V1 workflow (id, workflow, legacy_workflow) by id."""
         # A JSON column may hold SQL NULL or the JSON value null: neither is a workflow.
         query = select(_bots.c.id, _bots.c.workflow, _bots.c.legacy_workflow).where(
             _bots.c.workflow.is_not(None), cast(_bots.c.workflow, Text) != "null"
@@ -172,9 +173,13 @@ class WorkflowMigrationService:
             query = query.where(_bots.c.id.in_(list(bot_ids)))
         return query.order_by(_bots.c.id)
 
+    def page_query(self, after: str, bot_ids: Sequence[str] | None = None) -> Any:
+        """The next page of candidates after bot id ``after`` (keyset pagination)."""
+        return self.candidates_query(bot_ids).where(_bots.c.id > after).limit(PAGE_SIZE)
+
     async def count_candidates(self, bot_ids: Sequence[str] | None = None) -> int:
         """How many bots carry a V1 workflow (what a run will scan)."""
-        sub = self._candidates(bot_ids).subquery()
+        sub = self.candidates_query(bot_ids).subquery()
         async with self.db.engine.connect() as conn:
             return int((await conn.execute(select(func.count()).select_from(sub))).scalar_one())
 
@@ -199,11 +204,7 @@ class WorkflowMigrationService:
         try:
             async with self.db.engine.connect() as conn:
                 while limit is None or attempted < limit:
-                    page = (
-                        await conn.execute(
-                            self._candidates(bot_ids).where(_bots.c.id > after).limit(PAGE_SIZE)
-                        )
-                    ).all()
+                    page = (await conn.execute(self.page_query(after, bot_ids))).all()
                     # Release the read snapshot before writing: SQLite would otherwise hold a
                     # read transaction that blocks the WAL checkpoint for the whole run.
                     await conn.rollback()
