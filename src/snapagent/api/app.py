@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -34,7 +33,7 @@ from snapagent.api.routes import (
 from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
-from snapagent.server_settings import ServerSettings, resolve_jwt_secret
+from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings, get_core_settings
@@ -75,13 +74,7 @@ def create_app(
     db = database or Database.from_settings(core)
     owns_knowledge = knowledge is None
     knowledge = knowledge or KnowledgeService(db)
-    credentials = Credentials(
-        secret=resolve_jwt_secret(settings, core.data_dir),
-        token_ttl=timedelta(minutes=settings.token_expiry_minutes),
-        time_cost=settings.argon2_time_cost,
-        memory_kib=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-    )
+    credentials = Credentials.from_settings(settings, core.data_dir)
     state = AppState(
         settings=settings,
         core_settings=core,

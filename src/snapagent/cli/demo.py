@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shlex
-from datetime import timedelta
 from typing import Annotated
 
 import typer
@@ -23,7 +22,7 @@ from snapagent.demo.seed import DemoSetup, seed_demo
 from snapagent.errors import SnapAgentError
 from snapagent.knowledge.records import EmbeddingResolver
 from snapagent.nodes import default_registry
-from snapagent.server_settings import ServerSettings, resolve_jwt_secret
+from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
 from snapagent.services.knowledge import KnowledgeService, default_embedding_resolver
 from snapagent.settings import CoreSettings
@@ -39,13 +38,7 @@ def embedding_resolver() -> EmbeddingResolver:
 async def _seed(settings: ServerSettings, core: CoreSettings) -> DemoSetup:
     db = Database.from_settings(core)
     knowledge = KnowledgeService(db, embeddings=embedding_resolver())
-    credentials = Credentials(
-        secret=resolve_jwt_secret(settings, core.data_dir),
-        token_ttl=timedelta(minutes=settings.token_expiry_minutes),
-        time_cost=settings.argon2_time_cost,
-        memory_kib=settings.argon2_memory_kib,
-        parallelism=settings.argon2_parallelism,
-    )
+    credentials = Credentials.from_settings(settings, core.data_dir)
     knowledge.start()
     try:
         return await seed_demo(db, knowledge, credentials, default_registry(), core.data_dir)

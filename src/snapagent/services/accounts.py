@@ -21,6 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import jwt
 from argon2 import PasswordHasher
@@ -33,6 +34,7 @@ from snapagent.db.base import utcnow
 from snapagent.db.models.accounts import User
 from snapagent.db.models.api_keys import ApiKey
 from snapagent.errors import AuthenticationError, ConflictError, InputValidationError, NotFoundError
+from snapagent.server_settings import ServerSettings, resolve_jwt_secret
 
 __all__ = ["API_KEY_PREFIX", "AccessToken", "AccountService", "Credentials", "IssuedApiKey"]
 
@@ -84,6 +86,17 @@ class Credentials:
         )
         # Verified against when the email is unknown, so timing does not reveal accounts.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(8))
+
+    @classmethod
+    def from_settings(cls, settings: ServerSettings, data_dir: Path) -> Credentials:
+        """The app's credentials: the configured (or stored) secret and hashing cost."""
+        return cls(
+            secret=resolve_jwt_secret(settings, data_dir),
+            token_ttl=timedelta(minutes=settings.token_expiry_minutes),
+            time_cost=settings.argon2_time_cost,
+            memory_kib=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+        )
 
     def hash_password(self, password: str) -> str:
         return self._hasher.hash(password)
