@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -360,3 +361,81 @@ async def test_cancel_event_set_before_the_run(
     assert result.status is RunStatus.CANCELLED
     assert {r.status for r in result.nodes.values()} == {NodeStatus.SKIPPED}
     assert script.calls == 0
+
+
+async def test_a_node_that_swallows_cancellation_leaves_the_caller_clean(
+    fail_registry: NodeRegistryV2, services: ServiceContainer, script: Script
+) -> None:
+    async def stubborn(inputs: dict[str, Any]) -> dict[str, Any]:
+        with contextlib.suppress(asyncio.CancelledError):  # a badly behaved node
+            await asyncio.sleep(10)
+        return {"text": "ignored the cancel"}
+
+    async def boom(inputs: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0)
+        raise NodeExecutionError("boom")
+
+    fail_registry.register(
+        function_node_type("stubborn", {"text": "string"}, {"text": "string"}, stubborn)
+    )
+    fail_registry.register(function_node_type("boom", {"text": "string"}, {"text": "string"}, boom))
+    graph = (
+        GraphBuilder()
+        .node("start", "start")
+        .node("b", "boom")
+        .node("s", "stubborn")
+        .node("end", "end", outputs=["a", "b"])
+        # Edge order makes `s` run in the caller's own task (ready nodes are taken last-first).
+        .edge("start.query", "b.text")
+        .edge("start.query", "s.text")
+        .edge("s.text", "end.a")
+        .edge("b.text", "end.b")
+        .build()
+    )
+    result = await make(fail_registry, services).run(graph, {"query": "q"})
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None
+    assert result.error.message == "boom"
+    task = asyncio.current_task()
+    assert task is not None
+    assert task.cancelling() == 0
+    await asyncio.sleep(0)
+
+
+async def test_a_raising_event_sink_surfaces_and_stops_the_run(
+    fail_registry: NodeRegistryV2, services: ServiceContainer, script: Script
+) -> None:
+    script.block = asyncio.Event()
+
+    def sink(event: Any) -> None:
+        if isinstance(event, NodeRunStarted) and event.node_id == "w":
+            raise RuntimeError("sink broke")
+
+    with pytest.raises(RuntimeError, match="sink broke"):
+        await make(fail_registry, services).run(work_graph(), {"query": "q"}, on_event=sink)
+    assert script.calls == 0
+
+
+async def test_missing_input_is_reported_as_started_then_failed(
+    registry: NodeRegistryV2, services: ServiceContainer
+) -> None:
+    graph = (
+        GraphBuilder()
+        .node("start", "start")
+        .node(
+            "route",
+            "if_else",
+            inputs={"q": ["start", "query"]},
+            cases=[{"conditions": [{"input": "q", "operator": "is_empty"}]}],
+        )
+        .node("a", "upper", inputs={"text": ["start", "query"]})
+        .node("t", "template", template="{{ x }}", inputs={"x": ["a", "text"]})
+        .node("end", "end", outputs=["answer"])
+        .edge("route.true", "a")
+        .edge("start", "t")
+        .edge("t.text", "end.answer")
+        .build()
+    )
+    events = [e async for e in make(registry, services).stream(graph, {"query": "q"})]
+    about_t = [type(e).__name__ for e in events if getattr(e, "node_id", None) == "t"]
+    assert about_t == ["NodeRunStarted", "NodeRunFailed"]

@@ -80,9 +80,13 @@ class Run(RunState):
                 await self.done.wait()
             if self.tasks:
                 await asyncio.wait(set(self.tasks))
-        except asyncio.CancelledError:
-            # Cancelled from outside (the caller's task): stop every node, then propagate.
-            self._stop(RunStatus.CANCELLED, RunError("CancelledError", "the run was cancelled"))
+        except BaseException as exc:
+            # Cancelled from outside (the caller's task), or an error escaped a node's handling
+            # (a raising event sink): stop every node, wait for them, then propagate.
+            status = (
+                RunStatus.CANCELLED if isinstance(exc, asyncio.CancelledError) else RunStatus.FAILED
+            )
+            self._stop(status, RunError.from_exception(exc))
             if self.tasks:
                 await asyncio.wait(set(self.tasks))
             raise
@@ -126,11 +130,21 @@ class Run(RunState):
             finally:
                 if main:
                     self.main_busy = False
+                    if self.main_task in self.cancelled_by_us:
+                        # Our cancel reached a node that swallowed it: take the request back.
+                        self.cancelled_by_us.discard(self.main_task)
+                        self.main_task.uncancel()
 
     def _spawn(self, ready: list[int]) -> None:
         task = asyncio.get_running_loop().create_task(self._worker(ready))
         self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(self._worker_done)
+
+    def _worker_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # Never hang on a worker that died: the run fails with what killed it.
+            self._stop(RunStatus.FAILED, RunError.from_exception(exc))
 
     async def _run_node(self, pn: PlanNode, ready: list[int]) -> None:
         record = NodeRunResult(pn.node_id, pn.node_type, NodeStatus.SUCCEEDED, index=self.started)
@@ -139,15 +153,20 @@ class Run(RunState):
         sink = self.sink
         record.started_ns = perf_counter_ns()
         inputs: dict[str, Any] = {}
+        missing: VariableError | None = None
         try:
             inputs = self._inputs(pn)
-            record.inputs = inputs
-            if sink is not None:
-                sink(
-                    ev.NodeRunStarted(
-                        pn.node_id, pn.node_type, record.index, inputs, record.started_ns
-                    )
-                )
+        except VariableError as exc:
+            missing = exc
+        record.inputs = inputs
+        if sink is not None:
+            sink(
+                ev.NodeRunStarted(pn.node_id, pn.node_type, record.index, inputs, record.started_ns)
+            )
+        if missing is not None:
+            self._fail(pn, record, missing, ready)
+            return
+        try:
             outcome = await self._attempts(pn, inputs, record)
         except asyncio.CancelledError:
             if self._cancelled_by_us():
@@ -166,7 +185,9 @@ class Run(RunState):
         task = asyncio.current_task()
         if task is not None and task in self.cancelled_by_us:
             if task is self.main_task:
-                task.uncancel()  # we cancelled the caller's task: undo, it must not stay cancelled
+                # We cancelled the caller's task: undo it, the caller must not stay cancelled.
+                self.cancelled_by_us.discard(task)
+                task.uncancel()
             return True
         return False
 
