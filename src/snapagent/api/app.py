@@ -27,6 +27,7 @@ from snapagent.api.routes import (
     executions,
     health,
     knowledge_bases,
+    migration,
     sessions,
     workflow_versions,
 )
@@ -128,6 +129,7 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(sessions.router)
     app.include_router(executions.router)
+    app.include_router(migration.router)
     return app
 
 

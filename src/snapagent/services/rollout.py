@@ -19,16 +19,29 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
+from pydantic import BaseModel, Field
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from snapagent.db.base import utcnow
+from snapagent.db.models.bots import Bot
+from snapagent.db.models.executions import WorkflowExecutionRun
+from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError
 
 __all__ = [
     "BUCKETS",
+    "SUCCESS_GOAL",
     "Engine",
+    "EngineRuns",
+    "MigrationStatus",
     "RolloutDecision",
     "choose_engine",
     "has_v1_workflow",
+    "migration_status",
     "rollout_bucket",
     "v1_version_key",
 ]
@@ -36,6 +49,8 @@ __all__ = [
 Engine = Literal["v1", "v2"]
 # Buckets per bot: 10,000 gives the share a resolution of 0.01 %.
 BUCKETS: Final = 10_000
+# The seed's goal for V2 before the share goes up (and the line for rolling back).
+SUCCESS_GOAL: Final = 0.99
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +118,136 @@ def v1_version_key(bot_id: str, workflow: Any) -> str:
     (for plan caches keyed by version id, such as ``BotRuntime.compile``)."""
     canonical = json.dumps(workflow, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return f"v1:{bot_id}:{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
+
+
+class EngineRuns(BaseModel):
+    """Runs of one engine in the window; ``success_rate`` ignores cancelled runs (a client
+    that hung up is not a failure) and is null without runs."""
+
+    engine: Engine
+    runs: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    success_rate: float | None = None
+    avg_elapsed_ms: float | None = None
+
+
+class MigrationStatus(BaseModel):
+    """Where the caller's bots stand in the V1 -> V2 migration (each bot counted once)."""
+
+    total_bots: int
+    v1_only: int = Field(description="V1 workflow, not migrated yet")
+    migrated_draft: int = Field(description="migrated to a V2 draft, nothing published")
+    published: int = Field(description="a V2 version is published, V2 still switched off")
+    v2_enabled: int = Field(description="V2 switched on with a published version")
+    v2_unpublished: int = Field(description="V2 switched on, no V1 workflow, nothing published")
+    v2_enabled_by_rollout_percent: dict[str, int] = Field(
+        description="V2-enabled bots that keep a V1 fallback, by share of sessions on V2; "
+        "bots without a V1 workflow count under 100"
+    )
+    window_start: datetime
+    window_end: datetime
+    v1: EngineRuns
+    v2: EngineRuns
+    success_goal: float = SUCCESS_GOAL
+    v2_meets_goal: bool | None = Field(description="null until V2 has runs in the window")
+
+
+async def migration_status(
+    session: AsyncSession, owner_id: str, *, now: datetime | None = None, hours: int = 24
+) -> MigrationStatus:
+    """Counts for ``GET /api/v1/migration/status`` over the owner's bots, and V1/V2 run
+    success over the last ``hours``."""
+    end = now or utcnow()
+    start = end - timedelta(hours=hours)
+    bots = (
+        await session.execute(
+            select(
+                Bot.id,
+                Bot.use_workflow_v2,
+                Bot.v2_rollout_percent,
+                (Bot.workflow.is_not(None) & (cast(Bot.workflow, Text) != "null")).label("v1"),
+                (
+                    Bot.legacy_workflow.is_not(None) & (cast(Bot.legacy_workflow, Text) != "null")
+                ).label("backup"),
+            ).where(Bot.owner_id == owner_id)
+        )
+    ).all()
+    owned = select(Bot.id).where(Bot.owner_id == owner_id).scalar_subquery()
+    versions = BotWorkflowVersion
+    published = set(
+        await session.scalars(
+            select(versions.bot_id)
+            .where(versions.bot_id.in_(owned), versions.status == "published")
+            .distinct()
+        )
+    )
+    by_migration = set(
+        await session.scalars(
+            select(versions.bot_id)
+            .where(versions.bot_id.in_(owned), versions.source == "migration")
+            .distinct()
+        )
+    )
+    counts = dict.fromkeys(
+        ("v1_only", "migrated_draft", "published", "v2_enabled", "v2_unpublished"), 0
+    )
+    shares: dict[str, int] = {}
+    for bot in bots:
+        if bot.use_workflow_v2 and bot.id in published:
+            counts["v2_enabled"] += 1
+            share = bot.v2_rollout_percent if bot.v1 else 100
+            shares[str(share)] = shares.get(str(share), 0) + 1
+        elif bot.id in published:
+            counts["published"] += 1
+        elif bot.backup or bot.id in by_migration:
+            counts["migrated_draft"] += 1
+        elif bot.v1:
+            counts["v1_only"] += 1
+        else:
+            counts["v2_unpublished"] += 1
+    engines = await _engine_runs(session, owned, start, end)
+    rate = engines["v2"].success_rate
+    return MigrationStatus(
+        total_bots=len(bots),
+        **counts,
+        v2_enabled_by_rollout_percent=dict(sorted(shares.items(), key=lambda kv: int(kv[0]))),
+        window_start=start,
+        window_end=end,
+        v1=engines["v1"],
+        v2=engines["v2"],
+        v2_meets_goal=None if rate is None else rate >= SUCCESS_GOAL,
+    )
+
+
+async def _engine_runs(
+    session: AsyncSession, owned: Any, start: datetime, end: datetime
+) -> dict[str, EngineRuns]:
+    run = WorkflowExecutionRun
+    rows = await session.execute(
+        select(run.engine, run.status, func.count(), func.avg(run.elapsed_ms))
+        .where(run.bot_id.in_(owned), run.started_at >= start, run.started_at < end)
+        .group_by(run.engine, run.status)
+    )
+    found: dict[str, dict[str, Any]] = {"v1": {}, "v2": {}}
+    elapsed: dict[str, list[tuple[int, float]]] = {"v1": [], "v2": []}
+    for engine, status, count, avg_ms in rows:
+        if engine in found and status in ("succeeded", "failed", "cancelled"):
+            found[engine][status] = int(count)
+            elapsed[engine].append((int(count), float(avg_ms or 0.0)))
+    out = {}
+    for engine, by_status in found.items():
+        done = by_status.get("succeeded", 0) + by_status.get("failed", 0)
+        total = sum(by_status.values())
+        weighted = sum(c * ms for c, ms in elapsed[engine])
+        out[engine] = EngineRuns(
+            engine="v1" if engine == "v1" else "v2",
+            runs=total,
+            succeeded=by_status.get("succeeded", 0),
+            failed=by_status.get("failed", 0),
+            cancelled=by_status.get("cancelled", 0),
+            success_rate=round(by_status.get("succeeded", 0) / done, 4) if done else None,
+            avg_elapsed_ms=round(weighted / total, 1) if total else None,
+        )
+    return out
