@@ -1,0 +1,78 @@
+"""GET/PUT /api/v1/bots/{bot_id}/workflow: the V1 workflow, validated, problems as problem+json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from snapagent.legacy.samples import MALFORMED, rag_workflow
+
+from .conftest import ApiUser, assert_problem
+
+
+async def new_bot(client: httpx.AsyncClient, user: ApiUser) -> str:
+    response = await client.post("/api/v1/bots", json={"name": "legacy"}, headers=user.headers)
+    assert response.status_code == 201, response.text
+    bot_id: str = response.json()["id"]
+    return bot_id
+
+
+def url(bot_id: str) -> str:
+    return f"/api/v1/bots/{bot_id}/workflow"
+
+
+async def test_put_then_get_round_trips_the_v1_graph(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    bot_id = await new_bot(client, alice)
+    assert (await client.get(url(bot_id), headers=alice.headers)).json() == {"workflow": None}
+    graph = rag_workflow(kb_ids=["kb-한국어"], system_prompt="친절하게 {{ 답하세요 }}")
+    graph["nodes"][0]["position"] = {"x": 10, "y": 20}
+    put = await client.put(url(bot_id), json=graph, headers=alice.headers)
+    assert put.status_code == 200, put.text
+    got = await client.get(url(bot_id), headers=alice.headers)
+    assert got.json() == {"workflow": graph}
+
+
+@pytest.mark.parametrize(
+    ("kind", "code", "path"),
+    [
+        ("unknown_type", "unknown_node_type", "nodes[1].type"),
+        ("dangling_edge", "dangling_edge", "edges[0].target"),
+        ("cycle", "cycle", "nodes[1]"),
+        ("no_start", "missing_start", "nodes"),
+    ],
+)
+async def test_invalid_graphs_are_problem_json_listing_the_problem(
+    client: httpx.AsyncClient, alice: ApiUser, kind: str, code: str, path: str
+) -> None:
+    bot_id = await new_bot(client, alice)
+    response = await client.put(url(bot_id), json=MALFORMED[kind](), headers=alice.headers)
+    body = assert_problem(response, 422)
+    problems: list[dict[str, Any]] = body["problems"]
+    assert (code, path) in {(p["code"], p["path"]) for p in problems}
+    assert all(p["message"] for p in problems)
+    # Nothing was stored.
+    assert (await client.get(url(bot_id), headers=alice.headers)).json() == {"workflow": None}
+
+
+async def test_missing_end_and_bad_data_are_all_reported_at_once(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    bot_id = await new_bot(client, alice)
+    graph = MALFORMED["bad_data"]()
+    graph["nodes"] = [n for n in graph["nodes"] if n["type"] != "end"]
+    graph["edges"] = graph["edges"][:2]
+    body = assert_problem(await client.put(url(bot_id), json=graph, headers=alice.headers), 422)
+    assert {p["code"] for p in body["problems"]} == {"bad_data", "missing_end"}
+
+
+async def test_another_owners_bot_is_not_found(
+    client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
+) -> None:
+    bot_id = await new_bot(client, alice)
+    assert_problem(await client.get(url(bot_id), headers=bob.headers), 404)
+    assert_problem(await client.put(url(bot_id), json=rag_workflow(), headers=bob.headers), 404)
+    assert_problem(await client.get(url(bot_id)), 401)
