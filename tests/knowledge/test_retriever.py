@@ -6,10 +6,12 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
+from sqlalchemy import text
 
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError, ProviderError
 from snapagent.knowledge.fusion import RerankCandidate
+from snapagent.knowledge.pg_search import vector_search_sql
 from snapagent.knowledge.retriever import KnowledgeRetriever, model_languages
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.workflow.services import RetrievalQuery
@@ -32,8 +34,8 @@ async def _kb_with_docs(
     owner = await service.ensure_user("reader@example.com")
     kb = await service.create_knowledge_base(owner, name)
     ids = {}
-    for filename, text in DOCS.items():
-        ids[filename] = (await service.add_document(owner, kb.id, filename, text.encode())).id
+    for filename, body in DOCS.items():
+        ids[filename] = (await service.add_document(owner, kb.id, filename, body.encode())).id
     async with asyncio.timeout(60):
         states = await service.wait_for_documents(list(ids.values()))
     assert {s.status for s in states} == {"indexed"}
@@ -229,3 +231,26 @@ async def test_hybrid_skips_vectors_for_a_language_the_model_does_not_cover(
     assert [h.chunk_id for h in korean] == [h.chunk_id for h in keyword]
     await knowledge_service.query(owner, [kb_id], "green tea leaves")
     assert asked == ["green tea leaves"]
+
+
+@pytest.mark.postgres
+async def test_postgres_vector_search_uses_the_hnsw_index_for_the_kb_dimension(
+    knowledge_service: KnowledgeService,
+) -> None:
+    if not knowledge_service.db.is_postgres:
+        pytest.skip("PostgreSQL only")
+    _owner, kb_id, _ids = await _kb_with_docs(knowledge_service)
+    async with knowledge_service.db.transaction() as session:
+        names = set(
+            await session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename='chunks'"))
+        )
+        assert "ix_chunks_embedding_hnsw_64" in names  # created on first use of 64 dims
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        await session.execute(text("SET LOCAL enable_sort = off"))
+        plan = "\n".join(
+            await session.scalars(
+                text("EXPLAIN " + vector_search_sql(64)),
+                {"q": "[" + ",".join(["0.125"] * 64) + "]", "kb": kb_id, "k": 3},
+            )
+        )
+    assert "ix_chunks_embedding_hnsw_64" in plan

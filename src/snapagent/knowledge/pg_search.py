@@ -16,11 +16,23 @@ import numpy.typing as npt
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-__all__ = ["pg_vector_search"]
+__all__ = ["pg_vector_search", "vector_search_sql"]
 
 
 def _vector_literal(vector: npt.NDArray[np.float32]) -> str:
     return "[" + ",".join(f"{float(x):.7g}" for x in vector) + "]"
+
+
+def vector_search_sql(dim: int, *, with_documents: bool = False) -> str:
+    """The search statement; its distance expression matches the HNSW index for `dim`."""
+    dim = int(dim)  # goes into the SQL text (it must match the index expression)
+    distance = f"(c.embedding::vector({dim})) <=> CAST(:q AS vector({dim}))"
+    documents = " AND c.document_id IN :docs" if with_documents else ""
+    return (
+        f"SELECT c.id, 1 - ({distance}) AS score FROM chunks c "
+        f"WHERE c.embedding_dim = {dim} AND c.knowledge_base_id = :kb{documents} "
+        f"ORDER BY {distance} LIMIT :k"
+    )
 
 
 async def pg_vector_search(
@@ -39,20 +51,11 @@ async def pg_vector_search(
     ``min(top_k, expected)`` from the index triggers the exact fallback.
     """
     dim = int(vector.shape[0])
-    # The dimension goes into the SQL text (it must match the index expression); it is an int.
-    distance = f"(c.embedding::vector({dim})) <=> CAST(:q AS vector({dim}))"
-    sql = (
-        f"SELECT c.id, 1 - ({distance}) AS score FROM chunks c "
-        f"WHERE c.embedding_dim = {dim} AND c.knowledge_base_id = :kb"
-    )
-    params: dict[str, object] = {"q": _vector_literal(vector), "kb": knowledge_base_id}
-    statement = text(sql + " ORDER BY " + distance + " LIMIT :k")
+    params: dict[str, object] = {"q": _vector_literal(vector), "kb": knowledge_base_id, "k": top_k}
+    statement = text(vector_search_sql(dim, with_documents=document_ids is not None))
     if document_ids is not None:
-        statement = text(
-            sql + " AND c.document_id IN :docs ORDER BY " + distance + " LIMIT :k"
-        ).bindparams(bindparam("docs", expanding=True))
+        statement = statement.bindparams(bindparam("docs", expanding=True))
         params["docs"] = list(document_ids)
-    params["k"] = top_k
     # SET LOCAL cannot take bind parameters; both values are ints.
     await session.execute(text(f"SET LOCAL hnsw.ef_search = {max(int(ef_search), top_k)}"))
     rows = (await session.execute(statement, params)).all()
