@@ -9,8 +9,16 @@ import sys
 import pytest
 
 from snapagent.errors import ConflictError
+from snapagent.legacy.converter import convert_v1_to_v2_json
 from snapagent.legacy.samples import rag_workflow
-from snapagent.services.rollout import choose_engine, rollout_bucket, v1_version_key
+from snapagent.services.rollout import (
+    choose_engine,
+    compile_v1,
+    rollout_bucket,
+    v1_version_key,
+)
+from snapagent.services.runtime import BotRuntime
+from snapagent.testing import InMemoryRetriever, ScriptedChatModel, ScriptedChatModels
 
 V1 = rag_workflow()
 
@@ -93,3 +101,26 @@ def test_v1_version_key_follows_the_workflow_content() -> None:
     assert v1_version_key("b", V1) == v1_version_key("b", rag_workflow())
     assert v1_version_key("b", V1) != v1_version_key("b", other)
     assert v1_version_key("b", V1).startswith("v1:b:")
+
+
+async def test_compile_v1_runs_a_legacy_bot_like_its_migrated_version_on_the_chat_runtime() -> None:
+    model = ScriptedChatModel(default_reply="Settings > Reset.")
+    retriever = InMemoryRetriever()
+    retriever.add("kb-1", "Reset the password in Settings.", title="Help")
+    retriever.add("kb-other", "Reset the password elsewhere.", title="Not yours")
+    runtime = BotRuntime(chat_models=ScriptedChatModels(model), retriever=retriever)
+    workflow = rag_workflow(kb_ids=["kb-1", "kb-other"])
+
+    v1 = compile_v1(runtime, "b1", workflow)
+    assert v1.uses_knowledge  # so ChatService scopes retrieval to the owner's bases
+    assert compile_v1(runtime, "b1", workflow).plan is v1.plan  # cached by content
+    v2 = runtime.compile("published-1", convert_v1_to_v2_json(workflow))
+
+    owned = frozenset({"kb-1"})
+    inputs = {"query": "reset password?", "history": [], "session_id": "s"}
+    before = await runtime.executor(owned).run(v1.plan, inputs, {"bot_id": "b1"})
+    after = await runtime.executor(owned).run(v2.plan, inputs, {"bot_id": "b1"})
+    assert before.outputs == after.outputs == {"answer": "Settings > Reset."}
+    first, second = model.requests
+    assert first == second
+    assert [d.document_title for d in first.documents] == ["Help"]

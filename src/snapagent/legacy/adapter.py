@@ -159,13 +159,15 @@ class V1LLMAdapter(NodeAdapter):
 
 
 def legacy_registry(base: NodeRegistryV2 | None = None) -> NodeRegistryV2:
-    """``base`` (default: the built-in registry) plus the V1 adapters wrapping its node types."""
+    """``base`` (default: a new built-in registry) extended in place with the V1 adapters,
+    which wrap ``base``'s own knowledge and llm types. Calling it again is a no-op."""
     from snapagent.nodes import default_registry
 
     registry = base or default_registry()
     for adapter in (V1KnowledgeAdapter, V1LLMAdapter):
-        bound = type(adapter.__name__, (adapter,), {"inner_registry": registry})
-        registry.register(bound)
+        if adapter.type_key not in registry:  # idempotent: a shared registry is extended once
+            bound = type(adapter.__name__, (adapter,), {"inner_registry": registry})
+            registry.register(bound)
     return registry
 
 

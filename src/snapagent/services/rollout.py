@@ -16,11 +16,12 @@ conversation never flips engine mid-way; raising the share only moves sessions f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, Field
 from sqlalchemy import Text, cast, func, select
@@ -31,6 +32,10 @@ from snapagent.db.models.bots import Bot
 from snapagent.db.models.executions import WorkflowExecutionRun
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError
+from snapagent.legacy.adapter import legacy_registry, v1_adapter_graph
+
+if TYPE_CHECKING:
+    from snapagent.services.runtime import BotRuntime, CompiledVersion
 
 __all__ = [
     "BUCKETS",
@@ -40,6 +45,7 @@ __all__ = [
     "MigrationStatus",
     "RolloutDecision",
     "choose_engine",
+    "compile_v1",
     "has_v1_workflow",
     "migration_status",
     "rollout_bucket",
@@ -118,6 +124,18 @@ def v1_version_key(bot_id: str, workflow: Any) -> str:
     (for plan caches keyed by version id, such as ``BotRuntime.compile``)."""
     canonical = json.dumps(workflow, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return f"v1:{bot_id}:{hashlib.sha256(canonical.encode()).hexdigest()[:16]}"
+
+
+def compile_v1(runtime: BotRuntime, bot_id: str, workflow: Any) -> CompiledVersion:
+    """A bot's V1 workflow compiled for ``ChatService`` exactly like a published version:
+    the NodeAdapter graph on the runtime's own registry (extended once with the adapters),
+    cached by the workflow's content. ``uses_knowledge`` counts the V1 knowledge adapters, so
+    retrieval stays scoped to the owner's knowledge bases. Raises ``LegacyWorkflowError``."""
+    legacy_registry(runtime.registry)
+    graph = v1_adapter_graph(workflow)
+    compiled = runtime.compile(v1_version_key(bot_id, workflow), graph.to_json())
+    uses_knowledge = any(node.type in ("knowledge", "v1_knowledge") for node in graph.nodes)
+    return dataclasses.replace(compiled, uses_knowledge=uses_knowledge)
 
 
 class EngineRuns(BaseModel):
