@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 from jinja2 import meta
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from snapagent.errors import DefinitionError, NodeExecutionError
@@ -29,7 +30,30 @@ __all__ = [
     "template_variables",
 ]
 
-_ENV = ImmutableSandboxedEnvironment(
+MAX_REPEAT_CHARS = 1_000_000
+"""Largest string/list a template may build with ``*`` (``{{ "x" * 10**9 }}`` is refused)."""
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus refusing ``*`` / ``**`` that would build huge values (the
+    sandbox already caps ``range``)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(
+        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
+    ) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+            raise SecurityError(f"exponent {right} is too large")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sized and len(seq) * times > MAX_REPEAT_CHARS:
+                    raise SecurityError("the template would build a value that is too large")
+        return super().call_binop(context, operator, left, right)
+
+
+_ENV = _BoundedSandbox(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
 )
 
@@ -106,7 +130,7 @@ def render(source: str, values: Mapping[str, Any], *, node_id: str) -> str:
         raise NodeExecutionError(
             f"template of node {node_id!r}: {exc.message}", node_id=node_id
         ) from None
-    except jinja2.exceptions.SecurityError as exc:
+    except SecurityError as exc:
         raise NodeExecutionError(
             f"template of node {node_id!r} tried an unsafe operation: {exc}", node_id=node_id
         ) from None
