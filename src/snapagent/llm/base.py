@@ -8,12 +8,12 @@ the model-id label and turn normalisation live here once.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from snapagent.errors import ProviderError
-from snapagent.llm.errors import ProviderBadRequestError
+from snapagent.llm.errors import ProviderBadRequestError, forget_context, reraise_translated
 from snapagent.llm.retry import RetryPolicy
 from snapagent.workflow.services import ChatChunk, ChatRequest, ChatResult
 
@@ -69,13 +69,6 @@ def split_system(request: ChatRequest, *, provider: str, model: str) -> tuple[st
     return "\n\n".join(system_parts), turns
 
 
-def _forget_context(exc: BaseException) -> None:
-    """Drop the implicit exception chain: it would lead back to the SDK exception (see
-    ``provider_errors``) or to earlier attempts' errors, which add nothing for the caller."""
-    exc.__context__ = None
-    exc.__cause__ = None
-
-
 class RemoteChatModel(abc.ABC):
     """Base of the SDK-backed chat models: ``complete``/``stream`` with the retry policy."""
 
@@ -104,7 +97,7 @@ class RemoteChatModel(abc.ABC):
         try:
             return await self._retry.call(lambda: self._complete_once(request))
         except ProviderError as exc:
-            _forget_context(exc)
+            forget_context(exc)
             raise
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
@@ -112,27 +105,12 @@ class RemoteChatModel(abc.ABC):
             async for chunk in self._retry.stream(lambda: self._stream_once(request)):
                 yield chunk
         except ProviderError as exc:
-            _forget_context(exc)
+            forget_context(exc)
             raise
 
-    @contextmanager
-    def provider_errors(self) -> Iterator[None]:
-        """Re-raise SDK/transport exceptions as our family, with no trace of the original.
-
-        The SDK exception is not chained (and ``complete``/``stream`` drop the implicit
-        context too): its message may quote the key back and its request carries the auth header.
-        """
-        translated: ProviderError | None = None
-        try:
-            yield
-        except ProviderError:
-            raise
-        except Exception as exc:
-            translated = self.translate_error(exc)
-            if translated is None:
-                raise
-        if translated is not None:
-            raise translated
+    def provider_errors(self) -> AbstractContextManager[None]:
+        """SDK/transport exceptions inside this block become our family (never chained)."""
+        return reraise_translated(self.translate_error)
 
     @abc.abstractmethod
     def translate_error(self, exc: Exception) -> ProviderError | None:

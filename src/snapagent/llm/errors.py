@@ -20,7 +20,8 @@ masked form some providers echo back) never reaches a log, an error or a run rec
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from snapagent.errors import ProviderError
@@ -34,8 +35,10 @@ __all__ = [
     "ProviderTimeoutError",
     "ProviderUnavailableError",
     "error_for_status",
+    "forget_context",
     "parse_retry_after",
     "redact",
+    "reraise_translated",
 ]
 
 # Key-shaped tokens: Anthropic (sk-ant-...), OpenAI (sk-..., sk-proj-...), AWS access key ids,
@@ -156,3 +159,30 @@ def error_for_status(
     if status >= 500 or status == 529:
         return ProviderUnavailableError(f"{where}: unavailable (HTTP {status}): {detail}", **kw)
     return ProviderBadRequestError(f"{where}: request rejected (HTTP {status}): {detail}", **kw)
+
+
+@contextmanager
+def reraise_translated(translate: Callable[[Exception], ProviderError | None]) -> Iterator[None]:
+    """Re-raise exceptions ``translate`` recognises (SDK/transport ones) as our family.
+
+    The original is not chained: its message may quote the key back and its request object
+    carries the auth header. (Python still records it as ``__context__``; the public
+    ``complete``/``stream``/``embed_*`` methods drop that before the error leaves them.)
+    """
+    translated: ProviderError | None = None
+    try:
+        yield
+    except ProviderError:
+        raise
+    except Exception as exc:
+        translated = translate(exc)
+        if translated is None:
+            raise
+    if translated is not None:
+        raise translated
+
+
+def forget_context(exc: BaseException) -> None:
+    """Drop the implicit chain of ``exc`` (see :func:`reraise_translated`)."""
+    exc.__context__ = None
+    exc.__cause__ = None

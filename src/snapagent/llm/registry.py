@@ -1,0 +1,231 @@
+"""Model ids -> model clients, from settings. The engine sees only ``resolve(model_id)``.
+
+Chat model ids: ``offline``, ``anthropic:<model>``, ``openai:<model>``, ``bedrock:<model id>``.
+Embedding specs: ``local``, ``openai:<model>``, ``bedrock:amazon.titan-embed-text-v2:0``.
+Clients are created on first use and cached (they hold connection pools); ``aclose()`` releases
+them. A provider that lacks its key/region fails when a model of it is resolved, naming the
+environment variable to set.
+
+    registry = ChatModelRegistry(ProviderSettings())
+    model = registry.resolve(None)                       # the default (offline unless configured)
+    model = registry.resolve("anthropic:claude-sonnet-4-5")
+    embedder = get_embedding_model("local")
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any, TypeVar
+
+from snapagent.errors import DefinitionError
+from snapagent.llm.anthropic_model import AnthropicChatModel
+from snapagent.llm.bedrock_model import BedrockChatModel, make_bedrock_client
+from snapagent.llm.embedding import EmbeddingModel
+from snapagent.llm.errors import ProviderNotConfiguredError
+from snapagent.llm.local_embeddings import LOCAL_EMBEDDING_ID, LocalEmbeddingModel
+from snapagent.llm.offline import OFFLINE_MODEL_ID, OfflineChatModel
+from snapagent.llm.openai_model import OpenAIChatModel
+from snapagent.llm.remote_embeddings import (
+    TITAN_V2_MODEL,
+    BedrockTitanEmbeddingModel,
+    OpenAIEmbeddingModel,
+)
+from snapagent.llm.retry import RetryPolicy
+from snapagent.llm.settings import ProviderSettings, get_provider_settings
+from snapagent.workflow.services import ChatModel
+
+__all__ = [
+    "ChatModelRegistry",
+    "EmbeddingRegistry",
+    "UnknownModelError",
+    "get_embedding_model",
+    "split_model_id",
+]
+
+CHAT_MODEL_FORMS = "offline, anthropic:<model>, openai:<model> or bedrock:<model id>"
+EMBEDDING_FORMS = f"local, openai:<model> or bedrock:{TITAN_V2_MODEL}"
+# Sizes of well-known OpenAI embedding models; others need SNAPAGENT_EMBEDDING_DIMENSION.
+_OPENAI_EMBEDDING_SIZES = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+M = TypeVar("M")
+
+
+class UnknownModelError(DefinitionError):
+    """A model id that names no provider we know, or names no model."""
+
+
+def split_model_id(model_id: str, *, forms: str = CHAT_MODEL_FORMS) -> tuple[str, str]:
+    """Provider and model name: ``"anthropic:claude-x"`` -> ``("anthropic", "claude-x")``.
+
+    Only the first colon separates: Bedrock ids contain colons themselves.
+    """
+    cleaned = model_id.strip()
+    provider, _, name = cleaned.partition(":")
+    provider = provider.lower()
+    if provider in (OFFLINE_MODEL_ID, LOCAL_EMBEDDING_ID) and not name:
+        return provider, ""
+    if provider not in ("anthropic", "openai", "bedrock") or not name.strip():
+        raise UnknownModelError(f"unknown model id {model_id!r}: expected {forms}")
+    return provider, name.strip()
+
+
+def _require(value: Any, setting: str, provider: str, model: str) -> Any:
+    if not value:
+        raise ProviderNotConfiguredError(
+            f"model {provider}:{model} needs {setting} to be set",
+            setting=setting,
+            provider=provider,
+            model=model,
+        )
+    return value
+
+
+class _Cache:
+    """Create-once-per-id, thread-safe (resolve may be called from worker threads)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str, create: Callable[[], M]) -> M:
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = create()
+            item: M = self._items[key]
+            return item
+
+    def drain(self) -> list[Any]:
+        with self._lock:
+            items, self._items = list(self._items.values()), {}
+        return items
+
+
+async def _close_all(items: list[Any]) -> None:
+    for item in items:
+        close = getattr(item, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class _Registry:
+    """Settings, the retry policy and the client cache that both registries hold."""
+
+    def __init__(
+        self, settings: ProviderSettings | None = None, *, retry: RetryPolicy | None = None
+    ) -> None:
+        self.settings = settings or get_provider_settings()
+        self.retry = retry or RetryPolicy.from_settings(self.settings)
+        self._models = _Cache()
+
+    async def aclose(self) -> None:
+        """Close every client created so far (their connection pools)."""
+        await _close_all(self._models.drain())
+
+
+class ChatModelRegistry(_Registry):
+    """Implements ``ChatModelProvider``: resolves chat model ids (None = the default)."""
+
+    @property
+    def default_model_id(self) -> str:
+        return self.settings.default_model
+
+    def resolve(self, model_id: str | None) -> ChatModel:
+        wanted = (model_id or "").strip() or self.settings.default_model
+        provider, name = split_model_id(wanted)
+        key = f"{provider}:{name}" if name else provider
+        model: ChatModel = self._models.get(key, lambda: self._create(provider, name))
+        return model
+
+    def _create(self, provider: str, name: str) -> ChatModel:
+        s = self.settings
+        common: dict[str, Any] = {"retry": self.retry, "default_max_tokens": s.default_max_tokens}
+        timeouts: dict[str, Any] = {
+            "timeout_seconds": s.timeout_seconds,
+            "connect_timeout_seconds": s.connect_timeout_seconds,
+        }
+        if provider == OFFLINE_MODEL_ID:
+            return OfflineChatModel()
+        if provider == "anthropic":
+            key = _require(s.anthropic_api_key, "ANTHROPIC_API_KEY", provider, name)
+            return AnthropicChatModel(
+                name,
+                api_key=key.get_secret_value(),
+                base_url=s.anthropic_base_url,
+                **timeouts,
+                **common,
+            )
+        if provider == "openai":
+            # A self-hosted server (base_url set) usually needs no key; OpenAI itself does.
+            if not s.openai_base_url:
+                _require(s.openai_api_key, "OPENAI_API_KEY", provider, name)
+            key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
+            return OpenAIChatModel(
+                name, api_key=key, base_url=s.openai_base_url, **timeouts, **common
+            )
+        region = _require(s.aws_bedrock_region, "AWS_BEDROCK_REGION", provider, name)
+        client = make_bedrock_client(region=region, endpoint_url=s.bedrock_endpoint_url, **timeouts)
+        return BedrockChatModel(name, client=client, **common)
+
+
+class EmbeddingRegistry(_Registry):
+    """Resolves embedding specs (None = ``SNAPAGENT_EMBEDDING_MODEL``, default ``local``)."""
+
+    def get(self, spec: str | None = None) -> EmbeddingModel:
+        wanted = (spec or "").strip() or self.settings.embedding_model
+        provider, name = split_model_id(wanted, forms=EMBEDDING_FORMS)
+        key = f"{provider}:{name}" if name else provider
+        model: EmbeddingModel = self._models.get(key, lambda: self._create(provider, name))
+        return model
+
+    def _create(self, provider: str, name: str) -> EmbeddingModel:
+        s = self.settings
+        if provider == LOCAL_EMBEDDING_ID:
+            return LocalEmbeddingModel()
+        if provider == "openai":
+            if not s.openai_base_url:
+                _require(s.openai_api_key, "OPENAI_API_KEY", provider, name)
+            dimension = s.embedding_dimension or _OPENAI_EMBEDDING_SIZES.get(name)
+            _require(dimension, "SNAPAGENT_EMBEDDING_DIMENSION", provider, name)
+            return OpenAIEmbeddingModel(
+                name,
+                dimension=int(dimension or 0),
+                retry=self.retry,
+                api_key=s.openai_api_key.get_secret_value() if s.openai_api_key else None,
+                base_url=s.openai_base_url,
+                timeout_seconds=s.timeout_seconds,
+            )
+        if provider == "bedrock" and name.startswith("amazon.titan-embed-text-v2"):
+            region = _require(s.aws_bedrock_region, "AWS_BEDROCK_REGION", provider, name)
+            client = make_bedrock_client(
+                region=region,
+                endpoint_url=s.bedrock_endpoint_url,
+                timeout_seconds=s.timeout_seconds,
+                connect_timeout_seconds=s.connect_timeout_seconds,
+            )
+            dimension = s.embedding_dimension or 1024
+            if dimension not in (256, 512, 1024):
+                raise UnknownModelError(
+                    f"Titan text embeddings v2 supports 256, 512 or 1024 dimensions, not "
+                    f"{dimension} (SNAPAGENT_EMBEDDING_DIMENSION)"
+                )
+            return BedrockTitanEmbeddingModel(
+                client=client, retry=self.retry, model=name, dimension=dimension
+            )
+        raise UnknownModelError(
+            f"unsupported embedding model {provider}:{name}: use {EMBEDDING_FORMS}"
+        )
+
+
+@lru_cache(maxsize=1)
+def _default_embeddings() -> EmbeddingRegistry:
+    return EmbeddingRegistry()
+
+
+def get_embedding_model(spec: str | None = None) -> EmbeddingModel:
+    """The process-wide embedding model for ``spec`` (a knowledge base's configured model)."""
+    return _default_embeddings().get(spec)

@@ -1,0 +1,181 @@
+"""The offline extractive answerer on Korean and English contexts."""
+
+from __future__ import annotations
+
+import pytest
+
+from snapagent.llm.offline import OfflineChatModel
+from snapagent.llm.relevance import features, split_sentences
+from snapagent.workflow.services import ChatMessage, ChatModel, ChatRequest, RetrievedDocument
+
+
+def _doc(text: str, title: str, number: int) -> RetrievedDocument:
+    return RetrievedDocument(
+        text=text,
+        score=0.5,
+        document_id=f"doc-{number}",
+        document_title=title,
+        knowledge_base_id="kb-1",
+    )
+
+
+KOREAN_DOCS = [
+    _doc(
+        "SnapAgent는 Docker Compose로 배포합니다. 배포 전에 환경 변수를 설정해야 합니다. "
+        "기본 포트는 8000번입니다.",
+        "배포 가이드",
+        1,
+    ),
+    _doc(
+        "지식 베이스에 문서를 업로드하면 자동으로 청크로 나뉘어 색인됩니다. "
+        "지원 형식은 PDF, DOCX, HTML, Markdown입니다.",
+        "지식 베이스",
+        2,
+    ),
+    _doc("회사 점심시간은 12시부터 1시까지입니다.", "사내 규정", 3),
+]
+ENGLISH_DOCS = [
+    _doc(
+        "SnapAgent is deployed with Docker Compose. Set the environment variables before "
+        "deploying. The default port is 8000.",
+        "Deployment guide",
+        1,
+    ),
+    _doc(
+        "Uploaded documents are split into chunks and indexed automatically. "
+        "Supported formats are PDF, DOCX, HTML and Markdown.",
+        "Knowledge bases",
+        2,
+    ),
+]
+
+
+def _ask(question: str, documents: list[RetrievedDocument], **kw: object) -> ChatRequest:
+    return ChatRequest(messages=[ChatMessage("user", question)], documents=documents, **kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def model() -> OfflineChatModel:
+    return OfflineChatModel()
+
+
+async def test_korean_question_gets_the_relevant_sentence_with_its_source(
+    model: OfflineChatModel,
+) -> None:
+    result = await model.complete(_ask("어떤 파일 형식을 지원하나요?", KOREAN_DOCS))
+
+    assert result.model == "offline"
+    assert result.text.startswith("문서에서 찾은 내용입니다:")
+    assert "- 지원 형식은 PDF, DOCX, HTML, Markdown입니다. [1]" in result.text
+    assert "[1] 지식 베이스" in result.text
+    assert "점심시간" not in result.text
+    assert "배포" not in result.text
+
+
+async def test_korean_matching_survives_particles_and_endings(model: OfflineChatModel) -> None:
+    # "배포하나요" (question) and "배포합니다" (document) share no whole word.
+    result = await model.complete(_ask("SnapAgent는 어떻게 배포하나요?", KOREAN_DOCS))
+
+    assert "Docker Compose로 배포합니다. [1]" in result.text
+    assert "[1] 배포 가이드" in result.text
+
+
+async def test_english_question_cites_documents_in_order_of_use(model: OfflineChatModel) -> None:
+    result = await model.complete(_ask("What port does the deployment use?", ENGLISH_DOCS))
+
+    assert result.text.splitlines()[0] == "From the documents:"
+    assert "- The default port is 8000. [1]" in result.text
+    assert "Sources:\n[1] Deployment guide" in result.text
+    assert "Markdown" not in result.text
+
+
+async def test_sentences_from_two_documents_get_two_citations(model: OfflineChatModel) -> None:
+    docs = [
+        _doc("Refunds are paid within 14 days.", "Refund policy", 1),
+        _doc("The office is in Seoul.", "Company", 2),
+        _doc("Refunds go back to the original card.", "Payments FAQ", 3),
+    ]
+
+    result = await model.complete(_ask("Tell me about refunds.", docs))
+
+    assert "[1] Refund policy" in result.text
+    assert "[2] Payments FAQ" in result.text
+    assert "Seoul" not in result.text
+
+
+@pytest.mark.parametrize(
+    ("question", "documents", "expected"),
+    [
+        ("What is the capital of France?", ENGLISH_DOCS, "could not find anything relevant"),
+        ("양자역학의 불확정성 원리는?", KOREAN_DOCS, "관련된 내용을 찾지 못했습니다"),
+    ],
+)
+async def test_says_plainly_when_nothing_is_relevant(
+    model: OfflineChatModel, question: str, documents: list[RetrievedDocument], expected: str
+) -> None:
+    result = await model.complete(_ask(question, documents))
+
+    assert expected in result.text
+    assert "[1]" not in result.text
+
+
+async def test_answers_from_prompt_context_when_no_documents(model: OfflineChatModel) -> None:
+    prompt = (
+        "Context:\nThe warranty lasts two years. Returns are accepted within 30 days.\n\n"
+        "Question: How long is the warranty?"
+    )
+    result = await model.complete(ChatRequest(messages=[ChatMessage("user", prompt)]))
+
+    assert "The warranty lasts two years." in result.text
+    assert "Returns" not in result.text
+
+
+async def test_query_field_takes_precedence_over_the_prompt(model: OfflineChatModel) -> None:
+    request = _ask("Answer using the context.", ENGLISH_DOCS, query="Which formats are supported?")
+
+    result = await model.complete(request)
+
+    assert "Supported formats are PDF, DOCX, HTML and Markdown. [1]" in result.text
+
+
+async def test_no_context_at_all_is_said(model: OfflineChatModel) -> None:
+    result = await model.complete(ChatRequest(messages=[ChatMessage("user", "Hello?")]))
+
+    assert result.text == "No documents were provided, so I have nothing to answer from."
+
+
+async def test_stream_matches_complete_and_ends_with_usage(model: OfflineChatModel) -> None:
+    request = _ask("How do I deploy SnapAgent?", ENGLISH_DOCS)
+    assert isinstance(model, ChatModel)
+
+    result = await model.complete(request)
+    chunks = [chunk async for chunk in model.stream(request)]
+
+    assert len(chunks) > 3
+    assert "".join(c.text for c in chunks) == result.text
+    assert chunks[-1].finish_reason == "stop"
+    assert chunks[-1].usage == result.usage
+    assert result.usage.input_tokens > 0
+    assert result.usage.output_tokens > 0
+
+
+async def test_is_deterministic_and_respects_max_tokens(model: OfflineChatModel) -> None:
+    request = _ask("How do I deploy SnapAgent?", ENGLISH_DOCS)
+    first, second = await model.complete(request), await model.complete(request)
+    assert first == second
+
+    short = await model.complete(_ask("How do I deploy SnapAgent?", ENGLISH_DOCS, max_tokens=5))
+    assert short.finish_reason == "length"
+    assert short.usage.output_tokens <= 5
+    assert first.text.startswith(short.text)
+
+
+def test_sentence_splitting_and_features() -> None:
+    assert split_sentences("첫 문장입니다. 둘째 문장이에요!\n- item one\n3. item two") == [
+        "첫 문장입니다.",
+        "둘째 문장이에요!",
+        "item one",
+        "item two",
+    ]
+    assert features("배포는 어떻게 하나요?") == {"k:배포"}
+    assert features("Deployments are deployed") == {"w:deploy"}

@@ -1,0 +1,174 @@
+"""Model ids resolve to the right clients; missing configuration names its setting."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+import snapagent.llm
+from snapagent.errors import DefinitionError
+from snapagent.llm.anthropic_model import AnthropicChatModel
+from snapagent.llm.bedrock_model import BedrockChatModel
+from snapagent.llm.errors import ProviderNotConfiguredError
+from snapagent.llm.offline import OfflineChatModel
+from snapagent.llm.openai_model import OpenAIChatModel
+from snapagent.llm.registry import (
+    ChatModelRegistry,
+    EmbeddingRegistry,
+    UnknownModelError,
+    split_model_id,
+)
+from snapagent.llm.remote_embeddings import BedrockTitanEmbeddingModel, OpenAIEmbeddingModel
+from snapagent.llm.settings import ProviderSettings
+from snapagent.testing.providers import AnthropicFakeServer, Reply
+from snapagent.workflow.services import ChatMessage, ChatModelProvider, ChatRequest
+
+ENV_NAMES = [
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "AWS_BEDROCK_REGION",
+    "AWS_BEDROCK_ENDPOINT_URL",
+    "SNAPAGENT_DEFAULT_MODEL",
+    "SNAPAGENT_EMBEDDING_MODEL",
+    "SNAPAGENT_EMBEDDING_DIMENSION",
+]
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ENV_NAMES:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def registry() -> AsyncIterator[ChatModelRegistry]:
+    made = ChatModelRegistry(
+        ProviderSettings(
+            anthropic_api_key="sk-ant-registry-test-key",
+            openai_api_key="sk-registry-test-key",
+            aws_bedrock_region="eu-central-1",
+        )
+    )
+    yield made
+    await made.aclose()
+
+
+def test_defaults_need_no_keys() -> None:
+    settings = ProviderSettings()
+    assert settings.default_model == "offline"
+    assert settings.embedding_model == "local"
+    assert isinstance(ChatModelRegistry(settings).resolve(None), OfflineChatModel)
+
+
+def test_settings_read_the_documented_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-from-env-0123456789")
+    monkeypatch.setenv("SNAPAGENT_DEFAULT_MODEL", "anthropic:claude-sonnet-4-5")
+    monkeypatch.setenv("SNAPAGENT_LLM_MAX_ATTEMPTS", "5")
+
+    settings = ProviderSettings()
+
+    assert settings.default_model == "anthropic:claude-sonnet-4-5"
+    assert settings.max_attempts == 5
+    assert settings.anthropic_api_key is not None
+    assert settings.anthropic_api_key.get_secret_value() == "sk-ant-from-env-0123456789"
+    assert "sk-ant-from-env" not in repr(settings)
+    assert "sk-ant-from-env" not in str(settings.model_dump())
+
+
+async def test_each_prefix_resolves_to_its_client(registry: ChatModelRegistry) -> None:
+    provider: ChatModelProvider = registry  # the engine's interface
+    anthropic_model = provider.resolve("anthropic:claude-sonnet-4-5")
+    assert isinstance(anthropic_model, AnthropicChatModel)
+    assert anthropic_model.model_id == "anthropic:claude-sonnet-4-5"
+    assert isinstance(registry.resolve("openai:gpt-4o-mini"), OpenAIChatModel)
+    bedrock = registry.resolve("bedrock:anthropic.claude-3-5-sonnet-20240620-v1:0")
+    assert isinstance(bedrock, BedrockChatModel)
+    assert bedrock.model_id == "bedrock:anthropic.claude-3-5-sonnet-20240620-v1:0"
+    assert isinstance(registry.resolve("offline"), OfflineChatModel)
+
+
+async def test_clients_are_cached_per_id(registry: ChatModelRegistry) -> None:
+    first = registry.resolve("anthropic:claude-a")
+    assert registry.resolve(" anthropic:claude-a ") is first
+    assert registry.resolve("anthropic:claude-b") is not first
+    assert "sk-ant-registry" not in repr(first)
+
+
+@pytest.mark.parametrize("bad", ["gpt-4", "mistral:large", "anthropic:", "bedrock:  ", ""])
+def test_unknown_ids_are_definition_errors_that_list_the_forms(bad: str) -> None:
+    settings = ProviderSettings(default_model=bad or "nope")
+    with pytest.raises(UnknownModelError, match=r"expected offline, anthropic:<model>") as caught:
+        ChatModelRegistry(settings).resolve(bad)
+    assert isinstance(caught.value, DefinitionError)
+
+
+@pytest.mark.parametrize(
+    ("model_id", "setting"),
+    [
+        ("anthropic:claude-x", "ANTHROPIC_API_KEY"),
+        ("openai:gpt-x", "OPENAI_API_KEY"),
+        ("bedrock:amazon.nova-pro-v1:0", "AWS_BEDROCK_REGION"),
+    ],
+)
+def test_missing_configuration_names_the_setting(model_id: str, setting: str) -> None:
+    with pytest.raises(ProviderNotConfiguredError, match=setting) as caught:
+        ChatModelRegistry(ProviderSettings()).resolve(model_id)
+    assert caught.value.setting == setting
+    assert caught.value.provider == model_id.split(":")[0]
+
+
+async def test_self_hosted_openai_server_needs_no_key() -> None:
+    registry = ChatModelRegistry(ProviderSettings(openai_base_url="http://127.0.0.1:9/v1"))
+    assert isinstance(registry.resolve("openai:llama3"), OpenAIChatModel)
+    await registry.aclose()
+
+
+def test_split_model_id_keeps_colons_of_bedrock_ids() -> None:
+    assert split_model_id("bedrock:anthropic.claude-v2:1") == ("bedrock", "anthropic.claude-v2:1")
+    assert split_model_id("OFFLINE") == ("offline", "")
+
+
+async def test_default_model_comes_from_settings_and_answers() -> None:
+    with AnthropicFakeServer() as server:
+        server.enqueue(Reply("from the default"))
+        settings = ProviderSettings(
+            default_model="anthropic:claude-default",
+            anthropic_api_key="sk-ant-default-0123456789",
+            anthropic_base_url=server.base_url,
+        )
+        registry = ChatModelRegistry(settings)
+        result = await registry.resolve(None).complete(
+            ChatRequest(messages=[ChatMessage("user", "hi")])
+        )
+        await registry.aclose()
+
+    assert result.text == "from the default"
+    assert server.requests[0].json()["model"] == "claude-default"
+    assert server.requests[0].json()["max_tokens"] == settings.default_max_tokens
+
+
+async def test_embedding_specs_resolve() -> None:
+    registry = EmbeddingRegistry(
+        ProviderSettings(openai_api_key="sk-embed-test-0123", aws_bedrock_region="us-east-1")
+    )
+    openai_model = registry.get("openai:text-embedding-3-small")
+    assert isinstance(openai_model, OpenAIEmbeddingModel)
+    assert openai_model.dimension == 1536
+    titan = registry.get("bedrock:amazon.titan-embed-text-v2:0")
+    assert isinstance(titan, BedrockTitanEmbeddingModel)
+    assert titan.dimension == 1024
+    with pytest.raises(ProviderNotConfiguredError, match="SNAPAGENT_EMBEDDING_DIMENSION"):
+        registry.get("openai:some-unknown-embedder")
+    with pytest.raises(UnknownModelError, match="local, openai:<model>"):
+        registry.get("bedrock:cohere.embed-english-v3")
+    await registry.aclose()
+
+
+def test_public_names_are_importable() -> None:
+    for name in snapagent.llm.__all__:
+        assert getattr(snapagent.llm, name) is not None
+    with pytest.raises(AttributeError):
+        _ = snapagent.llm.NoSuchThing
