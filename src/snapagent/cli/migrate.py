@@ -77,7 +77,7 @@ async def _migrate(
 
             def seen(outcome: BotOutcome) -> None:
                 progress.advance(task)
-                if not quiet and (verbose or outcome.status == "failed"):
+                if verbose and not quiet:
                     style = {"failed": "red", "skipped": "yellow"}.get(outcome.status, "green")
                     progress.console.print(
                         outcome_line(outcome),
