@@ -180,3 +180,13 @@ def test_if_else_config_errors() -> None:
         if_else(cases=[{"name": "else", "conditions": cond}])
     with pytest.raises(ValidationError, match="operator"):
         if_else(cases=[{"conditions": [{"input": "x", "operator": "resembles"}]}])
+
+
+def test_nodes_public_names() -> None:
+    import snapagent.nodes as nodes
+
+    assert nodes.__all__ == sorted(nodes.__all__)
+    assert all(hasattr(nodes, name) for name in nodes.__all__)
+    for key in ("Start", "Knowledge", "LLM", "Template", "IfElse", "End"):
+        assert f"{key}NodeV2" in nodes.__all__
+        assert f"{key}NodeData" in nodes.__all__

@@ -239,34 +239,6 @@ async def test_sys_values_are_readable_by_selector(executor: WorkflowExecutorV2)
     assert result.outputs == {"answer": "bot-1/hi"}
 
 
-async def test_required_input_missing_at_run_time_fails_the_node(
-    executor: WorkflowExecutorV2,
-) -> None:
-    graph = (
-        GraphBuilder()
-        .node("start", "start")
-        .node(
-            "route",
-            "if_else",
-            inputs={"q": ["start", "query"]},
-            cases=[{"conditions": [{"input": "q", "operator": "is_empty"}]}],
-        )
-        .node("a", "upper", inputs={"text": ["start", "query"]})
-        .node("t", "template", template="{{ x }}", inputs={"x": ["a", "text"]})
-        .node("end", "end", outputs=["answer"])
-        .edge("route.true", "a")
-        .edge("start", "t")
-        .edge("t.text", "end.answer")
-        .build()
-    )
-    result = await executor.run(graph, {"query": "not empty"}, {})
-    assert result.status is RunStatus.FAILED
-    assert result.error is not None
-    assert result.error.type == "VariableError"
-    assert "'x'" in result.error.message
-    assert result.error.node_id == "t"
-
-
 async def test_value_size_cap(registry: NodeRegistryV2, services: ServiceContainer) -> None:
     executor = WorkflowExecutorV2(registry, services, limits=RunLimits(max_value_bytes=10))
     graph = (

@@ -416,7 +416,7 @@ async def test_a_raising_event_sink_surfaces_and_stops_the_run(
     assert script.calls == 0
 
 
-async def test_missing_input_is_reported_as_started_then_failed(
+async def test_required_input_left_without_a_value_fails_the_node(
     registry: NodeRegistryV2, services: ServiceContainer
 ) -> None:
     graph = (
@@ -439,3 +439,11 @@ async def test_missing_input_is_reported_as_started_then_failed(
     events = [e async for e in make(registry, services).stream(graph, {"query": "q"})]
     about_t = [type(e).__name__ for e in events if getattr(e, "node_id", None) == "t"]
     assert about_t == ["NodeRunStarted", "NodeRunFailed"]
+    final = events[-1]
+    assert isinstance(final, RunFinished)
+    assert final.result.status is RunStatus.FAILED
+    error = final.result.error
+    assert error is not None
+    assert error.type == "VariableError"
+    assert error.node_id == "t"
+    assert "required input 'x'" in error.message
