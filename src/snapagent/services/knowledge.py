@@ -133,10 +133,9 @@ def default_embedding_resolver() -> EmbeddingResolver:
     never loads a model or a provider SDK)."""
 
     def resolve(spec: str) -> EmbeddingModel:
-        from snapagent.llm import registry  # type: ignore[attr-defined]
+        from snapagent.llm.registry import get_embedding_model
 
-        model: EmbeddingModel = registry.get_embedding_model(spec)
-        return model
+        return get_embedding_model(spec)
 
     return resolve
 
