@@ -45,11 +45,14 @@ def build_peer(framework: str, shape: Shape) -> RunOnce:
     raise ValueError(f"unknown peer framework {framework!r}; expected one of {PEERS}")
 
 
-def _missing(name: str, error: ImportError) -> PeerMissingError:
-    return PeerMissingError(
-        f"{name} is not installed in {sys.prefix}: run `make bench-venv` and use "
-        f".bench-venv/bin/python (or pass --frameworks ours) ({error})"
-    )
+def _missing(name: str, module: str, error: ImportError) -> PeerMissingError:
+    if error.name is not None and error.name.split(".")[0] == module:
+        return PeerMissingError(
+            f"{name} is not installed in {sys.prefix}: run `make bench-venv` and use "
+            f".bench-venv/bin/python (or pass --frameworks ours)"
+        )
+    # Installed, but something it imports failed (e.g. a shadowed stdlib module).
+    return PeerMissingError(f"{name} is installed but could not be imported: {error!r}")
 
 
 # --- LangGraph -----------------------------------------------------------------------------
@@ -60,7 +63,7 @@ def build_langgraph(shape: Shape) -> RunOnce:
     try:
         from langgraph.graph import END, START, StateGraph
     except ImportError as error:
-        raise _missing("langgraph", error) from error
+        raise _missing("langgraph", "langgraph", error) from error
 
     # Which state key the end node publishes under each output name.
     sources: dict[str, str]
@@ -147,7 +150,7 @@ def build_haystack(shape: Shape) -> RunOnce:
     try:
         from haystack import Pipeline, component
     except ImportError as error:
-        raise _missing("haystack-ai", error) from error
+        raise _missing("haystack-ai", "haystack", error) from error
 
     @component
     class Start:

@@ -29,10 +29,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _engine_harness import Case, Plan, measure, median_us, profile, slope
-from _engine_ours import OURS, build_ours, handoff_latencies_ns
-from _engine_peers import PEERS, PeerMissingError, build_peer
-from _engine_shapes import Shape
+# Python puts this folder first on sys.path, where a sibling script named like a stdlib module
+# (bench/http.py) would shadow it for LangGraph and Haystack. Keep the folder, but last: the
+# `_engine_*` helpers still import, the standard library wins.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
+
+from _engine_harness import Case, Plan, measure, median_us, profile, slope  # noqa: E402
+from _engine_ours import OURS, build_ours, handoff_latencies_ns  # noqa: E402
+from _engine_peers import PEERS, PeerMissingError, build_peer  # noqa: E402
+from _engine_shapes import Shape  # noqa: E402
 
 FRAMEWORKS = (OURS, *PEERS)
 SHAPES = (Shape.pipeline(), Shape.chain(20), Shape.fanout())

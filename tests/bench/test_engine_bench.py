@@ -33,8 +33,9 @@ def run_engine_bench(*args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture
 def bench_module(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Import a bench module by name the way the script sees it (bench/ on sys.path)."""
-    monkeypatch.syspath_prepend(str(BENCH))
+    """Import a bench module by name the way the script sees it (bench/ on sys.path, last, so
+    that sibling scripts named like stdlib modules shadow nothing)."""
+    monkeypatch.setattr(sys, "path", [*sys.path, str(BENCH)])
 
     def load(name: str) -> ModuleType:
         return importlib.import_module(name)
@@ -190,3 +191,12 @@ def test_targets_pass_fail_and_skip(bench_module: Any) -> None:
     assert engine.Target("ratio", None, 30.0, True, "x").status == "SKIP"
     assert engine.Target("hand-off", 50.0, 50.0, False, " us", strict=True).status == "FAIL"
     assert engine.Target("hand-off", 49.9, 50.0, False, " us", strict=True).status == "PASS"
+
+
+def test_a_peer_that_fails_inside_its_import_is_not_reported_missing(bench_module: Any) -> None:
+    peers = bench_module("_engine_peers")
+    absent = ModuleNotFoundError("No module named 'langgraph'", name="langgraph")
+    shadowed = ModuleNotFoundError("'http' is not a package", name="http.client")
+
+    assert "is not installed" in str(peers._missing("langgraph", "langgraph", absent))
+    assert "could not be imported" in str(peers._missing("langgraph", "langgraph", shadowed))
