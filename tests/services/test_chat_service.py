@@ -235,13 +235,16 @@ async def test_prepare_rejects_bad_requests(h: Harness) -> None:
 
 
 async def test_a_failing_recorder_never_fails_the_chat(
-    h: Harness, caplog: pytest.LogCaptureFixture
+    h: Harness, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     alice, bot = await _setup(h)
-    broken = Database("sqlite+aiosqlite:////nonexistent-dir/for/sure/x.db")
-    h.service.recorder = RunRecorder(broken.sessionmaker)
+
+    def unrecordable(record: Any) -> Any:
+        raise RuntimeError("cannot serialise this run")
+
+    monkeypatch.setattr(h.service.recorder, "rows", unrecordable)
     h.model.enqueue("still answered")
     answer = await h.service.answer(await h.turn(alice, bot.id, "refunds?", None))
     assert answer.answer == "still answered"
     assert "could not record workflow run" in caplog.text
-    await broken.dispose()
+    assert [role for _, role, _ in await h.messages()] == ["user", "assistant"]

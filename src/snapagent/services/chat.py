@@ -15,6 +15,7 @@ assistant message after it. Every run is recorded (succeeded, failed or cancelle
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import zlib
 from collections.abc import AsyncIterator
@@ -45,7 +46,7 @@ from snapagent.services.chat_results import (
     engine_event,
     failure_error,
 )
-from snapagent.services.conversations import ConversationStore, SessionLocks
+from snapagent.services.conversations import ConversationStore, SessionLocks, TurnStart
 from snapagent.services.run_recorder import (
     RunContext,
     RunRecord,
@@ -61,6 +62,8 @@ __all__ = ["ChatAnswer", "ChatEvent", "ChatService", "ChatSettings", "ChatTurn"]
 
 SESSION_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
 _END: Any = object()
+
+log = logging.getLogger(__name__)
 
 
 class ChatSettings(BaseSettings):
@@ -97,6 +100,8 @@ class ChatTurn:
     version_number: int | None
     compiled: CompiledVersion
     allowed_kb_ids: frozenset[str] | None
+    new_session: bool = False
+    """The server generated ``session_key`` just now: no session to look up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,16 +195,21 @@ class ChatService:
             version_number=version.version_number,
             compiled=compiled,
             allowed_kb_ids=allowed,
+            new_session=session_id is None,
         )
 
-    async def _begin(self, turn: ChatTurn, mode: str) -> tuple[str, RunContext, dict[str, Any]]:
-        chat_id, history = await self.conversations.begin_turn(
+    async def _begin(
+        self, turn: ChatTurn, mode: str
+    ) -> tuple[TurnStart, RunContext, dict[str, Any]]:
+        start = await self.conversations.begin_turn(
             turn.bot_id,
             turn.session_key,
             turn.user_id,
             turn.message,
             self.settings.history_messages,
+            known_new=turn.new_session,
         )
+        history = start.history
         run_id = new_id()
         inputs = {"query": turn.message, "session_id": turn.session_key, "history": history}
         context = RunContext(
@@ -213,7 +223,7 @@ class ChatService:
             user_id=turn.user_id,
             mode=mode,
         )
-        return chat_id, context, inputs
+        return start, context, inputs
 
     def _sys(self, turn: ChatTurn, run_id: str) -> dict[str, Any]:
         return {
@@ -224,13 +234,12 @@ class ChatService:
         }
 
     async def _finish(
-        self, turn: ChatTurn, chat_id: str, context: RunContext, result: WorkflowRunResult
+        self, turn: ChatTurn, start: TurnStart, context: RunContext, result: WorkflowRunResult
     ) -> ChatAnswer:
         """Record the run; on success store and return the answer, else raise its error."""
-        await self.recorder.record(
-            record_from_result(result, context=context, titles=turn.compiled.titles)
-        )
+        record = record_from_result(result, context=context, titles=turn.compiled.titles)
         if result.status is not RunStatus.SUCCEEDED:
+            await self.recorder.record(record)
             raise failure_error(result)
         answer = ChatAnswer(
             answer=answer_text(result),
@@ -240,15 +249,25 @@ class ChatService:
             sources=collect_sources(result),
             usage=result.usage.to_dict(),
         )
-        await self.conversations.add_answer(
-            chat_id, answer.answer, answer.run_id, answer.sources, answer.usage
-        )
+        fields = {"run_id": answer.run_id, "sources": answer.sources, "usage": answer.usage}
+        # Shielded: a client leaving now must not lose an answer the run already produced.
+        with anyio.CancelScope(shield=True):
+            try:
+                # The fast path: the run record and the answer in one transaction.
+                async with self.database.transaction() as session:
+                    await self.recorder.stage(session, record)
+                    await self.conversations.stage_answer(session, start, answer.answer, **fields)
+            except Exception:
+                # Apart, so the answer never depends on the record (which logs its own failure).
+                log.warning("storing run %s with its answer failed; retrying apart", answer.run_id)
+                await self.recorder.record(record)
+                await self.conversations.add_answer(start, answer.answer, **fields)
         return answer
 
     async def answer(self, turn: ChatTurn) -> ChatAnswer:
         """Run a turn to the end; provider failures raise ProviderError (502/504 upstream)."""
         async with self.locks.hold(turn.bot_id, turn.session_key):
-            chat_id, context, inputs = await self._begin(turn, "blocking")
+            start, context, inputs = await self._begin(turn, "blocking")
             executor = self.runtime.executor(turn.allowed_kb_ids)
             try:
                 result = await executor.run(
@@ -257,13 +276,13 @@ class ChatService:
             except BaseException as exc:
                 await self.recorder.record(_interrupted(context, exc))
                 raise
-            return await self._finish(turn, chat_id, context, result)
+            return await self._finish(turn, start, context, result)
 
     async def stream(self, turn: ChatTurn) -> AsyncIterator[ChatEvent]:
         """The turn as events: ``session``, node/text events, ``sources``, then ``message`` (or
         ``error``). Closing the iterator early cancels the run, which is recorded cancelled."""
         async with self.locks.hold(turn.bot_id, turn.session_key):
-            chat_id, context, inputs = await self._begin(turn, "streaming")
+            start, context, inputs = await self._begin(turn, "streaming")
             yield ChatEvent(
                 "session",
                 {
@@ -302,7 +321,7 @@ class ChatService:
                 yield ChatEvent("error", _error_payload(exc, context.run_id))
                 return
             try:
-                answer = await self._finish(turn, chat_id, context, result)
+                answer = await self._finish(turn, start, context, result)
             except SnapAgentError as exc:
                 yield ChatEvent("error", _error_payload(exc, context.run_id))
                 return

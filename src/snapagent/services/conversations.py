@@ -1,14 +1,15 @@
 """Chat sessions and their messages: storing turns in order, reading history and transcripts.
 
 ``begin_turn`` runs in one short transaction: find or create the session, read its recent
-history, append the user message. ``add_answer`` appends the assistant message. Message
-numbers (``seq``) come from ``max(seq) + 1`` under the in-process `SessionLocks`; the unique
-``(session_id, seq)`` constraint catches a second process writing the same session, and the
-write is retried.
+history, append the user message. ``stage_answer`` appends the assistant message inside a
+caller's transaction (the chat stores it with the run record); ``add_answer`` in its own.
+Message numbers (``seq``) follow the last one read under the in-process `SessionLocks`; the
+unique ``(session_id, seq)`` constraint catches a second process writing the same session,
+and the write is retried.
 
     store = ConversationStore(db)
-    chat_id, history = await store.begin_turn(bot_id, "s1", user_id, "hi", history_limit=20)
-    await store.add_answer(chat_id, "hello", run_id, sources=[], usage={})
+    turn = await store.begin_turn(bot_id, "s1", user_id, "hi", history_limit=20)
+    await store.add_answer(turn, "hello", run_id=run_id, sources=[], usage={})
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from snapagent.db.base import utcnow
+from snapagent.db.base import new_id, utcnow
 from snapagent.db.models.chat import ChatMessageRecord, ChatSession
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError, NotFoundError
@@ -35,6 +37,7 @@ __all__ = [
     "ConversationStore",
     "SessionLocks",
     "SessionTranscript",
+    "TurnStart",
     "list_sessions",
     "read_transcript",
 ]
@@ -101,86 +104,132 @@ def _public_session(row: ChatSession) -> dict[str, Any]:
     }
 
 
-async def _append(
-    session: AsyncSession, chat_id: str, role: str, content: str, **fields: Any
+@dataclass(frozen=True, slots=True)
+class TurnStart:
+    """Where a turn's user message went: the session row, its ``seq``, the history before it."""
+
+    chat_id: str
+    user_seq: int
+    history: list[dict[str, str]]
+
+
+async def _insert_message(
+    session: AsyncSession, chat_id: str, seq: int, role: str, content: str, **fields: Any
 ) -> None:
-    next_seq = await session.scalar(
-        select(func.coalesce(func.max(ChatMessageRecord.seq), 0) + 1).where(
-            ChatMessageRecord.session_id == chat_id
+    now = utcnow()
+    await session.execute(
+        insert(ChatMessageRecord).values(
+            id=new_id(), session_id=chat_id, seq=seq, role=role, content=content,
+            sources=fields.get("sources", []), usage=fields.get("usage", {}),
+            run_id=fields.get("run_id"), created_at=now,
         )
-    )
-    session.add(
-        ChatMessageRecord(
-            session_id=chat_id, seq=int(next_seq or 1), role=role, content=content, **fields
-        )
-    )
+    )  # fmt: skip
     await session.execute(
         update(ChatSession)
         .where(ChatSession.id == chat_id)
-        .values(message_count=ChatSession.message_count + 1, updated_at=utcnow())
+        .values(message_count=ChatSession.message_count + 1, updated_at=now)
     )
 
 
+async def _next_seq(session: AsyncSession, chat_id: str) -> int:
+    last = await session.scalar(
+        select(func.max(ChatMessageRecord.seq)).where(ChatMessageRecord.session_id == chat_id)
+    )
+    return int(last or 0) + 1
+
+
 class ConversationStore:
-    """Writes turns; see the module docstring."""
+    """Writes turns; see the module docstring. Statements are few on purpose (chat is
+    benchmarked): a new session is two inserts, a known one reads its history and last
+    ``seq`` in one query."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
 
     async def begin_turn(
-        self, bot_id: str, session_key: str, user_id: str, message: str, history_limit: int
-    ) -> tuple[str, list[dict[str, str]]]:
-        """Store the user message; return the session's row id and the history before it."""
+        self,
+        bot_id: str,
+        session_key: str,
+        user_id: str,
+        message: str,
+        history_limit: int,
+        *,
+        known_new: bool = False,
+    ) -> TurnStart:
+        """Store the user message (creating the session unless it exists); ``known_new``
+        skips the lookup for a session id the server just generated."""
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 async with self.database.transaction() as session:
-                    chat = await session.scalar(
-                        select(ChatSession).where(
-                            ChatSession.bot_id == bot_id, ChatSession.session_key == session_key
+                    chat_id = None
+                    if not known_new:
+                        chat_id = await session.scalar(
+                            select(ChatSession.id).where(
+                                ChatSession.bot_id == bot_id,
+                                ChatSession.session_key == session_key,
+                            )
+                        )
+                    if chat_id is None:
+                        return await self._start_session(
+                            session, bot_id, session_key, user_id, message
+                        )
+                    rows = list(
+                        await session.execute(
+                            select(
+                                ChatMessageRecord.seq,
+                                ChatMessageRecord.role,
+                                ChatMessageRecord.content,
+                            )
+                            .where(ChatMessageRecord.session_id == chat_id)
+                            .order_by(ChatMessageRecord.seq.desc())
+                            .limit(max(history_limit, 1))
                         )
                     )
-                    history: list[dict[str, str]] = []
-                    if chat is None:
-                        chat = ChatSession(
-                            bot_id=bot_id,
-                            session_key=session_key,
-                            user_id=user_id,
-                            title=message.strip()[:TITLE_CHARS],
-                            message_count=0,
-                        )
-                        session.add(chat)
-                        await session.flush()
-                    elif history_limit:
-                        rows = await session.execute(
-                            select(ChatMessageRecord.role, ChatMessageRecord.content)
-                            .where(ChatMessageRecord.session_id == chat.id)
-                            .order_by(ChatMessageRecord.seq.desc())
-                            .limit(history_limit)
-                        )
-                        history = [{"role": r, "content": c} for r, c in rows][::-1]
-                    await _append(session, chat.id, "user", message)
-                    return chat.id, history
+                    seq = rows[0][0] + 1 if rows else 1
+                    history = [{"role": r, "content": c} for _, r, c in rows[:history_limit]]
+                    await _insert_message(session, chat_id, seq, "user", message)
+                    return TurnStart(chat_id, seq, history[::-1])
             except IntegrityError:
                 # Another process created the session or took the seq first: read again.
+                known_new = False
                 if attempt == _WRITE_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    async def add_answer(
-        self,
-        chat_id: str,
-        answer: str,
-        run_id: str,
-        sources: list[dict[str, Any]],
-        usage: dict[str, Any],
+    async def _start_session(
+        self, session: AsyncSession, bot_id: str, session_key: str, user_id: str, message: str
+    ) -> TurnStart:
+        chat_id, now = new_id(), utcnow()
+        await session.execute(
+            insert(ChatSession).values(
+                id=chat_id, bot_id=bot_id, session_key=session_key, user_id=user_id,
+                title=message.strip()[:TITLE_CHARS], message_count=1, created_at=now,
+                updated_at=now,
+            )
+        )  # fmt: skip
+        await session.execute(
+            insert(ChatMessageRecord).values(
+                id=new_id(), session_id=chat_id, seq=1, role="user", content=message,
+                sources=[], usage={}, run_id=None, created_at=now,
+            )
+        )  # fmt: skip
+        return TurnStart(chat_id, 1, [])
+
+    async def stage_answer(
+        self, session: AsyncSession, turn: TurnStart, answer: str, **fields: Any
     ) -> None:
+        """Add the assistant message right after the turn's user message, in ``session``."""
+        await _insert_message(
+            session, turn.chat_id, turn.user_seq + 1, "assistant", answer, **fields
+        )
+
+    async def add_answer(self, turn: TurnStart, answer: str, **fields: Any) -> None:
+        """The assistant message in its own transaction, after any message stored meanwhile."""
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 async with self.database.transaction() as session:
-                    await _append(
-                        session, chat_id, "assistant", answer, run_id=run_id,
-                        sources=sources, usage=usage,
-                    )  # fmt: skip
+                    seq = await _next_seq(session, turn.chat_id)
+                    await _insert_message(session, turn.chat_id, seq, "assistant", answer, **fields)
                     return
             except IntegrityError:
                 if attempt == _WRITE_ATTEMPTS - 1:

@@ -202,15 +202,19 @@ class RunRecorder:
         ]
         return run_row, node_rows
 
+    async def stage(self, session: AsyncSession, record: RunRecord) -> None:
+        """Insert the rows in the caller's transaction (which decides commit or rollback)."""
+        run_row, node_rows = self.rows(record)
+        await session.execute(insert(WorkflowExecutionRun), [run_row])
+        if node_rows:
+            await session.execute(insert(WorkflowNodeExecution), node_rows)
+
     async def record(self, record: RunRecord) -> bool:
         """Store the run; True on success. Shielded: a cancelled request still gets its record."""
         with anyio.CancelScope(shield=True):
             try:
-                run_row, node_rows = self.rows(record)
                 async with self.sessions() as session, session.begin():
-                    await session.execute(insert(WorkflowExecutionRun), [run_row])
-                    if node_rows:
-                        await session.execute(insert(WorkflowNodeExecution), node_rows)
+                    await self.stage(session, record)
             except Exception:
                 log.exception(
                     "could not record workflow run %s (bot %s)", record.run_id, record.bot_id

@@ -66,8 +66,7 @@ class ChatAnswerPublic(BaseModel):
 
 
 def _default_chat_models() -> ChatModelProvider:
-    # The provider registry lands with the providers issue; until then chat has no default model.
-    from snapagent.llm.registry import ChatModelRegistry  # type: ignore[import-not-found,unused-ignore]
+    from snapagent.llm.registry import ChatModelRegistry
 
     provider: ChatModelProvider = ChatModelRegistry()
     return provider
