@@ -74,6 +74,16 @@ def test_create_add_query_list(tmp_path: Path) -> None:
     assert "handbook" in runner.invoke(app, ["kb", "list"]).stdout
 
 
+def test_oversized_file_is_refused_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNAPAGENT_KNOWLEDGE_MAX_UPLOAD_BYTES", "100")
+    runner.invoke(app, ["kb", "create", "small"])
+    big = tmp_path / "big.txt"
+    big.write_text("x" * 101, encoding="utf-8")
+    result = runner.invoke(app, ["kb", "add", "small", str(big)])
+    assert result.exit_code == 1
+    assert "big.txt: larger than the upload limit (100 bytes)" in result.stderr
+
+
 def test_all_good_files_exit_zero_and_by_id(tmp_path: Path) -> None:
     runner.invoke(app, ["kb", "create", "notes"])
     kb_id = json.loads(runner.invoke(app, ["kb", "list", "--json"]).stdout)[0]["id"]

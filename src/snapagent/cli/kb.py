@@ -139,6 +139,10 @@ def add(
         queued: list[DocumentInfo] = []
         for path in files:
             try:
+                if path.stat().st_size > service.settings.max_upload_bytes:
+                    limit = service.settings.max_upload_bytes
+                    problems.append(f"{path}: larger than the upload limit ({limit} bytes)")
+                    continue  # never read a huge file into memory just to refuse it
                 data = path.read_bytes()
             except OSError as exc:
                 problems.append(f"{path}: cannot read ({exc.strerror or exc})")
