@@ -191,3 +191,18 @@ async def test_delete_cascades_to_versions(
             .where(BotWorkflowVersion.bot_id == bot["id"])
         )
     assert left == 0
+
+
+async def test_nul_characters_are_refused_on_every_database(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    named = await client.post("/api/v1/bots", json={"name": "a\x00b"}, headers=alice.headers)
+    assert "NUL" in assert_problem(named, 422)["errors"][0]["reason"]
+    bot = (await client.post("/api/v1/bots", json={"name": "ok"}, headers=alice.headers)).json()
+    base = f"/api/v1/bots/{bot['id']}/workflow-versions"
+    [draft] = (await client.get(base, headers=alice.headers)).json()["data"]
+    graph = {"nodes": [{"id": "start", "type": "start", "title": "x\x00"}], "edges": []}
+    saved = await client.put(
+        f"{base}/{draft['id']}", json={"graph": graph, "revision": 1}, headers=alice.headers
+    )
+    assert "graph.nodes.0.title" in assert_problem(saved, 422)["errors"][0]["reason"]

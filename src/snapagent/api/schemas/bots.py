@@ -11,12 +11,6 @@ from snapagent.api.schemas.common import RequestModel
 
 __all__ = ["BotCreate", "BotPublic", "BotUpdate", "BotsPublic", "LegacyWorkflowPublic"]
 
-_KB_IDS = Field(
-    default_factory=list,
-    max_length=50,
-    description="Knowledge bases the bot searches (yours only).",
-)
-
 
 class BotCreate(RequestModel):
     name: str = Field(min_length=1, max_length=200)
@@ -24,7 +18,11 @@ class BotCreate(RequestModel):
     default_model: str | None = Field(
         default=None, max_length=200, description="Model for llm nodes that name none."
     )
-    knowledge_base_ids: list[str] = _KB_IDS
+    knowledge_base_ids: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Knowledge bases the bot searches (yours only).",
+    )
     use_workflow_v2: bool = Field(
         default=True, description="Run published V2 versions (V1 is for legacy bots)."
     )

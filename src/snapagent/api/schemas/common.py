@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["FieldProblem", "Problem", "RequestModel", "problem_responses"]
 
 
+def _nul_path(value: Any, path: str) -> str | None:
+    """Where a NUL character hides in a JSON value (a string or a key), if anywhere."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                return sub
+            found = _nul_path(item, sub)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _nul_path(item, f"{path}.{index}" if path else str(index))
+            if found is not None:
+                return found
+    return None
+
+
 class RequestModel(BaseModel):
-    """Base of request bodies: unknown fields are an error, so typos never pass silently."""
+    """Base of request bodies: unknown fields are an error, so typos never pass silently.
+
+    Text may not contain NUL characters anywhere (graphs included): PostgreSQL cannot store
+    them, and refusing them on both databases keeps the API's behaviour the same on each.
+    """
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        where = _nul_path(data, "")
+        if where is not None:
+            raise ValueError(f"text must not contain NUL characters (at {where})")
+        return data
 
 
 class FieldProblem(BaseModel):

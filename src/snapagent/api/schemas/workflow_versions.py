@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 Graph = dict[str, Any]
+# Revisions are stored as 32-bit integers on both databases.
+MAX_REVISION = 2**31 - 1
 
 
 class DraftCreate(RequestModel):
@@ -35,19 +37,27 @@ class DraftCreate(RequestModel):
 
 class DraftUpdate(RequestModel):
     graph: Graph
-    revision: int = Field(ge=1, description="The draft revision this edit started from.")
+    revision: int = Field(
+        ge=1, le=MAX_REVISION, description="The draft revision this edit started from."
+    )
     note: str | None = Field(default=None, max_length=2000)
 
 
 class PublishRequest(RequestModel):
     revision: int | None = Field(
-        default=None, ge=1, description="If given, publish only if the draft is still at it."
+        default=None,
+        ge=1,
+        le=MAX_REVISION,
+        description="If given, publish only if the draft is still at it.",
     )
 
 
 class RestoreRequest(RequestModel):
     revision: int | None = Field(
-        default=None, ge=1, description="If given, the draft revision this restore overwrites."
+        default=None,
+        ge=1,
+        le=MAX_REVISION,
+        description="If given, the draft revision this restore overwrites.",
     )
 
 
