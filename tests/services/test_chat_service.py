@@ -248,3 +248,14 @@ async def test_a_failing_recorder_never_fails_the_chat(
     assert answer.answer == "still answered"
     assert "could not record workflow run" in caplog.text
     assert [role for _, role, _ in await h.messages()] == ["user", "assistant"]
+
+
+async def test_history_is_bounded_to_the_latest_messages(h: Harness) -> None:
+    alice, bot = await _setup(h)
+    for reply in ("a1", "a2", "a3", "a4"):
+        h.model.enqueue(reply)
+    for question in ("q1", "q2", "q3", "q4"):
+        await h.service.answer(await h.turn(alice, bot.id, question, "long"))
+    # history_messages=4: the fourth turn gets the 4 latest earlier messages, oldest first
+    history = [m.content for m in h.model.requests[3].messages[:-1]]
+    assert history == ["q2", "a2", "q3", "a3"]
