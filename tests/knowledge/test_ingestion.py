@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from snapagent.db.models.knowledge import Chunk, Document, DocumentStatus, KnowledgeBase
+from snapagent.db.session import Database
 from snapagent.knowledge import jobs
 from snapagent.knowledge.ingestion import IngestionWorker
 from snapagent.services.knowledge import KnowledgeService
@@ -202,3 +203,23 @@ async def test_document_deleted_while_being_ingested_stops_cleanly(
     async with knowledge_service.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(Chunk)) == 0
         assert await session.scalar(select(func.count()).select_from(Document)) == 0
+
+
+async def test_concurrent_workers_never_claim_the_same_document(
+    knowledge_service: KnowledgeService, migrated_db: Database
+) -> None:
+    await knowledge_service.close()
+    owner, kb_id = await _setup(knowledge_service)
+    queued = {
+        (await knowledge_service.add_document(owner, kb_id, f"n{i}.txt", f"note {i}".encode())).id
+        for i in range(6)
+    }
+    # Two "replicas": separate engines (separate connection pools) on one database.
+    other = Database(migrated_db.url.render_as_string(hide_password=False))
+    try:
+        claims = await asyncio.gather(*(jobs.claim_next_job(db) for db in [migrated_db, other] * 4))
+    finally:
+        await other.dispose()
+    claimed = [c.document_id for c in claims if c is not None]
+    assert len(claimed) == len(set(claimed)) == len(queued)
+    assert set(claimed) == queued
