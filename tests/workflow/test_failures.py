@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import pytest
@@ -447,3 +448,32 @@ async def test_required_input_left_without_a_value_fails_the_node(
     assert error.type == "VariableError"
     assert error.node_id == "t"
     assert "required input 'x'" in error.message
+
+
+async def test_max_duration_also_stops_a_run_that_never_waits(
+    registry: NodeRegistryV2, services: ServiceContainer
+) -> None:
+    """A timer cannot interrupt nodes that never suspend; the step check still stops the run."""
+
+    def busy(inputs: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(0.12)  # blocking on purpose: no await, no timer can fire
+        return {"text": inputs["text"]}
+
+    registry.register(function_node_type("busy", {"text": "string"}, {"text": "string"}, busy))
+    graph = (
+        GraphBuilder()
+        .node("start", "start")
+        .node("b1", "busy")
+        .node("b2", "busy")
+        .node("end", "end", outputs=["answer"])
+        .edge("start.query", "b1.text")
+        .edge("b1.text", "b2.text")
+        .edge("b2.text", "end.answer")
+        .build()
+    )
+    result = await make(registry, services, max_duration_s=0.06).run(graph, {"query": "q"})
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None
+    assert "maximum duration" in result.error.message
+    assert result.nodes["b1"].status is NodeStatus.SUCCEEDED
+    assert result.nodes["b2"].status is NodeStatus.FAILED

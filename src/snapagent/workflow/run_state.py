@@ -65,6 +65,9 @@ class RunState:
         self.done = asyncio.Event()
         self.main_task: asyncio.Task[Any] | None = None
         self.main_busy = False
+        self.loop: asyncio.AbstractEventLoop = asyncio.get_running_loop()
+        self.deadline: float | None = None
+        self.timer: asyncio.TimerHandle | None = None
 
     def _text(self, node_id: str, text: str) -> None:
         if self.sink is not None:

@@ -69,14 +69,12 @@ class Run(RunState):
         self.main_task = asyncio.current_task()
         if self.sink is not None:
             self.sink(ev.RunStarted(self.run_id, self.inputs, t0))
-        timer = None
         if self.limits.max_duration_s is not None:
-            timer = asyncio.get_running_loop().call_later(
-                self.limits.max_duration_s, self._duration_exceeded
-            )
+            self.deadline = self.loop.time() + self.limits.max_duration_s
         try:
             await self._worker([self.plan.start_index], main=True)
             if self.remaining and not self.stopping:
+                self._arm_deadline()
                 await self.done.wait()
             if self.tasks:
                 await asyncio.wait(set(self.tasks))
@@ -91,8 +89,8 @@ class Run(RunState):
                 await asyncio.wait(set(self.tasks))
             raise
         finally:
-            if timer is not None:
-                timer.cancel()
+            if self.timer is not None:
+                self.timer.cancel()
         result = self._result(t0)
         if self.sink is not None:
             self.sink(ev.RunFinished(result, perf_counter_ns()))
@@ -102,10 +100,18 @@ class Run(RunState):
         """Stop the run with status ``cancelled`` (safe to call from any callback)."""
         self._stop(RunStatus.CANCELLED, RunError("RunCancelled", reason))
 
-    def _duration_exceeded(self) -> None:
+    def _arm_deadline(self) -> None:
+        """Start the max-duration timer the first time the run waits on anything: a run that
+        never suspends cannot be interrupted by a timer anyway, and is checked per step."""
+        if self.timer is None and self.deadline is not None:
+            self.timer = self.loop.call_at(self.deadline, self._duration_exceeded)
+
+    def _duration_error(self) -> RunLimitError:
         limit = self.limits.max_duration_s
-        err = RunLimitError(f"the run exceeded its maximum duration of {limit} s")
-        self._stop(RunStatus.FAILED, RunError.from_exception(err))
+        return RunLimitError(f"the run exceeded its maximum duration of {limit} s")
+
+    def _duration_exceeded(self) -> None:
+        self._stop(RunStatus.FAILED, RunError.from_exception(self._duration_error()))
 
     async def _worker(self, ready: list[int], main: bool = False) -> None:
         """Run ready nodes one after another in this task. A node that completes without
@@ -124,6 +130,7 @@ class Run(RunState):
                 if ready:
                     self._spawn(ready[:])
                     ready.clear()
+                self._arm_deadline()
                 await _resume(coro, waiting_on)
             except _Stop:
                 return
@@ -251,6 +258,8 @@ class Run(RunState):
             raise RunLimitError(
                 f"the run exceeded its maximum of {limit} steps at node {pn.node_id!r}"
             )
+        if self.deadline is not None and self.loop.time() > self.deadline:
+            raise self._duration_error()
 
     def _result(self, t0: int) -> WorkflowRunResult:
         nodes: dict[str, NodeRunResult] = {}
