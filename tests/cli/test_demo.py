@@ -48,7 +48,7 @@ def _run_demo() -> tuple[str, str]:
     assert key, result.output
     assert bot, result.output
     assert "curl -s http://127.0.0.1:8123/api/v1/chat" in result.output
-    assert "연차는 며칠인가요?" in result.output
+    assert "1년 이상 근무하면 연차가 며칠 주어지나요?" in result.output
     return key.group(1), bot.group(1)
 
 

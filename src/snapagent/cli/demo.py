@@ -65,7 +65,7 @@ def curl_commands(setup: DemoSetup, base_url: str) -> list[str]:
         f"export SNAPAGENT_API_KEY={setup.api_key}",
         f"curl -s {base_url}/health",
         chat("What does the statistics endpoint report?"),
-        chat("연차는 며칠인가요?"),
+        chat("1년 이상 근무하면 연차가 며칠 주어지나요?"),
         chat("How do I receive the answer while it is being written?", stream=True),
         f"curl -s {bot}/workflow-versions {auth}",
         f'curl -s "{bot}/workflow-executions?limit=10" {auth}',
