@@ -70,7 +70,8 @@ async def _migrate(
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
-            disable=quiet,
+            # A bar only makes sense on a terminal; logs get the summary (and --verbose lines).
+            disable=quiet or not console.is_terminal,
             transient=True,
         ) as progress:
             task = progress.add_task("bots", total=total or None)

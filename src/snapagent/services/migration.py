@@ -263,6 +263,8 @@ class WorkflowMigrationService:
             graph = self.converter(row.workflow)
         except (GraphValidationError, ValueError) as exc:
             return BotOutcome(row.id, "failed", _reason(exc))
+        except Exception as exc:  # a converter bug on odd data must not stop the other bots
+            return BotOutcome(row.id, "failed", f"could not convert ({type(exc).__name__}: {exc})")
         if dry_run:
             return BotOutcome(row.id, "would_convert")
         return row, graph
