@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import func, select
 
+from snapagent.db.models.chat import ChatSession
+from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.legacy.samples import rag_workflow
@@ -177,20 +179,26 @@ async def test_legacy_workflow_get_put(client: httpx.AsyncClient, alice: ApiUser
     assert problem["problems"]
 
 
-async def test_delete_cascades_to_versions(
+async def test_delete_cascades_to_versions_runs_and_sessions(
     client: httpx.AsyncClient, alice: ApiUser, migrated_db: Database
 ) -> None:
     bot = (await client.post("/api/v1/bots", json={"name": "Gone"}, headers=alice.headers)).json()
+    async with migrated_db.transaction() as session:
+        chat = ChatSession(bot_id=bot["id"], session_key="s1")
+        session.add(chat)
+        run = WorkflowExecutionRun(bot_id=bot["id"], status="succeeded")
+        session.add(run)
+        await session.flush()
+        session.add(
+            WorkflowNodeExecution(run_id=run.id, node_id="n", node_type="end", index=0, status="ok")
+        )
     deleted = await client.delete(f"/api/v1/bots/{bot['id']}", headers=alice.headers)
     assert deleted.status_code == 204
     assert_problem(await client.get(f"/api/v1/bots/{bot['id']}", headers=alice.headers), 404)
     async with migrated_db.session() as session:
-        left = await session.scalar(
-            select(func.count())
-            .select_from(BotWorkflowVersion)
-            .where(BotWorkflowVersion.bot_id == bot["id"])
-        )
-    assert left == 0
+        for model in (BotWorkflowVersion, ChatSession, WorkflowExecutionRun, WorkflowNodeExecution):
+            left = await session.scalar(select(func.count()).select_from(model))
+            assert left == 0, model.__tablename__
 
 
 async def test_nul_characters_are_refused_on_every_database(
