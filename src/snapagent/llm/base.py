@@ -8,6 +8,7 @@ the model-id label and turn normalisation live here once.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -104,6 +105,10 @@ class RemoteChatModel(abc.ABC):
         try:
             async for chunk in self._retry.stream(lambda: self._stream_once(request)):
                 yield chunk
+                # Let whoever forwards the chunk (the engine's event queue) run before we read
+                # the next one: with several chunks already buffered we would otherwise parse
+                # them all before the first reached the client.
+                await asyncio.sleep(0)
         except ProviderError as exc:
             forget_context(exc)
             raise
