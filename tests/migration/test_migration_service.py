@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, null, select, update
 
 from snapagent.db.base import new_id, utcnow
 from snapagent.db.models.bots import Bot
@@ -211,17 +211,30 @@ async def test_rollback_restores_v1_and_removes_the_draft(
     await service.migrate(bot_ids=[target])
     async with migrated_db.transaction() as session:  # an operator switched it on, then regrets
         await session.execute(
-            update(bots)
-            .where(bots.c.id == target)
-            .values(use_workflow_v2=True, workflow={"nodes": [], "edges": []})
+            update(bots).where(bots.c.id == target).values(use_workflow_v2=True, workflow=null())
         )
     result = await service.rollback(target)
-    assert (result.drafts_removed, result.restored) == (1, True)
+    assert (result.drafts_removed, result.restored, result.kept_newer_v1) == (1, True, False)
     bot = await bot_row(migrated_db, target)
     assert (bot.workflow, bot.legacy_workflow, bot.use_workflow_v2) == (original, None, False)
     assert target not in await drafts(migrated_db)
     # Rolled back bots can be migrated again.
     assert (await service.migrate(bot_ids=[target])).converted == 1
+
+
+async def test_rollback_keeps_a_v1_workflow_edited_after_the_migration(
+    migrated_db: Database, seeded: SeededBots
+) -> None:
+    service = WorkflowMigrationService(migrated_db)
+    target = seeded.valid_ids[1]
+    await service.migrate(bot_ids=[target])
+    edited = rag_workflow(system_prompt="edited after the migration")
+    async with migrated_db.transaction() as session:
+        await session.execute(update(bots).where(bots.c.id == target).values(workflow=edited))
+    result = await service.rollback(target)
+    assert (result.restored, result.kept_newer_v1) == (False, True)
+    bot = await bot_row(migrated_db, target)
+    assert (bot.workflow, bot.legacy_workflow) == (edited, None)
 
 
 async def test_rollback_of_unknown_or_unmigrated_bots_is_a_clear_error(

@@ -127,8 +127,13 @@ def run_cli(
     try:
         if rollback:
             for result in asyncio.run(_rollback(database_url, bot_ids)):
+                v1 = (
+                    "V1 workflow edited after the migration kept"
+                    if result.kept_newer_v1
+                    else "V1 workflow restored"
+                )
                 console.print(
-                    f"{result.bot_id}: V1 workflow restored, V2 off, "
+                    f"{result.bot_id}: {v1}, V2 off, "
                     f"{result.drafts_removed} migration draft(s) removed",
                     markup=False,
                 )

@@ -130,9 +130,13 @@ class MigrationReport:
 
 @dataclass(frozen=True, slots=True)
 class RollbackResult:
+    """``restored``: V1 came back from the backup; ``kept_newer_v1``: the V1 workflow had been
+    edited after the migration and was kept as it is."""
+
     bot_id: str
     drafts_removed: int
     restored: bool
+    kept_newer_v1: bool = False
 
 
 def default_converter(v1: Any) -> dict[str, Any]:
@@ -273,13 +277,17 @@ class WorkflowMigrationService:
         """Back to V1 for one bot: restore ``workflow`` from ``legacy_workflow``, turn V2 off,
         delete the migration's draft (published versions stay as history).
 
+        A V1 workflow edited after the migration (``PUT .../workflow``) is newer than the backup
+        and is what the bot's V1 sessions ran: it is kept, never overwritten by the backup.
         Raises :class:`NotFoundError` for an unknown bot and :class:`ConflictError` for a bot
         the migration never touched.
         """
         async with self.db.engine.connect() as conn, conn.begin():
             bot = (
                 await conn.execute(
-                    select(_bots.c.id, _bots.c.legacy_workflow).where(_bots.c.id == bot_id)
+                    select(_bots.c.id, _bots.c.workflow, _bots.c.legacy_workflow).where(
+                        _bots.c.id == bot_id
+                    )
                 )
             ).one_or_none()
             if bot is None:
@@ -293,13 +301,22 @@ class WorkflowMigrationService:
                     )
                 )
             )
-            if bot.legacy_workflow is None and removed.rowcount == 0:
+            backup = bot.legacy_workflow
+            if backup is None and removed.rowcount == 0:
                 raise ConflictError(f"bot {bot_id} was not migrated: nothing to roll back")
+            kept_newer = backup is not None and bot.workflow not in (None, backup)
             values: dict[str, Any] = {"use_workflow_v2": False, "updated_at": utcnow()}
-            if bot.legacy_workflow is not None:
-                values |= {"workflow": bot.legacy_workflow, "legacy_workflow": null()}
+            if backup is not None:
+                values["legacy_workflow"] = null()
+                if not kept_newer:
+                    values["workflow"] = backup
             await conn.execute(update(_bots).where(_bots.c.id == bot_id).values(**values))
-        return RollbackResult(bot_id, int(removed.rowcount), bot.legacy_workflow is not None)
+        return RollbackResult(
+            bot_id,
+            int(removed.rowcount),
+            restored=backup is not None and not kept_newer,
+            kept_newer_v1=kept_newer,
+        )
 
 
 def _write_draft(conn: Connection, row: Any, graph: dict[str, Any]) -> BotOutcome:
