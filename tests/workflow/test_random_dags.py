@@ -40,6 +40,12 @@ class Spec:
     yields: bool = False
     edges: list[tuple[int, str | None, str | None]] = field(default_factory=list)
     """(source index, source port, target port) for edges into this node."""
+    selectors: list[tuple[int, str]] = field(default_factory=list)
+    """(source index, target port) for selector mappings; gating only when there are no edges."""
+
+
+def _out_port(spec: Spec) -> str:
+    return "query" if spec.kind == "start" else "out"
 
 
 @st.composite
@@ -56,8 +62,15 @@ def dags(draw: st.DrawFn, allow_fail_run: bool = False) -> list[Spec]:
             choose=draw(st.sampled_from(["a", "b"])),
             yields=draw(st.booleans()),
         )
-        sources = draw(st.lists(st.integers(0, i - 1), min_size=1, max_size=3, unique=True))
         free_ports = list(PORTS)
+        readable = [j for j in range(i) if specs[j].kind != "flip"]
+        if kind == "work":
+            picked = draw(st.lists(st.sampled_from(readable), max_size=2, unique=True))
+            spec.selectors = [(j, free_ports.pop()) for j in picked]
+        if spec.selectors and draw(st.booleans()):
+            specs.append(spec)  # selector-gated: no edges at all
+            continue
+        sources = draw(st.lists(st.integers(0, i - 1), min_size=1, max_size=3, unique=True))
         for source in sources:
             src = specs[source]
             if src.kind == "flip":
@@ -71,7 +84,7 @@ def dags(draw: st.DrawFn, allow_fail_run: bool = False) -> list[Spec]:
             ):
                 spec.edges.append((source, "fail", None))
                 continue
-            out = "query" if src.kind == "start" else "out"
+            out = _out_port(src)
             if spec.kind == "work" and free_ports and draw(st.booleans()):
                 spec.edges.append((source, out, free_ports.pop(0)))
             else:
@@ -117,6 +130,10 @@ def build(specs: list[Spec]) -> tuple[WorkflowGraph, NodeRegistryV2]:
             node["config"] = {"outputs": []}
         if spec.kind == "work" and spec.fails:
             node["error_strategy"] = spec.strategy
+        if spec.selectors:
+            node["inputs"] = {
+                port: {"selector": [node_id(j), _out_port(specs[j])]} for j, port in spec.selectors
+            }
         nodes.append(node)
         for source, source_port, target_port in spec.edges:
             edge: dict[str, Any] = {"source": node_id(source), "target": node_id(i)}
@@ -133,7 +150,9 @@ def reference_statuses(specs: list[Spec]) -> dict[str, NodeStatus]:
     status: dict[int, NodeStatus] = {0: NodeStatus.SUCCEEDED}
     fail_branched: set[int] = set()
     for i, spec in enumerate(specs[1:], start=1):
-        taken = False
+        taken = not spec.edges and any(
+            status[j] is NodeStatus.SUCCEEDED for j, _port in spec.selectors
+        )
         for source, port, _target_port in spec.edges:
             src = specs[source]
             if src.kind == "flip":
@@ -188,6 +207,12 @@ def check_invariants(specs: list[Spec], events: list[Any]) -> Any:
             produced = outputs.get(sid, {})
             if target_port and source_port in produced:
                 expected_inputs[target_port] = produced[source_port]
+        for source, port in spec.selectors:
+            sid = node_id(source)
+            assert terminal_at[sid] < start, f"{nid} started before {sid} (selector) was decided"
+            produced = outputs.get(sid, {})
+            if _out_port(specs[source]) in produced:
+                expected_inputs[port] = produced[_out_port(specs[source])]
         if spec.kind == "work":
             assert events[start].inputs == expected_inputs
     return result
