@@ -25,17 +25,20 @@ from typing import Any, NamedTuple
 import anyio
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from snapagent.db.base import new_id
 from snapagent.db.models.accounts import User
+from snapagent.db.models.bots import Bot
 from snapagent.db.models.knowledge import KnowledgeBase
+from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.errors import (
     ConflictError,
     InputValidationError,
     NodeTimeoutError,
+    NotFoundError,
     ProviderError,
     RunLimitError,
     SnapAgentError,
@@ -55,7 +58,6 @@ from snapagent.services.run_recorder import (
     unfinished_record,
 )
 from snapagent.services.runtime import BotRuntime, CompiledVersion
-from snapagent.services.workflow_versions import WorkflowVersionService, get_owned_bot
 from snapagent.workflow.result import RunStatus, WorkflowRunResult
 
 __all__ = ["ChatAnswer", "ChatEvent", "ChatService", "ChatSettings", "ChatTurn"]
@@ -124,6 +126,23 @@ class ChatAnswer:
         }
 
 
+async def _bot_and_published_version(
+    session: AsyncSession, user: User, bot_id: str
+) -> tuple[Bot, BotWorkflowVersion | None]:
+    """The caller's bot and its published version in one query; another owner's is a 404."""
+    published = and_(BotWorkflowVersion.bot_id == Bot.id, BotWorkflowVersion.status == "published")
+    row = (
+        await session.execute(
+            select(Bot, BotWorkflowVersion)
+            .outerjoin(BotWorkflowVersion, published)
+            .where(Bot.id == bot_id)
+        )
+    ).first()
+    if row is None or row[0].owner_id != user.id:
+        raise NotFoundError(f"bot {bot_id} not found")
+    return row[0], row[1]
+
+
 def in_v2_rollout(percent: int, session_key: str) -> bool:
     """Stable per-session bucketing: the same session always lands on the same engine."""
     return percent >= 100 or zlib.crc32(session_key.encode()) % 100 < percent
@@ -166,14 +185,13 @@ class ChatService:
             raise InputValidationError(
                 "session_id must be 1-64 letters, digits or . _ : -", field="session_id"
             )
-        bot = await get_owned_bot(session, user, bot_id)
+        bot, version = await _bot_and_published_version(session, user, bot_id)
         session_key = session_id or new_id()
         if not bot.use_workflow_v2 or not in_v2_rollout(bot.v2_rollout_percent, session_key):
             raise ConflictError(
                 f"bot {bot.id} runs the legacy (V1) workflow, which this server cannot run yet: "
                 "publish a V2 workflow version and set use_workflow_v2"
             )
-        version = await WorkflowVersionService(session, self.runtime.registry).published(bot.id)
         if version is None:
             raise ConflictError(
                 f"bot {bot.id} has no published V2 workflow version: publish its draft first"

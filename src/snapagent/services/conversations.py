@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,7 +75,7 @@ class ChatSessionPublic(BaseModel):
     title: str
     message_count: int
     created_at: datetime
-    updated_at: datetime
+    last_message_at: datetime
 
 
 class ChatMessagePublic(BaseModel):
@@ -94,13 +94,28 @@ class SessionTranscript(ChatSessionPublic):
     messages: list[ChatMessagePublic]
 
 
-def _public_session(row: ChatSession) -> dict[str, Any]:
+def _activity(bot_id: str) -> Any:
+    """Per session of the bot: message count and last message time (one grouped read)."""
+    return (
+        select(
+            ChatMessageRecord.session_id.label("chat_id"),
+            func.count(ChatMessageRecord.id).label("messages"),
+            func.max(ChatMessageRecord.created_at).label("last_at"),
+        )
+        .join(ChatSession, ChatSession.id == ChatMessageRecord.session_id)
+        .where(ChatSession.bot_id == bot_id)
+        .group_by(ChatMessageRecord.session_id)
+        .subquery()
+    )
+
+
+def _public_session(row: ChatSession, messages: int, last_at: datetime) -> dict[str, Any]:
     return {
         "session_id": row.session_key,
         "title": row.title,
-        "message_count": row.message_count,
+        "message_count": messages,
         "created_at": row.created_at,
-        "updated_at": row.updated_at,
+        "last_message_at": last_at,
     }
 
 
@@ -116,19 +131,13 @@ class TurnStart:
 async def _insert_message(
     session: AsyncSession, chat_id: str, seq: int, role: str, content: str, **fields: Any
 ) -> None:
-    now = utcnow()
     await session.execute(
         insert(ChatMessageRecord).values(
             id=new_id(), session_id=chat_id, seq=seq, role=role, content=content,
             sources=fields.get("sources", []), usage=fields.get("usage", {}),
-            run_id=fields.get("run_id"), created_at=now,
+            run_id=fields.get("run_id"), created_at=utcnow(),
         )
     )  # fmt: skip
-    await session.execute(
-        update(ChatSession)
-        .where(ChatSession.id == chat_id)
-        .values(message_count=ChatSession.message_count + 1, updated_at=now)
-    )
 
 
 async def _next_seq(session: AsyncSession, chat_id: str) -> int:
@@ -140,8 +149,8 @@ async def _next_seq(session: AsyncSession, chat_id: str) -> int:
 
 class ConversationStore:
     """Writes turns; see the module docstring. Statements are few on purpose (chat is
-    benchmarked): a new session is two inserts, a known one reads its history and last
-    ``seq`` in one query."""
+    benchmarked): a new session is two inserts; a known one is one read (its row, history
+    and last ``seq``) and one insert."""
 
     def __init__(self, database: Database) -> None:
         self.database = database
@@ -161,32 +170,17 @@ class ConversationStore:
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 async with self.database.transaction() as session:
-                    chat_id = None
-                    if not known_new:
-                        chat_id = await session.scalar(
-                            select(ChatSession.id).where(
-                                ChatSession.bot_id == bot_id,
-                                ChatSession.session_key == session_key,
-                            )
-                        )
-                    if chat_id is None:
+                    rows = (
+                        []
+                        if known_new
+                        else await self._recent(session, bot_id, session_key, history_limit)
+                    )
+                    if not rows:
                         return await self._start_session(
                             session, bot_id, session_key, user_id, message
                         )
-                    rows = list(
-                        await session.execute(
-                            select(
-                                ChatMessageRecord.seq,
-                                ChatMessageRecord.role,
-                                ChatMessageRecord.content,
-                            )
-                            .where(ChatMessageRecord.session_id == chat_id)
-                            .order_by(ChatMessageRecord.seq.desc())
-                            .limit(max(history_limit, 1))
-                        )
-                    )
-                    seq = rows[0][0] + 1 if rows else 1
-                    history = [{"role": r, "content": c} for _, r, c in rows[:history_limit]]
+                    chat_id, seq = rows[0][0], rows[0][1] + 1
+                    history = [{"role": r, "content": c} for _, _, r, c in rows[:history_limit]]
                     await _insert_message(session, chat_id, seq, "user", message)
                     return TurnStart(chat_id, seq, history[::-1])
             except IntegrityError:
@@ -196,6 +190,25 @@ class ConversationStore:
                     raise
         raise AssertionError("unreachable")
 
+    async def _recent(
+        self, session: AsyncSession, bot_id: str, session_key: str, history_limit: int
+    ) -> list[Any]:
+        """The session's latest messages, newest first, with its row id; [] if it is new.
+        (A session is created with its first message, so a known one always has a row.)"""
+        result = await session.execute(
+            select(
+                ChatSession.id,
+                ChatMessageRecord.seq,
+                ChatMessageRecord.role,
+                ChatMessageRecord.content,
+            )
+            .join(ChatMessageRecord, ChatMessageRecord.session_id == ChatSession.id)
+            .where(ChatSession.bot_id == bot_id, ChatSession.session_key == session_key)
+            .order_by(ChatMessageRecord.seq.desc())
+            .limit(max(history_limit, 1))
+        )
+        return list(result)
+
     async def _start_session(
         self, session: AsyncSession, bot_id: str, session_key: str, user_id: str, message: str
     ) -> TurnStart:
@@ -203,16 +216,10 @@ class ConversationStore:
         await session.execute(
             insert(ChatSession).values(
                 id=chat_id, bot_id=bot_id, session_key=session_key, user_id=user_id,
-                title=message.strip()[:TITLE_CHARS], message_count=1, created_at=now,
-                updated_at=now,
+                title=message.strip()[:TITLE_CHARS], created_at=now, updated_at=now,
             )
         )  # fmt: skip
-        await session.execute(
-            insert(ChatMessageRecord).values(
-                id=new_id(), session_id=chat_id, seq=1, role="user", content=message,
-                sources=[], usage={}, run_id=None, created_at=now,
-            )
-        )  # fmt: skip
+        await _insert_message(session, chat_id, 1, "user", message)
         return TurnStart(chat_id, 1, [])
 
     async def stage_answer(
@@ -244,14 +251,15 @@ async def list_sessions(
         raise InputValidationError("limit must be 1..100", field="limit")
     if offset < 0:
         raise InputValidationError("offset must be 0 or more", field="offset")
-    rows = await session.scalars(
-        select(ChatSession)
-        .where(ChatSession.bot_id == bot_id)
-        .order_by(ChatSession.updated_at.desc(), ChatSession.id.desc())
+    activity = _activity(bot_id)
+    rows = await session.execute(
+        select(ChatSession, activity.c.messages, activity.c.last_at)
+        .join(activity, activity.c.chat_id == ChatSession.id)
+        .order_by(activity.c.last_at.desc(), ChatSession.id.desc())
         .limit(limit)
         .offset(offset)
     )
-    return [ChatSessionPublic.model_validate(_public_session(row)) for row in rows]
+    return [ChatSessionPublic.model_validate(_public_session(*row)) for row in rows]
 
 
 async def read_transcript(
@@ -274,4 +282,9 @@ async def read_transcript(
         )
     )[::-1]
     messages = [ChatMessagePublic.model_validate(row) for row in rows]
-    return SessionTranscript.model_validate({**_public_session(chat), "messages": messages})
+    count = await session.scalar(
+        select(func.count(ChatMessageRecord.id)).where(ChatMessageRecord.session_id == chat.id)
+    )
+    last_at = rows[-1].created_at if rows else chat.created_at
+    public = _public_session(chat, int(count or 0), last_at)
+    return SessionTranscript.model_validate({**public, "messages": messages})

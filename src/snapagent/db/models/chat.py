@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from snapagent.db.base import Base, TimestampMixin, UTCDateTime, id_column, utcnow
@@ -23,14 +23,15 @@ __all__ = ["ChatMessageRecord", "ChatSession"]
 
 
 class ChatSession(TimestampMixin, Base):
-    """A conversation with one bot (table ``chat_sessions``)."""
+    """A conversation with one bot (table ``chat_sessions``).
+
+    Message counts and last activity are read from ``chat_messages`` rather than kept here:
+    a chat turn then writes no session row after the first message (chat is benchmarked).
+    """
 
     __tablename__ = "chat_sessions"
-    __table_args__ = (
-        UniqueConstraint("bot_id", "session_key"),
-        # A bot's sessions, most recently active first.
-        Index("ix_chat_sessions_bot_updated", "bot_id", "updated_at"),
-    )
+    # Also the index for "a bot's sessions" (bot_id is its first column).
+    __table_args__ = (UniqueConstraint("bot_id", "session_key"),)
 
     id: Mapped[str] = id_column()
     bot_id: Mapped[str] = mapped_column(
@@ -39,7 +40,6 @@ class ChatSession(TimestampMixin, Base):
     session_key: Mapped[str] = mapped_column(String(64), nullable=False)
     user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
-    message_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
 class ChatMessageRecord(Base):

@@ -28,7 +28,6 @@ def upgrade() -> None:
         sa.Column("session_key", sa.String(64), nullable=False),
         sa.Column("user_id", sa.String(32), nullable=True),
         sa.Column("title", sa.String(200), nullable=False),
-        sa.Column("message_count", sa.Integer(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -39,7 +38,6 @@ def upgrade() -> None:
             "bot_id", "session_key", name=op.f("uq_chat_sessions_bot_id_session_key")
         ),
     )
-    op.create_index("ix_chat_sessions_bot_updated", "chat_sessions", ["bot_id", "updated_at"])
 
     op.create_table(
         "chat_messages",
