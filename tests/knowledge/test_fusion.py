@@ -11,6 +11,7 @@ from snapagent.knowledge.fusion import (
     FusionConfig,
     RerankCandidate,
     Reranker,
+    agreement,
     fuse,
     script_coverage,
 )
@@ -61,8 +62,11 @@ def test_rrf_sums_weighted_reciprocal_ranks() -> None:
 
 
 def test_ties_keep_keyword_order_first() -> None:
-    fused = fuse([("k1", 1.0), ("k2", 1.0)], [("v1", 0.5), ("v2", 0.5)], FusionConfig(
-        vector_weight=0.5, keyword_weight=0.5))  # fmt: skip
+    fused = fuse(
+        [("k1", 1.0), ("k2", 1.0)],
+        [("v1", 0.5), ("v2", 0.5)],
+        FusionConfig(vector_weight=0.5, keyword_weight=0.5),
+    )
     assert [d for d, _ in fused] == ["k1", "k2", "v1", "v2"]
 
 
@@ -125,6 +129,7 @@ def test_script_coverage(text: str, languages: list[str], expected: float) -> No
         {"vector_weight": 0.0, "keyword_weight": 0.0},
         {"rrf_k": 0},
         {"candidate_multiplier": 0},
+        {"full_agreement": 1.5},
     ],
 )
 def test_invalid_configs_are_rejected(kwargs: dict[str, object]) -> None:
@@ -147,6 +152,41 @@ async def test_a_reranker_satisfies_the_protocol_and_reorders() -> None:
 
     reranker = ShortestFirst()
     assert isinstance(reranker, Reranker)
-    result = await reranker.rerank("q", [RerankCandidate("a", "long text", 0.9),
-                                         RerankCandidate("b", "short", 0.1)])  # fmt: skip
+    result = await reranker.rerank(
+        "q", [RerankCandidate("a", "long text", 0.9), RerankCandidate("b", "short", 0.1)]
+    )
     assert [doc_id for doc_id, _ in result] == ["b", "a"]
+
+
+def test_agreement_is_the_shared_share_of_the_top_ten() -> None:
+    keyword = [(f"d{i}", 10.0 - i) for i in range(20)]
+    vector = [(f"d{i}", 0.9) for i in (0, 2, 4, 30, 31, 32, 33, 34, 35, 36)]
+    assert agreement(keyword, vector) == pytest.approx(0.3)
+    assert agreement(keyword[:2], vector) == pytest.approx(0.5)  # depth = the shorter list
+    assert agreement([], vector) == 0.0
+
+
+def test_a_vector_side_that_disagrees_with_keywords_loses_its_say() -> None:
+    """An embedding model that does not understand the language returns unrelated neighbours;
+    fused with full weight it would promote them, with agreement scaling it cannot."""
+    keyword = [("answer", 10.0), ("near", 8.0)] + [(f"k{i}", 5.0 - i / 10) for i in range(8)]
+    unrelated = [("near", 0.9)] + [(f"v{i}", 0.8 - i / 100) for i in range(9)]
+    assert fuse(keyword, unrelated, FusionConfig(full_agreement=0))[0][0] == "near"
+    fused = fuse(keyword, unrelated, FusionConfig())
+    assert fused[0][0] == "answer"
+    assert dict(fused)["v0"] < 0.1  # scaled by agreement 0.1 / 0.5 -> vector weight 0.06
+
+
+def test_agreeing_sides_keep_their_full_weights() -> None:
+    keyword = [(f"d{i}", 10.0 - i) for i in range(10)]
+    order = (1, 0, *range(2, 10))
+    vector = [(f"d{i}", 0.9 - rank / 100) for rank, i in enumerate(order)]
+    fused = dict(fuse(keyword, vector, FusionConfig()))
+    assert fused["d1"] == pytest.approx(0.7 * 0.9 + 0.3 * 1.0)
+
+
+def test_rrf_is_protected_by_agreement_scaling_too() -> None:
+    keyword = [("answer", 3.0), ("b", 2.0), ("c", 1.0)]
+    unrelated = [("x", 0.9), ("y", 0.8), ("z", 0.7)]
+    config = FusionConfig(method="rrf", vector_weight=1.0, keyword_weight=1.0)
+    assert [d for d, _ in fuse(keyword, unrelated, config)][:3] == ["answer", "b", "c"]

@@ -114,3 +114,16 @@ def test_bad_queries_and_dimensions_are_rejected() -> None:
     with pytest.raises(InputValidationError):
         index.search([1.0, 0.0], top_k=1)
     assert index.search([1.0, 0.0, 0.0], top_k=0) == []
+
+
+def test_the_blas_thread_setting_does_not_change_results() -> None:
+    rng = np.random.default_rng(11)
+    vectors = rng.normal(size=(3000, 32)).astype(np.float32)
+    ids = [str(i) for i in range(3000)]
+    single, default = VectorIndex(32), VectorIndex(32, blas_threads=None)
+    single.add(ids, vectors)
+    default.add(ids, vectors)
+    query = rng.normal(size=32)
+    first, second = single.search(query, top_k=20), default.search(query, top_k=20)
+    assert [k for k, _ in first] == [k for k, _ in second]
+    assert [s for _, s in first] == pytest.approx([s for _, s in second])

@@ -15,7 +15,13 @@ we have not seen:
    model-dependent baseline (unrelated texts score ~0.1 with one model, ~0.7 with another), so
    they are min-max scaled over the candidates fetched, the weakest of which estimates that
    baseline. A hit missing from a list gets 0 from it.
-3. A low default vector weight (0.3): lexical matching is the strong, reliable signal for
+3. Agreement, per query, for models whose languages are unknown: the vector weight is scaled
+   by how much the two top-10 lists overlap, reaching its full value at ``full_agreement``
+   (half of them shared). A model that does not understand the text returns near-random
+   neighbours (all-MiniLM-L6-v2 on Korean: 5% overlap on average), so its say shrinks to
+   almost nothing: on KorQuAD MRR@10 stays at 0.921 against 0.923 for keywords alone, while a
+   fixed 0.3 weight drops it to 0.905. Two sides that agree keep their full weights.
+4. A low default vector weight (0.3): lexical matching is the strong, reliable signal for
    short factual questions; the vector side re-orders near ties and rescues paraphrases.
 
     >>> config = FusionConfig()
@@ -37,6 +43,7 @@ __all__ = [
     "FusionConfig",
     "RerankCandidate",
     "Reranker",
+    "agreement",
     "fuse",
     "script_coverage",
 ]
@@ -50,7 +57,9 @@ class FusionConfig:
     """How hybrid retrieval combines its two lists (one per knowledge base).
 
     ``candidate_multiplier``: each side fetches ``top_k * candidate_multiplier`` hits before
-    fusing, so an item ranked low on one side can still win on the sum.
+    fusing, so an item ranked low on one side can still win on the sum. ``full_agreement``:
+    the share of shared ids in the two top-10 lists at which the vector side gets its full
+    weight (0 turns the agreement scaling off).
     """
 
     method: FusionMethod = "weighted"
@@ -58,6 +67,7 @@ class FusionConfig:
     keyword_weight: float = 0.7
     rrf_k: int = 60
     candidate_multiplier: int = 4
+    full_agreement: float = 0.5
 
     def __post_init__(self) -> None:
         if self.method not in ("weighted", "rrf"):
@@ -68,6 +78,8 @@ class FusionConfig:
             raise DefinitionError("at least one fusion weight must be positive")
         if self.rrf_k < 1 or self.candidate_multiplier < 1:
             raise DefinitionError("rrf_k and candidate_multiplier must be >= 1")
+        if not 0 <= self.full_agreement <= 1:
+            raise DefinitionError("full_agreement must be within [0, 1]")
 
     @property
     def uses_vector(self) -> bool:
@@ -93,16 +105,28 @@ class FusionConfig:
 def fuse(keyword_hits: Hits, vector_hits: Hits, config: FusionConfig) -> list[tuple[str, float]]:
     """One ranking from both lists, best first; every id appears once.
 
-    Weighted: ``kw * bm25 / max(bm25) + vw * minmax(cosine)``, divided by ``kw + vw`` so the
-    score stays in [0, 1]. RRF: ``sum(weight / (rrf_k + rank))``. Ties keep keyword order
-    first.
+    Weighted: ``kw * bm25 / max(bm25) + vw' * minmax(cosine)``, divided by ``kw + vw`` so the
+    score stays in [0, 1], where ``vw' = vw * min(1, agreement / full_agreement)``. RRF:
+    ``sum(weight / (rrf_k + rank))``. Ties keep keyword order first.
     """
+    if keyword_hits and vector_hits and config.full_agreement > 0:
+        scale = min(1.0, agreement(keyword_hits, vector_hits) / config.full_agreement)
+        config = dataclasses.replace(config, vector_weight=config.vector_weight * scale)
     if config.method == "rrf":
         fused = _rrf(keyword_hits, vector_hits, config)
     else:
         fused = _weighted(keyword_hits, vector_hits, config)
     order = {doc_id: i for i, (doc_id, _) in enumerate([*keyword_hits, *vector_hits])}
     return sorted(fused.items(), key=lambda item: (-item[1], order[item[0]]))
+
+
+def agreement(keyword_hits: Hits, vector_hits: Hits, depth: int = 10) -> float:
+    """The share of ids the two lists have in common among their first ``depth`` hits."""
+    n = min(depth, len(keyword_hits), len(vector_hits))
+    if n == 0:
+        return 0.0
+    shared = {i for i, _ in keyword_hits[:n]} & {i for i, _ in vector_hits[:n]}
+    return len(shared) / n
 
 
 def _weighted(keyword_hits: Hits, vector_hits: Hits, config: FusionConfig) -> dict[str, float]:
