@@ -35,6 +35,7 @@ __all__ = ["migrate_workflows", "register", "run_cli"]
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
 async def _open(database_url: str | None) -> Database:
@@ -152,6 +153,13 @@ def run_cli(
     except SnapAgentError as exc:
         console.print(f"error: {exc.message}", style="red", markup=False)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        # Every bot is its own transaction: what finished is kept, the rest is untouched.
+        console.print(
+            "interrupted: bots already migrated stay migrated; run again to continue",
+            style="yellow",
+        )
+        return EXIT_INTERRUPTED
     _print_report(report, console, as_json=as_json)
     return EXIT_FAILED if report.failed else 0
 
