@@ -154,6 +154,10 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
         except DefinitionError as exc:
             a.add("invalid_config", f"node {node.id!r} ({node.type}): {exc.message}", **where)
             continue
+        except Exception as exc:  # a node type's own bug must not crash validation
+            message = f"node {node.id!r} ({node.type}): its ports cannot be computed ({exc})"
+            a.add("invalid_config", message, **where)
+            continue
         schema = effective_ports(schema, node.error_strategy)
         a.instances[node.id] = created
         a.schemas[node.id] = schema
