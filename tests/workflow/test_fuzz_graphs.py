@@ -69,9 +69,8 @@ def test_validation_never_crashes_on_arbitrary_graphs(data: dict[str, Any]) -> N
     graph = WorkflowGraph.from_json(data)
     registry = default_registry()
     problems = validate_graph(graph, registry)
-    assert (
-        problems
-    )  # the generator almost never builds a valid graph; the random DAG tests run them
+    if not problems:
+        return  # rare here; valid graphs are exercised by the random DAG tests
     for problem in problems:
         assert problem.code
         assert problem.message
