@@ -2,9 +2,10 @@
 
 Starts uvicorn on 127.0.0.1 in a second process (SQLite in a temporary data directory, the
 embedded defaults), seeds a user and a published start -> llm(offline) -> end bot through the
-API, then drives each endpoint in turn with an async httpx load generator: N concurrent
-connections (32 by default), each sending requests back to back for a fixed duration (or up
-to a fixed count). Every chat request opens a new session and has its run recorded.
+API, then drives both endpoints with an async httpx load generator: N concurrent connections
+(32 by default), each sending requests back to back for a fixed duration (or up to a fixed
+count), alternating between the endpoints in slices (`--rounds`) so that drifting background
+load affects both alike. Every chat request opens a new session and has its run recorded.
 
 Prints requests/s, p50 and p99 latency for both endpoints and the ratio, then PASS/FAIL for the
 target: chat >= 25% of /health's throughput, with no errors. Exits 1 on FAIL (`--no-fail`:
@@ -66,6 +67,13 @@ class Load:
     errors: int = 0
     first_error: str = ""
     elapsed_s: float = 0.0
+
+    def absorb(self, other: Load) -> None:
+        """Add another slice of the same endpoint."""
+        self.latencies_ms += other.latencies_ms
+        self.errors += other.errors
+        self.first_error = self.first_error or other.first_error
+        self.elapsed_s += other.elapsed_s
 
     @property
     def requests(self) -> int:
@@ -218,10 +226,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 # Warm both paths (connections, caches, compiled plan) before measuring.
                 for fn in (health, chat):
                     await drive(http, "warmup", fn, duration_s=args.warmup, **options)
-                loads = [
-                    await drive(http, "health", health, duration_s=args.duration, **options),
-                    await drive(http, "chat", chat, duration_s=args.duration, **options),
-                ]
+                # Alternate the endpoints in slices so drifting background load on a shared
+                # machine hits both alike; each endpoint gets `duration` seconds in total.
+                loads = [Load("health"), Load("chat")]
+                cap = None if args.requests is None else max(1, args.requests // args.rounds)
+                options["max_requests"] = cap
+                for _ in range(args.rounds):
+                    for load, fn in zip(loads, (health, chat), strict=True):
+                        part = await drive(
+                            http, load.name, fn, duration_s=args.duration / args.rounds, **options
+                        )
+                        load.absorb(part)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -273,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per endpoint")
     parser.add_argument("--requests", type=int, default=None, help="cap per endpoint")
+    parser.add_argument(
+        "--rounds", type=int, default=4, help="alternating slices the duration is cut into"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even on FAIL")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
@@ -281,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(args.port)
         return 0
-    if args.connections < 1 or args.duration <= 0:
-        parser.error("--connections must be >= 1 and --duration > 0")
+    if args.connections < 1 or args.duration <= 0 or args.rounds < 1:
+        parser.error("--connections and --rounds must be >= 1 and --duration > 0")
     result = asyncio.run(run(args))
     print(json.dumps(result, indent=2, ensure_ascii=False)) if args.json else report(result)
     return 0 if result["passed"] or args.no_fail else 1
