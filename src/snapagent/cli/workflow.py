@@ -179,11 +179,18 @@ def run_workflow(
     ],
     inputs: Annotated[
         list[str] | None,
-        typer.Option("--input", "-i", help='Run input as key=value (repeatable): query="Hi".'),
+        typer.Option(
+            "--input",
+            "-i",
+            metavar="KEY=VALUE",
+            help='Run input as key=value (repeatable): query="Hi".',
+        ),
     ] = None,
     docs: Annotated[
         list[Path] | None,
-        typer.Option("--doc", help="A text file to load into every knowledge base it reads."),
+        typer.Option(
+            "--doc", metavar="FILE", help="A text file to load into every knowledge base it reads."
+        ),
     ] = None,
     events: Annotated[
         bool, typer.Option("--events", help="Print every event as a JSON line.")
