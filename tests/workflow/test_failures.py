@@ -19,6 +19,7 @@ from snapagent.workflow import (
     NodeRunStarted,
     NodeRunSucceeded,
     NodeStatus,
+    RunError,
     RunFinished,
     RunLimits,
     RunStatus,
@@ -477,3 +478,31 @@ async def test_max_duration_also_stops_a_run_that_never_waits(
     assert "maximum duration" in result.error.message
     assert result.nodes["b1"].status is NodeStatus.SUCCEEDED
     assert result.nodes["b2"].status is NodeStatus.FAILED
+
+
+async def test_a_node_returning_a_non_mapping_fails_clearly(
+    registry: NodeRegistryV2, services: ServiceContainer
+) -> None:
+    registry.register(
+        function_node_type("bad", {"text": "string"}, {"text": "string"}, lambda i: "oops")
+    )
+    graph = (
+        GraphBuilder()
+        .node("start", "start")
+        .node("b", "bad")
+        .node("end", "end", outputs=["answer"])
+        .edge("start.query", "b.text")
+        .edge("b.text", "end.answer")
+        .build()
+    )
+    result = await make(registry, services).run(graph, {"query": "q"})
+    assert result.status is RunStatus.FAILED
+    assert result.error is not None
+    assert "returned str" in result.error.message
+    assert result.error.node_id == "b"
+
+
+def test_long_error_messages_are_truncated() -> None:
+    error = RunError.from_exception(RuntimeError("x" * 10_000))
+    assert len(error.message) < 4_100
+    assert error.message.endswith("(truncated)")

@@ -19,6 +19,9 @@ from snapagent.workflow.services import TokenUsage
 __all__ = ["NodeRunResult", "NodeStatus", "RunError", "RunLimits", "RunStatus", "WorkflowRunResult"]
 
 
+MAX_ERROR_MESSAGE = 4_000
+
+
 class RunStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -47,6 +50,8 @@ class RunError:
     @classmethod
     def from_exception(cls, exc: BaseException, node_id: str | None = None) -> RunError:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        if len(message) > MAX_ERROR_MESSAGE:  # errors are recorded and streamed: keep them small
+            message = message[:MAX_ERROR_MESSAGE] + "... (truncated)"
         return cls(type(exc).__name__, message, node_id)
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ Each decided edge lowers its target's pending count; the last decision makes the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from time import perf_counter_ns
 from typing import Any
 
@@ -102,9 +102,15 @@ class RunState:
             outputs, branch, usage = outcome.outputs, outcome.branch, outcome.usage or NO_USAGE
         else:
             outputs, branch, usage = outcome, None, NO_USAGE
-        if not isinstance(outputs, dict):
-            outputs = dict(outputs)
         try:
+            if not isinstance(outputs, dict):
+                if not isinstance(outputs, Mapping):
+                    raise NodeExecutionError(
+                        f"node {pn.node_id!r} returned {type(outputs).__name__}; a node returns "
+                        "a dict of outputs or a NodeResult",
+                        node_id=pn.node_id,
+                    )
+                outputs = dict(outputs)
             if pn.branches and branch not in pn.branches:
                 raise NodeExecutionError(
                     f"node {pn.node_id!r} chose branch {branch!r}; its branches are "
