@@ -68,7 +68,7 @@ def resolve_jwt_secret(settings: ServerSettings, data_dir: Path) -> str:
         return settings.jwt_secret
     path = data_dir / "jwt_secret"
     if path.exists():
-        return path.read_text(encoding="utf-8").strip()
+        return _read_secret(path)
     data_dir.mkdir(parents=True, exist_ok=True)
     # Write a private temp file, then hard-link it into place: the link is atomic, so when
     # several workers start at once exactly one secret wins and nobody reads a half-written file.
@@ -82,4 +82,15 @@ def resolve_jwt_secret(settings: ServerSettings, data_dir: Path) -> str:
         pass
     finally:
         tmp.unlink()
-    return path.read_text(encoding="utf-8").strip()
+    return _read_secret(path)
+
+
+def _read_secret(path: Path) -> str:
+    secret = path.read_text(encoding="utf-8").strip()
+    if len(secret) < _MIN_SECRET_LENGTH:
+        raise InputValidationError(
+            f"{path} does not hold a usable secret; delete it to generate a new one "
+            "(existing tokens become invalid)",
+            field="jwt_secret",
+        )
+    return secret

@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from snapagent.db.models.api_keys import ApiKey
 from snapagent.db.session import Database
+from snapagent.services import accounts
 
 from .conftest import ApiUser, assert_problem
 
@@ -71,3 +73,22 @@ async def test_api_keys_are_private_and_validated(
     assert assert_problem(spaces, 422)["errors"] == [
         {"field": "name", "reason": "name must not be blank"}
     ]
+
+
+async def test_a_prefix_collision_is_retried(
+    client: httpx.AsyncClient, alice: ApiUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefixes = iter(["aaaaaaaaaaaa", "aaaaaaaaaaaa", "bbbbbbbbbbbb"])
+    monkeypatch.setattr(accounts.secrets, "token_hex", lambda n: next(prefixes))
+    first = await client.post("/api/v1/api-keys", json={"name": "one"}, headers=alice.headers)
+    second = await client.post("/api/v1/api-keys", json={"name": "two"}, headers=alice.headers)
+    assert first.status_code == 201
+    assert second.status_code == 201, second.text
+    assert (first.json()["prefix"], second.json()["prefix"]) == (
+        "sa_aaaaaaaaaaaa",
+        "sa_bbbbbbbbbbbb",
+    )
+    for created in (first, second):
+        key = created.json()["key"]
+        me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {key}"})
+        assert me.json()["id"] == alice.id

@@ -152,3 +152,9 @@ def test_bad_options_are_clear_errors(tmp_path: Path, monkeypatch: pytest.Monkey
     result = CliRunner().invoke(app, ["serve"])
     assert result.exit_code == 1
     assert "at least 32 characters" in result.output
+    monkeypatch.delenv("SNAPAGENT_JWT_SECRET")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "jwt_secret").write_text("")
+    result = CliRunner().invoke(app, ["serve"])
+    assert result.exit_code == 1
+    assert "does not hold a usable secret" in result.output

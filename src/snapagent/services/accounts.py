@@ -39,6 +39,7 @@ from snapagent.server_settings import ServerSettings, resolve_jwt_secret
 __all__ = ["API_KEY_PREFIX", "AccessToken", "AccountService", "Credentials", "IssuedApiKey"]
 
 API_KEY_PREFIX = "sa_"
+_PREFIX_BYTES = 6
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
 # Writing last_used_at on every request would turn each read into a write; a minute is precise
@@ -190,12 +191,20 @@ class AccountService:
         name = name.strip()
         if not name:
             raise InputValidationError("name must not be blank", field="name")
-        prefix = f"{API_KEY_PREFIX}{secrets.token_hex(4)}"
-        secret = f"{prefix}_{secrets.token_urlsafe(32)}"
-        key = ApiKey(user_id=user.id, name=name, prefix=prefix, key_hash=_hash_key(secret))
-        self.session.add(key)
-        await self.session.commit()
-        return IssuedApiKey(key=key, secret=secret)
+        user_id = user.id  # a rollback below expires `user`; keep what we need
+        # 48-bit public prefixes: a collision is rare but possible, so retry on the unique index.
+        for _attempt in range(3):
+            prefix = f"{API_KEY_PREFIX}{secrets.token_hex(_PREFIX_BYTES)}"
+            secret = f"{prefix}_{secrets.token_urlsafe(32)}"
+            key = ApiKey(user_id=user_id, name=name, prefix=prefix, key_hash=_hash_key(secret))
+            self.session.add(key)
+            try:
+                await self.session.commit()
+            except IntegrityError:
+                await self.session.rollback()
+                continue
+            return IssuedApiKey(key=key, secret=secret)
+        raise ConflictError("could not allocate a unique API key prefix; try again")
 
     async def list_api_keys(self, user: User) -> list[ApiKey]:
         rows = await self.session.scalars(
@@ -219,7 +228,7 @@ class AccountService:
         return found
 
     async def _authenticate_api_key(self, secret: str) -> User:
-        prefix = secret[: len(API_KEY_PREFIX) + 8]
+        prefix = secret[: len(API_KEY_PREFIX) + 2 * _PREFIX_BYTES]
         key = await self.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
         if (
             key is None

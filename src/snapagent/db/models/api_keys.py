@@ -19,7 +19,7 @@ __all__ = ["ApiKey"]
 class ApiKey(Base):
     """One API key of one user.
 
-    >>> ApiKey(user_id="u1", name="ci", prefix="sa_ab12cd34", key_hash="...").revoked_at is None
+    >>> ApiKey(user_id="u1", name="ci", prefix="sa_ab12cd34ef56", key_hash="...").revoked_at is None
     True
     """
 
