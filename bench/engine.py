@@ -2,16 +2,17 @@
 
 Runs the same three shapes - a 4-node pipeline (start -> retrieve stub -> LLM stub -> end), a
 20-node chain and a 1 -> 8 -> 1 fan-out/fan-in - in all three frameworks, interleaved in one
-process on one asyncio loop, and prints the median microseconds per run with the ratios
-against ours. For our engine alone it also prints the cost of each extra chain node (a
-least-squares slope over chains of 4 to 20 nodes) and the median node hand-off latency (a
-node's `NodeRunSucceeded.ns` -> its successor's `NodeRunStarted.ns`, from `stream()` events).
+process on one asyncio loop, and prints the median microseconds per run (wall clock and
+thread CPU time) with the ratios against ours. For our engine alone it also prints the cost of
+each extra chain node (a least-squares slope over chains of 4 to 20 nodes) and the median node
+hand-off latency (one node finishing -> its successor starting), from the engine's own
+`perf_counter_ns` stamps: `run()` results and `stream()` events.
 
 Targets: LangGraph/ours >= 30x and Haystack/ours >= 10x on every shape, <= 5 us per extra
 chain node, median hand-off < 50 us. Exits 1 when one is missed (`--no-fail`: report only).
 
     make bench                                           # sets up .bench-venv, runs every bench
-    .bench-venv/bin/python bench/engine.py               # the full run (about a minute)
+    .bench-venv/bin/python bench/engine.py               # the full run (1-3 min, load dependent)
     .venv/bin/python bench/engine.py --quick --frameworks ours --no-fail   # the smoke test
     .venv/bin/python bench/engine.py --profile fanout-1-8-1   # where our microseconds go
 """
@@ -31,7 +32,14 @@ from pathlib import Path
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
-from _engine_harness import Case, Plan, measure, median_us, profile  # noqa: E402
+from _engine_harness import (  # noqa: E402
+    Case,
+    Plan,
+    WrongOutputsError,
+    measure,
+    median_us,
+    profile,
+)
 from _engine_ours import OURS, build_ours, handoff_latencies_ns  # noqa: E402
 from _engine_peers import PeerMissingError, build_peer  # noqa: E402
 from _engine_report import (  # noqa: E402
@@ -104,8 +112,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     base = QUICK if args.quick else FULL
     try:
         args.plan = Plan(
-            rounds=args.rounds or base.rounds,
-            iterations=args.iterations or base.iterations,
+            rounds=base.rounds if args.rounds is None else args.rounds,
+            iterations=base.iterations if args.iterations is None else args.iterations,
             warmup=base.warmup,
         )
     except ValueError as error:
@@ -127,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PeerMissingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except WrongOutputsError as error:  # a framework (ours included) computed something else
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(report.render())
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

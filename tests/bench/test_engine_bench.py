@@ -96,6 +96,13 @@ def test_an_unknown_framework_is_rejected() -> None:
     assert "unknown framework(s) airflow" in done.stderr
 
 
+def test_zero_rounds_is_rejected_not_replaced_by_the_default() -> None:
+    done = run_engine_bench("--rounds", "0")
+
+    assert done.returncode == 2
+    assert "rounds must be at least 1, got 0" in done.stderr
+
+
 @pytest.mark.parametrize(
     ("kind", "size", "nodes", "outputs"),
     [("pipeline", 4, 4, 1), ("chain", 20, 20, 1), ("chain", 4, 4, 1), ("fanout", 8, 10, 8)],
