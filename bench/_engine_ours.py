@@ -4,7 +4,7 @@ The start and end nodes are the real `start` / `end` types of `snapagent.nodes`;
 between is done by three tiny registered node types that call the same stub functions as the
 LangGraph and Haystack nodes (`_engine_shapes`), so no model or retriever is involved.
 
-    run = build_ours(Shape.fanout())      # the graph is compiled once, on the first run
+    run = build_ours(Shape.fanout())      # validates and compiles the graph once, here
     outputs = await run()                 # {"b0": "What is SnapAgent?+", ..., "b7": ...}
     gaps = await handoff_latencies_ns(Shape.chain(20), runs=100)
 """
