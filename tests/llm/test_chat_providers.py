@@ -218,3 +218,41 @@ async def test_no_key_in_logs_with_sdk_debug_logging(
 
     assert "retry 1/2" in caplog.text  # our retry warning was logged
     assert case.secret not in caplog.text
+
+
+async def test_request_carries_system_history_and_sampling_settings(case: ProviderCase) -> None:
+    request = ChatRequest(
+        messages=[
+            ChatMessage("user", "Hi"),
+            ChatMessage("assistant", "Hello!"),
+            ChatMessage("user", "What is SnapAgent?"),
+        ],
+        system="Be brief.",
+        temperature=0.1,
+        max_tokens=64,
+        stop=["###"],
+    )
+    await case.model().complete(request)
+    sent = case.server.requests[0].json()
+
+    if case.name == "anthropic":
+        assert sent["system"] == "Be brief."
+        assert sent["messages"][-1] == {"role": "user", "content": "What is SnapAgent?"}
+        assert (sent["temperature"], sent["max_tokens"], sent["stop_sequences"]) == (
+            0.1,
+            64,
+            ["###"],
+        )
+    elif case.name == "openai":
+        assert sent["messages"][0] == {"role": "system", "content": "Be brief."}
+        assert [m["role"] for m in sent["messages"]] == ["system", "user", "assistant", "user"]
+        assert (sent["temperature"], sent["max_tokens"], sent["stop"]) == (0.1, 64, ["###"])
+    else:
+        assert sent["system"] == [{"text": "Be brief."}]
+        assert sent["messages"][1] == {"role": "assistant", "content": [{"text": "Hello!"}]}
+        assert sent["inferenceConfig"] == {
+            "maxTokens": 64,
+            "temperature": 0.1,
+            "stopSequences": ["###"],
+        }
+    assert len(sent["messages"]) == (4 if case.name == "openai" else 3)

@@ -9,8 +9,9 @@ import pytest
 import snapagent.llm
 from snapagent.errors import DefinitionError
 from snapagent.llm.anthropic_model import AnthropicChatModel
+from snapagent.llm.base import split_system
 from snapagent.llm.bedrock_model import BedrockChatModel
-from snapagent.llm.errors import ProviderNotConfiguredError
+from snapagent.llm.errors import ProviderBadRequestError, ProviderNotConfiguredError
 from snapagent.llm.offline import OfflineChatModel
 from snapagent.llm.openai_model import OpenAIChatModel
 from snapagent.llm.registry import (
@@ -172,3 +173,25 @@ def test_public_names_are_importable() -> None:
         assert getattr(snapagent.llm, name) is not None
     with pytest.raises(AttributeError):
         _ = snapagent.llm.NoSuchThing
+
+
+def test_history_is_normalised_for_strict_providers() -> None:
+    request = ChatRequest(
+        messages=[
+            ChatMessage("system", "Use the context."),
+            ChatMessage("assistant", "Welcome!"),
+            ChatMessage("user", "one"),
+            ChatMessage("user", "two"),
+        ],
+        system="Be brief.",
+    )
+    system, turns = split_system(request, provider="p", model="m")
+
+    assert system == "Be brief.\n\nUse the context."
+    assert [(t.role, t.content) for t in turns] == [
+        ("user", "(conversation continues)"),
+        ("assistant", "Welcome!"),
+        ("user", "one\n\ntwo"),
+    ]
+    with pytest.raises(ProviderBadRequestError, match="user message last"):
+        split_system(ChatRequest(messages=[ChatMessage("assistant", "x")]), provider="p", model="m")
