@@ -49,22 +49,31 @@ def redact_url(url: str | URL) -> str:
 
 
 def _parse_url(url: str) -> URL:
+    # make_url rejects the "postgres://" spelling many hosting providers hand out.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
         raise InputValidationError(
             "DATABASE_URL is not a valid SQLAlchemy URL", field="DATABASE_URL"
         ) from exc
-    if parsed.get_backend_name() not in {"sqlite", "postgresql"}:
+    backend = parsed.get_backend_name()
+    if backend not in {"sqlite", "postgresql"}:
         raise InputValidationError(
-            f"unsupported database {parsed.get_backend_name()!r}: use SQLite or PostgreSQL",
-            field="DATABASE_URL",
+            f"unsupported database {backend!r}: use SQLite or PostgreSQL", field="DATABASE_URL"
         )
     # Synchronous drivers would block the event loop: pick the async one for the user.
-    if parsed.get_backend_name() == "sqlite" and parsed.get_driver_name() != "aiosqlite":
+    if backend == "sqlite" and parsed.get_driver_name() != "aiosqlite":
         parsed = parsed.set(drivername="sqlite+aiosqlite")
-    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() != "asyncpg":
-        parsed = parsed.set(drivername="postgresql+asyncpg")
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "asyncpg":
+            parsed = parsed.set(drivername="postgresql+asyncpg")
+        # libpq's "sslmode" is spelled "ssl" by asyncpg (same values: require, verify-full...).
+        if "sslmode" in parsed.query:
+            query = dict(parsed.query)
+            query.setdefault("ssl", query.pop("sslmode"))
+            parsed = parsed.set(query=query)
     return parsed
 
 
