@@ -146,6 +146,28 @@ async def test_chat_streams_server_sent_events(
     assert parse_sse(by_accept.text)[-1][1]["answer"] == "Again via Accept."
 
 
+async def test_a_legacy_v1_bot_keeps_answering(
+    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """The seed's post-deployment check: the old API on a V1 bot, session "test_session"."""
+    from snapagent.legacy.samples import chat_only_workflow
+
+    scripted_chat(app).enqueue("V1 answer")
+    bot = await client.post("/api/v1/bots", json={"name": "legacy"}, headers=alice.headers)
+    bot_id = bot.json()["id"]
+    url = f"/api/v1/bots/{bot_id}"
+    put = await client.put(f"{url}/workflow", json=chat_only_workflow(), headers=alice.headers)
+    assert put.status_code == 200, put.text
+    patch = await client.patch(url, json={"use_workflow_v2": False}, headers=alice.headers)
+    assert patch.status_code == 200, patch.text
+    body = {"bot_id": bot_id, "message": "테스트 질문입니다", "session_id": "test_session"}
+    response = await client.post(CHAT, json=body, headers=alice.headers)
+    assert response.status_code == 200, response.text
+    assert (response.json()["answer"], response.json()["version"]) == ("V1 answer", None)
+    runs = await client.get(f"{url}/workflow-executions", headers=alice.headers)
+    assert [(r["engine"], r["session_id"]) for r in runs.json()["data"]] == [("v1", "test_session")]
+
+
 async def test_chat_errors_are_problems(
     app: FastAPI, client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
 ) -> None:

@@ -259,3 +259,22 @@ async def test_history_is_bounded_to_the_latest_messages(h: Harness) -> None:
     # history_messages=4: the fourth turn gets the 4 latest earlier messages, oldest first
     history = [m.content for m in h.model.requests[3].messages[:-1]]
     assert history == ["q2", "a2", "q3", "a3"]
+
+
+async def test_a_legacy_v1_bot_answers_through_the_v1_engine(h: Harness) -> None:
+    from snapagent.legacy.samples import rag_workflow
+
+    alice, bot = await _setup(h)
+    async with h.db.transaction() as session:
+        legacy = await session.get(Bot, bot.id)
+        assert legacy is not None
+        kb_id = (await session.scalars(select(KnowledgeBase.id))).one()
+        legacy.workflow = rag_workflow(kb_ids=[kb_id])
+        legacy.use_workflow_v2 = False
+    h.model.enqueue("V1 says 30 days.")
+    answer = await h.service.answer(await h.turn(alice, bot.id, "refunds how long?", None))
+    assert answer.answer == "V1 says 30 days."
+    assert answer.version is None
+    assert [s["document_title"] for s in answer.sources] == ["Refund policy", "Refund policy"]
+    run = await h.run(bot.id, answer.run_id)
+    assert (run.engine, run.version_number, run.status) == ("v1", None, "succeeded")

@@ -1,7 +1,8 @@
 """`ChatService`: one chat turn - session, history, the bot's published workflow, the record.
 
-A turn is prepared (validated, read-only: unknown bot -> 404, no V2 publish -> 409) before any
-byte of the answer is sent, then run under a per-session lock so concurrent requests on one
+A turn is prepared (validated, read-only: unknown bot -> 404, nothing runnable -> 409; V1 or
+V2 chosen per session by :func:`snapagent.services.rollout.choose_engine`) before any byte of
+the answer is sent, then run under a per-session lock so concurrent requests on one
 session store their messages as whole turns, in order, each seeing the previous turn in its
 history. The user message is stored before the run (it is kept when the run fails); the
 assistant message after it. Every run is recorded (succeeded, failed or cancelled).
@@ -17,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -35,7 +35,6 @@ from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.errors import (
-    ConflictError,
     InputValidationError,
     NodeTimeoutError,
     NotFoundError,
@@ -50,6 +49,7 @@ from snapagent.services.chat_results import (
     failure_error,
 )
 from snapagent.services.conversations import ConversationStore, SessionLocks, TurnStart
+from snapagent.services.rollout import Engine, choose_engine, compile_v1
 from snapagent.services.run_recorder import (
     RunContext,
     RunRecord,
@@ -98,8 +98,10 @@ class ChatTurn:
     default_model: str | None
     session_key: str
     message: str
-    version_id: str
+    engine: Engine
+    version_id: str | None
     version_number: int | None
+    """``None`` on the legacy V1 engine (a bot's V1 workflow has no versions)."""
     compiled: CompiledVersion
     allowed_kb_ids: frozenset[str] | None
     new_session: bool = False
@@ -143,11 +145,6 @@ async def _bot_and_published_version(
     return row[0], row[1]
 
 
-def in_v2_rollout(percent: int, session_key: str) -> bool:
-    """Stable per-session bucketing: the same session always lands on the same engine."""
-    return percent >= 100 or zlib.crc32(session_key.encode()) % 100 < percent
-
-
 class ChatService:
     """See the module docstring. One per app (it holds the session locks)."""
 
@@ -187,16 +184,19 @@ class ChatService:
             )
         bot, version = await _bot_and_published_version(session, user, bot_id)
         session_key = session_id or new_id()
-        if not bot.use_workflow_v2 or not in_v2_rollout(bot.v2_rollout_percent, session_key):
-            raise ConflictError(
-                f"bot {bot.id} runs the legacy (V1) workflow, which this server cannot run yet: "
-                "publish a V2 workflow version and set use_workflow_v2"
-            )
-        if version is None:
-            raise ConflictError(
-                f"bot {bot.id} has no published V2 workflow version: publish its draft first"
-            )
-        compiled = self.runtime.compile(version.id, version.graph)
+        # V1 or V2 for this session (stable per session; ConflictError if neither can run).
+        decision = choose_engine(
+            bot_id=bot.id,
+            session_id=session_key,
+            use_workflow_v2=bot.use_workflow_v2,
+            v2_rollout_percent=bot.v2_rollout_percent,
+            has_published_v2=version is not None,
+            v1_workflow=bot.workflow,
+        )
+        if decision.engine == "v2" and version is not None:
+            compiled = self.runtime.compile(version.id, version.graph)
+        else:
+            compiled, version = compile_v1(self.runtime, bot.id, bot.workflow), None
         allowed = None
         if compiled.uses_knowledge:
             owned = await session.scalars(
@@ -209,8 +209,9 @@ class ChatService:
             default_model=bot.default_model,
             session_key=session_key,
             message=message,
-            version_id=version.id,
-            version_number=version.version_number,
+            engine=decision.engine,
+            version_id=version.id if version else None,
+            version_number=version.version_number if version else None,
             compiled=compiled,
             allowed_kb_ids=allowed,
             new_session=session_id is None,
@@ -239,6 +240,7 @@ class ChatService:
             version_number=turn.version_number,
             session_id=turn.session_key,
             user_id=turn.user_id,
+            engine=turn.engine,
             mode=mode,
         )
         return start, context, inputs

@@ -8,6 +8,7 @@ failure_error(result)      # the SnapAgentError a failed run is reported as (502
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from snapagent import errors
@@ -19,6 +20,9 @@ __all__ = ["SNIPPET_CHARS", "answer_text", "collect_sources", "engine_event", "f
 
 SNIPPET_CHARS = 300
 ANSWER_OUTPUT = "answer"
+# The V1 adapters (snapagent.legacy) wrap these node types; their documents count the same.
+LLM_NODE_TYPES = frozenset({"llm", "v1_llm"})
+KNOWLEDGE_NODE_TYPES = frozenset({"knowledge", "v1_knowledge"})
 _DOCUMENT_KEYS = frozenset({"text", "document_id"})
 
 
@@ -29,10 +33,16 @@ def answer_text(result: WorkflowRunResult) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def _documents(value: Any) -> list[dict[str, Any]]:
-    if not isinstance(value, list):
+def _documents(value: Any, *, nested: bool = True) -> list[dict[str, Any]]:
+    """Documents-shaped items of a port value; one level into an object too, because the V1
+    adapters carry their shared context (``{"context": [documents], ...}``) as one value."""
+    if isinstance(value, Mapping) and nested:
+        return [doc for inner in value.values() for doc in _documents(inner, nested=False)]
+    if not isinstance(value, list | tuple):
         return []
-    return [item for item in value if isinstance(item, dict) and item.keys() >= _DOCUMENT_KEYS]
+    return [
+        dict(item) for item in value if isinstance(item, Mapping) and item.keys() >= _DOCUMENT_KEYS
+    ]
 
 
 def _citation(doc: dict[str, Any]) -> dict[str, Any]:
@@ -54,12 +64,12 @@ def collect_sources(result: WorkflowRunResult) -> list[dict[str, Any]]:
     nodes = [n for n in result.ordered_nodes() if n.status is NodeStatus.SUCCEEDED]
     found: list[dict[str, Any]] = []
     for node in nodes:
-        if node.node_type == "llm":
+        if node.node_type in LLM_NODE_TYPES:
             for value in node.inputs.values():
                 found += _documents(value)
     if not found:
         for node in nodes:
-            if node.node_type == "knowledge":
+            if node.node_type in KNOWLEDGE_NODE_TYPES:
                 for value in node.outputs.values():
                     found += _documents(value)
     seen: set[tuple[Any, Any]] = set()

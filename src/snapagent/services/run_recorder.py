@@ -101,6 +101,7 @@ class RunContext:
     version_number: int | None = None
     session_id: str | None = None
     user_id: str | None = None
+    engine: str = "v2"
     mode: str = "blocking"
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_ns: int = field(default_factory=perf_counter_ns)
@@ -272,6 +273,7 @@ def record_from_result(
         version_number=context.version_number,
         session_id=context.session_id,
         user_id=context.user_id,
+        engine=context.engine,
         mode=context.mode,
         input_tokens=result.usage.input_tokens,
         output_tokens=result.usage.output_tokens,
@@ -302,5 +304,6 @@ def unfinished_record(
         version_number=context.version_number,
         session_id=context.session_id,
         user_id=context.user_id,
+        engine=context.engine,
         mode=context.mode,
     )
