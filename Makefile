@@ -30,7 +30,8 @@ test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # Benchmarks run in their own venv: the peers they measure (LangGraph, Haystack: the `bench`
-# extra) must never be resolved into .venv, where the tests run.
+# extra) must never be resolved into .venv, where the tests run. `dev` comes too: some benches
+# start PostgreSQL from the pgserver wheel the way the tests do.
 BENCH_VENV ?= .bench-venv
 BENCH_BIN := $(BENCH_VENV)/bin
 
@@ -38,7 +39,7 @@ $(BENCH_BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_BIN)/pip install --quiet --upgrade pip
 	$(BENCH_BIN)/pip install --quiet torch==2.13.0
-	$(BENCH_BIN)/pip install --quiet -e '.[bench]'
+	$(BENCH_BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 bench-venv: $(BENCH_BIN)/.installed
