@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -61,6 +63,19 @@ async def test_a_paraphrase_scores_closer_than_an_unrelated_sentence(
     )
 
     assert float(question @ paraphrase) > float(question @ unrelated) + 0.3
+
+
+@pytest.mark.slow
+async def test_local_model_is_loaded_once_and_serves_concurrent_calls(
+    local_model: LocalEmbeddingModel,
+) -> None:
+    assert LocalEmbeddingModel().load() is local_model.load()
+    texts = [f"question number {i}" for i in range(4)]
+
+    together = await asyncio.gather(*(local_model.embed_query(text) for text in texts))
+    batch = await local_model.embed_documents(texts)
+
+    np.testing.assert_allclose(np.stack(together), batch, atol=1e-5)
 
 
 @pytest.mark.slow
