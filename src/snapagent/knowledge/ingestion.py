@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 import numpy as np
 from sqlalchemy import select
 
-from snapagent.db.base import new_id
+from snapagent.db.base import new_id, utcnow
 from snapagent.db.models.knowledge import Document, DocumentStatus
 from snapagent.db.session import Database
 from snapagent.db.vector_indexes import ensure_hnsw_index
@@ -51,6 +53,9 @@ log = logging.getLogger(__name__)
 TERMINAL = (DocumentStatus.INDEXED, DocumentStatus.FAILED)
 # How long the background worker waits before trying again after an infrastructure error.
 RETRY_PAUSE_SECONDS = 2.0
+# How often an idle worker looks for jobs abandoned by dead workers (and for queued documents
+# another process added without being able to notify us).
+RECOVERY_INTERVAL_SECONDS = 60.0
 
 
 class IngestionError(SnapAgentError):
@@ -81,7 +86,6 @@ class IngestionWorker:
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
-        self._recovered = False
         self._hnsw_dims: set[int] = set()  # dimensions whose HNSW index is known to exist
 
     def add_listener(self, listener: IndexListener) -> None:
@@ -106,19 +110,26 @@ class IngestionWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def recover(self) -> int:
-        """Requeue documents left mid-ingestion by a process that died (single-process mode)."""
-        self._recovered = True
-        count = await requeue_interrupted(self._db, max_attempts=self._settings.max_attempts)
+    async def recover(self, stale_after: float | None = None) -> int:
+        """Requeue documents whose worker stopped sending heartbeats `stale_after` seconds ago
+        (default: ``settings.stale_after_seconds``); returns how many were taken back."""
+        seconds = self._settings.stale_after_seconds if stale_after is None else stale_after
+        count = await requeue_interrupted(
+            self._db,
+            max_attempts=self._settings.max_attempts,
+            stale_before=utcnow() - timedelta(seconds=seconds),
+        )
         if count:
-            log.warning("requeued %d document(s) left mid-ingestion by a previous run", count)
+            log.warning("took back %d document(s) left mid-ingestion by a dead worker", count)
         return count
 
     async def _run_forever(self) -> None:
+        next_recovery = 0.0
         while True:
             try:
-                if not self._recovered:
+                if time.monotonic() >= next_recovery:
                     await self.recover()
+                    next_recovery = time.monotonic() + RECOVERY_INTERVAL_SECONDS
                 self._wake.clear()
                 await self.run_until_idle()
             except SnapAgentError as exc:  # e.g. the database is briefly unavailable
@@ -129,7 +140,9 @@ class IngestionWorker:
                 log.exception("ingestion worker error; retrying")
                 await asyncio.sleep(RETRY_PAUSE_SECONDS)
                 continue
-            await self._wake.wait()
+            # Sleep until new work is announced, or look for abandoned jobs now and then.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), RECOVERY_INTERVAL_SECONDS)
 
     async def run_until_idle(self) -> int:
         """Process queued documents until none is left; returns how many were processed."""
@@ -167,7 +180,7 @@ class IngestionWorker:
         try:
             await self._ingest(job)
         except asyncio.CancelledError:
-            raise  # left in progress: recover() requeues it on the next start
+            raise  # left in progress: recover() takes it back once its heartbeat is stale
         except _JobGone:
             pass
         except (InputValidationError, UnsupportedMediaError) as exc:

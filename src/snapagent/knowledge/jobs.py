@@ -183,17 +183,18 @@ async def _fix_dimension(session: AsyncSession, kb_id: str, dim: int) -> None:
 
 
 async def requeue_interrupted(
-    db: Database, *, max_attempts: int, claimed_before: datetime | None = None
+    db: Database, *, max_attempts: int, stale_before: datetime | None = None
 ) -> int:
-    """Requeue documents a dead worker left mid-ingestion; fail those out of attempts.
+    """Requeue documents whose worker died mid-ingestion; fail those out of attempts.
 
-    Single process (the embedded default): call it at start-up with no cutoff - every
-    in-progress document belongs to a worker that no longer exists. Several replicas: pass
-    ``claimed_before`` (now minus a lease) so only stale claims are taken back.
+    A live worker touches ``updated_at`` at every step and every embedding batch (its
+    heartbeat), so ``stale_before`` (now minus a grace period) only takes back jobs nobody is
+    working on - safe with several processes or replicas on one database. ``None`` takes back
+    every in-progress job (only when no other worker can exist).
     """
     in_progress: ColumnElement[bool] = Document.status.in_(DocumentStatus.in_progress())
-    if claimed_before is not None:
-        in_progress = in_progress & (Document.claimed_at < claimed_before)
+    if stale_before is not None:
+        in_progress = in_progress & (Document.updated_at < stale_before)
     now = utcnow()
     async with db.transaction() as session:
         failed = await session.execute(

@@ -36,6 +36,12 @@ class KnowledgeSettings(BaseSettings):
     max_attempts: int = Field(
         default=3, ge=1, description="Automatic retries of a crashed ingestion before failing."
     )
+    stale_after_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="A document in progress with no heartbeat for this long is requeued "
+        "(its worker died). Checked at start and every minute.",
+    )
     fusion_method: Literal["weighted", "rrf"] = "weighted"
     vector_weight: float = Field(default=0.3, ge=0)
     keyword_weight: float = Field(default=0.7, ge=0)
