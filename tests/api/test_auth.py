@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import httpx
@@ -138,3 +139,11 @@ async def test_expired_and_forged_tokens_are_rejected(
     unsigned = jwt.encode({"sub": alice.id}, None, algorithm="none")
     response = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {unsigned}"})
     assert_problem(response, 401)
+
+
+async def test_concurrent_registrations_of_one_email(client: httpx.AsyncClient) -> None:
+    body = {"email": "race@example.com", "password": PASSWORD}
+    results = await asyncio.gather(
+        *(client.post("/api/v1/auth/register", json=body) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in results) == [201, 409, 409]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -247,3 +248,32 @@ async def test_versions_are_private(
     unchanged = (await client.get(f"{base}/{vid}", headers=alice.headers)).json()
     assert (unchanged["status"], unchanged["revision"]) == ("draft", 1)
     assert bob_draft["id"] != vid
+
+
+async def test_concurrent_saves_and_publishes_have_one_winner(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    base, draft = await _bot_with_draft(client, alice)
+    url = f"{base}/{draft['id']}"
+
+    def edit(prompt: str) -> dict[str, Any]:
+        graph = copy.deepcopy(draft["graph"])
+        graph["nodes"][2]["config"]["system_prompt"] = prompt
+        return {"graph": graph, "revision": 1}
+
+    saves = await asyncio.gather(
+        *(client.put(url, json=edit(f"editor {i}"), headers=alice.headers) for i in range(4))
+    )
+    statuses = sorted(r.status_code for r in saves)
+    assert statuses == [200, 409, 409, 409]
+    winner = next(r.json() for r in saves if r.status_code == 200)
+    stored = (await client.get(url, headers=alice.headers)).json()
+    assert stored["revision"] == 2
+    assert stored["graph"] == winner["graph"]
+
+    publishes = await asyncio.gather(
+        *(client.post(f"{url}/publish", headers=alice.headers) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in publishes) == [200, 409, 409]
+    listed = (await client.get(base, headers=alice.headers)).json()["data"]
+    assert [(v["status"], v["version_number"]) for v in listed] == [("published", 1)]
