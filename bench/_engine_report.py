@@ -70,7 +70,7 @@ class Report:
 
     plan: Plan
     medians: Medians
-    handoffs_us: dict[str, list[float]]  # HANDOFF_SOURCES key -> every gap seen
+    handoffs_us: dict[str, dict[str, list[float]]]  # HANDOFF_SOURCES key -> shape -> gaps
     targets: list[Target] = field(default_factory=list)
 
     def ratio(self, peer: str, shape: Shape, clock: str) -> float | None:
@@ -88,8 +88,12 @@ class Report:
         """The least-squares slope of our median run time over chain length."""
         return slope([(float(n), us) for n, us in self.chain_medians(clock).items()])
 
-    def handoff_median_us(self, source: str) -> float:
-        return statistics.median(self.handoffs_us[source])
+    def handoff_median_us(self, source: str, shape: str | None = None) -> float:
+        """The median gap over every shape's hand-offs, or over one shape's."""
+        per_shape = self.handoffs_us[source]
+        if shape is not None:
+            return statistics.median(per_shape[shape])
+        return statistics.median(gap for gaps in per_shape.values() for gap in gaps)
 
     def check_targets(self) -> None:
         for shape in SHAPES:
@@ -147,11 +151,15 @@ class Report:
                 f" (least-squares slope over chain lengths; median us {chain})"
             )
         for source, how in HANDOFF_SOURCES.items():
-            gaps = sorted(self.handoffs_us[source])
+            gaps = sorted(gap for gaps in self.handoffs_us[source].values() for gap in gaps)
             p90 = gaps[int(0.9 * (len(gaps) - 1))]
+            per_shape = ", ".join(
+                f"{shape} {self.handoff_median_us(source, shape):.1f}"
+                for shape in self.handoffs_us[source]
+            )
             lines.append(
                 f"ours node hand-off via {how}: median {self.handoff_median_us(source):.1f} us,"
-                f" p90 {p90:.1f} us over {len(gaps)} hand-offs"
+                f" p90 {p90:.1f} us over {len(gaps)} hand-offs (medians: {per_shape})"
             )
         lines += ["", "targets:", *(t.line() for t in self.targets)]
         return "\n".join(lines)
@@ -193,7 +201,13 @@ class Report:
                 for clock in CLOCKS
             },
             "us_per_extra_node": {clock: self.us_per_node(clock) for clock in CLOCKS},
-            "handoff_median_us": {s: self.handoff_median_us(s) for s in HANDOFF_SOURCES},
+            "handoff_median_us": {
+                source: {
+                    "all": self.handoff_median_us(source),
+                    **{shape: self.handoff_median_us(source, shape) for shape in per_shape},
+                }
+                for source, per_shape in self.handoffs_us.items()
+            },
             "targets": {t.label: [t.status, t.value] for t in self.targets},
         }
 

@@ -77,10 +77,10 @@ async def run_benchmark(frameworks: Sequence[str], plan: Plan, handoff_runs: int
         clock: {key: median_us(values) for key, values in per_case.items()}
         for clock, per_case in samples.items()
     }
-    handoffs_us: dict[str, list[float]] = {source: [] for source in HANDOFF_SOURCES}
+    handoffs_us: dict[str, dict[str, list[float]]] = {source: {} for source in HANDOFF_SOURCES}
     for shape in SHAPES:
         for source, gaps in (await handoff_latencies_ns(shape, handoff_runs)).items():
-            handoffs_us[source] += [ns / 1000 for ns in gaps]
+            handoffs_us[source][shape.name] = [ns / 1000 for ns in gaps]
     report = Report(plan, medians, handoffs_us)
     report.check_targets()
     return report

@@ -66,7 +66,10 @@ def test_quick_run_with_our_engine_reports_every_figure(tmp_path: Path) -> None:
         assert all(us > 0 for us in medians.values())
         assert data["ratios"][clock]["langgraph/ours/pipeline-4"] is None
     assert set(data["us_per_extra_node"]) == {"wall", "cpu"}
-    assert all(us > 0 for us in data["handoff_median_us"].values())
+    for source in ("run", "stream"):
+        handoffs = data["handoff_median_us"][source]
+        assert set(handoffs) == {"all", "pipeline-4", "chain-20", "fanout-1-8-1"}
+        assert all(us > 0 for us in handoffs.values())
 
 
 def test_profile_mode_names_the_engine_functions_that_cost_time() -> None:
