@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
+from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -94,7 +95,7 @@ def create_app(
             if owns_knowledge:
                 state.knowledge.start()
                 stack.push_async_callback(state.knowledge.close)
-            for hook in (*_STARTUP_HOOKS, *startup_hooks):
+            for hook in startup_hooks:
                 await hook(state, stack)
             log.info("SnapAgent API ready (database: %s)", db.safe_url)
             yield
@@ -102,7 +103,7 @@ def create_app(
     app = FastAPI(
         title="SnapAgent API",
         summary="Self-hostable backend for RAG chatbots with versioned, port-based workflows.",
-        version="1.0.0",
+        version=version("snapagent"),
         lifespan=lifespan,
     )
     app.state.snapagent = state
@@ -131,7 +132,3 @@ def create_app(
     app.include_router(executions.router)
     app.include_router(migration.router)
     return app
-
-
-# Area start-up work (e.g. the knowledge ingestion worker); each entry is a StartupHook.
-_STARTUP_HOOKS: tuple[StartupHook, ...] = ()
