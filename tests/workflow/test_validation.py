@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from snapagent.errors import DefinitionError, GraphValidationError
+from snapagent.nodes import default_registry
 from snapagent.testing import GraphBuilder
 from snapagent.workflow import NodeRegistryV2, ValidationProblem, WorkflowGraph, validate_graph
 from snapagent.workflow.plan import compile_plan
@@ -285,3 +288,13 @@ def test_every_problem_is_reported_at_once(registry: NodeRegistryV2) -> None:
     assert isinstance(info.value, DefinitionError)
     assert isinstance(info.value, ValueError)
     assert all(p.to_dict()["message"] for p in found)
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted((Path(__file__).resolve().parents[2] / "examples").glob("*.json")),
+    ids=lambda p: p.name,
+)
+def test_shipped_examples_are_valid(path: Path) -> None:
+    graph = WorkflowGraph.from_json(json.loads(path.read_text()))
+    assert validate_graph(graph, default_registry()) == []
