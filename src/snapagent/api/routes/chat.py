@@ -98,7 +98,9 @@ def configure_chat(
     return service
 
 
-def get_chat_service(state: AppStateDep) -> ChatService:
+async def get_chat_service(state: AppStateDep) -> ChatService:
+    # async on purpose: FastAPI runs sync dependencies in a thread pool (a hop per request,
+    # and two first requests could each build a service); on the loop, check-and-set is atomic.
     service = state.extras.get(CHAT_SERVICE)
     if not isinstance(service, ChatService):
         service = configure_chat(state)
