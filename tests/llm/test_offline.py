@@ -103,6 +103,40 @@ async def test_sentences_from_two_documents_get_two_citations(model: OfflineChat
     assert "Seoul" not in result.text
 
 
+async def test_prefers_sentences_in_the_language_of_the_question(model: OfflineChatModel) -> None:
+    docs = [
+        _doc("이 문서는 SnapAgent 데모 회사의 휴가 정책을 설명합니다.", "휴가 정책", 1),
+        _doc("SnapAgent is a self-hostable backend for document chatbots.", "Overview", 2),
+    ]
+
+    english = await model.complete(_ask("What is SnapAgent?", docs))
+    korean = await model.complete(_ask("SnapAgent는 무엇인가요?", docs))
+
+    assert "self-hostable backend" in english.text
+    assert "휴가" not in english.text
+    assert "휴가 정책을 설명합니다" in korean.text
+    assert "self-hostable" not in korean.text
+
+
+async def test_hard_wrapped_markdown_sentences_are_quoted_whole(model: OfflineChatModel) -> None:
+    text = (
+        "# 휴가 정책\n\n## 연차 휴가\n\n"
+        "1년 이상 근무한 직원에게는 매년 15일의 연차가 주어지고,\n"
+        "3년차부터 2년마다 1일씩 늘어납니다.\n\n"
+        "## 재택 근무\n\n주 2회까지 재택 근무를 할 수 있습니다.\n"
+    )
+    result = await model.complete(
+        _ask("연차는 매년 며칠 주어지나요?", [_doc(text, "휴가 정책", 1)])
+    )
+
+    assert (
+        "- 1년 이상 근무한 직원에게는 매년 15일의 연차가 주어지고, "
+        "3년차부터 2년마다 1일씩 늘어납니다. [1]"
+    ) in result.text
+    assert "재택" not in result.text
+    assert "##" not in result.text
+
+
 @pytest.mark.parametrize(
     ("question", "documents", "expected"),
     [
@@ -171,7 +205,8 @@ async def test_is_deterministic_and_respects_max_tokens(model: OfflineChatModel)
 
 
 def test_sentence_splitting_and_features() -> None:
-    assert split_sentences("첫 문장입니다. 둘째 문장이에요!\n- item one\n3. item two") == [
+    text = "# 안내\n첫 문장입니다. 둘째 문장이에요!\n- item one\n3. item two\n## Deployment"
+    assert split_sentences(text) == [
         "첫 문장입니다.",
         "둘째 문장이에요!",
         "item one",

@@ -31,6 +31,7 @@ OFFLINE_MODEL_ID = "offline"
 _QUESTION_LABEL = re.compile(r"^\s*(?:question|query|q|질문|문의)\s*[:：]\s*", re.I | re.M)
 _MIN_SCORE = 0.3  # share of the question's weighted features a sentence must contain
 _KEEP_RATIO = 0.6  # keep sentences scoring at least this share of the best one
+_OTHER_LANGUAGE = 0.5  # weight of a sentence not in the question's language (Korean/other)
 _STREAM_PIECE = 24  # characters per streamed chunk (whole words)
 
 _TEXT = {
@@ -98,6 +99,13 @@ class OfflineChatModel:
 
     def _select(self, question: str, candidates: Sequence[_Candidate]) -> list[_Candidate]:
         scores = RelevanceScorer([c.sentence for c in candidates]).score(question)
+        korean = has_hangul(question)
+        # A name alone ("SnapAgent") matches sentences in every language the documents use;
+        # an answer in the asker's language is the useful one.
+        scores = [
+            score if has_hangul(c.sentence) == korean else score * _OTHER_LANGUAGE
+            for score, c in zip(scores, candidates, strict=True)
+        ]
         best = max(scores, default=0.0)
         if best < _MIN_SCORE:
             return []

@@ -24,7 +24,9 @@ _TOKEN = re.compile(r"[0-9a-z]+|[가-힣]+|[\u4e00-\u9fff\u3040-\u30ff]+")
 _HANGUL = re.compile(r"[가-힣]")
 # Sentence ends: . ! ? (and CJK forms) followed by space; lines are split first.
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
-_BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.)]|#+)\s+")
+_BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
+_HEADING = re.compile(r"^\s*#{1,6}\s")
+_LABEL = re.compile(r"^\S+(?:\s\S+){0,2}\s*[:：]$")  # "Context:", "참고 문서:"
 
 # Word lists are kept as text for readability; split once at import.
 _EN_STOP_WORDS = """a about above after again all also am an and any are as at be because been
@@ -54,14 +56,38 @@ def has_hangul(text: str) -> bool:
     return _HANGUL.search(text) is not None
 
 
-def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of ``text``, stripped of bullets; empty pieces dropped."""
-    sentences: list[str] = []
+def _paragraphs(text: str) -> list[str]:
+    """Hard-wrapped lines joined back into paragraphs; each list item is its own paragraph."""
+    paragraphs: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        if current:
+            paragraphs.append(" ".join(current))
+            current.clear()
+
     for line in text.splitlines():
-        for piece in _SENTENCE_END.split(_BULLET.sub("", line)):
-            if len(piece.strip()) > 1:
-                sentences.append(piece.strip())
-    return sentences
+        stripped = line.strip()
+        if not stripped or _HEADING.match(line) or _LABEL.match(stripped):
+            flush()  # a title or label is not an answer; its words are in the lines below it
+        elif _BULLET.match(line) or stripped.startswith("|"):
+            flush()
+            current.append(_BULLET.sub("", line).strip())
+        else:
+            current.append(stripped)
+    flush()
+    return paragraphs
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and list items of ``text`` (wrapped lines rejoined, bullets stripped,
+    headings dropped)."""
+    return [
+        piece.strip()
+        for paragraph in _paragraphs(text)
+        for piece in _SENTENCE_END.split(paragraph)
+        if len(piece.strip()) > 1
+    ]
 
 
 def _korean_stem(word: str) -> str:
@@ -103,7 +129,9 @@ class RelevanceScorer:
         self._n = len(sentences)
 
     def _idf(self, feature: str) -> float:
-        df = self._df.get(feature, 0)
+        # A question word found nowhere weighs like the rarest word found somewhere: it still
+        # lowers coverage, but one unmatched word cannot sink an otherwise matching sentence.
+        df = max(1, self._df.get(feature, 0))
         return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
 
     def score(self, question: str) -> list[float]:
