@@ -6,7 +6,7 @@
 - ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s).
 - ``alice`` / ``bob``: registered users (:class:`ApiUser`: ``id``, ``email``, ``token``,
   ``headers``). Use them for the cross-owner checks: bob asking for alice's thing gets a 404.
-- ``register_user(client, email)``: make more users.
+- ``register_user(client, email)``: make more users; ``create_knowledge_base(client, user, name)``.
 - ``assert_problem(response, status)``: the response is problem+json with that status.
 """
 
@@ -63,6 +63,16 @@ async def register_user(client: httpx.AsyncClient, email: str) -> ApiUser:
     response = await client.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return ApiUser(id=user_id, email=email, token=response.json()["access_token"])
+
+
+async def create_knowledge_base(client: httpx.AsyncClient, user: ApiUser, name: str) -> str:
+    """A knowledge base of ``user`` (through the API); returns its id."""
+    response = await client.post(
+        "/api/v1/knowledge-bases", json={"name": name}, headers=user.headers
+    )
+    assert response.status_code == 201, response.text
+    kb_id: str = response.json()["id"]
+    return kb_id
 
 
 @pytest.fixture

@@ -11,22 +11,13 @@ from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.legacy.samples import rag_workflow
 
-from .conftest import ApiUser, assert_problem
-
-
-async def _kb(client: httpx.AsyncClient, user: ApiUser, name: str) -> str:
-    response = await client.post(
-        "/api/v1/knowledge-bases", json={"name": name}, headers=user.headers
-    )
-    assert response.status_code == 201, response.text
-    kb_id: str = response.json()["id"]
-    return kb_id
+from .conftest import ApiUser, assert_problem, create_knowledge_base
 
 
 async def test_create_bot_gets_v2_defaults_and_a_ready_draft(
     client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    kb_id = await _kb(client, alice, "docs")
+    kb_id = await create_knowledge_base(client, alice, "docs")
     created = await client.post(
         "/api/v1/bots",
         json={"name": "Support", "knowledge_base_ids": [kb_id, kb_id]},
@@ -72,7 +63,7 @@ async def test_bot_without_knowledge_gets_a_publishable_chat_draft(
     assert [n["type"] for n in graph["nodes"]] == ["start", "llm", "end"]
 
     # Attaching a knowledge base later keeps the untouched generated draft in step.
-    kb_id = await _kb(client, alice, "later")
+    kb_id = await create_knowledge_base(client, alice, "later")
     patched = await client.patch(
         f"/api/v1/bots/{bot['id']}", json={"knowledge_base_ids": [kb_id]}, headers=alice.headers
     )
@@ -126,7 +117,7 @@ async def test_update_list_and_validation(
         assert assert_problem(response, 422)["errors"][0]["field"] == field
 
     # Somebody else's knowledge base is as unknown as a missing one.
-    bobs_kb = await _kb(client, bob, "bob-kb")
+    bobs_kb = await create_knowledge_base(client, bob, "bob-kb")
     stolen = await client.patch(url, json={"knowledge_base_ids": [bobs_kb]}, headers=alice.headers)
     problem = assert_problem(stolen, 422)
     assert problem["errors"] == [

@@ -8,7 +8,7 @@ import httpx
 
 from snapagent.services.knowledge import KnowledgeService
 
-from .conftest import TEST_UPLOAD_LIMIT, ApiUser, assert_problem
+from .conftest import TEST_UPLOAD_LIMIT, ApiUser, assert_problem, create_knowledge_base
 
 GUIDE = b"""# Password reset
 
@@ -19,15 +19,6 @@ A reset link is sent to your email and stays valid for 30 minutes.
 
 Invoices are issued on the first day of each month.
 """
-
-
-async def _create_kb(client: httpx.AsyncClient, user: ApiUser, name: str = "handbook") -> str:
-    response = await client.post(
-        "/api/v1/knowledge-bases", json={"name": name}, headers=user.headers
-    )
-    assert response.status_code == 201, response.text
-    kb_id: str = response.json()["id"]
-    return kb_id
 
 
 async def _upload(
@@ -48,7 +39,7 @@ async def _upload(
 async def test_knowledge_base_crud_and_ownership(
     client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
 ) -> None:
-    kb_id = await _create_kb(client, alice)
+    kb_id = await create_knowledge_base(client, alice, "handbook")
     listed = (await client.get("/api/v1/knowledge-bases", headers=alice.headers)).json()
     assert [kb["id"] for kb in listed["data"]] == [kb_id]
     got = await client.get(f"/api/v1/knowledge-bases/{kb_id}", headers=alice.headers)
@@ -84,7 +75,7 @@ async def test_knowledge_base_crud_and_ownership(
 async def test_upload_ingest_query_retry_delete(
     client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, api_knowledge: KnowledgeService
 ) -> None:
-    kb_id = await _create_kb(client, alice)
+    kb_id = await create_knowledge_base(client, alice, "handbook")
     uploaded = await _upload(client, alice, kb_id, GUIDE)
     assert uploaded.status_code == 201, uploaded.text
     doc = uploaded.json()
@@ -130,7 +121,7 @@ async def test_upload_ingest_query_retry_delete(
 
 
 async def test_upload_limits_and_types(client: httpx.AsyncClient, alice: ApiUser) -> None:
-    kb_id = await _create_kb(client, alice)
+    kb_id = await create_knowledge_base(client, alice, "handbook")
     # Far past the limit: refused while streaming, by the body limit.
     huge = await _upload(
         client, alice, kb_id, b"a" * (TEST_UPLOAD_LIMIT * 2), "big.txt", "text/plain"
