@@ -32,6 +32,16 @@ PROTECTED = [
     ("PUT", "/api/v1/bots/abc/workflow-versions/v1"),
     ("POST", "/api/v1/bots/abc/workflow-versions/v1/publish"),
     ("POST", "/api/v1/bots/abc/workflow-versions/v1/restore"),
+    ("GET", "/api/v1/knowledge-bases"),
+    ("POST", "/api/v1/knowledge-bases"),
+    ("GET", "/api/v1/knowledge-bases/k"),
+    ("DELETE", "/api/v1/knowledge-bases/k"),
+    ("GET", "/api/v1/knowledge-bases/k/documents"),
+    ("POST", "/api/v1/knowledge-bases/k/documents"),
+    ("GET", "/api/v1/knowledge-bases/k/documents/d"),
+    ("DELETE", "/api/v1/knowledge-bases/k/documents/d"),
+    ("POST", "/api/v1/knowledge-bases/k/documents/d/retry"),
+    ("POST", "/api/v1/knowledge-bases/k/query"),
 ]
 
 
