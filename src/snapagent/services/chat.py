@@ -41,6 +41,7 @@ from snapagent.errors import (
     ProviderError,
     RunLimitError,
     SnapAgentError,
+    UnavailableError,
 )
 from snapagent.services.chat_results import (
     answer_text,
@@ -342,7 +343,10 @@ class ChatService:
                 return
             try:
                 answer = await self._finish(turn, start, context, result)
-            except SnapAgentError as exc:
+            except Exception as exc:
+                # Headers are sent: the failure can only travel as the stream's last event.
+                if not isinstance(exc, SnapAgentError):
+                    log.exception("chat turn %s failed after its run", context.run_id)
                 yield ChatEvent("error", _error_payload(exc, context.run_id))
                 return
             yield ChatEvent("sources", {"sources": answer.sources})
@@ -377,5 +381,7 @@ def _error_payload(exc: Exception, run_id: str) -> dict[str, Any]:
         status = 504 if isinstance(exc, TimeoutError) else 502
     elif isinstance(exc, NodeTimeoutError | RunLimitError):
         status = 504
-    detail = exc.message if isinstance(exc, SnapAgentError) else "the workflow engine failed"
+    elif isinstance(exc, UnavailableError):
+        status = 503
+    detail = exc.message if isinstance(exc, SnapAgentError) else "internal error (logged)"
     return {"status": status, "type": type(exc).__name__, "detail": detail, "run_id": run_id}
