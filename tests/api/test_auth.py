@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 
 import httpx
 import jwt
+from fastapi import FastAPI
 
 from snapagent.db.base import utcnow
 
@@ -157,3 +159,22 @@ async def test_concurrent_registrations_of_one_email(client: httpx.AsyncClient) 
         *(client.post("/api/v1/auth/register", json=body) for _ in range(3))
     )
     assert sorted(r.status_code for r in results) == [201, 409, 409]
+
+
+PUBLIC = {("GET", "/health"), ("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/login")}
+
+
+async def test_no_route_in_the_schema_is_public_by_accident(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """Every operation of /openapi.json, including ones added later, demands credentials."""
+    checked = 0
+    for path, operations in app.openapi()["paths"].items():
+        concrete = re.sub(r"\{[^}]+\}", "x", path)
+        for method in operations:
+            if (method.upper(), path) in PUBLIC:
+                continue
+            response = await client.request(method.upper(), concrete)
+            assert response.status_code == 401, f"{method.upper()} {path}: {response.status_code}"
+            checked += 1
+    assert checked >= len(PROTECTED)
