@@ -21,11 +21,13 @@ from snapagent.llm.registry import (
     split_model_id,
 )
 from snapagent.llm.remote_embeddings import BedrockTitanEmbeddingModel, OpenAIEmbeddingModel
-from snapagent.llm.settings import ProviderSettings
+from snapagent.llm.settings import ProviderSettings, load_provider_settings
 from snapagent.testing.providers import AnthropicFakeServer, Reply
 from snapagent.workflow.services import ChatMessage, ChatModelProvider, ChatRequest
 
 ENV_NAMES = [
+    "SNAPAGENT_LLM_MAX_ATTEMPTS",
+    "SNAPAGENT_LLM_TIMEOUT_SECONDS",
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_BASE_URL",
     "OPENAI_API_KEY",
@@ -77,6 +79,22 @@ def test_settings_read_the_documented_environment(monkeypatch: pytest.MonkeyPatc
     assert settings.anthropic_api_key.get_secret_value() == "sk-ant-from-env-0123456789"
     assert "sk-ant-from-env" not in repr(settings)
     assert "sk-ant-from-env" not in str(settings.model_dump())
+
+
+def test_bad_setting_values_are_definition_errors_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SNAPAGENT_LLM_MAX_ATTEMPTS", "zero")
+    monkeypatch.setenv("SNAPAGENT_LLM_TIMEOUT_SECONDS", "-1")
+
+    with pytest.raises(DefinitionError) as caught:
+        load_provider_settings()
+
+    message = str(caught.value)
+    assert "SNAPAGENT_LLM_MAX_ATTEMPTS: Input should be a valid integer" in message
+    assert "SNAPAGENT_LLM_TIMEOUT_SECONDS: Input should be greater than 0" in message
+    assert "zero" not in message
+    assert len(caught.value.details["problems"]) == 2
 
 
 async def test_each_prefix_resolves_to_its_client(registry: ChatModelRegistry) -> None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ProviderSettings", "get_provider_settings"]
+from snapagent.errors import DefinitionError
+
+__all__ = ["ProviderSettings", "get_provider_settings", "load_provider_settings"]
 
 
 def _env(name: str, field_name: str) -> AliasChoices:
@@ -111,7 +113,26 @@ class ProviderSettings(BaseSettings):
     )
 
 
+def load_provider_settings() -> ProviderSettings:
+    """Settings from the environment; a bad value is a `DefinitionError` naming the variable.
+
+    The offending value is not repeated in the message (it could be a secret pasted into
+    the wrong variable).
+    """
+    try:
+        return ProviderSettings()
+    except ValidationError as exc:
+        problems = [
+            {"setting": ".".join(str(part) for part in error["loc"]), "reason": error["msg"]}
+            for error in exc.errors()
+        ]
+        listed = "; ".join(f"{p['setting']}: {p['reason']}" for p in problems)
+        raise DefinitionError(
+            f"invalid model provider settings: {listed}", details={"problems": problems}
+        ) from None
+
+
 @lru_cache(maxsize=1)
 def get_provider_settings() -> ProviderSettings:
     """The process-wide settings, read once from the environment."""
-    return ProviderSettings()
+    return load_provider_settings()
