@@ -227,3 +227,32 @@ async def test_concurrent_workers_never_claim_the_same_document(
     claimed = [c.document_id for c in claims if c is not None]
     assert len(claimed) == len(set(claimed)) == len(queued)
     assert set(claimed) == queued
+
+
+async def test_stopping_mid_ingestion_hands_the_document_back(
+    knowledge_service: KnowledgeService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    owner, kb_id = await _setup(knowledge_service)
+    model = knowledge_service.embeddings("local")
+    started = asyncio.Event()
+    real = model.embed_documents
+
+    async def slow(texts: list[str]) -> object:
+        started.set()
+        await asyncio.sleep(3600)  # an embedding call that is still running at shutdown
+        return await real(texts)
+
+    monkeypatch.setattr(model, "embed_documents", slow)
+    doc = await knowledge_service.add_document(owner, kb_id, "guide.md", GUIDE)
+    async with asyncio.timeout(60):
+        await started.wait()
+    assert (await knowledge_service.get_document(owner, kb_id, doc.id)).status == "embedding"
+    await knowledge_service.close()
+    state = await knowledge_service.get_document(owner, kb_id, doc.id)
+    assert (state.status, state.attempts, state.chunks_done) == ("queued", 0, 0)
+
+    monkeypatch.undo()
+    knowledge_service.start()
+    async with asyncio.timeout(60):
+        await knowledge_service.wait_for_documents([doc.id])
+    assert (await knowledge_service.get_document(owner, kb_id, doc.id)).status == "indexed"

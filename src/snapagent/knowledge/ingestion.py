@@ -180,7 +180,11 @@ class IngestionWorker:
         try:
             await self._ingest(job)
         except asyncio.CancelledError:
-            raise  # left in progress: recover() takes it back once its heartbeat is stale
+            # Shutting down: hand the job back now rather than letting it go stale. If even
+            # that fails (process killed), recover() takes it back once its heartbeat is old.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._hand_back(job))
+            raise
         except _JobGone:
             pass
         except (InputValidationError, UnsupportedMediaError) as exc:
@@ -191,6 +195,12 @@ class IngestionWorker:
         except Exception as exc:
             log.exception("unexpected error ingesting document %s", job.document_id)
             await mark_failed(self._db, job, f"internal error ({type(exc).__name__})")
+
+    async def _hand_back(self, job: ClaimedJob) -> None:
+        # An interrupted shutdown is not a failed attempt: restore the attempt count.
+        await update_job(
+            self._db, job, status=DocumentStatus.QUEUED, chunks_done=0, attempts=job.attempt - 1
+        )
 
     async def _ingest(self, job: ClaimedJob) -> None:
         from snapagent.knowledge.chunking import chunk_document
