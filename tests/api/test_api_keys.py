@@ -75,11 +75,13 @@ async def test_api_keys_are_private_and_validated(
     ]
 
 
-async def test_a_prefix_collision_is_retried(
+async def test_a_prefix_collision_is_retried_and_underscores_are_safe(
     client: httpx.AsyncClient, alice: ApiUser, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     prefixes = iter(["aaaaaaaaaaaa", "aaaaaaaaaaaa", "bbbbbbbbbbbb"])
     monkeypatch.setattr(accounts.secrets, "token_hex", lambda n: next(prefixes))
+    # Secrets may contain "_" too: the prefix ends at the first one after "sa_".
+    monkeypatch.setattr(accounts.secrets, "token_urlsafe", lambda n: "_under_scored-" + "x" * 30)
     first = await client.post("/api/v1/api-keys", json={"name": "one"}, headers=alice.headers)
     second = await client.post("/api/v1/api-keys", json={"name": "two"}, headers=alice.headers)
     assert first.status_code == 201

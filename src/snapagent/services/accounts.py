@@ -228,7 +228,8 @@ class AccountService:
         return found
 
     async def _authenticate_api_key(self, secret: str) -> User:
-        prefix = secret[: len(API_KEY_PREFIX) + 2 * _PREFIX_BYTES]
+        # The hex id runs up to the first "_" after "sa_" (hex has none), whatever its length.
+        prefix = API_KEY_PREFIX + secret[len(API_KEY_PREFIX) :].split("_", 1)[0]
         key = await self.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
         if (
             key is None
