@@ -18,13 +18,15 @@ from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
 from snapagent.settings import CoreSettings
 
-__all__ = ["register"]
+__all__ = ["register", "run_with_database"]
 
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 T = TypeVar("T")
 
 
-def _with_db(action: Callable[[Database], Awaitable[T]]) -> T:
+def run_with_database(action: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `action` on the configured database, then close it; errors become messages."""
+
     async def run() -> T:
         db = Database.from_settings(CoreSettings())
         try:
@@ -50,7 +52,7 @@ def upgrade(
         await migrate.upgrade(db, revision)
         return await migrate.current_revision(db)
 
-    current = _with_db(action)
+    current = run_with_database(action)
     typer.echo(f"database is at revision {current}")
 
 
@@ -65,7 +67,7 @@ def downgrade(
         await migrate.downgrade(db, revision)
         return await migrate.current_revision(db)
 
-    current = _with_db(action)
+    current = run_with_database(action)
     typer.echo(f"database is at revision {current or 'base (empty)'}")
 
 
@@ -77,7 +79,7 @@ def current() -> None:
         await db.check()
         return await migrate.current_revision(db)
 
-    revision = _with_db(action)
+    revision = run_with_database(action)
     heads = migrate.head_revisions()
     state = "up to date" if revision in heads else f"behind (newest: {', '.join(heads)})"
     typer.echo(f"{revision or 'base (empty)'} - {state}")

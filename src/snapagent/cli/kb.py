@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
+from snapagent.cli.db import run_with_database
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
@@ -33,7 +34,6 @@ from snapagent.services.knowledge import (
     KnowledgeService,
     default_embedding_resolver,
 )
-from snapagent.settings import CoreSettings
 from snapagent.workflow.services import RetrievalMode
 
 __all__ = ["register"]
@@ -55,8 +55,7 @@ def _owner_email() -> str:
 def _run(action: Callable[[KnowledgeService, str], Awaitable[T]]) -> T:
     """Open the database (migrating the embedded default), run `action`, close everything."""
 
-    async def run() -> T:
-        db = Database.from_settings(CoreSettings())
+    async def with_service(db: Database) -> T:
         service = KnowledgeService(db, embeddings=embedding_resolver())
         try:
             await ensure_database_ready(db)
@@ -64,13 +63,8 @@ def _run(action: Callable[[KnowledgeService, str], Awaitable[T]]) -> T:
             return await action(service, owner)
         finally:
             await service.close()
-            await db.dispose()
 
-    try:
-        return asyncio.run(run())
-    except SnapAgentError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(code=1) from exc
+    return run_with_database(with_service)
 
 
 @kb_app.command("create")
