@@ -10,7 +10,7 @@ import httpx
 
 from snapagent.services.bots import default_graph
 
-from .conftest import ApiUser, assert_problem, create_knowledge_base
+from .conftest import ApiUser, assert_problem
 
 
 async def _bot_with_draft(client: httpx.AsyncClient, user: ApiUser) -> tuple[str, dict[str, Any]]:
@@ -277,38 +277,3 @@ async def test_concurrent_saves_and_publishes_have_one_winner(
     assert sorted(r.status_code for r in publishes) == [200, 409, 409]
     listed = (await client.get(base, headers=alice.headers)).json()["data"]
     assert [(v["status"], v["version_number"]) for v in listed] == [("published", 1)]
-
-
-async def test_a_foreign_knowledge_base_in_a_graph_is_a_problem(
-    client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
-) -> None:
-    base, draft = await _bot_with_draft(client, alice)
-    bobs_kb = await create_knowledge_base(client, bob, "secret")
-    graph = copy.deepcopy(draft["graph"])
-    graph["nodes"][1]["config"]["knowledge_base_ids"].append(bobs_kb)
-
-    report = (
-        await client.post(f"{base}/validate", json={"graph": graph}, headers=alice.headers)
-    ).json()
-    assert report["valid"] is False
-    assert report["problems"] == [
-        {
-            "code": "unknown_knowledge_base",
-            "message": f"node 'knowledge': knowledge base '{bobs_kb}' not found",
-            "node_id": "knowledge",
-            "edge_index": None,
-            "path": "nodes[1].config.knowledge_base_ids",
-        }
-    ]
-    saved = await client.put(
-        f"{base}/{draft['id']}", json={"graph": graph, "revision": 1}, headers=alice.headers
-    )
-    assert saved.status_code == 200  # drafts may be unfinished
-    refused = await client.post(f"{base}/{draft['id']}/publish", headers=alice.headers)
-    assert assert_problem(refused, 422)["problems"][0]["code"] == "unknown_knowledge_base"
-    # Bob, who owns that knowledge base, may use it in his own bot.
-    bob_base, bob_draft = await _bot_with_draft(client, bob)
-    bob_graph = copy.deepcopy(bob_draft["graph"])
-    bob_graph["nodes"][1]["config"]["knowledge_base_ids"] = [bobs_kb]
-    ok = await client.post(f"{bob_base}/validate", json={"graph": bob_graph}, headers=bob.headers)
-    assert ok.json()["valid"] is True

@@ -25,7 +25,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from snapagent.db.base import utcnow
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
-from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
 from snapagent.services.workflow_diff import GraphDiff, diff_graphs
@@ -119,46 +118,9 @@ class WorkflowVersionService:
         return graph_problems(graph, self.registry)
 
     async def validate_for_bot(self, owner: User, bot_id: str, graph: Any) -> list[dict[str, Any]]:
-        """Every problem of ``graph``, checked in the context of one of the caller's bots.
-
-        Besides the engine's checks, a knowledge node naming a knowledge base the caller does
-        not own is a problem (it would silently retrieve nothing).
-        """
+        """Every problem of ``graph``, checked in the context of one of the caller's bots."""
         await self._bot(owner, bot_id)
-        return await self._problems_for(owner, graph)
-
-    async def _problems_for(self, owner: User, graph: Any) -> list[dict[str, Any]]:
-        problems = self.validate(graph)
-        if any(p["code"] == "schema" for p in problems):
-            return problems
-        wanted: list[tuple[int, str, str]] = []  # (node index, node id, kb id)
-        for index, node in enumerate(graph.get("nodes") or []):
-            config = node.get("config") or {}
-            kb_ids = config.get("knowledge_base_ids") if node.get("type") == "knowledge" else None
-            if isinstance(kb_ids, list):
-                wanted += [(index, node["id"], kb) for kb in kb_ids if isinstance(kb, str)]
-        if not wanted:
-            return problems
-        owned = set(
-            await self.session.scalars(
-                select(KnowledgeBase.id).where(
-                    KnowledgeBase.owner_id == owner.id,
-                    KnowledgeBase.id.in_({kb for _, _, kb in wanted}),
-                )
-            )
-        )
-        for index, node_id, kb in wanted:
-            if kb not in owned:
-                problems.append(
-                    {
-                        "code": "unknown_knowledge_base",
-                        "message": f"node {node_id!r}: knowledge base {kb!r} not found",
-                        "node_id": node_id,
-                        "edge_index": None,
-                        "path": f"nodes[{index}].config.knowledge_base_ids",
-                    }
-                )
-        return problems
+        return self.validate(graph)
 
     async def diff(self, owner: User, bot_id: str, from_id: str, to_id: str) -> GraphDiff:
         before = await self.get(owner, bot_id, from_id)
@@ -263,7 +225,7 @@ class WorkflowVersionService:
             raise ConflictError(f"version {version.version_number} is already {version.status}")
         if revision is not None and revision != version.revision:
             raise ConflictError(_stale(revision, version.revision))
-        problems = await self._problems_for(owner, version.graph)
+        problems = self.validate(version.graph)
         if problems:
             raise GraphValidationError(problems, "the draft cannot be published: fix its problems")
         last = await self.session.scalar(
