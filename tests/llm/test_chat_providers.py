@@ -16,6 +16,8 @@ from snapagent.llm.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
+from snapagent.llm.openai_model import OpenAIChatModel
+from snapagent.llm.retry import RetryPolicy
 from snapagent.testing.providers import ErrorReply, HangReply, MalformedReply, Reply
 from snapagent.workflow.services import ChatChunk, ChatMessage, ChatModel, ChatRequest
 
@@ -256,3 +258,30 @@ async def test_request_carries_system_history_and_sampling_settings(case: Provid
             "stopSequences": ["###"],
         }
     assert len(sent["messages"]) == (4 if case.name == "openai" else 3)
+
+
+async def test_cancelling_a_waiting_complete_stops_it(case: ProviderCase) -> None:
+    case.server.enqueue(HangReply(30))
+    task = asyncio.create_task(case.model(timeout=20).complete(REQUEST))
+    # Wait until the request reached the server, which now holds it without answering.
+    assert await asyncio.to_thread(case.server.request_received.wait, 10)
+
+    task.cancel()
+
+    # Cancelled, not timed out: the caller stopped waiting at once.
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_openai_uses_the_current_token_limit_field_only_on_openai_itself() -> None:
+    official = OpenAIChatModel("gpt-4o-mini", api_key="sk-x", retry=RetryPolicy())
+    compatible = OpenAIChatModel(
+        "llama3", api_key=None, base_url="http://127.0.0.1:9/v1", retry=RetryPolicy()
+    )
+    request = ChatRequest(messages=[ChatMessage("user", "hi")], max_tokens=32)
+
+    assert official._params(request)["max_completion_tokens"] == 32
+    assert "max_tokens" not in official._params(request)
+    assert compatible._params(request)["max_tokens"] == 32
+    await official.aclose()
+    await compatible.aclose()

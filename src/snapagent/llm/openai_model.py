@@ -56,6 +56,10 @@ class OpenAIChatModel(SdkChatModel):
             retry=retry,
             default_max_tokens=default_max_tokens,
         )
+        # OpenAI's own API deprecated max_tokens (its reasoning models reject it); the servers
+        # that copy the API (vLLM, Ollama, llama.cpp) know max_tokens, not always its successor.
+        official = base_url is None or "api.openai.com" in base_url
+        self._max_tokens_field = "max_completion_tokens" if official else "max_tokens"
 
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         system, turns = split_system(request, provider=self.provider, model=self.model)
@@ -64,7 +68,7 @@ class OpenAIChatModel(SdkChatModel):
         params: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
-            "max_tokens": self.max_tokens(request),
+            self._max_tokens_field: self.max_tokens(request),
         }
         if request.temperature is not None:
             params["temperature"] = request.temperature

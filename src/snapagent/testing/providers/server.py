@@ -53,6 +53,7 @@ class FakeProviderServer:
         self.streams_completed = 0
         self.streams_disconnected = 0
         self.disconnected = threading.Event()
+        self.request_received = threading.Event()  # set by every request (tests wait on it)
         self._released = threading.Event()  # set on stop: hanging handlers return at once
         self._replies: deque[ScriptedReply] = deque()
         self._lock = threading.Lock()
@@ -76,6 +77,7 @@ class FakeProviderServer:
         )
         with self._lock:
             self.requests.append(recorded)
+            self.request_received.set()
             reply = self._replies.popleft() if self._replies else self.default_reply
         if isinstance(reply, HangReply):
             # Waiting on a thread event (not a sleeping task) lets stop() end the hang without
