@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import Sequence
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 
+from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.session import Database
-from snapagent.errors import InputValidationError, ProviderError
+from snapagent.errors import DefinitionError, InputValidationError, ProviderError
 from snapagent.knowledge.fusion import RerankCandidate
 from snapagent.knowledge.pg_search import vector_search_sql
 from snapagent.knowledge.retriever import KnowledgeRetriever, model_languages
@@ -254,3 +255,19 @@ async def test_postgres_vector_search_uses_the_hnsw_index_for_the_kb_dimension(
             )
         )
     assert "ix_chunks_embedding_hnsw_64" in plan
+
+
+async def test_hybrid_survives_an_embedding_model_that_can_no_longer_be_resolved(
+    knowledge_service: KnowledgeService,
+) -> None:
+    owner, kb_id, ids = await _kb_with_docs(knowledge_service)
+    async with knowledge_service.db.transaction() as session:  # e.g. its provider was removed
+        await session.execute(
+            update(KnowledgeBase)
+            .where(KnowledgeBase.id == kb_id)
+            .values(embedding_model="unknown:gone")
+        )
+    hits = await knowledge_service.query(owner, [kb_id], "green tea leaves")
+    assert hits[0].document_id == ids["tea.md"]
+    with pytest.raises(DefinitionError):
+        await knowledge_service.query(owner, [kb_id], "green tea leaves", mode="vector")

@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.session import Database
-from snapagent.errors import InputValidationError, ProviderError
+from snapagent.errors import InputValidationError, SnapAgentError
 from snapagent.knowledge.fusion import FusionConfig, RerankCandidate, Reranker, fuse
 from snapagent.knowledge.index_cache import IndexCache, KnowledgeBaseIndex
 from snapagent.knowledge.pg_search import pg_vector_search
@@ -147,12 +147,16 @@ class KnowledgeRetriever:
         config = self.fusion_config(row.retrieval_settings)
         want_vector = query.mode == "vector"
         if query.mode == "hybrid":
-            model = self._embeddings(row.embedding_model)
-            languages = row.retrieval_settings.get(
-                "embedding_languages", model_languages(row.embedding_model, model)
-            )
-            config = config.for_query(query.query, languages)
-            want_vector = config.uses_vector
+            try:
+                model = self._embeddings(row.embedding_model)
+            except SnapAgentError as exc:  # e.g. the provider's key was removed
+                log.warning("vector side skipped for %s: %s", row.id, exc.message)
+            else:
+                languages = row.retrieval_settings.get(
+                    "embedding_languages", model_languages(row.embedding_model, model)
+                )
+                config = config.for_query(query.query, languages)
+                want_vector = config.uses_vector
         candidates = config.candidates(query.top_k)
         if self._reranker is not None:
             candidates = max(candidates, query.top_k * 2)
@@ -163,8 +167,8 @@ class KnowledgeRetriever:
         if want_vector and row.embedding_dim is not None and len(index):
             try:
                 vector = await self._query_vector(row.embedding_model, query.query, query_vectors)
-            except ProviderError as exc:
-                if query.mode == "vector":
+            except SnapAgentError as exc:
+                if query.mode == "vector" or isinstance(exc, InputValidationError):
                     raise
                 # Hybrid degrades to keyword-only rather than failing the whole answer.
                 log.warning("vector side skipped for %s: %s", row.id, exc.message)
