@@ -140,3 +140,25 @@ async def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatc
     settings = KnowledgeSettings()
     assert settings.max_upload_bytes == 1234
     assert settings.vector_weight == 0.5
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"vector_weight": "heavy"},
+        {"fusion_method": "magic"},
+        {"vector_weight": -1},
+        {"embedding_languages": "ko"},
+    ],
+)
+async def test_bad_retrieval_settings_are_input_errors(
+    knowledge_service: KnowledgeService, overrides: dict[str, object]
+) -> None:
+    owner = await knowledge_service.ensure_user("o@example.com")
+    with pytest.raises(InputValidationError) as info:
+        await knowledge_service.create_knowledge_base(owner, "kb", retrieval_settings=overrides)
+    assert info.value.field == "retrieval_settings"
+    good = await knowledge_service.create_knowledge_base(
+        owner, "ok", retrieval_settings={"vector_weight": 0.5, "embedding_languages": ["ko"]}
+    )
+    assert good.name == "ok"

@@ -15,13 +15,11 @@ Every call takes the caller's user id; another owner's knowledge base is "not fo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
-from snapagent.db.models.knowledge import Document, DocumentStatus, KnowledgeBase
+from snapagent.db.models.knowledge import Document, DocumentStatus
 from snapagent.db.session import Database
 from snapagent.errors import (
     ConflictError,
@@ -35,6 +33,7 @@ from snapagent.knowledge.ingestion import IngestionWorker
 from snapagent.knowledge.records import EmbeddingResolver, IndexChange
 from snapagent.knowledge.retriever import KnowledgeRetriever
 from snapagent.knowledge.settings import KnowledgeSettings
+from snapagent.knowledge.views import DocumentInfo, KnowledgeBaseInfo
 from snapagent.llm.embedding import EmbeddingModel
 from snapagent.workflow.services import RetrievalMode, RetrievalQuery, RetrievedDocument
 
@@ -44,88 +43,6 @@ __all__ = [
     "KnowledgeService",
     "default_embedding_resolver",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class KnowledgeBaseInfo:
-    id: str
-    name: str
-    description: str
-    embedding_model: str
-    embedding_dim: int | None
-    chunk_max_tokens: int
-    chunk_overlap_tokens: int
-    document_count: int
-    created_at: datetime
-
-    @classmethod
-    def of(cls, kb: KnowledgeBase, document_count: int = 0) -> KnowledgeBaseInfo:
-        return cls(
-            id=kb.id,
-            name=kb.name,
-            description=kb.description,
-            embedding_model=kb.embedding_model,
-            embedding_dim=kb.embedding_dim,
-            chunk_max_tokens=kb.chunk_max_tokens,
-            chunk_overlap_tokens=kb.chunk_overlap_tokens,
-            document_count=document_count,
-            created_at=kb.created_at,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["created_at"] = self.created_at.isoformat()
-        return data
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentInfo:
-    """A document's identity and ingestion state; ``created`` is False for a duplicate upload."""
-
-    id: str
-    knowledge_base_id: str
-    title: str
-    filename: str
-    content_type: str | None
-    size_bytes: int
-    sha256: str
-    status: str
-    error: str | None
-    chunks_total: int
-    chunks_done: int
-    attempts: int
-    created_at: datetime
-    updated_at: datetime
-    indexed_at: datetime | None
-    created: bool = True
-
-    @classmethod
-    def of(cls, doc: Document, *, created: bool = True) -> DocumentInfo:
-        return cls(
-            id=doc.id,
-            knowledge_base_id=doc.knowledge_base_id,
-            title=doc.title,
-            filename=doc.filename,
-            content_type=doc.content_type,
-            size_bytes=doc.size_bytes,
-            sha256=doc.sha256,
-            status=str(doc.status),
-            error=doc.error,
-            chunks_total=doc.chunks_total,
-            chunks_done=doc.chunks_done,
-            attempts=doc.attempts,
-            created_at=doc.created_at,
-            updated_at=doc.updated_at,
-            indexed_at=doc.indexed_at,
-            created=created,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        for key in ("created_at", "updated_at", "indexed_at"):
-            value = data[key]
-            data[key] = value.isoformat() if value is not None else None
-        return data
 
 
 def default_embedding_resolver() -> EmbeddingResolver:
@@ -178,7 +95,7 @@ class KnowledgeService:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start background ingestion (requeues documents a crashed process left behind)."""
+        """Start background ingestion (it also takes back documents abandoned by dead workers)."""
         self.worker.start()
 
     async def close(self) -> None:
@@ -205,7 +122,7 @@ class KnowledgeService:
         spec = (embedding_model or self.settings.default_embedding_model).strip()
         self._check_embedding_model(spec)
         if retrieval_settings:
-            self.retriever.fusion_config(retrieval_settings)  # validates the overrides
+            self._check_retrieval_settings(retrieval_settings)
         async with self.db.transaction() as session:
             kb = await store.create_knowledge_base(
                 session,
@@ -222,6 +139,22 @@ class KnowledgeService:
                 retrieval_settings=retrieval_settings,
             )
             return KnowledgeBaseInfo.of(kb)
+
+    def _check_retrieval_settings(self, overrides: dict[str, Any]) -> None:
+        try:
+            self.retriever.fusion_config(overrides)
+        except (ValueError, TypeError) as exc:  # DefinitionError is a ValueError
+            raise InputValidationError(
+                f"invalid retrieval settings: {exc}", field="retrieval_settings"
+            ) from exc
+        languages = overrides.get("embedding_languages")
+        if languages is not None and (
+            not isinstance(languages, list) or not all(isinstance(x, str) for x in languages)
+        ):
+            raise InputValidationError(
+                "embedding_languages must be a list of language codes such as ['ko', 'en']",
+                field="retrieval_settings",
+            )
 
     def _check_embedding_model(self, spec: str) -> None:
         try:

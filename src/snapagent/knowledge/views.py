@@ -1,0 +1,98 @@
+"""Read-only views of knowledge bases and documents that use cases hand to callers.
+
+Plain frozen dataclasses (no ORM objects escape a session); ``to_dict()`` gives JSON-ready data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from snapagent.db.models.knowledge import Document, KnowledgeBase
+
+__all__ = ["DocumentInfo", "KnowledgeBaseInfo"]
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeBaseInfo:
+    """A knowledge base with its settings and document count."""
+
+    id: str
+    name: str
+    description: str
+    embedding_model: str
+    embedding_dim: int | None
+    chunk_max_tokens: int
+    chunk_overlap_tokens: int
+    document_count: int
+    created_at: datetime
+
+    @classmethod
+    def of(cls, kb: KnowledgeBase, document_count: int = 0) -> KnowledgeBaseInfo:
+        return cls(
+            id=kb.id,
+            name=kb.name,
+            description=kb.description,
+            embedding_model=kb.embedding_model,
+            embedding_dim=kb.embedding_dim,
+            chunk_max_tokens=kb.chunk_max_tokens,
+            chunk_overlap_tokens=kb.chunk_overlap_tokens,
+            document_count=document_count,
+            created_at=kb.created_at,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """A document's identity and ingestion state; ``created`` is False for a duplicate upload."""
+
+    id: str
+    knowledge_base_id: str
+    title: str
+    filename: str
+    content_type: str | None
+    size_bytes: int
+    sha256: str
+    status: str
+    error: str | None
+    chunks_total: int
+    chunks_done: int
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    indexed_at: datetime | None
+    created: bool = True
+
+    @classmethod
+    def of(cls, doc: Document, *, created: bool = True) -> DocumentInfo:
+        return cls(
+            id=doc.id,
+            knowledge_base_id=doc.knowledge_base_id,
+            title=doc.title,
+            filename=doc.filename,
+            content_type=doc.content_type,
+            size_bytes=doc.size_bytes,
+            sha256=doc.sha256,
+            status=str(doc.status),
+            error=doc.error,
+            chunks_total=doc.chunks_total,
+            chunks_done=doc.chunks_done,
+            attempts=doc.attempts,
+            created_at=doc.created_at,
+            updated_at=doc.updated_at,
+            indexed_at=doc.indexed_at,
+            created=created,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        for key in ("created_at", "updated_at", "indexed_at"):
+            value = data[key]
+            data[key] = value.isoformat() if value is not None else None
+        return data
