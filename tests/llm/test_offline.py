@@ -103,6 +103,21 @@ async def test_sentences_from_two_documents_get_two_citations(model: OfflineChat
     assert "Seoul" not in result.text
 
 
+async def test_one_chunk_on_the_topic_is_quoted_in_reading_order(model: OfflineChatModel) -> None:
+    # Every sentence of the retrieved chunk mentions 연차: a word in all candidates still counts.
+    chunk = (
+        "입사 첫해에는 매월 1일의 연차가 발생합니다. 1년 이상 근무하면 매년 15일의 연차가 "
+        "주어집니다. 사용하지 않은 연차는 다음 해로 이월할 수 있습니다."
+    )
+
+    result = await model.complete(_ask("연차는 며칠인가요?", [_doc(chunk, "휴가 정책", 1)]))
+
+    lines = result.text.splitlines()
+    assert lines[1].startswith("- 입사 첫해에는")
+    assert lines[2].startswith("- 1년 이상 근무하면")
+    assert "[1] 휴가 정책" in result.text
+
+
 async def test_prefers_sentences_in_the_language_of_the_question(model: OfflineChatModel) -> None:
     docs = [
         _doc("이 문서는 SnapAgent 데모 회사의 휴가 정책을 설명합니다.", "휴가 정책", 1),

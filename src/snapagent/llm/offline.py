@@ -110,7 +110,7 @@ class OfflineChatModel:
         if best < _MIN_SCORE:
             return []
         ranked = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
-        chosen: list[_Candidate] = []
+        chosen: list[int] = []
         seen: set[frozenset[str]] = set()
         for i in ranked:
             if scores[i] < max(_MIN_SCORE, best * _KEEP_RATIO):
@@ -119,10 +119,11 @@ class OfflineChatModel:
             if key in seen:  # overlapping chunks repeat sentences
                 continue
             seen.add(key)
-            chosen.append(candidates[i])
+            chosen.append(i)
             if len(chosen) == self._max_sentences:
                 break
-        return chosen
+        # Chosen by relevance, quoted in reading order (documents in retrieval order).
+        return [candidates[i] for i in sorted(chosen)]
 
     def answer(self, request: ChatRequest) -> str:
         """The answer text (what ``complete`` returns and ``stream`` streams)."""

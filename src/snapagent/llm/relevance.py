@@ -5,7 +5,7 @@ Features: English words are lower-cased, stop words dropped and truncated to six
 crude stemmer: "deployment"/"deployed" -> "deploy"). Korean words lose a trailing particle or
 verb ending ("배포는" -> "배포", "설치합니다" -> "설치") and become character bigrams, which
 match across the spacing and inflection that make word matching fail in agglutinative text.
-Each feature is weighted by its rarity among the candidate sentences (BM25's idf).
+Each feature is weighted by its rarity among the candidate sentences (a smoothed idf).
 
     scorer = RelevanceScorer(["Install with pip.", "The sky is blue."])
     scorer.score("How do I install it?")   # -> [0.8..., 0.0]
@@ -42,7 +42,7 @@ _KO_SUFFIX_WORDS = """은 는 이 가 을 를 의 에 에서 에게 께서 한�
 려면 하고 해야"""
 _KO_STOP_WORDS = """무엇 어떻게 어떤 언제 어디 어디서 누구 누가 왜 얼마 몇 뭐 뭔가 무슨 대해 대한
 관해 관한 알려 알려줘 알려주세요 설명 설명해 주세요 그리고 또는 그러나 하지만 이것 그것 저것
-있나요 있습니까 있어요 없나요"""
+있나요 있습니까 있어요 없나요 며칠 몇일 얼마나 어느"""
 
 _EN_STOP = frozenset(_EN_STOP_WORDS.split())
 # Longest first, so "에서" is tried before "서"; only stripped when two syllables remain.
@@ -129,10 +129,12 @@ class RelevanceScorer:
         self._n = len(sentences)
 
     def _idf(self, feature: str) -> float:
+        # Smoothed so that a word in *every* candidate still counts: the candidates are what
+        # retrieval found for this question, so its topic word is often in all of them.
         # A question word found nowhere weighs like the rarest word found somewhere: it still
         # lowers coverage, but one unmatched word cannot sink an otherwise matching sentence.
         df = max(1, self._df.get(feature, 0))
-        return math.log(1 + (self._n - df + 0.5) / (df + 0.5))
+        return math.log(1 + (self._n + 1) / (df + 0.5))
 
     def score(self, question: str) -> list[float]:
         """For each sentence: the share of the question's (idf-weighted) features it contains,
