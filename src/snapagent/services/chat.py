@@ -16,6 +16,7 @@ assistant message after it. Every run is recorded (succeeded, failed or cancelle
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -162,6 +163,45 @@ class ChatService:
         self.settings = settings or ChatSettings()
         self.conversations = ConversationStore(database)
         self.locks = SessionLocks()
+        # Graceful shutdown: the cancel event of every turn still running, and whether the
+        # server is closing (see close()).
+        self._open: set[asyncio.Event] = set()
+        self._closed = asyncio.Event()
+        self._closing = False
+
+    @contextlib.asynccontextmanager
+    async def _tracked(self) -> AsyncIterator[asyncio.Event]:
+        """A turn's cancel event, known to close() until the turn (and its record) is done."""
+        cancel = asyncio.Event()
+        if self._closing:
+            cancel.set()
+        self._open.add(cancel)
+        try:
+            yield cancel
+        finally:
+            self._open.discard(cancel)
+            if not self._open:
+                self._closed.set()
+
+    async def close(self, timeout_s: float = 10.0) -> int:
+        """Shut down: stop every open run (it is recorded ``cancelled``) and wait up to
+        ``timeout_s`` for their records; returns how many turns were still open.
+
+        The server calls this from its lifespan shutdown, after uvicorn's grace period let
+        in-flight requests finish (``snapagent serve --graceful-timeout``)."""
+        self._closing = True
+        open_turns = len(self._open)
+        if not open_turns:
+            return 0
+        log.warning("shutting down: cancelling %d open chat run(s)", open_turns)
+        self._closed.clear()
+        for cancel in list(self._open):
+            cancel.set()
+        try:
+            await asyncio.wait_for(self._closed.wait(), timeout_s)
+        except TimeoutError:
+            log.error("%d chat run(s) did not finish recording before shutdown", len(self._open))
+        return open_turns
 
     async def prepare(
         self,
@@ -261,6 +301,8 @@ class ChatService:
         record = record_from_result(result, context=context, titles=turn.compiled.titles)
         if result.status is not RunStatus.SUCCEEDED:
             await self.recorder.record(record)
+            if self._closing and result.status is RunStatus.CANCELLED:
+                raise UnavailableError("the server is shutting down; retry the request")
             raise failure_error(result)
         answer = ChatAnswer(
             answer=answer_text(result),
@@ -287,12 +329,15 @@ class ChatService:
 
     async def answer(self, turn: ChatTurn) -> ChatAnswer:
         """Run a turn to the end; provider failures raise ProviderError (502/504 upstream)."""
-        async with self.locks.hold(turn.bot_id, turn.session_key):
+        async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
             start, context, inputs = await self._begin(turn, "blocking")
             executor = self.runtime.executor(turn.allowed_kb_ids)
             try:
                 result = await executor.run(
-                    turn.compiled.plan, inputs, self._sys(turn, context.run_id)
+                    turn.compiled.plan,
+                    inputs,
+                    self._sys(turn, context.run_id),
+                    cancel_event=cancel,
                 )
             except BaseException as exc:
                 await self.recorder.record(_interrupted(context, exc))
@@ -302,7 +347,7 @@ class ChatService:
     async def stream(self, turn: ChatTurn) -> AsyncIterator[ChatEvent]:
         """The turn as events: ``session``, node/text events, ``sources``, then ``message`` (or
         ``error``). Closing the iterator early cancels the run, which is recorded cancelled."""
-        async with self.locks.hold(turn.bot_id, turn.session_key):
+        async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
             start, context, inputs = await self._begin(turn, "streaming")
             yield ChatEvent(
                 "session",
@@ -313,7 +358,6 @@ class ChatService:
                 },
             )
             queue: asyncio.Queue[Any] = asyncio.Queue()
-            cancel = asyncio.Event()
             task = asyncio.create_task(
                 self.runtime.executor(turn.allowed_kb_ids).run(
                     turn.compiled.plan,

@@ -3,9 +3,10 @@
 ``begin_turn`` runs in one short transaction: find or create the session, read its recent
 history, append the user message. ``stage_answer`` appends the assistant message inside a
 caller's transaction (the chat stores it with the run record); ``add_answer`` in its own.
-Message numbers (``seq``) follow the last one read under the in-process `SessionLocks`; the
-unique ``(session_id, seq)`` constraint catches a second process writing the same session,
-and the write is retried.
+Message numbers (``seq``) follow the last one read under the in-process `SessionLocks` and,
+across processes, a database lock on the session (`snapagent.services.session_order`: a
+turn's user message takes the next ``seq`` and reserves the one after it for its answer); the
+unique ``(session_id, seq)`` constraint stays the last guard, and the write is retried.
 
     store = ConversationStore(db)
     turn = await store.begin_turn(bot_id, "s1", user_id, "hi", history_limit=20)
@@ -30,6 +31,7 @@ from snapagent.db.base import new_id, utcnow
 from snapagent.db.models.chat import ChatMessageRecord, ChatSession
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError, NotFoundError
+from snapagent.services.session_order import lock_session, next_user_seq
 
 __all__ = [
     "ChatMessagePublic",
@@ -170,16 +172,18 @@ class ConversationStore:
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 async with self.database.transaction() as session:
-                    rows = (
-                        []
-                        if known_new
-                        else await self._recent(session, bot_id, session_key, history_limit)
-                    )
+                    rows = []
+                    if not known_new:
+                        # Other replicas append to this session too: take turns (see
+                        # session_order); a key we just generated is nobody else's.
+                        await lock_session(session, bot_id, session_key)
+                        rows = await self._recent(session, bot_id, session_key, history_limit)
                     if not rows:
                         return await self._start_session(
                             session, bot_id, session_key, user_id, message
                         )
-                    chat_id, seq = rows[0][0], rows[0][1] + 1
+                    # The next seq after the newest message, leaving a pending answer its slot.
+                    chat_id, seq = rows[0][0], next_user_seq(rows[0][1], rows[0][2])
                     history = [{"role": r, "content": c} for _, _, r, c in rows[:history_limit]]
                     await _insert_message(session, chat_id, seq, "user", message)
                     return TurnStart(chat_id, seq, history[::-1])
@@ -231,11 +235,16 @@ class ConversationStore:
         )
 
     async def add_answer(self, turn: TurnStart, answer: str, **fields: Any) -> None:
-        """The assistant message in its own transaction, after any message stored meanwhile."""
+        """The assistant message in its own transaction: in its reserved slot (right after its
+        user message), else after any message stored meanwhile."""
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 async with self.database.transaction() as session:
-                    seq = await _next_seq(session, turn.chat_id)
+                    seq = (
+                        turn.user_seq + 1
+                        if attempt == 0
+                        else await _next_seq(session, turn.chat_id)
+                    )
                     await _insert_message(session, turn.chat_id, seq, "assistant", answer, **fields)
                     return
             except IntegrityError:
