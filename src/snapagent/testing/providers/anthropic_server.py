@@ -48,12 +48,12 @@ class AnthropicFakeServer(FakeProviderServer):
     async def _messages(self, request: Request) -> Response:
         reply, received = await self.take(request)
         if isinstance(reply, ErrorReply):
-            headers = {} if reply.retry_after is None else {"retry-after": f"{reply.retry_after:g}"}
+            headers = self.retry_headers(reply)
             error_type = _ERROR_TYPES.get(reply.status, "api_error")
             body = {"type": "error", "error": {"type": error_type, "message": reply.message}}
             return JSONResponse(body, status_code=reply.status, headers=headers)
         if isinstance(reply, MalformedReply):
-            return self.text_response(200, reply.body, reply.content_type)
+            return self.malformed_response(reply)
         payload = received.json()
         model = str(payload.get("model", "claude-fake"))
         if payload.get("stream"):

@@ -51,13 +51,11 @@ class BedrockFakeServer(FakeProviderServer):
             Route("/model/{model_id:path}/invoke", self._invoke, methods=["POST"]),
         ]
 
-    @staticmethod
-    def _failure(reply: ErrorReply | MalformedReply) -> Response:
+    def _failure(self, reply: ErrorReply | MalformedReply) -> Response:
         if isinstance(reply, MalformedReply):
-            return Response(reply.body, media_type=reply.content_type)
-        headers = {"x-amzn-ErrorType": _ERROR_CODES.get(reply.status, "InternalServerException")}
-        if reply.retry_after is not None:
-            headers["retry-after"] = f"{reply.retry_after:g}"
+            return self.malformed_response(reply)
+        headers = self.retry_headers(reply)
+        headers["x-amzn-ErrorType"] = _ERROR_CODES.get(reply.status, "InternalServerException")
         return JSONResponse({"message": reply.message}, status_code=reply.status, headers=headers)
 
     @staticmethod

@@ -64,13 +64,11 @@ class OpenAIFakeServer(FakeProviderServer):
             Route("/v1/embeddings", self._embeddings, methods=["POST"]),
         ]
 
-    @staticmethod
-    def _failure(reply: ErrorReply | MalformedReply) -> Response:
+    def _failure(self, reply: ErrorReply | MalformedReply) -> Response:
         if isinstance(reply, MalformedReply):
-            return Response(reply.body, media_type=reply.content_type)
-        headers = {} if reply.retry_after is None else {"retry-after": f"{reply.retry_after:g}"}
+            return self.malformed_response(reply)
         body = {"error": {"message": reply.message, "type": "fake_error", "param": None}}
-        return JSONResponse(body, status_code=reply.status, headers=headers)
+        return JSONResponse(body, status_code=reply.status, headers=self.retry_headers(reply))
 
     async def _completions(self, request: Request) -> Response:
         reply, received = await self.take(request)

@@ -112,8 +112,12 @@ class FakeProviderServer:
         raise NotImplementedError
 
     @staticmethod
-    def text_response(status: int, body: str, content_type: str) -> Response:
-        return Response(body, status_code=status, media_type=content_type)
+    def malformed_response(reply: MalformedReply) -> Response:
+        return Response(reply.body, status_code=200, media_type=reply.content_type)
+
+    @staticmethod
+    def retry_headers(reply: ErrorReply) -> dict[str, str]:
+        return {} if reply.retry_after is None else {"retry-after": f"{reply.retry_after:g}"}
 
     # --- lifecycle ----------------------------------------------------------------------
 
