@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import pytest
@@ -213,3 +215,14 @@ def test_history_is_normalised_for_strict_providers() -> None:
     ]
     with pytest.raises(ProviderBadRequestError, match="user message last"):
         split_system(ChatRequest(messages=[ChatMessage("assistant", "x")]), provider="p", model="m")
+
+
+def test_importing_the_interfaces_loads_no_sdk() -> None:
+    code = (
+        "import sys, snapagent.llm, snapagent.llm.embedding, snapagent.llm.errors;"
+        "print(sorted(m for m in ('anthropic', 'openai', 'boto3', 'torch') if m in sys.modules))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert completed.stdout.strip() == "[]"

@@ -12,7 +12,33 @@ name that needs them is first used, so ``import snapagent.llm.embedding`` stays 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # precise types for checkers; at run time names load on first use
+    from snapagent.llm.anthropic_model import AnthropicChatModel
+    from snapagent.llm.bedrock_model import BedrockChatModel
+    from snapagent.llm.embedding import EmbeddingModel
+    from snapagent.llm.errors import (
+        ProviderAuthenticationError,
+        ProviderBadRequestError,
+        ProviderMalformedResponseError,
+        ProviderNotConfiguredError,
+        ProviderRateLimitError,
+        ProviderTimeoutError,
+        ProviderUnavailableError,
+    )
+    from snapagent.llm.local_embeddings import LocalEmbeddingModel
+    from snapagent.llm.offline import OfflineChatModel
+    from snapagent.llm.openai_model import OpenAIChatModel
+    from snapagent.llm.registry import (
+        ChatModelRegistry,
+        EmbeddingRegistry,
+        UnknownModelError,
+        get_embedding_model,
+    )
+    from snapagent.llm.remote_embeddings import BedrockTitanEmbeddingModel, OpenAIEmbeddingModel
+    from snapagent.llm.retry import RetryPolicy
+    from snapagent.llm.settings import ProviderSettings, get_provider_settings
 
 __all__ = [
     "AnthropicChatModel",
