@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snapagent.llm.offline import OfflineChatModel
 from snapagent.llm.relevance import features, split_sentences
@@ -229,3 +233,27 @@ def test_sentence_splitting_and_features() -> None:
     ]
     assert features("배포는 어떻게 하나요?") == {"k:배포"}
     assert features("Deployments are deployed") == {"w:deploy"}
+
+
+_WORDS = ["연차", "휴가", "배포", "문서", "deploy", "refund", "policy", "port", "SnapAgent", "is"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    texts=st.lists(
+        st.lists(st.sampled_from(_WORDS), min_size=1, max_size=8).map(" ".join),
+        min_size=1,
+        max_size=4,
+    ),
+    question=st.lists(st.sampled_from(_WORDS), min_size=1, max_size=4).map(" ".join),
+)
+async def test_every_quote_comes_from_the_document_it_cites(
+    texts: list[str], question: str
+) -> None:
+    documents = [_doc(f"{text}.", f"title {i}", i) for i, text in enumerate(texts)]
+    result = await OfflineChatModel().complete(_ask(question, documents))
+
+    sources = dict(re.findall(r"^\[(\d+)\] (.+)$", result.text, flags=re.M))
+    for sentence, number in re.findall(r"^- (.+) \[(\d+)\]$", result.text, flags=re.M):
+        cited = next(d for d in documents if d.document_title == sources[number])
+        assert sentence in split_sentences(cited.text)
