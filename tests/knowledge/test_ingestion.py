@@ -95,12 +95,13 @@ async def test_a_failing_document_does_not_affect_others(
     knowledge_service: KnowledgeService,
 ) -> None:
     owner, kb_id = await _setup(knowledge_service)
+    # Set before uploading: the background worker may start on a document at once.
+    knowledge_service.embeddings("local").fail_marker = "EXPLODE"  # type: ignore[attr-defined]
     bad_pdf = await knowledge_service.add_document(owner, kb_id, "broken.pdf", b"%PDF-1.7 junk")
     refused = await knowledge_service.add_document(
         owner, kb_id, "boom.txt", b"this text makes the embedding server EXPLODE"
     )
     good = await knowledge_service.add_document(owner, kb_id, "guide.md", GUIDE)
-    knowledge_service.embeddings("local").fail_marker = "EXPLODE"  # type: ignore[attr-defined]
     await _wait(knowledge_service, [bad_pdf.id, refused.id, good.id])
 
     states = {d.filename: d for d in await knowledge_service.list_documents(owner, kb_id)}
