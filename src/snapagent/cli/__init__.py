@@ -12,6 +12,7 @@ app = typer.Typer(
 )
 
 # Command groups (one module each). Keep this list sorted.
+from snapagent.cli.config import register as _register_config  # noqa: E402
 from snapagent.cli.db import register as _register_db  # noqa: E402
 from snapagent.cli.demo import register as _register_demo  # noqa: E402
 from snapagent.cli.executions import register as _register_executions  # noqa: E402
@@ -20,6 +21,7 @@ from snapagent.cli.migrate import register as _register_migrate  # noqa: E402
 from snapagent.cli.serve import register as _register_serve  # noqa: E402
 from snapagent.cli.workflow import register as _register_workflow  # noqa: E402
 
+_register_config(app)
 _register_db(app)
 _register_demo(app)
 _register_executions(app)

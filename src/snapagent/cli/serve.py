@@ -21,6 +21,7 @@ from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
 from snapagent.server_settings import ServerSettings, resolve_jwt_secret
 from snapagent.settings import CoreSettings
+from snapagent.startup_checks import ensure_startable
 
 __all__ = ["prepare", "register", "run_server"]
 
@@ -42,6 +43,8 @@ def prepare(settings: ServerSettings, core: CoreSettings) -> str:
 
     Returns the (password-free) database URL; raises our errors with a clear message.
     """
+    # Outside the embedded default, refuse a missing secret or database before creating any.
+    asyncio.run(ensure_startable(settings, core))
     resolve_jwt_secret(settings, core.data_dir)  # creates the shared secret file once
     return asyncio.run(_ready(core))
 
