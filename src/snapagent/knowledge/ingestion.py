@@ -87,6 +87,7 @@ class IngestionWorker:
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._hnsw_dims: set[int] = set()  # dimensions whose HNSW index is known to exist
+        self._in_flight: set[str] = set()  # documents this worker is processing right now
 
     def add_listener(self, listener: IndexListener) -> None:
         self._listeners.append(listener)
@@ -169,6 +170,8 @@ class IngestionWorker:
     async def _all_settled(self, ids: Sequence[str]) -> bool:
         if not ids:
             return True
+        if not self._in_flight.isdisjoint(ids):
+            return False  # committed maybe, but listeners have not heard of it yet
         async with self._db.session() as session:
             statuses = await session.scalars(select(Document.status).where(Document.id.in_(ids)))
             return all(status in TERMINAL for status in statuses)
@@ -177,6 +180,13 @@ class IngestionWorker:
 
     async def process(self, job: ClaimedJob) -> None:
         """Run one claimed job to indexed or failed; never raises for a document's fault."""
+        self._in_flight.add(job.document_id)
+        try:
+            await self._process(job)
+        finally:
+            self._in_flight.discard(job.document_id)
+
+    async def _process(self, job: ClaimedJob) -> None:
         try:
             await self._ingest(job)
         except asyncio.CancelledError:
