@@ -70,6 +70,12 @@ def test_ties_keep_keyword_order_first() -> None:
     assert [d for d, _ in fused] == ["k1", "k2", "v1", "v2"]
 
 
+def test_ties_between_ids_found_by_both_sides_follow_the_keyword_order() -> None:
+    keyword = [("a", 1.0), ("b", 1.0)]
+    vector = [("b", 0.5), ("a", 0.5)]
+    assert [d for d, _ in fuse(keyword, vector, FusionConfig())] == ["a", "b"]
+
+
 def test_a_noise_vector_side_cannot_overturn_a_clear_keyword_winner() -> None:
     """Graceful degradation: with the default weights, a random vector list never moves the
     clear keyword winner (score margin over the runner-up > the vector weight's share)."""

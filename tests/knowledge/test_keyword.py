@@ -108,6 +108,15 @@ def test_mismatched_ids_and_texts_are_rejected() -> None:
     assert info.value.field == "ids"
 
 
+def test_duplicate_ids_in_one_add_are_rejected_and_nothing_is_stored() -> None:
+    index = BM25Index()
+    with pytest.raises(InputValidationError) as info:
+        index.add(["a", "a"], ["첫째", "둘째"])
+    assert info.value.field == "ids"
+    assert len(index) == 0
+    assert index.search("첫째") == []
+
+
 def test_invalid_parameters_are_rejected() -> None:
     with pytest.raises(InputValidationError):
         BM25Index(b=1.5)

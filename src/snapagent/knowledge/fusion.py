@@ -116,7 +116,9 @@ def fuse(keyword_hits: Hits, vector_hits: Hits, config: FusionConfig) -> list[tu
         fused = _rrf(keyword_hits, vector_hits, config)
     else:
         fused = _weighted(keyword_hits, vector_hits, config)
-    order = {doc_id: i for i, (doc_id, _) in enumerate([*keyword_hits, *vector_hits])}
+    order: dict[str, int] = {}
+    for doc_id, _ in [*keyword_hits, *vector_hits]:
+        order.setdefault(doc_id, len(order))
     return sorted(fused.items(), key=lambda item: (-item[1], order[item[0]]))
 
 

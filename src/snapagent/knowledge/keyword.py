@@ -74,6 +74,8 @@ class BM25Index:
         """Index ``texts`` under ``ids`` (replacing any document already stored under an id)."""
         if len(ids) != len(texts):
             raise InputValidationError(f"got {len(ids)} ids for {len(texts)} texts", field="ids")
+        if len(set(ids)) != len(ids):
+            raise InputValidationError("ids must be unique within one add()", field="ids")
         tokenized = [Counter(self._tokenize(text)) for text in texts]  # outside the lock
         with self._lock:
             self._remove_locked(ids)
