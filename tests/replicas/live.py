@@ -1,0 +1,16 @@
+"""The live-server helpers of `bench/_live_servers.py` (shared with `bench/load.py`), importable
+from the replica, fault and security tests as ``from replicas.live import live``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+# Appended, never prepended: bench/http.py must not shadow the standard library's `http`.
+if str(BENCH) not in sys.path:
+    sys.path.append(str(BENCH))
+
+import _live_servers as live  # noqa: E402
+
+__all__ = ["BENCH", "live"]
