@@ -6,16 +6,28 @@
 Migrations of the embedded SQLite database are applied once here, before any worker starts
 (workers then find the schema at head). PostgreSQL must be migrated by the operator
 (``snapagent db upgrade``); serve refuses to start on a schema that is behind.
+
+Graceful shutdown (SIGTERM, as ECS sends it before SIGKILL; Ctrl+C): uvicorn stops accepting
+connections and lets in-flight requests - streamed chats included - finish for up to
+``--graceful-timeout`` seconds (``SNAPAGENT_GRACEFUL_TIMEOUT_S``, default 20); whatever is still
+running then is cancelled, and the app's shutdown waits for those chat runs to be recorded
+``cancelled`` before it closes the database. Keep the grace period below the orchestrator's
+kill delay (ECS ``stopTimeout``, default 30 s).
 """
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
@@ -23,10 +35,51 @@ from snapagent.server_settings import ServerSettings, resolve_jwt_secret
 from snapagent.settings import CoreSettings
 from snapagent.startup_checks import ensure_startable
 
-__all__ = ["prepare", "register", "run_server"]
+__all__ = ["ShutdownSettings", "create_server_app", "prepare", "register", "run_server"]
 
 
 _WORKER_HEALTHCHECK_S = 60
+
+
+class ShutdownSettings(BaseSettings):
+    """How long a stopping server waits (environment: ``SNAPAGENT_GRACEFUL_TIMEOUT_S``...).
+
+    >>> ShutdownSettings(graceful_timeout_s=5).record_timeout_s
+    10.0
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_", extra="ignore")
+
+    graceful_timeout_s: int = Field(
+        default=20, ge=0, le=3600, description="In-flight requests may finish this long."
+    )
+    record_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Then: wait this long for cancelled runs' records."
+    )
+
+
+async def _close_chat_on_shutdown(state: AppState, stack: AsyncExitStack) -> None:
+    """Startup hook: at shutdown (before the database closes) cancel the chat runs uvicorn's
+    grace period left open and wait for their ``cancelled`` records."""
+    from snapagent.api.routes.chat import CHAT_SERVICE
+    from snapagent.services.chat import ChatService
+
+    timeout_s = ShutdownSettings().record_timeout_s
+
+    async def close() -> None:
+        service = state.extras.get(CHAT_SERVICE)
+        if isinstance(service, ChatService):
+            await service.close(timeout_s)
+
+    stack.push_async_callback(close)
+
+
+def create_server_app() -> FastAPI:
+    """The app `snapagent serve` runs (each worker builds its own): settings from the
+    environment, plus the graceful-shutdown hook."""
+    from snapagent.api.app import create_app
+
+    return create_app(ServerSettings(), startup_hooks=(_close_chat_on_shutdown,))
 
 
 async def _ready(core: CoreSettings) -> str:
@@ -49,23 +102,35 @@ def prepare(settings: ServerSettings, core: CoreSettings) -> str:
     return asyncio.run(_ready(core))
 
 
-def run_server(settings: ServerSettings, *, log_level: str = "info") -> None:
-    """Serve until interrupted (Ctrl+C / SIGTERM shut down gracefully)."""
+def run_server(
+    settings: ServerSettings,
+    *,
+    log_level: str = "info",
+    shutdown: ShutdownSettings | None = None,
+) -> None:
+    """Serve until interrupted (Ctrl+C / SIGTERM shut down gracefully, see the module doc)."""
+    grace = (shutdown or ShutdownSettings()).graceful_timeout_s
     if settings.workers == 1:
         from snapagent.api.app import create_app
 
+        app = create_app(settings, startup_hooks=(_close_chat_on_shutdown,))
         uvicorn.run(
-            create_app(settings), host=settings.host, port=settings.port, log_level=log_level
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            timeout_graceful_shutdown=grace,
         )
         return
     # Several processes: each builds its own app from the environment through the factory.
     uvicorn.run(
-        "snapagent.api.app:create_app",
+        "snapagent.cli.serve:create_server_app",
         factory=True,
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
         log_level=log_level,
+        timeout_graceful_shutdown=grace,
         # A spawned worker imports the whole CLI before it can answer the supervisor's ping;
         # on a busy 2-core machine that can pass uvicorn's 5 s default and get it killed.
         timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
@@ -77,6 +142,10 @@ def serve(
     port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default 1).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    graceful_timeout: Annotated[
+        int | None,
+        typer.Option(help="Seconds in-flight requests may finish on SIGTERM (default 20)."),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     overrides = {
@@ -86,6 +155,8 @@ def serve(
         # The environment first, then the command line on top, validated as one.
         settings = ServerSettings.model_validate({**ServerSettings().model_dump(), **overrides})
         core = CoreSettings()
+        grace = {} if graceful_timeout is None else {"graceful_timeout_s": graceful_timeout}
+        shutdown = ShutdownSettings.model_validate({**ShutdownSettings().model_dump(), **grace})
         database = prepare(settings, core)
     except SnapAgentError as exc:
         typer.echo(f"error: {exc.message}", err=True)
@@ -97,7 +168,7 @@ def serve(
         f"SnapAgent API on http://{settings.host}:{settings.port} (docs: /docs, database: "
         f"{database}, workers: {settings.workers})"
     )
-    run_server(settings, log_level=log_level)
+    run_server(settings, log_level=log_level, shutdown=shutdown)
 
 
 def register(app: typer.Typer) -> None:
