@@ -16,7 +16,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware
 from snapagent.api.errors import install_error_handlers
@@ -28,6 +27,7 @@ from snapagent.api.routes import (
     executions,
     health,
     knowledge_bases,
+    metrics,
     migration,
     readiness,
     sessions,
@@ -36,6 +36,9 @@ from snapagent.api.routes import (
 from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
+from snapagent.observability.install import install_observability
+from snapagent.observability.settings import ObservabilitySettings
+from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
 from snapagent.services.knowledge import KnowledgeService
@@ -68,6 +71,8 @@ def create_app(
     node_registry: NodeRegistryV2 | None = None,
     knowledge: KnowledgeService | None = None,
     startup_hooks: tuple[StartupHook, ...] = (),
+    observability: ObservabilitySettings | None = None,
+    rate_limits: RateLimitSettings | None = None,
 ) -> FastAPI:
     """Build the app. A ``database`` or ``knowledge`` service passed in stays the caller's:
     the app neither starts nor closes them."""
@@ -113,16 +118,12 @@ def create_app(
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=knowledge.settings.max_upload_bytes + _MULTIPART_OVERHEAD
     )
-    if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=["*"],
-            allow_headers=["Authorization", "Content-Type", "Accept"],
-        )
+    # Request ids, logs, metrics, traces, CORS, rate limits, the JSON body limit.
+    install_observability(app, state, observability, rate_limits)
 
     # Every router, in one list. Keep it here so the API surface is visible at a glance.
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(readiness.router)
     app.include_router(auth.router)
     app.include_router(api_keys.router)

@@ -44,6 +44,7 @@ from snapagent.errors import (
     SnapAgentError,
     UnavailableError,
 )
+from snapagent.observability.logging import bind_run_id
 from snapagent.services.chat_results import (
     answer_text,
     collect_sources,
@@ -271,6 +272,7 @@ class ChatService:
         )
         history = start.history
         run_id = new_id()
+        bind_run_id(run_id)  # the rest of this turn's log lines carry it
         inputs = {"query": turn.message, "session_id": turn.session_key, "history": history}
         context = RunContext(
             run_id=run_id,

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from snapagent.db.base import new_id
 from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
+from snapagent.observability.runs import notify_run
 from snapagent.services.executions import ExecutionSettings
 from snapagent.workflow.result import WorkflowRunResult
 
@@ -258,7 +259,7 @@ def record_from_result(
         for node in result.ordered_nodes()
     ]
     elapsed_ms = result.elapsed_s * 1000
-    return RunRecord(
+    record = RunRecord(
         run_id=context.run_id,
         bot_id=context.bot_id,
         status=result.status.value,
@@ -279,6 +280,8 @@ def record_from_result(
         output_tokens=result.usage.output_tokens,
         nodes=nodes,
     )
+    notify_run(record)  # metrics and traces: every run ends in exactly one record
+    return record
 
 
 def unfinished_record(
@@ -290,7 +293,7 @@ def unfinished_record(
 ) -> RunRecord:
     """A run that ended without an engine result (its task was cancelled, or the engine broke)."""
     now = datetime.now(UTC)
-    return RunRecord(
+    record = RunRecord(
         run_id=context.run_id,
         bot_id=context.bot_id,
         status=status,
@@ -307,3 +310,5 @@ def unfinished_record(
         engine=context.engine,
         mode=context.mode,
     )
+    notify_run(record)
+    return record

@@ -21,6 +21,7 @@ from snapagent.api.deps import AppStateDep, CurrentUser, DbSession
 from snapagent.api.schemas.common import RequestModel, problem_responses
 from snapagent.api.sse import EventStreamResponse, with_pings
 from snapagent.api.state import AppState
+from snapagent.observability.runs import observe_chat_models
 from snapagent.services.chat import ChatService, ChatSettings
 from snapagent.services.executions import ExecutionSettings
 from snapagent.services.run_recorder import RunRecorder
@@ -88,7 +89,7 @@ def configure_chat(
 ) -> ChatService:
     """Build (or rebuild) the app's chat service; unset parts use the embedded defaults."""
     runtime = BotRuntime(
-        chat_models=chat_models or _default_chat_models(),
+        chat_models=observe_chat_models(chat_models or _default_chat_models()),
         retriever=retriever or _default_retriever(state),
         registry=state.node_registry,
     )

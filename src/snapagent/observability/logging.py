@@ -1,0 +1,186 @@
+"""Structured logs: one JSON object per line, with the request id and run id, secrets masked.
+
+The ids travel in context variables, so every line logged while a request is handled (by any
+module, with plain ``logging``) carries ``request_id``, and every line of a chat run carries
+``run_id`` too. :class:`SecretRedactor` masks API keys, JWTs, ``password=...`` pairs and the
+configured secret values in the message, the exception text and extra fields.
+
+    configure_logging(ObservabilitySettings(), secrets=[jwt_secret])
+    token = request_id_var.set("abc")
+    logging.getLogger("x").error("boom")   # {"level": "ERROR", ..., "request_id": "abc"}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from snapagent.observability.settings import ObservabilitySettings
+
+__all__ = [
+    "JsonFormatter",
+    "RedactingFilter",
+    "SecretRedactor",
+    "bind_run_id",
+    "configure_logging",
+    "request_id_var",
+    "run_id_var",
+]
+
+request_id_var: ContextVar[str | None] = ContextVar("snapagent_request_id", default=None)
+run_id_var: ContextVar[str | None] = ContextVar("snapagent_run_id", default=None)
+
+MASK = "[redacted]"
+# Our API keys, JWTs, provider keys (Anthropic/OpenAI sk-..., AWS access key ids), bearer
+# credentials, and `password`/`secret`/`api_key` assignments in text, JSON or URLs.
+_PATTERNS = (
+    re.compile(r"\bsa_[0-9a-fA-F]+_[A-Za-z0-9_\-]+"),
+    re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]*"),
+    re.compile(r"\bsk-[A-Za-z0-9_\-*]{6,}"),
+    re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    re.compile(r"(?i)(?<=bearer )[^\s\"',]+"),
+    re.compile(
+        r"(?i)((?:password|passwd|secret|api_key|apikey|token)[\"']?\s*[:=]\s*)"
+        r"(?:\"[^\"]*\"|'[^']*'|[^\s\"',&}]+)"
+    ),
+    # user:password@host in database URLs
+    re.compile(r"(?<=://)([^:/@\s]+:)[^@/\s]+(?=@)"),
+)
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+class SecretRedactor:
+    """Masks key-shaped strings and the given secret values.
+
+    >>> SecretRedactor(["hunter22"]).redact("password=hunter22 key sa_0a1b_xyz")
+    'password=[redacted] key [redacted]'
+    """
+
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
+        # Short values would mask ordinary words; real secrets are long.
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 6}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, MASK)
+        for pattern in _PATTERNS:
+            text = pattern.sub(_mask_match, text)
+        return text
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    # Keep a captured prefix ("password=", "user:") and mask only the value.
+    prefix = match.group(1) if match.re.groups else ""
+    return f"{prefix}{MASK}"
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter: the record's message and exception text leave redacted."""
+
+    def __init__(self, redactor: SecretRedactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redactor.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor.redact(record.stack_info)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, ids, extras, exception."""
+
+    def __init__(self, redactor: SecretRedactor | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor or SecretRedactor()
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": request_id_var.get(),
+            "run_id": run_id_var.get(),
+        }
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_") and key not in line:
+                line[key] = self.redactor.redact(value) if isinstance(value, str) else value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = self.redactor.redact(record.exc_text)
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return json.dumps(line, ensure_ascii=False, default=str)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ids = " ".join(
+            f"{name}={value}"
+            for name, value in (("request_id", request_id_var.get()), ("run_id", run_id_var.get()))
+            if value
+        )
+        text = super().format(record)
+        return f"{text} [{ids}]" if ids else text
+
+
+class _StdoutHandler(logging.Handler):
+    """Writes to whatever ``sys.stdout`` is now (test runners swap it between tests)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def bind_run_id(run_id: str | None) -> None:
+    """Tag the rest of this request's (task's) log lines with ``run_id``."""
+    run_id_var.set(run_id)
+
+
+_HANDLER_NAME = "snapagent-observability"
+
+
+def configure_logging(
+    settings: ObservabilitySettings, secrets: Iterable[str | None] = ()
+) -> logging.Handler:
+    """Install (or replace) our handler on the root logger; idempotent.
+
+    uvicorn's own loggers are routed through it too (its access log is replaced by ours).
+    """
+    redactor = SecretRedactor(secrets)
+    handler = _StdoutHandler()
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RedactingFilter(redactor))
+    if settings.log_format == "json":
+        handler.setFormatter(JsonFormatter(redactor))
+    else:
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    for name in ("uvicorn", "uvicorn.error"):
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    return handler

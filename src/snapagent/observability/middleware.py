@@ -1,0 +1,105 @@
+"""Request context: request id in and out, access log, HTTP metrics, EMF on 5xx.
+
+An incoming ``X-Request-ID`` (1-128 of letters, digits, ``.``, ``_``, ``-``) is kept, anything
+else is replaced by a fresh id; the answer echoes it. While the request runs, its id is in the
+log context and the app's run observer is current (see :mod:`snapagent.observability.runs`).
+Every request ends with one access log line (5xx at ERROR) and one observation in the metrics.
+
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, observer=observer, emf=None)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from snapagent.observability.emf import EmfEmitter
+from snapagent.observability.logging import request_id_var, run_id_var
+from snapagent.observability.metrics import Metrics
+from snapagent.observability.routing import UNMATCHED, route_template
+from snapagent.observability.runs import RunObserver, current_observer
+
+__all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+
+access_log = logging.getLogger("snapagent.access")
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            return candidate if _VALID_ID.match(candidate) else None
+    return None
+
+
+class RequestContextMiddleware:
+    """Pure ASGI middleware (streams pass through untouched); see the module docstring."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: Metrics,
+        observer: RunObserver,
+        emf: EmfEmitter | None = None,
+    ) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.observer = observer
+        self.emf = emf
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id_var.set(request_id)
+        run_id_var.set(None)
+        current_observer.set(self.observer)
+        status = 500
+        header = (REQUEST_ID_HEADER.lower().encode(), request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException:
+            status = 500  # the server's error middleware answers it; log and count here
+            raise
+        finally:
+            self._finish(scope, status, time.perf_counter() - started, request_id)
+
+    def _finish(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        route = route_template(scope) or UNMATCHED
+        method = str(scope["method"])
+        self.metrics.observe_http(method, route, status, seconds)
+        level = logging.ERROR if status >= 500 else logging.INFO
+        access_log.log(
+            level,
+            "%s %s -> %d in %.1f ms",
+            method,
+            scope.get("path", ""),
+            status,
+            seconds * 1000,
+            extra={
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            },
+        )
+        if status >= 500 and self.emf is not None:
+            self.emf.error_count(status=status, route=route, method=method, request_id=request_id)

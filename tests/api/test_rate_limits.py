@@ -1,0 +1,146 @@
+"""Per-caller limits on chat and upload: 429 problem+json with Retry-After, counted in the
+database so two apps (as two server processes would) share one count."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
+
+from snapagent.api.app import create_app
+from snapagent.db.models.rate_limits import RateLimitCounter
+from snapagent.db.session import Database
+from snapagent.ratelimit.limiter import DatabaseRateLimiter
+from snapagent.ratelimit.settings import RateLimitSettings
+from snapagent.server_settings import ServerSettings
+from snapagent.services.knowledge import KnowledgeService
+from snapagent.settings import CoreSettings
+
+from .conftest import ApiUser, assert_problem, create_knowledge_base
+from .test_chat_api import CHAT, publish_bot, scripted_chat
+
+LIMITS = RateLimitSettings(chat_per_minute=2, upload_per_minute=1)
+
+
+def build_app(
+    db: Database, server: ServerSettings, core: CoreSettings, knowledge: KnowledgeService
+) -> FastAPI:
+    return create_app(server, db, core_settings=core, knowledge=knowledge, rate_limits=LIMITS)
+
+
+@pytest.fixture
+def app(
+    migrated_db: Database,
+    server_settings: ServerSettings,
+    core_settings: CoreSettings,
+    api_knowledge: KnowledgeService,
+) -> FastAPI:
+    return build_app(migrated_db, server_settings, core_settings, api_knowledge)
+
+
+@pytest.fixture
+async def second_client(
+    migrated_db: Database,
+    server_settings: ServerSettings,
+    core_settings: CoreSettings,
+    api_knowledge: KnowledgeService,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A second app on the same database: what a second server process is."""
+    other = build_app(migrated_db, server_settings, core_settings, api_knowledge)
+    scripted_chat(other).enqueue("from the second app")
+    transport = httpx.ASGITransport(app=other, raise_app_exceptions=False)
+    async with (
+        other.router.lifespan_context(other),
+        httpx.AsyncClient(transport=transport, base_url="http://second") as http,
+    ):
+        yield http
+
+
+def assert_throttled(response: httpx.Response) -> None:
+    body = assert_problem(response, 429)
+    assert body["type"] == "urn:snapagent:problem:rate-limited"
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+
+
+async def test_chat_limit_per_user_shared_by_two_apps_on_one_database(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    second_client: httpx.AsyncClient,
+    alice: ApiUser,
+    bob: ApiUser,
+) -> None:
+    scripted_chat(app).enqueue("one").enqueue("two").enqueue("bob's")
+    bot_id = await publish_bot(client, alice)
+    payload = {"bot_id": bot_id, "message": "hi"}
+
+    assert (await client.post(CHAT, json=payload, headers=alice.headers)).status_code == 200
+    assert (await second_client.post(CHAT, json=payload, headers=alice.headers)).status_code == 200
+    # The third request in this minute is refused by either app: they count in one table.
+    assert_throttled(await client.post(CHAT, json=payload, headers=alice.headers))
+    assert_throttled(await second_client.post(CHAT, json=payload, headers=alice.headers))
+    # Another user has a limit of their own (and reaches the route: 404 for alice's bot).
+    assert_problem(await client.post(CHAT, json=payload, headers=bob.headers), 404)
+    # Routes without a limit are not throttled.
+    assert (await client.get("/api/v1/bots", headers=alice.headers)).status_code == 200
+
+
+async def test_each_api_key_has_its_own_limit(
+    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    scripted_chat(app).enqueue("a").enqueue("b").enqueue("c")
+    bot_id = await publish_bot(client, alice)
+    created = await client.post("/api/v1/api-keys", json={"name": "ci"}, headers=alice.headers)
+    key_headers = {"Authorization": f"Bearer {created.json()['key']}"}
+    payload = {"bot_id": bot_id, "message": "hi"}
+
+    for _ in range(2):
+        assert (await client.post(CHAT, json=payload, headers=key_headers)).status_code == 200
+    assert_throttled(await client.post(CHAT, json=payload, headers=key_headers))
+    # The login token of the same user is another credential with its own count.
+    assert (await client.post(CHAT, json=payload, headers=alice.headers)).status_code == 200
+    # Unauthenticated requests are not counted: they get their 401.
+    assert_problem(await client.post(CHAT, json=payload), 401)
+
+
+async def test_upload_limit(client: httpx.AsyncClient, alice: ApiUser) -> None:
+    kb_id = await create_knowledge_base(client, alice, "docs")
+    url = f"/api/v1/knowledge-bases/{kb_id}/documents"
+    first = await client.post(
+        url, files={"file": ("a.md", b"# one", "text/markdown")}, headers=alice.headers
+    )
+    assert first.status_code == 201, first.text
+    second = await client.post(
+        url, files={"file": ("b.md", b"# two", "text/markdown")}, headers=alice.headers
+    )
+    assert_throttled(second)
+    # Reading is not limited.
+    assert (await client.get(url, headers=alice.headers)).status_code == 200
+
+
+async def test_counter_windows_retry_after_and_sweep(migrated_db: Database) -> None:
+    now = [1_000_040.0]  # 20 s into the 60 s window that starts at 1_000_020
+    limiter = DatabaseRateLimiter(migrated_db, window_seconds=60, clock=lambda: now[0])
+
+    assert (await limiter.hit("chat:user:a", limit=2)).allowed
+    assert (await limiter.hit("chat:user:a", limit=2)).allowed
+    refused = await limiter.hit("chat:user:a", limit=2)
+    assert not refused.allowed
+    assert refused.hits == 3
+    assert refused.retry_after == 40  # until the window ends
+    assert (await limiter.hit("chat:user:b", limit=2)).allowed
+
+    now[0] += 60  # the next window: counts restart
+    fresh = await limiter.hit("chat:user:a", limit=2)
+    assert fresh.allowed
+    assert fresh.hits == 1
+
+    now[0] += 180  # much later: the first new window sweeps rows of quiet callers
+    await limiter.hit("chat:user:c", limit=2)
+    async with migrated_db.session() as session:
+        keys = set(await session.scalars(select(RateLimitCounter.key)))
+        count = await session.scalar(select(func.count()).select_from(RateLimitCounter))
+    assert keys == {"chat:user:c"}
+    assert count == 1

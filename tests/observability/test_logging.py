@@ -1,0 +1,74 @@
+"""SecretRedactor patterns, the redacting filter on messages and tracebacks, the JSON format."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from snapagent.observability.logging import (
+    JsonFormatter,
+    RedactingFilter,
+    SecretRedactor,
+    bind_run_id,
+    request_id_var,
+    run_id_var,
+)
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl"
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("key sa_0a1b2c3d_S3cr3tS3cr3t-x", "S3cr3tS3cr3t"),
+        (f"token {JWT} rejected", "eyJzdWIiOiJ1MSJ9"),
+        ("anthropic said: invalid x-api-key sk-ant-api03-abcdefgh123", "abcdefgh123"),
+        ("aws AKIAABCDEFGHIJKLMNOP denied", "AKIAABCDEFGHIJKLMNOP"),
+        ("Authorization: Bearer opaque.value-123", "opaque.value-123"),
+        ('{"password": "correct horse battery"}', "correct horse"),
+        ("login password=hunter2!&next=/", "hunter2"),
+        ("postgresql+asyncpg://app:dbpass99@db:5432/x", "dbpass99"),
+        ("configured value my-very-own-secret leaked", "my-very-own-secret"),
+    ],
+)
+def test_redactor_masks(text: str, secret: str) -> None:
+    redacted = SecretRedactor(["my-very-own-secret"]).redact(text)
+    assert secret not in redacted
+    assert "[redacted]" in redacted
+
+
+def test_redactor_leaves_ordinary_text() -> None:
+    text = "run 0123456789abcdef0123456789abcdef used input_tokens=5 in 12 ms"
+    assert SecretRedactor(["short"]).redact(text) == text
+
+
+def _record(message: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
+    return logging.LogRecord(
+        "t", logging.ERROR, __file__, 1, message, args, (type(exc), exc, None) if exc else None
+    )
+
+
+def test_filter_and_json_format_mask_args_tracebacks_and_extras() -> None:
+    redactor = SecretRedactor(["the-jwt-secret-value"])
+    try:
+        raise ValueError("bad key sk-abcdefghijkl")
+    except ValueError as caught:
+        record = _record("login %s with %s", "alice", "the-jwt-secret-value", exc=caught)
+    record.detail = f"bearer {JWT}"
+    RedactingFilter(redactor).filter(record)
+    token = request_id_var.set("req-1")
+    bind_run_id("run-1")
+    try:
+        line = json.loads(JsonFormatter(redactor).format(record))
+    finally:
+        request_id_var.reset(token)
+        run_id_var.set(None)
+    assert line["message"] == "login alice with [redacted]"
+    assert line["level"] == "ERROR"
+    assert line["request_id"] == "req-1"
+    assert line["run_id"] == "run-1"
+    assert "sk-abcdefghijkl" not in line["exception"]
+    assert "ValueError" in line["exception"]
+    assert JWT not in line["detail"]
