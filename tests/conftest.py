@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import pwd
 import shutil
@@ -330,3 +331,15 @@ async def knowledge_service(
         yield service
     finally:
         await service.close()
+
+
+@pytest.fixture
+def fresh_process_logging(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Root logging as a freshly started CLI process has it (no handlers left by other tests).
+
+    The server installs a stdout log handler on the root logger; a CLI test that parses stdout
+    (``--json``) must not see lines from a handler an earlier test installed.
+    """
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", logging.WARNING)

@@ -11,6 +11,7 @@ from snapagent.cli import app
 from snapagent.db.migrate import head_revisions
 
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("fresh_process_logging")
 
 
 def test_upgrade_current_history_downgrade(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

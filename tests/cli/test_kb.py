@@ -12,6 +12,7 @@ from snapagent.cli import app
 from snapagent.cli import kb as kb_cli
 
 runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("fresh_process_logging")
 
 
 @pytest.fixture(autouse=True)
