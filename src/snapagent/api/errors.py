@@ -19,10 +19,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from snapagent import errors as e
+from snapagent.services.database_outage import is_database_unreachable
 
 __all__ = ["PROBLEM_JSON", "install_error_handlers", "problem_response"]
 
@@ -191,6 +192,14 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # A driver error: 503 when it says the database is down or restarting (a connection cut
+    # mid-query, "the database system is shutting down"), else an unexpected 500.
+    if is_database_unreachable(exc):
+        return await _database_unavailable(request, exc)
+    return await _unexpected(request, exc)
+
+
 async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
     # The database refused a value the schemas let through (a NUL character in text on
     # PostgreSQL, a number out of a column's range): the request's fault, not the server's.
@@ -222,5 +231,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_exception)
     app.add_exception_handler(OperationalError, _database_unavailable)
+    # asyncpg raises a refused connection as a bare ConnectionRefusedError (not wrapped).
+    app.add_exception_handler(ConnectionError, _database_unavailable)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(DataError, _unstorable_value)
     app.add_exception_handler(Exception, _unexpected)

@@ -52,6 +52,7 @@ from snapagent.services.chat_results import (
     failure_error,
 )
 from snapagent.services.conversations import ConversationStore, SessionLocks, TurnStart
+from snapagent.services.database_outage import is_database_unreachable
 from snapagent.services.rollout import Engine, choose_engine, compile_v1
 from snapagent.services.run_recorder import (
     RunContext,
@@ -350,7 +351,14 @@ class ChatService:
         """The turn as events: ``session``, node/text events, ``sources``, then ``message`` (or
         ``error``). Closing the iterator early cancels the run, which is recorded cancelled."""
         async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
-            start, context, inputs = await self._begin(turn, "streaming")
+            try:
+                start, context, inputs = await self._begin(turn, "streaming")
+            except Exception as exc:
+                # The response has started: a database outage can only travel as an event.
+                if not is_database_unreachable(exc):
+                    raise
+                yield ChatEvent("error", _error_payload(exc, None))
+                return
             yield ChatEvent(
                 "session",
                 {
@@ -420,14 +428,14 @@ def _interrupted(context: RunContext, exc: BaseException) -> RunRecord:
     )
 
 
-def _error_payload(exc: Exception, run_id: str) -> dict[str, Any]:
+def _error_payload(exc: Exception, run_id: str | None) -> dict[str, Any]:
     """The ``error`` event: the same status a non-streamed request would have answered."""
     status = 500
     if isinstance(exc, ProviderError):
         status = 504 if isinstance(exc, TimeoutError) else 502
     elif isinstance(exc, NodeTimeoutError | RunLimitError):
         status = 504
-    elif isinstance(exc, UnavailableError):
+    elif is_database_unreachable(exc):  # UnavailableError included
         status = 503
     detail = exc.message if isinstance(exc, SnapAgentError) else "internal error (logged)"
     return {"status": status, "type": type(exc).__name__, "detail": detail, "run_id": run_id}
