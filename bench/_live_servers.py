@@ -46,6 +46,13 @@ OFFLINE_GRAPH: dict[str, Any] = {
 }
 
 
+def model_graph(model: str) -> dict[str, Any]:
+    """The offline graph with another chat model (e.g. ``openai:gpt-test`` on a fake server)."""
+    graph: dict[str, Any] = json.loads(json.dumps(OFFLINE_GRAPH))
+    graph["nodes"][1]["config"]["model"] = model
+    return graph
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

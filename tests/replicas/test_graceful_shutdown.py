@@ -30,12 +30,6 @@ from snapagent.testing.providers.script import Reply
 GRACE_S = 3
 
 
-def model_graph(model: str) -> dict[str, Any]:
-    graph = json.loads(json.dumps(live.OFFLINE_GRAPH))
-    graph["nodes"][1]["config"]["model"] = model
-    return graph
-
-
 @pytest.fixture
 def fake_openai() -> Iterator[OpenAIFakeServer]:
     with OpenAIFakeServer(default_reply=Reply("default answer")) as server:
@@ -63,7 +57,7 @@ async def test_sigterm_lets_requests_finish_and_records_open_streams_cancelled(
     server = live.start_server(env, tmp_path, "--graceful-timeout", str(GRACE_S))
     try:
         await asyncio.to_thread(live.wait_ready, server)
-        headers, bot_id = await live.seed(server.base, model_graph("openai:gpt-test"))
+        headers, bot_id = await live.seed(server.base, live.model_graph("openai:gpt-test"))
         fake_openai.enqueue(
             Reply(" ".join(["slow"] * 40), chunk_delay=0.5),  # the stream: ~20 s
             Reply("finished within the grace period", delay=1.5),  # the blocking chat
