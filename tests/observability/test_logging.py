@@ -12,9 +12,11 @@ from snapagent.observability.logging import (
     RedactingFilter,
     SecretRedactor,
     bind_run_id,
+    configured_logging,
     request_id_var,
     run_id_var,
 )
+from snapagent.observability.settings import ObservabilitySettings
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2lnbmF0dXJl"
 
@@ -72,3 +74,22 @@ def test_filter_and_json_format_mask_args_tracebacks_and_extras() -> None:
     assert "sk-abcdefghijkl" not in line["exception"]
     assert "ValueError" in line["exception"]
     assert JWT not in line["detail"]
+
+
+def test_configured_logging_is_shared_and_restored(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    uvicorn_error = logging.getLogger("uvicorn.error")
+    before = (list(root.handlers), root.level, list(uvicorn_error.handlers))
+    text = ObservabilitySettings(log_format="text", log_level="DEBUG")
+    with configured_logging(ObservabilitySettings(), ["hunter2-secret"]) as first:
+        with configured_logging(text) as second:  # a second app in the process shares it
+            assert second is first
+            assert root.level == logging.INFO  # the first app's settings
+        logging.getLogger("uvicorn.error").warning("login with hunter2-secret failed")
+        assert first in root.handlers
+    assert (list(root.handlers), root.level, list(uvicorn_error.handlers)) == before
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["logger"] == "uvicorn.error"
+    assert line["message"] == "login with [redacted] failed"
+    logging.getLogger("after").warning("not ours any more")
+    assert capsys.readouterr().out == ""

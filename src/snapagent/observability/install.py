@@ -22,7 +22,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from snapagent.api.state import AppState
 from snapagent.observability.body_limit import JsonBodyLimitMiddleware
 from snapagent.observability.emf import EmfEmitter
-from snapagent.observability.logging import configure_logging
+from snapagent.observability.logging import configured_logging
 from snapagent.observability.metrics import Metrics
 from snapagent.observability.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from snapagent.observability.runs import RunObserver
@@ -113,10 +113,10 @@ def install_observability(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings, secret_values(state))
         try:
-            async with inner_lifespan(app):
-                yield
+            with configured_logging(settings, secret_values(state)):
+                async with inner_lifespan(app):
+                    yield
         finally:
             if bundle.tracing is not None:
                 bundle.tracing.shutdown()

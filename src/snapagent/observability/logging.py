@@ -5,7 +5,7 @@ module, with plain ``logging``) carries ``request_id``, and every line of a chat
 ``run_id`` too. :class:`SecretRedactor` masks API keys, JWTs, ``password=...`` pairs and the
 configured secret values in the message, the exception text and extra fields.
 
-    configure_logging(ObservabilitySettings(), secrets=[jwt_secret])
+    with configured_logging(ObservabilitySettings(), secrets=[jwt_secret]): ...
     token = request_id_var.set("abc")
     logging.getLogger("x").error("boom")   # {"level": "ERROR", ..., "request_id": "abc"}
 """
@@ -16,7 +16,8 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +29,7 @@ __all__ = [
     "RedactingFilter",
     "SecretRedactor",
     "bind_run_id",
-    "configure_logging",
+    "configured_logging",
     "request_id_var",
     "run_id_var",
 ]
@@ -156,16 +157,10 @@ def bind_run_id(run_id: str | None) -> None:
 
 
 _HANDLER_NAME = "snapagent-observability"
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
-def configure_logging(
-    settings: ObservabilitySettings, secrets: Iterable[str | None] = ()
-) -> logging.Handler:
-    """Install (or replace) our handler on the root logger; idempotent.
-
-    uvicorn's own loggers are routed through it too (its access log is replaced by ours).
-    """
-    redactor = SecretRedactor(secrets)
+def _handler(settings: ObservabilitySettings, redactor: SecretRedactor) -> logging.Handler:
     handler = _StdoutHandler()
     handler.set_name(_HANDLER_NAME)
     handler.addFilter(RedactingFilter(redactor))
@@ -173,14 +168,57 @@ def configure_logging(
         handler.setFormatter(JsonFormatter(redactor))
     else:
         handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(settings.log_level)
-    for name in ("uvicorn", "uvicorn.error"):
-        uvicorn_logger = logging.getLogger(name)
-        uvicorn_logger.handlers.clear()
-        uvicorn_logger.propagate = True
-    logging.getLogger("uvicorn.access").disabled = True
     return handler
+
+
+class _LoggingState:
+    """What :func:`configured_logging` changed, to put back when the last app stops."""
+
+    def __init__(self) -> None:
+        self.users = 0
+        self.handler: logging.Handler | None = None
+        self.root_level = logging.WARNING
+        self.uvicorn: list[tuple[logging.Logger, list[logging.Handler], bool, bool]] = []
+
+
+_state = _LoggingState()
+
+
+@contextmanager
+def configured_logging(
+    settings: ObservabilitySettings, secrets: Iterable[str | None] = ()
+) -> Iterator[logging.Handler]:
+    """Our handler on the root logger while the block runs (an app's lifespan).
+
+    uvicorn's loggers are routed through it too (its access log is replaced by ours). Apps
+    running at once in one process (tests) share the first one's handler; when the last one
+    leaves, the previous logging setup is restored, so nothing leaks into later code.
+    """
+    root = logging.getLogger()
+    if _state.users == 0:
+        handler = _handler(settings, SecretRedactor(secrets))
+        _state.handler, _state.root_level = handler, root.level
+        _state.uvicorn = []
+        for name in _UVICORN_LOGGERS:
+            logger = logging.getLogger(name)
+            _state.uvicorn.append(
+                (logger, list(logger.handlers), logger.propagate, logger.disabled)
+            )
+            logger.handlers.clear()
+            logger.propagate = True
+        logging.getLogger("uvicorn.access").disabled = True
+        root.addHandler(handler)
+        root.setLevel(settings.log_level)
+    _state.users += 1
+    assert _state.handler is not None
+    try:
+        yield _state.handler
+    finally:
+        _state.users -= 1
+        if _state.users == 0 and _state.handler is not None:
+            root.removeHandler(_state.handler)
+            root.setLevel(_state.root_level)
+            for logger, handlers, propagate, disabled in _state.uvicorn:
+                logger.handlers[:] = handlers
+                logger.propagate, logger.disabled = propagate, disabled
+            _state.handler = None

@@ -13,6 +13,7 @@ provider is the app's own (not the global one), so several apps can live in one 
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -118,5 +119,6 @@ def build_tracing(settings: ObservabilitySettings) -> Tracing | None:
             OTLPSpanExporter(endpoint=endpoint), service_name=settings.service_name, batch=True
         )
     if settings.otel_console:
-        return Tracing(ConsoleSpanExporter(), service_name=settings.service_name)
+        # stderr: stdout carries the JSON log lines, which must stay one object per line.
+        return Tracing(ConsoleSpanExporter(out=sys.stderr), service_name=settings.service_name)
     return None
