@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs the container image's install steps (scripts/image_install.sh) into a FRESH virtual
 # environment in a temporary directory, exactly as the Dockerfile does, then smoke-checks the
-# installed product without the source tree and without build tools. `make test` runs it.
+# installed product without the source tree and without build tools (--help, config check, the
+# app's import, CPU torch, migrations, then `serve` probed with the Dockerfile's HEALTHCHECK and
+# /health/ready). `make test` runs it.
 #
 #   scripts/check_image_install.sh            # keeps nothing; pip's cache makes re-runs fast
 #   KEEP_IMAGE_VENV=1 scripts/check_image_install.sh   # leave the venv for inspection
@@ -84,5 +86,36 @@ print("torch", torch.__version__)
 
 step "packaged migrations are present"
 smoke "$bin/snapagent" db history >/dev/null || fail "snapagent db history"
+
+step "snapagent serve answers the Dockerfile's HEALTHCHECK and /health/ready"
+# The HEALTHCHECK command exactly as the Dockerfile declares it (exec form, JSON after CMD).
+mapfile -d '' -t healthcheck_argv < <(python3 - "$root/Dockerfile" <<'PY'
+import json, re, sys
+text = re.sub(r"\\\n", " ", open(sys.argv[1], encoding="utf-8").read())
+line = next(l for l in text.splitlines() if l.startswith("HEALTHCHECK"))
+print("\0".join(json.loads(line.split(" CMD ", 1)[1])), end="")
+PY
+)
+[[ ${healthcheck_argv[0]:-} == python ]] || fail "no exec-form HEALTHCHECK found in the Dockerfile"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+(cd "$run_dir" && exec env -i PATH="$work/no-build-tools:$bin:/usr/bin:/bin" HOME="$run_dir" \
+    SNAPAGENT_DATA_DIR="$run_dir/data" SNAPAGENT_PORT="$port" HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 "$bin/snapagent" serve >"$work/serve.log" 2>&1) &
+server=$!
+stop_server() { kill -TERM "$server" 2>/dev/null && wait "$server" 2>/dev/null; }
+trap 'stop_server; cleanup' EXIT
+ready=""
+for _ in $(seq 1 120); do
+    if smoke env SNAPAGENT_PORT="$port" "${healthcheck_argv[@]}" 2>/dev/null; then
+        ready=$(smoke "$bin/python" -c "import urllib.request; print(urllib.request.urlopen(
+            'http://127.0.0.1:$port/health/ready', timeout=4).read().decode())") && break
+    fi
+    kill -0 "$server" 2>/dev/null || break
+    sleep 1
+done
+[[ $ready == *'"status":"ready"'* ]] || { cat "$work/serve.log"; fail "serve did not become ready"; }
+echo "$ready"
+stop_server || true
+trap cleanup EXIT
 
 echo "image install check passed in $SECONDS s"

@@ -106,6 +106,8 @@ def render_value(name: str, value: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class SettingLine:
+    """One printed setting: its class, environment variable, safe value and where it came from."""
+
     group: str
     env: str
     value: Any
