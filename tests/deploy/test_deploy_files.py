@@ -13,7 +13,10 @@ from typing import Any
 
 import botocore.session
 import pytest
+import yaml
 from botocore.validate import ParamValidator
+
+from snapagent.cli.serve import ShutdownSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 CLOUDWATCH = DEPLOY / "cloudwatch"
@@ -126,6 +129,16 @@ def test_task_definition_runs_the_image_as_the_dockerfile_does() -> None:
     assert "/health" in " ".join(container["healthCheck"]["command"])
     migrate = _load("ecs/run-migrations.json")["overrides"]["containerOverrides"][0]
     assert (migrate["name"], migrate["command"]) == (container["name"], ["db", "upgrade"])
+
+
+def test_tasks_are_killed_only_after_a_graceful_shutdown_can_finish() -> None:
+    (container,) = _load("ecs/task-definition.json")["containerDefinitions"]
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    shutdown = ShutdownSettings(graceful_timeout_s=int(env["SNAPAGENT_GRACEFUL_TIMEOUT_S"]))
+    needed = shutdown.graceful_timeout_s + shutdown.record_timeout_s
+    assert container["stopTimeout"] > needed
+    compose = yaml.safe_load((DEPLOY.parent / "docker-compose.yml").read_text())
+    assert int(compose["services"]["api"]["stop_grace_period"].rstrip("s")) > needed
 
 
 def test_service_rolls_back_and_the_balancer_probes_readiness() -> None:
