@@ -16,6 +16,7 @@ import pytest
 import yaml
 from botocore.validate import ParamValidator
 
+from snapagent.cli.config import env_name, settings_classes
 from snapagent.cli.serve import ShutdownSettings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -139,6 +140,20 @@ def test_tasks_are_killed_only_after_a_graceful_shutdown_can_finish() -> None:
     assert container["stopTimeout"] > needed
     compose = yaml.safe_load((DEPLOY.parent / "docker-compose.yml").read_text())
     assert int(compose["services"]["api"]["stop_grace_period"].rstrip("s")) > needed
+
+
+def test_every_variable_the_deployment_sets_is_a_real_setting() -> None:
+    known = {
+        env_name(cls, name, field)
+        for cls in settings_classes()
+        for name, field in cls.model_fields.items()
+    }
+    (container,) = _load("ecs/task-definition.json")["containerDefinitions"]
+    on_ecs = {e["name"] for e in container["environment"] + container["secrets"]}
+    compose = yaml.safe_load((DEPLOY.parent / "docker-compose.yml").read_text())
+    in_compose = set(compose["services"]["api"]["environment"])
+    assert on_ecs - known == set()
+    assert in_compose - known == set()
 
 
 def test_service_rolls_back_and_the_balancer_probes_readiness() -> None:
