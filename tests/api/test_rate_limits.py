@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from snapagent.api.app import create_app
 from snapagent.db.models.rate_limits import RateLimitCounter
@@ -144,3 +144,13 @@ async def test_counter_windows_retry_after_and_sweep(migrated_db: Database) -> N
         count = await session.scalar(select(func.count()).select_from(RateLimitCounter))
     assert keys == {"chat:user:c"}
     assert count == 1
+
+
+async def test_postgres_counters_skip_the_wal(migrated_db: Database) -> None:
+    if not migrated_db.is_postgres:
+        pytest.skip("UNLOGGED is a PostgreSQL table kind")
+    async with migrated_db.session() as session:
+        kind = await session.scalar(
+            text("SELECT relpersistence::text FROM pg_class WHERE relname = 'rate_limit_counters'")
+        )
+    assert kind == "u"
