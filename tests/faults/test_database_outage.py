@@ -75,14 +75,14 @@ async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
                 )
                 for i in range(4)
             ]
-            await asyncio.sleep(2)  # load running
+            await asyncio.sleep(1)  # load running
             await asyncio.to_thread(pg.stop)
             async with httpx.AsyncClient(base_url=server.base, timeout=CLIENT_TIMEOUT_S) as http:
                 down = [await http.get("/health") for _ in range(3)]
-                await asyncio.sleep(3)  # load against the stopped database
+                await asyncio.sleep(2)  # load against the stopped database
                 await asyncio.to_thread(pg.start)
                 recovered = await _until_ok(http, headers, bot_id)
-            await asyncio.sleep(2)  # load against the restarted database
+            await asyncio.sleep(1)  # load against the restarted database
             stop.set()
             await asyncio.gather(*clients)
         finally:

@@ -59,6 +59,7 @@ async def main(url: str, crash: bool, stale_now: bool) -> list[str]:
 
 if __name__ == "__main__":
     url, go = sys.argv[1:3]
-    while not Path(go).exists():  # imports done: start together with the other process
+    print("ready", flush=True)  # imports done: wait for the other process, then go together
+    while not Path(go).exists():
         time.sleep(0.01)
     print(json.dumps(asyncio.run(main(url, "--crash" in sys.argv, "--stale-now" in sys.argv))))

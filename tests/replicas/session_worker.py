@@ -38,6 +38,7 @@ async def main(url: str, user_id: str, bot_id: str, key: str, turns: int, tag: s
 
 if __name__ == "__main__":
     url, user_id, bot_id, key, turns, tag, go = sys.argv[1:8]
-    while not Path(go).exists():  # imports done: wait for the other process, then go together
+    print("ready", flush=True)  # imports done: wait for the other process, then go together
+    while not Path(go).exists():
         time.sleep(0.01)
     asyncio.run(main(url, user_id, bot_id, key, int(turns), tag))

@@ -58,7 +58,10 @@ async def _run_workers(url: str, tmp_path: Path, *flags: list[str]) -> list[tupl
         )
         for extra in flags
     ]
-    await asyncio.sleep(4)  # both imported and waiting for the start file
+    async with asyncio.timeout(60):
+        for proc in procs:  # imported and waiting for the start file: start them together
+            assert proc.stdout is not None
+            assert await proc.stdout.readline() == b"ready\n"
     go.touch()
     async with asyncio.timeout(150):
         outputs = [await proc.communicate() for proc in procs]

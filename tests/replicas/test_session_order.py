@@ -48,7 +48,10 @@ async def test_two_processes_on_one_session_keep_every_turn_whole_and_in_order(
         )
         for tag in ("a", "b")
     ]
-    await asyncio.sleep(3)  # both imported (they wait for the file), then start together
+    async with asyncio.timeout(60):
+        for proc in procs:  # both imported and waiting for the file: start them together
+            assert proc.stdout is not None
+            assert await proc.stdout.readline() == b"ready\n"
     go.touch()
     async with asyncio.timeout(120):
         outputs = [await proc.communicate() for proc in procs]
