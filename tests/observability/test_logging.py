@@ -59,6 +59,7 @@ def test_filter_and_json_format_mask_args_tracebacks_and_extras() -> None:
     except ValueError as caught:
         record = _record("login %s with %s", "alice", "the-jwt-secret-value", exc=caught)
     record.detail = f"bearer {JWT}"
+    record.color_message = "\x1b[1mlogin\x1b[0m"  # uvicorn's: terminal codes, not a field
     RedactingFilter(redactor).filter(record)
     token = request_id_var.set("req-1")
     bind_run_id("run-1")
@@ -74,6 +75,7 @@ def test_filter_and_json_format_mask_args_tracebacks_and_extras() -> None:
     assert "sk-abcdefghijkl" not in line["exception"]
     assert "ValueError" in line["exception"]
     assert JWT not in line["detail"]
+    assert "color_message" not in line
 
 
 def test_configured_logging_is_shared_and_restored(capsys: pytest.CaptureFixture[str]) -> None:

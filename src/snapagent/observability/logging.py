@@ -53,7 +53,13 @@ _PATTERNS = (
     # user:password@host in database URLs
     re.compile(r"(?<=://)([^:/@\s]+:)[^@/\s]+(?=@)"),
 )
-_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# Record attributes that are not extra fields; uvicorn's color_message repeats the message
+# with terminal escape codes.
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",
+}
 
 
 class SecretRedactor:
