@@ -70,6 +70,7 @@ async def test_metrics_name_routes_runs_nodes_tokens_and_provider_errors(
     model = scripted_chat(app)
     model.enqueue("Hello there.")
     model.enqueue_error(ProviderError("upstream said 500", provider="scripted"))
+    model.enqueue("Streamed too.")
     bot_id = await publish_bot(client, alice)
 
     ok = await client.post(CHAT, json={"bot_id": bot_id, "message": "hi"}, headers=alice.headers)
@@ -78,32 +79,36 @@ async def test_metrics_name_routes_runs_nodes_tokens_and_provider_errors(
         CHAT, json={"bot_id": bot_id, "message": "hi"}, headers=alice.headers
     )
     assert_problem(failed, 502)
+    streamed = await client.post(
+        CHAT, json={"bot_id": bot_id, "message": "hi", "stream": True}, headers=alice.headers
+    )
+    assert "event: message" in streamed.text  # the run ran in the response's own task
     assert (await client.get(f"/api/v1/bots/{bot_id}", headers=alice.headers)).status_code == 200
     assert (await client.get("/no/such/path/12345")).status_code == 404
 
     samples = await scrape(client)
     http = "snapagent_http_requests_total"
-    assert value(samples, http, method="POST", route=CHAT, status="200") == 1
+    assert value(samples, http, method="POST", route=CHAT, status="200") == 2  # JSON + SSE
     assert value(samples, http, method="POST", route=CHAT, status="502") == 1
     # Route templates, never raw paths (ids would make a series per bot).
     assert value(samples, http, method="GET", route="/api/v1/bots/{bot_id}", status="200") == 1
     assert value(samples, http, method="GET", route="unmatched", status="404") == 1
     assert not any(bot_id in str(labels) for _, labels in samples)
     latency = "snapagent_http_request_duration_seconds_count"
-    assert value(samples, latency, method="POST", route=CHAT, status="200") == 1
+    assert value(samples, latency, method="POST", route=CHAT, status="200") == 2
 
     runs = "snapagent_workflow_runs_total"
-    assert value(samples, runs, status="succeeded", bot_version="1", engine="v2") == 1
+    assert value(samples, runs, status="succeeded", bot_version="1", engine="v2") == 2
     assert value(samples, runs, status="failed", bot_version="1", engine="v2") == 1
     nodes = "snapagent_node_duration_seconds_count"
-    assert value(samples, nodes, node_type="llm", status="succeeded") == 1
+    assert value(samples, nodes, node_type="llm", status="succeeded") == 2
     assert value(samples, nodes, node_type="llm", status="failed") == 1
-    assert value(samples, nodes, node_type="start", status="succeeded") == 2
+    assert value(samples, nodes, node_type="start", status="succeeded") == 3
     tokens = "snapagent_llm_tokens_total"
-    assert value(samples, tokens, model="scripted", direction="output") == 2  # two words
+    assert value(samples, tokens, model="scripted", direction="output") == 4  # 2 + 2 words
     assert (
         value(samples, tokens, model="scripted", direction="input")
-        == ok.json()["usage"]["input_tokens"]
+        == 2 * ok.json()["usage"]["input_tokens"]  # the same prompt, JSON and SSE
     )
     errors = "snapagent_provider_errors_total"
     assert value(samples, errors, provider="scripted", error_class="ProviderError") == 1
