@@ -21,7 +21,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from snapagent.api.deps import DatabaseDep
-from snapagent.api.errors import PROBLEM_JSON, problem_response
+from snapagent.api.errors import problem_response
 from snapagent.db.migrate import current_revision, head_revisions
 from snapagent.db.session import Database
 from snapagent.errors import UnavailableError
@@ -53,18 +53,12 @@ async def _database_state(database: Database) -> dict[str, Any]:
     return {**state, "status": "ok"}
 
 
-_NOT_READY: dict[int | str, dict[str, Any]] = {
-    503: {
-        "description": "Not ready: the database is unreachable or its schema is behind.",
-        "content": {PROBLEM_JSON: {}},
-    }
-}
-
-
+# An operational probe like /metrics: outside the OpenAPI schema (the API's clients never call
+# it; load balancers do), public, and never rate limited or authenticated.
 @router.get(
     "/health/ready",
     summary="Readiness: database reachable, migrations at head",
-    responses=_NOT_READY,
+    include_in_schema=False,
 )
 async def ready(database: DatabaseDep) -> JSONResponse:
     db = await _database_state(database)
