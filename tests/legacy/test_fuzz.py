@@ -48,9 +48,11 @@ def mutated_graphs(draw: st.DrawFn) -> Any:
         if container == "root":
             graph[draw(keys)] = draw(json_values)
         elif container == "data":
+            # An earlier "root" mutation may have replaced `nodes` with any JSON value.
+            nodes = graph.get("nodes")
             node = (
-                graph["nodes"][draw(st.integers(0, 3))]
-                if isinstance(graph.get("nodes"), list)
+                nodes[draw(st.integers(0, len(nodes) - 1))]
+                if isinstance(nodes, list) and nodes
                 else None
             )
             if isinstance(node, dict):
