@@ -5,7 +5,9 @@ V2 chosen per session by :func:`snapagent.services.rollout.choose_engine`) befor
 the answer is sent, then run under a per-session lock so concurrent requests on one
 session store their messages as whole turns, in order, each seeing the previous turn in its
 history. The user message is stored before the run (it is kept when the run fails); the
-assistant message after it. Every run is recorded (succeeded, failed or cancelled).
+assistant message after it. Every run is recorded (succeeded, failed or cancelled). Across
+replicas the database orders a session's turns (`snapagent.services.session_order`); at
+shutdown :meth:`ChatService.close` stops the turns still open and waits for their records.
 
     service = ChatService(db, runtime, RunRecorder(db.sessionmaker))
     async with db.session() as session:
