@@ -12,13 +12,12 @@ import asyncio
 import json
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from snapagent.db.migrate import upgrade
+from replicas.live import start_together
 from snapagent.db.models.knowledge import Chunk, Document, DocumentStatus
 from snapagent.db.session import Database
 from snapagent.llm.embedding import EmbeddingModel
@@ -27,7 +26,11 @@ from snapagent.services.knowledge import KnowledgeService
 WORKER = Path(__file__).with_name("ingest_worker.py")
 DOCUMENTS = 30
 
-pytestmark = pytest.mark.postgres
+# PostgreSQL only: the migrated database of the root conftest, on its postgres parameter.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("database_url", ["postgres"], indirect=True),
+]
 
 
 async def _queue(db: Database, hash_embeddings: EmbeddingModel, count: int) -> list[str]:
@@ -58,11 +61,7 @@ async def _run_workers(url: str, tmp_path: Path, *flags: list[str]) -> list[tupl
         )
         for extra in flags
     ]
-    async with asyncio.timeout(60):
-        for proc in procs:  # imported and waiting for the start file: start them together
-            assert proc.stdout is not None
-            assert await proc.stdout.readline() == b"ready\n"
-    go.touch()
+    await start_together(procs, go)
     async with asyncio.timeout(150):
         outputs = [await proc.communicate() for proc in procs]
     return [
@@ -71,21 +70,11 @@ async def _run_workers(url: str, tmp_path: Path, *flags: list[str]) -> list[tupl
     ]
 
 
-@pytest.fixture
-async def pg_db(postgres_url: str) -> AsyncIterator[Database]:
-    db = Database(postgres_url)
-    await upgrade(db)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-
-
 async def test_two_processes_ingest_every_document_exactly_once(
-    pg_db: Database, hash_embeddings: EmbeddingModel, tmp_path: Path
+    migrated_db: Database, hash_embeddings: EmbeddingModel, tmp_path: Path
 ) -> None:
-    ids = await _queue(pg_db, hash_embeddings, DOCUMENTS)
-    url = pg_db.url.render_as_string(hide_password=False)
+    ids = await _queue(migrated_db, hash_embeddings, DOCUMENTS)
+    url = migrated_db.url.render_as_string(hide_password=False)
     results = await _run_workers(url, tmp_path, [], [])
     for code, _out, err in results:
         assert code == 0, err
@@ -95,7 +84,7 @@ async def test_two_processes_ingest_every_document_exactly_once(
     assert max(finished.values()) == 1  # nobody finished a document twice
     assert all(per_process), per_process  # both processes really took part
 
-    async with pg_db.session() as session:
+    async with migrated_db.session() as session:
         docs = (await session.execute(select(Document.status, Document.attempts))).all()
         chunk_rows = await session.scalar(select(func.count(Chunk.id)))
         distinct = await session.scalar(
@@ -109,13 +98,13 @@ async def test_two_processes_ingest_every_document_exactly_once(
 
 
 async def test_a_job_left_by_a_dead_process_is_taken_back_and_done_once(
-    pg_db: Database, hash_embeddings: EmbeddingModel, tmp_path: Path
+    migrated_db: Database, hash_embeddings: EmbeddingModel, tmp_path: Path
 ) -> None:
-    (doc_id,) = await _queue(pg_db, hash_embeddings, 1)
-    url = pg_db.url.render_as_string(hide_password=False)
+    (doc_id,) = await _queue(migrated_db, hash_embeddings, 1)
+    url = migrated_db.url.render_as_string(hide_password=False)
     ((code, _out, _err),) = await _run_workers(url, tmp_path, ["--crash"])
     assert code == 9  # died holding the claim
-    async with pg_db.session() as session:
+    async with migrated_db.session() as session:
         status = await session.scalar(select(Document.status).where(Document.id == doc_id))
     assert status in DocumentStatus.in_progress()
 
@@ -123,7 +112,7 @@ async def test_a_job_left_by_a_dead_process_is_taken_back_and_done_once(
     results = await _run_workers(url, tmp_path, ["--stale-now"])
     assert results[0][0] == 0, results[0][2]
     assert json.loads(results[0][1]) == [doc_id]
-    async with pg_db.session() as session:
+    async with migrated_db.session() as session:
         status, attempts = (
             await session.execute(
                 select(Document.status, Document.attempts).where(Document.id == doc_id)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
+from replicas.live import start_together
 from snapagent.db.base import new_id
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
@@ -48,11 +49,7 @@ async def test_two_processes_on_one_session_keep_every_turn_whole_and_in_order(
         )
         for tag in ("a", "b")
     ]
-    async with asyncio.timeout(60):
-        for proc in procs:  # both imported and waiting for the file: start them together
-            assert proc.stdout is not None
-            assert await proc.stdout.readline() == b"ready\n"
-    go.touch()
+    await start_together(procs, go)
     async with asyncio.timeout(120):
         outputs = [await proc.communicate() for proc in procs]
     for proc, (_out, err) in zip(procs, outputs, strict=True):
