@@ -11,8 +11,9 @@ Queries are measured through `KnowledgeRetriever.retrieve`; the synthetic model 
 question in microseconds, and the local model's query embedding time is measured on its own and
 reported apart (it is the same whatever the knowledge base size).
 
-Modes: ``vector``, and the default ``hybrid`` with the vector side ON (the synthetic model
-declares no languages, so the language gate keeps it): the worst case of the default mode.
+Modes: ``vector``; the default ``hybrid`` with the vector side ON (the synthetic model
+declares no languages, so the language gate keeps it): its worst case; and ``keyword``, which is
+what the default does for Korean questions on a knowledge base using the English local model.
 The baseline in the same run is the bare in-memory index call (what the retriever adds on
 top) and a plain numpy full sort (what argpartition saves).
 
@@ -49,6 +50,7 @@ from snapagent.services.knowledge import KnowledgeService  # noqa: E402
 from snapagent.workflow.services import RetrievalQuery  # noqa: E402
 
 DIM = 384
+SPEC = "synthetic-384"
 CHUNKS_PER_DOCUMENT = 1000
 VECTOR_TARGET_MS = 10.0
 DEFAULT_TARGET_MS = 30.0
@@ -61,6 +63,7 @@ class SyntheticEmbeddings:
 
     model_id = "synthetic-384"
     dimension = DIM
+    languages = None  # unknown: the language gate keeps the vector side on
 
     def vector(self, text: str) -> np.ndarray:
         rng = np.random.default_rng(zlib.crc32(text.encode()))
@@ -138,7 +141,9 @@ class Scenario:
         service.start()
         try:
             owner = await service.ensure_user("bench@example.com")
-            kb = (await service.create_knowledge_base(owner, "speed")).id
+            # Not the default "local" spec: the product knows that model is English-only and
+            # would skip the vector side for these Korean queries; here it must run.
+            kb = (await service.create_knowledge_base(owner, "speed", embedding_model=SPEC)).id
             for size in sizes:
                 await self._grow(service, owner, kb, size)
                 await self._measure(service, kb, size)
@@ -183,7 +188,8 @@ class Scenario:
                 for t in texts
             ]
             await calls[0]()  # warm
-            self._report(size, f"{mode} (retriever)", await _timed(calls))
+            label = "hybrid, vector on (retriever)" if mode == "hybrid" else f"{mode} (retriever)"
+            self._report(size, label, await _timed(calls))
         await self._bare_index(service, kb, size, texts)
 
     async def _bare_index(
@@ -307,7 +313,7 @@ def _verdict(embedded: Scenario, size: int) -> int:
     measured = {what: ms for _, n, what, ms in embedded.rows if n == size}
     checks = [
         ("vector (retriever)", VECTOR_TARGET_MS, "embedded vector"),
-        ("hybrid (retriever)", DEFAULT_TARGET_MS, "embedded default (hybrid)"),
+        ("hybrid, vector on (retriever)", DEFAULT_TARGET_MS, "embedded default (hybrid)"),
     ]
     failed = False
     print()
