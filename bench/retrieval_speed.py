@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -284,8 +285,15 @@ def start_postgres(workdir: Path) -> tuple[Any, str]:
 
 
 async def run(args: argparse.Namespace) -> int:
-    sizes = sorted(args.sizes)
     workdir = Path(tempfile.mkdtemp(prefix="snapagent-speed-"))
+    try:
+        return await _run_in(workdir, args)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # the databases hold ~0.5 GB at 100k
+
+
+async def _run_in(workdir: Path, args: argparse.Namespace) -> int:
+    sizes = sorted(args.sizes)
     corpus = Corpus(seed=7)
     sample = [corpus.query(corpus.paragraph()) for _ in range(20)]
     model_id, embed_ms = await query_embedding_ms(sample)
