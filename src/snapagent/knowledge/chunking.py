@@ -118,10 +118,15 @@ def _pack(splitter: _Splitter, units: list[_Unit]) -> list[ChunkDraft]:
         text = splitter.text[start:end]
         chunks.append(
             ChunkDraft(
-                len(chunks), text, content[0].heading, splitter.count(start, end), start, end,
-                current[0].page,
+                index=len(chunks),
+                text=text,
+                heading=content[0].heading,
+                token_count=splitter.count(start, end),
+                char_start=start,
+                char_end=end,
+                page=current[0].page,
             )
-        )  # fmt: skip
+        )
 
     for unit in units:
         only_headings = all(u.is_heading for u in current)
