@@ -40,7 +40,9 @@ __all__ = [
 ]
 
 
-def get_app_state(request: Request) -> AppState:
+# Dependencies are `async def` even when they do not await: FastAPI runs plain `def`
+# dependencies in a worker thread, a needless thread hand-off on every request.
+async def get_app_state(request: Request) -> AppState:
     state: AppState = request.app.state.snapagent
     return state
 
@@ -48,7 +50,7 @@ def get_app_state(request: Request) -> AppState:
 AppStateDep = Annotated[AppState, Depends(get_app_state)]
 
 
-def get_database(state: AppStateDep) -> Database:
+async def get_database(state: AppStateDep) -> Database:
     return state.database
 
 
@@ -69,7 +71,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_account_service(session: DbSession, state: AppStateDep) -> AccountService:
+async def get_account_service(session: DbSession, state: AppStateDep) -> AccountService:
     return AccountService(session, state.credentials)
 
 
@@ -90,21 +92,23 @@ async def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_bot_service(session: DbSession, state: AppStateDep) -> BotService:
+async def get_bot_service(session: DbSession, state: AppStateDep) -> BotService:
     return BotService(session, state.node_registry)
 
 
 Bots = Annotated[BotService, Depends(get_bot_service)]
 
 
-def get_workflow_version_service(session: DbSession, state: AppStateDep) -> WorkflowVersionService:
+async def get_workflow_version_service(
+    session: DbSession, state: AppStateDep
+) -> WorkflowVersionService:
     return WorkflowVersionService(session, state.node_registry)
 
 
 WorkflowVersions = Annotated[WorkflowVersionService, Depends(get_workflow_version_service)]
 
 
-def get_knowledge_service(state: AppStateDep) -> KnowledgeService:
+async def get_knowledge_service(state: AppStateDep) -> KnowledgeService:
     return state.knowledge
 
 

@@ -12,10 +12,13 @@ from snapagent.api.deps import DatabaseDep
 
 router = APIRouter(tags=["health"])
 
+# Read once: the installed version cannot change while the process runs.
+_VERSION = version("snapagent")
+
 
 @router.get("/health", summary="Liveness and database check")
 async def health(database: DatabaseDep) -> JSONResponse:
     db: dict[str, Any] = await database.health()
     ok = db.get("status") == "ok"
-    body = {"status": "ok" if ok else "degraded", "version": version("snapagent"), "database": db}
+    body = {"status": "ok" if ok else "degraded", "version": _VERSION, "database": db}
     return JSONResponse(body, status_code=200 if ok else 503)
