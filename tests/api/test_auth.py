@@ -161,7 +161,12 @@ async def test_concurrent_registrations_of_one_email(client: httpx.AsyncClient) 
     assert sorted(r.status_code for r in results) == [201, 409, 409]
 
 
-PUBLIC = {("GET", "/health"), ("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/login")}
+PUBLIC = {
+    ("GET", "/health"),
+    ("GET", "/health/ready"),
+    ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/auth/login"),
+}
 
 
 async def test_no_route_in_the_schema_is_public_by_accident(

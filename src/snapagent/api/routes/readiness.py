@@ -53,13 +53,9 @@ async def _database_state(database: Database) -> dict[str, Any]:
     return {**state, "status": "ok"}
 
 
-# An operational probe like /metrics: outside the OpenAPI schema (the API's clients never call
-# it; load balancers do), public, and never rate limited or authenticated.
-@router.get(
-    "/health/ready",
-    summary="Readiness: database reachable, migrations at head",
-    include_in_schema=False,
-)
+# Public like /health (load balancers call it) and never rate limited; documented in the
+# OpenAPI schema beside /health so operators find both probes in /docs.
+@router.get("/health/ready", summary="Readiness: database reachable, migrations at head")
 async def ready(database: DatabaseDep) -> JSONResponse:
     db = await _database_state(database)
     if db["status"] == "ok":
