@@ -4,9 +4,10 @@ Shared by `bench/load.py` and the replica, fault and shutdown tests (which load 
 path): start N servers on one database, seed a user with a published start -> llm(offline) ->
 end bot, chat (JSON or Server-Sent Events), stop with SIGTERM.
 
-    with bundled_postgres("load") as pg:
-        migrate(pg.url)
-        servers = start_servers(pg.url, 2, workdir)
+    with PostgresServer() as pg:                  # snapagent.testing.postgres
+        url = pg.create_database("load")
+        migrate(url)
+        servers = start_servers(url, 2, workdir)
         headers, bot_id = asyncio.run(seed(servers[0].base))
         ...
         stop_all(servers)
@@ -17,19 +18,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from snapagent.testing.postgres import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "replica-test-secret-" + "x" * 32
@@ -51,12 +51,6 @@ def model_graph(model: str) -> dict[str, Any]:
     graph: dict[str, Any] = json.loads(json.dumps(OFFLINE_GRAPH))
     graph["nodes"][1]["config"]["model"] = model
     return graph
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def server_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -252,6 +246,8 @@ async def stream_chat(
 
 
 def _conftest() -> Any:
+    """tests/conftest.py loaded as a module (for its ``HashEmbeddingModel``, used by the
+    replica tests' worker processes)."""
     spec = importlib.util.spec_from_file_location(
         "_snapagent_test_conftest", ROOT / "tests" / "conftest.py"
     )
@@ -261,44 +257,3 @@ def _conftest() -> Any:
     sys.modules[spec.name] = module  # its dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
-
-
-@dataclass
-class BundledPostgres:
-    """A PostgreSQL server of our own (so stopping it disturbs nobody else)."""
-
-    url: str
-    server: Any
-    root: Path
-    user: str | None
-    helpers: Any
-
-    def _pg_ctl(self, *args: str) -> None:
-        pg_ctl = [str(self.server.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-w"]
-        self.helpers._run_as(self.user, [*pg_ctl, *args])
-
-    def stop(self, mode: str = "fast") -> None:
-        """Stop the server (``fast``: open connections are cut, as when a database fails)."""
-        self._pg_ctl("-m", mode, "stop")
-
-    def start(self) -> None:
-        """Start it again on the same port and data (the tests' server options)."""
-        options = (
-            f"-p {self.server.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        self._pg_ctl("-t", "60", "-o", options, "-l", str(self.root / "server.log"), "start")
-
-
-@contextmanager
-def bundled_postgres(database: str) -> Iterator[BundledPostgres]:
-    """A fresh PostgreSQL from the pgserver wheel (the tests' start-up code), one database."""
-    helpers = _conftest()
-    server, root, user = helpers._start_bundled_server()
-    pg = BundledPostgres(server.url(database), server, root, user, helpers)
-    try:
-        server.sql(f"CREATE DATABASE {database}")
-        yield pg
-    finally:
-        pg.stop("immediate")
-        shutil.rmtree(root, ignore_errors=True)

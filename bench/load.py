@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 
 import _live_servers as live
+from snapagent.testing.postgres import PostgresServer
 
 KINDS = ("chat", "stream", "executions")
 # Out of 10 requests: 4 JSON chats, 3 streamed chats, 3 execution reads.
@@ -243,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.database_url:
             report = run_load(args.database_url, workdir, **options)
         else:
-            with live.bundled_postgres("bench_load") as pg:
-                report = run_load(pg.url, workdir, **options)
+            with PostgresServer() as pg:
+                report = run_load(pg.create_database("bench_load"), workdir, **options)
     print_report(report, args.clients, args.servers)
     return 0 if report.passed else 1
 

@@ -9,21 +9,19 @@ For each database: seed the bots (5% broken, 2% with a 60,000-character prompt),
 - the real run (the same, plus one transaction per bot).
 Prints bots/s and the ratio to the baseline scan. Target (issue 6): the real run of 10,000 bots
 on SQLite finishes in under 60 s. PostgreSQL is the bundled pgserver, started the way the test
-suite starts it (or --postgres-url for a server you have; it needs an empty database).
+suite starts it (`snapagent.testing.postgres`), or --postgres-url for a server you have (it
+needs an empty database).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
 import json
 import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +29,8 @@ from snapagent.db.migrate import upgrade
 from snapagent.db.session import Database
 from snapagent.legacy.seed import seed_legacy_bots
 from snapagent.services.migration import WorkflowMigrationService
+from snapagent.testing.postgres import PostgresServer
 
-ROOT = Path(__file__).resolve().parents[1]
 SQLITE_TARGET_S = 60.0
 
 
@@ -82,37 +80,6 @@ async def measure(url: str, bots: int) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def bundled_postgres() -> Iterator[str]:
-    """A fresh PostgreSQL from the pgserver wheel, using the test suite's own start-up code."""
-    spec = importlib.util.spec_from_file_location(
-        "_snapagent_test_conftest", ROOT / "tests" / "conftest.py"
-    )
-    if spec is None or spec.loader is None:
-        raise RuntimeError("tests/conftest.py not found")
-    helpers = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = helpers  # its dataclasses look their module up by name
-    spec.loader.exec_module(helpers)
-    server, root, user = helpers._start_bundled_server()
-    try:
-        server.sql("CREATE DATABASE bench_migration")
-        yield server.url("bench_migration")
-    finally:
-        helpers._run_as(
-            user,
-            [
-                str(server.bin_dir / "pg_ctl"),
-                "-D",
-                str(root / "data"),
-                "-w",
-                "-m",
-                "immediate",
-                "stop",
-            ],
-        )
-        shutil.rmtree(root, ignore_errors=True)
-
-
 def report(row: dict[str, Any]) -> None:
     print(
         f"{row['dialect']:<10} {row['bots']:>6} bots | scan {row['scan_s']:>6.2f} s | "
@@ -145,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.postgres_url:
                 rows.append(asyncio.run(measure(args.postgres_url, args.bots)))
             else:
-                with bundled_postgres() as url:
+                with PostgresServer() as server:
+                    url = server.create_database("bench_migration")
                     rows.append(asyncio.run(measure(url, args.bots)))
             report(rows[-1])
         except (OSError, RuntimeError) as exc:

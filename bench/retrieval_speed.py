@@ -48,6 +48,7 @@ from snapagent.db.migrate import upgrade  # noqa: E402
 from snapagent.db.session import Database  # noqa: E402
 from snapagent.knowledge.settings import KnowledgeSettings  # noqa: E402
 from snapagent.services.knowledge import KnowledgeService  # noqa: E402
+from snapagent.testing.postgres import PostgresServer  # noqa: E402
 from snapagent.workflow.services import RetrievalQuery  # noqa: E402
 
 DIM = 384
@@ -274,16 +275,6 @@ async def ingestion_throughput(workdir: Path, articles: int) -> tuple[int, float
     return chunks, chunks / elapsed, embeddings.embed_seconds / elapsed
 
 
-def start_postgres(workdir: Path) -> tuple[Any, str]:
-    """A throwaway PostgreSQL 16 + pgvector from the ``pgserver`` wheel (as the tests use)."""
-    import pgserver
-    from sqlalchemy.engine import make_url
-
-    server = pgserver.get_server(workdir / "pgdata", cleanup_mode="delete")
-    url = make_url(server.get_uri()).set(drivername="postgresql+asyncpg")
-    return server, url.render_as_string(hide_password=False)
-
-
 async def run(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="snapagent-speed-"))
     try:
@@ -305,15 +296,15 @@ async def _run_in(workdir: Path, args: argparse.Namespace) -> int:
     )
     scenarios = [Scenario("sqlite", f"sqlite+aiosqlite:///{workdir / 'speed.db'}", args.queries)]
     server = None
-    if args.postgres:
-        server, url = start_postgres(workdir)
-        scenarios.append(Scenario("postgres", url, args.queries))
+    if args.postgres:  # a throwaway PostgreSQL 16 + pgvector, started as the tests start it
+        server = PostgresServer().start()
+        scenarios.append(Scenario("postgres", server.create_database("speed"), args.queries))
     try:
         for scenario in scenarios:
             await scenario.run(sizes)
     finally:
         if server is not None:
-            server.cleanup()
+            server.close()
     return _verdict(scenarios[0], max(sizes))
 
 

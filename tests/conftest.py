@@ -16,28 +16,20 @@ Without PostgreSQL: ``pytest -m "not postgres"``.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import logging
 import os
-import pwd
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
-from sqlalchemy.engine import make_url
 
 from snapagent.db.migrate import upgrade
 from snapagent.db.session import Database
 from snapagent.errors import DefinitionError, ProviderError
+from snapagent.testing.postgres import PostgresServer
 
 if TYPE_CHECKING:  # imported lazily: a broken knowledge module must not break every test
     from snapagent.services.knowledge import KnowledgeService
@@ -46,187 +38,23 @@ if TYPE_CHECKING:  # imported lazily: a broken knowledge module must not break e
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-PG_DIR_PREFIX = "snapagent-test-pg-"
-PG_SYSTEM_USER = "snapagent-pg"
-
-
-@dataclass(frozen=True)
-class PgServer:
-    """A running PostgreSQL: where it listens and how to run SQL on it as the superuser."""
-
-    host: str
-    port: int
-    user: str
-    bin_dir: Path
-    password: str | None = None
-
-    def url(self, database: str = "postgres") -> str:
-        auth = f"{self.user}:{self.password}" if self.password else self.user
-        return f"postgresql+asyncpg://{auth}@{self.host}:{self.port}/{database}"
-
-    def sql(self, statement: str) -> None:
-        env = {**os.environ, "PGPASSWORD": self.password or ""}
-        target = ["-h", self.host, "-p", str(self.port), "-U", self.user, "-d", "postgres"]
-        subprocess.run(
-            [str(self.bin_dir / "psql"), *target, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement],
-            check=True,
-            capture_output=True,
-            timeout=60,
-            env=env,
-        )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _run_as(user: str | None, args: list[str], **kw: object) -> None:
-    cmd = ["runuser", "-u", user, "--", *args] if user else args
-    subprocess.run(cmd, check=True, capture_output=True, timeout=120, **kw)  # type: ignore[call-overload]
-
-
-def _unprivileged_user() -> str | None:
-    """initdb refuses root: run PostgreSQL as a system user we create if necessary."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(PG_SYSTEM_USER)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--shell",
-                "/usr/sbin/nologin",
-                PG_SYSTEM_USER,
-            ],
-            check=True,
-            capture_output=True,
-        )
-    return PG_SYSTEM_USER
-
-
-def _remove_stale_dirs() -> None:
-    """Delete data dirs of earlier runs whose server is no longer running (never a live one)."""
-    for path in Path(tempfile.gettempdir()).glob(f"{PG_DIR_PREFIX}*"):
-        pid_file = path / "data" / "postmaster.pid"
-        if pid_file.exists():
-            try:
-                os.kill(int(pid_file.read_text().split()[0]), 0)
-                continue  # alive: another test session owns it
-            except (ProcessLookupError, ValueError):
-                pass
-            except PermissionError:
-                continue
-        if time.time() - path.stat().st_mtime > 60:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _bundled_bin_dir() -> Path:
-    # Located without importing pgserver: its import warns (platformdirs) and we need only binaries.
-    spec = importlib.util.find_spec("pgserver")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the pgserver wheel is not installed (pip install -e '.[dev]')")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-
-
-def _start_bundled_server() -> tuple[PgServer, Path, str | None]:
-    bin_dir = _bundled_bin_dir()
-    user = _unprivileged_user()
-    _remove_stale_dirs()
-    root = Path(tempfile.mkdtemp(prefix=PG_DIR_PREFIX))
-    if user:
-        shutil.chown(root, user=user)
-    data = root / "data"
-    _run_as(
-        user,
-        [
-            str(bin_dir / "initdb"),
-            "-D",
-            str(data),
-            "--auth=trust",
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C",
-            "--no-sync",
-        ],
-    )
-    last_error: Exception | None = None
-    for _attempt in range(5):  # another process may grab the port between probe and bind
-        port = _free_port()
-        options = (
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        try:
-            _run_as(
-                user,
-                [
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    options,
-                    "-l",
-                    str(root / "server.log"),
-                    "start",
-                ],
-            )
-            return PgServer("127.0.0.1", port, "postgres", bin_dir), root, user
-        except subprocess.CalledProcessError as exc:
-            last_error = exc
-    log = (root / "server.log").read_text(errors="replace")[-2000:]
-    raise RuntimeError(f"could not start the bundled PostgreSQL: {last_error}\n{log}")
-
 
 @pytest.fixture(scope="session")
-def pg_server() -> Iterator[PgServer]:
+def pg_server() -> Iterator[PostgresServer]:
     external = os.environ.get("SNAPAGENT_TEST_POSTGRES_URL")
-    if external:
-        url = make_url(external)
-        yield PgServer(
-            url.host or "127.0.0.1",
-            url.port or 5432,
-            url.username or "postgres",
-            _bundled_bin_dir(),  # its psql client works against any server
-            url.password,
-        )
-        return
-    server, root, user = _start_bundled_server()
-    try:
+    server = PostgresServer.external(external) if external else PostgresServer()
+    with server:
         yield server
-    finally:
-        _run_as(
-            user,
-            [
-                str(server.bin_dir / "pg_ctl"),
-                "-D",
-                str(root / "data"),
-                "-w",
-                "-m",
-                "immediate",
-                "stop",
-            ],
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
-def postgres_url(pg_server: PgServer) -> Iterator[str]:
+def postgres_url(pg_server: PostgresServer) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:16]}"
-    pg_server.sql(f"CREATE DATABASE {name}")
+    url = pg_server.create_database(name)
     try:
-        yield pg_server.url(name)
+        yield url
     finally:
-        pg_server.sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        pg_server.drop_database(name)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from replicas.live import live
 from snapagent.db.models.chat import ChatMessageRecord
 from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
 from snapagent.db.session import Database
+from snapagent.testing.postgres import PostgresServer
 
 pytestmark = pytest.mark.postgres
 
@@ -61,9 +62,10 @@ async def _client_loop(
 async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
     tmp_path: Path,
 ) -> None:
-    with live.bundled_postgres("outage") as pg:
-        await asyncio.to_thread(live.migrate, pg.url)
-        (server,) = await asyncio.to_thread(live.start_servers, pg.url, 1, tmp_path)
+    with PostgresServer() as pg:  # our own: stopping it disturbs no other test
+        url = pg.create_database("outage")
+        await asyncio.to_thread(live.migrate, url)
+        (server,) = await asyncio.to_thread(live.start_servers, url, 1, tmp_path)
         try:
             headers, bot_id = await live.seed(server.base)
             stop = asyncio.Event()
@@ -95,7 +97,7 @@ async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
         assert statuses <= {200, 503}, (seen, server.log()[-4000:])
         assert seen[("chat", 503)] > 0, seen
         assert seen[("chat", 200)] > 0, seen
-        await _check_nothing_half_written(pg.url, answered)
+        await _check_nothing_half_written(url, answered)
 
 
 async def _until_ok(
