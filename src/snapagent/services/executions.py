@@ -5,7 +5,7 @@ Runs are written by :class:`snapagent.services.run_recorder.RunRecorder`; statis
 boundary never skips or repeats a run even when new runs arrive between requests.
 
     service = ExecutionService(session)
-    page = await service.list_runs(bot_id, limit=10, status="failed")
+    page = await service.list_runs(bot_id, limit=10, status="failed", engine="v2")
     more = await service.list_runs(bot_id, limit=10, cursor=page.next_cursor)
     detail = await service.get_run(bot_id, page.data[0].id)
 """
@@ -24,7 +24,12 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from snapagent.db.models.executions import RUN_STATUSES, WorkflowExecutionRun, WorkflowNodeExecution
+from snapagent.db.models.executions import (
+    RUN_ENGINES,
+    RUN_STATUSES,
+    WorkflowExecutionRun,
+    WorkflowNodeExecution,
+)
 from snapagent.errors import InputValidationError, NotFoundError
 
 __all__ = [
@@ -160,6 +165,7 @@ class ExecutionService:
         cursor: str | None = None,
         status: str | None = None,
         version: int | None = None,
+        engine: str | None = None,
     ) -> RunPage:
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InputValidationError(f"limit must be 1..{MAX_PAGE_SIZE}", field="limit")
@@ -167,12 +173,18 @@ class ExecutionService:
             raise InputValidationError(
                 f"status must be one of {', '.join(RUN_STATUSES)}", field="status"
             )
+        if engine is not None and engine not in RUN_ENGINES:
+            raise InputValidationError(
+                f"engine must be one of {', '.join(RUN_ENGINES)}", field="engine"
+            )
         run = WorkflowExecutionRun
         query = select(run).where(run.bot_id == bot_id)
         if status is not None:
             query = query.where(run.status == status)
         if version is not None:
             query = query.where(run.version_number == version)
+        if engine is not None:
+            query = query.where(run.engine == engine)
         if cursor is not None:
             after_time, after_id = decode_cursor(cursor)
             query = query.where(

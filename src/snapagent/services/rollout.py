@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from snapagent.db.base import utcnow
@@ -33,6 +33,7 @@ from snapagent.db.models.executions import WorkflowExecutionRun
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError
 from snapagent.legacy.adapter import legacy_registry, v1_adapter_graph
+from snapagent.services.statistics import StatisticsService
 
 if TYPE_CHECKING:
     from snapagent.services.runtime import BotRuntime, CompiledVersion
@@ -140,7 +141,9 @@ def compile_v1(runtime: BotRuntime, bot_id: str, workflow: Any) -> CompiledVersi
 
 class EngineRuns(BaseModel):
     """Runs of one engine in the window; ``success_rate`` ignores cancelled runs (a client
-    that hung up is not a failure) and is null without runs."""
+    that hung up is not a failure) and is null without runs. ``avg_elapsed_ms`` averages the
+    succeeded runs (as the statistics' latency does) and is null without runs. Both are the
+    ``goal_success_rate`` and ``avg_latency_ms`` of the statistics' ``by_engine``."""
 
     engine: Engine
     runs: int = 0
@@ -242,30 +245,25 @@ async def migration_status(
 async def _engine_runs(
     session: AsyncSession, owned: Any, start: datetime, end: datetime
 ) -> dict[str, EngineRuns]:
+    # The same aggregates as the statistics' ``by_engine``, so the two endpoints agree.
     run = WorkflowExecutionRun
-    rows = await session.execute(
-        select(run.engine, run.status, func.count(), func.avg(run.elapsed_ms))
-        .where(run.bot_id.in_(owned), run.started_at >= start, run.started_at < end)
-        .group_by(run.engine, run.status)
+    found = await StatisticsService(session).engines(
+        [run.bot_id.in_(owned), run.started_at >= start, run.started_at < end]
     )
-    found: dict[str, dict[str, Any]] = {"v1": {}, "v2": {}}
-    elapsed: dict[str, list[tuple[int, float]]] = {"v1": [], "v2": []}
-    for engine, status, count, avg_ms in rows:
-        if engine in found and status in ("succeeded", "failed", "cancelled"):
-            found[engine][status] = int(count)
-            elapsed[engine].append((int(count), float(avg_ms or 0.0)))
-    out = {}
-    for engine, by_status in found.items():
-        done = by_status.get("succeeded", 0) + by_status.get("failed", 0)
-        total = sum(by_status.values())
-        weighted = sum(c * ms for c, ms in elapsed[engine])
-        out[engine] = EngineRuns(
-            engine="v1" if engine == "v1" else "v2",
-            runs=total,
-            succeeded=by_status.get("succeeded", 0),
-            failed=by_status.get("failed", 0),
-            cancelled=by_status.get("cancelled", 0),
-            success_rate=round(by_status.get("succeeded", 0) / done, 4) if done else None,
-            avg_elapsed_ms=round(weighted / total, 1) if total else None,
+    out: dict[str, EngineRuns] = {}
+    for engine in ("v1", "v2"):
+        stats = found.get(engine)
+        out[engine] = (
+            EngineRuns(engine=engine)
+            if stats is None
+            else EngineRuns(
+                engine=engine,
+                runs=stats.runs,
+                succeeded=stats.succeeded,
+                failed=stats.failed,
+                cancelled=stats.cancelled,
+                success_rate=stats.goal_success_rate,
+                avg_elapsed_ms=stats.avg_latency_ms,
+            )
         )
     return out

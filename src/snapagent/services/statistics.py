@@ -5,13 +5,18 @@ Counts, sums and averages are single GROUP BY queries; percentiles use the neare
 Latency figures cover succeeded runs only: a fast failure or a cancelled stream says nothing
 about how long an answer takes. An empty range answers zeros and empty arrays.
 
+``by_engine`` splits the same aggregates by engine (V1/V2) for the gradual rollout;
+:func:`snapagent.services.rollout.migration_status` reads its per-engine figures from the same
+:meth:`StatisticsService.engines`, so both endpoints agree on the same runs.
+
     stats = await StatisticsService(session).compute(bot_id, start=None, end=None)
-    stats.success_rate, stats.p95_latency_ms, stats.daily[0].runs
+    stats.success_rate, stats.p95_latency_ms, stats.daily[0].runs, stats.by_engine[0].engine
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -25,6 +30,7 @@ from snapagent.errors import InputValidationError
 
 __all__ = [
     "DailyStatistics",
+    "EngineStatistics",
     "NodeStatistics",
     "RunStatistics",
     "StatisticsService",
@@ -64,6 +70,27 @@ class VersionStatistics(BaseModel):
     avg_latency_ms: float
 
 
+class EngineStatistics(BaseModel):
+    """The runs of one engine (``v1`` or ``v2``). ``success_rate`` is succeeded / runs, as
+    everywhere in the statistics; ``goal_success_rate`` leaves cancelled runs out (a client that
+    hung up is not a failure): succeeded / (succeeded + failed), null without such runs - the
+    figure ``GET /api/v1/migration/status`` compares with the seed's 99 % goal."""
+
+    engine: str
+    runs: int
+    succeeded: int
+    failed: int
+    cancelled: int
+    success_rate: float
+    goal_success_rate: float | None
+    avg_latency_ms: float
+    p50_latency_ms: float
+    p95_latency_ms: float
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
 class RunStatistics(BaseModel):
     """Aggregates of a bot's runs between ``start`` (inclusive) and ``end`` (exclusive)."""
 
@@ -83,6 +110,7 @@ class RunStatistics(BaseModel):
     daily: list[DailyStatistics]
     nodes: list[NodeStatistics]
     versions: list[VersionStatistics]
+    by_engine: list[EngineStatistics]
 
 
 def _count_status(status: str) -> ColumnElement[Any]:
@@ -114,6 +142,26 @@ def _rate(succeeded: int, total: int) -> float:
     return round(succeeded / total, 4) if total else 0.0
 
 
+def _goal_rate(succeeded: int, failed: int) -> float | None:
+    # Cancelled runs (a client that hung up) are neither a success nor a failure here.
+    return _rate(succeeded, succeeded + failed) if succeeded + failed else None
+
+
+def _totals_columns() -> list[ColumnElement[Any]]:
+    """Run count, outcomes, average succeeded latency and tokens: the run totals and each
+    engine's row of ``by_engine`` come from these same columns."""
+    return [
+        func.count(RUN.id),
+        _count_status("succeeded"),
+        _count_status("failed"),
+        _count_status("cancelled"),
+        _avg_succeeded_latency(),
+        func.coalesce(func.sum(RUN.input_tokens), 0),
+        func.coalesce(func.sum(RUN.output_tokens), 0),
+        func.coalesce(func.sum(RUN.total_tokens), 0),
+    ]
+
+
 class StatisticsService:
     """Computes :class:`RunStatistics`. The caller has already checked bot ownership."""
 
@@ -132,46 +180,65 @@ class StatisticsService:
         if end is not None:
             conditions.append(RUN.started_at < end)
 
-        totals = (
-            await self.session.execute(
-                select(
-                    func.count(RUN.id),
-                    _count_status("succeeded"),
-                    _count_status("failed"),
-                    _count_status("cancelled"),
-                    _avg_succeeded_latency(),
-                    func.coalesce(func.sum(RUN.input_tokens), 0),
-                    func.coalesce(func.sum(RUN.output_tokens), 0),
-                    func.coalesce(func.sum(RUN.total_tokens), 0),
-                ).where(*conditions)
-            )
-        ).one()
-        total, succeeded, failed, cancelled, avg_latency, tokens_in, tokens_out, tokens = totals
+        totals = (await self.session.execute(select(*_totals_columns()).where(*conditions))).one()
+        total = totals[0]
         if not total:
             return RunStatistics(
                 start=start, end=end, total_runs=0, succeeded=0, failed=0, cancelled=0,
                 success_rate=0.0, avg_latency_ms=0.0, p50_latency_ms=0.0, p95_latency_ms=0.0,
                 input_tokens=0, output_tokens=0, total_tokens=0, daily=[], nodes=[], versions=[],
+                by_engine=[],
             )  # fmt: skip
-        succeeded_conditions = [*conditions, RUN.status == "succeeded"]
         return RunStatistics(
             start=start,
             end=end,
             total_runs=int(total),
-            succeeded=int(succeeded),
-            failed=int(failed),
-            cancelled=int(cancelled),
-            success_rate=_rate(int(succeeded), int(total)),
-            avg_latency_ms=round(float(avg_latency), 3),
-            p50_latency_ms=await self._percentile(succeeded_conditions, int(succeeded), 50),
-            p95_latency_ms=await self._percentile(succeeded_conditions, int(succeeded), 95),
-            input_tokens=int(tokens_in),
-            output_tokens=int(tokens_out),
-            total_tokens=int(tokens),
+            **await self._figures(conditions, totals),
             daily=await self._daily(conditions),
             nodes=await self._nodes(conditions),
             versions=await self._versions(conditions),
+            by_engine=list((await self.engines(conditions)).values()),
         )
+
+    async def engines(self, conditions: list[ColumnElement[bool]]) -> dict[str, EngineStatistics]:
+        """Aggregates per engine of the runs matching ``conditions`` (ordered by engine name;
+        only engines with runs). Shared by ``by_engine`` and the migration status."""
+        rows = await self.session.execute(
+            select(RUN.engine, *_totals_columns())
+            .where(*conditions)
+            .group_by(RUN.engine)
+            .order_by(RUN.engine)
+        )
+        out: dict[str, EngineStatistics] = {}
+        for engine, *totals in rows:
+            out[engine] = EngineStatistics(
+                engine=engine,
+                runs=int(totals[0]),
+                goal_success_rate=_goal_rate(int(totals[1]), int(totals[2])),
+                **await self._figures([*conditions, RUN.engine == engine], totals),
+            )
+        return out
+
+    async def _figures(
+        self, conditions: list[ColumnElement[bool]], totals: Sequence[Any]
+    ) -> dict[str, Any]:
+        """Outcomes, rate, latency and tokens from a row of :func:`_totals_columns` (and the
+        percentiles of the succeeded runs matching ``conditions``): the fields the totals and
+        each ``by_engine`` entry share."""
+        total, succeeded, failed, cancelled, avg_latency, tokens_in, tokens_out, tokens = totals
+        succeeded_conditions = [*conditions, RUN.status == "succeeded"]
+        return {
+            "succeeded": int(succeeded),
+            "failed": int(failed),
+            "cancelled": int(cancelled),
+            "success_rate": _rate(int(succeeded), int(total)),
+            "avg_latency_ms": round(float(avg_latency), 3),
+            "p50_latency_ms": await self._percentile(succeeded_conditions, int(succeeded), 50),
+            "p95_latency_ms": await self._percentile(succeeded_conditions, int(succeeded), 95),
+            "input_tokens": int(tokens_in),
+            "output_tokens": int(tokens_out),
+            "total_tokens": int(tokens),
+        }
 
     async def _percentile(
         self, conditions: list[ColumnElement[bool]], count: int, percent: int

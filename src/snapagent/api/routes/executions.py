@@ -40,14 +40,19 @@ async def list_executions(
     version: Annotated[
         int | None, Query(ge=1, le=2**31 - 1, description="published version number")
     ] = None,
+    engine: Annotated[
+        str | None, Query(pattern="^(v1|v2)$", description="engine that ran it: v1 or v2")
+    ] = None,
 ) -> RunPage:
     await get_owned_bot(session, user, bot_id)
     return await ExecutionService(session).list_runs(
-        bot_id, limit=limit, cursor=cursor, status=status, version=version
+        bot_id, limit=limit, cursor=cursor, status=status, version=version, engine=engine
     )
 
 
-@router.get("/statistics", summary="Run counts, success rate, latency and tokens of a bot")
+@router.get(
+    "/statistics", summary="Run counts, success rate, latency and tokens of a bot, by engine too"
+)
 async def execution_statistics(
     bot_id: str,
     user: CurrentUser,

@@ -18,15 +18,16 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from snapagent.db.base import Base, UTCDateTime, id_column, utcnow
 
-__all__ = ["RUN_STATUSES", "WorkflowExecutionRun", "WorkflowNodeExecution"]
+__all__ = ["RUN_ENGINES", "RUN_STATUSES", "WorkflowExecutionRun", "WorkflowNodeExecution"]
 
 RUN_STATUSES = ("succeeded", "failed", "cancelled")
+RUN_ENGINES = ("v1", "v2")
 
 
 class WorkflowExecutionRun(Base):
     """One run of a bot's workflow (table ``workflow_execution_runs``).
 
-    ``engine`` is ``"v2"`` for the port-based engine (``"v1"`` is reserved for legacy bots);
+    ``engine`` is ``"v2"`` for the port-based engine, ``"v1"`` for a legacy bot's workflow;
     ``mode`` says whether the client asked for a streamed answer.
     """
 
