@@ -10,22 +10,19 @@ Target: ours reaches >= 90% of direct's throughput.
     .venv/bin/python bench/embeddings.py            # full run
     .venv/bin/python bench/embeddings.py --quick    # a smoke run
 """
-# ruff: noqa: E402  (the sys.path fix below must run before the imports)
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdlib `http`)
 
-# bench/http.py (the HTTP benchmark) would shadow the standard library's `http` package:
-# drop this script's folder from the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# isort: split
 
 import argparse
 import asyncio
 import gc
 import os
 import statistics
+import sys
 import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -19,6 +19,10 @@ chain node, median hand-off < 50 us. Exits 1 when one is missed (`--no-fail`: re
 
 from __future__ import annotations
 
+import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdlib `http`)
+
+# isort: split
+
 import argparse
 import asyncio
 import json
@@ -26,13 +30,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-# Python puts this folder first on sys.path, where a sibling script named like a stdlib module
-# (bench/http.py) would shadow it for LangGraph and Haystack. Keep the folder, but last: the
-# `_engine_*` helpers still import, the standard library wins.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
-
-from _engine_harness import (  # noqa: E402
+from _engine_harness import (
     Case,
     Plan,
     WrongOutputsError,
@@ -40,16 +38,16 @@ from _engine_harness import (  # noqa: E402
     median_us,
     profile,
 )
-from _engine_ours import OURS, build_ours, handoff_latencies_ns  # noqa: E402
-from _engine_peers import PeerMissingError, build_peer  # noqa: E402
-from _engine_report import (  # noqa: E402
+from _engine_ours import OURS, build_ours, handoff_latencies_ns
+from _engine_peers import PeerMissingError, build_peer
+from _engine_report import (
     CHAIN_LENGTHS,
     FRAMEWORKS,
     HANDOFF_SOURCES,
     SHAPES,
     Report,
 )
-from _engine_shapes import Shape  # noqa: E402
+from _engine_shapes import Shape
 
 FULL = Plan(rounds=15, iterations=40, warmup=50)
 QUICK = Plan(rounds=2, iterations=3, warmup=1)

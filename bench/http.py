@@ -17,13 +17,9 @@ report only).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdlib `http`)
 
-# This script is named http.py: run as a file, its folder comes first on sys.path and would
-# shadow the standard library's `http` package (which httpx and uvicorn import). Drop it.
-if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
+# isort: split
 
 import argparse
 import asyncio
@@ -32,9 +28,11 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx

@@ -19,22 +19,19 @@ nothing missing. Exits 1 on FAIL.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdlib `http`)
 
-# Run as a file, bench/ comes first on sys.path, where bench/http.py would shadow the standard
-# library's `http` (httpx imports it): move bench/ to the end instead.
-if sys.path and Path(sys.path[0] or ".").resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-sys.path.append(str(Path(__file__).resolve().parent))
+# isort: split
 
 import argparse
 import asyncio
 import itertools
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx

@@ -15,6 +15,10 @@ needs an empty database).
 
 from __future__ import annotations
 
+import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdlib `http`)
+
+# isort: split
+
 import argparse
 import asyncio
 import json

@@ -13,22 +13,19 @@ Target: our layer adds < 1 ms at the median (client - sdk, and node - sdk).
     .venv/bin/python bench/providers.py            # full run
     .venv/bin/python bench/providers.py --quick    # a smoke run
 """
-# ruff: noqa: E402  (the sys.path fix below must run before the imports)
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdlib `http`)
 
-# bench/http.py (the HTTP benchmark) would shadow the standard library's `http` package, which
-# the SDKs import: drop this script's folder from the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# isort: split
 
 import argparse
 import asyncio
 import gc
 import statistics
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 

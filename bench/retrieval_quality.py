@@ -17,6 +17,10 @@ database); ``modules`` composes parse -> chunk -> BM25/vector indexes -> fusion 
 
 from __future__ import annotations
 
+import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdlib `http`)
+
+# isort: split
+
 import argparse
 import asyncio
 import sys
@@ -25,14 +29,9 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-# Python puts this folder first on sys.path; a sibling script named like a stdlib module
-# (bench/http.py) would then shadow it. Keep the folder, but after the stdlib.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE] + [_HERE]
-
-import _korquad  # noqa: E402
-from _retrieval_backends import Backend, make_backend, search, search_fused  # noqa: E402
-from snapagent.knowledge.fusion import FusionConfig  # noqa: E402
+import _korquad
+from _retrieval_backends import Backend, make_backend, search, search_fused
+from snapagent.knowledge.fusion import FusionConfig
 
 TOLERANCE = 0.01
 RRF_EQUAL = FusionConfig(method="rrf", vector_weight=1.0, keyword_weight=1.0, full_agreement=0)

@@ -23,6 +23,10 @@ Ingestion throughput with the real local model is measured on a few KorQuAD arti
 
 from __future__ import annotations
 
+import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdlib `http`)
+
+# isort: split
+
 import argparse
 import asyncio
 import shutil
@@ -37,19 +41,14 @@ from typing import Any
 
 import numpy as np
 
-# Python puts this folder first on sys.path; a sibling script named like a stdlib module
-# (bench/http.py) would then shadow it. Keep the folder, but after the stdlib.
-_HERE = str(Path(__file__).resolve().parent)
-sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE] + [_HERE]
-
-import _korquad  # noqa: E402
-from _retrieval_backends import TimedEmbeddings, product_embedding_model  # noqa: E402
-from snapagent.db.migrate import upgrade  # noqa: E402
-from snapagent.db.session import Database  # noqa: E402
-from snapagent.knowledge.settings import KnowledgeSettings  # noqa: E402
-from snapagent.services.knowledge import KnowledgeService  # noqa: E402
-from snapagent.testing.postgres import PostgresServer  # noqa: E402
-from snapagent.workflow.services import RetrievalQuery  # noqa: E402
+import _korquad
+from _retrieval_backends import TimedEmbeddings, product_embedding_model
+from snapagent.db.migrate import upgrade
+from snapagent.db.session import Database
+from snapagent.knowledge.settings import KnowledgeSettings
+from snapagent.services.knowledge import KnowledgeService
+from snapagent.testing.postgres import PostgresServer
+from snapagent.workflow.services import RetrievalQuery
 
 DIM = 384
 SPEC = "synthetic-384"

@@ -13,8 +13,10 @@ BENCH = Path(__file__).resolve().parents[2] / "bench" / "migration.py"
 
 
 def test_small_sqlite_run_prints_figures_and_a_verdict(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # bench/ as the script sees it (its `_bootstrap` import): on sys.path, last, never first.
+    monkeypatch.setattr(sys, "path", [*sys.path, str(BENCH.parent)])
     spec = importlib.util.spec_from_file_location("bench_migration", BENCH)
     assert spec is not None
     assert spec.loader is not None
