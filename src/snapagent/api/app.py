@@ -5,7 +5,11 @@
 
 The lifespan opens the database (when the app created it), applies migrations for SQLite (the
 embedded default; PostgreSQL is only checked - operators run ``snapagent db upgrade``), and
-closes what it opened. Every error leaves through :mod:`snapagent.api.errors` as problem+json.
+closes what it opened. Its shutdown first closes the chat service: chat runs still open (the
+server's grace period, if any, is over) are cancelled and their ``cancelled`` records awaited for
+up to ``ShutdownSettings.record_timeout_s`` before the database closes - for every app this
+factory builds, ``snapagent serve`` or not. Every error leaves through
+:mod:`snapagent.api.errors` as problem+json.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware
 from snapagent.api.errors import install_error_handlers
@@ -41,11 +47,12 @@ from snapagent.observability.settings import ObservabilitySettings
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
+from snapagent.services.chat import ChatService
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings, get_core_settings
 from snapagent.workflow.node import NodeRegistryV2
 
-__all__ = ["StartupHook", "create_app"]
+__all__ = ["ShutdownSettings", "StartupHook", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +61,23 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 StartupHook = Callable[[AppState, AsyncExitStack], Awaitable[None]]
 """Runs in the lifespan after the database is ready; registers its cleanup on the stack."""
+
+
+class ShutdownSettings(BaseSettings):
+    """How long a stopping server waits (environment: ``SNAPAGENT_GRACEFUL_TIMEOUT_S``...).
+
+    >>> ShutdownSettings(graceful_timeout_s=5).record_timeout_s
+    10.0
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_", extra="ignore")
+
+    graceful_timeout_s: int = Field(
+        default=20, ge=0, le=3600, description="In-flight requests may finish this long."
+    )
+    record_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Then: wait this long for cancelled runs' records."
+    )
 
 
 def _default_registry() -> NodeRegistryV2:
@@ -73,9 +97,10 @@ def create_app(
     startup_hooks: tuple[StartupHook, ...] = (),
     observability: ObservabilitySettings | None = None,
     rate_limits: RateLimitSettings | None = None,
+    shutdown: ShutdownSettings | None = None,
 ) -> FastAPI:
     """Build the app. A ``database`` or ``knowledge`` service passed in stays the caller's:
-    the app neither starts nor closes them."""
+    the app neither starts nor closes them. ``shutdown`` defaults to the environment's."""
     settings = settings or ServerSettings()
     core = core_settings or get_core_settings()
     owns_database = database is None
@@ -91,6 +116,12 @@ def create_app(
         node_registry=node_registry or _default_registry(),
         knowledge=knowledge,
     )
+    record_timeout_s = (shutdown or ShutdownSettings()).record_timeout_s
+
+    async def close_chat() -> None:
+        service = state.extras.get(chat.CHAT_SERVICE)
+        if isinstance(service, ChatService):
+            await service.close(record_timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -103,6 +134,8 @@ def create_app(
                 stack.push_async_callback(state.knowledge.close)
             for hook in startup_hooks:
                 await hook(state, stack)
+            # Pushed last, so it runs first at shutdown: the records need the database.
+            stack.push_async_callback(close_chat)
             log.info("SnapAgent API ready (database: %s)", db.safe_url)
             yield
 

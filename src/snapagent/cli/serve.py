@@ -10,24 +10,21 @@ Migrations of the embedded SQLite database are applied once here, before any wor
 Graceful shutdown (SIGTERM, as ECS sends it before SIGKILL; Ctrl+C): uvicorn stops accepting
 connections and lets in-flight requests - streamed chats included - finish for up to
 ``--graceful-timeout`` seconds (``SNAPAGENT_GRACEFUL_TIMEOUT_S``, default 20); whatever is still
-running then is cancelled, and the app's shutdown waits for those chat runs to be recorded
-``cancelled`` before it closes the database. Keep the grace period below the orchestrator's
-kill delay (ECS ``stopTimeout``, default 30 s).
+running then is cancelled, and the app's lifespan shutdown (``create_app``) waits for those chat
+runs to be recorded ``cancelled`` before it closes the database. Keep the grace period below the
+orchestrator's kill delay (ECS ``stopTimeout``, default 30 s).
 """
 
 from __future__ import annotations
 
 import asyncio
-from contextlib import AsyncExitStack
 from typing import Annotated
 
 import typer
 import uvicorn
 from fastapi import FastAPI
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from snapagent.api.state import AppState
+from snapagent.api.app import ShutdownSettings
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
@@ -41,45 +38,12 @@ __all__ = ["ShutdownSettings", "create_server_app", "prepare", "register", "run_
 _WORKER_HEALTHCHECK_S = 60
 
 
-class ShutdownSettings(BaseSettings):
-    """How long a stopping server waits (environment: ``SNAPAGENT_GRACEFUL_TIMEOUT_S``...).
-
-    >>> ShutdownSettings(graceful_timeout_s=5).record_timeout_s
-    10.0
-    """
-
-    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_", extra="ignore")
-
-    graceful_timeout_s: int = Field(
-        default=20, ge=0, le=3600, description="In-flight requests may finish this long."
-    )
-    record_timeout_s: float = Field(
-        default=10.0, gt=0, le=600, description="Then: wait this long for cancelled runs' records."
-    )
-
-
-async def _close_chat_on_shutdown(state: AppState, stack: AsyncExitStack) -> None:
-    """Startup hook: at shutdown (before the database closes) cancel the chat runs uvicorn's
-    grace period left open and wait for their ``cancelled`` records."""
-    from snapagent.api.routes.chat import CHAT_SERVICE
-    from snapagent.services.chat import ChatService
-
-    timeout_s = ShutdownSettings().record_timeout_s
-
-    async def close() -> None:
-        service = state.extras.get(CHAT_SERVICE)
-        if isinstance(service, ChatService):
-            await service.close(timeout_s)
-
-    stack.push_async_callback(close)
-
-
 def create_server_app() -> FastAPI:
     """The app `snapagent serve` runs (each worker builds its own): settings from the
-    environment, plus the graceful-shutdown hook."""
+    environment (the app's lifespan closes the chat service at shutdown)."""
     from snapagent.api.app import create_app
 
-    return create_app(ServerSettings(), startup_hooks=(_close_chat_on_shutdown,))
+    return create_app(ServerSettings())
 
 
 async def _ready(core: CoreSettings) -> str:
@@ -113,7 +77,7 @@ def run_server(
     if settings.workers == 1:
         from snapagent.api.app import create_app
 
-        app = create_app(settings, startup_hooks=(_close_chat_on_shutdown,))
+        app = create_app(settings, shutdown=shutdown)
         uvicorn.run(
             app,
             host=settings.host,
