@@ -22,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,11 +53,13 @@ def model_graph(model: str) -> dict[str, Any]:
     return graph
 
 
-def server_env(database_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
-    """The environment of one replica: the shared database and JWT secret, cheap argon2."""
+def server_env(database_url: str | None, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of one replica: the shared database (None: the embedded SQLite in
+    ``data_dir``) and JWT secret, cheap argon2 (registration cost is not what we measure)."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
     env.update(
-        DATABASE_URL=database_url,
         SNAPAGENT_DATA_DIR=str(data_dir),
         SNAPAGENT_JWT_SECRET=JWT_SECRET,
         SNAPAGENT_ARGON2_TIME_COST="1",
@@ -107,13 +109,23 @@ class Server:
             ) from exc
 
 
-def start_server(env: Mapping[str, str], workdir: Path, *args: str, name: str = "server") -> Server:
-    """Start `snapagent serve` on a free loopback port (not yet waited for)."""
+SERVE = (sys.executable, "-m", "snapagent", "serve")
+
+
+def start_server(
+    env: Mapping[str, str],
+    workdir: Path,
+    *args: str,
+    name: str = "server",
+    command: Sequence[str] = SERVE,
+) -> Server:
+    """Start ``command --port N *args`` (`snapagent serve`) on a free loopback port (not yet
+    waited for); its output goes to a log file in ``workdir``."""
     port = free_port()
     log_path = workdir / f"{name}-{port}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "snapagent", "serve", "--port", str(port), *args],
+            [*command, "--port", str(port), *args],
             env=dict(env),
             cwd=workdir,
             stdout=log,

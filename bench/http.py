@@ -24,10 +24,7 @@ import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdli
 import argparse
 import asyncio
 import json
-import os
 import platform
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,22 +34,9 @@ from typing import Any
 
 import httpx
 
+import _live_servers as live
+
 TARGET_RATIO = 0.25
-OFFLINE_GRAPH: dict[str, Any] = {
-    "nodes": [
-        {"id": "start", "type": "start", "config": {}},
-        {
-            "id": "llm",
-            "type": "llm",
-            "config": {"model": "offline", "prompt": "{{ query }}"},
-        },
-        {"id": "end", "type": "end", "config": {"outputs": ["answer"]}},
-    ],
-    "edges": [
-        {"source": "start", "source_port": "query", "target": "llm", "target_port": "query"},
-        {"source": "llm", "source_port": "text", "target": "end", "target_port": "answer"},
-    ],
-}
 QUESTIONS = ("What is SnapAgent?", "How do refunds work?", "환불은 어떻게 하나요?")
 
 
@@ -88,12 +72,6 @@ class Load:
         return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def serve(port: int) -> None:
     """The server process: the real app on uvicorn, access log off (it is not what we measure)."""
     import uvicorn
@@ -103,60 +81,13 @@ def serve(port: int) -> None:
     uvicorn.run(create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def start_server(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "SNAPAGENT_DATA_DIR": str(data_dir),
-        "SNAPAGENT_JWT_SECRET": "bench-secret-" + "x" * 32,
-        # Registration cost is not what we measure; the argon2 defaults stay for real servers.
-        "SNAPAGENT_ARGON2_TIME_COST": "1",
-        "SNAPAGENT_ARGON2_MEMORY_KIB": "1024",
-        "SNAPAGENT_DEFAULT_MODEL": "offline",
-        "HF_HUB_OFFLINE": "1",
-    }
-    env.pop("DATABASE_URL", None)
-    return subprocess.Popen(
-        [sys.executable, __file__, "--serve", "--port", str(port)], env=env, cwd=data_dir
-    )
-
-
-async def wait_ready(base: str, server: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with httpx.AsyncClient(base_url=base) as http:
-        while time.monotonic() < deadline:
-            if server.poll() is not None:
-                raise SystemExit(f"the server exited with code {server.returncode}")
-            try:
-                if (await http.get("/health")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
-    raise SystemExit("the server did not become healthy in time")
-
-
 async def seed(base: str) -> tuple[dict[str, str], str]:
-    """A user, a bot, its draft replaced by the offline graph and published; (headers, bot id)."""
+    """The shared seed (a user, the offline bot, published); one chat checks that it answers."""
+    headers, bot_id = await live.seed(base, email="bench@example.com")
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
-        account = {"email": "bench@example.com", "password": "bench password 123"}
-        (await http.post("/api/v1/auth/register", json=account)).raise_for_status()
-        login = (await http.post("/api/v1/auth/login", json=account)).raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        bot = (await http.post("/api/v1/bots", json={"name": "bench"}, headers=headers)).json()
-        versions = f"/api/v1/bots/{bot['id']}/workflow-versions"
-        draft = (await http.get(versions, headers=headers)).json()["data"][0]
-        saved = await http.put(
-            f"{versions}/{draft['id']}",
-            json={"graph": OFFLINE_GRAPH, "revision": draft["revision"]},
-            headers=headers,
-        )
-        saved.raise_for_status()
-        (await http.post(f"{versions}/{draft['id']}/publish", headers=headers)).raise_for_status()
-        probe = await http.post(
-            "/api/v1/chat", json={"bot_id": bot["id"], "message": QUESTIONS[0]}, headers=headers
-        )
-        probe.raise_for_status()
-        return headers, str(bot["id"])
+        body = {"bot_id": bot_id, "message": QUESTIONS[0]}
+        (await http.post("/api/v1/chat", json=body, headers=headers)).raise_for_status()
+    return headers, bot_id
 
 
 async def drive(
@@ -198,12 +129,13 @@ async def drive(
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="snapagent-bench-http-") as tmp:
-        server = start_server(Path(tmp), port)
+        workdir = Path(tmp)  # the data directory: the embedded SQLite, no DATABASE_URL
+        command = (sys.executable, __file__, "--serve")
+        server = live.start_server(live.server_env(None, workdir), workdir, command=command)
+        base = server.base
         try:
-            await wait_ready(base, server)
+            await asyncio.to_thread(live.wait_ready, server, 60)
             headers, bot_id = await seed(base)
 
             async def health(http: httpx.AsyncClient, _n: int) -> httpx.Response:
@@ -236,8 +168,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         )
                         load.absorb(part)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            server.stop(timeout_s=30)
     health_load, chat_load = loads
     ratio = chat_load.rps / health_load.rps if health_load.rps else 0.0
     passed = ratio >= TARGET_RATIO and not (health_load.errors or chat_load.errors)
