@@ -46,6 +46,13 @@ async def test_server_starts_restarts_on_its_port_and_removes_its_data() -> None
     server.close()  # a second close is harmless
 
 
+def test_database_names_are_plain_identifiers() -> None:
+    server = PostgresServer.external("postgresql+asyncpg://postgres@127.0.0.1:1/postgres")
+    for bad in ("Upper", "x; DROP DATABASE postgres", "", "1st", "a" * 64):
+        with pytest.raises(PostgresServerError, match="database name"):
+            server.create_database(bad)
+
+
 def test_external_server_is_never_started_or_stopped() -> None:
     server = PostgresServer.external("postgresql+asyncpg://admin:pw@db.example:6543/postgres")
     assert server.url("app") == "postgresql+asyncpg://admin:pw@db.example:6543/app"

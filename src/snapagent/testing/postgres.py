@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -45,6 +46,14 @@ STALE_AFTER_S = 60  # a directory this old without a live server is a leftover
 
 class PostgresServerError(SnapAgentError, RuntimeError):
     """The bundled PostgreSQL could not be found, started, stopped or queried."""
+
+
+def _check_identifier(name: str) -> None:
+    # Database names go into SQL unquoted: plain lower-case identifiers only.
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+        raise PostgresServerError(
+            f"database name {name!r}: use lower-case letters, digits and _ (at most 63)"
+        )
 
 
 def free_port() -> int:
@@ -149,11 +158,13 @@ class PostgresServer:
 
     def create_database(self, name: str) -> str:
         """``CREATE DATABASE name``; returns its URL (`url`)."""
+        _check_identifier(name)
         self.sql(f"CREATE DATABASE {name}")
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
         """``DROP DATABASE IF EXISTS name``, cutting its open connections."""
+        _check_identifier(name)
         self.sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
     def start(self) -> PostgresServer:
@@ -176,6 +187,7 @@ class PostgresServer:
             except PostgresServerError as exc:
                 last_error = exc
         self.port = 0
+        self.close()  # nothing left behind: the error carries the server log
         raise PostgresServerError(f"could not start the bundled PostgreSQL: {last_error}")
 
     def stop(self, mode: str = "fast") -> None:
@@ -187,8 +199,7 @@ class PostgresServer:
         """Stop the server at once if it runs and delete its data. Safe to call twice."""
         if self._external or self._root is None:
             return
-        data = self._root / "data" / "postmaster.pid"
-        if data.exists():
+        if (self._root / "data" / "postmaster.pid").exists():  # running (or crashed)
             self._pg_ctl("-m", "immediate", "stop")
         shutil.rmtree(self._root, ignore_errors=True)
         self._root = None
