@@ -9,7 +9,6 @@ bounded per operation to keep the run short.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
@@ -29,6 +28,7 @@ from snapagent.llm.embedding import EmbeddingModel
 from snapagent.server_settings import ServerSettings
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
+from snapagent.testing.postgres import free_port
 
 from .conftest import PASSWORD
 
@@ -42,13 +42,6 @@ class LiveApi:
     bot_id: str
     draft_id: str
     kb_id: str
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +64,7 @@ def live_api(
         knowledge=knowledge,
         startup_hooks=(start_knowledge,),
     )
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -23,18 +22,12 @@ from snapagent.startup_checks import (
     ensure_startable,
     find_problems,
 )
+from snapagent.testing.postgres import free_port
 
 runner = CliRunner()
 SRC = Path(__file__).resolve().parents[2] / "src" / "snapagent"
 GOOD_SECRET = "Zq8vK1mW3pR7tY2uE9sA4dF6gH0jL5xC"
 DEAD_PG = "postgresql+asyncpg://app:hunter2@127.0.0.1:{port}/snap"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(autouse=True)
@@ -84,7 +77,7 @@ def test_secrets_are_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SNAPAGENT_JWT_SECRET", GOOD_SECRET)
     monkeypatch.setenv("OPENAI_BASE_URL", "https://bob:pa55word@llm.internal/v1")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", "https://eve:pa55word@host:port/")
-    monkeypatch.setenv("DATABASE_URL", DEAD_PG.format(port=_free_port()))
+    monkeypatch.setenv("DATABASE_URL", DEAD_PG.format(port=free_port()))
     for args in (["config", "check"], ["config", "check", "--json"]):
         result = runner.invoke(app, args)
         assert "OPENAI_BASE_URL" in result.output
@@ -127,7 +120,7 @@ def test_production_without_secret_or_database_refuses(monkeypatch: pytest.Monke
 
 def test_unreachable_database_refuses_and_offline_skips_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SNAPAGENT_JWT_SECRET", GOOD_SECRET)
-    monkeypatch.setenv("DATABASE_URL", DEAD_PG.format(port=_free_port()))
+    monkeypatch.setenv("DATABASE_URL", DEAD_PG.format(port=free_port()))
     result = runner.invoke(app, ["config", "check"])
     assert result.exit_code == 1
     assert "refuses to start: DATABASE_URL: database is unavailable" in result.stderr
@@ -162,7 +155,7 @@ def test_a_default_model_without_its_key_is_named(monkeypatch: pytest.MonkeyPatc
 async def test_bad_jwt_secrets_are_refused_in_production(
     secret: str | None, reason: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", DEAD_PG.format(port=_free_port()))
+    monkeypatch.setenv("DATABASE_URL", DEAD_PG.format(port=free_port()))
     problems = await find_problems(ServerSettings(jwt_secret=secret), CoreSettings())
     by_setting = {p.setting: p.reason for p in problems}
     assert reason in by_setting["SNAPAGENT_JWT_SECRET"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,9 @@ import pytest
 from typer.testing import CliRunner
 
 from snapagent.cli import app
+from snapagent.testing.postgres import free_port
 
 PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -40,7 +33,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
 
 
 def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "snapagent", "serve", "--port", str(port), *args],
         env=_env(tmp_path),
