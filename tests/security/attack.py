@@ -1,0 +1,145 @@
+"""The harness of the attack tests: a real `snapagent serve` process, accounts on it, and a
+probe proving ``/health`` keeps answering while an attack runs.
+
+    with attack_server(tmp_path, SNAPAGENT_TEMPLATE_TIMEOUT_S="1") as server:
+        alice = register(server, "alice@example.com")
+        async with HealthProbe(server.base) as probe:
+            response = await attacker(server).post("/api/v1/chat", json=..., headers=alice)
+        probe.assert_responsive()            # every /health answer came within 200 ms
+
+Every class of attack in ``docs/security.md`` has a test here that goes through the HTTP
+surface of a separate server process: nothing is called in-process, so what the tests prove is
+what a hostile registered user gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from replicas.live import live
+
+__all__ = [
+    "HEALTH_BUDGET_S",
+    "AttackServer",
+    "HealthProbe",
+    "attack_server",
+    "publish",
+    "register",
+]
+
+HEALTH_BUDGET_S = 0.2
+"""``/health`` must answer within this during every attack (the issue's promise)."""
+PASSWORD = "attack test password 1"
+
+
+@dataclass
+class AttackServer:
+    """A running `snapagent serve` on an embedded SQLite database in its own directory."""
+
+    base: str
+    data_dir: Path
+    server: live.Server
+
+    def log(self) -> str:
+        return str(self.server.log())
+
+
+@contextlib.contextmanager
+def attack_server(workdir: Path, *args: str, **env: str) -> Iterator[AttackServer]:
+    """Start a server (extra CLI ``args``, extra environment ``env``) and stop it after."""
+    data_dir = workdir / "data"
+    server = live.start_server(
+        live.server_env(None, data_dir, **env), workdir, "--log-level", "warning", *args
+    )
+    try:
+        live.wait_ready(server)
+        yield AttackServer(server.base, data_dir, server)
+    finally:
+        live.stop_all([server])
+
+
+def register(server: AttackServer, email: str, password: str = PASSWORD) -> dict[str, str]:
+    """Register ``email`` and log in; returns its ``Authorization`` headers."""
+    account = {"email": email, "password": password}
+    with httpx.Client(base_url=server.base, timeout=60) as http:
+        http.post("/api/v1/auth/register", json=account).raise_for_status()
+        token = http.post("/api/v1/auth/login", json=account).raise_for_status().json()
+    return {"Authorization": f"Bearer {token['access_token']}"}
+
+
+def publish(server: AttackServer, headers: dict[str, str], graph: dict[str, Any]) -> str:
+    """Create a bot whose draft becomes ``graph``, publish it; returns the bot id.
+
+    Raises ``httpx.HTTPStatusError`` when the graph is refused (tests of validation look at
+    ``exc.response``)."""
+    with httpx.Client(base_url=server.base, headers=headers, timeout=60) as http:
+        bot = http.post("/api/v1/bots", json={"name": "attack"}).raise_for_status().json()
+        versions = f"/api/v1/bots/{bot['id']}/workflow-versions"
+        draft = http.get(versions).raise_for_status().json()["data"][0]
+        body = {"graph": graph, "revision": draft["revision"]}
+        http.put(f"{versions}/{draft['id']}", json=body).raise_for_status()
+        http.post(f"{versions}/{draft['id']}/publish").raise_for_status()
+    return str(bot["id"])
+
+
+@dataclass
+class HealthProbe:
+    """Polls ``GET /health`` every ``interval_s`` on its own connection while the ``async
+    with`` body runs; records how long each answer took (a failure counts as infinitely slow).
+    """
+
+    base: str
+    interval_s: float = 0.05
+    latencies: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    _task: asyncio.Task[None] | None = None
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def _poll(self) -> None:
+        async with httpx.AsyncClient(base_url=self.base, timeout=10) as http:
+            while not self._stop.is_set():
+                began = time.perf_counter()
+                try:
+                    response = await http.get("/health")
+                    if response.status_code != 200:
+                        self.failures.append(f"/health answered {response.status_code}")
+                except httpx.HTTPError as exc:
+                    self.failures.append(f"/health failed: {exc!r}")
+                self.latencies.append(time.perf_counter() - began)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.interval_s)
+
+    async def __aenter__(self) -> HealthProbe:
+        self._task = asyncio.create_task(self._poll())
+        await asyncio.sleep(self.interval_s)  # at least one probe before the attack starts
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    @property
+    def worst_s(self) -> float:
+        return max(self.latencies, default=0.0)
+
+    def assert_responsive(self, budget_s: float = HEALTH_BUDGET_S) -> None:
+        """Every probe answered 200 within ``budget_s``, and there were at least two."""
+        assert not self.failures, self.failures[:5]
+        assert len(self.latencies) >= 2, "the attack ended before /health was probed twice"
+        slow = [round(s, 3) for s in self.latencies if s > budget_s]
+        assert not slow, f"/health slower than {budget_s} s during the attack: {slow[:10]}"
