@@ -20,6 +20,7 @@ __all__ = ["SNIPPET_CHARS", "answer_text", "collect_sources", "engine_event", "f
 
 SNIPPET_CHARS = 300
 ANSWER_OUTPUT = "answer"
+ANSWER_NODE_TYPE = "answer"
 # The V1 adapters (snapagent.legacy) wrap these node types; their documents count the same.
 LLM_NODE_TYPES = frozenset({"llm", "v1_llm"})
 KNOWLEDGE_NODE_TYPES = frozenset({"knowledge", "v1_knowledge"})
@@ -27,9 +28,14 @@ _DOCUMENT_KEYS = frozenset({"text", "document_id"})
 
 
 def answer_text(result: WorkflowRunResult) -> str:
+    """The end node's ``answer``; without one, what the graph's answer nodes said, in order."""
     value = result.outputs.get(ANSWER_OUTPUT)
     if value is None:
-        return ""
+        return "".join(
+            str(node.outputs.get("text", ""))
+            for node in result.ordered_nodes()
+            if node.node_type == ANSWER_NODE_TYPE and node.status is NodeStatus.SUCCEEDED
+        )
     return value if isinstance(value, str) else str(value)
 
 
