@@ -4,6 +4,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useState } 
 import type { ReactNode } from "react";
 
 import { en, type MessageKey } from "./en";
+import { format } from "./format";
 import { ko } from "./ko";
 
 export type Language = "en" | "ko";
@@ -23,14 +24,6 @@ interface I18n {
 }
 
 const I18nContext = createContext<I18n | null>(null);
-
-/** `{name}` placeholders are replaced by `vars.name`; unknown placeholders stay visible. */
-export function format(template: string, vars?: Record<string, string | number>): string {
-  if (!vars) return template;
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    name in vars ? String(vars[name]) : whole,
-  );
-}
 
 function initialLanguage(): Language {
   const stored = localStorage.getItem(STORAGE_KEY);

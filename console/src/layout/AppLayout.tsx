@@ -5,7 +5,7 @@ import { Suspense } from "react";
 import { Link, Outlet, useLocation } from "react-router";
 
 import { setSession, useSession } from "../api/session";
-import { LANGUAGES, useI18n, type Language } from "../i18n/i18n";
+import { LANGUAGES, useI18n } from "../i18n/i18n";
 import { PageLoader } from "./PageLoader";
 
 export function LanguageSelect() {
@@ -17,7 +17,7 @@ export function LanguageSelect() {
       data={LANGUAGES.map((l) => ({ value: l.value, label: l.label }))}
       value={language}
       onChange={(value) => {
-        if (value) setLanguage(value as Language);
+        if (value) setLanguage(value);
       }}
       allowDeselect={false}
       w={120}

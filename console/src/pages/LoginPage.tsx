@@ -12,7 +12,7 @@ import {
   Title,
 } from "@mantine/core";
 import { useState } from "react";
-import type { FormEvent } from "react";
+import type { SyntheticEvent } from "react";
 import { Navigate, useSearchParams } from "react-router";
 
 import { api } from "../api/client";
@@ -45,7 +45,7 @@ export function LoginPage() {
       ? error.fieldProblems.find((p) => p.field === field || p.field.endsWith(`.${field}`))?.reason
       : undefined;
 
-  async function submit(event: FormEvent) {
+  async function submit(event: SyntheticEvent) {
     event.preventDefault();
     setBusy(true);
     setError(null);
@@ -79,7 +79,7 @@ export function LoginPage() {
             <SegmentedControl
               value={mode}
               onChange={(value) => {
-                setMode(value as Mode);
+                setMode(value);
                 setError(null);
               }}
               data={[

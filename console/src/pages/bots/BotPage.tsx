@@ -6,13 +6,9 @@ import { QueryState } from "../../components/QueryState";
 import { useT } from "../../i18n/i18n";
 import { useBot } from "./botQueries";
 
-const EditorPage = lazy(() => import("../editor/EditorPage"));
-const RunsPage = lazy(() => import("../runs/RunsPage"));
-const RunPage = lazy(() => import("../runs/RunPage"));
-const StatisticsPage = lazy(() => import("../statistics/StatisticsPage"));
 const BotSettingsPage = lazy(() => import("./BotSettingsPage"));
 
-const TABS = ["editor", "runs", "statistics", "settings"] as const;
+const TABS = ["settings"] as const;
 
 export default function BotPage() {
   const t = useT();
@@ -20,11 +16,8 @@ export default function BotPage() {
   const location = useLocation();
   const navigate = useNavigate();
   const bot = useBot(botId);
-  const section = location.pathname.split("/")[3] ?? "editor";
+  const section = location.pathname.split("/")[3] ?? "settings";
   const labels = {
-    editor: t("bot.editor"),
-    runs: t("bot.runs"),
-    statistics: t("bot.statistics"),
     settings: t("bot.settings"),
   };
   return (
@@ -55,11 +48,7 @@ export default function BotPage() {
             </Tabs.List>
           </Tabs>
           <Routes>
-            <Route index element={<Navigate to="editor" replace />} />
-            <Route path="editor" element={<EditorPage bot={data} />} />
-            <Route path="runs" element={<RunsPage bot={data} />} />
-            <Route path="runs/:runId" element={<RunPage bot={data} />} />
-            <Route path="statistics" element={<StatisticsPage bot={data} />} />
+            <Route index element={<Navigate to="settings" replace />} />
             <Route path="settings" element={<BotSettingsPage bot={data} />} />
           </Routes>
         </>

@@ -3,7 +3,7 @@ import { useDisclosure } from "@mantine/hooks";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { IconPlus } from "@tabler/icons-react";
 import { useState } from "react";
-import type { FormEvent } from "react";
+import type { SyntheticEvent } from "react";
 import { Link, useNavigate } from "react-router";
 
 import { api } from "../../api/client";
@@ -13,7 +13,7 @@ import { QueryState } from "../../components/QueryState";
 import { formatDateTime } from "../../format";
 import { useI18n } from "../../i18n/i18n";
 
-export const botsQueryKey = ["bots"] as const;
+
 
 function CreateBotModal({ opened, onClose }: { opened: boolean; onClose: () => void }) {
   const { t } = useI18n();
@@ -25,16 +25,16 @@ function CreateBotModal({ opened, onClose }: { opened: boolean; onClose: () => v
     mutationFn: async () =>
       unwrap(await api.POST("/api/v1/bots", { body: { name, description } })),
     onSuccess: async (bot) => {
-      await queryClient.invalidateQueries({ queryKey: botsQueryKey });
+      await queryClient.invalidateQueries({ queryKey: ["bots"] });
       onClose();
-      void navigate(`/bots/${bot.id}/editor`);
+      void navigate(`/bots/${bot.id}`);
     },
   });
   const nameError =
     create.error instanceof ApiError
       ? create.error.fieldProblems.find((p) => p.field.endsWith("name"))?.reason
       : undefined;
-  function submit(event: FormEvent) {
+  function submit(event: SyntheticEvent) {
     event.preventDefault();
     create.mutate();
   }
@@ -80,7 +80,7 @@ export default function BotsPage() {
   const { t, language } = useI18n();
   const [opened, { open, close }] = useDisclosure();
   const bots = useQuery({
-    queryKey: botsQueryKey,
+    queryKey: ["bots"],
     queryFn: async () => unwrap(await api.GET("/api/v1/bots")),
   });
   return (
@@ -112,7 +112,7 @@ export default function BotsPage() {
                   {data.map((bot) => (
                     <Table.Tr key={bot.id}>
                       <Table.Td>
-                        <Anchor component={Link} to={`/bots/${bot.id}/editor`}>
+                        <Anchor component={Link} to={`/bots/${bot.id}`}>
                           {bot.name}
                         </Anchor>
                       </Table.Td>
