@@ -3,22 +3,29 @@
 Each request costs one statement: an upsert that either adds one to the caller's row (same
 window) or restarts it at 1 (a newer window), returning the count. Processes therefore agree on
 the count without talking to each other. Old rows are swept at most once per window per process.
+Limiters of different window lengths share the table: each stores its keys under a prefix of its
+window length (``60s:chat:user:ab12``) and sweeps only those, so a one-minute limiter never
+deletes the rows of a fifteen-minute one.
 
     limiter = DatabaseRateLimiter(database, window_seconds=60)
     decision = await limiter.hit("chat:user:ab12", limit=30)
     if not decision.allowed:
         raise RateLimitedError("slow down", retry_after=decision.retry_after)
+    await limiter.forgive("chat:user:ab12")     # take one count back (it did not count after all)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, case, delete
+from sqlalchemy import Table, case, delete, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from snapagent.db.models.rate_limits import RateLimitCounter
@@ -53,7 +60,18 @@ class DatabaseRateLimiter:
         self.database = database
         self.window_seconds = window_seconds
         self.clock = clock
+        self._prefix = f"{window_seconds}s:"
         self._swept_window = -1
+        # SQLite has one writer at a time: writers of this process take turns here instead of
+        # holding pooled connections while SQLite's busy handler sleeps them in turn (a burst
+        # of logins would otherwise take every connection, /health's included).
+        self._sqlite_writer = asyncio.Lock() if database.is_sqlite else None
+
+    def _writing(self) -> AbstractAsyncContextManager[object]:
+        return self._sqlite_writer or contextlib.nullcontext()
+
+    def _window(self, now: float) -> int:
+        return int(now // self.window_seconds) * self.window_seconds
 
     def _upsert(self, key: str, window: int) -> Any:
         insert = postgresql.insert if self.database.is_postgres else sqlite.insert
@@ -72,19 +90,49 @@ class DatabaseRateLimiter:
 
     async def hit(self, key: str, limit: int) -> RateDecision:
         """Count one request of ``key`` against ``limit`` per window."""
+        (decision,) = await self.hit_all([(key, limit)])
+        return decision
+
+    async def hit_all(self, limits: Sequence[tuple[str, int]]) -> list[RateDecision]:
+        """Count one request against each ``(key, limit)``, in one transaction."""
         now = self.clock()
-        window = int(now // self.window_seconds) * self.window_seconds
+        window = self._window(now)
+        counted: list[tuple[int, int, int]] = []
         # A Core connection, not an ORM session: nothing to track, one round trip fewer.
-        async with self.database.engine.begin() as connection:
-            hits, window_start = (await connection.execute(self._upsert(key, window))).one()
+        async with self._writing(), self.database.engine.begin() as connection:
+            for key, limit in limits:
+                upsert = self._upsert(self._prefix + key, window)
+                hits, window_start = (await connection.execute(upsert)).one()
+                counted.append((int(hits), int(window_start), limit))
             if window != self._swept_window:
                 self._swept_window = window
                 # Rows of callers gone quiet; bounded work, once per window per process.
                 await connection.execute(
-                    delete(_table).where(_table.c.window_start < window - self.window_seconds)
+                    delete(_table).where(
+                        _table.c.key.startswith(self._prefix, autoescape=True),
+                        _table.c.window_start < window - self.window_seconds,
+                    )
                 )
-        reset_at = int(window_start) + self.window_seconds
-        retry_after = max(1.0, math.ceil(reset_at - now))
-        return RateDecision(
-            allowed=int(hits) <= limit, hits=int(hits), limit=limit, retry_after=retry_after
-        )
+        return [
+            RateDecision(
+                allowed=hits <= limit,
+                hits=hits,
+                limit=limit,
+                retry_after=max(1.0, math.ceil(window_start + self.window_seconds - now)),
+            )
+            for hits, window_start, limit in counted
+        ]
+
+    async def forgive(self, *keys: str) -> None:
+        """Take back one count of each key in the current window (never below zero)."""
+        window = self._window(self.clock())
+        async with self._writing(), self.database.engine.begin() as connection:
+            await connection.execute(
+                update(_table)
+                .where(
+                    _table.c.key.in_([self._prefix + key for key in keys]),
+                    _table.c.window_start == window,
+                    _table.c.hits > 0,
+                )
+                .values(hits=_table.c.hits - 1)
+            )
