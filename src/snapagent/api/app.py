@@ -50,6 +50,7 @@ from snapagent.observability.install import install_observability
 from snapagent.observability.settings import ObservabilitySettings
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
+from snapagent.services.account_guard import AccountGuard
 from snapagent.services.accounts import Credentials
 from snapagent.services.chat import ChatService
 from snapagent.services.graph_resources import GraphResources
@@ -124,6 +125,7 @@ def create_app(
         core_settings=core,
         database=db,
         credentials=credentials,
+        account_guard=AccountGuard(db, settings),
         node_registry=(node_registry or _default_registry()).freeze(),
         knowledge=knowledge,
         chat_models=chat_models,

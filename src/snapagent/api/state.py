@@ -12,6 +12,7 @@ from typing import Any
 
 from snapagent.db.session import Database
 from snapagent.server_settings import ServerSettings
+from snapagent.services.account_guard import AccountGuard
 from snapagent.services.accounts import Credentials
 from snapagent.services.graph_resources import GraphResources
 from snapagent.services.knowledge import KnowledgeService
@@ -30,6 +31,8 @@ class AppState:
     core_settings: CoreSettings
     database: Database
     credentials: Credentials
+    account_guard: AccountGuard
+    """Who may register, and the failed-login and registration throttles."""
     node_registry: NodeRegistryV2
     """The V2 registry (frozen): what drafts are validated with; never holds ``v1_*`` types."""
     knowledge: KnowledgeService
