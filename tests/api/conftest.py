@@ -3,7 +3,10 @@
 - ``server_settings``: fast argon2 cost and a fixed JWT secret.
 - ``api_knowledge``: the app's `KnowledgeService` (hash embeddings, ``TEST_UPLOAD_LIMIT``).
 - ``app``: ``create_app`` on ``migrated_db`` (parametrized sqlite/postgres by the root conftest).
-- ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s).
+- ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s);
+  ``client_of(app, address)`` makes more (another app, another client address).
+- ``replica``: a second app on the same database (what a second server process is);
+  ``make_app(**server_settings)`` builds more, with other server settings.
 - ``alice`` / ``bob``: registered users (:class:`ApiUser`: ``id``, ``email``, ``token``,
   ``headers``). Use them for the cross-owner checks: bob asking for alice's thing gets a 404.
 - ``register_user(client, email)``: make more users; ``create_knowledge_base(client, user, name)``.
@@ -12,7 +15,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,24 +111,48 @@ async def api_knowledge(
 
 
 @pytest.fixture
-def app(
+def make_app(
     migrated_db: Database,
     server_settings: ServerSettings,
     core_settings: CoreSettings,
     api_knowledge: KnowledgeService,
-) -> FastAPI:
-    return create_app(
-        server_settings, migrated_db, core_settings=core_settings, knowledge=api_knowledge
-    )
+) -> Callable[..., FastAPI]:
+    """``make_app(**server_setting_overrides)``: another app on the test database."""
+
+    def make(**overrides: Any) -> FastAPI:
+        settings = server_settings.model_copy(update=overrides)
+        return create_app(
+            settings, migrated_db, core_settings=core_settings, knowledge=api_knowledge
+        )
+
+    return make
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+def app(make_app: Callable[..., FastAPI]) -> FastAPI:
+    return make_app()
+
+
+@pytest.fixture
+def replica(make_app: Callable[..., FastAPI]) -> FastAPI:
+    """A second app on the same database: what a second server process is."""
+    return make_app()
+
+
+@asynccontextmanager
+async def client_of(app: FastAPI, address: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` (its lifespan running) whose requests come from ``address``."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 123))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
     ):
+        yield http
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(app) as http:
         yield http
 
 

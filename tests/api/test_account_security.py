@@ -4,18 +4,12 @@ bound on concurrent password hashing."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
-from snapagent.api.app import create_app
-from snapagent.db.session import Database
-from snapagent.server_settings import ServerSettings
-from snapagent.services.knowledge import KnowledgeService
-from snapagent.settings import CoreSettings
-
-from .conftest import PASSWORD, ApiUser, assert_problem, register_user
+from .conftest import PASSWORD, ApiUser, assert_problem, client_of, register_user
 
 ME = "/api/v1/auth/me"
 REGISTER = "/api/v1/auth/register"
@@ -76,23 +70,11 @@ async def test_password_change_revokes_earlier_tokens_but_not_api_keys(
 
 
 async def test_logout_everywhere_on_one_replica_is_felt_on_the_other(
-    client: httpx.AsyncClient,
-    alice: ApiUser,
-    migrated_db: Database,
-    server_settings: ServerSettings,
-    core_settings: CoreSettings,
-    api_knowledge: KnowledgeService,
+    client: httpx.AsyncClient, alice: ApiUser, replica: FastAPI
 ) -> None:
     key = await client.post("/api/v1/api-keys", json={"name": "ci"}, headers=alice.headers)
     api_key = key.json()["key"]
-    replica = create_app(
-        server_settings, migrated_db, core_settings=core_settings, knowledge=api_knowledge
-    )
-    transport = httpx.ASGITransport(app=replica, raise_app_exceptions=False)
-    async with (
-        replica.router.lifespan_context(replica),
-        httpx.AsyncClient(transport=transport, base_url="http://replica") as other,
-    ):
+    async with client_of(replica) as other:
         assert (await other.get(ME, headers=alice.headers)).status_code == 200
         out = await client.post("/api/v1/auth/logout-everywhere", headers=alice.headers)
         assert out.status_code == 204
@@ -106,25 +88,10 @@ async def test_logout_everywhere_on_one_replica_is_felt_on_the_other(
         ).status_code == 200
 
 
-@pytest.fixture
-def closed_app(
-    migrated_db: Database,
-    core_settings: CoreSettings,
-    api_knowledge: KnowledgeService,
-    server_settings: ServerSettings,
-) -> FastAPI:
-    closed = server_settings.model_copy(update={"registration": "closed"})
-    return create_app(closed, migrated_db, core_settings=core_settings, knowledge=api_knowledge)
-
-
 async def test_closed_registration_only_an_existing_account_creates_users(
-    client: httpx.AsyncClient, alice: ApiUser, closed_app: FastAPI
+    client: httpx.AsyncClient, alice: ApiUser, make_app: Callable[..., FastAPI]
 ) -> None:
-    transport = httpx.ASGITransport(app=closed_app, raise_app_exceptions=False)
-    async with (
-        closed_app.router.lifespan_context(closed_app),
-        httpx.AsyncClient(transport=transport, base_url="http://closed") as closed,
-    ):
+    async with client_of(make_app(registration="closed")) as closed:
         config = (await closed.get("/api/v1/auth/config")).json()
         assert config["registration"] == "closed"
         assert config["registration_open"] is False
@@ -147,28 +114,16 @@ async def test_closed_registration_only_an_existing_account_creates_users(
         assert login.status_code == 200
 
 
-@pytest.fixture
-def slow_hashing(server_settings: ServerSettings) -> ServerSettings:
-    """Hashes slow enough (~tens of ms) that concurrent requests meet at the gate."""
-    return server_settings.model_copy(
-        update={
-            "argon2_time_cost": 2,
-            "argon2_memory_kib": 32 * 1024,
-            "password_hash_concurrency": 1,
-            "password_hash_queue": 1,
-            "password_hash_wait_s": 0.05,
-        }
-    )
-
-
 async def test_concurrent_hashing_is_bounded_and_the_rest_get_429(
-    migrated_db: Database,
-    core_settings: CoreSettings,
-    api_knowledge: KnowledgeService,
-    slow_hashing: ServerSettings,
+    make_app: Callable[..., FastAPI],
 ) -> None:
-    app = create_app(
-        slow_hashing, migrated_db, core_settings=core_settings, knowledge=api_knowledge
+    # Hashes slow enough (~tens of ms) that concurrent requests meet at the gate.
+    app = make_app(
+        argon2_time_cost=2,
+        argon2_memory_kib=32 * 1024,
+        password_hash_concurrency=1,
+        password_hash_queue=1,
+        password_hash_wait_s=0.05,
     )
     gate = app.state.snapagent.credentials.gate
     peak = 0
@@ -180,11 +135,7 @@ async def test_concurrent_hashing_is_bounded_and_the_rest_get_429(
         return str(original(password))
 
     app.state.snapagent.credentials.hash_password = watched
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
-    ):
+    async with client_of(app) as http:
         accounts = [{"email": f"u{i}@example.com", "password": PASSWORD} for i in range(12)]
         answers = await asyncio.gather(*(http.post(REGISTER, json=a) for a in accounts))
     statuses = sorted(r.status_code for r in answers)

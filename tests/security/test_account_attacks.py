@@ -66,6 +66,19 @@ async def barrage(
     return await asyncio.gather(*(send(request) for request in requests))
 
 
+def from_one_address(
+    http: httpx.AsyncClient, path: str, bodies: list[dict[str, str]]
+) -> Awaitable[list[httpx.Response]]:
+    """POST each body, claiming a fresh address in ``X-Forwarded-For`` every time: from an
+    untrusted peer the header must change nothing."""
+    return barrage(
+        [
+            partial(http.post, path, json=body, headers={"X-Forwarded-For": f"198.51.100.{i}"})
+            for i, body in enumerate(bodies)
+        ]
+    )
+
+
 @contextlib.asynccontextmanager
 async def connect(server: AttackServer, address: str) -> AsyncIterator[httpx.AsyncClient]:
     async with connect_all(server, [address]) as (http,):
@@ -117,18 +130,8 @@ async def test_guessing_many_accounts_from_one_address(server: AttackServer) -> 
     register(server, "bystander@example.com")
     attacker = next(_addresses)
     async with connect(server, attacker) as http, HealthProbe(server.base) as probe:
-        answers = await barrage(
-            [
-                partial(
-                    http.post,
-                    LOGIN,
-                    json={"email": f"user{i}@example.com", "password": "password1"},
-                    # From an untrusted peer this header is ignored: no fresh address per guess.
-                    headers={"X-Forwarded-For": f"198.51.100.{i}"},
-                )
-                for i in range(40)
-            ]
-        )
+        bodies = [{"email": f"user{i}@example.com", "password": "password1"} for i in range(40)]
+        answers = await from_one_address(http, LOGIN, bodies)
     probe.assert_responsive()
     statuses = Counter(r.status_code for r in answers)
     assert statuses == {401: PER_CLIENT, 429: 40 - PER_CLIENT}, statuses
@@ -143,17 +146,8 @@ async def test_guessing_many_accounts_from_one_address(server: AttackServer) -> 
 async def test_registration_flood_from_one_address(server: AttackServer) -> None:
     attacker = next(_addresses)
     async with connect(server, attacker) as http, HealthProbe(server.base) as probe:
-        answers = await barrage(
-            [
-                partial(
-                    http.post,
-                    REGISTER,
-                    json={"email": f"flood{i}@example.com", "password": PASSWORD},
-                    headers={"X-Forwarded-For": f"203.0.113.{i}"},
-                )
-                for i in range(30)
-            ]
-        )
+        bodies = [{"email": f"flood{i}@example.com", "password": PASSWORD} for i in range(30)]
+        answers = await from_one_address(http, REGISTER, bodies)
     probe.assert_responsive()
     statuses = Counter(r.status_code for r in answers)
     assert statuses == {201: REGISTRATIONS, 429: 30 - REGISTRATIONS}, statuses
