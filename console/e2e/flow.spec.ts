@@ -52,7 +52,7 @@ test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
   await page.getByTestId("node-palette").getByTestId("palette-knowledge").click();
   await expect(page.getByTestId("node-knowledge")).toBeVisible();
   const inspector = page.getByTestId("node-inspector");
-  await inspector.getByRole("textbox", { name: "Knowledge Base Ids" }).click();
+  await inspector.getByLabel("Knowledge Base Ids").click();
   await page.getByRole("option", { name: "handbook" }).click();
   await page.keyboard.press("Escape");
   await page.getByRole("button", { name: "Auto layout" }).click();
@@ -66,7 +66,7 @@ test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
   // input port of the llm node; knowledge.documents -> llm.context.
   await connect(page, "start", "out:query", "knowledge", "in:query");
   await page.getByTestId("node-llm").click();
-  await inspector.getByRole("textbox", { name: "Prompt" }).fill(
+  await inspector.getByLabel("Prompt", { exact: true }).fill(
     "Context:\n{{ context }}\n\nQuestion: {{ query }}",
   );
   await expect(page.locator('[data-testid="node-llm"] [data-handleid="in:context"]')).toBeVisible();
