@@ -92,6 +92,10 @@ class NodeRunResult:
     skip_reason: str | None = None
     used_default: bool = False
     """True when the node failed and its default outputs stand in (``default_value``)."""
+    scope: tuple[tuple[str, int], ...] = ()
+    """Inside a container's body: which run of it (``(("each", 2),)``); empty at top level."""
+    children: list[NodeRunResult] = field(default_factory=list)
+    """A container's body runs: every node of every item/round, in order."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +112,8 @@ class NodeRunResult:
             "elapsed_s": self.elapsed_s,
             "skip_reason": self.skip_reason,
             "used_default": self.used_default,
+            **({"scope": [list(level) for level in self.scope]} if self.scope else {}),
+            **({"children": [c.to_dict() for c in self.children]} if self.children else {}),
         }
 
 
