@@ -141,7 +141,8 @@ def _provider_class(name: str) -> type[errors.ProviderError] | None:
 
 def failure_error(result: WorkflowRunResult) -> errors.SnapAgentError:
     """Rebuild the error a failed run reports, in our families, so HTTP maps it in one place:
-    provider failures -> 502 (timeouts 504), node timeouts / run limits -> 504, else 500."""
+    provider failures -> 502 (timeouts 504), node timeouts / run limits -> 504, a definition
+    that cannot run (unknown model id) -> 422, else 500."""
     error = result.error
     where = f" at node {error.node_id}" if error and error.node_id else ""
     message = f"workflow run {result.run_id} failed{where}: {error.message if error else '?'}"
@@ -156,6 +157,9 @@ def failure_error(result: WorkflowRunResult) -> errors.SnapAgentError:
             return errors.ProviderError(message)
     if result.status.value == "cancelled":
         return errors.ConflictError(message)
+    if isinstance(error.exception if error else None, errors.DefinitionError):
+        # The bot's definition cannot run (an unknown model id...): the request's 422.
+        return errors.DefinitionError(message)
     if name in {"NodeTimeoutError", "TimeoutError"}:
         return errors.NodeTimeoutError(message, node_id=error.node_id if error else None)
     if name == "RunLimitError":
