@@ -239,7 +239,9 @@ async def test_cancelling_the_run_cancels_the_items(registry: NodeRegistryV2, pr
     task = asyncio.create_task(
         executor.run(graph, {"items": ["a", "b"], "delays": [5]}, cancel_event=cancel)
     )
-    while probe.running < 2:
+    for _ in range(500):  # both items are inside the probe
+        if probe.running == 2:
+            break
         await asyncio.sleep(0.01)
     cancel.set()
     result = await asyncio.wait_for(task, 5)
@@ -474,7 +476,8 @@ async def test_loop_failures_and_bad_values(registry: NodeRegistryV2) -> None:
     assert "is string but loop variable 'text' is integer" in found["nodes[1].config.updates.text"]
 
     failing = loop_graph()
-    failing["nodes"][1]["config"]["graph"]["nodes"][0]["config"]["template"] = "{{ text.x.y }}{{ n }}"
+    step = failing["nodes"][1]["config"]["graph"]["nodes"][0]
+    step["config"]["template"] = "{{ text.x.y }}{{ n }}"
     failing["nodes"][1]["error_strategy"] = "default_value"
     failing["nodes"][1]["default_outputs"] = {"text": "fallback", "rounds": -1}
     result = await run(registry, failing, {"query": "q"})

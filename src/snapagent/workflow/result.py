@@ -142,6 +142,11 @@ class WorkflowRunResult:
         """Nodes in start order; nodes that never started come last."""
         return sorted(self.nodes.values(), key=lambda n: (n.index < 0, n.index))
 
+    def flattened_nodes(self) -> list[NodeRunResult]:
+        """`ordered_nodes`, each container followed by its body runs' nodes (item by item,
+        recursively): the order a reader follows the run in."""
+        return _flatten(self.ordered_nodes())
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
@@ -152,3 +157,12 @@ class WorkflowRunResult:
             "usage": self.usage.to_dict(),
             "nodes": [n.to_dict() for n in self.ordered_nodes()],
         }
+
+
+def _flatten(nodes: list[NodeRunResult]) -> list[NodeRunResult]:
+    flat: list[NodeRunResult] = []
+    for node in nodes:
+        flat.append(node)
+        if node.children:
+            flat += _flatten(node.children)
+    return flat

@@ -26,11 +26,11 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
-from snapagent.workflow.node import BaseNodeV2
+from snapagent.workflow.node import BaseNodeV2, ResourceRef
 from snapagent.workflow.schema import NodePortSchema, PortDefinition, ValueSelector, WorkflowGraph
 
 if TYPE_CHECKING:
@@ -79,6 +79,12 @@ class SubgraphNode(BaseNodeV2[ConfigT]):
         super().__init__(node_id, config)
         self.body_analysis: GraphAnalysis | None = None
         self.body_plan: ExecutionPlan | None = None
+
+    @classmethod
+    def resources(cls, config: Mapping[str, Any]) -> list[ResourceRef]:
+        """The container's own references; its body's nodes are searched one by one by
+        whoever walks the graph (each with its own type's rules and its full path)."""
+        return super().resources({k: v for k, v in config.items() if k != cls.body_field})
 
     def body_graph(self) -> WorkflowGraph:
         graph = getattr(self.config, self.body_field)
