@@ -102,6 +102,13 @@ class ServerSettings(BaseSettings):
     registration_window_s: int = Field(
         default=3600, ge=1, le=86_400, description="The window registrations are counted in."
     )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Peers trusted to report the client's address in X-Forwarded-For (the load "
+        "balancer's addresses, comma-separated, or * when only it can reach the server). The "
+        "per-client login and registration limits count that address. Unset: uvicorn's default "
+        "(127.0.0.1, or the FORWARDED_ALLOW_IPS variable).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

@@ -8,5 +8,6 @@ from api.conftest import (  # noqa: F401  (fixtures, registered by being importe
     app,
     client,
     core_settings,
+    make_app,
     server_settings,
 )

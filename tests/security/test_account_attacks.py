@@ -33,6 +33,7 @@ REGISTER = "/api/v1/auth/register"
 MIB = 1024 * 1024
 PER_ACCOUNT, PER_CLIENT, REGISTRATIONS = 5, 10, 5
 AT_ONCE = 6
+BALANCER = "127.0.0.250"  # trusted to say who the client is (SNAPAGENT_FORWARDED_ALLOW_IPS)
 HASHING_FLOOD_AT_ONCE = AT_ONCE  # more than the gate admits (2 running + 2 waiting)
 _addresses = (f"127.0.0.{i}" for i in itertools.count(2))
 
@@ -102,6 +103,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackServer]:
         SNAPAGENT_LOGIN_FAILURES_PER_ACCOUNT=str(PER_ACCOUNT),
         SNAPAGENT_LOGIN_FAILURES_PER_CLIENT=str(PER_CLIENT),
         SNAPAGENT_REGISTRATIONS_PER_CLIENT=str(REGISTRATIONS),
+        SNAPAGENT_FORWARDED_ALLOW_IPS=BALANCER,
     ) as running:
         yield running
 
@@ -155,6 +157,21 @@ async def test_registration_flood_from_one_address(server: AttackServer) -> None
     async with connect(server, next(_addresses)) as someone_else:
         account = {"email": "latecomer@example.com", "password": PASSWORD}
         assert (await someone_else.post(REGISTER, json=account)).status_code == 201
+
+
+async def test_behind_a_trusted_balancer_each_client_has_its_own_count(
+    server: AttackServer,
+) -> None:
+    async with connect(server, BALANCER) as balancer:
+        bodies = [{"email": f"lb{i}@example.com", "password": "password1"} for i in range(20)]
+        # Twenty different clients behind the balancer: none of them is over its limit.
+        answers = await from_one_address(balancer, LOGIN, bodies)
+        assert Counter(r.status_code for r in answers) == {401: 20}
+        # One client behind it guessing on: its own count runs out, as it would if direct.
+        one_client = {"X-Forwarded-For": "192.0.2.77"}
+        again = [await balancer.post(LOGIN, json=body, headers=one_client) for body in bodies[:12]]
+    statuses = Counter(r.status_code for r in again)
+    assert statuses == {401: PER_CLIENT, 429: 12 - PER_CLIENT}, statuses
 
 
 def _status_kib(pid: int, field: str) -> int:
