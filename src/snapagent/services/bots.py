@@ -12,6 +12,7 @@ gets a ready draft, start -> knowledge -> llm -> end, so it can chat right after
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,9 +22,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.knowledge import KnowledgeBase
-from snapagent.errors import InputValidationError
+from snapagent.errors import GraphValidationError, InputValidationError
 from snapagent.legacy.validation import load_v1_workflow
 from snapagent.services.workflow_versions import WorkflowVersionService, get_owned_bot
+from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 
 __all__ = ["UPDATABLE_FIELDS", "BotService", "default_graph", "get_owned_bot"]
@@ -94,6 +96,15 @@ def default_graph(knowledge_base_ids: Sequence[str]) -> dict[str, Any]:
         answer,
     ]
     return {"nodes": [start, knowledge, llm, end], "edges": edges}
+
+
+def _checked_v1(workflow: Mapping[str, Any], limits: GraphLimits) -> dict[str, Any]:
+    too_big = check_graph_size(workflow, limits)
+    if too_big:
+        raise GraphValidationError(
+            [p.to_dict() for p in too_big], "the workflow is over a size limit"
+        )
+    return load_v1_workflow(workflow).to_json()
 
 
 def _clean_name(name: Any) -> str:
@@ -183,9 +194,10 @@ class BotService:
     async def set_legacy_workflow(
         self, owner: User, bot_id: str, workflow: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """Replace the V1 workflow; it must pass the V1 validator (every problem reported)."""
+        """Replace the V1 workflow; it must pass the V1 validator (every problem reported) and
+        the graph size limits. Checked in a thread: a big workflow never stalls the loop."""
         bot = await get_owned_bot(self.session, owner, bot_id)
-        bot.workflow = load_v1_workflow(workflow).to_json()
+        bot.workflow = await asyncio.to_thread(_checked_v1, workflow, self.versions.limits)
         await self.session.commit()
         return bot.workflow
 

@@ -14,6 +14,7 @@ Every guard is a conditional ``UPDATE`` so two concurrent writers cannot both wi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,7 +28,9 @@ from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
+from snapagent.services.graph_limits import default_graph_limits
 from snapagent.services.workflow_diff import GraphDiff, diff_graphs
+from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.validation import validate_graph
@@ -59,8 +62,14 @@ def _schema_problems(exc: ValidationError) -> list[dict[str, Any]]:
     return problems
 
 
-def graph_problems(graph: Any, registry: NodeRegistryV2) -> list[dict[str, Any]]:
-    """Every problem of a submitted graph, as JSON objects; empty when it is valid."""
+def graph_problems(
+    graph: Any, registry: NodeRegistryV2, limits: GraphLimits | None = None
+) -> list[dict[str, Any]]:
+    """Every problem of a submitted graph, as JSON objects; empty when it is valid.
+
+    A graph over a size limit raises `GraphValidationError` (422) with that problem alone:
+    nothing else is checked. CPU-bound: call it off the event loop (the service does)."""
+    _check_size(graph, limits)
     try:
         parsed = WorkflowGraph.from_json(graph)
     except ValidationError as exc:
@@ -68,8 +77,18 @@ def graph_problems(graph: Any, registry: NodeRegistryV2) -> list[dict[str, Any]]
     return [p.to_dict() for p in validate_graph(parsed, registry)]
 
 
-def _parse(graph: Any) -> dict[str, Any]:
-    """The graph as stored: must at least have the schema's shape (semantics wait for publish)."""
+def _check_size(graph: Any, limits: GraphLimits | None) -> None:
+    too_big = check_graph_size(graph, limits or default_graph_limits())
+    if too_big:
+        raise GraphValidationError(
+            [p.to_dict() for p in too_big], "the graph is over a size limit: " + too_big[0].message
+        )
+
+
+def _parse(graph: Any, limits: GraphLimits | None = None) -> dict[str, Any]:
+    """The graph as stored: must at least have the schema's shape (semantics wait for publish)
+    and stay within the size limits."""
+    _check_size(graph, limits)
     try:
         return WorkflowGraph.from_json(graph).to_json()
     except ValidationError as exc:
@@ -81,9 +100,15 @@ def _parse(graph: Any) -> dict[str, Any]:
 class WorkflowVersionService:
     """Use cases of ``bot_workflow_versions``; every method checks the caller owns the bot."""
 
-    def __init__(self, session: AsyncSession, registry: NodeRegistryV2) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        registry: NodeRegistryV2,
+        limits: GraphLimits | None = None,
+    ) -> None:
         self.session = session
         self.registry = registry
+        self.limits = limits or default_graph_limits()
 
     # -- reading --------------------------------------------------------------------------
 
@@ -114,13 +139,15 @@ class WorkflowVersionService:
         )
         return found
 
-    def validate(self, graph: Any) -> list[dict[str, Any]]:
-        return graph_problems(graph, self.registry)
+    async def validate(self, graph: Any) -> list[dict[str, Any]]:
+        """Every problem of ``graph``; the work runs in a thread (bounded by the size limits),
+        never on the event loop."""
+        return await asyncio.to_thread(graph_problems, graph, self.registry, self.limits)
 
     async def validate_for_bot(self, owner: User, bot_id: str, graph: Any) -> list[dict[str, Any]]:
         """Every problem of ``graph``, checked in the context of one of the caller's bots."""
         await self._bot(owner, bot_id)
-        return self.validate(graph)
+        return await self.validate(graph)
 
     async def diff(self, owner: User, bot_id: str, from_id: str, to_id: str) -> GraphDiff:
         before = await self.get(owner, bot_id, from_id)
@@ -132,11 +159,21 @@ class WorkflowVersionService:
     def add_draft(
         self, bot: Bot, user: User, graph: dict[str, Any], *, source: str, note: str = ""
     ) -> BotWorkflowVersion:
-        """Stage a draft for ``bot`` in the current transaction (the caller commits)."""
+        """Stage a draft for ``bot`` in the current transaction (the caller commits). For
+        graphs the server made; a user's graph goes through `_checked` first."""
+        return self._stage_draft(bot, user, _parse(graph, self.limits), source, note)
+
+    async def _checked(self, graph: Any) -> dict[str, Any]:
+        """A user's graph in its stored form (size limits and shape checked in a thread)."""
+        return await asyncio.to_thread(_parse, graph, self.limits)
+
+    def _stage_draft(
+        self, bot: Bot, user: User, graph: dict[str, Any], source: str, note: str
+    ) -> BotWorkflowVersion:
         draft = BotWorkflowVersion(
             bot_id=bot.id,
             status="draft",
-            graph=_parse(graph),
+            graph=graph,
             revision=1,
             source=source,
             note=note,
@@ -152,13 +189,14 @@ class WorkflowVersionService:
         bot = await self._bot(owner, bot_id)
         if await self._draft(bot.id) is not None:
             raise ConflictError("this bot already has a draft; edit or publish it")
-        source = "editor"
         if graph is None:
             published = await self.published(bot.id)
             if published is None:
                 raise ConflictError("no graph given and no published version to copy")
-            graph, source = published.graph, f"copy:{published.version_number}"
-        draft = self.add_draft(bot, owner, dict(graph), source=source, note=note)
+            stored, source = published.graph, f"copy:{published.version_number}"
+        else:
+            stored, source = await self._checked(dict(graph)), "editor"
+        draft = self._stage_draft(bot, owner, stored, source, note)
         await self._commit("this bot already has a draft; edit or publish it")
         return draft
 
@@ -174,7 +212,7 @@ class WorkflowVersionService:
     ) -> BotWorkflowVersion:
         """Save ``graph`` into the draft if ``revision`` is still current (else 409)."""
         version = await self.get(owner, bot_id, version_id)
-        values: dict[str, Any] = {"graph": _parse(graph), "source": "editor"}
+        values: dict[str, Any] = {"graph": await self._checked(graph), "source": "editor"}
         if note is not None:
             values["note"] = note
         return await self._guarded_save(version, revision, values)
@@ -193,7 +231,7 @@ class WorkflowVersionService:
                 BotWorkflowVersion.source == "default",
             )
             .values(
-                graph=_parse(graph),
+                graph=_parse(graph, self.limits),
                 revision=BotWorkflowVersion.revision + 1,
                 updated_at=utcnow(),
             )
@@ -210,7 +248,7 @@ class WorkflowVersionService:
         draft = await self._draft(source.bot_id)
         if draft is None:
             bot = await self._bot(owner, bot_id)
-            created = self.add_draft(bot, owner, source.graph, source="restore", note=note)
+            created = self._stage_draft(bot, owner, source.graph, "restore", note)
             await self._commit("this bot already has a draft; edit or publish it")
             return created
         values = {"graph": source.graph, "note": note, "source": "restore"}
@@ -225,7 +263,7 @@ class WorkflowVersionService:
             raise ConflictError(f"version {version.version_number} is already {version.status}")
         if revision is not None and revision != version.revision:
             raise ConflictError(_stale(revision, version.revision))
-        problems = self.validate(version.graph)
+        problems = await self.validate(version.graph)
         if problems:
             raise GraphValidationError(problems, "the draft cannot be published: fix its problems")
         last = await self.session.scalar(
