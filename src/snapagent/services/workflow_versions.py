@@ -6,7 +6,11 @@ version becomes **archived**. Saving sends the revision the client edited; if so
 between, the save is a :class:`~snapagent.errors.ConflictError` (409) instead of a lost update.
 Every guard is a conditional ``UPDATE`` so two concurrent writers cannot both win.
 
-    versions = WorkflowVersionService(session, default_registry())
+Saving checks what a graph names against the caller's account (`GraphResources`): a knowledge
+base the bot's owner does not own, or a legacy ``v1_*`` node type, is refused at once (422);
+validating and publishing add every static problem and every unusable chat model.
+
+    versions = WorkflowVersionService(session, default_registry(), GraphResources(models))
     draft = await versions.current_draft(user, bot_id)
     draft = await versions.update_draft(user, bot_id, draft.id, graph, revision=draft.revision)
     published = await versions.publish(user, bot_id, draft.id)
@@ -29,13 +33,19 @@ from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
 from snapagent.services.graph_limits import default_graph_limits
+from snapagent.services.graph_resources import GraphResources
 from snapagent.services.workflow_diff import GraphDiff, diff_graphs
 from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.validation import validate_graph
 
-__all__ = ["WorkflowVersionService", "get_owned_bot", "graph_problems"]
+__all__ = [
+    "WorkflowVersionService",
+    "get_owned_bot",
+    "graph_problems",
+    "refresh_default_draft",
+]
 
 
 async def get_owned_bot(session: AsyncSession, owner: User, bot_id: str) -> Bot:
@@ -69,12 +79,19 @@ def graph_problems(
 
     A graph over a size limit raises `GraphValidationError` (422) with that problem alone:
     nothing else is checked. CPU-bound: call it off the event loop (the service does)."""
+    return _analysed(graph, registry, limits)[0]
+
+
+def _analysed(
+    graph: Any, registry: NodeRegistryV2, limits: GraphLimits | None
+) -> tuple[list[dict[str, Any]], WorkflowGraph | None]:
+    """The engine's problems and the parsed graph (None when it lacks the schema's shape)."""
     _check_size(graph, limits)
     try:
         parsed = WorkflowGraph.from_json(graph)
     except ValidationError as exc:
-        return _schema_problems(exc)
-    return [p.to_dict() for p in validate_graph(parsed, registry)]
+        return _schema_problems(exc), None
+    return [p.to_dict() for p in validate_graph(parsed, registry)], parsed
 
 
 def _check_size(graph: Any, limits: GraphLimits | None) -> None:
@@ -85,16 +102,42 @@ def _check_size(graph: Any, limits: GraphLimits | None) -> None:
         )
 
 
-def _parse(graph: Any, limits: GraphLimits | None = None) -> dict[str, Any]:
-    """The graph as stored: must at least have the schema's shape (semantics wait for publish)
-    and stay within the size limits."""
+def _parsed(graph: Any, limits: GraphLimits | None = None) -> tuple[dict[str, Any], WorkflowGraph]:
+    """The graph as stored and as parsed: it must stay within the size limits and have at
+    least the schema's shape (semantics wait for publish)."""
     _check_size(graph, limits)
     try:
-        return WorkflowGraph.from_json(graph).to_json()
+        parsed = WorkflowGraph.from_json(graph)
     except ValidationError as exc:
         raise GraphValidationError(
             _schema_problems(exc), "the graph does not have the workflow schema's shape"
         ) from exc
+    return parsed.to_json(), parsed
+
+
+def _parse(graph: Any) -> dict[str, Any]:
+    return _parsed(graph)[0]
+
+
+async def refresh_default_draft(session: AsyncSession, bot_id: str, graph: dict[str, Any]) -> None:
+    """Replace the bot's draft with ``graph`` if nobody has edited the generated one yet.
+
+    Keeps a new bot's draft in step with its knowledge bases until the user takes over.
+    Stages the change; the caller commits.
+    """
+    await session.execute(
+        update(BotWorkflowVersion)
+        .where(
+            BotWorkflowVersion.bot_id == bot_id,
+            BotWorkflowVersion.status == "draft",
+            BotWorkflowVersion.source == "default",
+        )
+        .values(
+            graph=_parse(graph),
+            revision=BotWorkflowVersion.revision + 1,
+            updated_at=utcnow(),
+        )
+    )
 
 
 class WorkflowVersionService:
@@ -104,10 +147,13 @@ class WorkflowVersionService:
         self,
         session: AsyncSession,
         registry: NodeRegistryV2,
+        resources: GraphResources | None = None,
         limits: GraphLimits | None = None,
     ) -> None:
         self.session = session
         self.registry = registry
+        # Knowledge bases are always checked; model ids when a provider is given.
+        self.resources = resources or GraphResources()
         self.limits = limits or default_graph_limits()
 
     # -- reading --------------------------------------------------------------------------
@@ -140,14 +186,49 @@ class WorkflowVersionService:
         return found
 
     async def validate(self, graph: Any) -> list[dict[str, Any]]:
-        """Every problem of ``graph``; the work runs in a thread (bounded by the size limits),
-        never on the event loop."""
-        return await asyncio.to_thread(graph_problems, graph, self.registry, self.limits)
+        """The engine's problems of ``graph``. Parsing and validating run in a thread (the size
+        limits bound them), never on the event loop."""
+        problems, _parsed_graph = await self._analyse(graph)
+        return problems
+
+    async def _analyse(self, graph: Any) -> tuple[list[dict[str, Any]], WorkflowGraph | None]:
+        return await asyncio.to_thread(_analysed, graph, self.registry, self.limits)
 
     async def validate_for_bot(self, owner: User, bot_id: str, graph: Any) -> list[dict[str, Any]]:
-        """Every problem of ``graph``, checked in the context of one of the caller's bots."""
-        await self._bot(owner, bot_id)
-        return await self.validate(graph)
+        """Every problem of ``graph``, checked in the context of one of the caller's bots:
+        the engine's, then what it names (knowledge bases, chat models, legacy types)."""
+        bot = await self._bot(owner, bot_id)
+        problems, parsed = await self._analyse(graph)
+        if parsed is None:
+            return problems  # the schema problems say it all
+        return problems + await self._resource_problems(bot, parsed, models=True)
+
+    async def _resource_problems(
+        self, bot: Bot, graph: WorkflowGraph, *, models: bool
+    ) -> list[dict[str, Any]]:
+        return await self.resources.problems(
+            self.session,
+            bot.owner_id,
+            graph,
+            self.registry,
+            default_model=bot.default_model,
+            models=models,
+        )
+
+    async def _checked(self, bot: Bot, graph: Any) -> dict[str, Any]:
+        """A user's graph in its stored form: within the size limits and of the schema's shape
+        (checked in a thread), naming nothing its owner may not use."""
+        stored, parsed = await asyncio.to_thread(_parsed, graph, self.limits)
+        await self._check_saved(bot, parsed)
+        return stored
+
+    async def _check_saved(self, bot: Bot, graph: WorkflowGraph) -> None:
+        """A draft may be unfinished, but never names what its owner may not use."""
+        problems = await self._resource_problems(bot, graph, models=False)
+        if problems:
+            raise GraphValidationError(
+                problems, "the graph names knowledge bases or node types it may not use"
+            )
 
     async def diff(self, owner: User, bot_id: str, from_id: str, to_id: str) -> GraphDiff:
         before = await self.get(owner, bot_id, from_id)
@@ -160,20 +241,16 @@ class WorkflowVersionService:
         self, bot: Bot, user: User, graph: dict[str, Any], *, source: str, note: str = ""
     ) -> BotWorkflowVersion:
         """Stage a draft for ``bot`` in the current transaction (the caller commits). For
-        graphs the server made; a user's graph goes through `_checked` first."""
-        return self._stage_draft(bot, user, _parse(graph, self.limits), source, note)
-
-    async def _checked(self, graph: Any) -> dict[str, Any]:
-        """A user's graph in its stored form (size limits and shape checked in a thread)."""
-        return await asyncio.to_thread(_parse, graph, self.limits)
+        graphs the server made; a user's graph goes through `_checked`."""
+        return self._stage_draft(bot, user, _parse(graph), source, note)
 
     def _stage_draft(
-        self, bot: Bot, user: User, graph: dict[str, Any], source: str, note: str
+        self, bot: Bot, user: User, stored: dict[str, Any], source: str, note: str
     ) -> BotWorkflowVersion:
         draft = BotWorkflowVersion(
             bot_id=bot.id,
             status="draft",
-            graph=graph,
+            graph=stored,
             revision=1,
             source=source,
             note=note,
@@ -195,7 +272,7 @@ class WorkflowVersionService:
                 raise ConflictError("no graph given and no published version to copy")
             stored, source = published.graph, f"copy:{published.version_number}"
         else:
-            stored, source = await self._checked(dict(graph)), "editor"
+            stored, source = await self._checked(bot, dict(graph)), "editor"
         draft = self._stage_draft(bot, owner, stored, source, note)
         await self._commit("this bot already has a draft; edit or publish it")
         return draft
@@ -212,30 +289,15 @@ class WorkflowVersionService:
     ) -> BotWorkflowVersion:
         """Save ``graph`` into the draft if ``revision`` is still current (else 409)."""
         version = await self.get(owner, bot_id, version_id)
-        values: dict[str, Any] = {"graph": await self._checked(graph), "source": "editor"}
+        stored = await self._checked(await self._bot(owner, bot_id), graph)
+        values: dict[str, Any] = {"graph": stored, "source": "editor"}
         if note is not None:
             values["note"] = note
         return await self._guarded_save(version, revision, values)
 
     async def refresh_default_draft(self, bot: Bot, graph: dict[str, Any]) -> None:
-        """Replace the draft with ``graph`` if nobody has edited the generated one yet.
-
-        Keeps a new bot's draft in step with its knowledge bases until the user takes over.
-        Stages the change; the caller commits.
-        """
-        await self.session.execute(
-            update(BotWorkflowVersion)
-            .where(
-                BotWorkflowVersion.bot_id == bot.id,
-                BotWorkflowVersion.status == "draft",
-                BotWorkflowVersion.source == "default",
-            )
-            .values(
-                graph=_parse(graph, self.limits),
-                revision=BotWorkflowVersion.revision + 1,
-                updated_at=utcnow(),
-            )
-        )
+        """See :func:`refresh_default_draft`."""
+        await refresh_default_draft(self.session, bot.id, graph)
 
     async def restore(
         self, owner: User, bot_id: str, version_id: str, *, revision: int | None = None
@@ -263,7 +325,7 @@ class WorkflowVersionService:
             raise ConflictError(f"version {version.version_number} is already {version.status}")
         if revision is not None and revision != version.revision:
             raise ConflictError(_stale(revision, version.revision))
-        problems = await self.validate(version.graph)
+        problems = await self.validate_for_bot(owner, bot_id, version.graph)
         if problems:
             raise GraphValidationError(problems, "the draft cannot be published: fix its problems")
         last = await self.session.scalar(
