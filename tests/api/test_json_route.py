@@ -28,9 +28,9 @@ def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
             yield route
 
 
-def test_every_api_route_decodes_big_bodies_off_the_event_loop(app: FastAPI) -> None:
-    routes = list(_api_routes(app.routes))
-    assert len(routes) > 20
+def test_every_route_with_a_body_decodes_big_ones_off_the_event_loop(app: FastAPI) -> None:
+    routes = [r for r in _api_routes(app.routes) if r.body_field is not None]
+    assert len(routes) > 10
     plain = [r.path for r in routes if not isinstance(r, OffLoopJsonRoute)]
     assert plain == [], "routers must be built with route_class=OffLoopJsonRoute"
 
