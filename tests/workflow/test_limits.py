@@ -108,3 +108,13 @@ def test_a_big_valid_graph_validates_clean() -> None:
         previous = f"t{i}"
     builder.edge(f"{previous}.text", "end.answer")
     assert validate_graph(WorkflowGraph.from_json(builder.to_json()), default_registry()) == []
+
+
+def test_nodes_and_edges_of_sub_graphs_count_towards_the_limits() -> None:
+    body = {"nodes": [{"id": f"b{i}", "type": "template"} for i in range(3)], "edges": []}
+    graph = _graph(2)
+    graph["nodes"][1]["config"] = {"graph": body}
+    assert check_graph_size(graph, GraphLimits(max_nodes=5)) == []
+    (problem,) = check_graph_size(graph, GraphLimits(max_nodes=4))
+    assert problem.code == "too_many_nodes"
+    assert problem.message == "the graph has 5 nodes in it and its sub-graphs; the limit is 4"

@@ -9,8 +9,10 @@ from __future__ import annotations
 from snapagent.nodes.answer import AnswerNodeData, AnswerNodeV2
 from snapagent.nodes.end import EndNodeData, EndNodeV2
 from snapagent.nodes.if_else import IfElseNodeData, IfElseNodeV2
+from snapagent.nodes.iteration import IterationNodeData, IterationNodeV2
 from snapagent.nodes.knowledge import KnowledgeNodeData, KnowledgeNodeV2
 from snapagent.nodes.llm import LLMNodeData, LLMNodeV2
+from snapagent.nodes.loop import LoopNodeData, LoopNodeV2
 from snapagent.nodes.parameter_extractor import ParameterExtractorNodeData, ParameterExtractorNodeV2
 from snapagent.nodes.question_classifier import QuestionClassifierNodeData, QuestionClassifierNodeV2
 from snapagent.nodes.start import StartNodeData, StartNodeV2
@@ -25,10 +27,14 @@ __all__ = [
     "EndNodeV2",
     "IfElseNodeData",
     "IfElseNodeV2",
+    "IterationNodeData",
+    "IterationNodeV2",
     "KnowledgeNodeData",
     "KnowledgeNodeV2",
     "LLMNodeData",
     "LLMNodeV2",
+    "LoopNodeData",
+    "LoopNodeV2",
     "ParameterExtractorNodeData",
     "ParameterExtractorNodeV2",
     "QuestionClassifierNodeData",
@@ -57,5 +63,7 @@ def default_registry() -> NodeRegistryV2:
             QuestionClassifierNodeV2,
             ParameterExtractorNodeV2,
             VariableAggregatorNodeV2,
+            IterationNodeV2,
+            LoopNodeV2,
         ]
     )
