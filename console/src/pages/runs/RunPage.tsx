@@ -12,7 +12,11 @@ import { useI18n } from "../../i18n/i18n";
 import { STATUS_COLOR } from "./RunsPage";
 
 type Bot = Schemas["BotPublic"];
-type NodeExecution = Schemas["NodeExecutionPublic"];
+// What the timeline reads of a node execution (any shape of the API's record that has these).
+type NodeExecution = Pick<
+  Schemas["NodeExecutionPublic"],
+  "node_id" | "index" | "title" | "status" | "started_at" | "elapsed_ms"
+>;
 
 function Waterfall({ nodes, start, total }: { nodes: NodeExecution[]; start: number; total: number }) {
   const span = Math.max(total, 1);
