@@ -26,6 +26,7 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "Clock",
+    "CodeRunner",
     "RetrievalQuery",
     "RetrievedDocument",
     "Retriever",
@@ -169,6 +170,14 @@ class Retriever(Protocol):
     async def retrieve(self, query: RetrievalQuery) -> list[RetrievedDocument]: ...
 
 
+class CodeRunner(Protocol):
+    """Runs user code in a sandbox (`snapagent.sandbox.CodeSandbox`): ``main(**inputs)``."""
+
+    async def execute(
+        self, language: str, code: str, inputs: Mapping[str, Any], *, timeout_s: float
+    ) -> Any: ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -205,6 +214,8 @@ class ServiceContainer:
     retriever: Retriever = field(default_factory=_NoRetriever)
     clock: Clock = field(default_factory=SystemClock)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    code_runner: CodeRunner | None = None
+    """None: the process-wide sandbox from ``SNAPAGENT_CODE_*`` (started on first use)."""
 
     def replace(self, **changes: Any) -> ServiceContainer:
         return dataclasses.replace(self, **changes)
