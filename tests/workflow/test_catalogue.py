@@ -97,7 +97,8 @@ def test_bad_configs_name_each_field() -> None:
         node_ports(registry, "nope", {})
     [problem] = caught.value.problems
     assert problem.path == "type"
-    assert "known types: end" in problem.message
+    assert "known types: " in problem.message
+    assert "end, if_else" in problem.message
 
 
 def test_entries_are_cached_per_type() -> None:

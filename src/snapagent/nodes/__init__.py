@@ -1,11 +1,12 @@
 """The built-in node types, one module each, and `default_registry()`.
 
-registry = default_registry()          # start, knowledge, llm, template, if_else, end
+registry = default_registry()          # start, knowledge, llm, template, if_else, end, code, ...
 registry.register(MyNode)              # each call returns a fresh registry to extend
 """
 
 from __future__ import annotations
 
+from snapagent.nodes.code import CodeNodeData, CodeNodeV2
 from snapagent.nodes.end import EndNodeData, EndNodeV2
 from snapagent.nodes.if_else import IfElseNodeData, IfElseNodeV2
 from snapagent.nodes.knowledge import KnowledgeNodeData, KnowledgeNodeV2
@@ -15,6 +16,8 @@ from snapagent.nodes.template import TemplateNodeData, TemplateNodeV2
 from snapagent.workflow.node import NodeRegistryV2
 
 __all__ = [
+    "CodeNodeData",
+    "CodeNodeV2",
     "EndNodeData",
     "EndNodeV2",
     "IfElseNodeData",
@@ -34,5 +37,13 @@ __all__ = [
 def default_registry() -> NodeRegistryV2:
     """A new registry holding every built-in node type."""
     return NodeRegistryV2(
-        [StartNodeV2, KnowledgeNodeV2, LLMNodeV2, TemplateNodeV2, IfElseNodeV2, EndNodeV2]
+        [
+            StartNodeV2,
+            KnowledgeNodeV2,
+            LLMNodeV2,
+            TemplateNodeV2,
+            IfElseNodeV2,
+            EndNodeV2,
+            CodeNodeV2,
+        ]
     )

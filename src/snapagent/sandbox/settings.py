@@ -25,7 +25,10 @@ class CodeSandboxSettings(BaseSettings):
         default=2, ge=1, le=64, description="Code calls that may run at once (one zygote each)."
     )
     timeout_s: float = Field(
-        default=10.0, gt=0, le=3600, description="Wall-clock limit of one call (a node's own timeout_s may be shorter)."
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Wall-clock limit of one call (a node's own timeout_s may be shorter).",
     )
     memory_mb: int = Field(
         default=256, ge=16, le=65536, description="Memory a call may allocate (address space)."
