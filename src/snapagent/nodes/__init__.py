@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from snapagent.nodes.code import CodeNodeData, CodeNodeV2
 from snapagent.nodes.end import EndNodeData, EndNodeV2
+from snapagent.nodes.http_request import HttpRequestNodeData, HttpRequestNodeV2
 from snapagent.nodes.if_else import IfElseNodeData, IfElseNodeV2
 from snapagent.nodes.knowledge import KnowledgeNodeData, KnowledgeNodeV2
 from snapagent.nodes.llm import LLMNodeData, LLMNodeV2
@@ -20,6 +21,8 @@ __all__ = [
     "CodeNodeV2",
     "EndNodeData",
     "EndNodeV2",
+    "HttpRequestNodeData",
+    "HttpRequestNodeV2",
     "IfElseNodeData",
     "IfElseNodeV2",
     "KnowledgeNodeData",
@@ -45,5 +48,6 @@ def default_registry() -> NodeRegistryV2:
             IfElseNodeV2,
             EndNodeV2,
             CodeNodeV2,
+            HttpRequestNodeV2,
         ]
     )
