@@ -1,9 +1,9 @@
 """The runner: one forked child of the zygote that runs one piece of user code, then exits.
 
 It is our code until the last step. In order: close every descriptor but the request pipe
-(fd 0), the reply pipe (fd 1) and /dev/null as stderr; read the request; acknowledge it (one
-byte, so the parent knows the request pipe is empty again); set the rlimits (address space,
-CPU, no file writes, few descriptors, no processes, no core dumps); clear the environment; apply
+(fd 0), the reply pipe (fd 1) and /dev/null as stderr; read the request and close fd 0; set
+the rlimits (address space, CPU, no file writes, few descriptors, no processes, no core
+dumps); clear the environment; apply
 Landlock where available; install the seccomp filter; and only then compile and run the user's
 code. The reply is one JSON frame: ``{"ok": true, "result": {...}}`` or ``{"ok": false,
 "error": {"type", "message", "line"}}``. Nothing the code does can reach the zygote's control
@@ -25,9 +25,8 @@ from typing import Any
 from snapagent.isolation.framing import HEADER, read_exact, write_all
 from snapagent.sandbox import landlock, seccomp
 
-__all__ = ["ACK", "run_child"]
+__all__ = ["run_child"]
 
-ACK = b"A"
 CODE_FILENAME = "<code>"
 
 _REQUEST_FD = 0
@@ -143,7 +142,6 @@ def run_child(baseline_bytes: int, read_only_paths: list[str]) -> None:
     try:
         (size,) = HEADER.unpack(read_exact(_REQUEST_FD, HEADER.size))
         request = json.loads(read_exact(_REQUEST_FD, size))
-        write_all(_REPLY_FD, ACK)
         os.close(_REQUEST_FD)
         limits = request["limits"]
         _confine(limits, baseline_bytes, read_only_paths)

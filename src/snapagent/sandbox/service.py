@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
+import fcntl
 import functools
 import json
+import logging
 import math
 import os
 import signal
+import termios
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,7 +31,6 @@ from snapagent.isolation.framing import HEADER, read_frame, write_frame
 from snapagent.isolation.framing_async import wait_readable, write_frame_async
 from snapagent.isolation.process import WorkerProcess
 from snapagent.sandbox.errors import CodeError, SandboxUnavailableError
-from snapagent.sandbox.runner import ACK
 from snapagent.sandbox.settings import CodeSandboxSettings, get_code_sandbox_settings
 
 __all__ = [
@@ -50,6 +53,8 @@ PRELOADED_MODULES: tuple[str, ...] = (
 )  # fmt: skip
 """Imported by each zygote before it confines itself: user code imports these at no cost.
 Other pure-Python standard-library modules import from the read-only view; nothing else."""
+
+log = logging.getLogger("snapagent.sandbox")
 
 STARTUP_TIMEOUT_S = 60.0
 _KILL_GRACE_S = 3.0
@@ -210,14 +215,18 @@ class CodeSandbox(SlotPool[_Zygote]):
         if reply[0] == "unavailable":
             self._close_zygote(zygote)
             self._status = SandboxStatus("unavailable", reason=str(reply[1]))
+            log.error("code sandbox unavailable, code nodes will fail: %s", reply[1])
             self._refuse_if_unavailable()
         report = reply[1]
         zygote.report = report
+        first = self._status is None
         self._status = SandboxStatus(
             level=str(report["level"]),
             notes=tuple(report.get("notes", ())),
             javascript="quickjs" in report.get("preloaded", ()),
         )
+        if first:
+            log.info("code sandbox level: %s %s", self._status.level, list(self._status.notes))
         return zygote
 
     def _kill_worker(self, worker: _Zygote) -> None:
@@ -245,7 +254,7 @@ class CodeSandbox(SlotPool[_Zygote]):
         zygote = slot.worker
         assert zygote is not None
         output = bytearray()
-        cap = self.settings.max_output_bytes + HEADER.size + len(ACK) + 1024
+        cap = self.settings.max_output_bytes + HEADER.size + 1024
         try:
             async with asyncio.timeout(timeout_s):
                 await write_frame_async(zygote.process.to_worker, payload)
@@ -301,9 +310,8 @@ class CodeSandbox(SlotPool[_Zygote]):
         zygote = slot.worker
         if zygote is None:
             return
-        _drain(zygote.process.from_worker, output, cap, strict=False)
-        if not output.startswith(ACK):
-            self._lose(slot)  # the request may still sit in the pipe: start afresh
+        if _unread_bytes(zygote.process.to_worker) != 0:
+            self._lose(slot)  # the runner never took (all of) the request: start afresh
             return
         command = json.dumps({"cmd": "kill", "runner": zygote.runner}).encode()
         try:
@@ -323,12 +331,17 @@ class CodeSandbox(SlotPool[_Zygote]):
         )
 
     def _interpret(self, slot: Slot[_Zygote], code: int, output: bytes) -> Any:
-        if not output.startswith(ACK):
-            self._lose(slot)
-            raise WorkerCrashedError(f"the code runner died before it started ({code})")
-        frame = output[len(ACK) :]
-        reply = _complete_frame(frame)
+        reply = _complete_frame(output)
         if reply is None:
+            # No reply: if the runner did not take the whole request, a stale request could
+            # reach the next runner, so the zygote goes.
+            unread = _unread_bytes(slot.worker.process.to_worker) if slot.worker else -1
+            if unread != 0:
+                self._lose(slot)
+                raise WorkerCrashedError(
+                    f"the code runner died before it read its request ({code}, {unread})",
+                    pool=self.name,
+                )
             raise self._exit_error(code)
         try:
             message = json.loads(reply)
@@ -424,6 +437,17 @@ async def _control_frame(zygote: _Zygote) -> Any:
         if not chunk:
             raise EOFError
         buffer += chunk
+
+
+def _unread_bytes(fd: int) -> int:
+    """Bytes still waiting in the pipe behind ``fd`` (-1 if unknown): 0 means the runner read
+    the whole request, so no stale request can reach the next runner."""
+    count = array.array("i", [0])
+    try:
+        fcntl.ioctl(fd, termios.FIONREAD, count, True)
+    except OSError:
+        return -1
+    return count[0]
 
 
 def _complete_frame(data: bytes) -> bytes | None:

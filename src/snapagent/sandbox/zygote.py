@@ -78,6 +78,9 @@ def _supervise(pid: int, number: int, control_in: int) -> int:
 
 def main() -> None:
     control_in, control_out = int(sys.argv[2]), int(sys.argv[3])
+    # The server may run with a strict umask (its data directory is private); the directories
+    # of the sandbox's own root must stay traversable by the unprivileged user code runs as.
+    os.umask(0o022)
     config = _receive(control_in)
     preloaded = _preload(config["preload"])
     try:
