@@ -24,6 +24,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware
+from snapagent.api.console import ConsoleSettings, install_console
+from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
 from snapagent.api.routes import (
     api_keys,
@@ -103,6 +105,7 @@ def create_app(
     observability: ObservabilitySettings | None = None,
     rate_limits: RateLimitSettings | None = None,
     shutdown: ShutdownSettings | None = None,
+    console: ConsoleSettings | None = None,
 ) -> FastAPI:
     """Build the app. A ``database`` or ``knowledge`` service passed in stays the caller's:
     the app neither starts nor closes them. ``shutdown`` defaults to the environment's.
@@ -154,6 +157,9 @@ def create_app(
         summary="Self-hostable backend for RAG chatbots with versioned, port-based workflows.",
         version=version("snapagent"),
         lifespan=lifespan,
+        # Served from this installation by install_docs_ui, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.snapagent = state
     install_error_handlers(app)
@@ -178,4 +184,7 @@ def create_app(
     app.include_router(sessions.router)
     app.include_router(executions.router)
     app.include_router(migration.router)
+    install_docs_ui(app)
+    # The web console answers what no route above does (GET, outside the API's paths).
+    install_console(app, console)
     return app

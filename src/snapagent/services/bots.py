@@ -23,6 +23,7 @@ from snapagent.db.models.bots import Bot
 from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.errors import GraphValidationError, InputValidationError
 from snapagent.legacy.validation import load_v1_workflow
+from snapagent.names import readable_name
 from snapagent.services.graph_resources import GraphResources, v1_knowledge_resources
 from snapagent.services.workflow_versions import WorkflowVersionService, get_owned_bot
 from snapagent.workflow.node import NodeRegistryV2
@@ -98,9 +99,9 @@ def default_graph(knowledge_base_ids: Sequence[str]) -> dict[str, Any]:
 
 
 def _clean_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InputValidationError("name must not be blank", field="name")
-    return name.strip()
+    if not isinstance(name, str):
+        raise InputValidationError("name must be text", field="name")
+    return readable_name(name)
 
 
 class BotService:
