@@ -79,9 +79,11 @@ async def test_hostile_code_fails_as_a_node_and_the_server_stays_healthy(
     code = code.replace("{data_dir}", str(server.data_dir))
     headers = register(server, f"{attack.replace(' ', '-')}@example.com")
     bot = publish(server, headers, code_bot(code))
+    # The client first: building one loads a CA bundle on this loop, which the probe would
+    # otherwise count against the server.
     async with (
-        HealthProbe(server.base) as probe,
         httpx.AsyncClient(base_url=server.base, headers=headers, timeout=60) as http,
+        HealthProbe(server.base) as probe,
     ):
         started = time.monotonic()
         response = await http.post("/api/v1/chat", json={"bot_id": bot, "message": "hi"})

@@ -38,6 +38,7 @@ __all__ = [
     "SystemResolver",
     "guarded_client",
     "literal_address",
+    "load_tls_context",
 ]
 
 
@@ -153,7 +154,13 @@ _LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=5)
 
 @lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
-    return httpx.create_ssl_context()  # made once: loading the CA bundle costs milliseconds
+    return httpx.create_ssl_context()  # made once: loading the CA bundle takes 10-300 ms
+
+
+async def load_tls_context() -> None:
+    """Load the CA bundle on a thread the first time, so no event loop waits for it."""
+    if _ssl_context.cache_info().currsize == 0:
+        await asyncio.to_thread(_ssl_context)
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
@@ -188,8 +195,13 @@ def guarded_client(
     follow_redirects: bool = True,
     max_redirects: int | None = None,
     headers: Mapping[str, str] | None = None,
+    auth: httpx.Auth | None = None,
 ) -> httpx.AsyncClient:
-    """An `httpx.AsyncClient` whose every connection obeys ``policy`` (default: the settings)."""
+    """An `httpx.AsyncClient` whose every connection obeys ``policy`` (default: the settings).
+
+    Its keyword arguments include those of the MCP SDK's ``httpx_client_factory`` (``headers``,
+    ``timeout``, ``auth``), so ``streamablehttp_client(url, httpx_client_factory=guarded_client)``
+    puts an MCP server behind the same rule."""
     settings = get_http_settings()
     return httpx.AsyncClient(
         transport=GuardedTransport(policy, resolver),
@@ -198,4 +210,5 @@ def guarded_client(
         max_redirects=settings.max_redirects if max_redirects is None else max_redirects,
         trust_env=False,
         headers=headers,
+        auth=auth,
     )

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snapagent.errors import NodeExecutionError, NodeTimeoutError, SnapAgentError
 from snapagent.netguard import check_url, get_http_settings, guarded_client
+from snapagent.netguard.transport import load_tls_context
 from snapagent.nodes.templating import render, template_variables
 from snapagent.workflow.node import BaseNodeV2, RunContext
 from snapagent.workflow.schema import NodePortSchema, PortDefinition
@@ -207,6 +208,7 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
             settings.max_response_bytes,
         )
         request = self._request(inputs)
+        await load_tls_context()
         try:
             async with asyncio.timeout(timeout):
                 return await self._send(request, timeout, limit)

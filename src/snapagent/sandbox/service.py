@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import atexit
 import contextlib
 import fcntl
 import functools
@@ -158,8 +159,9 @@ class CodeSandbox(SlotPool[_Zygote]):
         if self._status is None:
             try:
                 slot = await self._acquire()
-            except IsolationError:
-                pass
+            except Exception as exc:  # could not start a zygote now: say why, retry next time
+                if self._status is None:
+                    return SandboxStatus("unavailable", reason=f"{type(exc).__name__}: {exc}")
             else:
                 self._release(slot)
         assert self._status is not None
@@ -199,6 +201,7 @@ class CodeSandbox(SlotPool[_Zygote]):
             "mode": self.settings.sandbox,
             "uid": self.settings.uid,
             "gid": self.settings.gid,
+            "nice": self.settings.nice,
             "preload": list(PRELOADED_MODULES),
         }
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -461,4 +464,6 @@ def _complete_frame(data: bytes) -> bytes | None:
 @functools.lru_cache(maxsize=1)
 def default_sandbox() -> CodeSandbox:
     """The process-wide sandbox built from ``SNAPAGENT_CODE_*`` (zygotes start on first use)."""
-    return CodeSandbox(get_code_sandbox_settings())
+    sandbox = CodeSandbox(get_code_sandbox_settings())
+    atexit.register(sandbox.close_blocking)
+    return sandbox

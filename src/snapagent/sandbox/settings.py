@@ -42,6 +42,12 @@ class CodeSandboxSettings(BaseSettings):
     max_code_chars: int = Field(
         default=100_000, ge=100, le=10_000_000, description="Longest code a node may hold."
     )
+    nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Scheduling niceness of user code: a busy loop yields the CPU to the server.",
+    )
     uid: int = Field(
         default=65534, ge=1, description="User id code runs as when the server runs as root."
     )

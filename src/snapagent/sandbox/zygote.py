@@ -82,6 +82,7 @@ def main() -> None:
     # of the sandbox's own root must stay traversable by the unprivileged user code runs as.
     os.umask(0o022)
     config = _receive(control_in)
+    os.nice(int(config.get("nice", 0)))  # inherited by every runner: the server keeps the CPU
     preloaded = _preload(config["preload"])
     try:
         report = confinement.confine_zygote(config)
