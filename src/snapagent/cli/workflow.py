@@ -138,10 +138,13 @@ def _print_result(result: WorkflowRunResult) -> None:
         table.add_column(
             column, justify="right" if column in ("#", "ms", "retries", "tokens") else "left"
         )
-    for node in result.ordered_nodes():
+    for node in result.flattened_nodes():
+        # A node inside an iteration/loop body shows where: "  summarise [each 2]".
+        where = " ".join(f"{container} {index}" for container, index in node.scope)
+        name = f"{'  ' * len(node.scope)}{node.node_id}" + (f" ({where})" if where else "")
         table.add_row(
             str(node.index) if node.index >= 0 else "-",
-            node.node_id,
+            name,
             node.node_type,
             node.status.value,
             f"{node.elapsed_s * 1000:.3f}",

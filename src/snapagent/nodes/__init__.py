@@ -11,8 +11,10 @@ from snapagent.nodes.code import CodeNodeData, CodeNodeV2
 from snapagent.nodes.end import EndNodeData, EndNodeV2
 from snapagent.nodes.http_request import HttpRequestNodeData, HttpRequestNodeV2
 from snapagent.nodes.if_else import IfElseNodeData, IfElseNodeV2
+from snapagent.nodes.iteration import IterationNodeData, IterationNodeV2
 from snapagent.nodes.knowledge import KnowledgeNodeData, KnowledgeNodeV2
 from snapagent.nodes.llm import LLMNodeData, LLMNodeV2
+from snapagent.nodes.loop import LoopNodeData, LoopNodeV2
 from snapagent.nodes.parameter_extractor import ParameterExtractorNodeData, ParameterExtractorNodeV2
 from snapagent.nodes.question_classifier import QuestionClassifierNodeData, QuestionClassifierNodeV2
 from snapagent.nodes.start import StartNodeData, StartNodeV2
@@ -31,10 +33,14 @@ __all__ = [
     "HttpRequestNodeV2",
     "IfElseNodeData",
     "IfElseNodeV2",
+    "IterationNodeData",
+    "IterationNodeV2",
     "KnowledgeNodeData",
     "KnowledgeNodeV2",
     "LLMNodeData",
     "LLMNodeV2",
+    "LoopNodeData",
+    "LoopNodeV2",
     "ParameterExtractorNodeData",
     "ParameterExtractorNodeV2",
     "QuestionClassifierNodeData",
@@ -63,6 +69,8 @@ def default_registry() -> NodeRegistryV2:
             QuestionClassifierNodeV2,
             ParameterExtractorNodeV2,
             VariableAggregatorNodeV2,
+            IterationNodeV2,
+            LoopNodeV2,
             CodeNodeV2,
             HttpRequestNodeV2,
         ]

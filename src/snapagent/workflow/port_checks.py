@@ -104,15 +104,20 @@ def check_mappings(a: GraphAnalysis) -> None:
                 continue
             if sel.is_sys:
                 continue
-            if sel.node_id not in ids:
-                a.add(
-                    "unknown_node",
-                    f"node {node.id!r} input {port!r}: selector {sel} names no node",
-                    node_id=node.id,
-                    path=f"{path}.selector",
-                )
-                continue
-            src_schema = a.schemas.get(sel.node_id)
+            if sel.node_id in ids:
+                src_schema = a.schemas.get(sel.node_id)
+            else:
+                # Inside a container's body: the container's scope values and outer nodes.
+                src_schema = a.scope.source(sel.node_id) if a.scope is not None else None
+                if src_schema is None and not (a.scope is not None and a.scope.open):
+                    a.add(
+                        "unknown_node",
+                        f"node {node.id!r} input {port!r}: selector {sel} names no node",
+                        node_id=node.id,
+                        path=f"{path}.selector",
+                    )
+                    continue
+                a.external_refs.add(sel.node_id)
             if src_schema is None:
                 continue
             src_port = src_schema.output(sel.port)

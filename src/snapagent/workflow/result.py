@@ -97,6 +97,10 @@ class NodeRunResult:
     skip_reason: str | None = None
     used_default: bool = False
     """True when the node failed and its default outputs stand in (``default_value``)."""
+    scope: tuple[tuple[str, int], ...] = ()
+    """Inside a container's body: which run of it (``(("each", 2),)``); empty at top level."""
+    children: list[NodeRunResult] = field(default_factory=list)
+    """A container's body runs: every node of every item/round, in order."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +117,8 @@ class NodeRunResult:
             "elapsed_s": self.elapsed_s,
             "skip_reason": self.skip_reason,
             "used_default": self.used_default,
+            **({"scope": [list(level) for level in self.scope]} if self.scope else {}),
+            **({"children": [c.to_dict() for c in self.children]} if self.children else {}),
         }
 
 
@@ -136,6 +142,11 @@ class WorkflowRunResult:
         """Nodes in start order; nodes that never started come last."""
         return sorted(self.nodes.values(), key=lambda n: (n.index < 0, n.index))
 
+    def flattened_nodes(self) -> list[NodeRunResult]:
+        """`ordered_nodes`, each container followed by its body runs' nodes (item by item,
+        recursively): the order a reader follows the run in."""
+        return _flatten(self.ordered_nodes())
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
@@ -146,3 +157,12 @@ class WorkflowRunResult:
             "usage": self.usage.to_dict(),
             "nodes": [n.to_dict() for n in self.ordered_nodes()],
         }
+
+
+def _flatten(nodes: list[NodeRunResult]) -> list[NodeRunResult]:
+    flat: list[NodeRunResult] = []
+    for node in nodes:
+        flat.append(node)
+        if node.children:
+            flat += _flatten(node.children)
+    return flat

@@ -132,7 +132,9 @@ class VariableMapping(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    selector: ValueSelector
+    selector: ValueSelector = Field(
+        description="Where the value lives: [node_id, port, ...path] or ['sys', name]."
+    )
 
 
 class ErrorStrategy(StrEnum):
@@ -151,10 +153,16 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_retries: int = Field(default=0, ge=0, le=20)
-    backoff_s: float = Field(default=0.0, ge=0.0, le=600.0)
-    backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
-    max_backoff_s: float = Field(default=30.0, ge=0.0, le=3600.0)
+    max_retries: int = Field(default=0, ge=0, le=20, description="Attempts after the first.")
+    backoff_s: float = Field(
+        default=0.0, ge=0.0, le=600.0, description="Wait before the first retry (seconds)."
+    )
+    backoff_multiplier: float = Field(
+        default=2.0, ge=1.0, le=10.0, description="Each wait is this times the previous one."
+    )
+    max_backoff_s: float = Field(
+        default=30.0, ge=0.0, le=3600.0, description="No wait is longer than this."
+    )
 
     def delay(self, retry_number: int) -> float:
         """Seconds to wait before retry number ``retry_number`` (1-based)."""
@@ -172,15 +180,26 @@ class WorkflowNode(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    id: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    title: str | None = None
-    config: dict[str, Any] = Field(default_factory=dict)
-    inputs: dict[str, VariableMapping] = Field(default_factory=dict)
-    timeout_s: float | None = Field(default=None, gt=0)
-    retry: RetryPolicy | None = None
-    error_strategy: ErrorStrategy = ErrorStrategy.FAIL_RUN
-    default_outputs: dict[str, Any] = Field(default_factory=dict)
+    id: str = Field(min_length=1, description="Unique in its graph ('sys' is reserved).")
+    type: str = Field(min_length=1, description="A registered node type.")
+    title: str | None = Field(default=None, description="Display name.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The node type's settings (its own JSON Schema)."
+    )
+    inputs: dict[str, VariableMapping] = Field(
+        default_factory=dict, description="Input port -> the value it reads (a selector)."
+    )
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="Seconds per attempt (none: no timeout)."
+    )
+    retry: RetryPolicy | None = Field(default=None, description="Retries after a failure.")
+    error_strategy: ErrorStrategy = Field(
+        default=ErrorStrategy.FAIL_RUN,
+        description="What a failure means: fail_run, default_value or fail_branch.",
+    )
+    default_outputs: dict[str, Any] = Field(
+        default_factory=dict, description="Outputs used by the default_value strategy."
+    )
 
 
 class WorkflowEdge(BaseModel):
@@ -188,10 +207,14 @@ class WorkflowEdge(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    source: str = Field(min_length=1)
-    target: str = Field(min_length=1)
-    source_port: str | None = None
-    target_port: str | None = None
+    source: str = Field(min_length=1, description="The node the edge leaves.")
+    target: str = Field(min_length=1, description="The node it enters.")
+    source_port: str | None = Field(
+        default=None, description="An output or branch port (none: when the source succeeds)."
+    )
+    target_port: str | None = Field(
+        default=None, description="The input port it feeds (none: a control edge)."
+    )
 
     @property
     def is_control(self) -> bool:
@@ -208,8 +231,8 @@ class WorkflowGraph(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    nodes: tuple[WorkflowNode, ...] = ()
-    edges: tuple[WorkflowEdge, ...] = ()
+    nodes: tuple[WorkflowNode, ...] = Field(default=(), description="The nodes.")
+    edges: tuple[WorkflowEdge, ...] = Field(default=(), description="Edges between them.")
 
     @model_validator(mode="before")
     @classmethod

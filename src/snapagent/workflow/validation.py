@@ -10,13 +10,14 @@ topological order); the executor compiles its plan from it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
 
 from snapagent.errors import DefinitionError
+from snapagent.workflow.body_checks import Surroundings, analyse_body
 from snapagent.workflow.graph_checks import descendants, find_cycles, reaches, topological_order
 from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2
 from snapagent.workflow.port_checks import (
@@ -34,6 +35,7 @@ from snapagent.workflow.schema import (
     WorkflowGraph,
     WorkflowNode,
 )
+from snapagent.workflow.subgraph import Scope, SubgraphNode
 from snapagent.workflow.types import PortType
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "ValidationProblem",
     "analyse_graph",
     "build_node",
+    "format_loc",
     "validate_graph",
 ]
 
@@ -50,6 +53,9 @@ ERROR_OUTPUT_PORT = "error"
 _ERROR_PORT = PortDefinition(name=ERROR_OUTPUT_PORT, type=PortType.OBJECT, required=False)
 
 Guard = frozenset[tuple[str, str]]
+Built = tuple[BaseNodeV2[Any] | None, NodePortSchema | None, list["ValidationProblem"]]
+BODY_PORT = "config.graph"
+"""Stands for "the container's body" where a dependency is usually an input port."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,12 @@ class GraphAnalysis:
     order: list[str] = field(default_factory=list)
     deps: dict[str, set[str]] = field(default_factory=dict)
     """Node -> the nodes it waits on (edges and selectors); set when there is no cycle."""
+    scope: Scope | None = None
+    """Set when this is a container's body: what it sees from outside."""
+    external_refs: set[str] = field(default_factory=set)
+    """Ids outside this graph that its nodes (or their bodies) read."""
+    body_refs: dict[str, set[str]] = field(default_factory=dict)
+    """Container id -> the nodes of this graph its body reads (it waits for them)."""
 
     def add(self, code: str, message: str, **where: Any) -> None:
         self.problems.append(ValidationProblem(code, message, **where))
@@ -104,8 +116,11 @@ def effective_ports(schema: NodePortSchema, strategy: ErrorStrategy) -> NodePort
     )
 
 
-def analyse_graph(graph: WorkflowGraph, registry: NodeRegistryV2) -> GraphAnalysis:
-    result = GraphAnalysis(graph)
+def analyse_graph(
+    graph: WorkflowGraph, registry: NodeRegistryV2, *, scope: Scope | None = None
+) -> GraphAnalysis:
+    """Validate ``graph`` (a container's body when ``scope`` is given) and say what was learned."""
+    result = GraphAnalysis(graph, scope=scope)
     _check_nodes(result, registry)
     check_edges(result)
     check_mappings(result)
@@ -118,6 +133,8 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
     seen: set[str] = set()
     starts: list[str] = []
     ends = 0
+    containers: list[tuple[int, WorkflowNode]] = []
+    taken = a.scope.outer_ids | {a.scope.container_id} if a.scope is not None else frozenset()
     for i, node in enumerate(a.graph.nodes):
         where = {"node_id": node.id, "path": f"nodes[{i}]"}
         if node.id in seen:
@@ -129,24 +146,29 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
                 "reserved_node_id", f"node id {SYS_NODE_ID!r} is reserved for sys values", **where
             )
             continue
+        if node.id in taken:
+            message = f"node id {node.id!r} is already used outside this sub-graph"
+            a.add("duplicate_node_id", message, **where)
+            continue
+        if a.scope is not None and node.type in ("start", "end"):
+            message = (
+                f"node {node.id!r}: a sub-graph has no {node.type} node (its container is both)"
+            )
+            a.add("misplaced_node", message, node_id=node.id, path=f"nodes[{i}].type")
+            continue
         starts += [node.id] if node.type == "start" else []
         ends += node.type == "end"
-        created, schema, problems = build_node(registry, node, f"nodes[{i}]")
-        a.problems.extend(problems)
-        if created is None or schema is None:
+        node_type = registry.get(node.type)
+        if node_type is not None and issubclass(node_type, SubgraphNode):
+            containers.append((i, node))  # after the others: its body reads their ports
             continue
-        schema = effective_ports(schema, node.error_strategy)
-        a.instances[node.id] = created
-        a.schemas[node.id] = schema
-        for port in node.default_outputs:
-            if schema.output(port) is None:
-                a.add(
-                    "invalid_node_settings",
-                    f"node {node.id!r}: default_outputs names {port!r}, which is not an output "
-                    f"(outputs: {schema.describe_outputs()})",
-                    node_id=node.id,
-                    path=f"nodes[{i}].default_outputs.{port}",
-                )
+        _add_node(a, i, node, build_node(registry, node, f"nodes[{i}]"))
+    for i, node in containers:
+        _add_node(a, i, node, build_node(registry, node, f"nodes[{i}]", around=_view(a)))
+    if a.scope is not None:
+        if not a.graph.nodes:
+            a.add("empty_subgraph", "the sub-graph has no nodes")
+        return
     if not starts:
         a.add("no_start_node", "the graph has no start node (a node of type 'start')")
     elif len(starts) > 1:
@@ -155,11 +177,73 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
         a.add("no_end_node", "the graph has no end node (a node of type 'end')")
 
 
+def _add_node(a: GraphAnalysis, i: int, node: WorkflowNode, built: Built) -> None:
+    created, schema, problems = built
+    a.problems.extend(problems)
+    if created is None or schema is None:
+        return
+    schema = effective_ports(schema, node.error_strategy)
+    a.instances[node.id] = created
+    a.schemas[node.id] = schema
+    for port in node.default_outputs:
+        if schema.output(port) is None:
+            a.add(
+                "invalid_node_settings",
+                f"node {node.id!r}: default_outputs names {port!r}, which is not an output "
+                f"(outputs: {schema.describe_outputs()})",
+                node_id=node.id,
+                path=f"nodes[{i}].default_outputs.{port}",
+            )
+
+
+def _view(a: GraphAnalysis) -> Surroundings:
+    """What a body inside this graph sees: this graph's nodes and everything this graph sees."""
+    outer: dict[str, NodePortSchema] = {}
+    ids = {n.id for n in a.graph.nodes}
+    depth, is_open = 0, False
+    if a.scope is not None:
+        outer.update(a.scope.outer)
+        outer[a.scope.container_id] = a.scope.ports
+        ids |= a.scope.outer_ids | {a.scope.container_id}
+        depth, is_open = a.scope.depth, a.scope.open
+    outer.update(a.schemas)
+    for instance in a.instances.values():
+        if isinstance(instance, SubgraphNode):  # ids stay unique across sibling bodies too
+            ids |= body_node_ids(instance.body_graph())
+    return Surroundings(outer, frozenset(ids), depth, is_open)
+
+
+def body_node_ids(graph: WorkflowGraph) -> set[str]:
+    """Every node id in ``graph`` and in the bodies nested in its nodes' configs (raw JSON:
+    the bodies may not be valid)."""
+    ids: set[str] = set()
+    stack = [graph.to_json()]
+    while stack:
+        current = stack.pop()
+        for node in current.get("nodes", ()) if isinstance(current, dict) else ():
+            if isinstance(node, dict):
+                ids.add(str(node.get("id")))
+                body = (
+                    node.get("config", {}).get("graph")
+                    if isinstance(node.get("config"), dict)
+                    else None
+                )
+                if isinstance(body, dict):
+                    stack.append(body)
+    return ids
+
+
 def build_node(
-    registry: NodeRegistryV2, node: WorkflowNode, path: str
-) -> tuple[BaseNodeV2[Any] | None, NodePortSchema | None, list[ValidationProblem]]:
+    registry: NodeRegistryV2,
+    node: WorkflowNode,
+    path: str,
+    *,
+    around: Surroundings | None = None,
+) -> Built:
     """Create one node and compute its ports; problems carry paths under ``path``
-    (``nodes[3]`` -> ``nodes[3].config.top_k``). The ports exclude the error strategy's."""
+    (``nodes[3]`` -> ``nodes[3].config.top_k``). The ports exclude the error strategy's.
+    A container's body is analysed first, seeing ``around`` (by default nothing is known and
+    any read of an outside node is accepted)."""
     created = registry.try_create(node.id, node.type, node.config)
     label = f"node {node.id!r} ({node.type})"
     if created is None:
@@ -171,10 +255,10 @@ def build_node(
             [ValidationProblem("unknown_node_type", message, node.id, None, f"{path}.type")],
         )
     if isinstance(created, ValidationError):
-        problems = []
+        config_problems = []
         for err in created.errors():
-            loc = ".".join(str(part) for part in err["loc"])
-            problems.append(
+            loc = format_loc(err["loc"])
+            config_problems.append(
                 ValidationProblem(
                     "invalid_config",
                     f"{label}: config.{loc}: {err['msg']}"
@@ -185,18 +269,36 @@ def build_node(
                     f"{path}.config" + (f".{loc}" if loc else ""),
                 )
             )
-        return None, None, problems
+        return None, None, config_problems
+    problems: list[ValidationProblem] = []
+    if isinstance(created, SubgraphNode):
+        problems = analyse_body(created, registry, path, around or Surroundings.unknown())
     try:
         schema = created.port_schema()
     except DefinitionError as exc:
+        where = f"{path}.{exc.details['path']}" if exc.details.get("path") else path
         problem = ValidationProblem(
-            "invalid_config", f"{label}: {exc.message}", node.id, None, path
+            "invalid_config", f"{label}: {exc.message}", node.id, None, where
         )
-        return None, None, [problem]
+        return None, None, [*problems, problem]
     except Exception as exc:  # a node type's own bug must not crash validation
         message = f"{label}: its ports cannot be computed ({exc})"
-        return None, None, [ValidationProblem("invalid_config", message, node.id, None, path)]
-    return created, schema, []
+        problem = ValidationProblem("invalid_config", message, node.id, None, path)
+        return None, None, [*problems, problem]
+    return created, schema, problems
+
+
+def format_loc(loc: Sequence[str | int]) -> str:
+    """A pydantic error location in the graph's path style: ``graph.nodes[1].id``."""
+    out = ""
+    previous: str | int | None = None
+    for part in loc:
+        if isinstance(part, int) and previous in ("nodes", "edges"):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+        previous = part
+    return out
 
 
 def _dependencies(a: GraphAnalysis) -> tuple[dict[str, set[str]], list[tuple[str, str, str]]]:
@@ -212,6 +314,16 @@ def _dependencies(a: GraphAnalysis) -> tuple[dict[str, set[str]], list[tuple[str
         for port, m in node.inputs.items()
         if not m.selector.is_sys and m.selector.node_id in ids
     ]
+    for node_id, instance in a.instances.items():
+        body = instance.body_analysis if isinstance(instance, SubgraphNode) else None
+        if body is None:
+            continue
+        for ref in body.external_refs - {node_id}:
+            if ref in ids:  # the body reads a node of this graph: the container waits for it
+                a.body_refs.setdefault(node_id, set()).add(ref)
+                selectors.append((node_id, BODY_PORT, ref))
+            else:  # a node further out: whoever contains this graph waits for it
+                a.external_refs.add(ref)
     return deps, selectors
 
 
@@ -230,19 +342,21 @@ def _check_structure(a: GraphAnalysis) -> None:
     for node_id, port, source in selectors:
         # A selector creates a dependency; it must point to a node that can finish first.
         if source == node_id or reaches(deps, source=node_id, target=source):
+            reader = f"input {port!r}" if port != BODY_PORT else "(its sub-graph)"
+            where = f"inputs.{port}.selector" if port != BODY_PORT else "config"
             a.add(
                 "selector_not_upstream",
-                f"node {node_id!r} input {port!r} reads node {source!r}, which does not run "
+                f"node {node_id!r} {reader} reads node {source!r}, which does not run "
                 f"before {node_id!r}; a node can only read values of nodes upstream of it",
                 node_id=node_id,
-                path=f"nodes[{index_of[node_id]}].inputs.{port}.selector",
+                path=f"nodes[{index_of[node_id]}].{where}",
             )
         else:
             deps[node_id].add(source)
     a.order = topological_order(deps)
     a.deps = deps
     starts = [n.id for n in a.graph.nodes if n.type == "start"]
-    if len(starts) == 1:
+    if len(starts) == 1 and a.scope is None:
         reached = descendants(deps, starts[0])
         for node_id in a.order:
             if node_id != starts[0] and node_id not in reached:
