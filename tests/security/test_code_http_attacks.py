@@ -47,6 +47,7 @@ def code_bot(code: str, timeout_s: float = 3) -> dict[str, Any]:
     }
 
 
+# Each attack that would fail at once first waits 0.3 s, so /health is probed while it runs.
 ATTACKS = {
     "read the database": (
         "import time\ndef main(q):\n    time.sleep(0.3)\n"
@@ -63,9 +64,13 @@ ATTACKS = {
         "import time\ndef main(q):\n    time.sleep(0.3)\n    return {'out': 'x' * (4 << 30)}\n",
         "memory",
     ),
-    "fork bomb": ("import os\ndef main(q):\n    while True:\n        os.fork()\n", "Permission"),
+    "fork bomb": (
+        "import os, time\ndef main(q):\n    time.sleep(0.3)\n    while True:\n        os.fork()\n",
+        "Permission",
+    ),
     "call the server": (
-        "import socket\ndef main(q):\n    socket.create_connection(('127.0.0.1', 8000))\n",
+        "import socket, time\ndef main(q):\n    time.sleep(0.3)\n"
+        "    socket.create_connection(('127.0.0.1', 8000))\n",
         "Permission",
     ),
 }
