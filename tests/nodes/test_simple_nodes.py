@@ -31,6 +31,7 @@ def test_default_registry_has_the_builtin_types() -> None:
         "start",
         "template",
         "variable_aggregator",
+        "variable_assigner",
     ]
     assert all(v >= 1 for v in registry.versions().values())
     assert default_registry() is not registry  # each call is a fresh registry

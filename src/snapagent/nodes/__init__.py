@@ -20,6 +20,7 @@ from snapagent.nodes.question_classifier import QuestionClassifierNodeData, Ques
 from snapagent.nodes.start import StartNodeData, StartNodeV2
 from snapagent.nodes.template import TemplateNodeData, TemplateNodeV2
 from snapagent.nodes.variable_aggregator import VariableAggregatorNodeData, VariableAggregatorNodeV2
+from snapagent.nodes.variable_assigner import VariableAssignerNodeData, VariableAssignerNodeV2
 from snapagent.workflow.node import NodeRegistryV2
 
 __all__ = [
@@ -51,6 +52,8 @@ __all__ = [
     "TemplateNodeV2",
     "VariableAggregatorNodeData",
     "VariableAggregatorNodeV2",
+    "VariableAssignerNodeData",
+    "VariableAssignerNodeV2",
     "default_registry",
 ]
 
@@ -71,6 +74,7 @@ def default_registry() -> NodeRegistryV2:
             VariableAggregatorNodeV2,
             IterationNodeV2,
             LoopNodeV2,
+            VariableAssignerNodeV2,
             CodeNodeV2,
             HttpRequestNodeV2,
         ]

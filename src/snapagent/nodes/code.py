@@ -25,12 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snapagent.errors import NodeExecutionError, NodeTimeoutError
 from snapagent.isolation.errors import IsolationError, WorkerTimeoutError
-from snapagent.nodes.value_types import describe_value, value_matches
 from snapagent.sandbox.service import default_sandbox
 from snapagent.sandbox.settings import get_code_sandbox_settings
 from snapagent.workflow.node import BaseNodeV2, RunContext
 from snapagent.workflow.schema import NodePortSchema, PortDefinition
 from snapagent.workflow.types import PortType
+from snapagent.workflow.values import describe_value, value_matches
 
 __all__ = ["CodeNodeData", "CodeNodeV2"]
 

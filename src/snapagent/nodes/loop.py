@@ -34,12 +34,12 @@ from snapagent.errors import DefinitionError, NodeExecutionError
 from snapagent.nodes.containers import body_failure, body_output_port, body_value
 from snapagent.nodes.if_else import Condition
 from snapagent.nodes.settings import get_node_settings
-from snapagent.nodes.value_types import coerce_value
 from snapagent.workflow.node import NodeResult, RunContext
 from snapagent.workflow.schema import NodePortSchema, PortDefinition, ValueSelector, WorkflowGraph
 from snapagent.workflow.services import TokenUsage
 from snapagent.workflow.subgraph import SubgraphNode
 from snapagent.workflow.types import PortType
+from snapagent.workflow.values import coerce_value
 
 __all__ = ["LoopNodeData", "LoopNodeV2", "LoopVariable"]
 

@@ -10,9 +10,10 @@ with the container's path in front, so they point into the graph the user edits.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from snapagent.workflow.conversation import ConversationVariable
 from snapagent.workflow.schema import NodePortSchema
 from snapagent.workflow.subgraph import Scope, SubgraphNode
 
@@ -31,6 +32,7 @@ class Surroundings:
     ids: frozenset[str]
     depth: int = 0
     open: bool = False
+    conversation: Mapping[str, ConversationVariable] = field(default_factory=dict)
 
     @classmethod
     def unknown(cls) -> Surroundings:
@@ -63,6 +65,7 @@ def analyse_body(
         outer_ids=around.ids,
         depth=depth,
         open=around.open,
+        conversation=around.conversation,
     )
     analysis = analyse_graph(container.body_graph(), registry, scope=scope)
     container.attach_analysis(analysis)

@@ -36,6 +36,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from snapagent.errors import DefinitionError, NodeExecutionError
+from snapagent.workflow.conversation import ConversationState, ConversationVariable
 from snapagent.workflow.schema import NodePortSchema
 from snapagent.workflow.services import ServiceContainer, TokenUsage
 
@@ -94,7 +95,7 @@ class RunContext:
     to stream text out (``ctx.emit_text(self.node_id, "Hel")``). Container nodes run their
     body through it (``await ctx.run_body(self, {"item": x, "index": 0}, iteration=0)``)."""
 
-    __slots__ = ("_host", "_text_sink", "inputs", "services", "sys")
+    __slots__ = ("_host", "_text_sink", "conversation", "inputs", "services", "sys")
 
     def __init__(
         self,
@@ -104,12 +105,15 @@ class RunContext:
         text_sink: TextSink | None = None,
         *,
         host: Any = None,
+        conversation: ConversationState | None = None,
     ) -> None:
         self.services = services
         self.inputs = inputs
         self.sys = sys
         self._text_sink = text_sink
         self._host = host
+        self.conversation = conversation or ConversationState(())
+        """The run's conversation variables (``variable_assigner`` writes through it)."""
 
     async def run_body(
         self, container: BaseNodeV2[Any], values: Mapping[str, Any], *, iteration: int
@@ -184,6 +188,14 @@ class BaseNodeV2(ABC, Generic[ConfigT]):
                 ResourceRef("chat_model", model if isinstance(model, str) else None, "config.model")
             )
         return refs
+
+    def check_conversation(
+        self, declared: Mapping[str, ConversationVariable]
+    ) -> list[tuple[str, str]]:
+        """Problems with the conversation variables this node writes, given those the graph
+        declares: ``[(path under the node, message)]`` (``("config.items.0.variable",
+        "...")``). Only writers override it."""
+        return []
 
     def default_branch(self) -> str | None:
         """The branch taken when the node fails under the ``default_value`` strategy."""

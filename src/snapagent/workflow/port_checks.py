@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from snapagent.workflow.conversation import CONVERSATION_NODE_ID
+
 if TYPE_CHECKING:
+    from snapagent.workflow.schema import NodePortSchema, ValueSelector
     from snapagent.workflow.validation import GraphAnalysis
 
 __all__ = ["check_edges", "check_mappings", "check_required_inputs", "node_ids"]
@@ -104,6 +107,9 @@ def check_mappings(a: GraphAnalysis) -> None:
                 continue
             if sel.is_sys:
                 continue
+            if sel.node_id == CONVERSATION_NODE_ID:
+                _check_conversation_read(a, node.id, port, sel, schema, path)
+                continue
             if sel.node_id in ids:
                 src_schema = a.schemas.get(sel.node_id)
             else:
@@ -139,6 +145,36 @@ def check_mappings(a: GraphAnalysis) -> None:
                     node_id=node.id,
                     path=f"{path}.selector",
                 )
+
+
+def _check_conversation_read(
+    a: GraphAnalysis,
+    node_id: str,
+    port: str,
+    sel: ValueSelector,
+    schema: NodePortSchema | None,
+    path: str,
+) -> None:
+    variable = a.conversation.get(sel.port)
+    if variable is None:
+        declared = ", ".join(sorted(a.conversation)) or "none"
+        a.add(
+            "unknown_conversation_variable",
+            f"node {node_id!r} input {port!r}: no conversation variable {sel.port!r} "
+            f"(declared: {declared})",
+            node_id=node_id,
+            path=f"{path}.selector",
+        )
+        return
+    wanted = schema.input(port) if schema is not None else None
+    if wanted is not None and not sel.path and not variable.type.fits(wanted.type):
+        a.add(
+            "type_mismatch",
+            f"node {node_id!r} input {port!r} expects {wanted.type.value} but {sel} is "
+            f"{variable.type.value}",
+            node_id=node_id,
+            path=f"{path}.selector",
+        )
 
 
 def check_required_inputs(a: GraphAnalysis) -> None:

@@ -133,6 +133,10 @@ class WorkflowRunResult:
     nodes: dict[str, NodeRunResult]
     elapsed_s: float
     usage: TokenUsage = field(default_factory=TokenUsage)
+    conversation: dict[str, Any] = field(default_factory=dict)
+    """The conversation variables after the run (what to store with the session)."""
+    conversation_writes: list[dict[str, Any]] = field(default_factory=list)
+    """Every write, in order: ``{"node_id", "variable", "operation", "value"}``."""
 
     @property
     def succeeded(self) -> bool:
@@ -156,6 +160,12 @@ class WorkflowRunResult:
             "elapsed_s": self.elapsed_s,
             "usage": self.usage.to_dict(),
             "nodes": [n.to_dict() for n in self.ordered_nodes()],
+            **({"conversation": self.conversation} if self.conversation else {}),
+            **(
+                {"conversation_writes": self.conversation_writes}
+                if self.conversation_writes
+                else {}
+            ),
         }
 
 

@@ -142,6 +142,7 @@ class Run(RunState):
             parent=self,
             scope=scope,
             links=links,
+            conversation=self.conversation,
         )
         records = self.body_results.setdefault(container.node_id, [])
         try:
@@ -345,5 +346,13 @@ class Run(RunState):
                 outputs.update(record.outputs)
         elapsed = (perf_counter_ns() - t0) / 1e9
         return WorkflowRunResult(
-            self.run_id, self.status, outputs, self.error, nodes, elapsed, usage
+            self.run_id,
+            self.status,
+            outputs,
+            self.error,
+            nodes,
+            elapsed,
+            usage,
+            self.conversation.snapshot() if self.conversation.declared else {},
+            list(self.conversation.writes),
         )

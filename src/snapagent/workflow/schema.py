@@ -17,9 +17,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
+from snapagent.workflow.conversation import CONVERSATION_NODE_ID, ConversationVariable
 from snapagent.workflow.types import PortType
 
 __all__ = [
+    "RESERVED_NODE_IDS",
     "SYS_NODE_ID",
     "ErrorStrategy",
     "NodePortSchema",
@@ -34,6 +36,7 @@ __all__ = [
 
 SYS_NODE_ID = "sys"
 """Selectors starting with this id read run-level values (`["sys", "bot_id"]`)."""
+RESERVED_NODE_IDS = frozenset({SYS_NODE_ID, CONVERSATION_NODE_ID})
 
 
 class PortDefinition(BaseModel):
@@ -233,6 +236,12 @@ class WorkflowGraph(BaseModel):
 
     nodes: tuple[WorkflowNode, ...] = Field(default=(), description="The nodes.")
     edges: tuple[WorkflowEdge, ...] = Field(default=(), description="Edges between them.")
+    conversation_variables: tuple[ConversationVariable, ...] = Field(
+        default=(),
+        max_length=100,
+        description="Values kept per chat session across turns, read by selector "
+        "['conversation', name] and written by variable_assigner nodes.",
+    )
 
     @model_validator(mode="before")
     @classmethod

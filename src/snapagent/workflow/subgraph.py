@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
+from snapagent.workflow.conversation import ConversationVariable
 from snapagent.workflow.node import BaseNodeV2, ResourceRef
 from snapagent.workflow.schema import NodePortSchema, PortDefinition, ValueSelector, WorkflowGraph
 
@@ -60,6 +61,8 @@ class Scope:
     outer_ids: frozenset[str]
     depth: int
     open: bool = False
+    conversation: Mapping[str, ConversationVariable] = field(default_factory=dict)
+    """The document's conversation variables (a body reads them like the workflow does)."""
 
     def source(self, node_id: str) -> NodePortSchema | None:
         """The ports a body can read from ``node_id`` when it is outside the body."""

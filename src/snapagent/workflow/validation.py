@@ -18,6 +18,7 @@ from pydantic import ValidationError
 
 from snapagent.errors import DefinitionError
 from snapagent.workflow.body_checks import Surroundings, analyse_body
+from snapagent.workflow.conversation import ConversationVariable
 from snapagent.workflow.graph_checks import descendants, find_cycles, reaches, topological_order
 from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2
 from snapagent.workflow.port_checks import (
@@ -27,7 +28,7 @@ from snapagent.workflow.port_checks import (
     node_ids,
 )
 from snapagent.workflow.schema import (
-    SYS_NODE_ID,
+    RESERVED_NODE_IDS,
     ErrorStrategy,
     NodePortSchema,
     PortDefinition,
@@ -95,6 +96,8 @@ class GraphAnalysis:
     """Ids outside this graph that its nodes (or their bodies) read."""
     body_refs: dict[str, set[str]] = field(default_factory=dict)
     """Container id -> the nodes of this graph its body reads (it waits for them)."""
+    conversation: dict[str, ConversationVariable] = field(default_factory=dict)
+    """The conversation variables this graph (or, for a body, the whole document) declares."""
 
     def add(self, code: str, message: str, **where: Any) -> None:
         self.problems.append(ValidationProblem(code, message, **where))
@@ -121,6 +124,7 @@ def analyse_graph(
 ) -> GraphAnalysis:
     """Validate ``graph`` (a container's body when ``scope`` is given) and say what was learned."""
     result = GraphAnalysis(graph, scope=scope)
+    _check_conversation_variables(result)
     _check_nodes(result, registry)
     check_edges(result)
     check_mappings(result)
@@ -141,9 +145,12 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
             a.add("duplicate_node_id", f"node id {node.id!r} is used more than once", **where)
             continue
         seen.add(node.id)
-        if node.id == SYS_NODE_ID:
+        if node.id in RESERVED_NODE_IDS:
             a.add(
-                "reserved_node_id", f"node id {SYS_NODE_ID!r} is reserved for sys values", **where
+                "reserved_node_id",
+                f"node id {node.id!r} is reserved (selectors [{node.id!r}, name] read "
+                f"{node.id} values)",
+                **where,
             )
             continue
         if node.id in taken:
@@ -177,11 +184,38 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
         a.add("no_end_node", "the graph has no end node (a node of type 'end')")
 
 
+def _check_conversation_variables(a: GraphAnalysis) -> None:
+    if a.scope is not None:
+        a.conversation = dict(a.scope.conversation)
+        if a.graph.conversation_variables:
+            a.add(
+                "misplaced_conversation_variables",
+                "a sub-graph cannot declare conversation variables; declare them on the workflow",
+                path="conversation_variables",
+            )
+        return
+    for i, variable in enumerate(a.graph.conversation_variables):
+        if variable.name in a.conversation:
+            a.add(
+                "duplicate_conversation_variable",
+                f"conversation variable {variable.name!r} is declared more than once",
+                path=f"conversation_variables[{i}].name",
+            )
+        a.conversation[variable.name] = variable
+
+
 def _add_node(a: GraphAnalysis, i: int, node: WorkflowNode, built: Built) -> None:
     created, schema, problems = built
     a.problems.extend(problems)
     if created is None or schema is None:
         return
+    for where, message in created.check_conversation(a.conversation):
+        a.add(
+            "invalid_conversation_write",
+            f"node {node.id!r}: {message}",
+            node_id=node.id,
+            path=f"nodes[{i}].{where}",
+        )
     schema = effective_ports(schema, node.error_strategy)
     a.instances[node.id] = created
     a.schemas[node.id] = schema
@@ -210,7 +244,7 @@ def _view(a: GraphAnalysis) -> Surroundings:
     for instance in a.instances.values():
         if isinstance(instance, SubgraphNode):  # ids stay unique across sibling bodies too
             ids |= body_node_ids(instance.body_graph())
-    return Surroundings(outer, frozenset(ids), depth, is_open)
+    return Surroundings(outer, frozenset(ids), depth, is_open, a.conversation)
 
 
 def body_node_ids(graph: WorkflowGraph) -> set[str]:
