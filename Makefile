@@ -88,6 +88,7 @@ BENCH_RUNS := \
 	"http.py" \
 	"load.py --duration 30" \
 	"migration.py" \
+	"validation.py" \
 	"sandbox.py"
 
 bench: bench-venv
