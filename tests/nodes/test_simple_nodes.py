@@ -18,6 +18,7 @@ def test_default_registry_has_the_builtin_types() -> None:
     registry = default_registry()
     assert registry.type_keys == [
         "answer",
+        "document_extractor",
         "end",
         "if_else",
         "iteration",

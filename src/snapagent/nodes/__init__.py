@@ -7,6 +7,7 @@ registry.register(MyNode)              # each call returns a fresh registry to e
 from __future__ import annotations
 
 from snapagent.nodes.answer import AnswerNodeData, AnswerNodeV2
+from snapagent.nodes.document_extractor import DocumentExtractorNodeData, DocumentExtractorNodeV2
 from snapagent.nodes.end import EndNodeData, EndNodeV2
 from snapagent.nodes.if_else import IfElseNodeData, IfElseNodeV2
 from snapagent.nodes.iteration import IterationNodeData, IterationNodeV2
@@ -24,6 +25,8 @@ from snapagent.workflow.node import NodeRegistryV2
 __all__ = [
     "AnswerNodeData",
     "AnswerNodeV2",
+    "DocumentExtractorNodeData",
+    "DocumentExtractorNodeV2",
     "EndNodeData",
     "EndNodeV2",
     "IfElseNodeData",
@@ -69,5 +72,6 @@ def default_registry() -> NodeRegistryV2:
             IterationNodeV2,
             LoopNodeV2,
             VariableAssignerNodeV2,
+            DocumentExtractorNodeV2,
         ]
     )
