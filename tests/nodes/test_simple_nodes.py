@@ -19,6 +19,7 @@ def test_default_registry_has_the_builtin_types() -> None:
     assert registry.type_keys == [
         "answer",
         "code",
+        "document_extractor",
         "end",
         "http_request",
         "if_else",

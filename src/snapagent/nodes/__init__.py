@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from snapagent.nodes.answer import AnswerNodeData, AnswerNodeV2
 from snapagent.nodes.code import CodeNodeData, CodeNodeV2
+from snapagent.nodes.document_extractor import DocumentExtractorNodeData, DocumentExtractorNodeV2
 from snapagent.nodes.end import EndNodeData, EndNodeV2
 from snapagent.nodes.http_request import HttpRequestNodeData, HttpRequestNodeV2
 from snapagent.nodes.if_else import IfElseNodeData, IfElseNodeV2
@@ -28,6 +29,8 @@ __all__ = [
     "AnswerNodeV2",
     "CodeNodeData",
     "CodeNodeV2",
+    "DocumentExtractorNodeData",
+    "DocumentExtractorNodeV2",
     "EndNodeData",
     "EndNodeV2",
     "HttpRequestNodeData",
@@ -77,5 +80,6 @@ def default_registry() -> NodeRegistryV2:
             VariableAssignerNodeV2,
             CodeNodeV2,
             HttpRequestNodeV2,
+            DocumentExtractorNodeV2,
         ]
     )

@@ -48,6 +48,8 @@ __all__ = [
     "ChatResult",
     "Clock",
     "CodeRunner",
+    "DocumentReader",
+    "FileText",
     "RetrievalQuery",
     "RetrievedDocument",
     "Retriever",
@@ -299,6 +301,22 @@ class CodeRunner(Protocol):
     ) -> Any: ...
 
 
+@dataclass(frozen=True, slots=True)
+class FileText:
+    """The text of one file: its name, the title found in it, and its text."""
+
+    name: str
+    title: str
+    text: str
+
+
+class DocumentReader(Protocol):
+    """Reads a file's text (PDF, DOCX, HTML, Markdown, plain text). Implementations parse
+    outside the server process, with limits: files come from users."""
+
+    async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText: ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -320,6 +338,13 @@ class _NoRetriever:
         return []
 
 
+class _NoDocumentReader:
+    async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText:
+        from snapagent.errors import DefinitionError
+
+        raise DefinitionError(f"no document reader is configured (asked to read {name!r})")
+
+
 class _NoChatModels:
     def resolve(self, model_id: str | None) -> ChatModel:
         from snapagent.errors import DefinitionError
@@ -337,6 +362,8 @@ class ServiceContainer:
     settings: Mapping[str, Any] = field(default_factory=dict)
     code_runner: CodeRunner | None = None
     """None: the process-wide sandbox from ``SNAPAGENT_CODE_*`` (started on first use)."""
+
+    documents: DocumentReader = field(default_factory=_NoDocumentReader)
 
     def replace(self, **changes: Any) -> ServiceContainer:
         return dataclasses.replace(self, **changes)
