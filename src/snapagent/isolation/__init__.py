@@ -46,6 +46,8 @@ process machinery with a stricter, one-process-per-call worker.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from snapagent.isolation.errors import (
     IsolationError,
     OutputTooLargeError,
@@ -56,7 +58,9 @@ from snapagent.isolation.errors import (
     WorkerTimeoutError,
 )
 from snapagent.isolation.limits import ProcessLimits
-from snapagent.isolation.pool import IsolatedPool
+
+if TYPE_CHECKING:
+    from snapagent.isolation.pool import IsolatedPool
 
 __all__ = [
     "IsolatedPool",
@@ -69,3 +73,13 @@ __all__ = [
     "WorkerMemoryError",
     "WorkerTimeoutError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: workers and sandbox zygotes import this package's small modules
+    # (framing, codec) and should not pay for asyncio and subprocess.
+    if name == "IsolatedPool":
+        from snapagent.isolation.pool import IsolatedPool
+
+        return IsolatedPool
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
