@@ -12,16 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from snapagent.errors import GraphValidationError
+from snapagent.workflow.branch_guards import ERROR_OUTPUT_PORT, FAIL_BRANCH_PORT
 from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2
 from snapagent.workflow.schema import ErrorStrategy, RetryPolicy, WorkflowGraph
 from snapagent.workflow.stream_order import answer_nodes, answer_order
 from snapagent.workflow.subgraph import SubgraphNode
-from snapagent.workflow.validation import (
-    ERROR_OUTPUT_PORT,
-    FAIL_BRANCH_PORT,
-    GraphAnalysis,
-    analyse_graph,
-)
+from snapagent.workflow.validation import GraphAnalysis, analyse_graph
 
 __all__ = ["EDGE_BRANCH", "EDGE_FAIL", "EDGE_SUCCESS", "ExecutionPlan", "PlanNode", "compile_plan"]
 

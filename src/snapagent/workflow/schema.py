@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
@@ -78,18 +79,37 @@ class NodePortSchema(BaseModel):
     outputs: tuple[PortDefinition, ...] = ()
     branches: tuple[str, ...] = ()
 
+    @cached_property
+    def _inputs_by_name(self) -> dict[str, PortDefinition]:
+        return {p.name: p for p in reversed(self.inputs)}  # reversed: the first one wins
+
+    @cached_property
+    def _outputs_by_name(self) -> dict[str, PortDefinition]:
+        return {p.name: p for p in reversed(self.outputs)}
+
     def input(self, name: str) -> PortDefinition | None:
-        return next((p for p in self.inputs if p.name == name), None)
+        return self._inputs_by_name.get(name)
 
     def output(self, name: str) -> PortDefinition | None:
-        return next((p for p in self.outputs if p.name == name), None)
+        return self._outputs_by_name.get(name)
 
     def describe_inputs(self) -> str:
-        return ", ".join(p.describe() for p in self.inputs) or "none"
+        return _listing([p.describe() for p in self.inputs[: _LISTED + 1]], len(self.inputs))
 
     def describe_outputs(self) -> str:
-        names = [p.describe() for p in self.outputs] + [f"{b} (branch)" for b in self.branches]
-        return ", ".join(names) or "none"
+        names = [p.describe() for p in self.outputs[: _LISTED + 1]]
+        names += [f"{b} (branch)" for b in self.branches[: _LISTED + 1]]
+        return _listing(names, len(self.outputs) + len(self.branches))
+
+
+_LISTED = 20
+"""Problem messages list at most this many ports (a node may have thousands)."""
+
+
+def _listing(names: list[str], total: int) -> str:
+    if total > _LISTED:
+        return ", ".join(names[:_LISTED]) + f", ... ({total - _LISTED} more)"
+    return ", ".join(names) or "none"
 
 
 class ValueSelector(RootModel[tuple[str | int, ...]]):

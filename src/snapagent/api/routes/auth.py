@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from snapagent.api.deps import Accounts, AppStateDep, ClientAddress, CurrentUser, OptionalUser
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.auth import (
     AuthConfigPublic,
     LoginRequest,
@@ -18,7 +19,7 @@ from snapagent.api.schemas.common import problem_responses
 from snapagent.db.base import utcnow
 from snapagent.services.accounts import MAX_PASSWORD, MIN_PASSWORD, AccessToken
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(route_class=OffLoopJsonRoute, prefix="/api/v1/auth", tags=["auth"])
 
 
 def _token(token: AccessToken) -> TokenPublic:

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, Field
 
 from snapagent.api.deps import AppStateDep, CurrentUser, DbSession
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import RequestModel, problem_responses
 from snapagent.api.sse import EventStreamResponse, with_pings
 from snapagent.api.state import AppState
@@ -32,7 +33,7 @@ __all__ = ["ChatAnswerPublic", "ChatRequestBody", "configure_chat", "router"]
 
 CHAT_SERVICE = "chat.service"
 
-router = APIRouter(prefix="/api/v1", tags=["chat"])
+router = APIRouter(route_class=OffLoopJsonRoute, prefix="/api/v1", tags=["chat"])
 
 
 class ChatRequestBody(RequestModel):
