@@ -87,14 +87,8 @@ async def test_run_observers_report_the_record_of_how_a_run_ended() -> None:
     )
     await telemetry.for_run(info).on_end(RunEnd("r1", result))
     text = metrics.render().decode()
-    assert (
-        'snapagent_workflow_runs_total{bot_version="none",engine="v1",status="cancelled"} 1.0'
-        in text
-    )
-    assert (
-        'snapagent_workflow_runs_total{bot_version="none",engine="v1",status="succeeded"} 1.0'
-        in text
-    )
+    assert 'snapagent_workflow_runs_total{engine="v1",status="cancelled"} 1.0' in text
+    assert 'snapagent_workflow_runs_total{engine="v1",status="succeeded"} 1.0' in text
     assert 'snapagent_node_duration_seconds_count{node_type="start",status="succeeded"} 1.0' in text
     assert {span.name for span in exporter.get_finished_spans()} == {
         "workflow.run",

@@ -31,6 +31,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware, JsonBodyLimitMiddleware
+from snapagent.api.console import ConsoleSettings, install_console
+from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
 from snapagent.api.routes import (
     api_keys,
@@ -120,6 +122,7 @@ def create_app(
     observability: ObservabilitySettings | None = None,
     rate_limits: RateLimitSettings | None = None,
     shutdown: ShutdownSettings | None = None,
+    console: ConsoleSettings | None = None,
 ) -> FastAPI:
     """Build the app: every service once, typed (see the module docstring).
 
@@ -165,6 +168,9 @@ def create_app(
         summary="Self-hostable backend for RAG chatbots with versioned, port-based workflows.",
         version=version("snapagent"),
         lifespan=lifespan,  # install_observability wraps it in the logging configuration
+        # Served from this installation by install_docs_ui, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     # Middleware, innermost first (add_middleware wraps what is there). Each body limit is
@@ -233,4 +239,7 @@ def create_app(
     app.include_router(sessions.router)
     app.include_router(executions.router)
     app.include_router(migration.router)
+    install_docs_ui(app)
+    # The web console answers what no route above does (GET, outside the API's paths).
+    install_console(app, console)
     return app

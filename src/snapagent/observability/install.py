@@ -73,11 +73,12 @@ def install_observability(
     answer, a rate limit's or a body limit's too, is counted and logged with its request id.
     """
     settings = settings or ObservabilitySettings()
+    metrics = Metrics(max_label_values=settings.metrics_max_label_values)
     emf = None
     if settings.emf_enabled:
         emf = EmfEmitter(namespace=settings.emf_namespace, service=settings.service_name)
     bundle = Observability(
-        settings=settings, telemetry=RunTelemetry(Metrics(), build_tracing(settings)), emf=emf
+        settings=settings, telemetry=RunTelemetry(metrics, build_tracing(settings)), emf=emf
     )
     app.add_middleware(RequestContextMiddleware, metrics=bundle.metrics, emf=emf)
 

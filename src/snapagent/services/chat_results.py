@@ -89,7 +89,16 @@ def collect_sources(result: WorkflowRunResult) -> list[dict[str, Any]]:
 
 
 def engine_event(event: ev.WorkflowEvent) -> tuple[str, dict[str, Any]] | None:
-    """The SSE form of an engine event; node inputs/outputs stay out of the stream."""
+    """The SSE form of an engine event; node inputs/outputs stay out of the stream. A node
+    inside an iteration/loop body adds ``scope`` (``[["each", 2]]``: item 2 of ``each``)."""
+    converted = _engine_event(event)
+    scope = getattr(event, "scope", ())
+    if converted is not None and scope:
+        converted[1]["scope"] = [list(level) for level in scope]
+    return converted
+
+
+def _engine_event(event: ev.WorkflowEvent) -> tuple[str, dict[str, Any]] | None:
     if isinstance(event, ev.TextChunk):
         return "text", {"node_id": event.node_id, "text": event.text}
     if isinstance(event, ev.NodeRunStarted):

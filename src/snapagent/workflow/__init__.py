@@ -56,6 +56,7 @@ from snapagent.workflow.schema import (
     WorkflowNode,
 )
 from snapagent.workflow.services import ServiceContainer
+from snapagent.workflow.subgraph import SubgraphNode
 from snapagent.workflow.types import PortType, fits
 from snapagent.workflow.validation import ValidationProblem, validate_graph
 
@@ -88,6 +89,7 @@ __all__ = [
     "RunStarted",
     "RunStatus",
     "ServiceContainer",
+    "SubgraphNode",
     "TextChunk",
     "ValidationProblem",
     "ValueSelector",

@@ -31,6 +31,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from random import getrandbits
 from typing import Any
 
+from snapagent.workflow.conversation import ConversationState
 from snapagent.workflow.events import WorkflowEvent
 from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.node import NodeRegistryV2
@@ -88,6 +89,7 @@ class WorkflowExecutorV2:
         on_event: EventSink | None = None,
         cancel_event: asyncio.Event | None = None,
         services: ServiceContainer | None = None,
+        conversation: Mapping[str, Any] | None = None,
     ) -> WorkflowRun:
         """A handle on a new run of ``graph`` (see `snapagent.workflow.handle`): nothing
         executes until its `result()` or `events()` is called.
@@ -95,8 +97,9 @@ class WorkflowExecutorV2:
         ``inputs``: ``query``, ``session_id``, ``history`` and the start node's declared
         inputs. ``sys``: ``bot_id``, ``run_id`` (generated if absent), ``user_id``,
         ``owner_id``, ``default_model``. ``services`` replaces the executor's for this run
-        (a retriever scoped to the run's owner, say). Raises `GraphValidationError` for an
-        invalid graph.
+        (a retriever scoped to the run's owner, say). ``conversation``: the session's stored
+        conversation variables (the graph's defaults fill the rest). Raises
+        `GraphValidationError` for an invalid graph.
         """
         plan = graph if isinstance(graph, ExecutionPlan) else self.compile(graph)
         sys_values = dict(sys or {})
@@ -108,6 +111,7 @@ class WorkflowExecutorV2:
             dict(inputs or {}),
             sys_values,
             self.limits,
+            conversation=ConversationState(plan.graph.conversation_variables, conversation),
             observers=observers,
             on_event=on_event,
             cancel_event=cancel_event,
@@ -121,10 +125,20 @@ class WorkflowExecutorV2:
         *,
         on_event: EventSink | None = None,
         cancel_event: asyncio.Event | None = None,
+        conversation: Mapping[str, Any] | None = None,
     ) -> WorkflowRunResult:
         """Run to the end and return the result; ``on_event`` sees every event as it happens.
-        The same as ``await start(...).result()``."""
-        handle = self.start(graph, inputs, sys, on_event=on_event, cancel_event=cancel_event)
+        ``conversation``: the session's stored conversation variables (the graph's defaults
+        fill the rest; the result carries them after the run). ``await start(...).result()``.
+        """
+        handle = self.start(
+            graph,
+            inputs,
+            sys,
+            on_event=on_event,
+            cancel_event=cancel_event,
+            conversation=conversation,
+        )
         return await handle.result()
 
     async def stream(
@@ -134,10 +148,14 @@ class WorkflowExecutorV2:
         sys: Mapping[str, Any] | None = None,
         *,
         cancel_event: asyncio.Event | None = None,
+        conversation: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[WorkflowEvent]:
         """Yield the run's events as they happen, ending with `RunFinished` (the run executes
         in a task of its own; leaving the loop early cancels it). ``start(...).events()``."""
-        events = self.start(graph, inputs, sys, cancel_event=cancel_event).events()
+        handle = self.start(
+            graph, inputs, sys, cancel_event=cancel_event, conversation=conversation
+        )
+        events = handle.events()
         try:
             async for event in events:
                 yield event

@@ -34,6 +34,7 @@ from collections.abc import AsyncGenerator, Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from snapagent.workflow.conversation import ConversationState
 from snapagent.workflow.events import WorkflowEvent
 from snapagent.workflow.plan import ExecutionPlan
 from snapagent.workflow.result import RunLimits, WorkflowRunResult
@@ -93,6 +94,7 @@ class WorkflowRun:
         "_args",
         "_cancel_event",
         "_cancelled",
+        "_conversation",
         "_driver",
         "_listeners",
         "_observers",
@@ -109,6 +111,7 @@ class WorkflowRun:
         sys: dict[str, Any],
         limits: RunLimits,
         *,
+        conversation: ConversationState | None = None,
         observers: Sequence[RunObserver] = (),
         on_event: EventSink | None = None,
         cancel_event: asyncio.Event | None = None,
@@ -117,6 +120,7 @@ class WorkflowRun:
         # The engine's run is built when it starts, once every listener is known (a run
         # without listeners builds no events at all).
         self._args = (plan, services, inputs, sys, limits)
+        self._conversation = conversation
         self._run: Run | None = None
         self._cancelled: str | None = None
         self._observers = tuple(observers)
@@ -181,7 +185,7 @@ class WorkflowRun:
         return fan_out
 
     async def _drive(self) -> WorkflowRunResult:
-        run = self._run = Run(*self._args, self._sink())
+        run = self._run = Run(*self._args, self._sink(), conversation=self._conversation)
         if self._cancelled is not None:
             run.cancel(self._cancelled)  # nothing starts; the result says cancelled
         cancel_event = self._cancel_event

@@ -47,6 +47,8 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "Clock",
+    "DocumentReader",
+    "FileText",
     "RetrievalQuery",
     "RetrievedDocument",
     "Retriever",
@@ -290,6 +292,22 @@ class Retriever(Protocol):
     async def retrieve(self, query: RetrievalQuery) -> list[RetrievedDocument]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class FileText:
+    """The text of one file: its name, the title found in it, and its text."""
+
+    name: str
+    title: str
+    text: str
+
+
+class DocumentReader(Protocol):
+    """Reads a file's text (PDF, DOCX, HTML, Markdown, plain text). Implementations parse
+    outside the server process, with limits: files come from users."""
+
+    async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText: ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -311,6 +329,13 @@ class _NoRetriever:
         return []
 
 
+class _NoDocumentReader:
+    async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText:
+        from snapagent.errors import DefinitionError
+
+        raise DefinitionError(f"no document reader is configured (asked to read {name!r})")
+
+
 class _NoChatModels:
     def resolve(self, model_id: str | None) -> ChatModel:
         from snapagent.errors import DefinitionError
@@ -326,6 +351,7 @@ class ServiceContainer:
     retriever: Retriever = field(default_factory=_NoRetriever)
     clock: Clock = field(default_factory=SystemClock)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    documents: DocumentReader = field(default_factory=_NoDocumentReader)
 
     def replace(self, **changes: Any) -> ServiceContainer:
         return dataclasses.replace(self, **changes)

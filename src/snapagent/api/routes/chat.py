@@ -22,13 +22,14 @@ from pydantic import BaseModel, Field
 
 from snapagent.api.deps import AppStateDep, CurrentUser, DbSession
 from snapagent.api.errors import error_event
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import RequestModel, problem_responses
 from snapagent.api.sse import EventStreamResponse, SSEMessage, with_pings
 from snapagent.services.chat import ChatError, ChatEvent, ChatService
 
 __all__ = ["ChatAnswerPublic", "ChatRequestBody", "router"]
 
-router = APIRouter(prefix="/api/v1", tags=["chat"])
+router = APIRouter(route_class=OffLoopJsonRoute, prefix="/api/v1", tags=["chat"])
 
 
 class ChatRequestBody(RequestModel):
