@@ -331,6 +331,7 @@ class ChatService:
             owner_id=turn.owner_id,
             observers=observers,
             cancel_event=cancel,
+            conversation=start.variables,
         )
         return handle, answer, recording
 
@@ -420,15 +421,22 @@ class _TurnAnswer:
         )
         return self.answer
 
-    def _fields(self, answer: ChatAnswer) -> dict[str, Any]:
-        return {"run_id": answer.run_id, "sources": answer.sources, "usage": answer.usage}
+    def _fields(self, answer: ChatAnswer, result: WorkflowRunResult) -> dict[str, Any]:
+        return {
+            "run_id": answer.run_id,
+            "sources": answer.sources,
+            "usage": answer.usage,
+            # Conversation variables are kept when the turn succeeded and wrote one.
+            "variables": result.conversation if result.conversation_writes else None,
+        }
 
     async def stage(self, session: AsyncSession, result: WorkflowRunResult) -> None:
         answer = self._build(result)
         await self.conversations.stage_answer(
-            session, self.start, answer.answer, **self._fields(answer)
+            session, self.start, answer.answer, **self._fields(answer, result)
         )
 
     async def write(self, result: WorkflowRunResult) -> None:
         answer = self._build(result)
-        await self.conversations.add_answer(self.start, answer.answer, **self._fields(answer))
+        fields = self._fields(answer, result)
+        await self.conversations.add_answer(self.start, answer.answer, **fields)

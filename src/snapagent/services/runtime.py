@@ -145,9 +145,11 @@ class BotRuntime:
         owner_id: str,
         observers: Sequence[RunObserver] = (),
         cancel_event: asyncio.Event | None = None,
+        conversation: Mapping[str, Any] | None = None,
     ) -> WorkflowRun:
         """A run of ``compiled`` for a bot of ``owner_id``: its retrieval sees only that
-        account's knowledge bases (``sys.owner_id`` is set to it as well)."""
+        account's knowledge bases (``sys.owner_id`` is set to it as well). ``conversation``:
+        the session's stored conversation variables."""
         scoped = self.services.replace(retriever=OwnerScopedRetriever(self.retriever, owner_id))
         return self._compiler.start(
             compiled.plan,
@@ -156,4 +158,5 @@ class BotRuntime:
             services=scoped,
             observers=observers,
             cancel_event=cancel_event,
+            conversation=conversation,
         )

@@ -47,6 +47,7 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "Clock",
+    "CodeRunner",
     "DocumentReader",
     "FileText",
     "RetrievalQuery",
@@ -292,6 +293,14 @@ class Retriever(Protocol):
     async def retrieve(self, query: RetrievalQuery) -> list[RetrievedDocument]: ...
 
 
+class CodeRunner(Protocol):
+    """Runs user code in a sandbox (`snapagent.sandbox.CodeSandbox`): ``main(**inputs)``."""
+
+    async def execute(
+        self, language: str, code: str, inputs: Mapping[str, Any], *, timeout_s: float
+    ) -> Any: ...
+
+
 @dataclass(frozen=True, slots=True)
 class FileText:
     """The text of one file: its name, the title found in it, and its text."""
@@ -351,6 +360,9 @@ class ServiceContainer:
     retriever: Retriever = field(default_factory=_NoRetriever)
     clock: Clock = field(default_factory=SystemClock)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    code_runner: CodeRunner | None = None
+    """None: the process-wide sandbox from ``SNAPAGENT_CODE_*`` (started on first use)."""
+
     documents: DocumentReader = field(default_factory=_NoDocumentReader)
 
     def replace(self, **changes: Any) -> ServiceContainer:
