@@ -52,7 +52,9 @@ from snapagent.api.routes import (
 from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
+from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.llm.lazy import DeferredChatModelRegistry
+from snapagent.nodes.settings import get_node_settings
 from snapagent.observability.install import install_observability
 from snapagent.observability.middleware import REQUEST_ID_HEADER
 from snapagent.observability.runs import ObservedChatModels
@@ -158,6 +160,7 @@ def create_app(
                 stack.push_async_callback(state.knowledge.close)
             for hook in startup_hooks:
                 await hook(state, stack)
+            stack.push_async_callback(state.runtime.aclose)
             # Pushed last, so it runs first at shutdown: the records need the database.
             stack.push_async_callback(state.chat.close, record_timeout_s)
             log.info("SnapAgent API ready (database: %s)", db.safe_url)
@@ -197,11 +200,17 @@ def create_app(
     # Outermost: request ids, access log and HTTP metrics see every answer (limits' too).
     reporting = install_observability(app, observability, secrets=[settings.jwt_secret])
 
-    # The chat path: the engine with its registries, observed models, scoped retrieval.
+    # The chat path: the engine with its registries, observed models, scoped retrieval, and
+    # the isolated reader of files attached to a turn.
+    node_settings = get_node_settings()
     runtime = BotRuntime(
         chat_models=ObservedChatModels(chat_models, reporting.metrics),
         retriever=retriever or knowledge.retriever,
         registry=node_registry or _default_registry(),
+        # Its worker process starts only when a workflow first reads a file.
+        documents=IsolatedDocumentReader.create(
+            max_chars=node_settings.document_max_chars, timeout_s=node_settings.document_timeout_s
+        ),
     )
     chat_service = ChatService(
         db,

@@ -27,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -129,6 +129,8 @@ class ChatTurn:
     """The bot's owner: the only account whose knowledge bases the run may read."""
     new_session: bool = False
     """The server generated ``session_key`` just now: no session to look up."""
+    files: tuple[Mapping[str, Any], ...] = ()
+    """Files attached to the turn (``{"name", "content_type", "data"}``), as ``sys.files``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,8 +237,10 @@ class ChatService:
         bot_id: str,
         message: str,
         session_id: str | None,
+        files: Sequence[Mapping[str, Any]] = (),
     ) -> ChatTurn:
-        """Validate a request; raises InputValidationError, NotFoundError or ConflictError."""
+        """Validate a request; raises InputValidationError, NotFoundError or ConflictError.
+        ``files`` (already checked by the API's schema) reach the run as ``sys.files``."""
         if not message.strip():
             raise InputValidationError("message must not be blank", field="message")
         if len(message) > self.settings.max_message_chars:
@@ -275,6 +279,7 @@ class ChatService:
             compiled=compiled,
             owner_id=bot.owner_id,
             new_session=session_id is None,
+            files=tuple(files),
         )
 
     async def _begin(self, turn: ChatTurn, mode: str) -> tuple[TurnStart, RunInfo, dict[str, Any]]:
@@ -323,6 +328,7 @@ class ChatService:
             "run_id": info.run_id,
             "user_id": turn.user_id,
             "default_model": turn.default_model,
+            "files": list(turn.files),
         }
         handle = self.runtime.start(
             turn.compiled,

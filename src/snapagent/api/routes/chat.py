@@ -18,18 +18,35 @@ from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from snapagent.api.deps import AppStateDep, CurrentUser, DbSession
 from snapagent.api.errors import error_event
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import RequestModel, problem_responses
 from snapagent.api.sse import EventStreamResponse, SSEMessage, with_pings
+from snapagent.nodes.settings import get_node_settings
 from snapagent.services.chat import ChatError, ChatEvent, ChatService
 
 __all__ = ["ChatAnswerPublic", "ChatRequestBody", "router"]
 
 router = APIRouter(route_class=OffLoopJsonRoute, prefix="/api/v1", tags=["chat"])
+
+
+class ChatFile(RequestModel):
+    """A file attached to the turn; workflows read it as ``sys.files`` (``document_extractor``)."""
+
+    name: str = Field(min_length=1, max_length=255, description="The file's name.")
+    content_type: str | None = Field(default=None, max_length=255, description="Its MIME type.")
+    data: str = Field(description="Its bytes, base64-encoded.")
+
+    @field_validator("data")
+    @classmethod
+    def _size(cls, data: str) -> str:
+        limit = get_node_settings().document_max_bytes
+        if len(data) > limit * 4 // 3 + 4:
+            raise ValueError(f"the file is larger than {limit} bytes")
+        return data
 
 
 class ChatRequestBody(RequestModel):
@@ -41,6 +58,19 @@ class ChatRequestBody(RequestModel):
         description="Continue this session (created if new); omitted: a new session.",
     )
     stream: bool = Field(default=False, description="Answer as Server-Sent Events.")
+    files: list[ChatFile] = Field(
+        default_factory=list,
+        description="Files attached to the turn (read by document_extractor nodes; at most "
+        "SNAPAGENT_DOCUMENT_MAX_FILES, each at most SNAPAGENT_DOCUMENT_MAX_BYTES).",
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _count(cls, files: list[ChatFile]) -> list[ChatFile]:
+        limit = get_node_settings().document_max_files
+        if len(files) > limit:
+            raise ValueError(f"at most {limit} files per turn")
+        return files
 
 
 class Citation(BaseModel):
@@ -91,7 +121,8 @@ async def chat(
     service: Chat,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    turn = await service.prepare(session, user, body.bot_id, body.message, body.session_id)
+    files = [f.model_dump() for f in body.files]
+    turn = await service.prepare(session, user, body.bot_id, body.message, body.session_id, files)
     # Release the request's connection before the (possibly long) run.
     await session.close()
     if body.stream or "text/event-stream" in (accept or ""):
