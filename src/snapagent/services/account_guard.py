@@ -6,7 +6,7 @@ guess passwords or create accounts.
   (``snapagent users create``) creates users.
 - Failed logins are counted per account (the email, whether or not it exists - so the answer
   reveals nothing) and per client address, registrations per client address, in the database
-  (:class:`~snapagent.ratelimit.limiter.DatabaseRateLimiter`), so every replica shares one count.
+  (:class:`~snapagent.db.rate_limiter.DatabaseRateLimiter`), so every replica shares one count.
   An attempt is counted *before* its password is checked, and taken back when it succeeds: a
   burst of concurrent guesses gets exactly the allowed number of password checks, no more.
 
@@ -22,9 +22,9 @@ import hashlib
 from dataclasses import dataclass
 
 from snapagent.db.models.accounts import User
+from snapagent.db.rate_limiter import DatabaseRateLimiter
 from snapagent.db.session import Database
 from snapagent.errors import PermissionDeniedError, RateLimitedError
-from snapagent.ratelimit.limiter import DatabaseRateLimiter
 from snapagent.server_settings import ServerSettings
 
 __all__ = ["REGISTRATION_CLOSED_DETAIL", "AccountGuard", "LoginAttempt"]
