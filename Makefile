@@ -88,7 +88,8 @@ BENCH_RUNS := \
 	"http.py" \
 	"load.py --duration 30" \
 	"migration.py" \
-	"validation.py"
+	"validation.py" \
+	"sandbox.py"
 
 bench: bench-venv
 	@status=0; for run in $(BENCH_RUNS); do \

@@ -81,6 +81,8 @@ test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
   // Publish, then chat with the live version from the playground.
   await page.getByTestId("publish").click();
   await expect(page.getByText(/Published as version 1/)).toBeVisible();
+  // Publishing made the draft version 1; the editor continues on a new draft copied from it.
+  await expect(page.getByTestId("draft-state")).toHaveText("Draft revision 1");
   await page.getByTestId("tab-playground").click();
   await page.getByTestId("chat-input").fill("How many vacation days do I get?");
   await page.getByTestId("chat-send").click();

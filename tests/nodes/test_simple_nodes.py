@@ -18,7 +18,10 @@ def test_default_registry_has_the_builtin_types() -> None:
     registry = default_registry()
     assert registry.type_keys == [
         "answer",
+        "code",
+        "document_extractor",
         "end",
+        "http_request",
         "if_else",
         "iteration",
         "knowledge",

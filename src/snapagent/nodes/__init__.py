@@ -7,7 +7,10 @@ registry.register(MyNode)              # each call returns a fresh registry to e
 from __future__ import annotations
 
 from snapagent.nodes.answer import AnswerNodeData, AnswerNodeV2
+from snapagent.nodes.code import CodeNodeData, CodeNodeV2
+from snapagent.nodes.document_extractor import DocumentExtractorNodeData, DocumentExtractorNodeV2
 from snapagent.nodes.end import EndNodeData, EndNodeV2
+from snapagent.nodes.http_request import HttpRequestNodeData, HttpRequestNodeV2
 from snapagent.nodes.if_else import IfElseNodeData, IfElseNodeV2
 from snapagent.nodes.iteration import IterationNodeData, IterationNodeV2
 from snapagent.nodes.knowledge import KnowledgeNodeData, KnowledgeNodeV2
@@ -24,8 +27,14 @@ from snapagent.workflow.node import NodeRegistryV2
 __all__ = [
     "AnswerNodeData",
     "AnswerNodeV2",
+    "CodeNodeData",
+    "CodeNodeV2",
+    "DocumentExtractorNodeData",
+    "DocumentExtractorNodeV2",
     "EndNodeData",
     "EndNodeV2",
+    "HttpRequestNodeData",
+    "HttpRequestNodeV2",
     "IfElseNodeData",
     "IfElseNodeV2",
     "IterationNodeData",
@@ -69,5 +78,8 @@ def default_registry() -> NodeRegistryV2:
             IterationNodeV2,
             LoopNodeV2,
             VariableAssignerNodeV2,
+            CodeNodeV2,
+            HttpRequestNodeV2,
+            DocumentExtractorNodeV2,
         ]
     )

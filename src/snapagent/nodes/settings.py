@@ -1,4 +1,5 @@
-"""Operator limits on the node catalogue: how far sub-graphs nest, how much they may run.
+"""Operator limits on the node catalogue: how far sub-graphs nest, how much they may run, how
+much a document extractor reads.
 
 Read from the environment with the ``SNAPAGENT_`` prefix (``SNAPAGENT_ITERATION_MAX_ITEMS=500``).
 A node's own config may ask for less (``max_items``, ``parallelism``, ``max_iterations``);
@@ -16,7 +17,7 @@ __all__ = ["NodeSettings", "get_node_settings"]
 
 
 class NodeSettings(BaseSettings):
-    """Limits of the iteration and loop nodes.
+    """Limits of the iteration, loop and document extractor nodes.
 
     >>> NodeSettings(iteration_max_items=10).iteration_max_items
     10
@@ -35,6 +36,24 @@ class NodeSettings(BaseSettings):
     )
     loop_max_iterations: int = Field(
         default=100, ge=1, le=10_000, description="Most rounds one loop node runs."
+    )
+    document_max_files: int = Field(
+        default=10, ge=1, le=100, description="Most files one document_extractor reads."
+    )
+    document_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=200 * 1024 * 1024,
+        description="Largest file a document_extractor reads (bytes).",
+    )
+    document_max_chars: int = Field(
+        default=200_000,
+        ge=1_000,
+        le=10_000_000,
+        description="A file's text is cut after this many characters.",
+    )
+    document_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest one file may take to parse."
     )
 
 

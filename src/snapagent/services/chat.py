@@ -313,7 +313,13 @@ class ChatService:
             sources=collect_sources(result),
             usage=result.usage.to_dict(),
         )
-        fields = {"run_id": answer.run_id, "sources": answer.sources, "usage": answer.usage}
+        fields: dict[str, Any] = {
+            "run_id": answer.run_id,
+            "sources": answer.sources,
+            "usage": answer.usage,
+            # Conversation variables are kept when the turn succeeded and wrote one.
+            "variables": result.conversation if result.conversation_writes else None,
+        }
         # Shielded: a client leaving now must not lose an answer the run already produced.
         with anyio.CancelScope(shield=True):
             try:
@@ -339,6 +345,7 @@ class ChatService:
                     inputs,
                     self._sys(turn, context.run_id),
                     cancel_event=cancel,
+                    conversation=start.variables,
                 )
             except BaseException as exc:
                 await self.recorder.record(_interrupted(context, exc))
@@ -373,6 +380,7 @@ class ChatService:
                     self._sys(turn, context.run_id),
                     on_event=queue.put_nowait,
                     cancel_event=cancel,
+                    conversation=start.variables,
                 )
             )
             task.add_done_callback(lambda _task: queue.put_nowait(_END))

@@ -297,7 +297,7 @@ function Editor({
   function layout() {
     remember();
     setNodes((all) => autoLayout(all, edges));
-    void Promise.resolve().then(() => flow.fitView({ duration: 200 }));
+    void Promise.resolve().then(() => flow.fitView());
   }
 
   function setRunStatus(nodeId: string, status: RunStatus | undefined) {
