@@ -124,6 +124,18 @@ REGISTRY: tuple[Regex, ...] = (
         r"^[A-Za-z0-9_\-]{1,64}$",
         "class names of a question classifier; " + NAME_FIELD,
     ),
+    Regex("snapagent/nodes/code.py", IDENTIFIER, "input and output names of a code node"),
+    Regex(
+        "snapagent/nodes/http_request.py",
+        r"^\{\{\s*([^\W\d]\w*)\s*\}\}$",
+        "an http_request node's body template (is it one whole variable?)",
+        pumps=("{{ ", " ", "{{ a", "a"),
+    ),
+    Regex(
+        "snapagent/nodes/http_request.py",
+        r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$",
+        "header names of an http_request node",
+    ),
     Regex(
         "snapagent/legacy/semantics.py",
         r"\{(?=[{%#])",
