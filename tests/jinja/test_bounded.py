@@ -32,8 +32,24 @@ def render(source: str, **values: object) -> str:
         "{% set s = 'x' * 99000 %}{{ s ~ s }}",
         "{% set ns = namespace(s='x') %}{% for i in range(30) %}{% set ns.s = ns.s ~ ns.s %}"
         "{% endfor %}{{ ns.s|length }}",
+        # format widths and precisions, read before formatting
         "{{ '%999999999s' % 'x' }}",
+        "{{ '%(a)999999999s' % {'a': 1} }}",
+        "{{ '%.999999f' % 1.5 }}",
+        "{{ '%*d' % (999999999, 1) }}",
+        "{{ '%999999999s'|format('x') }}",
+        "{{ '%*d'|format(999999999, 1) }}",
+        "{{ ['%999999999s']|map('format', 1)|list }}",
         "{{ '{:>999999999}'.format('x') }}",
+        "{{ '{:>{w}}'.format('x', w=999999999) }}",
+        "{{ '{0:{1}}'.format('x', 999999999) }}",
+        "{{ '{a:.999999999f}'.format_map({'a': 1.5}) }}",
+        "{{ '{:x>99999999999999999999}'.format(1) }}",
+        # other amplifiers chosen by an argument
+        "{{ ('x' * 1000).translate({120: 'y' * 1000}) }}",
+        "{{ ([[1, [2, [3]]]] * 100)|tojson(indent=100000) }}",
+        "{{ ([[1]] * 3)|tojson(indent='x' * 50000) }}",
+        "{{ ([[1] * 5000] * 5)|sum(start=[]) }}",
         # filters that grow their input
         f"{{{{ 'x'|center({BIG}) }}}}",
         f"{{{{ 'a\\nb'|indent({BIG}) }}}}",
@@ -95,6 +111,10 @@ def test_other_failures_are_node_errors_not_crashes(source: str, message: str) -
         "{% set ns = namespace(s='x') %}{% for i in range(5) %}{% set ns.s = ns.s ~ ns.s %}"
         "{% endfor %}{{ ns.s|length }}",
         "{{ docs }}|{% for d in docs %}{{ d.text }}{% endfor %}|{{ history }}",
+        "{{ '%-5s|%.2f|%*d' % ('a', 1.0, 4, 7) }} {{ '%(a)s' % {'a': 1} }} {{ '%d%%'|format(5) }}",
+        "{{ '{0:>6}|{w:_^7}|{0:.1}'.format('xy', w=3) }} {{ '{a:08.3f}'.format_map({'a': 2.5}) }}",
+        "{{ '{:{w}}'.format('x', w=4) }} {{ 'abc'.translate({97: 'AA'}) }}",
+        "{{ {'a': [1, 2]}|tojson(indent=2) }} {{ [[1], [2]]|sum(start=[]) }} {{ [1, 2]|sum }}",
     ],
 )
 def test_ordinary_templates_render_as_in_jinjas_sandbox(source: str) -> None:

@@ -101,9 +101,7 @@ async def test_memory_past_the_workers_limit_is_a_node_error() -> None:
     renderer = TemplateRenderer(settings)
     try:
         with pytest.raises(NodeExecutionError, match="needed more than 128 MiB"):
-            await renderer.render(
-                "{% set s = 'x' * 30000000 %}{{ s ~ s ~ s }}", {}, node_id="big"
-            )
+            await renderer.render("{% set s = 'x' * 30000000 %}{{ s ~ s ~ s }}", {}, node_id="big")
     finally:
         await renderer.close()
 

@@ -82,10 +82,27 @@ ATTACKS: dict[str, tuple[dict[str, Any], str, str]] = {
         "over a limit",
     ),
     "center": (template("{{ 'x'|center(10 ** 9) }}"), "hi", "over a limit"),
-    # A format width is only known once formatted: the worker's memory limit stops these.
-    "format": (template("{{ '%999999999s'|format('x') }}"), "hi", "needed more than 256 MiB"),
-    "str-format": (
-        template("{{ '{:>999999999}'.format('x') }}"),
+    "format": (template("{{ '%999999999s'|format('x') }}"), "hi", "over a limit"),
+    "percent-star": (template("{{ '%*s' % (query|int, 'x') }}"), "999999999", "over a limit"),
+    "str-format": (template("{{ '{:>{w}}'.format('x', w=10 ** 9) }}"), "hi", "over a limit"),
+    "tojson-indent": (
+        template("{{ ([[1, [2]]] * 1000)|tojson(indent=10 ** 6) }}"),
+        "hi",
+        "over a limit",
+    ),
+    "translate": (
+        template("{{ (query * 1000).translate({104: 'y' * 100000}) }}"),
+        "hi",
+        "over a limit",
+    ),
+    "list-sum": (template("{{ ([[1] * 50000] * 50)|sum(start=[]) }}"), "hi", "over a limit"),
+    # Past every check on one value, the worker's memory limit: 1,000 strings of 900,000
+    # characters each, every one within the limits, hold 900 MB together.
+    "memory": (
+        template(
+            "{% set s = 'x' * 900000 %}{% set ns = namespace(l=[]) %}"
+            "{% for i in range(1000) %}{% set ns.l = ns.l + [s ~ i] %}{% endfor %}{{ ns.l|length }}"
+        ),
         "hi",
         "needed more than 256 MiB",
     ),
@@ -101,7 +118,7 @@ ATTACKS: dict[str, tuple[dict[str, Any], str, str]] = {
     "batch-fill": (template("{{ [1]|batch(10 ** 9, 0)|list }}"), "hi", "over a limit"),
     "captured-block": (
         template(
-            "{% set x %}{% for i in range(100000) %}{{ 'y' * 100 }}{% endfor %}{% endset %}"
+            "{% set x %}{% for i in range(100000) %}{{ 'y' * 5000 }}{% endfor %}{% endset %}"
             "{{ x|length }}"
         ),
         "hi",

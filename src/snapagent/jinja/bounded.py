@@ -4,9 +4,11 @@ Jinja's immutable sandbox already blocks attribute escapes and caps ``range``; w
 through is *size*: ``{{ 9**9**9 }}``, ``{{ 'x' * 10**9 }}``, ``{{ 'x'|center(10**9) }}``,
 ``~`` doubling a string in a loop, ``lipsum(10**6)``. Here each operator result, filter result,
 call result, ``~`` concatenation, block capture and the rendered output is checked (and the
-amplifying operations - powers, products, widths, joins, replacements - *before* they run),
-so a template that would build something too big fails with a `TemplateLimitError` naming
-what it tried.
+amplifying operations - powers, products, widths, joins, replacements, format widths and
+precisions (`snapagent.jinja.formats`), JSON indents, list sums - *before* they run), so a
+template that would build something too big fails with a `TemplateLimitError` naming what it
+tried. Operations whose result is at most a small constant factor of their input (``escape``,
+``urlencode``, ``encode``) are checked on the result.
 
 Time is not bounded here: nested loops over ``range(100000)`` simply run. That is why
 templates with control structures render in a killable worker process with a deadline (see
@@ -15,8 +17,7 @@ templates with control structures render in a killable worker process with a dea
     text = render_bounded("{% for d in docs %}{{ d.text }}{% endfor %}", values, "node-1",
                           TemplateLimits(max_chars=1_000_000))
 
-The process's memory limit remains the last line for anything these checks cannot predict
-(``'%999999999s' % x`` is checked after it is built, which a 512 MiB worker cannot do).
+The worker's memory limit remains the last line for anything these checks cannot predict.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import _PassArg
 
 from snapagent.errors import NodeExecutionError
+from snapagent.jinja.formats import brace_padding, percent_padding
 from snapagent.jinja.values import present
 
 __all__ = ["BoundedEnvironment", "TemplateLimitError", "TemplateLimits", "render_bounded"]
@@ -62,8 +64,32 @@ def _size(value: Any) -> tuple[str, int] | None:
     return None
 
 
+class _OutputBuffer(list[Any]):
+    """What a block capture or a macro body writes, refused as soon as it passes the limit
+    (not once the whole loop inside it has run)."""
+
+    def __init__(self, env: BoundedEnvironment) -> None:
+        super().__init__()
+        self.env = env
+        self.chars = 0
+
+    def append(self, piece: Any) -> None:
+        self.chars += len(piece) if isinstance(piece, str) else 0
+        self.env.check_chars(self.chars)
+        super().append(piece)
+
+    def extend(self, pieces: Iterable[Any]) -> None:
+        for piece in pieces:
+            self.append(piece)
+
+
 class _BoundedCodeGenerator(CodeGenerator):
-    """``a ~ b`` joins through the environment's bounded concatenation."""
+    """``a ~ b`` joins through the environment's bounded concatenation; captured output goes
+    to a bounded buffer."""
+
+    def buffer(self, frame: Frame) -> None:
+        frame.buffer = self.temporary_identifier()
+        self.writeline(f"{frame.buffer} = environment.output_buffer()")
 
     def visit_Concat(self, node: Concat, frame: Frame) -> None:
         self.write("environment.bounded_concat((")
@@ -146,6 +172,8 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
                     self.check_chars(len(seq) * times)
                 elif isinstance(seq, list | tuple) and isinstance(times, int):
                     self.check_items(len(seq) * times)
+        if operator == "%" and isinstance(left, str):
+            self.check_chars(len(left) + percent_padding(left, right) + _text_size(right))
         if operator == "+":
             if isinstance(left, str | bytes) and isinstance(right, str | bytes):
                 self.check_chars(len(left) + len(right))
@@ -165,6 +193,22 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             args = __self._precheck_method(owner, getattr(__obj, "__name__", ""), args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
         return __self.checked(result)
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """The sandbox hands templates ``str.format`` / ``format_map`` as a wrapper of its own;
+        this one checks the widths first (``'{:>999999999}'.format(x)``)."""
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        text, name = value.__self__, value.__name__
+
+        @functools.wraps(wrapped)
+        def format_(*args: Any, **kwargs: Any) -> str:
+            self._precheck_method(text, name, args, kwargs)
+            result: str = self.checked(wrapped(*args, **kwargs))
+            return result
+
+        return format_
 
     def _precheck_method(
         self, text: str | bytes, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -189,7 +233,20 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             return (items, *args[1:])
         elif name == "replace" and len(args) >= 2:
             self.check_chars(_replaced_size(text, args[0], args[1], args[2:3]))
+        elif name in ("format", "format_map") and isinstance(text, str):
+            mapping = args[0] if name == "format_map" and args else kwargs
+            positional = args if name == "format" else ()
+            if isinstance(mapping, Mapping):
+                padding = brace_padding(text, positional, mapping)
+                self.check_chars(len(text) + padding + _text_size((*positional, mapping)))
+        elif name == "translate" and args and isinstance(args[0], Mapping):
+            table = _bounded_list(self, args[0].values())
+            longest = max((len(v) for v in table if isinstance(v, str)), default=1)
+            self.check_chars(len(text) * max(longest, 1))
         return args
+
+    def output_buffer(self) -> list[Any]:
+        return _OutputBuffer(self)
 
     def bounded_concat(self, items: Iterable[Any]) -> str:
         """``a ~ b ~ c``: the strings joined, refused before joining if too long."""
@@ -217,6 +274,18 @@ def _bounded_list(env: BoundedEnvironment, value: Any) -> list[Any]:
         items.append(item)
         env.check_items(len(items))
     return items
+
+
+def _text_size(value: Any) -> int:
+    """Characters of the text among a format's arguments (a string, a tuple's or a mapping's
+    strings; what else they print as is checked on the result)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, tuple):
+        return sum(_text_size(v) for v in value if isinstance(v, str | Mapping))
+    if isinstance(value, Mapping):
+        return sum(len(v) for v in value.values() if isinstance(v, str))
+    return 0
 
 
 def _replaced_size(text: Any, old: Any, new: Any, count: tuple[Any, ...]) -> int:
@@ -258,6 +327,55 @@ def _join(args: dict[str, Any], env: BoundedEnvironment) -> None:
         env.check_chars(sum(len(str(i)) for i in items) + joiner * max(len(items) - 1, 0))
 
 
+def _format(args: dict[str, Any], env: BoundedEnvironment) -> None:
+    """``'%-20s'|format(x)`` is ``'%-20s' % (x,)``."""
+    values = args.get("kwargs") or tuple(args.get("args", ()))
+    text = str(args.get("value", ""))
+    env.check_chars(len(text) + percent_padding(text, values) + _text_size(values))
+
+
+def _tojson(args: dict[str, Any], env: BoundedEnvironment) -> None:
+    """Each line of indented JSON starts with its depth times the indent."""
+    indent = args.get("indent")
+    width = indent if isinstance(indent, int) else len(indent) if isinstance(indent, str) else 0
+    if width > 0:
+        env.check_chars(_indented_size(args.get("value"), width, env))
+
+
+def _indented_size(value: Any, width: int, env: BoundedEnvironment) -> int:
+    """Indentation ``json.dumps(value, indent=width)`` writes: every item of a container on a
+    line of its own (walked without recursion; more items than a list may hold is refused)."""
+    total, seen = 0, 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        children = (
+            list(item.values())
+            if isinstance(item, Mapping)
+            else item
+            if isinstance(item, list | tuple)
+            else ()
+        )
+        if children:
+            total += width * depth  # the closing bracket's line
+        for child in children:
+            seen += 1
+            env.check_items(seen)
+            total += width * (depth + 1)
+            stack.append((child, depth + 1))
+        env.check_chars(total)
+    return total
+
+
+def _sum(args: dict[str, Any], env: BoundedEnvironment) -> None:
+    """Summing lists builds a new list per item: ``[big] * n|sum(start=[])`` is quadratic."""
+    items = _bounded_list(env, args["iterable"])
+    args["iterable"] = items
+    start = args.get("start")
+    if isinstance(start, list | tuple) and args.get("attribute") is None:
+        env.check_items(len(start) + sum(len(i) for i in items if isinstance(i, list | tuple)))
+
+
 def _batch(args: dict[str, Any], env: BoundedEnvironment) -> None:
     if isinstance(args.get("linecount"), int):
         env.check_items(args["linecount"])
@@ -274,6 +392,9 @@ _PRECHECKS: dict[str, Precheck] = {
     "wordwrap": _wordwrap,
     "replace": _replace,
     "join": _join,
+    "format": _format,
+    "tojson": _tojson,
+    "sum": _sum,
     "batch": _batch,
     "slice": _slice,
 }

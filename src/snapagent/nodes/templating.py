@@ -129,7 +129,10 @@ def _printable(value: Any, room: int) -> str | None:
     if isinstance(value, str):
         return value
     if value is None or isinstance(value, bool | int | float):
-        return str(value)
+        try:
+            return str(value)
+        except ValueError:  # an int past Python's digit limit: the worker reports it
+            return None
     if isinstance(value, DocumentList | MessageList):
         estimate = sum(len(v) for item in value for v in item.values() if isinstance(v, str))
         if estimate + 64 * len(value) <= room:
