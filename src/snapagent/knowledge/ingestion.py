@@ -1,7 +1,10 @@
-"""Background ingestion: parse -> chunk -> embed -> index, one document at a time.
+"""Background ingestion: parse -> chunk -> embed -> index, several documents at a time.
 
 `IngestionWorker` is an in-process asyncio task that drains the job queue kept in the
-``documents`` table (see `snapagent.knowledge.jobs`). Each document moves through
+``documents`` table (see `snapagent.knowledge.jobs`): up to ``ingestion_concurrency``
+documents at once, turns shared fairly between accounts (`snapagent.knowledge.scheduling`).
+Parsing runs in a worker process with a deadline and a memory limit (`DocumentParser`). Each
+document moves through
 ``queued -> parsing -> chunking -> embedding -> indexed`` (or ``failed`` with the reason), with
 ``chunks_done/chunks_total`` updated per embedding batch. Guarantees:
 
@@ -24,6 +27,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -42,6 +46,7 @@ from snapagent.knowledge.jobs import (
     update_job,
 )
 from snapagent.knowledge.records import ChunkRecord, EmbeddingResolver, IndexChange, IndexListener
+from snapagent.knowledge.scheduling import FairScheduler
 from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.knowledge.store import default_title, read_original
 from snapagent.llm.embedding import EmbeddingModel
@@ -67,7 +72,7 @@ class _JobGone(Exception):
 
 
 class IngestionWorker:
-    """Drains queued documents in the background; one document at a time.
+    """Drains queued documents in the background, several at a time, fairly across accounts.
 
     >>> worker = IngestionWorker(db, resolver)  # doctest: +SKIP
     >>> await worker.run_until_idle()  # doctest: +SKIP  (foreground, e.g. in a CLI)
@@ -88,6 +93,7 @@ class IngestionWorker:
         self._task: asyncio.Task[None] | None = None
         self._hnsw_dims: set[int] = set()  # dimensions whose HNSW index is known to exist
         self._in_flight: set[str] = set()  # documents this worker is processing right now
+        self._scheduler = FairScheduler(self._settings.ingestion_per_account)
 
     def add_listener(self, listener: IndexListener) -> None:
         self._listeners.append(listener)
@@ -146,14 +152,38 @@ class IngestionWorker:
                 await asyncio.wait_for(self._wake.wait(), RECOVERY_INTERVAL_SECONDS)
 
     async def run_until_idle(self) -> int:
-        """Process queued documents until none is left; returns how many were processed."""
+        """Process queued documents until none is left that this process may take (up to
+        ``ingestion_concurrency`` at once); returns how many were processed."""
         done = 0
-        while (job := await claim_next_job(self._db)) is not None:
-            await self.process(job)
-            done += 1
-            async with self._progress:
-                self._progress.notify_all()
-        return done
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                self._wake.clear()  # anything queued from now on wakes the wait below
+                while len(running) < self._settings.ingestion_concurrency:
+                    job = await self._scheduler.claim(self._db)
+                    if job is None:
+                        break
+                    running.add(asyncio.create_task(self.process(job), name="snapagent-ingest"))
+                if not running:
+                    return done
+                woken: asyncio.Task[Any] = asyncio.create_task(self._wake.wait())
+                await asyncio.wait({*running, woken}, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                finished = {task for task in running if task.done()}
+                running -= finished
+                for task in finished:
+                    if not task.cancelled() and task.exception() is not None:
+                        # Not the document's fault (that is recorded on it): the database,
+                        # most likely. The job goes stale and is taken back by recover().
+                        log.warning("ingestion job stopped: %r", task.exception())
+                if finished:
+                    done += len(finished)
+                    async with self._progress:
+                        self._progress.notify_all()
+        finally:
+            for task in running:  # stopping: each hands its document back
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def wait_for(self, document_ids: Iterable[str]) -> None:
         """Wait until every listed document is indexed or failed (or deleted).
@@ -185,6 +215,7 @@ class IngestionWorker:
             await self._process(job)
         finally:
             self._in_flight.discard(job.document_id)
+            self._scheduler.release(job)
 
     async def _process(self, job: ClaimedJob) -> None:
         try:

@@ -172,6 +172,14 @@ def parse_document(
     cleaned = tuple(_clean_blocks(blocks))
     if not cleaned:
         raise DocumentParseError(filename, "the file contains no text")
+    chars = sum(len(block.text) for block in cleaned)
+    if chars > limits.max_text_chars:
+        raise limits.exceeded(
+            filename,
+            "max_text_chars",
+            f"the document holds {chars:,} characters of text; the limit is "
+            f"{limits.max_text_chars:,} (split it into smaller files)",
+        )
     title = _clean_text(title or "").replace("\n", " ")
     return ParsedDocument(title=title or _stem(filename), format=fmt, blocks=cleaned)
 

@@ -48,6 +48,8 @@ class ParseLimits:
     max_nesting_depth: int = 200
     """Element nesting of HTML (and HTML inside Markdown) walked as structure; deeper
     elements are read as plain text."""
+    max_text_chars: int = 20_000_000
+    """Characters of text one document may yield (bounds chunking and embedding work)."""
 
     @staticmethod
     def setting(name: str) -> str:
