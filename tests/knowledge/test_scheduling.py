@@ -76,10 +76,17 @@ class GatedEmbeddings(HashEmbeddingModel):
         self.gate = asyncio.Event()
         self.embedding_now = 0
         self.most_at_once = 0
+        self._changed = asyncio.Condition()
+
+    async def until_embedding(self, count: int) -> None:
+        async with asyncio.timeout(30), self._changed:
+            await self._changed.wait_for(lambda: self.embedding_now >= count)
 
     async def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         self.embedding_now += 1
         self.most_at_once = max(self.most_at_once, self.embedding_now)
+        async with self._changed:
+            self._changed.notify_all()
         try:
             if any("SLOW" in text for text in texts):
                 await self.gate.wait()
@@ -143,9 +150,7 @@ async def test_slow_documents_hold_at_most_their_accounts_share(
         for i in range(4)
     ]
     service.start()
-    async with asyncio.timeout(30):
-        while gated.embedding_now < 2:  # two slow documents in flight at once
-            await asyncio.sleep(0.01)
+    await gated.until_embedding(2)  # two slow documents in flight at once
 
     other_owner, other_kb = await _account(service, "other@example.com")
     other = await service.add_document(other_owner, other_kb, "fast.txt", b"quick to embed")
@@ -171,9 +176,7 @@ async def test_stopping_hands_back_every_document_in_flight(
         for i in range(3)
     ]
     service.start()
-    async with asyncio.timeout(30):
-        while gated.embedding_now < 2:
-            await asyncio.sleep(0.01)
+    await gated.until_embedding(2)
     await service.close()
     states = {(await service.get_document(owner, kb_id, i)).status for i in ids}
     attempts = {(await service.get_document(owner, kb_id, i)).attempts for i in ids}

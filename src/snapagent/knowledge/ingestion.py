@@ -39,7 +39,6 @@ from snapagent.db.vector_indexes import ensure_hnsw_index
 from snapagent.errors import InputValidationError, SnapAgentError, UnsupportedMediaError
 from snapagent.knowledge.jobs import (
     ClaimedJob,
-    claim_next_job,
     finish_job,
     mark_failed,
     requeue_interrupted,

@@ -69,7 +69,7 @@ async def queued_owners(db: Database) -> dict[str, datetime]:
             .where(Document.status == DocumentStatus.QUEUED)
             .group_by(KnowledgeBase.owner_id)
         )
-        return {owner: oldest for owner, oldest in rows}
+        return {row[0]: row[1] for row in rows}
 
 
 async def claim_next_job(db: Database, owner_id: str | None = None) -> ClaimedJob | None:

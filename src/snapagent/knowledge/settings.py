@@ -8,6 +8,7 @@ and embedding model when it is created; these are the defaults for new ones.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import lru_cache
 from typing import Literal
 
@@ -101,19 +102,9 @@ class KnowledgeSettings(BaseSettings):
     # pgvector HNSW: candidates examined per query; raised for filtered (multi-KB) searches.
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
 
-
     def parse_limits(self) -> ParseLimits:
         """The bounds handed to the parser (in its worker process)."""
-        return ParseLimits(
-            office_max_uncompressed_bytes=self.office_max_uncompressed_bytes,
-            office_max_members=self.office_max_members,
-            office_max_compression_ratio=self.office_max_compression_ratio,
-            pdf_max_pages=self.pdf_max_pages,
-            pdf_max_stream_bytes=self.pdf_max_stream_bytes,
-            pdf_max_stream_operations=self.pdf_max_stream_operations,
-            max_nesting_depth=self.max_nesting_depth,
-            max_text_chars=self.max_text_chars,
-        )
+        return ParseLimits(**{f.name: getattr(self, f.name) for f in fields(ParseLimits)})
 
 
 @lru_cache(maxsize=1)
