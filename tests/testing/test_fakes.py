@@ -15,7 +15,13 @@ from snapagent.testing import (
     ScriptedChatModels,
     rag_graph,
 )
-from snapagent.workflow.services import ChatMessage, ChatModel, ChatRequest, RetrievalQuery
+from snapagent.workflow.services import (
+    ChatMessage,
+    ChatModel,
+    ChatRequest,
+    RetrievalQuery,
+    ToolCall,
+)
 
 
 def request(text: str = "hello there") -> ChatRequest:
@@ -103,3 +109,25 @@ def test_graph_builder_and_rag_graph() -> None:
     rag = rag_graph(["kb-9"], model="offline")
     assert rag.node("kb").config["knowledge_base_ids"] == ["kb-9"]
     assert rag.node("llm").config["model"] == "offline"
+
+
+async def test_scripted_model_answers_tool_calls_and_structured_data() -> None:
+    model = ScriptedChatModel()
+    call = ToolCall("c1", "get_weather", {"city": "Paris"})
+    model.enqueue_tool_calls(call, text="checking").enqueue_data({"city": "Paris"})
+    model.enqueue_tool_calls(call)
+    request = ChatRequest([ChatMessage("user", "Weather in Paris?")])
+
+    first = await model.complete(request)
+    second = await model.complete(request)
+    streamed = [chunk async for chunk in model.stream(request)]
+
+    assert (first.text, first.tool_calls, first.finish_reason) == (
+        "checking",
+        (call,),
+        "tool_calls",
+    )
+    assert first.as_message() == ChatMessage("assistant", "checking", tool_calls=(call,))
+    assert (second.data, second.text) == ({"city": "Paris"}, '{"city": "Paris"}')
+    assert streamed[-1].tool_calls == (call,)
+    assert streamed[-1].finish_reason == "tool_calls"

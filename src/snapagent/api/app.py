@@ -35,6 +35,7 @@ from snapagent.api.routes import (
     knowledge_bases,
     metrics,
     migration,
+    node_types,
     readiness,
     sessions,
     workflow_versions,
@@ -162,6 +163,7 @@ def create_app(
     app.include_router(api_keys.router)
     app.include_router(bots.router)
     app.include_router(workflow_versions.router)
+    app.include_router(node_types.router)
     app.include_router(knowledge_bases.router)
     app.include_router(chat.router)
     app.include_router(sessions.router)

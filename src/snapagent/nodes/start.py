@@ -29,7 +29,11 @@ _BUILTIN_DEFAULTS: dict[str, Any] = {"query": "", "session_id": "", "history": [
 class StartNodeData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inputs: list[PortDefinition] = Field(default_factory=list)
+    inputs: list[PortDefinition] = Field(
+        default_factory=list,
+        description="Extra input variables of the run (each an output port of the start node); "
+        "query, session_id and history are always there.",
+    )
 
     @field_validator("inputs")
     @classmethod
@@ -97,6 +101,9 @@ class StartNodeV2(BaseNodeV2[StartNodeData]):
 
     type_key = "start"
     config_model = StartNodeData
+    title = "Start"
+    category = "io"
+    dynamic_ports = True
     description = "The run's inputs: query, session_id, history and declared variables."
 
     def port_schema(self) -> NodePortSchema:

@@ -89,7 +89,15 @@ class BaseNodeV2(ABC, Generic[ConfigT]):
     version: ClassVar[int] = 1
     """Bumped when the config or port contract of the type changes."""
     config_model: ClassVar[type[BaseModel]]
+    title: ClassVar[str] = ""
+    """Display name in editors (``"Knowledge retrieval"``); the catalogue falls back to the key."""
     description: ClassVar[str] = ""
+    category: ClassVar[str] = "other"
+    """Palette group: ``io``, ``model``, ``knowledge``, ``logic``, ``transform``, ``tools``."""
+    dynamic_ports: ClassVar[bool] = False
+    """True when `port_schema()` depends on the config (editors then ask for the ports)."""
+    default_config: ClassVar[Mapping[str, Any]] = {}
+    """The config a new node starts with in an editor; the catalogue lists its ports."""
 
     def __init__(self, node_id: str, config: ConfigT) -> None:
         self.node_id = node_id

@@ -44,11 +44,15 @@ class PortDefinition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, pattern=r"^[^\W\d]\w*$")
-    type: PortType = PortType.ANY
-    required: bool = True
-    default: Any = None
-    description: str = ""
+    name: str = Field(
+        min_length=1,
+        pattern=r"^[^\W\d]\w*$",
+        description="Port name: a letter or underscore, then letters, digits or underscores.",
+    )
+    type: PortType = Field(default=PortType.ANY, description="The type of value it carries.")
+    required: bool = Field(default=True, description="Whether a value must arrive.")
+    default: Any = Field(default=None, description="The value used when none arrives.")
+    description: str = Field(default="", description="What the port is for (shown in editors).")
 
     @property
     def has_default(self) -> bool:

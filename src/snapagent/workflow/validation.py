@@ -32,6 +32,7 @@ from snapagent.workflow.schema import (
     PortDefinition,
     WorkflowEdge,
     WorkflowGraph,
+    WorkflowNode,
 )
 from snapagent.workflow.types import PortType
 
@@ -40,6 +41,7 @@ __all__ = [
     "GraphAnalysis",
     "ValidationProblem",
     "analyse_graph",
+    "build_node",
     "validate_graph",
 ]
 
@@ -127,36 +129,9 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
             continue
         starts += [node.id] if node.type == "start" else []
         ends += node.type == "end"
-        created = registry.try_create(node.id, node.type, node.config)
-        if created is None:
-            known = ", ".join(registry.type_keys)
-            a.add(
-                "unknown_node_type",
-                f"node {node.id!r} has unknown type {node.type!r} (known types: {known})",
-                node_id=node.id,
-                path=f"nodes[{i}].type",
-            )
-            continue
-        if isinstance(created, ValidationError):
-            for err in created.errors():
-                loc = ".".join(str(part) for part in err["loc"])
-                a.add(
-                    "invalid_config",
-                    f"node {node.id!r} ({node.type}): config.{loc}: {err['msg']}"
-                    if loc
-                    else f"node {node.id!r} ({node.type}): config: {err['msg']}",
-                    node_id=node.id,
-                    path=f"nodes[{i}].config" + (f".{loc}" if loc else ""),
-                )
-            continue
-        try:
-            schema = created.port_schema()
-        except DefinitionError as exc:
-            a.add("invalid_config", f"node {node.id!r} ({node.type}): {exc.message}", **where)
-            continue
-        except Exception as exc:  # a node type's own bug must not crash validation
-            message = f"node {node.id!r} ({node.type}): its ports cannot be computed ({exc})"
-            a.add("invalid_config", message, **where)
+        created, schema, problems = build_node(registry, node, f"nodes[{i}]")
+        a.problems.extend(problems)
+        if created is None or schema is None:
             continue
         schema = effective_ports(schema, node.error_strategy)
         a.instances[node.id] = created
@@ -176,6 +151,50 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
         a.add("multiple_start_nodes", f"the graph has {len(starts)} start nodes: {starts}")
     if not ends:
         a.add("no_end_node", "the graph has no end node (a node of type 'end')")
+
+
+def build_node(
+    registry: NodeRegistryV2, node: WorkflowNode, path: str
+) -> tuple[BaseNodeV2[Any] | None, NodePortSchema | None, list[ValidationProblem]]:
+    """Create one node and compute its ports; problems carry paths under ``path``
+    (``nodes[3]`` -> ``nodes[3].config.top_k``). The ports exclude the error strategy's."""
+    created = registry.try_create(node.id, node.type, node.config)
+    label = f"node {node.id!r} ({node.type})"
+    if created is None:
+        known = ", ".join(registry.type_keys)
+        message = f"node {node.id!r} has unknown type {node.type!r} (known types: {known})"
+        return (
+            None,
+            None,
+            [ValidationProblem("unknown_node_type", message, node.id, None, f"{path}.type")],
+        )
+    if isinstance(created, ValidationError):
+        problems = []
+        for err in created.errors():
+            loc = ".".join(str(part) for part in err["loc"])
+            problems.append(
+                ValidationProblem(
+                    "invalid_config",
+                    f"{label}: config.{loc}: {err['msg']}"
+                    if loc
+                    else f"{label}: config: {err['msg']}",
+                    node.id,
+                    None,
+                    f"{path}.config" + (f".{loc}" if loc else ""),
+                )
+            )
+        return None, None, problems
+    try:
+        schema = created.port_schema()
+    except DefinitionError as exc:
+        problem = ValidationProblem(
+            "invalid_config", f"{label}: {exc.message}", node.id, None, path
+        )
+        return None, None, [problem]
+    except Exception as exc:  # a node type's own bug must not crash validation
+        message = f"{label}: its ports cannot be computed ({exc})"
+        return None, None, [ValidationProblem("invalid_config", message, node.id, None, path)]
+    return created, schema, []
 
 
 def _dependencies(a: GraphAnalysis) -> tuple[dict[str, set[str]], list[tuple[str, str, str]]]:
