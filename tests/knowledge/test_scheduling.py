@@ -9,8 +9,10 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from conftest import HashEmbeddingModel
+from snapagent.db.models.knowledge import Document
 from snapagent.db.session import Database
 from snapagent.knowledge.jobs import ClaimedJob
 from snapagent.knowledge.records import IndexChange
@@ -120,12 +122,8 @@ async def _account(service: KnowledgeService, email: str) -> tuple[str, str]:
 
 
 async def test_a_long_queue_does_not_starve_another_account(
-    service: KnowledgeService,
+    service: KnowledgeService, migrated_db: Database
 ) -> None:
-    indexed: list[str] = []
-    service.worker.add_listener(
-        lambda change: indexed.extend({r.document_id for r in change.added})
-    )
     flood_owner, flood_kb = await _account(service, "flood@example.com")
     flood = [
         (await service.add_document(flood_owner, flood_kb, f"{i}.txt", f"flood {i}".encode())).id
@@ -137,8 +135,12 @@ async def test_a_long_queue_does_not_starve_another_account(
     service.start()
     async with asyncio.timeout(60):
         await service.wait_for_documents([*flood, quiet.id])
-    # Oldest-first would index it 16th; with turns shared it is among the first three.
-    assert indexed.index(quiet.id) < 3, indexed
+    async with migrated_db.session() as session:
+        claimed = list(
+            await session.scalars(select(Document.id).order_by(Document.claimed_at, Document.id))
+        )
+    # Oldest-first would claim it 16th; with turns shared it is among the first three.
+    assert claimed.index(quiet.id) < 3, claimed
 
 
 async def test_slow_documents_hold_at_most_their_accounts_share(
@@ -200,5 +202,8 @@ async def test_claims_follow_the_turns_across_two_accounts(migrated_db: Database
             await service.add_document(
                 owner, kb_id, f"{letter}{i}.txt", f"{letter} {i}".encode(), title=f"{letter}{i}"
             )
-    assert await service.worker.run_until_idle() == 6
+    try:
+        assert await service.worker.run_until_idle() == 6
+    finally:
+        await service.close()
     assert "".join(order) == "ababab"

@@ -44,6 +44,7 @@ from snapagent.knowledge.jobs import (
     requeue_interrupted,
     update_job,
 )
+from snapagent.knowledge.parser_pool import DocumentParser
 from snapagent.knowledge.records import ChunkRecord, EmbeddingResolver, IndexChange, IndexListener
 from snapagent.knowledge.scheduling import FairScheduler
 from snapagent.knowledge.settings import KnowledgeSettings
@@ -82,10 +83,13 @@ class IngestionWorker:
         db: Database,
         embeddings: EmbeddingResolver,
         settings: KnowledgeSettings | None = None,
+        parser: DocumentParser | None = None,
     ) -> None:
         self._db = db
         self._embeddings = embeddings
         self._settings = settings or KnowledgeSettings()
+        self._owns_parser = parser is None
+        self.parser = parser or DocumentParser(self._settings)
         self._listeners: list[IndexListener] = []
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
@@ -110,11 +114,15 @@ class IngestionWorker:
         self._wake.set()
 
     async def stop(self) -> None:
+        """Stop the background task (documents in flight are handed back); a parser this
+        worker made for itself is closed too."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._owns_parser:
+            await self.parser.close()
 
     async def recover(self, stale_after: float | None = None) -> int:
         """Requeue documents whose worker stopped sending heartbeats `stale_after` seconds ago
@@ -244,12 +252,11 @@ class IngestionWorker:
 
     async def _ingest(self, job: ClaimedJob) -> None:
         from snapagent.knowledge.chunking import chunk_document
-        from snapagent.knowledge.parsing import parse_document
 
         async with self._db.session() as session:
             data = await read_original(session, job.document_id)
-        # Parsing and chunking are CPU-bound library calls: keep the event loop free.
-        parsed = await asyncio.to_thread(parse_document, data, job.filename, job.content_type)
+        # In a worker process, with a deadline and a memory limit: the server never parses.
+        parsed = await self.parser.parse(data, job.filename, job.content_type)
         model = self._embeddings(job.embedding_model)
         if job.embedding_dim is not None and job.embedding_dim != model.dimension:
             raise IngestionError(
@@ -259,6 +266,8 @@ class IngestionWorker:
         title = parsed.title if job.title == default_title(job.filename) else job.title
         if not await update_job(self._db, job, status=DocumentStatus.CHUNKING, title=title[:500]):
             return  # deleted or re-claimed meanwhile
+        # Chunking counts tokens with the embedding model's tokenizer (loaded here), on text
+        # that parsing already bounded (max_text_chars): a thread keeps the loop free.
         drafts = await asyncio.to_thread(
             chunk_document,
             parsed,

@@ -12,7 +12,7 @@ from dataclasses import fields
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapagent.knowledge.formats.limits import MIB, ParseLimits
@@ -59,8 +59,12 @@ class KnowledgeSettings(BaseSettings):
         ge=128 * MIB,
         description="Address space of the worker process that parses a document.",
     )
-    parse_workers: int = Field(
-        default=2, ge=1, le=64, description="Worker processes that parse documents."
+    upload_check_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Worker processes (besides one per ingestion slot) that parse uploads "
+        "while they are answered.",
     )
     upload_check_timeout_s: float = Field(
         default=10.0,
@@ -101,6 +105,17 @@ class KnowledgeSettings(BaseSettings):
     candidate_multiplier: int = Field(default=4, ge=1, le=100)
     # pgvector HNSW: candidates examined per query; raised for filtered (multi-KB) searches.
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
+
+    @model_validator(mode="after")
+    def _parser_has_room_for_an_upload(self) -> KnowledgeSettings:
+        # The worker holds the upload while it is sent and unpacked, then parses it.
+        least = 64 * MIB + 3 * self.max_upload_bytes
+        if self.parse_memory_bytes < least:
+            raise ValueError(
+                f"SNAPAGENT_KNOWLEDGE_PARSE_MEMORY_BYTES ({self.parse_memory_bytes}) must be at "
+                f"least 64 MiB + 3 x SNAPAGENT_KNOWLEDGE_MAX_UPLOAD_BYTES ({least})"
+            )
+        return self
 
     def parse_limits(self) -> ParseLimits:
         """The bounds handed to the parser (in its worker process)."""

@@ -50,6 +50,8 @@ def parse_docx(data: bytes, filename: str, limits: ParseLimits | None = None) ->
                 outline.block("list_item", text)
             else:
                 outline.block("paragraph", text)
+    except MemoryError:
+        raise  # the worker's memory limit, not a damaged file: its pool reports it as such
     except Exception as exc:  # zipfile, lxml and python-docx errors on damaged packages
         raise DocumentParseError(filename, f"corrupt DOCX ({describe(exc)})") from None
     return title, outline.blocks

@@ -21,6 +21,8 @@ from snapagent.knowledge.parsed import DocumentParseError
 __all__ = ["parse_pdf"]
 
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_EOF_MARKER = b"%%EOF"
+_EOF_SEARCH = 16 * 1024
 
 
 def parse_pdf(data: bytes, filename: str, limits: ParseLimits | None = None) -> ParseResult:
@@ -29,6 +31,14 @@ def parse_pdf(data: bytes, filename: str, limits: ParseLimits | None = None) -> 
     from pypdf.errors import LimitReachedError
 
     limits = limits or ParseLimits()
+    if _EOF_MARKER not in data[-_EOF_SEARCH:]:
+        # pypdf would recover what it can from the start of a cut-off file and index half a
+        # document without a word; a PDF ends with %%EOF (some writers add a little padding).
+        raise DocumentParseError(
+            filename,
+            "the PDF is incomplete: it does not end with the end-of-file marker - "
+            "was the upload or download cut short?",
+        )
     # pypdf logs recoverable damage as warnings; the outcome (text or an error) is what counts.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
     most = limits.pdf_max_stream_bytes
@@ -71,6 +81,8 @@ def parse_pdf(data: bytes, filename: str, limits: ParseLimits | None = None) -> 
             f"the PDF goes past a reading limit (streams decode to at most {megabytes(most)}): "
             f"{describe(exc)}",
         ) from None
+    except MemoryError:
+        raise  # the worker's memory limit, not a damaged file: its pool reports it as such
     except Exception as exc:  # pypdf's own errors plus zlib/struct/key errors from bad streams
         raise DocumentParseError(filename, f"corrupt PDF ({describe(exc)})") from None
     if not outline.blocks:
