@@ -83,15 +83,30 @@ async def test_in_memory_retriever_scores_and_filters() -> None:
     r.add("kb1", "cats and dogs", title="Pets")
     r.add("kb1", "dogs only", document_id="d-dogs")
     r.add("kb2", "cats and dogs and birds")
-    found = await r.retrieve(RetrievalQuery("cats dogs", ["kb1"], top_k=5))
+    found = await r.retrieve(RetrievalQuery("cats dogs", ["kb1"], top_k=5, owner_id="u"))
     assert [(d.document_title, d.score) for d in found] == [("Pets", 1.0), ("Document 1", 0.5)]
-    assert await r.retrieve(RetrievalQuery("cats dogs", ["kb1"], top_k=1)) == found[:1]
-    strict = await r.retrieve(RetrievalQuery("cats dogs", ["kb1"], score_threshold=0.75))
+    top_one = RetrievalQuery("cats dogs", ["kb1"], top_k=1, owner_id="u")
+    assert await r.retrieve(top_one) == found[:1]
+    strict = await r.retrieve(
+        RetrievalQuery("cats dogs", ["kb1"], score_threshold=0.75, owner_id="u")
+    )
     assert [d.document_title for d in strict] == ["Pets"]
-    by_doc = await r.retrieve(RetrievalQuery("dogs", ["kb1", "kb2"], document_ids=["d-dogs"]))
+    by_doc = await r.retrieve(
+        RetrievalQuery("dogs", ["kb1", "kb2"], document_ids=["d-dogs"], owner_id="u")
+    )
     assert [d.document_id for d in by_doc] == ["d-dogs"]
-    assert await r.retrieve(RetrievalQuery("zebra", ["kb1"])) == []
+    assert await r.retrieve(RetrievalQuery("zebra", ["kb1"], owner_id="u")) == []
     assert len(r.queries) == 5
+
+
+async def test_in_memory_retriever_answers_only_the_owner_of_a_knowledge_base() -> None:
+    r = InMemoryRetriever()
+    r.add("kb-a", "alice's secret recipe", owner_id="alice")
+    r.add("kb-any", "a shared recipe")  # no owner: every owner sees it
+    asked_by_bob = RetrievalQuery("recipe", ["kb-a", "kb-any"], owner_id="bob")
+    assert [d.knowledge_base_id for d in await r.retrieve(asked_by_bob)] == ["kb-any"]
+    asked_by_alice = RetrievalQuery("recipe", ["kb-a"], owner_id="alice")
+    assert [d.text for d in await r.retrieve(asked_by_alice)] == ["alice's secret recipe"]
 
 
 def test_graph_builder_and_rag_graph() -> None:

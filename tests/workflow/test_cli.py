@@ -146,3 +146,20 @@ def test_parse_inputs() -> None:
     }
     with pytest.raises(InputValidationError, match="not valid JSON"):
         parse_inputs(["history=[oops"])
+
+
+@pytest.mark.parametrize(
+    ("query", "answer", "team"),
+    [
+        ("I was charged twice on invoice 4471", "Billing team: we will check invoice 4471.",
+         "billing, invoices, payments and refunds"),
+        ("Where is your office?", "Front desk: we will route your message.", "anything else"),
+    ],
+)  # fmt: skip
+def test_classifier_router_example_routes_offline(query: str, answer: str, team: str) -> None:
+    result = runner.invoke(
+        app, ["run-workflow", str(EXAMPLES / "classifier_router.json"), "-i", f"query={query}"]
+    )
+    assert result.exit_code == 0, result.output
+    outputs = json.loads(result.stdout[result.stdout.index("{") :])
+    assert outputs == {"answer": answer, "team": team}

@@ -7,7 +7,8 @@ agent) runs and is tested without keys:
   question text (``ChatRequest.query``, else the last user message). An ``enum`` takes the
   option sharing the most words with the text (none shared: the *last* option, where lists
   conventionally keep "other"); numbers are the number written next to the property's name
-  (else the next unused one); booleans are yes/no words; strings are ``name: value`` /
+  (else the next unused one); booleans are ``name: yes/no``, else a mention of the name (not
+  negated nearby); strings are ``name: value`` /
   ``name is value`` phrases, an e-mail/URL/date/phone when the name or description asks for
   one, or the whole text when it is the only string wanted. What cannot be found is left out.
 - **Tool calling** (`decide_tools`): a user turn calls every tool whose name and description
@@ -118,12 +119,22 @@ def _number_near(text: str, name: str, description: str, used: set[int]) -> floa
     return None
 
 
-def _boolean(text: str) -> bool | None:
-    words = set(re.findall(r"[\w']+", text.lower()))
-    if words & _NO:
-        return False
-    if words & _YES:
-        return True
+def _boolean(text: str, name: str) -> bool | None:
+    """``name: yes``; else the words around a mention of the name (a mention alone means
+    yes: "this is urgent"); None when the text does not mention it."""
+    labelled = _labelled(text, name)
+    if labelled is not None:
+        words = set(re.findall(r"[\w']+", labelled.lower()))
+        if words & _NO:
+            return False
+        if words & _YES:
+            return True
+    tokens = re.findall(r"[\w']+", text.lower())
+    wanted = features(_words(name))
+    for i, token in enumerate(tokens):
+        if features(token) & wanted:
+            around = set(tokens[max(0, i - 3) : i + 4])
+            return not around & _NO
     return None
 
 
@@ -152,7 +163,7 @@ def _value(text: str, name: str, prop: Mapping[str, Any], used: set[int], only_s
             return None
         return int(number) if kind == "integer" else number
     if kind == "boolean":
-        return _boolean(text)
+        return _boolean(text, name)
     if kind == "object":
         return fill_schema(prop, text) or None
     if kind == "array":

@@ -5,7 +5,8 @@
                 "mode": "hybrid"},
      "inputs": {"query": {"selector": ["start", "query"]}}}
 
-Documents are stored in the pool as a list of dicts (`RetrievedDocument.to_dict()`).
+Documents are stored in the pool as a list of dicts (`RetrievedDocument.to_dict()`). The query
+carries the run's owner (``sys.owner_id``): only that account's knowledge bases are searched.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class KnowledgeNodeV2(BaseNodeV2[KnowledgeNodeData]):
                 top_k=config.top_k,
                 score_threshold=config.score_threshold,
                 mode=config.mode,
+                owner_id=ctx.owner_id,
             )
         )
         return {"documents": [doc.to_dict() for doc in found[: config.top_k]]}

@@ -71,7 +71,7 @@ def install_observability(
     """Add the middleware and keep the pieces on ``state``; see the module docstring."""
     settings = settings or ObservabilitySettings()
     rate_limits = rate_limits or RateLimitSettings()
-    metrics = Metrics()
+    metrics = Metrics(max_label_values=settings.metrics_max_label_values)
     emf = None
     if settings.emf_enabled:
         emf = EmfEmitter(namespace=settings.emf_namespace, service=settings.service_name)

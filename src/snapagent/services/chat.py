@@ -34,10 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from snapagent.db.base import new_id
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
-from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.errors import (
+    DefinitionError,
     InputValidationError,
     NodeTimeoutError,
     NotFoundError,
@@ -109,7 +109,8 @@ class ChatTurn:
     version_number: int | None
     """``None`` on the legacy V1 engine (a bot's V1 workflow has no versions)."""
     compiled: CompiledVersion
-    allowed_kb_ids: frozenset[str] | None
+    owner_id: str
+    """The bot's owner: the only account whose knowledge bases the run may read."""
     new_session: bool = False
     """The server generated ``session_key`` just now: no session to look up."""
 
@@ -242,12 +243,6 @@ class ChatService:
             compiled = self.runtime.compile(version.id, version.graph)
         else:
             compiled, version = compile_v1(self.runtime, bot.id, bot.workflow), None
-        allowed = None
-        if compiled.uses_knowledge:
-            owned = await session.scalars(
-                select(KnowledgeBase.id).where(KnowledgeBase.owner_id == bot.owner_id)
-            )
-            allowed = frozenset(owned)
         return ChatTurn(
             user_id=user.id,
             bot_id=bot.id,
@@ -258,7 +253,7 @@ class ChatService:
             version_id=version.id if version else None,
             version_number=version.version_number if version else None,
             compiled=compiled,
-            allowed_kb_ids=allowed,
+            owner_id=bot.owner_id,
             new_session=session_id is None,
         )
 
@@ -296,6 +291,7 @@ class ChatService:
             "bot_id": turn.bot_id,
             "run_id": run_id,
             "user_id": turn.user_id,
+            "owner_id": turn.owner_id,
             "default_model": turn.default_model,
         }
 
@@ -336,7 +332,7 @@ class ChatService:
         """Run a turn to the end; provider failures raise ProviderError (502/504 upstream)."""
         async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
             start, context, inputs = await self._begin(turn, "blocking")
-            executor = self.runtime.executor(turn.allowed_kb_ids)
+            executor = self.runtime.executor(turn.owner_id)
             try:
                 result = await executor.run(
                     turn.compiled.plan,
@@ -371,7 +367,7 @@ class ChatService:
             )
             queue: asyncio.Queue[Any] = asyncio.Queue()
             task = asyncio.create_task(
-                self.runtime.executor(turn.allowed_kb_ids).run(
+                self.runtime.executor(turn.owner_id).run(
                     turn.compiled.plan,
                     inputs,
                     self._sys(turn, context.run_id),
@@ -433,7 +429,9 @@ def _interrupted(context: RunContext, exc: BaseException) -> RunRecord:
 def _error_payload(exc: Exception, run_id: str | None) -> dict[str, Any]:
     """The ``error`` event: the same status a non-streamed request would have answered."""
     status = 500
-    if isinstance(exc, ProviderError):
+    if isinstance(exc, DefinitionError):
+        status = 422
+    elif isinstance(exc, ProviderError):
         status = 504 if isinstance(exc, TimeoutError) else 502
     elif isinstance(exc, NodeTimeoutError | RunLimitError):
         status = 504

@@ -20,6 +20,7 @@ __all__ = ["SNIPPET_CHARS", "answer_text", "collect_sources", "engine_event", "f
 
 SNIPPET_CHARS = 300
 ANSWER_OUTPUT = "answer"
+ANSWER_NODE_TYPE = "answer"
 # The V1 adapters (snapagent.legacy) wrap these node types; their documents count the same.
 LLM_NODE_TYPES = frozenset({"llm", "v1_llm"})
 KNOWLEDGE_NODE_TYPES = frozenset({"knowledge", "v1_knowledge"})
@@ -27,9 +28,14 @@ _DOCUMENT_KEYS = frozenset({"text", "document_id"})
 
 
 def answer_text(result: WorkflowRunResult) -> str:
+    """The end node's ``answer``; without one, what the graph's answer nodes said, in order."""
     value = result.outputs.get(ANSWER_OUTPUT)
     if value is None:
-        return ""
+        return "".join(
+            str(node.outputs.get("text", ""))
+            for node in result.ordered_nodes()
+            if node.node_type == ANSWER_NODE_TYPE and node.status is NodeStatus.SUCCEEDED
+        )
     return value if isinstance(value, str) else str(value)
 
 
@@ -135,7 +141,8 @@ def _provider_class(name: str) -> type[errors.ProviderError] | None:
 
 def failure_error(result: WorkflowRunResult) -> errors.SnapAgentError:
     """Rebuild the error a failed run reports, in our families, so HTTP maps it in one place:
-    provider failures -> 502 (timeouts 504), node timeouts / run limits -> 504, else 500."""
+    provider failures -> 502 (timeouts 504), node timeouts / run limits -> 504, a definition
+    that cannot run (unknown model id) -> 422, else 500."""
     error = result.error
     where = f" at node {error.node_id}" if error and error.node_id else ""
     message = f"workflow run {result.run_id} failed{where}: {error.message if error else '?'}"
@@ -150,6 +157,9 @@ def failure_error(result: WorkflowRunResult) -> errors.SnapAgentError:
             return errors.ProviderError(message)
     if result.status.value == "cancelled":
         return errors.ConflictError(message)
+    if isinstance(error.exception if error else None, errors.DefinitionError):
+        # The bot's definition cannot run (an unknown model id...): the request's 422.
+        return errors.DefinitionError(message)
     if name in {"NodeTimeoutError", "TimeoutError"}:
         return errors.NodeTimeoutError(message, node_id=error.node_id if error else None)
     if name == "RunLimitError":

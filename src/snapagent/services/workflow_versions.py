@@ -6,7 +6,11 @@ version becomes **archived**. Saving sends the revision the client edited; if so
 between, the save is a :class:`~snapagent.errors.ConflictError` (409) instead of a lost update.
 Every guard is a conditional ``UPDATE`` so two concurrent writers cannot both win.
 
-    versions = WorkflowVersionService(session, default_registry())
+Saving checks what a graph names against the caller's account (`GraphResources`): a knowledge
+base the bot's owner does not own, or a legacy ``v1_*`` node type, is refused at once (422);
+validating and publishing add every static problem and every unusable chat model.
+
+    versions = WorkflowVersionService(session, default_registry(), GraphResources(models))
     draft = await versions.current_draft(user, bot_id)
     draft = await versions.update_draft(user, bot_id, draft.id, graph, revision=draft.revision)
     published = await versions.publish(user, bot_id, draft.id)
@@ -27,12 +31,18 @@ from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
+from snapagent.services.graph_resources import GraphResources
 from snapagent.services.workflow_diff import GraphDiff, diff_graphs
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.validation import validate_graph
 
-__all__ = ["WorkflowVersionService", "get_owned_bot", "graph_problems"]
+__all__ = [
+    "WorkflowVersionService",
+    "get_owned_bot",
+    "graph_problems",
+    "refresh_default_draft",
+]
 
 
 async def get_owned_bot(session: AsyncSession, owner: User, bot_id: str) -> Bot:
@@ -78,12 +88,40 @@ def _parse(graph: Any) -> dict[str, Any]:
         ) from exc
 
 
+async def refresh_default_draft(session: AsyncSession, bot_id: str, graph: dict[str, Any]) -> None:
+    """Replace the bot's draft with ``graph`` if nobody has edited the generated one yet.
+
+    Keeps a new bot's draft in step with its knowledge bases until the user takes over.
+    Stages the change; the caller commits.
+    """
+    await session.execute(
+        update(BotWorkflowVersion)
+        .where(
+            BotWorkflowVersion.bot_id == bot_id,
+            BotWorkflowVersion.status == "draft",
+            BotWorkflowVersion.source == "default",
+        )
+        .values(
+            graph=_parse(graph),
+            revision=BotWorkflowVersion.revision + 1,
+            updated_at=utcnow(),
+        )
+    )
+
+
 class WorkflowVersionService:
     """Use cases of ``bot_workflow_versions``; every method checks the caller owns the bot."""
 
-    def __init__(self, session: AsyncSession, registry: NodeRegistryV2) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        registry: NodeRegistryV2,
+        resources: GraphResources | None = None,
+    ) -> None:
         self.session = session
         self.registry = registry
+        # Knowledge bases are always checked; model ids when a provider is given.
+        self.resources = resources or GraphResources()
 
     # -- reading --------------------------------------------------------------------------
 
@@ -118,9 +156,35 @@ class WorkflowVersionService:
         return graph_problems(graph, self.registry)
 
     async def validate_for_bot(self, owner: User, bot_id: str, graph: Any) -> list[dict[str, Any]]:
-        """Every problem of ``graph``, checked in the context of one of the caller's bots."""
-        await self._bot(owner, bot_id)
-        return self.validate(graph)
+        """Every problem of ``graph``, checked in the context of one of the caller's bots:
+        the engine's, then what it names (knowledge bases, chat models, legacy types)."""
+        bot = await self._bot(owner, bot_id)
+        problems = self.validate(graph)
+        try:
+            parsed = WorkflowGraph.from_json(graph)
+        except ValidationError:
+            return problems  # the schema problems say it all
+        return problems + await self._resource_problems(bot, parsed, models=True)
+
+    async def _resource_problems(
+        self, bot: Bot, graph: WorkflowGraph, *, models: bool
+    ) -> list[dict[str, Any]]:
+        return await self.resources.problems(
+            self.session,
+            bot.owner_id,
+            graph,
+            self.registry,
+            default_model=bot.default_model,
+            models=models,
+        )
+
+    async def _check_saved(self, bot: Bot, graph: dict[str, Any]) -> None:
+        """A draft may be unfinished, but never names what its owner may not use."""
+        problems = await self._resource_problems(bot, WorkflowGraph.from_json(graph), models=False)
+        if problems:
+            raise GraphValidationError(
+                problems, "the graph names knowledge bases or node types it may not use"
+            )
 
     async def diff(self, owner: User, bot_id: str, from_id: str, to_id: str) -> GraphDiff:
         before = await self.get(owner, bot_id, from_id)
@@ -158,6 +222,8 @@ class WorkflowVersionService:
             if published is None:
                 raise ConflictError("no graph given and no published version to copy")
             graph, source = published.graph, f"copy:{published.version_number}"
+        if source == "editor":
+            await self._check_saved(bot, _parse(graph))
         draft = self.add_draft(bot, owner, dict(graph), source=source, note=note)
         await self._commit("this bot already has a draft; edit or publish it")
         return draft
@@ -175,29 +241,14 @@ class WorkflowVersionService:
         """Save ``graph`` into the draft if ``revision`` is still current (else 409)."""
         version = await self.get(owner, bot_id, version_id)
         values: dict[str, Any] = {"graph": _parse(graph), "source": "editor"}
+        await self._check_saved(await self._bot(owner, bot_id), values["graph"])
         if note is not None:
             values["note"] = note
         return await self._guarded_save(version, revision, values)
 
     async def refresh_default_draft(self, bot: Bot, graph: dict[str, Any]) -> None:
-        """Replace the draft with ``graph`` if nobody has edited the generated one yet.
-
-        Keeps a new bot's draft in step with its knowledge bases until the user takes over.
-        Stages the change; the caller commits.
-        """
-        await self.session.execute(
-            update(BotWorkflowVersion)
-            .where(
-                BotWorkflowVersion.bot_id == bot.id,
-                BotWorkflowVersion.status == "draft",
-                BotWorkflowVersion.source == "default",
-            )
-            .values(
-                graph=_parse(graph),
-                revision=BotWorkflowVersion.revision + 1,
-                updated_at=utcnow(),
-            )
-        )
+        """See :func:`refresh_default_draft`."""
+        await refresh_default_draft(self.session, bot.id, graph)
 
     async def restore(
         self, owner: User, bot_id: str, version_id: str, *, revision: int | None = None
@@ -225,7 +276,7 @@ class WorkflowVersionService:
             raise ConflictError(f"version {version.version_number} is already {version.status}")
         if revision is not None and revision != version.revision:
             raise ConflictError(_stale(revision, version.revision))
-        problems = self.validate(version.graph)
+        problems = await self.validate_for_bot(owner, bot_id, version.graph)
         if problems:
             raise GraphValidationError(problems, "the draft cannot be published: fix its problems")
         last = await self.session.scalar(

@@ -26,7 +26,13 @@ from snapagent.workflow.events import (
     WorkflowEvent,
 )
 from snapagent.workflow.executor import WorkflowExecutorV2
-from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2, NodeResult, RunContext
+from snapagent.workflow.node import (
+    BaseNodeV2,
+    NodeRegistryV2,
+    NodeResult,
+    ResourceRef,
+    RunContext,
+)
 from snapagent.workflow.plan import ExecutionPlan, compile_plan
 from snapagent.workflow.pool import VariablePool
 from snapagent.workflow.result import (
@@ -70,6 +76,7 @@ __all__ = [
     "NodeStatus",
     "PortDefinition",
     "PortType",
+    "ResourceRef",
     "RetryPolicy",
     "RunContext",
     "RunError",

@@ -14,6 +14,7 @@ from typing import Any
 from snapagent.errors import GraphValidationError
 from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2
 from snapagent.workflow.schema import ErrorStrategy, RetryPolicy, WorkflowGraph
+from snapagent.workflow.stream_order import answer_nodes, answer_order
 from snapagent.workflow.validation import (
     ERROR_OUTPUT_PORT,
     FAIL_BRANCH_PORT,
@@ -54,6 +55,8 @@ class PlanNode:
     mappings: tuple[Mapping_, ...]
     out_edges: tuple[OutEdge, ...]
     selector_dependents: tuple[int, ...]
+    order_dependents: tuple[int, ...]
+    """Nodes that wait (ungated) for this one to be decided: the next answer node."""
     dependency_count: int
     gated_by_selectors: bool
 
@@ -66,6 +69,8 @@ class ExecutionPlan:
     nodes: tuple[PlanNode, ...]
     start_index: int
     index_of: dict[str, int]
+    answer_nodes: frozenset[str] = frozenset()
+    """The answer-streaming nodes; when there are any, only their text is streamed."""
 
 
 def compile_plan(graph: WorkflowGraph, registry: NodeRegistryV2) -> ExecutionPlan:
@@ -94,6 +99,7 @@ def _build(a: GraphAnalysis) -> ExecutionPlan:
         out_edges[src].append((dst, edge.target_port, port, kind, port))
         edge_count[dst] += 1
 
+    edge_count_ungated = [0] * len(graph.nodes)
     selector_sources: list[set[int]] = [set() for _ in graph.nodes]
     dependents: list[list[int]] = [[] for _ in graph.nodes]
     for i, node in enumerate(graph.nodes):
@@ -102,6 +108,12 @@ def _build(a: GraphAnalysis) -> ExecutionPlan:
             if not sel.is_sys and index_of[sel.node_id] not in selector_sources[i]:
                 selector_sources[i].add(index_of[sel.node_id])
                 dependents[index_of[sel.node_id]].append(i)
+
+    order_dependents: list[list[int]] = [[] for _ in graph.nodes]
+    for earlier, later in answer_order(a, a.deps):
+        order_dependents[index_of[earlier]].append(index_of[later])
+        edge_count_ungated[index_of[later]] += 1
+    answers = frozenset(answer_nodes(a))
 
     nodes: list[PlanNode] = []
     for i, node in enumerate(graph.nodes):
@@ -131,9 +143,10 @@ def _build(a: GraphAnalysis) -> ExecutionPlan:
                 ),
                 out_edges=tuple(out_edges[i]),
                 selector_dependents=tuple(dependents[i]),
-                dependency_count=edge_count[i] + len(selector_sources[i]),
+                order_dependents=tuple(order_dependents[i]),
+                dependency_count=edge_count[i] + len(selector_sources[i]) + edge_count_ungated[i],
                 gated_by_selectors=edge_count[i] == 0,
             )
         )
     start = next(i for i, node in enumerate(graph.nodes) if node.type == "start")
-    return ExecutionPlan(graph, tuple(nodes), start, index_of)
+    return ExecutionPlan(graph, tuple(nodes), start, index_of, answers)

@@ -41,18 +41,23 @@ class NodeStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RunError:
-    """A failure as data: the exception class name, its message, and where it happened."""
+    """A failure as data: the exception class name, its message, and where it happened.
+
+    ``exception`` keeps the exception itself for the caller of the run (so a service can answer
+    with the status its family calls for); it is never serialized or compared.
+    """
 
     type: str
     message: str
     node_id: str | None = None
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_exception(cls, exc: BaseException, node_id: str | None = None) -> RunError:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         if len(message) > MAX_ERROR_MESSAGE:  # errors are recorded and streamed: keep them small
             message = message[:MAX_ERROR_MESSAGE] + "... (truncated)"
-        return cls(type(exc).__name__, message, node_id)
+        return cls(type(exc).__name__, message, node_id, exc)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "message": self.message, "node_id": self.node_id}

@@ -70,7 +70,8 @@ class RunState:
         self.timer: asyncio.TimerHandle | None = None
 
     def _text(self, node_id: str, text: str) -> None:
-        if self.sink is not None:
+        answers = self.plan.answer_nodes
+        if self.sink is not None and (not answers or node_id in answers):
             self.sink(ev.TextChunk(node_id, text, perf_counter_ns()))
 
     def _stop(self, status: RunStatus, error: RunError) -> None:
@@ -155,6 +156,8 @@ class RunState:
             self._decide(target, taken, True, ready)
         for target in pn.selector_dependents:
             self._decide(target, True, self.plan.nodes[target].gated_by_selectors, ready)
+        for target in pn.order_dependents:
+            self._decide(target, False, False, ready)
         self._terminal()
 
     def _fail(self, pn: PlanNode, record: NodeRunResult, exc: Exception, ready: list[int]) -> None:
@@ -193,6 +196,8 @@ class RunState:
             self._decide(target, taken, True, ready)
         for target in pn.selector_dependents:
             self._decide(target, False, self.plan.nodes[target].gated_by_selectors, ready)
+        for target in pn.order_dependents:
+            self._decide(target, False, False, ready)
         self._terminal()
 
     def _finish_cancelled(self, pn: PlanNode, record: NodeRunResult) -> None:
@@ -236,6 +241,8 @@ class RunState:
             self._decide(target, False, True, ready)
         for target in pn.selector_dependents:
             self._decide(target, False, self.plan.nodes[target].gated_by_selectors, ready)
+        for target in pn.order_dependents:
+            self._decide(target, False, False, ready)
         self._terminal()
 
     def _terminal(self) -> None:

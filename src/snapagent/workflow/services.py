@@ -6,6 +6,7 @@ The engine never talks to a model provider, a database or the clock directly; no
 
     services = ServiceContainer(chat_models=registry, retriever=retriever)
     model = services.chat_models.resolve("offline")
+    docs = await services.retriever.retrieve(RetrievalQuery("q", ["kb1"], owner_id="u1"))
     result = await model.complete(ChatRequest(messages=[ChatMessage("user", "hi")]))
 
 Tool calling and structured output are part of the same two calls, on every provider through
@@ -266,16 +267,25 @@ class ChatModelProvider(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RetrievalQuery:
+    """One retrieval. ``owner_id`` is required: a retriever searches only the knowledge bases
+    of that owner (the bot owner's on the request path), whatever ``knowledge_base_ids`` say.
+
+    >>> RetrievalQuery("refund policy", ["kb1"], owner_id="u1").top_k
+    4
+    """
+
     query: str
     knowledge_base_ids: Sequence[str]
     top_k: int = 4
     score_threshold: float | None = None
     mode: RetrievalMode = "hybrid"
     document_ids: Sequence[str] | None = None
+    owner_id: str = field(kw_only=True)
 
 
 class Retriever(Protocol):
-    """Finds the chunks of the given knowledge bases most relevant to a query."""
+    """Finds the chunks most relevant to a query among the knowledge bases it names that
+    belong to ``query.owner_id`` (others contribute nothing)."""
 
     async def retrieve(self, query: RetrievalQuery) -> list[RetrievedDocument]: ...
 

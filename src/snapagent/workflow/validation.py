@@ -81,6 +81,8 @@ class GraphAnalysis:
     instances: dict[str, BaseNodeV2[Any]] = field(default_factory=dict)
     schemas: dict[str, NodePortSchema] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)
+    deps: dict[str, set[str]] = field(default_factory=dict)
+    """Node -> the nodes it waits on (edges and selectors); set when there is no cycle."""
 
     def add(self, code: str, message: str, **where: Any) -> None:
         self.problems.append(ValidationProblem(code, message, **where))
@@ -238,6 +240,7 @@ def _check_structure(a: GraphAnalysis) -> None:
         else:
             deps[node_id].add(source)
     a.order = topological_order(deps)
+    a.deps = deps
     starts = [n.id for n in a.graph.nodes if n.type == "start"]
     if len(starts) == 1:
         reached = descendants(deps, starts[0])

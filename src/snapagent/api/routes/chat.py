@@ -66,13 +66,6 @@ class ChatAnswerPublic(BaseModel):
     usage: dict[str, int]
 
 
-def _default_chat_models() -> ChatModelProvider:
-    from snapagent.llm.registry import ChatModelRegistry
-
-    provider: ChatModelProvider = ChatModelRegistry()
-    return provider
-
-
 def _default_retriever(state: AppState) -> Retriever:
     # The app's knowledge service: its retriever's index caches follow ingestion.
     retriever: Retriever = state.knowledge.retriever
@@ -89,7 +82,7 @@ def configure_chat(
 ) -> ChatService:
     """Build (or rebuild) the app's chat service; unset parts use the embedded defaults."""
     runtime = BotRuntime(
-        chat_models=observe_chat_models(chat_models or _default_chat_models()),
+        chat_models=observe_chat_models(chat_models or state.chat_models),
         retriever=retriever or _default_retriever(state),
         registry=state.node_registry,
     )

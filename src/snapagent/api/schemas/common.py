@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-__all__ = ["FieldProblem", "Problem", "RequestModel", "problem_responses"]
+from snapagent.errors import InputValidationError
+from snapagent.names import readable_name
+
+__all__ = ["FieldProblem", "Name", "Problem", "RequestModel", "problem_responses"]
+
+
+def _readable(value: str) -> str:
+    try:
+        return readable_name(value)
+    except InputValidationError as exc:  # the reason as it is, without "Value error, "
+        raise PydanticCustomError("invisible_name", exc.message) from exc
+
+
+Name = Annotated[str, AfterValidator(_readable)]
+"""A stored name (bot, knowledge base, API key...): :func:`snapagent.names.clean_name` applied,
+so bidirectional controls and invisible characters never reach the database."""
 
 
 def _nul_path(value: Any, path: str) -> str | None:
