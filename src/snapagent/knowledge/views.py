@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from snapagent.db.models.knowledge import Document, KnowledgeBase
+from snapagent.names import clean_name
 
 __all__ = ["DocumentInfo", "KnowledgeBaseInfo"]
 
@@ -107,7 +108,7 @@ class DocumentInfo:
         if filename != self.filename:
             parts.append(f", uploaded as {self.filename!r}")
         parts.append(f", {self.status}); nothing new was stored and the document was kept as it is")
-        wanted = (title or "").strip()
+        wanted = clean_name(title or "")
         if wanted and wanted != self.title:
             parts.append(f" - the title {wanted!r} was not applied")
         if (wanted and wanted != self.title) or filename != self.filename:
