@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import weakref
 from collections.abc import Iterator
 
@@ -45,7 +46,16 @@ from snapagent.knowledge.parsed import (
 )
 from snapagent.knowledge.settings import KnowledgeSettings
 
-__all__ = ["DocumentParser", "ParseTimeoutError", "parse_in_worker", "warm_worker"]
+__all__ = [
+    "PARSE_NICENESS",
+    "DocumentParser",
+    "ParseTimeoutError",
+    "parse_in_worker",
+    "warm_worker",
+]
+
+PARSE_NICENESS = 10
+"""How much lower than the server's the parser workers' CPU priority is."""
 
 RawDocument = tuple[str, str, list[tuple[str, str, tuple[str, ...], int, int | None]]]
 """What crosses the process boundary: plain data only (the pool's decoder trusts nothing else)."""
@@ -69,7 +79,12 @@ def parse_in_worker(
 
 
 def warm_worker() -> None:
-    """The worker's initializer: import the parsing libraries once, before any deadline runs."""
+    """The worker's initializer: yield the CPU to the server, and import the parsing libraries
+    once, before any deadline runs."""
+    # A parse that burns its whole deadline must not slow the server's event loop down: the
+    # kernel runs the server first whenever both want a core.
+    with contextlib.suppress(OSError):
+        os.nice(PARSE_NICENESS)
     import bs4  # noqa: F401
     import docx  # noqa: F401
     import markdown_it  # noqa: F401
