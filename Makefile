@@ -87,7 +87,9 @@ BENCH_RUNS := \
 	"retrieval_speed.py --sizes 10000" \
 	"http.py" \
 	"load.py --duration 30" \
-	"migration.py"
+	"migration.py" \
+	"validation.py" \
+	"sandbox.py"
 
 bench: bench-venv
 	@status=0; for run in $(BENCH_RUNS); do \

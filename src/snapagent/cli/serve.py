@@ -18,8 +18,10 @@ orchestrator's kill delay (ECS ``stopTimeout``, default 30 s).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
+from contextlib import AsyncExitStack
 from typing import Annotated
 
 import typer
@@ -27,6 +29,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from snapagent.api.app import ShutdownSettings
+from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
@@ -51,12 +54,24 @@ log = logging.getLogger(__name__)
 _WORKER_HEALTHCHECK_S = 60
 
 
+async def freeze_startup_heap(state: AppState, stack: AsyncExitStack) -> None:
+    """A startup hook: move everything built at startup out of the garbage collector's reach.
+
+    Those objects (about 340k: FastAPI, SQLAlchemy, the node types...) live as long as the
+    process, yet every full collection - set off by any request that allocates a lot, such as
+    parsing a big graph - walked all of them on the event loop, stalling every request for up
+    to a second on a busy machine. Frozen, a full collection only sees what requests create.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_server_app() -> FastAPI:
     """The app `snapagent serve` runs (each worker builds its own): settings from the
     environment (the app's lifespan closes the chat service at shutdown)."""
     from snapagent.api.app import create_app
 
-    return create_app(ServerSettings())
+    return create_app(ServerSettings(), startup_hooks=(freeze_startup_heap,))
 
 
 async def _ready(core: CoreSettings) -> str:
@@ -94,7 +109,7 @@ def run_server(
     if settings.workers == 1:
         from snapagent.api.app import create_app
 
-        app = create_app(settings, shutdown=shutdown)
+        app = create_app(settings, shutdown=shutdown, startup_hooks=(freeze_startup_heap,))
         uvicorn.run(
             app,
             host=settings.host,

@@ -30,6 +30,9 @@ What a pool guarantees:
   replies are decoded by a restricted unpickler (`snapagent.isolation.codec`): plain data, plus
   instances of the ``result_types`` the pool names, so a worker taken over by a parser bug
   cannot send the server a pickle that runs code.
+- **Optional seccomp.** ``initializer=snapagent.sandbox.seccomp.harden_worker`` installs a
+  filter in each worker before it serves: no sockets, no exec, no signals or tracing of other
+  processes, no mounts (threads and the CPU re-arming still work). Use it for parsers.
 - **Clean start, warm reuse.** Workers are spawned with ``subprocess`` (fork+exec in C; the
   server's threads and loop are never forked), lazily on first use (or `warm_up()`), and reused
   call after call; a killed worker is replaced at once. Warm per-call overhead is well under a
@@ -46,6 +49,8 @@ process machinery with a stricter, one-process-per-call worker.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from snapagent.isolation.errors import (
     IsolationError,
     OutputTooLargeError,
@@ -56,7 +61,9 @@ from snapagent.isolation.errors import (
     WorkerTimeoutError,
 )
 from snapagent.isolation.limits import ProcessLimits
-from snapagent.isolation.pool import IsolatedPool
+
+if TYPE_CHECKING:
+    from snapagent.isolation.pool import IsolatedPool
 
 __all__ = [
     "IsolatedPool",
@@ -69,3 +76,13 @@ __all__ = [
     "WorkerMemoryError",
     "WorkerTimeoutError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Loaded on first use: workers and sandbox zygotes import this package's small modules
+    # (framing, codec) and should not pay for asyncio and subprocess.
+    if name == "IsolatedPool":
+        from snapagent.isolation.pool import IsolatedPool
+
+        return IsolatedPool
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,15 +1,14 @@
 """Length-prefixed frames over pipes: an 8-byte big-endian length, then the payload.
 
-The parent's side is non-blocking and bounded: reads and writes either take a deadline
-(`time.monotonic()` seconds, for threads) or run on the event loop (``*_async``, bounded by the
-caller's ``asyncio.timeout``), and a read refuses a frame longer than its limit before reading
-the payload, so a worker cannot make the parent wait forever or allocate without bound. The
-worker's side blocks (it has nothing else to do).
+The parent's side is non-blocking and bounded: reads and writes take a deadline
+(`time.monotonic()` seconds; `snapagent.isolation.framing_async` has the event-loop versions),
+and a read refuses a frame longer than its limit before reading the payload, so a worker cannot
+make the parent wait forever or allocate without bound. The worker's side blocks (it has
+nothing else to do). This module imports nothing heavy: workers and zygotes load it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import select
 import struct
@@ -20,10 +19,8 @@ __all__ = [
     "FrameTooLargeError",
     "read_exact",
     "read_frame",
-    "read_frame_async",
     "write_all",
     "write_frame",
-    "write_frame_async",
 ]
 
 HEADER = struct.Struct("!Q")
@@ -110,58 +107,3 @@ def write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-async def _until(fd: int, writable: bool) -> None:
-    loop = asyncio.get_running_loop()
-    ready = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    if writable:
-        loop.add_writer(fd, wake)
-    else:
-        loop.add_reader(fd, wake)
-    try:
-        await ready
-    finally:
-        if writable:
-            loop.remove_writer(fd)
-        else:
-            loop.remove_reader(fd)
-
-
-async def _read_exact_async(fd: int, size: int) -> bytes:
-    buffer = bytearray()
-    while len(buffer) < size:
-        try:
-            chunk = os.read(fd, size - len(buffer))
-        except BlockingIOError:
-            await _until(fd, writable=False)
-            continue
-        if not chunk:
-            raise EOFError
-        buffer += chunk
-    return bytes(buffer)
-
-
-async def read_frame_async(fd: int, limit: int) -> bytes:
-    """`read_frame` on the running event loop (wrap it in ``asyncio.timeout`` for a deadline)."""
-    (size,) = HEADER.unpack(await _read_exact_async(fd, HEADER.size))
-    if size > limit:
-        raise FrameTooLargeError(size)
-    return await _read_exact_async(fd, size)
-
-
-async def write_frame_async(fd: int, payload: bytes) -> None:
-    """`write_frame` on the running event loop."""
-    view = memoryview(HEADER.pack(len(payload)) + payload)
-    while view:
-        try:
-            written = os.write(fd, view)
-        except BlockingIOError:
-            await _until(fd, writable=True)
-            continue
-        view = view[written:]

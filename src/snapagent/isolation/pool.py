@@ -22,13 +22,8 @@ from snapagent.isolation.errors import (
     WorkerMemoryError,
     WorkerTimeoutError,
 )
-from snapagent.isolation.framing import (
-    FrameTooLargeError,
-    read_frame,
-    read_frame_async,
-    write_frame,
-    write_frame_async,
-)
+from snapagent.isolation.framing import FrameTooLargeError, read_frame, write_frame
+from snapagent.isolation.framing_async import read_frame_async, write_frame_async
 from snapagent.isolation.limits import ProcessLimits
 from snapagent.isolation.process import WorkerProcess
 

@@ -54,6 +54,8 @@ class WorkerProcess:
         env: dict[str, str] | None = None,
         pass_fds: Sequence[int] = (),
         cwd: str | None = None,
+        user: int | None = None,
+        group: int | None = None,
     ) -> WorkerProcess:
         proc = subprocess.Popen(
             list(argv),
@@ -65,6 +67,9 @@ class WorkerProcess:
             pass_fds=tuple(pass_fds),
             start_new_session=True,
             cwd=cwd,
+            user=user,
+            group=group,
+            extra_groups=[] if user is not None else None,
         )
         assert proc.stdin is not None
         assert proc.stdout is not None
@@ -74,10 +79,11 @@ class WorkerProcess:
         return cls(proc, to_worker, from_worker)
 
     @staticmethod
-    def python_argv(module: str) -> list[str]:
-        """``python -I`` running ``module.main()`` with this package importable."""
+    def python_argv(module: str, *args: str, interpreter: str | None = None) -> list[str]:
+        """``python -I`` running ``module.main()`` with this package importable; ``args``
+        follow in ``sys.argv[2:]``."""
         boot = f"import sys; sys.path.insert(0, sys.argv[1]); from {module} import main; main()"
-        return [sys.executable, "-I", "-c", boot, package_root()]
+        return [interpreter or sys.executable, "-I", "-c", boot, package_root(), *args]
 
     @property
     def pid(self) -> int:

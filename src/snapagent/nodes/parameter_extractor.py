@@ -24,11 +24,11 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snapagent.nodes.model_calls import QUERY_PORT, ModelSettings, ask_structured, decision_inputs
-from snapagent.nodes.value_types import coerce_value, json_schema_of
 from snapagent.workflow.node import BaseNodeV2, NodeResult, RunContext
 from snapagent.workflow.schema import NodePortSchema, PortDefinition
 from snapagent.workflow.services import StructuredOutput
 from snapagent.workflow.types import PortType
+from snapagent.workflow.values import coerce_value, json_schema_of
 
 __all__ = ["ParameterExtractorNodeData", "ParameterExtractorNodeV2", "ParameterSpec"]
 

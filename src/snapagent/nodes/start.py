@@ -12,10 +12,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snapagent.errors import InputValidationError
-from snapagent.nodes.value_types import coerce_value
 from snapagent.workflow.node import BaseNodeV2, RunContext
 from snapagent.workflow.schema import NodePortSchema, PortDefinition
 from snapagent.workflow.types import PortType
+from snapagent.workflow.values import coerce_value
 
 __all__ = ["StartNodeData", "StartNodeV2"]
 

@@ -12,6 +12,7 @@ gets a ready draft, start -> knowledge -> llm -> end, so it can chat right after
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,7 +26,12 @@ from snapagent.errors import GraphValidationError, InputValidationError
 from snapagent.legacy.validation import load_v1_workflow
 from snapagent.names import readable_name
 from snapagent.services.graph_resources import GraphResources, v1_knowledge_resources
-from snapagent.services.workflow_versions import WorkflowVersionService, get_owned_bot
+from snapagent.services.workflow_versions import (
+    DEFAULT_DRAFT_SOURCE,
+    WorkflowVersionService,
+    get_owned_bot,
+)
+from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 
 __all__ = ["UPDATABLE_FIELDS", "BotService", "default_graph", "get_owned_bot"]
@@ -98,6 +104,15 @@ def default_graph(knowledge_base_ids: Sequence[str]) -> dict[str, Any]:
     return {"nodes": [start, knowledge, llm, end], "edges": edges}
 
 
+def _checked_v1(workflow: Mapping[str, Any], limits: GraphLimits) -> dict[str, Any]:
+    too_big = check_graph_size(workflow, limits)
+    if too_big:
+        raise GraphValidationError(
+            [p.to_dict() for p in too_big], "the workflow is over a size limit"
+        )
+    return load_v1_workflow(workflow).to_json()
+
+
 def _clean_name(name: Any) -> str:
     if not isinstance(name, str):
         raise InputValidationError("name must be text", field="name")
@@ -140,7 +155,7 @@ class BotService:
         )
         self.session.add(bot)
         await self.session.flush()
-        self.versions.add_draft(bot, owner, default_graph(kb_ids), source="default")
+        self.versions.add_draft(bot, owner, default_graph(kb_ids), source=DEFAULT_DRAFT_SOURCE)
         await self.session.commit()
         return bot
 
@@ -192,9 +207,10 @@ class BotService:
         self, owner: User, bot_id: str, workflow: Mapping[str, Any]
     ) -> dict[str, Any]:
         """Replace the V1 workflow; it must pass the V1 validator (every problem reported) and
-        name only knowledge bases of the bot's owner."""
+        name only knowledge bases of the bot's owner, and stay within the graph size limits
+        (checked in a thread: a big workflow never stalls the loop)."""
         bot = await get_owned_bot(self.session, owner, bot_id)
-        checked = load_v1_workflow(workflow).to_json()
+        checked = await asyncio.to_thread(_checked_v1, workflow, self.versions.limits)
         problems = await self.resources.knowledge_base_problems(
             self.session, bot.owner_id, v1_knowledge_resources(checked)
         )

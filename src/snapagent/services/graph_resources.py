@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, runtime_checkable
 
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,10 +33,14 @@ from snapagent.errors import DefinitionError, NotFoundError, ProviderError
 from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2, ResourceRef
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.services import ChatModelProvider
+from snapagent.workflow.subgraph import SubgraphNode
 
 __all__ = ["LEGACY_TYPE_PREFIX", "GraphResources", "ModelChecker", "NodeResource"]
 
 LEGACY_TYPE_PREFIX: Final = "v1_"
+# Bodies nested deeper than any graph may validly nest are not searched (validation refuses
+# them anyway); a hostile graph cannot make this recurse without bound.
+_MAX_BODY_DEPTH: Final = 10
 
 
 @runtime_checkable
@@ -64,13 +69,24 @@ def _problem(code: str, message: str, node_id: str | None, path: str) -> dict[st
     return {"code": code, "message": message, "node_id": node_id, "edge_index": None, "path": path}
 
 
-def graph_resources(graph: WorkflowGraph, registry: NodeRegistryV2) -> list[NodeResource]:
-    """Every resource the graph's nodes name (unknown types: by the default convention)."""
+def graph_resources(
+    graph: WorkflowGraph, registry: NodeRegistryV2, *, _prefix: str = "", _depth: int = 0
+) -> list[NodeResource]:
+    """Every resource the graph's nodes name (unknown types: by the default convention),
+    including those of the nodes inside iteration/loop bodies, with their full paths."""
     found = []
     for index, node in enumerate(graph.nodes):
         node_type = registry.get(node.type) or BaseNodeV2
+        node_path = f"{_prefix}nodes[{index}]"
         for ref in node_type.resources(node.config):
-            found.append(NodeResource(node.id, f"nodes[{index}]", ref))
+            found.append(NodeResource(node.id, node_path, ref))
+        if issubclass(node_type, SubgraphNode) and _depth < _MAX_BODY_DEPTH:
+            try:
+                body = WorkflowGraph.from_json(node.config.get(node_type.body_field))
+            except ValidationError:
+                continue  # validation reports the malformed body
+            inner = f"{node_path}.config.{node_type.body_field}."
+            found += graph_resources(body, registry, _prefix=inner, _depth=_depth + 1)
     return found
 
 

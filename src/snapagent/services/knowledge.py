@@ -81,6 +81,15 @@ class _CachedResolver:
         return model
 
 
+def _check_content(data: bytes, name: str, content_type: str | None) -> None:
+    """Not empty, and bytes that agree with the claimed type (`detect_format`'s errors)."""
+    from snapagent.knowledge.parsing import detect_format
+
+    if data.isspace() or not data:
+        raise InputValidationError(f"{name!r} is empty", field="file")
+    detect_format(data, name, content_type)
+
+
 class KnowledgeService:
     """Knowledge bases, documents, ingestion and retrieval for one process.
 
@@ -231,8 +240,6 @@ class KnowledgeService:
         Identical content already in the knowledge base is answered with that document
         (``created`` False, ``notice`` says what was kept) without being parsed again.
         """
-        from snapagent.knowledge.parsing import detect_format
-
         name = store.display_filename(filename)
         limit = self.settings.max_upload_bytes
         if len(data) > limit:
@@ -240,9 +247,9 @@ class KnowledgeService:
                 f"{name!r} is {len(data)} bytes; the limit is {limit}",
                 details={"filename": filename, "limit": limit},
             )
-        if not data.strip():
-            raise InputValidationError(f"{name!r} is empty", field="file")
-        detect_format(data, name, content_type)
+        # Reading the upload's bytes (up to the upload limit) is work on user content: in a
+        # thread, never on the event loop.
+        await asyncio.to_thread(_check_content, data, name, content_type)
         digest = await asyncio.to_thread(_sha256, data)  # 20 MB is tens of ms of hashing
         async with self.db.session() as session:
             kb = await store.get_knowledge_base(session, kb_id, owner_id)  # 404 before work

@@ -13,20 +13,22 @@ filters on it in its database query. There is no unscoped retriever on the chat 
 
     runtime = BotRuntime(chat_models=ChatModelRegistry(settings), retriever=retriever)
     compiled = runtime.compile(version.id, version.graph)
-    executor = runtime.executor(owner_id=bot.owner_id)
-    result = await executor.run(compiled.plan, {"query": "hi"}, {"bot_id": bot.id, ...})
+    run = runtime.start(compiled, {"query": "hi"}, {"bot_id": bot.id}, owner_id=bot.owner_id)
+    result = await run.result()
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from snapagent.workflow.executor import WorkflowExecutorV2
+from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.plan import ExecutionPlan
 from snapagent.workflow.result import RunLimits
@@ -34,6 +36,7 @@ from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.services import (
     ChatModelProvider,
     Clock,
+    DocumentReader,
     RetrievalQuery,
     RetrievedDocument,
     Retriever,
@@ -84,6 +87,7 @@ class BotRuntime:
         limits: RunLimits | None = None,
         settings: Mapping[str, Any] | None = None,
         plan_cache_size: int = 256,
+        documents: DocumentReader | None = None,
     ) -> None:
         from snapagent.legacy.adapter import legacy_registry
 
@@ -100,6 +104,8 @@ class BotRuntime:
             clock=clock or SystemClock(),
             settings=dict(settings or {}),
         )
+        if documents is not None:
+            self.services = self.services.replace(documents=documents)
         self.limits = limits or RunLimits()
         self._compiler = WorkflowExecutorV2(self.registry, self.services, limits=self.limits)
         self._legacy_compiler = WorkflowExecutorV2(
@@ -134,7 +140,33 @@ class BotRuntime:
             self._plans.popitem(last=False)
         return compiled
 
-    def executor(self, owner_id: str) -> WorkflowExecutorV2:
-        """An executor whose retrieval sees only ``owner_id``'s knowledge bases."""
+    async def aclose(self) -> None:
+        """Release what the services hold (the document reader's worker process)."""
+        close = getattr(self.services.documents, "close", None)
+        if close is not None:
+            await close()
+
+    def start(
+        self,
+        compiled: CompiledVersion,
+        inputs: Mapping[str, Any],
+        sys: Mapping[str, Any],
+        *,
+        owner_id: str,
+        observers: Sequence[RunObserver] = (),
+        cancel_event: asyncio.Event | None = None,
+        conversation: Mapping[str, Any] | None = None,
+    ) -> WorkflowRun:
+        """A run of ``compiled`` for a bot of ``owner_id``: its retrieval sees only that
+        account's knowledge bases (``sys.owner_id`` is set to it as well). ``conversation``:
+        the session's stored conversation variables."""
         scoped = self.services.replace(retriever=OwnerScopedRetriever(self.retriever, owner_id))
-        return WorkflowExecutorV2(self.registry, scoped, limits=self.limits)
+        return self._compiler.start(
+            compiled.plan,
+            inputs,
+            {**sys, "owner_id": owner_id},
+            services=scoped,
+            observers=observers,
+            cancel_event=cancel_event,
+            conversation=conversation,
+        )

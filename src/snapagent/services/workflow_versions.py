@@ -18,8 +18,9 @@ validating and publishing add every static problem and every unusable chat model
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 from sqlalchemy import case, func, select, update
@@ -31,18 +32,25 @@ from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
+from snapagent.services.graph_limits import default_graph_limits
 from snapagent.services.graph_resources import GraphResources
 from snapagent.services.workflow_diff import GraphDiff, diff_graphs
+from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.validation import validate_graph
 
 __all__ = [
+    "DEFAULT_DRAFT_SOURCE",
     "WorkflowVersionService",
     "get_owned_bot",
     "graph_problems",
     "refresh_default_draft",
 ]
+
+
+DEFAULT_DRAFT_SOURCE: Final = "default"
+"""``source`` of the draft a new bot is given; it stays so until someone saves the draft."""
 
 
 async def get_owned_bot(session: AsyncSession, owner: User, bot_id: str) -> Bot:
@@ -69,23 +77,51 @@ def _schema_problems(exc: ValidationError) -> list[dict[str, Any]]:
     return problems
 
 
-def graph_problems(graph: Any, registry: NodeRegistryV2) -> list[dict[str, Any]]:
-    """Every problem of a submitted graph, as JSON objects; empty when it is valid."""
+def graph_problems(
+    graph: Any, registry: NodeRegistryV2, limits: GraphLimits | None = None
+) -> list[dict[str, Any]]:
+    """Every problem of a submitted graph, as JSON objects; empty when it is valid.
+
+    A graph over a size limit raises `GraphValidationError` (422) with that problem alone:
+    nothing else is checked. CPU-bound: call it off the event loop (the service does)."""
+    return _analysed(graph, registry, limits)[0]
+
+
+def _analysed(
+    graph: Any, registry: NodeRegistryV2, limits: GraphLimits | None
+) -> tuple[list[dict[str, Any]], WorkflowGraph | None]:
+    """The engine's problems and the parsed graph (None when it lacks the schema's shape)."""
+    _check_size(graph, limits)
     try:
         parsed = WorkflowGraph.from_json(graph)
     except ValidationError as exc:
-        return _schema_problems(exc)
-    return [p.to_dict() for p in validate_graph(parsed, registry)]
+        return _schema_problems(exc), None
+    return [p.to_dict() for p in validate_graph(parsed, registry)], parsed
 
 
-def _parse(graph: Any) -> dict[str, Any]:
-    """The graph as stored: must at least have the schema's shape (semantics wait for publish)."""
+def _check_size(graph: Any, limits: GraphLimits | None) -> None:
+    too_big = check_graph_size(graph, limits or default_graph_limits())
+    if too_big:
+        raise GraphValidationError(
+            [p.to_dict() for p in too_big], "the graph is over a size limit: " + too_big[0].message
+        )
+
+
+def _parsed(graph: Any, limits: GraphLimits | None = None) -> tuple[dict[str, Any], WorkflowGraph]:
+    """The graph as stored and as parsed: it must stay within the size limits and have at
+    least the schema's shape (semantics wait for publish)."""
+    _check_size(graph, limits)
     try:
-        return WorkflowGraph.from_json(graph).to_json()
+        parsed = WorkflowGraph.from_json(graph)
     except ValidationError as exc:
         raise GraphValidationError(
             _schema_problems(exc), "the graph does not have the workflow schema's shape"
         ) from exc
+    return parsed.to_json(), parsed
+
+
+def _parse(graph: Any) -> dict[str, Any]:
+    return _parsed(graph)[0]
 
 
 async def refresh_default_draft(session: AsyncSession, bot_id: str, graph: dict[str, Any]) -> None:
@@ -99,7 +135,7 @@ async def refresh_default_draft(session: AsyncSession, bot_id: str, graph: dict[
         .where(
             BotWorkflowVersion.bot_id == bot_id,
             BotWorkflowVersion.status == "draft",
-            BotWorkflowVersion.source == "default",
+            BotWorkflowVersion.source == DEFAULT_DRAFT_SOURCE,
         )
         .values(
             graph=_parse(graph),
@@ -117,11 +153,13 @@ class WorkflowVersionService:
         session: AsyncSession,
         registry: NodeRegistryV2,
         resources: GraphResources | None = None,
+        limits: GraphLimits | None = None,
     ) -> None:
         self.session = session
         self.registry = registry
         # Knowledge bases are always checked; model ids when a provider is given.
         self.resources = resources or GraphResources()
+        self.limits = limits or default_graph_limits()
 
     # -- reading --------------------------------------------------------------------------
 
@@ -152,17 +190,21 @@ class WorkflowVersionService:
         )
         return found
 
-    def validate(self, graph: Any) -> list[dict[str, Any]]:
-        return graph_problems(graph, self.registry)
+    async def validate(self, graph: Any) -> list[dict[str, Any]]:
+        """The engine's problems of ``graph``. Parsing and validating run in a thread (the size
+        limits bound them), never on the event loop."""
+        problems, _parsed_graph = await self._analyse(graph)
+        return problems
+
+    async def _analyse(self, graph: Any) -> tuple[list[dict[str, Any]], WorkflowGraph | None]:
+        return await asyncio.to_thread(_analysed, graph, self.registry, self.limits)
 
     async def validate_for_bot(self, owner: User, bot_id: str, graph: Any) -> list[dict[str, Any]]:
         """Every problem of ``graph``, checked in the context of one of the caller's bots:
         the engine's, then what it names (knowledge bases, chat models, legacy types)."""
         bot = await self._bot(owner, bot_id)
-        problems = self.validate(graph)
-        try:
-            parsed = WorkflowGraph.from_json(graph)
-        except ValidationError:
+        problems, parsed = await self._analyse(graph)
+        if parsed is None:
             return problems  # the schema problems say it all
         return problems + await self._resource_problems(bot, parsed, models=True)
 
@@ -178,9 +220,16 @@ class WorkflowVersionService:
             models=models,
         )
 
-    async def _check_saved(self, bot: Bot, graph: dict[str, Any]) -> None:
+    async def _checked(self, bot: Bot, graph: Any) -> dict[str, Any]:
+        """A user's graph in its stored form: within the size limits and of the schema's shape
+        (checked in a thread), naming nothing its owner may not use."""
+        stored, parsed = await asyncio.to_thread(_parsed, graph, self.limits)
+        await self._check_saved(bot, parsed)
+        return stored
+
+    async def _check_saved(self, bot: Bot, graph: WorkflowGraph) -> None:
         """A draft may be unfinished, but never names what its owner may not use."""
-        problems = await self._resource_problems(bot, WorkflowGraph.from_json(graph), models=False)
+        problems = await self._resource_problems(bot, graph, models=False)
         if problems:
             raise GraphValidationError(
                 problems, "the graph names knowledge bases or node types it may not use"
@@ -196,11 +245,17 @@ class WorkflowVersionService:
     def add_draft(
         self, bot: Bot, user: User, graph: dict[str, Any], *, source: str, note: str = ""
     ) -> BotWorkflowVersion:
-        """Stage a draft for ``bot`` in the current transaction (the caller commits)."""
+        """Stage a draft for ``bot`` in the current transaction (the caller commits). For
+        graphs the server made; a user's graph goes through `_checked`."""
+        return self._stage_draft(bot, user, _parse(graph), source, note)
+
+    def _stage_draft(
+        self, bot: Bot, user: User, stored: dict[str, Any], source: str, note: str
+    ) -> BotWorkflowVersion:
         draft = BotWorkflowVersion(
             bot_id=bot.id,
             status="draft",
-            graph=_parse(graph),
+            graph=stored,
             revision=1,
             source=source,
             note=note,
@@ -216,15 +271,14 @@ class WorkflowVersionService:
         bot = await self._bot(owner, bot_id)
         if await self._draft(bot.id) is not None:
             raise ConflictError("this bot already has a draft; edit or publish it")
-        source = "editor"
         if graph is None:
             published = await self.published(bot.id)
             if published is None:
                 raise ConflictError("no graph given and no published version to copy")
-            graph, source = published.graph, f"copy:{published.version_number}"
-        if source == "editor":
-            await self._check_saved(bot, _parse(graph))
-        draft = self.add_draft(bot, owner, dict(graph), source=source, note=note)
+            stored, source = published.graph, f"copy:{published.version_number}"
+        else:
+            stored, source = await self._checked(bot, dict(graph)), "editor"
+        draft = self._stage_draft(bot, owner, stored, source, note)
         await self._commit("this bot already has a draft; edit or publish it")
         return draft
 
@@ -240,8 +294,8 @@ class WorkflowVersionService:
     ) -> BotWorkflowVersion:
         """Save ``graph`` into the draft if ``revision`` is still current (else 409)."""
         version = await self.get(owner, bot_id, version_id)
-        values: dict[str, Any] = {"graph": _parse(graph), "source": "editor"}
-        await self._check_saved(await self._bot(owner, bot_id), values["graph"])
+        stored = await self._checked(await self._bot(owner, bot_id), graph)
+        values: dict[str, Any] = {"graph": stored, "source": "editor"}
         if note is not None:
             values["note"] = note
         return await self._guarded_save(version, revision, values)
@@ -261,7 +315,7 @@ class WorkflowVersionService:
         draft = await self._draft(source.bot_id)
         if draft is None:
             bot = await self._bot(owner, bot_id)
-            created = self.add_draft(bot, owner, source.graph, source="restore", note=note)
+            created = self._stage_draft(bot, owner, source.graph, "restore", note)
             await self._commit("this bot already has a draft; edit or publish it")
             return created
         values = {"graph": source.graph, "note": note, "source": "restore"}

@@ -26,6 +26,7 @@ from snapagent.workflow.events import (
     WorkflowEvent,
 )
 from snapagent.workflow.executor import WorkflowExecutorV2
+from snapagent.workflow.handle import RunEnd, RunObserver, WorkflowRun
 from snapagent.workflow.node import (
     BaseNodeV2,
     NodeRegistryV2,
@@ -55,6 +56,7 @@ from snapagent.workflow.schema import (
     WorkflowNode,
 )
 from snapagent.workflow.services import ServiceContainer
+from snapagent.workflow.subgraph import SubgraphNode
 from snapagent.workflow.types import PortType, fits
 from snapagent.workflow.validation import ValidationProblem, validate_graph
 
@@ -79,12 +81,15 @@ __all__ = [
     "ResourceRef",
     "RetryPolicy",
     "RunContext",
+    "RunEnd",
     "RunError",
     "RunFinished",
     "RunLimits",
+    "RunObserver",
     "RunStarted",
     "RunStatus",
     "ServiceContainer",
+    "SubgraphNode",
     "TextChunk",
     "ValidationProblem",
     "ValueSelector",
@@ -95,6 +100,7 @@ __all__ = [
     "WorkflowExecutorV2",
     "WorkflowGraph",
     "WorkflowNode",
+    "WorkflowRun",
     "WorkflowRunResult",
     "compile_plan",
     "fits",

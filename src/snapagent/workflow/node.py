@@ -28,6 +28,7 @@ must not mutate them.
 
 from __future__ import annotations
 
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from snapagent.errors import DefinitionError
+from snapagent.errors import DefinitionError, NodeExecutionError
+from snapagent.workflow.conversation import ConversationState, ConversationVariable
 from snapagent.workflow.schema import NodePortSchema
 from snapagent.workflow.services import ServiceContainer, TokenUsage
 
@@ -91,9 +93,10 @@ def _knowledge_base_refs(value: Any, path: str) -> Iterator[ResourceRef]:
 
 class RunContext:
     """Per-run facts every node may read: services, the run's inputs, ``sys`` values, and a way
-    to stream text out (``ctx.emit_text(self.node_id, "Hel")``)."""
+    to stream text out (``ctx.emit_text(self.node_id, "Hel")``). Container nodes run their
+    body through it (``await ctx.run_body(self, {"item": x, "index": 0}, iteration=0)``)."""
 
-    __slots__ = ("_text_sink", "inputs", "services", "sys")
+    __slots__ = ("_host", "_text_sink", "conversation", "inputs", "services", "sys")
 
     def __init__(
         self,
@@ -101,11 +104,32 @@ class RunContext:
         inputs: Mapping[str, Any],
         sys: Mapping[str, Any],
         text_sink: TextSink | None = None,
+        *,
+        host: Any = None,
+        conversation: ConversationState | None = None,
     ) -> None:
         self.services = services
         self.inputs = inputs
         self.sys = sys
         self._text_sink = text_sink
+        # Weak: the run holds its context; a strong reference back would make a cycle.
+        self._host = weakref.ref(host) if host is not None else None
+        self.conversation = conversation or ConversationState(())
+        """The run's conversation variables (``variable_assigner`` writes through it)."""
+
+    async def run_body(
+        self, container: BaseNodeV2[Any], values: Mapping[str, Any], *, iteration: int
+    ) -> Any:
+        """Run ``container``'s compiled body once, its scope values being ``values``; returns
+        the body run's `WorkflowRunResult` (recorded under the container, scope
+        ``iteration``)."""
+        host = self._host() if self._host is not None else None
+        if host is None:
+            raise NodeExecutionError(
+                f"node {container.node_id!r} runs a sub-graph, which needs a running workflow",
+                node_id=container.node_id,
+            )
+        return await host.run_body(container, values, iteration)
 
     @property
     def owner_id(self) -> str:
@@ -167,6 +191,14 @@ class BaseNodeV2(ABC, Generic[ConfigT]):
                 ResourceRef("chat_model", model if isinstance(model, str) else None, "config.model")
             )
         return refs
+
+    def check_conversation(
+        self, declared: Mapping[str, ConversationVariable]
+    ) -> list[tuple[str, str]]:
+        """Problems with the conversation variables this node writes, given those the graph
+        declares: ``[(path under the node, message)]`` (``("config.items.0.variable",
+        "...")``). Only writers override it."""
+        return []
 
     def default_branch(self) -> str | None:
         """The branch taken when the node fails under the ``default_value`` strategy."""

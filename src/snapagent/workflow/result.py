@@ -9,6 +9,7 @@ for node in result.ordered_nodes():
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -97,6 +98,11 @@ class NodeRunResult:
     skip_reason: str | None = None
     used_default: bool = False
     """True when the node failed and its default outputs stand in (``default_value``)."""
+    scope: tuple[tuple[str, int], ...] = ()
+    """Inside a container's body: which run of it (``(("each", 2),)``); empty at top level."""
+    children: tuple[NodeRunResult, ...] = ()
+    """A container's body runs: every node of every item/round, in order. (A tuple default:
+    a record is made per node of every run, and a list factory would cost each one.)"""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +119,8 @@ class NodeRunResult:
             "elapsed_s": self.elapsed_s,
             "skip_reason": self.skip_reason,
             "used_default": self.used_default,
+            **({"scope": [list(level) for level in self.scope]} if self.scope else {}),
+            **({"children": [c.to_dict() for c in self.children]} if self.children else {}),
         }
 
 
@@ -127,6 +135,10 @@ class WorkflowRunResult:
     nodes: dict[str, NodeRunResult]
     elapsed_s: float
     usage: TokenUsage = field(default_factory=TokenUsage)
+    conversation: dict[str, Any] = field(default_factory=dict)
+    """The conversation variables after the run (what to store with the session)."""
+    conversation_writes: list[dict[str, Any]] = field(default_factory=list)
+    """Every write, in order: ``{"node_id", "variable", "operation", "value"}``."""
 
     @property
     def succeeded(self) -> bool:
@@ -135,6 +147,11 @@ class WorkflowRunResult:
     def ordered_nodes(self) -> list[NodeRunResult]:
         """Nodes in start order; nodes that never started come last."""
         return sorted(self.nodes.values(), key=lambda n: (n.index < 0, n.index))
+
+    def flattened_nodes(self) -> list[NodeRunResult]:
+        """`ordered_nodes`, each container followed by its body runs' nodes (item by item,
+        recursively): the order a reader follows the run in."""
+        return _flatten(self.ordered_nodes())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,4 +162,19 @@ class WorkflowRunResult:
             "elapsed_s": self.elapsed_s,
             "usage": self.usage.to_dict(),
             "nodes": [n.to_dict() for n in self.ordered_nodes()],
+            **({"conversation": self.conversation} if self.conversation else {}),
+            **(
+                {"conversation_writes": self.conversation_writes}
+                if self.conversation_writes
+                else {}
+            ),
         }
+
+
+def _flatten(nodes: Sequence[NodeRunResult]) -> list[NodeRunResult]:
+    flat: list[NodeRunResult] = []
+    for node in nodes:
+        flat.append(node)
+        if node.children:
+            flat += _flatten(node.children)
+    return flat

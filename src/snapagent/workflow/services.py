@@ -47,6 +47,9 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "Clock",
+    "CodeRunner",
+    "DocumentReader",
+    "FileText",
     "RetrievalQuery",
     "RetrievedDocument",
     "Retriever",
@@ -290,6 +293,30 @@ class Retriever(Protocol):
     async def retrieve(self, query: RetrievalQuery) -> list[RetrievedDocument]: ...
 
 
+class CodeRunner(Protocol):
+    """Runs user code in a sandbox (`snapagent.sandbox.CodeSandbox`): ``main(**inputs)``."""
+
+    async def execute(
+        self, language: str, code: str, inputs: Mapping[str, Any], *, timeout_s: float
+    ) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileText:
+    """The text of one file: its name, the title found in it, and its text."""
+
+    name: str
+    title: str
+    text: str
+
+
+class DocumentReader(Protocol):
+    """Reads a file's text (PDF, DOCX, HTML, Markdown, plain text). Implementations parse
+    outside the server process, with limits: files come from users."""
+
+    async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText: ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -311,6 +338,13 @@ class _NoRetriever:
         return []
 
 
+class _NoDocumentReader:
+    async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText:
+        from snapagent.errors import DefinitionError
+
+        raise DefinitionError(f"no document reader is configured (asked to read {name!r})")
+
+
 class _NoChatModels:
     def resolve(self, model_id: str | None) -> ChatModel:
         from snapagent.errors import DefinitionError
@@ -326,6 +360,10 @@ class ServiceContainer:
     retriever: Retriever = field(default_factory=_NoRetriever)
     clock: Clock = field(default_factory=SystemClock)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    code_runner: CodeRunner | None = None
+    """None: the process-wide sandbox from ``SNAPAGENT_CODE_*`` (started on first use)."""
+
+    documents: DocumentReader = field(default_factory=_NoDocumentReader)
 
     def replace(self, **changes: Any) -> ServiceContainer:
         return dataclasses.replace(self, **changes)

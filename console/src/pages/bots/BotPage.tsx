@@ -6,9 +6,12 @@ import { QueryState } from "../../components/QueryState";
 import { useT } from "../../i18n/i18n";
 import { useBot } from "./botQueries";
 
+const EditorPage = lazy(() => import("../editor/EditorPage"));
+const RunsPage = lazy(() => import("../runs/RunsPage"));
+const RunPage = lazy(() => import("../runs/RunPage"));
 const BotSettingsPage = lazy(() => import("./BotSettingsPage"));
 
-const TABS = ["settings"] as const;
+const TABS = ["editor", "runs", "settings"] as const;
 
 export default function BotPage() {
   const t = useT();
@@ -16,8 +19,10 @@ export default function BotPage() {
   const location = useLocation();
   const navigate = useNavigate();
   const bot = useBot(botId);
-  const section = location.pathname.split("/")[3] ?? "settings";
+  const section = location.pathname.split("/")[3] ?? "editor";
   const labels = {
+    editor: t("bot.editor"),
+    runs: t("bot.runs"),
     settings: t("bot.settings"),
   };
   return (
@@ -48,7 +53,10 @@ export default function BotPage() {
             </Tabs.List>
           </Tabs>
           <Routes>
-            <Route index element={<Navigate to="settings" replace />} />
+            <Route index element={<Navigate to="editor" replace />} />
+            <Route path="editor" element={<EditorPage bot={data} />} />
+            <Route path="runs" element={<RunsPage bot={data} />} />
+            <Route path="runs/:runId" element={<RunPage bot={data} />} />
             <Route path="settings" element={<BotSettingsPage bot={data} />} />
           </Routes>
         </>

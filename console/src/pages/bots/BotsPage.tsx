@@ -112,7 +112,7 @@ export default function BotsPage() {
                   {data.map((bot) => (
                     <Table.Tr key={bot.id}>
                       <Table.Td>
-                        <Anchor component={Link} to={`/bots/${bot.id}`}>
+                        <Anchor component={Link} to={`/bots/${bot.id}/editor`}>
                           {bot.name}
                         </Anchor>
                       </Table.Td>

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response, status
 
 from snapagent.api.deps import Bots, CurrentUser
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.bots import (
     BotCreate,
     BotPublic,
@@ -16,8 +17,14 @@ from snapagent.api.schemas.bots import (
 )
 from snapagent.api.schemas.common import problem_responses
 from snapagent.db.models.bots import Bot
+from snapagent.errors import InputValidationError
 
-router = APIRouter(prefix="/api/v1/bots", tags=["bots"], responses=problem_responses(401, 422))
+router = APIRouter(
+    route_class=OffLoopJsonRoute,
+    prefix="/api/v1/bots",
+    tags=["bots"],
+    responses=problem_responses(401, 422),
+)
 _NOT_FOUND = problem_responses(404)
 
 
@@ -84,6 +91,17 @@ async def put_legacy_workflow(
     bot_id: str,
     user: CurrentUser,
     bots: Bots,
-    workflow: Annotated[dict[str, Any], Body(description="A V1 graph: nodes and edges, no ports.")],
+    workflow: Annotated[
+        dict[str, Any],
+        Body(
+            description="A V1 graph (nodes and edges, no ports), bare or as GET returns it: "
+            '`{"workflow": {...}}`.'
+        ),
+    ],
 ) -> LegacyWorkflowPublic:
+    if workflow.keys() == {"workflow"}:  # what GET answered, sent back as it is
+        inner = workflow["workflow"]
+        if not isinstance(inner, dict):
+            raise InputValidationError("workflow must be a V1 graph object", field="workflow")
+        workflow = inner
     return LegacyWorkflowPublic(workflow=await bots.set_legacy_workflow(user, bot_id, workflow))

@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from snapagent.api.deps import CurrentUser, Knowledge
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.api.schemas.knowledge import (
     DocumentPublic,
@@ -28,6 +29,7 @@ from snapagent.errors import PayloadTooLargeError
 from snapagent.services.knowledge import DocumentInfo
 
 router = APIRouter(
+    route_class=OffLoopJsonRoute,
     prefix="/api/v1/knowledge-bases",
     tags=["knowledge-bases"],
     responses=problem_responses(401, 422),

@@ -4,6 +4,7 @@ and conversation variables, and the JSON Schema a model is given for each type.
     coerce_value(PortType.INTEGER, "42")          # 42 (text from a CLI or a model is parsed)
     coerce_value(PortType.ARRAY_STRING, ["a", 1])  # ValueError: item 1 must be string
     json_schema_of(PortType.ARRAY_NUMBER)          # {"type": "array", "items": {"type": "number"}}
+    value_matches(PortType.INTEGER, "42")          # False (strict: the code node's outputs)
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from snapagent.workflow.types import PortType
 
-__all__ = ["coerce_value", "json_schema_of"]
+__all__ = ["coerce_value", "describe_value", "json_schema_of", "value_matches"]
 
 _TRUE = ("true", "1", "yes")
 _BOOL_TEXT = (*_TRUE, "false", "0", "no")
@@ -108,3 +109,52 @@ def json_schema_of(kind: PortType, description: str = "") -> dict[str, Any]:
     if description:
         schema["description"] = description
     return schema
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _list_of(value: Any, check: Any) -> bool:
+    return isinstance(value, list) and all(check(item) for item in value)
+
+
+def value_matches(kind: PortType, value: Any) -> bool:
+    """Whether ``value`` (JSON data) is a valid value of port type ``kind``."""
+    if kind is PortType.ANY:
+        return True
+    if kind is PortType.STRING:
+        return isinstance(value, str)
+    if kind is PortType.NUMBER:
+        return _is_number(value)
+    if kind is PortType.INTEGER:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is PortType.BOOLEAN:
+        return isinstance(value, bool)
+    if kind is PortType.OBJECT:
+        return isinstance(value, dict)
+    if kind is PortType.ARRAY_STRING:
+        return _list_of(value, lambda item: isinstance(item, str))
+    if kind is PortType.ARRAY_NUMBER:
+        return _list_of(value, _is_number)
+    # array[object], documents and messages are all lists of objects
+    return _list_of(value, lambda item: isinstance(item, dict))
+
+
+def describe_value(value: Any) -> str:
+    """A short JSON-ish name of a value's type, for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
