@@ -14,7 +14,7 @@ from pypdf import PdfReader, PdfWriter
 
 from snapagent.errors import InputValidationError, UnsupportedMediaError
 from snapagent.knowledge.parsing import DocumentParseError, detect_format, parse_document
-from snapagent.testing.documents import make_pdf
+from snapagent.testing.documents import pdf_bytes as make_pdf
 
 FILES = Path(__file__).parent / "files"
 
@@ -202,10 +202,14 @@ def test_undecodable_text() -> None:
 
 
 def test_corrupt_and_truncated_pdfs() -> None:
-    assert "corrupt PDF" in _parse_error(b"%PDF-1.4\n garbage", "broken.pdf").reason
-    truncated = make_pdf([["Some text here."]])[:120]
-    error = _parse_error(truncated, "truncated.pdf")
-    assert "PDF" in error.reason
+    assert "corrupt PDF" in _parse_error(b"%PDF-1.4\n garbage\n%%EOF\n", "broken.pdf").reason
+    whole = make_pdf([["Some text here."], ["More on page two."]])
+    for cut in (120, len(whole) // 2, len(whole) - 10):
+        error = _parse_error(whole[:cut], "truncated.pdf")
+        assert error.reason == (
+            "the PDF is incomplete: it does not end with the end-of-file marker - "
+            "was the upload or download cut short?"
+        )
 
 
 def test_a_pdf_name_without_pdf_content() -> None:

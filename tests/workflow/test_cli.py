@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from snapagent.cli import app
 from snapagent.cli.workflow import parse_inputs
 from snapagent.errors import InputValidationError
-from snapagent.testing.documents import make_pdf
+from snapagent.testing.documents import pdf_bytes as make_pdf
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
