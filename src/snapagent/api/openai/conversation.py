@@ -86,8 +86,6 @@ def _text(message: ChatMessageIn, index: int) -> str:
     content = message.content
     if content is None:
         return ""
-    if isinstance(content, str):
-        return content
     pieces = []
     for position, part in enumerate(content):
         if part.type != "text" or part.text is None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from snapagent.api.openai.settings import get_integration_settings
 from snapagent.api.routes.chat import Citation
@@ -35,6 +35,18 @@ _NO_TOOLS = (
 )
 
 
+_MAX_METADATA = 16
+_MAX_UNSUPPORTED_ITEMS = 8  # tools, functions, modalities: refused anyway, a few show why
+
+
+def _cut_parts(message: Any, limit: int) -> Any:
+    """``message`` with a content list cut to one past ``limit`` parts."""
+    content = message.get("content") if isinstance(message, dict) else None
+    if isinstance(content, list) and len(content) > limit:
+        return {**message, "content": content[: limit + 1]}
+    return message
+
+
 class ContentPart(BaseModel):
     """One part of a message's content; only ``text`` parts are understood."""
 
@@ -44,14 +56,21 @@ class ContentPart(BaseModel):
     text: str | None = None
 
 
+def _text_or_parts(schema: dict[str, Any]) -> None:
+    """Tell clients that ``content`` may be a string (it is read as one text part)."""
+    schema["anyOf"] = [{"type": "string"}, *schema.get("anyOf", [])]
+
+
 class ChatMessageIn(BaseModel):
     """One message of the conversation, as OpenAI clients send it."""
 
     model_config = ConfigDict(extra="ignore")
 
     role: str = Field(max_length=32, description="system, developer, user or assistant.")
-    content: str | list[ContentPart] | None = Field(
-        default=None, description="Text, or a list of text parts."
+    content: list[ContentPart] | None = Field(
+        default=None,
+        description="Text, or a list of text parts.",
+        json_schema_extra=_text_or_parts,
     )
     name: str | None = Field(default=None, max_length=256, description="Accepted, ignored.")
     tool_calls: list[Any] | None = None
@@ -60,8 +79,14 @@ class ChatMessageIn(BaseModel):
     @field_validator("content", mode="before")
     @classmethod
     def _parts_bounded(cls, content: Any) -> Any:
+        # Text is one text part: so a bad part is named by its place (messages.0.content.1)
+        # rather than by a branch of a union.
+        if isinstance(content, str):
+            return [{"type": "text", "text": content}]
+        if content is not None and not isinstance(content, list):
+            raise ValueError("content must be text or a list of text parts")
         limit = get_integration_settings().max_content_parts
-        if isinstance(content, list) and len(content) > limit:
+        if len(content or ()) > limit:
             raise ValueError(f"at most {limit} content parts per message")
         return content
 
@@ -111,6 +136,30 @@ class ChatCompletionRequest(RequestModel):
     modalities: list[str] | None = None
     prediction: Any = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _cut_to_the_limits(cls, data: Any) -> Any:
+        """Arrays and maps longer than their limit are cut to one past it before anything
+        looks at the whole body (the base class's NUL check encodes it on the event loop):
+        the field validators below still refuse them, naming the field, at a bounded cost."""
+        if not isinstance(data, dict):
+            return data
+        settings = get_integration_settings()
+        cut = dict(data)
+        messages = cut.get("messages")
+        if isinstance(messages, list):
+            messages = messages[: settings.max_messages + 1]
+            cut["messages"] = [
+                _cut_parts(message, settings.max_content_parts) for message in messages
+            ]
+        metadata = cut.get("metadata")
+        if isinstance(metadata, dict) and len(metadata) > _MAX_METADATA:
+            cut["metadata"] = dict(list(metadata.items())[: _MAX_METADATA + 1])
+        for name in ("tools", "functions", "modalities"):
+            if isinstance(cut.get(name), list):
+                cut[name] = cut[name][:_MAX_UNSUPPORTED_ITEMS]
+        return cut
+
     @field_validator("messages", mode="before")
     @classmethod
     def _messages_bounded(cls, messages: Any) -> Any:
@@ -127,7 +176,7 @@ class ChatCompletionRequest(RequestModel):
     @classmethod
     def _metadata_bounded(cls, metadata: dict[str, str] | None) -> dict[str, str] | None:
         if metadata is not None and (
-            len(metadata) > 16
+            len(metadata) > _MAX_METADATA
             or any(len(key) > 64 or len(value) > 512 for key, value in metadata.items())
         ):
             raise ValueError("at most 16 pairs, keys up to 64 and values up to 512 characters")

@@ -1,4 +1,4 @@
-"""Limits of the OpenAI-compatible API and the MCP server (environment:
+"""Limits of the OpenAI-compatible API (environment:
 ``SNAPAGENT_INTEGRATIONS_*``).
 
     IntegrationSettings(max_messages=64).max_messages     # 64
@@ -27,9 +27,6 @@ class IntegrationSettings(BaseSettings):
     )
     max_content_parts: int = Field(
         default=64, ge=1, le=1000, description="Most content parts in one message."
-    )
-    max_search_results: int = Field(
-        default=20, ge=1, le=100, description="Most results of the MCP `search_knowledge` tool."
     )
 
 
