@@ -145,6 +145,11 @@ class ChatTurn:
     """The server generated ``session_key`` just now: no session to look up."""
     files: tuple[Mapping[str, Any], ...] = ()
     """Files attached to the turn (``{"name", "content_type", "data"}``), as ``sys.files``."""
+    history: tuple[Mapping[str, str], ...] | None = None
+    """The conversation so far as the client sent it (the OpenAI-compatible API): the
+    workflow's history instead of the session's stored messages. ``None``: the stored ones."""
+    instructions: tuple[Mapping[str, str], ...] = ()
+    """System messages the client sent, placed before the history."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,9 +257,14 @@ class ChatService:
         message: str,
         session_id: str | None,
         files: Sequence[Mapping[str, Any]] = (),
+        *,
+        history: Sequence[Mapping[str, str]] | None = None,
+        instructions: Sequence[Mapping[str, str]] = (),
     ) -> ChatTurn:
         """Validate a request; raises InputValidationError, NotFoundError or ConflictError.
-        ``files`` (already checked by the API's schema) reach the run as ``sys.files``."""
+        ``files`` (already checked by the API's schema) reach the run as ``sys.files``;
+        ``history`` and ``instructions`` (``{"role", "content"}`` each) replace the stored
+        history and go before it (see `ChatTurn`)."""
         if not message.strip():
             raise InputValidationError("message must not be blank", field="message")
         if len(message) > self.settings.max_message_chars:
@@ -292,6 +302,8 @@ class ChatService:
             owner_id=bot.owner_id,
             new_session=session_id is None,
             files=tuple(files),
+            history=None if history is None else tuple(history),
+            instructions=tuple(instructions),
         )
 
     async def _begin(self, turn: ChatTurn, mode: str) -> tuple[TurnStart, RunInfo, dict[str, Any]]:
@@ -303,7 +315,8 @@ class ChatService:
             self.settings.history_messages,
             known_new=turn.new_session,
         )
-        history = start.history
+        stored = start.history if turn.history is None else [dict(m) for m in turn.history]
+        history = [*(dict(m) for m in turn.instructions), *stored]
         run_id = new_id()
         bind_run_id(run_id)  # the rest of this turn's log lines carry it
         inputs = {"query": turn.message, "session_id": turn.session_key, "history": history}
