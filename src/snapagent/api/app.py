@@ -25,11 +25,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware
 from snapagent.api.console import ConsoleSettings, install_console
+from snapagent.api.deps import IMPORT_CONVERTER
 from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
 from snapagent.api.routes import (
     api_keys,
     auth,
+    bot_transfer,
     bots,
     chat,
     executions,
@@ -45,6 +47,8 @@ from snapagent.api.routes import (
 from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
+from snapagent.interop.converter import DocumentConverter
+from snapagent.interop.settings import get_import_settings
 from snapagent.llm.lazy import DeferredChatModelRegistry
 from snapagent.observability.install import install_observability
 from snapagent.observability.settings import ObservabilitySettings
@@ -129,6 +133,9 @@ def create_app(
         chat_models=chat_models,
         graph_resources=GraphResources(chat_models),
     )
+    # Bot imports parse files in an isolated worker; it starts on the first import.
+    import_settings = get_import_settings()
+    state.extras[IMPORT_CONVERTER] = DocumentConverter.create(import_settings)
     record_timeout_s = (shutdown or ShutdownSettings()).record_timeout_s
 
     async def close_chat() -> None:
@@ -148,6 +155,7 @@ def create_app(
                 stack.push_async_callback(state.knowledge.close)
             for hook in startup_hooks:
                 await hook(state, stack)
+            stack.push_async_callback(state.extras[IMPORT_CONVERTER].close)
             # Pushed last, so it runs first at shutdown: the records need the database.
             stack.push_async_callback(close_chat)
             log.info("SnapAgent API ready (database: %s)", db.safe_url)
@@ -165,9 +173,8 @@ def create_app(
     app.state.snapagent = state
     install_error_handlers(app)
     # Enforced while the body streams in, so an oversized upload is never read whole.
-    app.add_middleware(
-        BodySizeLimitMiddleware, max_bytes=knowledge.settings.max_upload_bytes + _MULTIPART_OVERHEAD
-    )
+    largest_upload = max(knowledge.settings.max_upload_bytes, import_settings.max_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=largest_upload + _MULTIPART_OVERHEAD)
     # Request ids, logs, metrics, traces, CORS, rate limits, the JSON body limit.
     install_observability(app, state, observability, rate_limits)
 
@@ -177,6 +184,7 @@ def create_app(
     app.include_router(readiness.router)
     app.include_router(auth.router)
     app.include_router(api_keys.router)
+    app.include_router(bot_transfer.router)
     app.include_router(bots.router)
     app.include_router(workflow_versions.router)
     app.include_router(node_types.router)

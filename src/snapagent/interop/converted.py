@@ -40,6 +40,8 @@ class ConvertedBot:
     description: str = ""
     default_model: str | None = None
     knowledge: list[KnowledgeNeed] = field(default_factory=list)
+    knowledge_base_ids: list[str] = field(default_factory=list)
+    """The bot's own knowledge bases (tokens, like the graph's)."""
     use_workflow_v2: bool = True
     v2_rollout_percent: int = 100
     legacy_workflow: dict[str, Any] | None = None

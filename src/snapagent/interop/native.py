@@ -29,6 +29,7 @@ __all__ = [
     "FORMAT_VERSION",
     "KIND",
     "KNOWLEDGE_TOKEN_PREFIX",
+    "knowledge_ids",
     "looks_like_native",
     "map_knowledge_ids",
     "read_native",
@@ -94,6 +95,7 @@ def write_native(
             "default_model": bot.get("default_model"),
             "use_workflow_v2": bot.get("use_workflow_v2", True),
             "v2_rollout_percent": bot.get("v2_rollout_percent", 100),
+            "knowledge_base_ids": list(bot.get("knowledge_base_ids") or []),
         },
         "knowledge_bases": [
             {
@@ -149,7 +151,8 @@ def read_native(document: dict[str, Any]) -> ConvertedBot:
     legacy = document.get("legacy_workflow")
     legacy = legacy if isinstance(legacy, dict) else None
     needs = []
-    for kb_id in knowledge_ids([graph, legacy]):
+    bot_ids = [i for i in bot.get("knowledge_base_ids") or [] if isinstance(i, str)]
+    for kb_id in knowledge_ids([graph, legacy, {"knowledge_base_ids": bot_ids}]):
         kb = described.get(kb_id, {})
         embedding = kb.get("embedding_model")
         needs.append(
@@ -174,6 +177,7 @@ def read_native(document: dict[str, Any]) -> ConvertedBot:
         graph=map_knowledge_ids(graph, lambda kb_id: to_token.get(kb_id, kb_id)),
         report=report,
         knowledge=needs,
+        knowledge_base_ids=[to_token[i] for i in bot_ids],
         use_workflow_v2=bot.get("use_workflow_v2", True) is not False,
         v2_rollout_percent=rollout if isinstance(rollout, int) and 0 <= rollout <= 100 else 100,
         legacy_workflow=(

@@ -100,6 +100,8 @@ class DifyContext:
     nodes: dict[str, DifyNode] = field(default_factory=dict)
     start_id: str = "start"
     start_variables: dict[str, StartVariable] = field(default_factory=dict)
+    trigger_inputs: list[str] = field(default_factory=list)
+    """Values of trigger nodes (webhook fields...), declared as start inputs."""
     environment: list[dict[str, Any]] = field(default_factory=list)
     """The app's environment variables (``{"name", "value_type", "value"}``)."""
     env_ports: dict[str, str] = field(default_factory=dict)

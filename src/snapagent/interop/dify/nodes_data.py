@@ -9,9 +9,11 @@ inside a loop writes loop variables: those writes become the loop's ``updates``.
 
 from __future__ import annotations
 
+import ast
+import sys
 from typing import Any
 
-from snapagent.interop.dify.building import Built, port_type
+from snapagent.interop.dify.building import Built, port_type, position_of
 from snapagent.interop.dify.context import DifyContext, DifyNode
 from snapagent.interop.dify.jinja import jinja_template
 from snapagent.interop.dify.references import Selector
@@ -118,6 +120,17 @@ def convert_code(node: DifyNode, ctx: DifyContext) -> Built:
             field="code_language",
         )
         language = "python3"
+    code = data.get("code") if isinstance(data.get("code"), str) and data.get("code") else None
+    missing = _foreign_imports(code or "") if language == "python3" else []
+    if missing:
+        ctx.note(
+            "action",
+            f"the code imports {', '.join(missing)}, which the sandbox does not have (it has "
+            "the Python standard library only)",
+            "kept as it is: the node fails at run time until the code does without them",
+            node_id=node.id,
+            field="code",
+        )
     if data.get("dependencies"):
         ctx.note(
             "warning",
@@ -126,7 +139,6 @@ def convert_code(node: DifyNode, ctx: DifyContext) -> Built:
             node_id=node.id,
             field="dependencies",
         )
-    code = data.get("code") if isinstance(data.get("code"), str) and data.get("code") else None
     config = {
         "language": language,
         "code": code or "def main():\n    return {}\n",
@@ -134,6 +146,21 @@ def convert_code(node: DifyNode, ctx: DifyContext) -> Built:
         "outputs": outputs,
     }
     return Built("code", config, inputs, outputs=dict(renamed))
+
+
+def _foreign_imports(code: str) -> list[str]:
+    """Top-level modules the code imports that are not in the standard library."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    found: set[str] = set()
+    for statement in ast.walk(tree):
+        if isinstance(statement, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in statement.names)
+        elif isinstance(statement, ast.ImportFrom) and statement.module and not statement.level:
+            found.add(statement.module.split(".")[0])
+    return sorted(name for name in found if name not in sys.stdlib_module_names)
 
 
 def _aggregate(
@@ -184,6 +211,9 @@ def convert_aggregator(node: DifyNode, ctx: DifyContext) -> Built:
             "title": title,
             "config": config,
         }
+        position = position_of(node.raw)
+        if position is not None:
+            extra["position"] = {"x": position["x"], "y": position["y"] + 120 * index}
         if inputs:
             extra["inputs"] = {p: {"selector": s} for p, s in inputs.items()}
         built.append(extra)

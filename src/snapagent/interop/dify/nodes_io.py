@@ -74,7 +74,9 @@ def setup_start(ctx: DifyContext, start: DifyNode | None, triggers: list[DifyNod
         else:
             ctx.start_variables[name] = StartVariable("input", ports[name])
     for name in (n for t in triggers for n in _trigger_names(t)):
-        ctx.start_variables.setdefault(name, StartVariable("input", ports[name]))
+        if name not in ctx.start_variables:
+            ctx.start_variables[name] = StartVariable("input", ports[name])
+            ctx.trigger_inputs.append(name)
     env_names = [str(e.get("name", "")) for e in ctx.environment]
     env_ports = unique_identifiers([f"env_{n}" for n in env_names], taken=taken, fallback="env")
     ctx.env_ports = {n: env_ports[f"env_{n}"] for n in env_names}
@@ -138,6 +140,10 @@ def convert_start(node: DifyNode, ctx: DifyContext) -> Built:
                 field=f"variables.{name}.type",
             )
         declared.append(port)
+    for name in ctx.trigger_inputs if node.type in TRIGGER_TYPES else []:
+        declared.append(
+            {"name": ctx.start_variables[name].port, "required": False, "default": None}
+        )
     if made_optional:
         ctx.note(
             "warning",
