@@ -83,6 +83,11 @@ class PortNames:
         self._by_key[key] = candidate
         return candidate
 
+    def bind(self, key: Hashable, name: str) -> None:
+        """``name`` (taken or reserved) is the port of ``key``: the same value reuses it."""
+        self._used.add(name)
+        self._by_key[key] = name
+
     def claim(self, name: str) -> None:
         """Mark ``name`` as taken (a port the node has whatever the references are)."""
         self._used.add(name)

@@ -16,6 +16,7 @@ from typing import Any
 from snapagent.interop.dify.building import Built, finish_node
 from snapagent.interop.dify.context import DifyContext, DifyNode
 from snapagent.interop.dify.nodes_io import convert_start, setup_start
+from snapagent.interop.dify.nodes_tools import placeholder
 from snapagent.interop.dify.references import Selector, escape_jinja
 from snapagent.interop.names import PortNames
 
@@ -237,10 +238,9 @@ def convert_model_config(ctx: DifyContext, model_config: dict[str, Any]) -> dict
         chain.append("knowledge")
         context = ["knowledge", "documents"]
     tools = _agent_tools(model_config)
-    answer = _node(ctx, "llm", "llm", {"title": "Answer"}, 720)
     if ctx.mode == "agent-chat" and tools:
-        from snapagent.interop.dify.nodes_tools import placeholder
-
+        data = {"title": "Agent", "agent_mode": model_config.get("agent_mode")}
+        answer = _node(ctx, "llm", "agent", data, 720)
         built = placeholder(
             answer,
             ctx,
@@ -250,6 +250,7 @@ def convert_model_config(ctx: DifyContext, model_config: dict[str, Any]) -> dict
             action="replace it with an llm node, or an agent node when the server has one",
         )
     else:
+        answer = _node(ctx, "llm", "llm", {"title": "Answer"}, 720)
         config, inputs = _llm(model_config, ctx, context)
         built = Built("llm", config, inputs)
     nodes += finish_node(answer, built, ctx)

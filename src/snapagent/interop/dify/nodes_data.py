@@ -425,7 +425,8 @@ def _items(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 class _Computed:
-    """The code node computing new values for writes our assigner cannot do itself."""
+    """A code node applying writes in order, as Dify's assigner does (a later item sees what an
+    earlier one wrote); its outputs are the new values of the variables it wrote."""
 
     def __init__(self, node_id: str) -> None:
         self.node_id = node_id
@@ -437,28 +438,34 @@ class _Computed:
     def add(
         self, name: str, kind: str, operation: str, current: Selector, value: Any, variable: bool
     ) -> None:
-        """Output ``name`` = the operation on the current value and the given value."""
-        arg_current, arg_value = f"current_{name}", f"value_{name}"
-        self.arguments.append(arg_current)
-        self.inputs[arg_current] = current
+        """Apply one write to variable ``name`` (read first from ``current``)."""
+        local = f"v_{name}"
+        if name not in self.outputs:
+            argument = f"current_{name}"
+            self.arguments.append(argument)
+            self.inputs[argument] = current
+            self.lines.append(f"    {local} = {argument}")
         if variable and isinstance(value, list):
-            self.arguments.append(arg_value)
-            self.inputs[arg_value] = value
-            value_text = arg_value
+            argument = f"value_{len(self.arguments)}"
+            self.arguments.append(argument)
+            self.inputs[argument] = value
+            value_text = argument
         else:
             value_text = repr(_constant(kind, value))
         if operation == "clear":
             expression = _EMPTY.get(kind, "None")
         else:
-            expression = _COMPUTED[operation].format(c=arg_current, v=value_text)
-        self.lines.append(f"        {name!r}: {expression},")
+            expression = _COMPUTED[operation].format(c=local, v=value_text)
+        self.lines.append(f"    {local} = {expression}")
         self.outputs[name] = kind
 
     def node(self, title: str) -> dict[str, Any]:
+        returned = ", ".join(f"{name!r}: v_{name}" for name in self.outputs)
         code = (
             f"def main({', '.join(self.arguments)}):\n"
-            "    # Generated from a Dify variable assigner.\n"
-            "    return {\n" + "\n".join(self.lines) + "\n    }\n"
+            "    # Generated from a Dify variable assigner: its writes, in order.\n"
+            + "\n".join(self.lines)
+            + f"\n    return {{{returned}}}\n"
         )
         config = {
             "language": "python3",
@@ -472,16 +479,20 @@ class _Computed:
         return out
 
 
+def _direct(operation: str, value: Any, variable: bool) -> bool:
+    """Whether our variable_assigner does this write itself."""
+    if operation in _DIRECT:
+        return True
+    return operation == "-=" and not variable and isinstance(value, int | float)
+
+
 def convert_assigner(node: DifyNode, ctx: DifyContext) -> Built:
-    """Conversation writes -> a variable_assigner; loop-variable writes -> the loop's updates
-    (computed by a code node); writes our assigner cannot do -> computed, then overwritten."""
+    """Conversation writes -> a variable_assigner (computed first by a code node when one of
+    them is an operation it lacks); loop-variable writes -> the loop's updates."""
     loop = ctx.nodes.get(node.parent or "")
     loop_names = ctx.loop_variables(loop) if loop is not None and loop.type == "loop" else {}
-    items: list[dict[str, Any]] = []
-    inputs: dict[str, Selector] = {}
-    ports = PortNames()
+    writes: list[tuple[str, str, Any, bool]] = []  # (our variable, operation, value, variable?)
     loop_code = _Computed(f"{node.id}__loop")
-    conversation_code = _Computed(f"{node.id}__compute")
     for index, raw in enumerate(_items(node.data)):
         field = f"items[{index}]"
         target = raw.get("variable_selector")
@@ -504,8 +515,7 @@ def convert_assigner(node: DifyNode, ctx: DifyContext) -> Built:
         head, name = str(target[0]), str(target[1])
         if loop is not None and head == loop.source_id and name in loop_names:
             ours = loop_names[name]
-            kind = _loop_type(loop, name)
-            loop_code.add(ours, kind, operation, [loop.id, ours], value, variable)
+            loop_code.add(ours, _loop_type(loop, name), operation, [loop.id, ours], value, variable)
             ctx.loop_updates.setdefault(loop.source_id, {})[ours] = [loop_code.node_id, ours]
             continue
         if head != "conversation" or name not in ctx.conversation_names:
@@ -518,30 +528,41 @@ def convert_assigner(node: DifyNode, ctx: DifyContext) -> Built:
                 field=f"{field}.variable_selector",
             )
             continue
-        ours = ctx.conversation_names[name]
-        item: dict[str, Any] = {"variable": ours}
-        direct = _DIRECT.get(operation)
-        constant_step = operation == "-=" and not variable and isinstance(value, int | float)
-        if direct is not None or constant_step:
-            item["operation"] = direct or "increment"
-            if operation == "clear":
-                pass
-            elif variable and isinstance(value, list):
-                port = ports.name_for(tuple(value), str(value[-1]))
-                inputs[port] = value
-                item["input"] = port
-            elif constant_step:
-                item["value"] = -value  # type: ignore[operator]
-            elif value is not None:
-                item["value"] = _constant(ctx.conversation_types.get(ours, "any"), value)
-        else:
-            kind = ctx.conversation_types.get(ours, "any")
-            conversation_code.add(ours, kind, operation, ["conversation", ours], value, variable)
-            port = ports.name_for(("computed", ours), ours)
-            inputs[port] = [conversation_code.node_id, ours]
-            item.update(operation="overwrite", input=port)
-        items.append(item)
+        writes.append((ctx.conversation_names[name], operation, value, variable))
+    items, inputs, conversation_code = _conversation_writes(node, ctx, writes)
     return _assigner_nodes(node, ctx, items, inputs, loop_code, conversation_code)
+
+
+def _conversation_writes(
+    node: DifyNode, ctx: DifyContext, writes: list[tuple[str, str, Any, bool]]
+) -> tuple[list[dict[str, Any]], dict[str, Selector], _Computed]:
+    ports = PortNames()
+    inputs: dict[str, Selector] = {}
+    computed = _Computed(f"{node.id}__compute")
+    items: list[dict[str, Any]] = []
+    if not all(_direct(op, value, variable) for _name, op, value, variable in writes):
+        for name, operation, value, variable in writes:
+            kind = ctx.conversation_types.get(name, "any")
+            computed.add(name, kind, operation, ["conversation", name], value, variable)
+        for name in computed.outputs:
+            port = ports.name_for(("computed", name), name)
+            inputs[port] = [computed.node_id, name]
+            items.append({"variable": name, "operation": "overwrite", "input": port})
+        return items, inputs, computed
+    for name, operation, value, variable in writes:
+        item: dict[str, Any] = {"variable": name, "operation": _DIRECT.get(operation, "increment")}
+        if operation == "clear":
+            pass
+        elif variable and isinstance(value, list):
+            port = ports.name_for(tuple(value), str(value[-1]))
+            inputs[port] = value
+            item["input"] = port
+        elif operation == "-=":
+            item["value"] = -value
+        elif value is not None:
+            item["value"] = _constant(ctx.conversation_types.get(name, "any"), value)
+        items.append(item)
+    return items, inputs, computed
 
 
 def _loop_type(loop: DifyNode, label: str) -> str:

@@ -298,7 +298,8 @@ def convert_question_classifier(node: DifyNode, ctx: DifyContext) -> Built:
         )
         classes = [{"id": "other", "name": "other"}]
     config["classes"] = classes
-    ports = PortNames(reserved={"query"})
+    ports = PortNames()
+    ports.bind(tuple(inputs["query"]), "query")
     instruction = data.get("instruction") or data.get("instructions") or ""
     config["instruction"] = ctx.template(
         instruction, node_id=node.id, field="instruction", ports=ports, inputs=inputs
@@ -377,7 +378,8 @@ def convert_parameter_extractor(node: DifyNode, ctx: DifyContext) -> Built:
         )
         parameters = [{"name": "value", "type": "string", "description": "", "required": False}]
     config["parameters"] = parameters
-    ports = PortNames(reserved={"query"})
+    ports = PortNames()
+    ports.bind(tuple(inputs["query"]), "query")
     config["instruction"] = ctx.template(
         data.get("instruction") or "",
         node_id=node.id,
