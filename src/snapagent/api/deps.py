@@ -102,15 +102,12 @@ Bots = Annotated[BotService, Depends(get_bot_service)]
 
 
 async def get_bot_transfer_service(session: DbSession, state: AppStateDep) -> BotTransferService:
-    converter = state.extras[IMPORT_CONVERTER]
     return BotTransferService(
-        session, state.node_registry, state.graph_resources, state.knowledge, converter
+        session, state.node_registry, state.graph_resources, state.knowledge, state.bot_import
     )
 
 
 BotTransfer = Annotated[BotTransferService, Depends(get_bot_transfer_service)]
-IMPORT_CONVERTER = "bot_transfer.converter"
-"""The app's `DocumentConverter` in ``AppState.extras`` (built by `create_app`)."""
 
 
 async def get_workflow_version_service(
