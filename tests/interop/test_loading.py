@@ -69,10 +69,11 @@ def test_size_is_checked_before_anything_is_read() -> None:
 @pytest.mark.parametrize(
     ("data", "expected"),
     [
-        (b"a: !!python/object/apply:os.system ['echo hi']", "could not determine a constructor"),
+        (b"a: !!python/object/apply:os.system ['echo hi']", "is not supported"),
+        (b"a: !!python/name:os.system x", "could not determine a constructor"),
         (b"a: !custom 1", "could not determine a constructor"),
         (b"a: !!binary aGVsbG8=", "bytes value"),
-        (b"a: !!set {x, y}", "set value"),
+        (b"a: !!set {x, y}", "is not supported"),
         (b"a: .nan", "not a finite number"),
         (b'{"a": NaN}', "not a number JSON allows"),
         (b"\xff\xfe\x00a", "not UTF-8"),
@@ -81,7 +82,9 @@ def test_size_is_checked_before_anything_is_read() -> None:
         (b"- 1\n- 2", "holds a list"),
         (b"just text", "single str value"),
         (b"a: 1\n---\nb: 2\n", "several YAML documents"),
-        (b"? [1, 2]\n: x\n", "unhashable key"),
+        (b"? [1, 2]\n: x\n", "key that is not text"),
+        (b"a: *nowhere\n", "points at nothing"),
+        (b"a: &x [1, *x]\n", "points at nothing"),
     ],
 )
 def test_what_json_cannot_hold_is_refused_with_the_reason(data: bytes, expected: str) -> None:
@@ -92,6 +95,11 @@ def test_yaml_errors_name_line_and_column() -> None:
     error = refused(b"app:\n  name: x\n  mode: [workflow\nkind: app\n")
     assert error.message.startswith("YAML error at line 4, column 5")
     assert error.details == {"line": 4, "column": 5}
+
+
+def test_merge_keys_and_explicit_tags() -> None:
+    doc = load_document(b"base: &b {x: 1, y: 2}\nitem:\n  <<: *b\n  y: 3\nn: !!str 12\n", LIMITS)
+    assert doc == {"base": {"x": 1, "y": 2}, "item": {"y": 3, "x": 1}, "n": "12"}
 
 
 def test_timestamps_stay_text_and_keys_become_text() -> None:

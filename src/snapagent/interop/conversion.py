@@ -16,6 +16,8 @@ from snapagent.interop.dify.reader import looks_like_dify, read_dify
 from snapagent.interop.errors import ImportFormatError
 from snapagent.interop.loading import DocumentLimits, load_document
 from snapagent.interop.native import looks_like_native, read_native
+from snapagent.interop.shapes import mapping
+from snapagent.workflow.limits import GraphLimits, check_graph_size
 
 __all__ = ["ImportFormat", "ImportOptions", "convert_document", "detect_format", "override_models"]
 
@@ -32,6 +34,8 @@ class ImportOptions:
     model_override: str | None = None
     node_types: frozenset[str] = frozenset()
     limits: DocumentLimits = field(default_factory=DocumentLimits)
+    graph_limits: GraphLimits = field(default_factory=GraphLimits)
+    """The server's graph size limits: a file over them is refused before it is converted."""
 
 
 def detect_format(document: dict[str, Any], wanted: ImportFormat) -> Literal["dify", "snapagent"]:
@@ -67,10 +71,32 @@ def override_models(value: Any, model: str, _depth: int = 0) -> Any:
     return value
 
 
+def _check_size(document: dict[str, Any], kind: str, limits: GraphLimits) -> None:
+    workflow = mapping(document.get("workflow"))
+    graph = mapping(workflow.get("graph"))
+    if kind == "snapagent":
+        too_big = check_graph_size(graph, limits)
+        if too_big:
+            raise ImportFormatError(f"the workflow is too large: {too_big[0].message}")
+        return
+    nodes, edges = graph.get("nodes"), graph.get("edges")
+    for name, items, limit in (
+        ("nodes", nodes, limits.max_nodes),
+        ("edges", edges, limits.max_edges),
+    ):
+        if isinstance(items, list) and len(items) > limit:
+            raise ImportFormatError(
+                f"the app has {len(items):,} {name}; this server takes at most {limit:,} "
+                f"(SNAPAGENT_GRAPH_MAX_{name.upper()})"
+            )
+
+
 def convert_document(data: bytes, options: ImportOptions) -> ConvertedBot:
     """The bot a file describes (see the module docstring)."""
     document = load_document(data, options.limits)
-    if detect_format(document, options.format) == "snapagent":
+    kind = detect_format(document, options.format)
+    _check_size(document, kind, options.graph_limits)
+    if kind == "snapagent":
         bot = read_native(document)
         if options.model_override:
             bot.graph = override_models(bot.graph, options.model_override)

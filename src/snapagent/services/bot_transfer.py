@@ -148,11 +148,16 @@ class BotTransferService:
             raise InputValidationError(
                 f"model {override!r} cannot be used: {error}", field="model_override"
             )
+        # Converting may take a while (a big file, a busy worker): hold no database connection
+        # meanwhile, or a burst of imports would starve every other request of connections.
+        # Objects already loaded (the caller's user) stay readable.
+        await self.session.close()
         options = ImportOptions(
             format=format,
             model_override=override,
             node_types=frozenset(self.registry.type_keys),
             limits=self.converter.limits(),
+            graph_limits=self.versions.limits,
         )
         bot = await self.converter.convert(data, options)
         too_big = check_graph_size(bot.graph, self.versions.limits)
