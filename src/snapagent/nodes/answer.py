@@ -64,8 +64,9 @@ class AnswerNodeV2(BaseNodeV2[AnswerNodeData]):
     streams_answer: ClassVar[bool] = True
 
     def port_schema(self) -> NodePortSchema:
+        names = template_variables(self.config.answer, "config.answer")
         return NodePortSchema(
-            inputs=tuple(PortDefinition(name=n) for n in template_variables(self.config.answer)),
+            inputs=tuple(PortDefinition(name=n) for n in names),
             outputs=(PortDefinition(name="text", type=PortType.STRING),),
         )
 

@@ -112,13 +112,14 @@ def _check_scheme(url: str) -> None:
         raise ValueError("only http and https URLs are allowed")
 
 
-def _strings(value: Any) -> list[str]:
+def _strings(value: Any, path: str) -> list[tuple[str, str]]:
+    """Every string in a JSON value, with its path (``config.body.json_value.user.name``)."""
     if isinstance(value, str):
-        return [value]
+        return [(path, value)]
     if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
+        return [s for i, item in enumerate(value) for s in _strings(item, f"{path}[{i}]")]
     if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
+        return [s for key, item in value.items() for s in _strings(item, f"{path}.{key}")]
     return []
 
 
@@ -133,19 +134,24 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
     default_config: ClassVar[Mapping[str, Any]] = {"method": "GET", "url": "https://example.com"}
     description = "Call an HTTP API (private networks refused); status, headers, body, json."
 
-    def _templates(self) -> list[str]:
+    def _templates(self) -> list[tuple[str, str]]:
+        """Every template of the config with its path under the node (for error messages)."""
         c = self.config
-        texts = [c.url, *c.headers.values(), *c.params.values()]
+        texts = [("config.url", c.url)]
+        texts += [(f"config.headers.{k}", v) for k, v in c.headers.items()]
+        texts += [(f"config.params.{k}", v) for k, v in c.params.items()]
         if c.body.type == "json":
-            texts += _strings(c.body.json_value)
+            texts += _strings(c.body.json_value, "config.body.json_value")
         elif c.body.type == "form":
-            texts += list(c.body.form.values())
+            texts += [(f"config.body.form.{k}", v) for k, v in c.body.form.items()]
         elif c.body.type == "raw":
-            texts.append(c.body.raw)
+            texts.append(("config.body.raw", c.body.raw))
         return texts
 
     def port_schema(self) -> NodePortSchema:
-        names = sorted({name for text in self._templates() for name in template_variables(text)})
+        names = sorted(
+            {name for field, text in self._templates() for name in template_variables(text, field)}
+        )
         return NodePortSchema(
             inputs=tuple(PortDefinition(name=n) for n in names),
             outputs=(

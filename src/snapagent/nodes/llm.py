@@ -73,8 +73,8 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
     description = "Ask a chat model; prompts are Jinja2 templates over the inputs."
 
     def port_schema(self) -> NodePortSchema:
-        names = set(template_variables(self.config.system_prompt))
-        names |= set(template_variables(self.config.prompt))
+        names = set(template_variables(self.config.system_prompt, "config.system_prompt"))
+        names |= set(template_variables(self.config.prompt, "config.prompt"))
         names.discard(HISTORY_PORT)
         inputs = [PortDefinition(name=n) for n in sorted(names)]
         inputs.append(

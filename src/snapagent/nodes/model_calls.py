@@ -50,7 +50,8 @@ class ModelSettings(BaseModel):
 
 def decision_inputs(settings: ModelSettings) -> tuple[PortDefinition, ...]:
     """``query`` (the text to decide on) and the instruction's variables."""
-    names = [n for n in template_variables(settings.instruction) if n != QUERY_PORT]
+    variables = template_variables(settings.instruction, "config.instruction")
+    names = [n for n in variables if n != QUERY_PORT]
     query = PortDefinition(name=QUERY_PORT, type=PortType.STRING, description="the text")
     return (query, *(PortDefinition(name=n) for n in names))
 

@@ -40,7 +40,7 @@ class TemplateNodeV2(BaseNodeV2[TemplateNodeData]):
     description = "Render a Jinja2 template over the inputs."
 
     def port_schema(self) -> NodePortSchema:
-        names = template_variables(self.config.template)
+        names = template_variables(self.config.template, "config.template")
         return NodePortSchema(
             inputs=tuple(PortDefinition(name=n) for n in names),
             outputs=(PortDefinition(name="text", type=PortType.STRING),),

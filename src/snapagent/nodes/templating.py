@@ -107,9 +107,15 @@ def _parse(source: str) -> tuple[jinja2.Template, tuple[str, ...]]:
     return template, tuple(sorted(meta.find_undeclared_variables(ast)))
 
 
-def template_variables(source: str) -> list[str]:
-    """The variables a template reads (its input ports); `DefinitionError` on bad syntax."""
-    return list(_parse(source)[1])
+def template_variables(source: str, field: str = "") -> list[str]:
+    """The variables a template reads (its input ports); `DefinitionError` on bad syntax,
+    pointing at ``field`` (the template's place under the node: ``config.prompt``)."""
+    try:
+        return list(_parse(source)[1])
+    except DefinitionError as exc:
+        if not field:
+            raise
+        raise DefinitionError(exc.message, details={**exc.details, "path": field}) from None
 
 
 def _presentable(value: Any) -> Any:

@@ -38,7 +38,7 @@ from snapagent.services.workflow_diff import GraphDiff, diff_graphs
 from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.schema import WorkflowGraph
-from snapagent.workflow.validation import validate_graph
+from snapagent.workflow.validation import format_loc, validate_graph
 
 __all__ = [
     "DEFAULT_DRAFT_SOURCE",
@@ -71,7 +71,7 @@ def _schema_problems(exc: ValidationError) -> list[dict[str, Any]]:
                 "message": err.get("msg", "invalid value"),
                 "node_id": None,
                 "edge_index": loc[1] if len(loc) >= 2 and loc[0] == "edges" else None,
-                "path": ".".join(str(p) for p in loc),
+                "path": format_loc(loc),
             }
         )
     return problems
