@@ -112,14 +112,13 @@ def _check_scheme(url: str) -> None:
         raise ValueError("only http and https URLs are allowed")
 
 
-def _strings(value: Any, path: str) -> list[tuple[str, str]]:
-    """Every string in a JSON value, with its path (``config.body.json_value.user.name``)."""
+def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [(path, value)]
+        return [value]
     if isinstance(value, list):
-        return [s for i, item in enumerate(value) for s in _strings(item, f"{path}[{i}]")]
+        return [s for item in value for s in _strings(item)]
     if isinstance(value, dict):
-        return [s for key, item in value.items() for s in _strings(item, f"{path}.{key}")]
+        return [s for item in value.values() for s in _strings(item)]
     return []
 
 
@@ -135,13 +134,13 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
     description = "Call an HTTP API (private networks refused); status, headers, body, json."
 
     def _templates(self) -> list[tuple[str, str]]:
-        """Every template of the config with its path under the node (for error messages)."""
+        """(config field, template) for every template of the request."""
         c = self.config
         texts = [("config.url", c.url)]
         texts += [(f"config.headers.{k}", v) for k, v in c.headers.items()]
         texts += [(f"config.params.{k}", v) for k, v in c.params.items()]
         if c.body.type == "json":
-            texts += _strings(c.body.json_value, "config.body.json_value")
+            texts += [("config.body.json", s) for s in _strings(c.body.json_value)]
         elif c.body.type == "form":
             texts += [(f"config.body.form.{k}", v) for k, v in c.body.form.items()]
         elif c.body.type == "raw":
@@ -162,24 +161,29 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
             ),
         )
 
-    def _render(self, text: str, values: Mapping[str, Any]) -> str:
-        return render(text, values, node_id=self.node_id)
+    async def _render(self, ctx: RunContext, text: str, values: Mapping[str, Any]) -> str:
+        return await render(ctx, text, values, node_id=self.node_id)
 
-    def _render_json(self, value: Any, values: Mapping[str, Any]) -> Any:
+    async def _render_json(self, ctx: RunContext, value: Any, values: Mapping[str, Any]) -> Any:
         if isinstance(value, str):
             whole = _WHOLE_VARIABLE.match(value)
             if whole and whole.group(1) in values:
                 return values[whole.group(1)]
-            return self._render(value, values)
+            return await self._render(ctx, value, values)
         if isinstance(value, list):
-            return [self._render_json(item, values) for item in value]
+            return [await self._render_json(ctx, item, values) for item in value]
         if isinstance(value, dict):
-            return {k: self._render_json(v, values) for k, v in value.items()}
+            return {k: await self._render_json(ctx, v, values) for k, v in value.items()}
         return value
 
-    def _request(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    async def _rendered(
+        self, ctx: RunContext, texts: Mapping[str, str], values: Mapping[str, Any]
+    ) -> dict[str, str]:
+        return {k: await self._render(ctx, v, values) for k, v in texts.items()}
+
+    async def _request(self, ctx: RunContext, values: Mapping[str, Any]) -> dict[str, Any]:
         c = self.config
-        url = self._render(c.url, values).strip()
+        url = (await self._render(ctx, c.url, values)).strip()
         try:
             check_url(url)
         except ValueError as exc:
@@ -187,16 +191,16 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
         request: dict[str, Any] = {
             "method": c.method,
             "url": url,
-            "headers": {k: self._render(v, values) for k, v in c.headers.items()},
+            "headers": await self._rendered(ctx, c.headers, values),
         }
         if c.params:  # (an empty params= would drop the URL's own query string)
-            request["params"] = {k: self._render(v, values) for k, v in c.params.items()}
+            request["params"] = await self._rendered(ctx, c.params, values)
         if c.body.type == "json":
-            request["json"] = self._render_json(c.body.json_value, values)
+            request["json"] = await self._render_json(ctx, c.body.json_value, values)
         elif c.body.type == "form":
-            request["data"] = {k: self._render(v, values) for k, v in c.body.form.items()}
+            request["data"] = await self._rendered(ctx, c.body.form, values)
         elif c.body.type == "raw":
-            request["content"] = self._render(c.body.raw, values).encode()
+            request["content"] = (await self._render(ctx, c.body.raw, values)).encode()
             if not any(k.lower() == "content-type" for k in request["headers"]):
                 request["headers"]["Content-Type"] = c.body.content_type
         return request
@@ -213,7 +217,7 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
             self.config.max_response_bytes or settings.max_response_bytes,
             settings.max_response_bytes,
         )
-        request = self._request(inputs)
+        request = await self._request(ctx, inputs)
         await load_tls_context()
         try:
             async with asyncio.timeout(timeout):
