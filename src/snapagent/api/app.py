@@ -39,6 +39,7 @@ from snapagent.api.routes import (
     auth,
     bots,
     chat,
+    debugging,
     executions,
     health,
     knowledge_bases,
@@ -247,6 +248,7 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(sessions.router)
     app.include_router(executions.router)
+    app.include_router(debugging.router)
     app.include_router(migration.router)
     install_docs_ui(app)
     # The web console answers what no route above does (GET, outside the API's paths).

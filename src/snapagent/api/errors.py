@@ -189,6 +189,8 @@ def _family_problem(exc: e.SnapAgentError) -> Problem:
     if isinstance(exc, e.ConflictError):
         # What the conflict is with (the bots using a knowledge base...): the caller's own.
         extra.update({k: v for k, v in exc.details.items() if k not in _RESERVED_MEMBERS})
+    if isinstance(exc.details.get("run_id"), str):
+        extra["run_id"] = exc.details["run_id"]  # a failed run: its record is readable
     return Problem(status, exc.message, slug, errors, headers, extra)
 
 
