@@ -349,22 +349,26 @@ class WorkflowVersionService:
             await self.session.rollback()
             raise ConflictError("the draft changed while publishing; reload and try again")
         now = utcnow()
-        last = await self._archive_published(version.bot_id, now)
-        result = await self.session.execute(
-            update(BotWorkflowVersion)
-            .where(
-                BotWorkflowVersion.id == version.id,
-                BotWorkflowVersion.status == "draft",
-                BotWorkflowVersion.revision == version.revision,
+        try:
+            last = await self._archive_published(version.bot_id, now)
+            result = await self.session.execute(
+                update(BotWorkflowVersion)
+                .where(
+                    BotWorkflowVersion.id == version.id,
+                    BotWorkflowVersion.status == "draft",
+                    BotWorkflowVersion.revision == version.revision,
+                )
+                .values(
+                    status="published",
+                    version_number=last + 1,
+                    published_by=owner.id,
+                    published_at=now,
+                    updated_at=now,
+                )
             )
-            .values(
-                status="published",
-                version_number=last + 1,
-                published_by=owner.id,
-                published_at=now,
-                updated_at=now,
-            )
-        )
+        except IntegrityError as exc:  # the unique indexes, should the lock ever be bypassed
+            await self.session.rollback()
+            raise ConflictError("another publish of this bot happened at the same time") from exc
         if _rowcount(result) != 1:
             await self.session.rollback()
             raise ConflictError("the draft changed while publishing; reload and try again")
