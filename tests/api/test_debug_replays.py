@@ -20,7 +20,6 @@ from .test_debug_runs import (
     counted,
     new_bot,
     publish,
-    run_url,
     save_draft,
 )
 
@@ -57,28 +56,34 @@ async def test_fix_a_broken_bot_node_by_node(
     )
     assert again.status_code == 200, again.text
     body = again.json()
-    assert body["status"] == "failed" and body["inputs"] == {"query": "hello there"}
-    assert body["error"]["type"] and "division" in body["error"]["message"].lower()
-    assert body["from_run_id"] == run_id and body["outputs"] == {}
+    assert body["status"] == "failed"
+    assert body["inputs"] == {"query": "hello there"}
+    assert body["error"]["type"]
+    assert "division" in body["error"]["message"].lower()
+    assert body["from_run_id"] == run_id
+    assert body["outputs"] == {}
 
     # The fix, tried on the one node with those inputs, then with inputs given by hand.
     draft = await save_draft(client, alice, bot_id, broken_graph(FIXED))
     fixed = await client.post(
         node_url(bot_id, draft["id"], "count"), json={"from_run_id": run_id}, headers=alice.headers
     )
-    assert fixed.json()["status"] == "succeeded" and fixed.json()["outputs"] == {"text": "11"}
+    assert fixed.json()["status"] == "succeeded"
+    assert fixed.json()["outputs"] == {"text": "11"}
     by_hand = await client.post(
         node_url(bot_id, draft["id"], "count"),
         json={"inputs": {"query": "abc"}},
         headers=alice.headers,
     )
     assert by_hand.json()["outputs"] == {"text": "3"}
-    assert by_hand.json()["elapsed_ms"] >= 0 and by_hand.json()["usage"]["total_tokens"] == 0
+    assert by_hand.json()["elapsed_ms"] >= 0
+    assert by_hand.json()["usage"]["total_tokens"] == 0
     record = await client.get(
         f"/api/v1/bots/{bot_id}/workflow-executions/{by_hand.json()['run_id']}",
         headers=alice.headers,
     )
-    assert record.json()["trigger"] == "debug" and record.json()["node_count"] == 1
+    assert record.json()["trigger"] == "debug"
+    assert record.json()["node_count"] == 1
     assert [n["node_id"] for n in record.json()["nodes"]] == ["count"]
 
     # The whole run replayed from that node on the draft: start is reused, the rest runs.
@@ -90,7 +95,8 @@ async def test_fix_a_broken_bot_node_by_node(
     )
     assert replay.status_code == 200, replay.text
     assert replay.json()["answer"] == "fixed answer"
-    assert replay.json()["rerun_of"] == run_id and replay.json()["reused"] == ["start"]
+    assert replay.json()["rerun_of"] == run_id
+    assert replay.json()["reused"] == ["start"]
     assert "11 characters: hello there" in chat_model.requests[-1].messages[-1].content
     detail = (
         await client.get(
@@ -98,10 +104,13 @@ async def test_fix_a_broken_bot_node_by_node(
             headers=alice.headers,
         )
     ).json()
-    assert detail["rerun_of"] == run_id and detail["rerun_from_node"] == "count"
-    assert detail["trigger"] == "debug" and detail["version_id"] == draft["id"]
+    assert detail["rerun_of"] == run_id
+    assert detail["rerun_from_node"] == "count"
+    assert detail["trigger"] == "debug"
+    assert detail["version_id"] == draft["id"]
     nodes = {n["node_id"]: n for n in detail["nodes"]}
-    assert nodes["start"]["reused"] and not nodes["count"]["reused"]
+    assert nodes["start"]["reused"]
+    assert not nodes["count"]["reused"]
     assert nodes["count"]["outputs"] == {"text": "11"}
 
     # None of it counted.
@@ -124,7 +133,8 @@ async def test_a_replay_reuses_a_recorded_branch_and_reruns_the_rest(
              "inputs": {"q": {"selector": ["start", "query"]}}},
             {"id": "merge", "type": "variable_aggregator",
              "config": {"variables": ["a", "b"], "output_type": "string"},
-             "inputs": {"a": {"selector": ["longer", "text"]}, "b": {"selector": ["shorter", "text"]}}},
+             "inputs": {"a": {"selector": ["longer", "text"]},
+                        "b": {"selector": ["shorter", "text"]}}},
             {"id": "end", "type": "end", "config": {"outputs": ["answer"]},
              "inputs": {"answer": {"selector": ["merge", "output"]}}},
         ],
@@ -190,7 +200,8 @@ async def test_replay_refusals_are_clear(
         422,
     )
     assert gone["errors"][0]["field"] == "from_node_id"
-    assert "has no node 'count'" in gone["detail"] and "start, llm, end" in gone["detail"]
+    assert "has no node 'count'" in gone["detail"]
+    assert "start, llm, end" in gone["detail"]
     # Downstream of the node that failed the original run: rerun from that node instead.
     after = assert_problem(
         await client.post(
@@ -198,7 +209,8 @@ async def test_replay_refusals_are_clear(
         ),
         422,
     )
-    assert "node 'count' failed run" in after["detail"] and "rerun from 'count'" in after["detail"]
+    assert "node 'count' failed run" in after["detail"]
+    assert "rerun from 'count'" in after["detail"]
     # Unknown node, unknown version, unknown or foreign run.
     assert_problem(
         await client.post(
@@ -340,7 +352,8 @@ async def test_truncated_records_are_marked_and_never_replayed(
         ),
         422,
     )
-    assert "truncated" in clipped["detail"] and "inputs.query" in clipped["detail"]
+    assert "truncated" in clipped["detail"]
+    assert "inputs.query" in clipped["detail"]
     reuse = assert_problem(
         await client.post(
             rerun_url(bot_id, run_id), json={"from_node_id": "end"}, headers=alice.headers
