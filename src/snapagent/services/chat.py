@@ -177,6 +177,11 @@ class ChatTurn:
     """The server generated ``session_key`` just now: no session to look up."""
     files: tuple[Mapping[str, Any], ...] = ()
     """Files attached to the turn (``{"name", "content_type", "data"}``), as ``sys.files``."""
+    history: tuple[Mapping[str, str], ...] | None = None
+    """The conversation so far as the client sent it (the OpenAI-compatible API): the
+    workflow's history instead of the session's stored messages. ``None``: the stored ones."""
+    instructions: tuple[Mapping[str, str], ...] = ()
+    """System messages the client sent, placed before the history."""
     debug: DebugTurn | None = None
     """Set for a debug run (see the module docstring)."""
 
@@ -299,9 +304,14 @@ class ChatService:
         message: str,
         session_id: str | None,
         files: Sequence[Mapping[str, Any]] = (),
+        *,
+        history: Sequence[Mapping[str, str]] | None = None,
+        instructions: Sequence[Mapping[str, str]] = (),
     ) -> ChatTurn:
         """Validate a request; raises InputValidationError, NotFoundError or ConflictError.
-        ``files`` (already checked by the API's schema) reach the run as ``sys.files``."""
+        ``files`` (already checked by the API's schema) reach the run as ``sys.files``;
+        ``history`` and ``instructions`` (``{"role", "content"}`` each) replace the stored
+        history and go before it (see `ChatTurn`)."""
         self.check_request(message, session_id)
         bot, version = await _bot_and_published_version(session, user, bot_id)
         session_key = session_id or new_id()
@@ -331,6 +341,8 @@ class ChatService:
             owner_id=bot.owner_id,
             new_session=session_id is None,
             files=tuple(files),
+            history=None if history is None else tuple(history),
+            instructions=tuple(instructions),
         )
 
     def _store(self, turn: ChatTurn) -> ConversationStore | DebugSessionStore:
@@ -357,7 +369,8 @@ class ChatService:
             self.settings.history_messages,
             known_new=turn.new_session,
         )
-        history = start.history
+        stored = start.history if turn.history is None else [dict(m) for m in turn.history]
+        history = [*(dict(m) for m in turn.instructions), *stored]
         run_id = new_id()
         bind_run_id(run_id)  # the rest of this turn's log lines carry it
         declared = dict(turn.debug.inputs) if turn.debug is not None else {}
