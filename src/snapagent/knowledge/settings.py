@@ -27,7 +27,7 @@ class KnowledgeSettings(BaseSettings):
 
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
     default_embedding_model: str = Field(
-        default="local",
+        default="local:multilingual-e5-small",
         description="Embedding model spec for new knowledge bases (see snapagent.llm).",
     )
     chunk_max_tokens: int = Field(default=256, ge=16, le=8192)
