@@ -71,7 +71,12 @@ async def run(args: argparse.Namespace) -> int:
         f"{sum(len(a.paragraphs) for a in articles)} paragraphs, {len(questions)} questions"
     )
     workdir = tempfile.TemporaryDirectory(prefix="snapagent-bench-")
-    backend: Backend = await make_backend(args.backend, Path(workdir.name))
+    backend: Backend = await make_backend(
+        args.backend,
+        Path(workdir.name),
+        args.embedding_model,
+        None if args.no_cache else args.cache_dir,
+    )
     try:
         started = time.perf_counter()
         stats = await backend.ingest(articles)
@@ -80,6 +85,9 @@ async def run(args: argparse.Namespace) -> int:
             f"backend {backend.name}: {stats.chunks} chunks ingested in {elapsed:.1f} s "
             f"(embedding {stats.embed_seconds:.1f} s), embedding model {backend.model_id}"
         )
+        cache = backend.embeddings.cache
+        if cache is not None:
+            print(f"  vectors from the cache: {cache.hits}, computed: {cache.misses} (--no-cache)")
         started = time.perf_counter()
         await backend.prefetch_queries([q.text for q in questions])
         print(
@@ -144,10 +152,8 @@ def _verdict(results: dict[str, _korquad.Scores]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=("even", "odd", "all"), default="even")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
-    parser.add_argument("--data", type=Path, default=_korquad.DEFAULT_DATA)
-    parser.add_argument("--backend", choices=("auto", "service", "modules"), default="auto")
+    _korquad.add_arguments(parser)
+    parser.add_argument("--backend", choices=("service", "modules"), default="service")
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # progress in logs
     return asyncio.run(run(args))
