@@ -19,7 +19,7 @@ from snapagent.llm.embedding import EmbeddingModel
 
 @pytest.fixture(scope="module")
 def model() -> MultilingualE5EmbeddingModel:
-    return MultilingualE5EmbeddingModel(threads=2, batch_threads=1)
+    return MultilingualE5EmbeddingModel(threads=2, batch_threads=1, query_cache_size=0)
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
@@ -82,6 +82,29 @@ async def test_concurrent_questions_are_batched_and_equal_to_alone(
     np.testing.assert_array_equal(together[:3], alone)  # batching never changes a vector
     assert sum(calls) == len(texts)
     assert len(calls) <= 3, calls  # 24 questions, a few engine calls
+
+
+async def test_recent_questions_are_answered_from_the_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cached = MultilingualE5EmbeddingModel(query_cache_size=2)
+    first = await cached.embed_query("연차는 며칠인가요?")
+    calls: list[int] = []
+    encode = cached.encode
+    monkeypatch.setattr(
+        cached,
+        "encode",
+        lambda batch, query=False: calls.append(len(batch)) or encode(batch, query=query),
+    )
+    again = await cached.embed_query("연차는 며칠인가요?")
+    again[0] = 99.0  # a caller changing its copy does not change the cache
+    np.testing.assert_array_equal(await cached.embed_query("연차는 며칠인가요?"), first)
+    assert calls == []
+    for text in ("one", "two", "three"):  # the first question falls out of a 2-entry cache
+        await cached.embed_query(text)
+    await cached.embed_query("연차는 며칠인가요?")
+    assert calls == [1, 1, 1, 1]
+    cached.close()
 
 
 async def test_team_size_is_bounded_per_call(model: MultilingualE5EmbeddingModel) -> None:

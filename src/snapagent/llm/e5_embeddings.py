@@ -7,19 +7,23 @@ model's ``passage:`` prefix and questions with ``query:`` (e5 was trained that w
 against the other candidates is measured in docs/embeddings.md.
 
 Threads and concurrency. The engine parallelises a call with OpenMP. Every call of a model runs
-on its own single worker thread, so the engine never runs twice at once in a process, and idle
-OpenMP threads sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE`` unless the operator set it):
-a finished call leaves no thread burning the CPU the event loop needs. A question that arrives
-alone is embedded with ``threads`` OpenMP threads (``SNAPAGENT_EMBEDDING_THREADS``, default up
-to 2: lowest latency on an idle server); batches - documents, and questions that queued up
-while the worker was busy - use ``batch_threads`` (``SNAPAGENT_EMBEDDING_BATCH_THREADS``,
-default 1). Under load that matters: a 2-thread team waits at every barrier for its slowest
-thread, and on a busy machine that thread is often descheduled (measured on the shared 2-core
-machine: 33 chunks took 110 s with 2 threads, the CPU work of about 17 s). Questions that queue
-up are embedded together (micro-batching, up to ``max_query_batch``), so 32 concurrent
-requests cost 32 texts in a few calls instead of 32 calls; the engine computes a text the same
-way alone or in a batch (no padding), so batching never changes a vector. Document batches run
-in slices of ``batch_size`` texts, so a question waits for at most one slice during ingestion.
+on its own single worker thread, so the engine never runs twice at once in a process; its
+OpenMP team is bounded per call - ``threads`` for a question embedded alone
+(``SNAPAGENT_EMBEDDING_THREADS``), ``batch_threads`` for batches: documents, and questions that
+queued up while the worker was busy (``SNAPAGENT_EMBEDDING_BATCH_THREADS``) - and idle OpenMP
+threads sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE`` unless the operator set it), so a
+finished call leaves no thread burning the CPU the event loop needs. Both default to ONE thread:
+a team waits at every one of the ~100 barriers of a forward pass for its slowest member, and
+when the CPU is contended (other processes, or this server's own request handling at 32
+connections) that member is often descheduled. Measured on the shared 2-core machine at load
+11: a question took 1.25 s with 2 threads against 0.11 s with 1, 8 document chunks 18 s
+against 8 s (docs/embeddings.md). On an idle dedicated machine 2 threads roughly halve the
+latency of a lone question. Questions that queue up are embedded together (micro-batching, up
+to ``max_query_batch``): the engine's cost is linear in tokens, so this saves calls rather than
+arithmetic, and it computes a text the same way alone or in a batch (no padding), so batching
+never changes a vector. Document batches run in slices of ``batch_size`` texts, so a question
+waits for at most one slice during ingestion. The last ``query_cache_size`` questions' vectors
+are kept (a repeated question costs nothing).
 
     model = MultilingualE5EmbeddingModel()
     vectors = await model.embed_documents(["연차는 15일입니다.", "Leave is 15 days."])  # (2, 384)
@@ -33,6 +37,7 @@ import contextlib
 import ctypes
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -103,10 +108,10 @@ def _resolve(future: asyncio.Future[Vectors], value: Vectors | BaseException) ->
 class MultilingualE5EmbeddingModel:
     """multilingual-e5-small, 4-bit, on the CPU; see the module docstring.
 
-    ``threads``: OpenMP threads for a question embedded alone (default: up to 2, never more than
-    the CPUs); ``batch_threads``: for batches (default 1). ``max_query_chars``: a question is
-    embedded from its first that many characters (a bound on the work one request can cause;
-    e5 reads 512 tokens at a time anyway).
+    ``threads``: OpenMP threads for a question embedded alone; ``batch_threads``: for batches
+    (both default 1, see the module docstring). ``max_query_chars``: a question is embedded from
+    its first that many characters (a bound on the work one request can cause; e5 reads 512
+    tokens at a time anyway).
     """
 
     languages = ("multilingual",)
@@ -114,13 +119,14 @@ class MultilingualE5EmbeddingModel:
     def __init__(
         self,
         *,
-        threads: int | None = None,
+        threads: int = 1,
         batch_threads: int = 1,
         batch_size: int = 8,
         max_query_batch: int = 32,
         max_query_chars: int = 1024,
+        query_cache_size: int = 256,
     ) -> None:
-        self.threads = max(1, threads or min(2, os.cpu_count() or 1))
+        self.threads = max(1, threads)
         self.batch_threads = max(1, batch_threads)
         self.batch_size = max(1, batch_size)
         self.max_query_batch = max(1, max_query_batch)
@@ -129,6 +135,8 @@ class MultilingualE5EmbeddingModel:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapagent-e5")
         self._pending: list[_PendingQuery] = []
         self._pending_lock = threading.Lock()
+        self._recent: OrderedDict[str, Vectors] = OrderedDict()  # question -> vector, LRU
+        self._recent_size = max(0, query_cache_size)
 
     @property
     def model_id(self) -> str:
@@ -194,12 +202,24 @@ class MultilingualE5EmbeddingModel:
         return self.encode(texts)
 
     async def embed_query(self, text: str) -> Vectors:
+        text = text[: self.max_query_chars]
+        with self._pending_lock:
+            cached = self._recent.get(text)
+            if cached is not None:
+                self._recent.move_to_end(text)
+                return cached.copy()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Vectors] = loop.create_future()
         with self._pending_lock:
-            self._pending.append(_PendingQuery(text[: self.max_query_chars], future, loop))
+            self._pending.append(_PendingQuery(text, future, loop))
         self._executor.submit(self._drain_queries)
-        return await future
+        vector = await future
+        if self._recent_size:
+            with self._pending_lock:
+                self._recent[text] = vector
+                while len(self._recent) > self._recent_size:
+                    self._recent.popitem(last=False)
+        return vector.copy()
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` by the model's own SentencePiece tokenizer, no prefix or specials
