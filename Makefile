@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint image-check bench bench-venv clean
+.PHONY: setup run test lint image-check bench bench-venv clean console console-check
 
 # Installs the project, its dev tools and the optional `torch` extra (the tests of the previous
 # default embedding model, all-MiniLM-L6-v2, need it) into $(VENV). torch is pinned to the local
@@ -17,8 +17,33 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-# Sets up a demo (user, API key, knowledge base, published bot) and serves the API on :8000.
-run: setup
+# The web console (console/, TypeScript): dependencies exactly as the lock file says, then the
+# build: the API's OpenAPI schema (dumped from the code) -> typed client -> type check -> Vite.
+# Rebuilt only when its sources or the Python code behind the API changed.
+NPM ?= npm
+CONSOLE_INPUTS := $(shell find console/src console/public console/scripts console/index.html \
+	console/vite.config.ts console/tsconfig.json src/snapagent scripts/dump_openapi.py -type f \
+	-not -name '*.pyc' -not -name 'schema.gen.ts' 2>/dev/null)
+
+console/node_modules/.installed: console/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "error: the console needs Node.js 20.19+ and npm" >&2; exit 1; }
+	cd console && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+console/dist/index.html: $(BIN)/.installed console/node_modules/.installed $(CONSOLE_INPUTS)
+	cd console && SNAPAGENT_PYTHON=$(abspath $(BIN))/python $(NPM) run build
+
+console: console/dist/index.html
+
+# The console's checks: eslint, tsc, unit tests (vitest), then the browser suite (Playwright
+# driving Debian's chromium against a real `snapagent serve`; screenshots in console/screenshots).
+console-check: console
+	bash scripts/ensure_chromium.sh
+	cd console && $(NPM) run lint && $(NPM) run typecheck && $(NPM) test && $(NPM) run e2e
+
+# Sets up a demo (user, API key, knowledge base, published bot), builds the console and serves
+# both on :8000 (the console at /, the API under /api, /docs).
+run: setup console
 	$(BIN)/snapagent demo
 
 lint: setup
@@ -27,9 +52,11 @@ lint: setup
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# Every check: lint, formatting, types, import layering, the test suite, then the image install.
+# Every check: lint, formatting, types, import layering, the test suite, the console's checks,
+# then the image install.
 test: lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(MAKE) console-check
 	bash scripts/check_image_install.sh
 
 # The container image's install steps (scripts/image_install.sh, as the Dockerfile runs them) in
@@ -63,7 +90,9 @@ BENCH_RUNS := \
 	"retrieval_speed.py --sizes 10000" \
 	"http.py" \
 	"load.py --duration 30" \
-	"migration.py"
+	"migration.py" \
+	"validation.py" \
+	"sandbox.py"
 
 bench: bench-venv
 	@status=0; for run in $(BENCH_RUNS); do \
@@ -72,3 +101,4 @@ bench: bench-venv
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf console/node_modules console/dist

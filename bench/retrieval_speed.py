@@ -147,7 +147,7 @@ class Scenario:
             kb = (await service.create_knowledge_base(owner, "speed", embedding_model=SPEC)).id
             for size in sizes:
                 await self._grow(service, owner, kb, size)
-                await self._measure(service, kb, size)
+                await self._measure(service, owner, kb, size)
         finally:
             await service.close()
             await db.dispose()
@@ -172,10 +172,11 @@ class Scenario:
             f"{self.chunks} chunks in the knowledge base"
         )
 
-    async def _measure(self, service: KnowledgeService, kb: str, size: int) -> None:
+    async def _measure(self, service: KnowledgeService, owner: str, kb: str, size: int) -> None:
         retriever = service.retriever
         started = time.perf_counter()
-        await retriever.retrieve(RetrievalQuery("워밍업", [kb], top_k=10))  # loads the index
+        warm_up = RetrievalQuery("워밍업", [kb], top_k=10, owner_id=owner)
+        await retriever.retrieve(warm_up)  # loads the index
         print(
             f"[{self.name}] {size:>7} chunks: first query (index load) "
             f"{time.perf_counter() - started:.1f} s"
@@ -185,7 +186,9 @@ class Scenario:
         texts = [self.corpus.query(self.paragraphs[i]) for i in picks]
         for mode in ("vector", "hybrid", "keyword"):
             calls = [
-                lambda t=t, m=mode: retriever.retrieve(RetrievalQuery(t, [kb], top_k=10, mode=m))
+                lambda t=t, m=mode: retriever.retrieve(
+                    RetrievalQuery(t, [kb], top_k=10, mode=m, owner_id=owner)
+                )
                 for t in texts
             ]
             await calls[0]()  # warm

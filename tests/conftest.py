@@ -37,6 +37,10 @@ if TYPE_CHECKING:  # imported lazily: a broken knowledge module must not break e
 # Nothing may download weights at run time: make any accidental hub access fail loudly.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Apps and servers under test serve no console build, whether or not console/dist exists in
+# this checkout: an unknown path is a 404 everywhere. tests/api/test_console_serving.py and the
+# console's own browser suite serve a build explicitly.
+os.environ["SNAPAGENT_CONSOLE_DIR"] = os.devnull + "/no-console-build"
 
 
 @pytest.fixture(scope="session")

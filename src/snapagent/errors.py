@@ -23,7 +23,10 @@ The tree::
     ├── RateLimitedError                    too many requests (carries retry_after)
     ├── PayloadTooLargeError                an upload/body is over the configured limit
     ├── UnsupportedMediaError               an upload of a type we cannot parse
-    └── UnavailableError                    a dependency (database...) is down; retry later
+    ├── UnavailableError                    a dependency (database...) is down; retry later
+    └── IsolationError (RuntimeError)       an isolated worker call failed: timeout, memory,
+                                            crash, output too large, or the function raised
+                                            (see snapagent.isolation.errors)
 
 Errors carry a human ``message`` and optional structured ``details``; nothing here may carry a
 secret (API keys, passwords, tokens).

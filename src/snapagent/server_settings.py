@@ -23,6 +23,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapagent.errors import InputValidationError
+from snapagent.private_files import make_private_dir
 
 __all__ = ["ServerSettings", "resolve_jwt_secret"]
 
@@ -69,7 +70,7 @@ def resolve_jwt_secret(settings: ServerSettings, data_dir: Path) -> str:
     path = data_dir / "jwt_secret"
     if path.exists():
         return _read_secret(path)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_private_dir(data_dir)
     # Write a private temp file, then hard-link it into place: the link is atomic, so when
     # several workers start at once exactly one secret wins and nobody reads a half-written file.
     tmp = data_dir / f".jwt_secret.{os.getpid()}.{secrets.token_hex(4)}"

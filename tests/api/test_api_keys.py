@@ -71,7 +71,11 @@ async def test_api_keys_are_private_and_validated(
     assert assert_problem(blank, 422)["errors"][0]["field"] == "name"
     spaces = await client.post("/api/v1/api-keys", json={"name": "   "}, headers=alice.headers)
     assert assert_problem(spaces, 422)["errors"] == [
-        {"field": "name", "reason": "name must not be blank"}
+        {
+            "field": "name",
+            "reason": "name must contain visible characters (control characters "
+            "and invisible formatting characters such as bidirectional overrides are removed)",
+        }
     ]
 
 

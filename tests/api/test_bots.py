@@ -156,7 +156,8 @@ async def test_legacy_workflow_get_put(client: httpx.AsyncClient, alice: ApiUser
     url = f"/api/v1/bots/{bot['id']}/workflow"
     assert (await client.get(url, headers=alice.headers)).json() == {"workflow": None}
 
-    v1 = rag_workflow(kb_ids=["kb-1"])
+    kb_id = await create_knowledge_base(client, alice, "handbook")
+    v1 = rag_workflow(kb_ids=[kb_id])
     put = await client.put(url, json=v1, headers=alice.headers)
     assert put.status_code == 200, put.text
     assert put.json()["workflow"]["nodes"][0]["id"] == v1["nodes"][0]["id"]

@@ -9,7 +9,7 @@ import pytest
 
 from snapagent.legacy.samples import MALFORMED, rag_workflow
 
-from .conftest import ApiUser, assert_problem
+from .conftest import ApiUser, assert_problem, create_knowledge_base
 
 
 async def new_bot(client: httpx.AsyncClient, user: ApiUser) -> str:
@@ -28,7 +28,8 @@ async def test_put_then_get_round_trips_the_v1_graph(
 ) -> None:
     bot_id = await new_bot(client, alice)
     assert (await client.get(url(bot_id), headers=alice.headers)).json() == {"workflow": None}
-    graph = rag_workflow(kb_ids=["kb-한국어"], system_prompt="친절하게 {{ 답하세요 }}")
+    kb_id = await create_knowledge_base(client, alice, "한국어")
+    graph = rag_workflow(kb_ids=[kb_id], system_prompt="친절하게 {{ 답하세요 }}")
     graph["nodes"][0]["position"] = {"x": 10, "y": 20}
     put = await client.put(url(bot_id), json=graph, headers=alice.headers)
     assert put.status_code == 200, put.text
@@ -67,6 +68,27 @@ async def test_missing_end_and_bad_data_are_all_reported_at_once(
     graph["edges"] = graph["edges"][:2]
     body = assert_problem(await client.put(url(bot_id), json=graph, headers=alice.headers), 422)
     assert {p["code"] for p in body["problems"]} == {"bad_data", "missing_end"}
+
+
+async def test_knowledge_bases_of_another_account_or_none_are_refused_with_their_path(
+    client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
+) -> None:
+    bot_id = await new_bot(client, alice)
+    mine = await create_knowledge_base(client, alice, "mine")
+    bobs = await create_knowledge_base(client, bob, "bobs")
+    graph = rag_workflow(kb_ids=[mine, bobs, "no-such-kb"])
+    body = assert_problem(await client.put(url(bot_id), json=graph, headers=alice.headers), 422)
+    problems = {(p["code"], p["path"]) for p in body["problems"]}
+    assert problems == {
+        ("unknown_knowledge_base", "nodes[1].data.knowledge_base_ids[1]"),
+        ("unknown_knowledge_base", "nodes[1].data.knowledge_base_ids[2]"),
+    }
+    # One message for both: validation never tells whether another account's id exists.
+    assert (
+        len({p["message"].replace(bobs, "x").replace("no-such-kb", "x") for p in body["problems"]})
+        == 1
+    )
+    assert (await client.get(url(bot_id), headers=alice.headers)).json() == {"workflow": None}
 
 
 async def test_another_owners_bot_is_not_found(

@@ -98,8 +98,8 @@ async def test_metrics_name_routes_runs_nodes_tokens_and_provider_errors(
     assert value(samples, latency, method="POST", route=CHAT, status="200") == 2
 
     runs = "snapagent_workflow_runs_total"
-    assert value(samples, runs, status="succeeded", bot_version="1", engine="v2") == 2
-    assert value(samples, runs, status="failed", bot_version="1", engine="v2") == 1
+    assert value(samples, runs, status="succeeded", engine="v2") == 2
+    assert value(samples, runs, status="failed", engine="v2") == 1
     nodes = "snapagent_node_duration_seconds_count"
     assert value(samples, nodes, node_type="llm", status="succeeded") == 2
     assert value(samples, nodes, node_type="llm", status="failed") == 1
@@ -202,3 +202,42 @@ async def test_each_5xx_writes_one_emf_error_count_line(
     assert line["status"] == 502
     assert line["route"] == CHAT
     assert line["request_id"] == failed.headers["x-request-id"]
+
+
+async def test_series_stay_bounded_however_many_versions_are_published(
+    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    """Each publish used to add a `bot_version` series for ever; nothing in /metrics may grow
+    with the number of versions, bots or odd requests."""
+    model = scripted_chat(app)
+    bot_id = await publish_bot(client, alice)
+    versions = f"/api/v1/bots/{bot_id}/workflow-versions"
+
+    async def publish_and_chat(rounds: int) -> None:
+        for _ in range(rounds):
+            draft = await client.post(versions, json={}, headers=alice.headers)
+            assert draft.status_code == 201, draft.text
+            published = await client.post(
+                f"{versions}/{draft.json()['id']}/publish", headers=alice.headers
+            )
+            assert published.status_code == 200, published.text
+            model.enqueue("answer")
+            chat = {"bot_id": bot_id, "message": "hi"}
+            assert (await client.post(CHAT, json=chat, headers=alice.headers)).status_code == 200
+            # A made-up method on each round: it must not become a label value of its own.
+            await client.request(f"PROBE{published.json()['version_number']}", "/health")
+
+    await publish_and_chat(3)
+    await scrape(client)  # the scrape's own request series exist from here on
+    after_three = len(await scrape(client))
+    await publish_and_chat(12)
+    samples = await scrape(client)
+    assert len(samples) == after_three, "publishing more versions added series"
+    runs = "snapagent_workflow_runs_total"
+    assert value(samples, runs, status="succeeded", engine="v2") == 15
+    assert (
+        value(
+            samples, "snapagent_http_requests_total", method="OTHER", route="/health", status="405"
+        )
+        == 15
+    )

@@ -182,3 +182,32 @@ def test_serve_refuses_before_creating_anything(
     assert "refusing to start: SNAPAGENT_JWT_SECRET: must be set" in result.stderr
     assert "DATABASE_URL: production needs PostgreSQL" in result.stderr
     assert not (clean_env / "jwt_secret").exists()
+
+
+def test_only_secrets_are_masked_and_cors_headers_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNAPAGENT_CORS_HEADERS", '["Authorization","X-Trace"]')
+    body = json.loads(runner.invoke(app, ["config", "check", "--json", "--offline"]).stdout)
+    shown = {s["env"]: s["value"] for s in body["settings"]}
+    assert shown["SNAPAGENT_CORS_HEADERS"] == ["Authorization", "X-Trace"]
+    assert shown["SNAPAGENT_CORS_METHODS"][0] == "GET"
+    masked = {env for env, value in shown.items() if value in ("set", "unset")}
+    assert {"ANTHROPIC_API_KEY", "OPENAI_API_KEY"} <= masked
+    secret_words = ("API_KEY", "SECRET", "PASSWORD", "TOKEN", "CREDENTIALS")
+    assert all(any(word in env for word in secret_words) for env in masked), masked
+
+
+def test_the_generated_jwt_secret_is_reported_in_use(clean_env: Path) -> None:
+    def shown() -> dict[str, str]:
+        result = runner.invoke(app, ["config", "check", "--json", "--offline"])
+        return {s["env"]: s for s in json.loads(result.stdout)["settings"]}
+
+    before = shown()["SNAPAGENT_JWT_SECRET"]
+    assert before["value"] == f"unset (the first start generates {clean_env / 'jwt_secret'})"
+    clean_env.mkdir()
+    (clean_env / "jwt_secret").write_text("g" * 64)
+    after = shown()["SNAPAGENT_JWT_SECRET"]
+    assert after["value"] == f"set (generated, {clean_env / 'jwt_secret'})"
+    assert after["source"] == "data directory"
+    assert "g" * 64 not in runner.invoke(app, ["config", "check"]).output
+    text = runner.invoke(app, ["config", "check", "--offline"]).stdout
+    assert re.search(r"SNAPAGENT_JWT_SECRET\s+= set \(generated, .*\(from data directory\)", text)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -76,7 +78,12 @@ def server(tmp_path: Path) -> Iterator[str]:
         output = _stop(proc)
         # uvicorn shuts down gracefully, then re-raises SIGTERM as its exit status.
         assert proc.returncode in (0, -signal.SIGTERM), output
-        assert "Application shutdown complete" in output
+        # Every line - uvicorn's start-up and shut-down lines too - is one JSON object.
+        lines = [json.loads(line) for line in output.splitlines()]
+        messages = [line["message"] for line in lines]
+        assert "Application shutdown complete." in messages
+        assert any(m.startswith("Started server process") for m in messages)
+        assert any(m.startswith("SnapAgent API on http://") for m in messages)
 
 
 def test_serves_the_api_over_loopback(server: str, tmp_path: Path) -> None:
@@ -84,6 +91,10 @@ def test_serves_the_api_over_loopback(server: str, tmp_path: Path) -> None:
         health = http.get("/health").json()
         assert health["database"] == {"status": "ok", "dialect": "sqlite"}
         assert (tmp_path / "data" / "snapagent.db").exists()  # migrated on start
+        data = tmp_path / "data"
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
+        private = ["snapagent.db", "snapagent.db-wal", "snapagent.db-shm", "jwt_secret"]
+        assert {stat.S_IMODE((data / name).stat().st_mode) for name in private} == {0o600}
         assert http.get("/openapi.json").json()["info"]["title"] == "SnapAgent API"
 
         assert (
@@ -132,7 +143,10 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
             me = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == 200
     finally:
-        _stop(proc)
+        output = _stop(proc)
+    # The supervisor and both spawned workers log JSON too.
+    messages = [json.loads(line)["message"] for line in output.splitlines()]
+    assert sum(m.startswith("Started server process") for m in messages) == 2, messages
 
 
 def test_bad_options_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

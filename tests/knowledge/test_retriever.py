@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+import numpy as np
 import pytest
 from sqlalchemy import text, update
 
@@ -12,7 +13,7 @@ from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.session import Database
 from snapagent.errors import DefinitionError, InputValidationError, ProviderError
 from snapagent.knowledge.fusion import RerankCandidate
-from snapagent.knowledge.pg_search import vector_search_sql
+from snapagent.knowledge.pg_search import pg_vector_search, vector_search_sql
 from snapagent.knowledge.retriever import KnowledgeRetriever, model_languages
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.workflow.services import RetrievalQuery
@@ -164,17 +165,59 @@ class ReverseReranker:
 async def test_rerank_hook_reorders_and_cannot_invent_ids(
     knowledge_service: KnowledgeService, migrated_db: Database
 ) -> None:
-    _owner, kb_id, _ids = await _kb_with_docs(knowledge_service)
+    owner, kb_id, _ids = await _kb_with_docs(knowledge_service)
     plain = await knowledge_service.retriever.retrieve(
-        RetrievalQuery("도시 대한민국", [kb_id], top_k=4)
+        RetrievalQuery("도시 대한민국", [kb_id], top_k=4, owner_id=owner)
     )
     reranker = ReverseReranker()
     retriever = KnowledgeRetriever(migrated_db, knowledge_service.embeddings, reranker=reranker)
-    reranked = await retriever.retrieve(RetrievalQuery("도시 대한민국", [kb_id], top_k=4))
+    reranked = await retriever.retrieve(
+        RetrievalQuery("도시 대한민국", [kb_id], top_k=4, owner_id=owner)
+    )
     assert reranker.seen
     assert "made-up" not in {h.chunk_id for h in reranked}
     assert reranked[0].chunk_id == reranker.seen[-1]
     assert plain[0].chunk_id == reranker.seen[0]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "vector"])
+async def test_a_query_finds_only_knowledge_bases_of_its_owner(
+    knowledge_service: KnowledgeService, mode: str
+) -> None:
+    owner, kb_id, _ids = await _kb_with_docs(knowledge_service)
+    stranger = await knowledge_service.ensure_user("stranger@example.com")
+    retriever = knowledge_service.retriever
+    question = "부산 해운대 해수욕장"
+    mine = await retriever.retrieve(RetrievalQuery(question, [kb_id], mode=mode, owner_id=owner))
+    assert mine
+    assert {d.knowledge_base_id for d in mine} == {kb_id}
+    # The same query for another account: the knowledge base id alone opens nothing...
+    theirs = RetrievalQuery(question, [kb_id], mode=mode, owner_id=stranger)
+    assert await retriever.retrieve(theirs) == []
+    assert await retriever.retrieve(RetrievalQuery(question, [kb_id], owner_id="")) == []
+    # ...and does not evict the owner's loaded index (no cache-churn lever on someone's KB).
+    assert kb_id in retriever.cache._indexes
+    again = await retriever.retrieve(RetrievalQuery(question, [kb_id], mode=mode, owner_id=owner))
+    assert [d.chunk_id for d in again] == [d.chunk_id for d in mine]
+
+
+@pytest.mark.postgres
+async def test_postgres_vector_sql_itself_refuses_another_owners_knowledge_base(
+    knowledge_service: KnowledgeService,
+) -> None:
+    if not knowledge_service.db.is_postgres:
+        pytest.skip("PostgreSQL only")
+    owner, kb_id, _ids = await _kb_with_docs(knowledge_service)
+    vector = np.full(64, 0.125, dtype=np.float32)
+    async with knowledge_service.db.transaction() as session:
+        found = await pg_vector_search(
+            session, knowledge_base_id=kb_id, owner_id=owner, vector=vector, top_k=3
+        )
+        stolen = await pg_vector_search(
+            session, knowledge_base_id=kb_id, owner_id="someone-else", vector=vector, top_k=3
+        )
+    assert len(found) == 3
+    assert stolen == []
 
 
 async def test_bad_queries_are_input_errors_and_unknown_kbs_are_empty(
@@ -182,11 +225,11 @@ async def test_bad_queries_are_input_errors_and_unknown_kbs_are_empty(
 ) -> None:
     retriever = knowledge_service.retriever
     with pytest.raises(InputValidationError):
-        await retriever.retrieve(RetrievalQuery("x", ["kb"], mode="fuzzy"))  # type: ignore[arg-type]
+        await retriever.retrieve(RetrievalQuery("x", ["kb"], mode="fuzzy", owner_id="u"))  # type: ignore[arg-type]
     with pytest.raises(InputValidationError):
-        await retriever.retrieve(RetrievalQuery("x", ["kb"], top_k=0))
-    assert await retriever.retrieve(RetrievalQuery("x", ["no-such-kb"])) == []
-    assert await retriever.retrieve(RetrievalQuery("   ", ["no-such-kb"])) == []
+        await retriever.retrieve(RetrievalQuery("x", ["kb"], top_k=0, owner_id="u"))
+    assert await retriever.retrieve(RetrievalQuery("x", ["no-such-kb"], owner_id="u")) == []
+    assert await retriever.retrieve(RetrievalQuery("   ", ["no-such-kb"], owner_id="u")) == []
 
 
 async def test_hybrid_falls_back_to_keywords_when_the_embedding_provider_fails(
@@ -240,7 +283,7 @@ async def test_postgres_vector_search_uses_the_hnsw_index_for_the_kb_dimension(
 ) -> None:
     if not knowledge_service.db.is_postgres:
         pytest.skip("PostgreSQL only")
-    _owner, kb_id, _ids = await _kb_with_docs(knowledge_service)
+    owner, kb_id, _ids = await _kb_with_docs(knowledge_service)
     async with knowledge_service.db.transaction() as session:
         names = set(
             await session.scalars(text("SELECT indexname FROM pg_indexes WHERE tablename='chunks'"))
@@ -251,7 +294,7 @@ async def test_postgres_vector_search_uses_the_hnsw_index_for_the_kb_dimension(
         plan = "\n".join(
             await session.scalars(
                 text("EXPLAIN " + vector_search_sql(64)),
-                {"q": "[" + ",".join(["0.125"] * 64) + "]", "kb": kb_id, "k": 3},
+                {"q": "[" + ",".join(["0.125"] * 64) + "]", "kb": kb_id, "owner": owner, "k": 3},
             )
         )
     assert "ix_chunks_embedding_hnsw_64" in plan

@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from snapagent.errors import DefinitionError
 from snapagent.legacy import LegacyWorkflowError
-from snapagent.legacy.adapter import prepare_v1_run, v1_adapter_graph
+from snapagent.legacy.adapter import legacy_registry, prepare_v1_run, v1_adapter_graph
 from snapagent.legacy.converter import convert_v1_to_v2_json
 from snapagent.legacy.samples import V2_INCOMPATIBLE, chat_only_workflow, rag_workflow
 from snapagent.nodes import default_registry
@@ -162,3 +163,15 @@ async def test_knowledge_node_without_bases_keeps_working_in_v1() -> None:
 def test_invalid_v1_graphs_are_refused_before_running() -> None:
     with pytest.raises(LegacyWorkflowError):
         v1_adapter_graph({"nodes": [], "edges": []})
+
+
+def test_the_legacy_registry_is_a_frozen_copy_and_never_changes_the_v2_registry() -> None:
+    v2 = default_registry().freeze()
+    legacy = legacy_registry(v2)
+    assert {"v1_knowledge", "v1_llm"} <= set(legacy.type_keys)
+    assert not {"v1_knowledge", "v1_llm"} & set(v2.type_keys)  # drafts never see the adapters
+    assert set(v2.type_keys) < set(legacy.type_keys)
+    assert legacy_registry(v2) is not legacy  # each call builds its own (apps build one)
+    for frozen in (v2, legacy):
+        with pytest.raises(DefinitionError, match="frozen"):
+            frozen.register(type(legacy.get("v1_llm")))  # type: ignore[arg-type]

@@ -106,20 +106,22 @@ def test_v1_version_key_follows_the_workflow_content() -> None:
 async def test_compile_v1_runs_a_legacy_bot_like_its_migrated_version_on_the_chat_runtime() -> None:
     model = ScriptedChatModel(default_reply="Settings > Reset.")
     retriever = InMemoryRetriever()
-    retriever.add("kb-1", "Reset the password in Settings.", title="Help")
-    retriever.add("kb-other", "Reset the password elsewhere.", title="Not yours")
+    retriever.add("kb-1", "Reset the password in Settings.", title="Help", owner_id="owner")
+    retriever.add("kb-other", "Reset the password elsewhere.", title="Not yours", owner_id="x")
     runtime = BotRuntime(chat_models=ScriptedChatModels(model), retriever=retriever)
     workflow = rag_workflow(kb_ids=["kb-1", "kb-other"])
 
     v1 = compile_v1(runtime, "b1", workflow)
-    assert v1.uses_knowledge  # so ChatService scopes retrieval to the owner's bases
     assert compile_v1(runtime, "b1", workflow).plan is v1.plan  # cached by content
     v2 = runtime.compile("published-1", convert_v1_to_v2_json(workflow))
+    # The adapters live in the runtime's own legacy registry, never in the V2 one.
+    assert "v1_knowledge" in runtime.legacy_registry
+    assert "v1_knowledge" not in runtime.registry
 
-    owned = frozenset({"kb-1"})
     inputs = {"query": "reset password?", "history": [], "session_id": "s"}
-    before = await runtime.executor(owned).run(v1.plan, inputs, {"bot_id": "b1"})
-    after = await runtime.executor(owned).run(v2.plan, inputs, {"bot_id": "b1"})
+    sys = {"bot_id": "b1", "owner_id": "owner"}
+    before = await runtime.executor("owner").run(v1.plan, inputs, sys)
+    after = await runtime.executor("owner").run(v2.plan, inputs, sys)
     assert before.outputs == after.outputs == {"answer": "Settings > Reset."}
     first, second = model.requests
     assert first == second

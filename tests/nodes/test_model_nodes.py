@@ -20,9 +20,9 @@ async def test_knowledge_queries_the_retriever_with_its_config(
     )
     schema = node.port_schema()
     assert schema.output("documents").type is PortType.DOCUMENTS  # type: ignore[union-attr]
-    out = await node.run({"query": "capital of France"}, context(services))
+    out = await node.run({"query": "capital of France"}, context(services, sys={"owner_id": "u1"}))
     assert retriever.queries == [
-        RetrievalQuery("capital of France", ("kb-1",), 1, 0.3, "keyword", None)
+        RetrievalQuery("capital of France", ("kb-1",), 1, 0.3, "keyword", None, owner_id="u1")
     ]
     (doc,) = out["documents"]
     assert doc["document_title"] == "France"

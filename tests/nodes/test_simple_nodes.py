@@ -16,7 +16,24 @@ from .conftest import context, make_node
 
 def test_default_registry_has_the_builtin_types() -> None:
     registry = default_registry()
-    assert registry.type_keys == ["end", "if_else", "knowledge", "llm", "start", "template"]
+    assert registry.type_keys == [
+        "answer",
+        "code",
+        "document_extractor",
+        "end",
+        "http_request",
+        "if_else",
+        "iteration",
+        "knowledge",
+        "llm",
+        "loop",
+        "parameter_extractor",
+        "question_classifier",
+        "start",
+        "template",
+        "variable_aggregator",
+        "variable_assigner",
+    ]
     assert all(v >= 1 for v in registry.versions().values())
     assert default_registry() is not registry  # each call is a fresh registry
 

@@ -81,9 +81,7 @@ def test_notify_run_reports_to_the_current_observer_only() -> None:
     finally:
         current_observer.reset(token)
     text = metrics.render().decode()
-    assert (
-        'snapagent_workflow_runs_total{bot_version="none",engine="v1",status="failed"} 1.0' in text
-    )
+    assert 'snapagent_workflow_runs_total{engine="v1",status="failed"} 1.0' in text
     assert 'snapagent_node_duration_seconds_count{node_type="llm",status="failed"} 1.0' in text
 
 

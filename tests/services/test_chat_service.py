@@ -6,12 +6,13 @@ import asyncio
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.chat import ChatMessageRecord
 from snapagent.db.models.knowledge import KnowledgeBase
+from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.errors import ConflictError, InputValidationError, NotFoundError, ProviderError
 from snapagent.llm.errors import ProviderTimeoutError
@@ -91,10 +92,27 @@ async def h(migrated_db: Database) -> Harness:
 async def _setup(h: Harness) -> tuple[User, Bot]:
     alice = await h.user("alice@example.com")
     kb = await h.knowledge_base(alice)
-    h.retriever.add(kb, "Refunds are possible within 30 days.", title="Refund policy")
-    h.retriever.add(kb, "Refunds need a receipt.", title="Refund policy", document_id="doc-0")
-    h.retriever.add("someone-elses-kb", "Refunds secret.", title="Secret")
-    return alice, await h.bot(alice, [kb, "someone-elses-kb"])
+    h.retriever.add(
+        kb, "Refunds are possible within 30 days.", title="Refund policy", owner_id=alice.id
+    )
+    h.retriever.add(
+        kb,
+        "Refunds need a receipt.",
+        title="Refund policy",
+        document_id="doc-0",
+        owner_id=alice.id,
+    )
+    h.retriever.add("someone-elses-kb", "Refunds secret.", title="Secret", owner_id="mallory")
+    bot = await h.bot(alice, [kb])
+    # A version stored before validation knew accounts names another account's knowledge
+    # base: the run's retrieval must still never read it.
+    async with h.db.transaction() as session:
+        await session.execute(
+            update(BotWorkflowVersion)
+            .where(BotWorkflowVersion.bot_id == bot.id)
+            .values(graph=rag_graph([kb, "someone-elses-kb"]).to_json())
+        )
+    return alice, bot
 
 
 async def test_answer_records_the_run_and_carries_history(h: Harness) -> None:

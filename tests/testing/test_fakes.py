@@ -15,7 +15,13 @@ from snapagent.testing import (
     ScriptedChatModels,
     rag_graph,
 )
-from snapagent.workflow.services import ChatMessage, ChatModel, ChatRequest, RetrievalQuery
+from snapagent.workflow.services import (
+    ChatMessage,
+    ChatModel,
+    ChatRequest,
+    RetrievalQuery,
+    ToolCall,
+)
 
 
 def request(text: str = "hello there") -> ChatRequest:
@@ -77,15 +83,30 @@ async def test_in_memory_retriever_scores_and_filters() -> None:
     r.add("kb1", "cats and dogs", title="Pets")
     r.add("kb1", "dogs only", document_id="d-dogs")
     r.add("kb2", "cats and dogs and birds")
-    found = await r.retrieve(RetrievalQuery("cats dogs", ["kb1"], top_k=5))
+    found = await r.retrieve(RetrievalQuery("cats dogs", ["kb1"], top_k=5, owner_id="u"))
     assert [(d.document_title, d.score) for d in found] == [("Pets", 1.0), ("Document 1", 0.5)]
-    assert await r.retrieve(RetrievalQuery("cats dogs", ["kb1"], top_k=1)) == found[:1]
-    strict = await r.retrieve(RetrievalQuery("cats dogs", ["kb1"], score_threshold=0.75))
+    top_one = RetrievalQuery("cats dogs", ["kb1"], top_k=1, owner_id="u")
+    assert await r.retrieve(top_one) == found[:1]
+    strict = await r.retrieve(
+        RetrievalQuery("cats dogs", ["kb1"], score_threshold=0.75, owner_id="u")
+    )
     assert [d.document_title for d in strict] == ["Pets"]
-    by_doc = await r.retrieve(RetrievalQuery("dogs", ["kb1", "kb2"], document_ids=["d-dogs"]))
+    by_doc = await r.retrieve(
+        RetrievalQuery("dogs", ["kb1", "kb2"], document_ids=["d-dogs"], owner_id="u")
+    )
     assert [d.document_id for d in by_doc] == ["d-dogs"]
-    assert await r.retrieve(RetrievalQuery("zebra", ["kb1"])) == []
+    assert await r.retrieve(RetrievalQuery("zebra", ["kb1"], owner_id="u")) == []
     assert len(r.queries) == 5
+
+
+async def test_in_memory_retriever_answers_only_the_owner_of_a_knowledge_base() -> None:
+    r = InMemoryRetriever()
+    r.add("kb-a", "alice's secret recipe", owner_id="alice")
+    r.add("kb-any", "a shared recipe")  # no owner: every owner sees it
+    asked_by_bob = RetrievalQuery("recipe", ["kb-a", "kb-any"], owner_id="bob")
+    assert [d.knowledge_base_id for d in await r.retrieve(asked_by_bob)] == ["kb-any"]
+    asked_by_alice = RetrievalQuery("recipe", ["kb-a"], owner_id="alice")
+    assert [d.text for d in await r.retrieve(asked_by_alice)] == ["alice's secret recipe"]
 
 
 def test_graph_builder_and_rag_graph() -> None:
@@ -103,3 +124,25 @@ def test_graph_builder_and_rag_graph() -> None:
     rag = rag_graph(["kb-9"], model="offline")
     assert rag.node("kb").config["knowledge_base_ids"] == ["kb-9"]
     assert rag.node("llm").config["model"] == "offline"
+
+
+async def test_scripted_model_answers_tool_calls_and_structured_data() -> None:
+    model = ScriptedChatModel()
+    call = ToolCall("c1", "get_weather", {"city": "Paris"})
+    model.enqueue_tool_calls(call, text="checking").enqueue_data({"city": "Paris"})
+    model.enqueue_tool_calls(call)
+    request = ChatRequest([ChatMessage("user", "Weather in Paris?")])
+
+    first = await model.complete(request)
+    second = await model.complete(request)
+    streamed = [chunk async for chunk in model.stream(request)]
+
+    assert (first.text, first.tool_calls, first.finish_reason) == (
+        "checking",
+        (call,),
+        "tool_calls",
+    )
+    assert first.as_message() == ChatMessage("assistant", "checking", tool_calls=(call,))
+    assert (second.data, second.text) == ({"city": "Paris"}, '{"city": "Paris"}')
+    assert streamed[-1].tool_calls == (call,)
+    assert streamed[-1].finish_reason == "tool_calls"

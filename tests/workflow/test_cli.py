@@ -146,3 +146,45 @@ def test_parse_inputs() -> None:
     }
     with pytest.raises(InputValidationError, match="not valid JSON"):
         parse_inputs(["history=[oops"])
+
+
+@pytest.mark.parametrize(
+    ("query", "answer", "team"),
+    [
+        ("I was charged twice on invoice 4471", "Billing team: we will check invoice 4471.",
+         "billing, invoices, payments and refunds"),
+        ("Where is your office?", "Front desk: we will route your message.", "anything else"),
+    ],
+)  # fmt: skip
+def test_classifier_router_example_routes_offline(query: str, answer: str, team: str) -> None:
+    result = runner.invoke(
+        app, ["run-workflow", str(EXAMPLES / "classifier_router.json"), "-i", f"query={query}"]
+    )
+    assert result.exit_code == 0, result.output
+    outputs = json.loads(result.stdout[result.stdout.index("{") :])
+    assert outputs == {"answer": answer, "team": team}
+
+
+def test_files_are_attached_and_read_out_of_process(tmp_path: Path) -> None:
+    graph = {
+        "nodes": [
+            {"id": "start", "type": "start"},
+            {"id": "read", "type": "document_extractor",
+             "inputs": {"files": {"selector": ["sys", "files"]}}},
+            {"id": "end", "type": "end", "config": {"outputs": ["answer"]}},
+        ],
+        "edges": [
+            {"source": "start", "target": "read"},
+            {"source": "read", "source_port": "text", "target": "end", "target_port": "answer"},
+        ],
+    }  # fmt: skip
+    notes = write(tmp_path, "# Notes\n\nThe office opens at nine.", "notes.md")
+    result = runner.invoke(app, ["run-workflow", str(write(tmp_path, graph)), "--file", str(notes)])
+    assert result.exit_code == 0, result.output
+    outputs = json.loads(result.stdout[result.stdout.index("{") :])
+    assert "The office opens at nine." in outputs["answer"]
+    missing = runner.invoke(
+        app, ["run-workflow", str(write(tmp_path, graph)), "--file", str(tmp_path / "nope.pdf")]
+    )
+    assert missing.exit_code != 0
+    assert "nope.pdf" in missing.output

@@ -12,7 +12,13 @@ import pytest
 from snapagent.errors import DefinitionError, GraphValidationError
 from snapagent.nodes import default_registry
 from snapagent.testing import GraphBuilder
-from snapagent.workflow import NodeRegistryV2, ValidationProblem, WorkflowGraph, validate_graph
+from snapagent.workflow import (
+    BaseNodeV2,
+    NodeRegistryV2,
+    ValidationProblem,
+    WorkflowGraph,
+    validate_graph,
+)
 from snapagent.workflow.plan import compile_plan
 
 from .conftest import ARCHITECTURE_EXAMPLE
@@ -298,3 +304,24 @@ def test_every_problem_is_reported_at_once(registry: NodeRegistryV2) -> None:
 def test_shipped_examples_are_valid(path: Path) -> None:
     graph = WorkflowGraph.from_json(json.loads(path.read_text()))
     assert validate_graph(graph, default_registry()) == []
+
+
+def test_node_types_declare_the_knowledge_bases_and_models_their_config_names() -> None:
+    registry = default_registry()
+    knowledge, llm, template = (registry.get(k) for k in ("knowledge", "llm", "template"))
+    assert knowledge is not None
+    assert llm is not None
+    assert template is not None
+    refs = knowledge.resources({"knowledge_base_ids": ["a", "b"], "top_k": 3})
+    assert [(r.kind, r.value, r.path) for r in refs] == [
+        ("knowledge_base", "a", "config.knowledge_base_ids[0]"),
+        ("knowledge_base", "b", "config.knowledge_base_ids[1]"),
+    ]
+    assert [(r.kind, r.value) for r in llm.resources({})] == [("chat_model", None)]
+    assert [(r.kind, r.value) for r in llm.resources({"model": "offline"})] == [
+        ("chat_model", "offline")
+    ]
+    assert template.resources({"template": "{{ x }}"}) == []
+    # Any node type, at any depth: a new or unknown type cannot hide a knowledge base.
+    nested = BaseNodeV2.resources({"tools": [{"knowledge_base_id": "c"}]})
+    assert [(r.value, r.path) for r in nested] == [("c", "config.tools[0].knowledge_base_id")]

@@ -24,6 +24,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware
+from snapagent.api.console import ConsoleSettings, install_console
+from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
 from snapagent.api.routes import (
     api_keys,
@@ -35,6 +37,7 @@ from snapagent.api.routes import (
     knowledge_bases,
     metrics,
     migration,
+    node_types,
     readiness,
     sessions,
     workflow_versions,
@@ -42,15 +45,18 @@ from snapagent.api.routes import (
 from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
+from snapagent.llm.lazy import DeferredChatModelRegistry
 from snapagent.observability.install import install_observability
 from snapagent.observability.settings import ObservabilitySettings
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
 from snapagent.services.chat import ChatService
+from snapagent.services.graph_resources import GraphResources
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings, get_core_settings
 from snapagent.workflow.node import NodeRegistryV2
+from snapagent.workflow.services import ChatModelProvider
 
 __all__ = ["ShutdownSettings", "StartupHook", "create_app"]
 
@@ -94,13 +100,17 @@ def create_app(
     core_settings: CoreSettings | None = None,
     node_registry: NodeRegistryV2 | None = None,
     knowledge: KnowledgeService | None = None,
+    chat_models: ChatModelProvider | None = None,
     startup_hooks: tuple[StartupHook, ...] = (),
     observability: ObservabilitySettings | None = None,
     rate_limits: RateLimitSettings | None = None,
     shutdown: ShutdownSettings | None = None,
+    console: ConsoleSettings | None = None,
 ) -> FastAPI:
     """Build the app. A ``database`` or ``knowledge`` service passed in stays the caller's:
-    the app neither starts nor closes them. ``shutdown`` defaults to the environment's."""
+    the app neither starts nor closes them. ``shutdown`` defaults to the environment's.
+    ``chat_models`` defaults to the environment's providers; ``node_registry`` (default: the
+    built-in types) is frozen here - register custom node types before calling."""
     settings = settings or ServerSettings()
     core = core_settings or get_core_settings()
     owns_database = database is None
@@ -108,13 +118,16 @@ def create_app(
     owns_knowledge = knowledge is None
     knowledge = knowledge or KnowledgeService(db)
     credentials = Credentials.from_settings(settings, core.data_dir)
+    chat_models = chat_models or DeferredChatModelRegistry()
     state = AppState(
         settings=settings,
         core_settings=core,
         database=db,
         credentials=credentials,
-        node_registry=node_registry or _default_registry(),
+        node_registry=(node_registry or _default_registry()).freeze(),
         knowledge=knowledge,
+        chat_models=chat_models,
+        graph_resources=GraphResources(chat_models),
     )
     record_timeout_s = (shutdown or ShutdownSettings()).record_timeout_s
 
@@ -122,6 +135,7 @@ def create_app(
         service = state.extras.get(chat.CHAT_SERVICE)
         if isinstance(service, ChatService):
             await service.close(record_timeout_s)
+            await service.runtime.aclose()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,6 +158,9 @@ def create_app(
         summary="Self-hostable backend for RAG chatbots with versioned, port-based workflows.",
         version=version("snapagent"),
         lifespan=lifespan,
+        # Served from this installation by install_docs_ui, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.snapagent = state
     install_error_handlers(app)
@@ -162,9 +179,13 @@ def create_app(
     app.include_router(api_keys.router)
     app.include_router(bots.router)
     app.include_router(workflow_versions.router)
+    app.include_router(node_types.router)
     app.include_router(knowledge_bases.router)
     app.include_router(chat.router)
     app.include_router(sessions.router)
     app.include_router(executions.router)
     app.include_router(migration.router)
+    install_docs_ui(app)
+    # The web console answers what no route above does (GET, outside the API's paths).
+    install_console(app, console)
     return app

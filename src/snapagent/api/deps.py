@@ -93,7 +93,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 async def get_bot_service(session: DbSession, state: AppStateDep) -> BotService:
-    return BotService(session, state.node_registry)
+    return BotService(session, state.node_registry, state.graph_resources)
 
 
 Bots = Annotated[BotService, Depends(get_bot_service)]
@@ -102,7 +102,7 @@ Bots = Annotated[BotService, Depends(get_bot_service)]
 async def get_workflow_version_service(
     session: DbSession, state: AppStateDep
 ) -> WorkflowVersionService:
-    return WorkflowVersionService(session, state.node_registry)
+    return WorkflowVersionService(session, state.node_registry, state.graph_resources)
 
 
 WorkflowVersions = Annotated[WorkflowVersionService, Depends(get_workflow_version_service)]

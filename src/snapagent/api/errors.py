@@ -68,6 +68,9 @@ _TITLES = {
 }
 
 
+_RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "errors", "problems"})
+
+
 def _type_uri(slug: str) -> str:
     return f"urn:snapagent:problem:{slug}"
 
@@ -149,6 +152,9 @@ async def _snapagent_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, e.GraphValidationError):
         errors = graph_problem_errors(exc.problems)
         extra["problems"] = [_problem_dict(p) for p in exc.problems]
+    if isinstance(exc, e.ConflictError):
+        # What the conflict is with (the bots using a knowledge base...): the caller's own.
+        extra.update({k: v for k, v in exc.details.items() if k not in _RESERVED_MEMBERS})
     if status >= 500:
         log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
     return problem_response(

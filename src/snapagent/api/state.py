@@ -13,9 +13,11 @@ from typing import Any
 from snapagent.db.session import Database
 from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
+from snapagent.services.graph_resources import GraphResources
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
 from snapagent.workflow.node import NodeRegistryV2
+from snapagent.workflow.services import ChatModelProvider
 
 __all__ = ["AppState"]
 
@@ -29,5 +31,10 @@ class AppState:
     database: Database
     credentials: Credentials
     node_registry: NodeRegistryV2
+    """The V2 registry (frozen): what drafts are validated with; never holds ``v1_*`` types."""
     knowledge: KnowledgeService
+    chat_models: ChatModelProvider
+    """The configured providers (not observed): chats resolve through it, validation checks
+    model ids against it."""
+    graph_resources: GraphResources
     extras: dict[str, Any] = field(default_factory=dict)

@@ -9,6 +9,9 @@ app = typer.Typer(
     help="SnapAgent: a self-hostable backend for RAG chatbots with port-based workflows.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Plain help: typer's rich panels print "<bool>" beside every flag, so `--dry-run` reads
+    # as if it took a value. Options that take one name it (`--limit N`).
+    rich_markup_mode=None,
 )
 
 # Command groups (one module each). Keep this list sorted.

@@ -4,8 +4,11 @@
     snapagent config check --json       # the same as JSON (for scripts and CI)
     snapagent config check --offline    # do not connect to the database
 
-Secrets (JWT secret, API keys) are never printed: they show as ``set`` or ``unset``; URLs show
-with their password replaced by ``***``. Exit codes: 0 the configuration would start, 1 it
+Secrets (JWT secret, API keys, passwords, tokens) are never printed: they show as ``set`` or
+``unset``; URLs show with their password replaced by ``***``; everything else (CORS headers
+included) shows as it is. With no ``SNAPAGENT_JWT_SECRET`` the embedded default signs with a
+secret generated into ``<data_dir>/jwt_secret``: that is reported as in use (or as what the first
+start will generate), never as ``unset``. Exit codes: 0 the configuration would start, 1 it
 would refuse to start (each problem names its setting), 2 a value is malformed (e.g.
 ``SNAPAGENT_PORT=abc``), also naming the setting.
 """
@@ -61,7 +64,9 @@ def settings_classes() -> tuple[type[BaseSettings], ...]:
 
 
 MASKED_SET, MASKED_UNSET = "set", "unset"
-_SECRET_NAME_ENDINGS = ("secret", "api_key", "password", "token", "headers", "credentials")
+# Only values that grant access; lists such as CORS headers are configuration, not secrets.
+_SECRET_NAME_ENDINGS = ("secret", "api_key", "password", "token", "credentials")
+_JWT_SECRET_ENV = "SNAPAGENT_JWT_SECRET"
 
 config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
 
@@ -111,7 +116,7 @@ class SettingLine:
     group: str
     env: str
     value: Any
-    source: str  # "environment" or "default"
+    source: str  # "environment", "default" or "data directory" (the generated JWT secret)
 
 
 def _read(
@@ -141,6 +146,21 @@ def _read(
     return settings, lines, []
 
 
+def _jwt_secret_in_use(lines: list[SettingLine], core: CoreSettings) -> list[SettingLine]:
+    """Report the generated secret the server signs with when none is configured."""
+    path = core.data_dir / "jwt_secret"
+    if path.exists():
+        shown = f"{MASKED_SET} (generated, {path})"
+    else:
+        shown = f"{MASKED_UNSET} (the first start generates {path})"
+    return [
+        SettingLine(ln.group, ln.env, shown, "data directory" if path.exists() else ln.source)
+        if ln.env == _JWT_SECRET_ENV and ln.value == MASKED_UNSET
+        else ln
+        for ln in lines
+    ]
+
+
 def _print_text(
     lines: list[SettingLine], invalid: list[ConfigProblem], startup: list[ConfigProblem]
 ) -> None:
@@ -151,7 +171,7 @@ def _print_text(
             group = line.group
             typer.echo(f"[{group}]")
         shown = "(none)" if line.value is None else line.value
-        marker = "" if line.source == "default" else "  (from environment)"
+        marker = "" if line.source == "default" else f"  (from {line.source})"
         typer.echo(f"  {line.env:<{width}} = {shown}{marker}")
     for problem in invalid:
         typer.echo(f"invalid value: {problem}", err=True)
@@ -164,7 +184,9 @@ def _print_text(
 @config_app.command("check")
 def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    offline: Annotated[bool, typer.Option(help="Do not connect to the database.")] = False,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="Do not connect to the database.")
+    ] = False,
 ) -> None:
     """Print the effective configuration (secrets masked); fail if it would not start."""
     lines: list[SettingLine] = []
@@ -183,6 +205,7 @@ def check(
         assert isinstance(core, CoreSettings)
         assert isinstance(server, ServerSettings)
         assert isinstance(deployment, DeploymentSettings)
+        lines = _jwt_secret_in_use(lines, core)
         startup = asyncio.run(find_problems(server, core, deployment, check_database=not offline))
     if as_json:
         body = {

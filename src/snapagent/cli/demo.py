@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from snapagent.cli.serve import prepare, run_server
+from snapagent.cli.serve import HostOption, PortOption, prepare, run_server
 from snapagent.db.session import Database
 from snapagent.demo.seed import DemoSetup, seed_demo
 from snapagent.errors import SnapAgentError
@@ -77,8 +77,8 @@ def demo(
     serve: Annotated[
         bool, typer.Option("--serve/--no-serve", help="Serve the API after seeding.")
     ] = True,
-    host: Annotated[str | None, typer.Option(help="Interface to bind (default 127.0.0.1).")] = None,
-    port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
 ) -> None:
     """Seed a demo user, API key, knowledge base and published bot; then serve."""
     overrides = {k: v for k, v in {"host": host, "port": port}.items() if v is not None}

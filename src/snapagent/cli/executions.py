@@ -42,6 +42,7 @@ def prune(
         None,
         "--older-than-days",
         min=0,
+        metavar="DAYS",
         help="Delete runs that started more than N days ago "
         "(default: SNAPAGENT_EXECUTIONS_RETENTION_DAYS, 90).",
     ),
@@ -49,6 +50,7 @@ def prune(
         None,
         "--batch-size",
         min=1,
+        metavar="N",
         max=10_000,
         help="Runs deleted per transaction; small batches keep locks short.",
     ),

@@ -71,15 +71,18 @@ def _run(action: Callable[[KnowledgeService, str], Awaitable[T]]) -> T:
 @kb_app.command("create")
 def create(
     name: str = typer.Argument(..., help="Name, unique among your knowledge bases."),
-    description: str = typer.Option("", "--description", "-d"),
+    description: str = typer.Option("", "--description", "-d", metavar="TEXT"),
     embedding_model: str | None = typer.Option(
         None,
         "--embedding-model",
+        metavar="SPEC",
         help="local:multilingual-e5-small | local | openai:<model> | bedrock:<model-id> "
         "(default: SNAPAGENT_KNOWLEDGE_DEFAULT_EMBEDDING_MODEL, local:multilingual-e5-small).",
     ),
-    chunk_tokens: int | None = typer.Option(None, "--chunk-tokens", min=16, max=8192),
-    overlap_tokens: int | None = typer.Option(None, "--overlap-tokens", min=0, max=1024),
+    chunk_tokens: int | None = typer.Option(None, "--chunk-tokens", min=16, max=8192, metavar="N"),
+    overlap_tokens: int | None = typer.Option(
+        None, "--overlap-tokens", min=0, max=1024, metavar="N"
+    ),
 ) -> None:
     """Create a knowledge base."""
 
@@ -202,6 +205,7 @@ def reembed(
         str | None,
         typer.Option(
             "--model",
+            metavar="SPEC",
             help="Embedding spec to move to (default: the default for new knowledge bases, "
             "local:multilingual-e5-small).",
         ),
@@ -253,9 +257,9 @@ def reembed(
 def query(
     kb: str = typer.Argument(..., help="Knowledge base id or name."),
     question: str = typer.Argument(...),
-    top_k: int = typer.Option(4, "--top-k", "-k", min=1, max=100),
-    mode: str = typer.Option("hybrid", "--mode", help="hybrid | vector | keyword"),
-    score_threshold: float | None = typer.Option(None, "--score-threshold"),
+    top_k: int = typer.Option(4, "--top-k", "-k", min=1, max=100, metavar="N"),
+    mode: str = typer.Option("hybrid", "--mode", metavar="MODE", help="hybrid | vector | keyword"),
+    score_threshold: float | None = typer.Option(None, "--score-threshold", metavar="SCORE"),
     as_json: bool = typer.Option(False, "--json", help="Print full results (text included)."),
 ) -> None:
     """Retrieve the chunks most relevant to QUESTION."""

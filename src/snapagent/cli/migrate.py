@@ -190,13 +190,20 @@ def migrate_workflows(
     dry_run: bool = typer.Option(False, "--dry-run", help="Convert and validate; write nothing."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Print one line per bot."),
     limit: int | None = typer.Option(
-        None, "--limit", min=1, help="Attempt at most N bots (already migrated ones don't count)."
+        None,
+        "--limit",
+        min=1,
+        metavar="N",
+        help="Attempt at most N bots (already migrated ones don't count).",
     ),
     bot_id: list[str] | None = typer.Option(  # noqa: B008
-        None, "--bot-id", help="Only this bot (repeatable)."
+        None, "--bot-id", metavar="ID", help="Only this bot (repeatable)."
     ),
     database_url: str | None = typer.Option(
-        None, "--database-url", help="SQLAlchemy URL; default DATABASE_URL or the embedded SQLite."
+        None,
+        "--database-url",
+        metavar="URL",
+        help="SQLAlchemy URL; default DATABASE_URL or the embedded SQLite.",
     ),
     rollback: bool = typer.Option(
         False, "--rollback", help="Restore V1 for the --bot-id bots, turn V2 off, drop the draft."

@@ -12,7 +12,9 @@ cancelled, 2 the graph, a file or an argument is invalid.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import mimetypes
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +25,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from snapagent.errors import GraphValidationError, InputValidationError
+from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.nodes import default_registry
+from snapagent.nodes.settings import get_node_settings
 from snapagent.testing import InMemoryRetriever, ScriptedChatModel, ScriptedChatModels
 from snapagent.workflow import (
     RunFinished,
@@ -138,10 +142,13 @@ def _print_result(result: WorkflowRunResult) -> None:
         table.add_column(
             column, justify="right" if column in ("#", "ms", "retries", "tokens") else "left"
         )
-    for node in result.ordered_nodes():
+    for node in result.flattened_nodes():
+        # A node inside an iteration/loop body shows where: "  summarise [each 2]".
+        where = " ".join(f"{container} {index}" for container, index in node.scope)
+        name = f"{'  ' * len(node.scope)}{node.node_id}" + (f" ({where})" if where else "")
         table.add_row(
             str(node.index) if node.index >= 0 else "-",
-            node.node_id,
+            name,
             node.node_type,
             node.status.value,
             f"{node.elapsed_s * 1000:.3f}",
@@ -158,12 +165,30 @@ def _print_result(result: WorkflowRunResult) -> None:
 
 
 async def _execute(
-    executor: WorkflowExecutorV2, graph: WorkflowGraph, inputs: dict[str, Any], events: bool
+    executor: WorkflowExecutorV2,
+    graph: WorkflowGraph,
+    inputs: dict[str, Any],
+    events: bool,
+    files: list[dict[str, Any]],
+    reader: IsolatedDocumentReader,
+) -> WorkflowRunResult:
+    try:
+        return await _run(executor, graph, inputs, events, {"user_id": "cli", "files": files})
+    finally:
+        await reader.close()
+
+
+async def _run(
+    executor: WorkflowExecutorV2,
+    graph: WorkflowGraph,
+    inputs: dict[str, Any],
+    events: bool,
+    sys: dict[str, Any],
 ) -> WorkflowRunResult:
     if not events:
-        return await executor.run(graph, inputs, {"user_id": "cli"})
+        return await executor.run(graph, inputs, sys)
     result: WorkflowRunResult | None = None
-    async for event in executor.stream(graph, inputs, {"user_id": "cli"}):
+    async for event in executor.stream(graph, inputs, sys):
         data = event.to_dict()
         if isinstance(event, RunFinished):
             result = event.result
@@ -195,6 +220,14 @@ def run_workflow(
     events: Annotated[
         bool, typer.Option("--events", help="Print every event as a JSON line.")
     ] = False,
+    files: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--file",
+            metavar="FILE",
+            help="A file attached to the run (repeatable), read as sys.files.",
+        ),
+    ] = None,
 ) -> None:
     """Validate GRAPH.json (printing every problem) and run it with offline services."""
     graph = _load_graph(graph_path)
@@ -202,8 +235,15 @@ def run_workflow(
         run_inputs = parse_inputs(inputs or [])
     except InputValidationError as exc:
         raise _fail(exc.message) from None
+    node_settings = get_node_settings()
+    # Files are read out of process; the workers start only if a node reads one.
+    reader = IsolatedDocumentReader.create(
+        max_chars=node_settings.document_max_chars, timeout_s=node_settings.document_timeout_s
+    )
     services = ServiceContainer(
-        chat_models=offline_chat_models(), retriever=_retriever(graph, docs or [])
+        chat_models=offline_chat_models(),
+        retriever=_retriever(graph, docs or []),
+        documents=reader,
     )
     executor = WorkflowExecutorV2(default_registry(), services)
     try:
@@ -211,10 +251,22 @@ def run_workflow(
     except GraphValidationError as exc:
         _print_problems(exc)
         raise typer.Exit(2) from None
-    result = asyncio.run(_execute(executor, graph, run_inputs, events))
+    attached = [_attachment(path) for path in files or []]
+    result = asyncio.run(_execute(executor, graph, run_inputs, events, attached, reader))
     _print_result(result)
     if not result.succeeded:
         raise typer.Exit(1)
+
+
+def _attachment(path: Path) -> dict[str, Any]:
+    """A file as the chat API attaches it: name, content type, base64 data."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _fail(f"--file {path}: {exc.strerror or exc}") from None
+    content_type = mimetypes.guess_type(path.name)[0]
+    encoded = base64.b64encode(data).decode("ascii")
+    return {"name": path.name, "content_type": content_type, "data": encoded}
 
 
 def register(app: typer.Typer) -> None:

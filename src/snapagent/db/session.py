@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from snapagent.errors import InputValidationError, UnavailableError
+from snapagent.private_files import create_private_file, make_private_dir
 from snapagent.settings import CoreSettings
 
 __all__ = ["Database", "redact_url"]
@@ -100,7 +101,9 @@ class Database:
         if self.is_sqlite:
             path = self.url.database
             if path and path != ":memory:" and not path.startswith("file:"):
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Private from the first byte: SQLite gives -wal/-shm the database's mode.
+                make_private_dir(Path(path).parent)
+                create_private_file(Path(path))
         else:
             kwargs["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)

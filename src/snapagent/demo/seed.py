@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
 from snapagent.errors import AuthenticationError, NotFoundError
+from snapagent.private_files import make_private_dir
 from snapagent.services.accounts import AccountService, Credentials
 from snapagent.services.bots import BotService
 from snapagent.services.knowledge import DocumentInfo, KnowledgeService
@@ -65,7 +66,7 @@ def _load_saved(path: Path) -> dict[str, Any]:
 
 
 def _save(path: Path, data: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

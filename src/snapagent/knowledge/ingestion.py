@@ -43,8 +43,9 @@ from snapagent.knowledge.jobs import (
 )
 from snapagent.knowledge.records import ChunkRecord, EmbeddingResolver, IndexChange, IndexListener
 from snapagent.knowledge.settings import KnowledgeSettings
-from snapagent.knowledge.store import default_title, read_original
+from snapagent.knowledge.store import MAX_TITLE_LENGTH, default_title, read_original
 from snapagent.llm.embedding import EmbeddingModel
+from snapagent.names import clean_name
 
 __all__ = ["IngestionError", "IngestionWorker"]
 
@@ -226,8 +227,10 @@ class IngestionWorker:
                 f"embedding model {job.embedding_model!r} returns {model.dimension} dimensions "
                 f"but this knowledge base holds {job.embedding_dim}-dimensional vectors"
             )
-        title = parsed.title if job.title == default_title(job.filename) else job.title
-        if not await update_job(self._db, job, status=DocumentStatus.CHUNKING, title=title[:500]):
+        # A title found inside the file is as untrusted as a typed one: cleaned the same way.
+        found = clean_name(parsed.title)[:MAX_TITLE_LENGTH]
+        title = (found or job.title) if job.title == default_title(job.filename) else job.title
+        if not await update_job(self._db, job, status=DocumentStatus.CHUNKING, title=title):
             return  # deleted or re-claimed meanwhile
         drafts = await asyncio.to_thread(
             chunk_document,

@@ -4,7 +4,9 @@ The query uses the same expression and predicate as the per-dimension partial HN
 (`snapagent.db.vector_indexes`): ``embedding::vector(N) <=> q ... WHERE embedding_dim = N``.
 HNSW applies the knowledge-base/document filter after walking the graph, so a selective filter
 can leave fewer than ``top_k`` rows; then the search is repeated exactly (index scan off), which
-is cheap precisely because the filter is selective.
+is cheap precisely because the filter is selective. The statement also requires the knowledge
+base to belong to the querying owner (an uncorrelated ``EXISTS``, evaluated once per query), so
+the SQL itself never returns another account's chunks.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ def vector_search_sql(dim: int, *, with_documents: bool = False) -> str:
     dim = int(dim)  # goes into the SQL text (it must match the index expression)
     distance = f"(c.embedding::vector({dim})) <=> CAST(:q AS vector({dim}))"
     documents = " AND c.document_id IN :docs" if with_documents else ""
+    owned = "EXISTS (SELECT 1 FROM knowledge_bases k WHERE k.id = :kb AND k.owner_id = :owner)"
     return (
         f"SELECT c.id, 1 - ({distance}) AS score FROM chunks c "
-        f"WHERE c.embedding_dim = {dim} AND c.knowledge_base_id = :kb{documents} "
+        f"WHERE c.embedding_dim = {dim} AND c.knowledge_base_id = :kb{documents} AND {owned} "
         f"ORDER BY {distance} LIMIT :k"
     )
 
@@ -39,19 +42,26 @@ async def pg_vector_search(
     session: AsyncSession,
     *,
     knowledge_base_id: str,
+    owner_id: str,
     vector: npt.NDArray[np.float32],
     top_k: int,
     document_ids: Sequence[str] | None = None,
     ef_search: int = 100,
     expected: int | None = None,
 ) -> list[tuple[str, float]]:
-    """The ``top_k`` (chunk id, cosine similarity) pairs of one KB, best first.
+    """The ``top_k`` (chunk id, cosine similarity) pairs of one KB of ``owner_id``, best first
+    (none when the knowledge base belongs to someone else).
 
     ``expected`` is how many chunks the filter admits (if known): fewer hits than
     ``min(top_k, expected)`` from the index triggers the exact fallback.
     """
     dim = int(vector.shape[0])
-    params: dict[str, object] = {"q": _vector_literal(vector), "kb": knowledge_base_id, "k": top_k}
+    params: dict[str, object] = {
+        "q": _vector_literal(vector),
+        "kb": knowledge_base_id,
+        "owner": owner_id,
+        "k": top_k,
+    }
     statement = text(vector_search_sql(dim, with_documents=document_ids is not None))
     if document_ids is not None:
         statement = statement.bindparams(bindparam("docs", expanding=True))

@@ -7,9 +7,13 @@ character bigrams, vector hits from an in-memory float32 matrix (SQLite) or pgve
 weight shrinks for queries in languages the KB's embedding model does not cover). Then an
 optional reranker, ``score_threshold`` and ``top_k``.
 
+Every query is scoped to ``query.owner_id`` in the database query itself (the knowledge bases
+are read with ``owner_id = :owner``, and the pgvector search repeats the check), so a
+knowledge base id of another account contributes nothing, whoever built the query.
+
     retriever = KnowledgeRetriever(db, resolve_embedding_model)
     worker.add_listener(retriever.on_change)       # keep in-memory indexes current
-    docs = await retriever.retrieve(RetrievalQuery("연차는 며칠?", [kb.id], top_k=4))
+    docs = await retriever.retrieve(RetrievalQuery("연차는 며칠?", [kb.id], owner_id=user.id))
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ class KnowledgeRetriever:
     """Finds the chunks most relevant to a query in one or more knowledge bases.
 
     >>> retriever = KnowledgeRetriever(db, resolver)  # doctest: +SKIP
-    >>> await retriever.retrieve(RetrievalQuery("refund policy", [kb_id]))  # doctest: +SKIP
+    >>> query = RetrievalQuery("refund policy", [kb_id], owner_id=user_id)  # doctest: +SKIP
+    >>> await retriever.retrieve(query)  # doctest: +SKIP
     """
 
     def __init__(
@@ -100,7 +105,7 @@ class KnowledgeRetriever:
         _validate(query)
         if not query.query.strip() or not query.knowledge_base_ids:
             return []
-        rows = await self._kb_rows(query.knowledge_base_ids)
+        rows = await self._kb_rows(query.knowledge_base_ids, query.owner_id)
         query_vectors: dict[str, npt.NDArray[np.float32]] = {}
         hits: list[_Hit] = []
         indexes: dict[str, KnowledgeBaseIndex] = {}
@@ -115,7 +120,8 @@ class KnowledgeRetriever:
             hits = [h for h in hits if h.score >= query.score_threshold]
         return [_to_document(h, indexes[h.kb_id], query.mode) for h in hits[: query.top_k]]
 
-    async def _kb_rows(self, kb_ids: Any) -> list[_KBRow]:
+    async def _kb_rows(self, kb_ids: Any, owner_id: str) -> list[_KBRow]:
+        """The named knowledge bases that belong to ``owner_id`` (others are left out)."""
         ids = list(dict.fromkeys(kb_ids))
         async with self._db.session() as session:
             result = await session.execute(
@@ -125,11 +131,25 @@ class KnowledgeRetriever:
                     KnowledgeBase.embedding_dim,
                     KnowledgeBase.retrieval_settings,
                     KnowledgeBase.revision,
-                ).where(KnowledgeBase.id.in_(ids))
+                ).where(KnowledgeBase.id.in_(ids), KnowledgeBase.owner_id == owner_id)
             )
             found = {r.id: _KBRow(*r) for r in result}
-        for missing in set(ids) - set(found):
-            self.cache.forget(missing)  # deleted knowledge bases simply contribute nothing
+            missing = [kb_id for kb_id in ids if kb_id not in found]
+            if missing:
+                # Deleted or another account's: either way they contribute nothing. Only the
+                # deleted ones leave the cache (naming someone's id must not evict their index).
+                existing = set(
+                    await session.scalars(
+                        select(KnowledgeBase.id).where(KnowledgeBase.id.in_(missing))
+                    )
+                )
+                for kb_id in missing:
+                    if kb_id not in existing:
+                        self.cache.forget(kb_id)
+                if existing:
+                    log.warning(
+                        "retrieval skipped %d knowledge base(s) of another account", len(existing)
+                    )
         return [found[i] for i in ids if i in found]
 
     async def _search_kb(
@@ -220,6 +240,7 @@ class KnowledgeRetriever:
             return await pg_vector_search(
                 session,
                 knowledge_base_id=row.id,
+                owner_id=query.owner_id,
                 vector=vector,
                 top_k=top_k,
                 document_ids=list(query.document_ids) if query.document_ids is not None else None,
@@ -271,6 +292,8 @@ def _validate(query: RetrievalQuery) -> None:
         raise InputValidationError(f"top_k must be within 1..{MAX_TOP_K}", field="top_k")
     if isinstance(query.knowledge_base_ids, str):
         raise InputValidationError("knowledge_base_ids must be a list", field="knowledge_base_ids")
+    if not isinstance(query.owner_id, str):
+        raise InputValidationError("a retrieval names the owner it runs for", field="owner_id")
 
 
 def _to_document(hit: _Hit, index: KnowledgeBaseIndex, mode: str) -> RetrievedDocument:

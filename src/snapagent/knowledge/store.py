@@ -12,8 +12,6 @@ up *with* the owner: another owner's knowledge base is simply "not found".
 from __future__ import annotations
 
 import hashlib
-import re
-import unicodedata
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -31,6 +29,7 @@ from snapagent.db.models.knowledge import (
     KnowledgeBase,
 )
 from snapagent.errors import ConflictError, InputValidationError, NotFoundError
+from snapagent.names import clean_name, readable_name
 
 __all__ = [
     "add_document",
@@ -50,7 +49,7 @@ __all__ = [
 ]
 
 MAX_NAME_LENGTH = 200
-_UNSAFE_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+MAX_TITLE_LENGTH = 500
 
 
 async def get_or_create_user(session: AsyncSession, email: str) -> User:
@@ -64,14 +63,7 @@ async def get_or_create_user(session: AsyncSession, email: str) -> User:
 
 
 def _check_name(name: str) -> str:
-    cleaned = _UNSAFE_CHARS.sub("", unicodedata.normalize("NFC", name)).strip()
-    if not cleaned:
-        raise InputValidationError("a knowledge base needs a non-empty name", field="name")
-    if len(cleaned) > MAX_NAME_LENGTH:
-        raise InputValidationError(
-            f"name is longer than {MAX_NAME_LENGTH} characters", field="name"
-        )
-    return cleaned
+    return readable_name(name, max_length=MAX_NAME_LENGTH)
 
 
 async def create_knowledge_base(
@@ -168,9 +160,7 @@ async def delete_knowledge_base(session: AsyncSession, kb: KnowledgeBase) -> Non
 
 def display_filename(filename: str) -> str:
     """The client's filename reduced to a safe display name (never used as a path)."""
-    name = PurePosixPath(filename.replace("\\", "/")).name
-    name = _UNSAFE_CHARS.sub("", unicodedata.normalize("NFC", name)).strip()
-    return name[:255] or "upload"
+    return clean_name(PurePosixPath(filename.replace("\\", "/")).name)[:255] or "upload"
 
 
 def default_title(filename: str) -> str:
@@ -200,7 +190,7 @@ async def add_document(
     name = display_filename(filename)
     doc = Document(
         knowledge_base_id=kb.id,
-        title=(title or "").strip()[:500] or default_title(name),
+        title=clean_name(title or "")[:MAX_TITLE_LENGTH] or default_title(name),
         filename=name,
         content_type=content_type,
         size_bytes=len(data),

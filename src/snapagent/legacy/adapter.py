@@ -159,16 +159,19 @@ class V1LLMAdapter(NodeAdapter):
 
 
 def legacy_registry(base: NodeRegistryV2 | None = None) -> NodeRegistryV2:
-    """``base`` (default: a new built-in registry) extended in place with the V1 adapters,
-    which wrap ``base``'s own knowledge and llm types. Calling it again is a no-op."""
+    """A new, frozen registry: ``base``'s types (default: the built-in ones) plus the V1
+    adapters, which wrap ``base``'s own knowledge and llm types.
+
+    ``base`` itself is never changed, so the registry that validates V2 drafts never learns
+    the ``v1_*`` types: an app builds this once at start-up, beside its V2 registry.
+    """
     from snapagent.nodes import default_registry
 
-    registry = base or default_registry()
+    inner = base or default_registry()
+    registry = inner.copy()
     for adapter in (V1KnowledgeAdapter, V1LLMAdapter):
-        if adapter.type_key not in registry:  # idempotent: a shared registry is extended once
-            bound = type(adapter.__name__, (adapter,), {"inner_registry": registry})
-            registry.register(bound)
-    return registry
+        registry.register(type(adapter.__name__, (adapter,), {"inner_registry": inner}))
+    return registry.freeze()
 
 
 def v1_adapter_graph(v1: V1Workflow | Mapping[str, Any]) -> WorkflowGraph:

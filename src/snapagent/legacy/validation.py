@@ -26,6 +26,7 @@ from snapagent.legacy.schema import (
     V1Workflow,
     data_model_for,
 )
+from snapagent.workflow.graph_checks import cyclic_components
 
 __all__ = [
     "LegacyWorkflowError",
@@ -139,48 +140,16 @@ def _parse_edges(raw: Sequence[Any], ids: set[str], problems: list[V1Problem]) -
 
 
 def _cycles(node_ids: Sequence[str], edges: Sequence[V1EdgeModel]) -> list[list[str]]:
-    """Strongly connected components that form a cycle (iterative Tarjan)."""
-    succ: dict[str, list[str]] = defaultdict(list)
+    """Groups of nodes that lie on cycles together, each in workflow order."""
+    deps: dict[str, set[str]] = {node_id: set() for node_id in node_ids}
     for e in edges:
-        succ[e.source].append(e.target)
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-    for root in node_ids:
-        if root in index:
-            continue
-        work = [(root, 0)]
-        while work:
-            node, child_i = work.pop()
-            if child_i == 0:
-                index[node] = low[node] = len(index)
-                stack.append(node)
-                on_stack.add(node)
-            children = succ[node]
-            if child_i < len(children):
-                work.append((node, child_i + 1))
-                child = children[child_i]
-                if child not in index:
-                    work.append((child, 0))
-                elif child in on_stack:
-                    low[node] = min(low[node], index[child])
-                continue
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    top = stack.pop()
-                    on_stack.discard(top)
-                    component.append(top)
-                    if top == node:
-                        break
-                if len(component) > 1 or node in children:
-                    found.append(sorted(component, key=list(node_ids).index))
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return found
+        deps.setdefault(e.target, set()).add(e.source)
+    position = {node_id: i for i, node_id in enumerate(node_ids)}
+    groups: dict[int, list[str]] = defaultdict(list)
+    for node_id, group in cyclic_components(deps).items():
+        groups[group].append(node_id)
+    found = [sorted(members, key=position.__getitem__) for members in groups.values()]
+    return sorted(found, key=lambda members: position[members[0]])
 
 
 def _structure_problems(

@@ -14,11 +14,19 @@ from typing import Any
 
 import anthropic
 
-from snapagent.llm.base import normalise_finish_reason, split_system
+from snapagent.llm.base import Turn, normalise_finish_reason, split_system
 from snapagent.llm.errors import ProviderMalformedResponseError
 from snapagent.llm.retry import RetryPolicy
 from snapagent.llm.sdk_model import SdkChatModel
-from snapagent.workflow.services import ChatChunk, ChatRequest, ChatResult, TokenUsage
+from snapagent.llm.tooling import ToolCallAccumulator, structured_as_tool, take_structured
+from snapagent.workflow.services import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    TokenUsage,
+    ToolCall,
+    ToolChoice,
+)
 
 __all__ = ["AnthropicChatModel"]
 
@@ -58,10 +66,18 @@ class AnthropicChatModel(SdkChatModel):
         params: dict[str, Any] = {
             "model": self.model,
             "max_tokens": self.max_tokens(request),
-            "messages": [{"role": t.role, "content": t.content} for t in turns],
+            "messages": [_message(t) for t in turns],
         }
         if system:
             params["system"] = system
+        tools, choice = structured_as_tool(request)
+        if tools:
+            params["tools"] = [
+                {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
+                for t in tools
+            ]
+            if choice is not None:
+                params["tool_choice"] = _tool_choice(choice)
         if request.temperature is not None:
             # SDK 2.x dropped the typed parameter (newer models fix sampling themselves); the
             # API still accepts it for models that support it, so send it as a raw body field.
@@ -85,18 +101,27 @@ class AnthropicChatModel(SdkChatModel):
         if not isinstance(content, list):
             raise self._malformed("the response has no content list")
         text = "".join(block.text for block in content if getattr(block, "type", "") == "text")
+        calls = [
+            ToolCall(block.id, block.name, block.input if isinstance(block.input, dict) else {})
+            for block in content
+            if getattr(block, "type", "") == "tool_use"
+        ]
+        tool_calls, data = take_structured(request, calls)
         usage = TokenUsage(message.usage.input_tokens or 0, message.usage.output_tokens or 0)
         return ChatResult(
             text=text,
             model=self.model_id,
             finish_reason=normalise_finish_reason(message.stop_reason),
             usage=usage,
+            tool_calls=tool_calls,
+            data=data,
         )
 
     async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
         params = self._params(request)
         input_tokens = output_tokens = 0
         stop_reason: str | None = None
+        calls = ToolCallAccumulator(self.provider, self.model)
         with self.provider_errors():
             stream = await self._client.messages.create(**params, stream=True)
             # Closing the stream closes the HTTP response: a cancelled run frees the connection
@@ -106,6 +131,12 @@ class AnthropicChatModel(SdkChatModel):
                     if event.type == "content_block_delta":
                         if event.delta.type == "text_delta" and event.delta.text:
                             yield ChatChunk(text=event.delta.text)
+                        elif event.delta.type == "input_json_delta":
+                            calls.add(event.index, event.delta.partial_json)
+                    elif event.type == "content_block_start":
+                        block = event.content_block
+                        if block.type == "tool_use":
+                            calls.start(event.index, call_id=block.id, name=block.name)
                     elif event.type == "message_start":
                         input_tokens = event.message.usage.input_tokens or 0
                         output_tokens = event.message.usage.output_tokens or 0
@@ -114,7 +145,39 @@ class AnthropicChatModel(SdkChatModel):
                         output_tokens = event.usage.output_tokens or output_tokens
                         if event.usage.input_tokens:
                             input_tokens = event.usage.input_tokens
+        tool_calls, data = take_structured(request, calls.calls())
         yield ChatChunk(
             finish_reason=normalise_finish_reason(stop_reason),
             usage=TokenUsage(input_tokens, output_tokens),
+            tool_calls=tool_calls,
+            data=data,
         )
+
+
+def _tool_choice(choice: ToolChoice) -> dict[str, Any]:
+    if choice.mode == "tool":
+        return {"type": "tool", "name": choice.name}
+    return {"type": "any" if choice.mode == "required" else choice.mode}
+
+
+def _message(turn: Turn) -> dict[str, Any]:
+    """A turn in the Messages API: plain text, or blocks when tools are involved (tool results
+    first in a user turn, as the API requires; no empty text block, which it refuses)."""
+    if not turn.tool_calls and not turn.tool_results:
+        return {"role": turn.role, "content": turn.content}
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "tool_result",
+            "tool_use_id": result.tool_call_id,
+            "content": result.content,
+            "is_error": result.is_error,
+        }
+        for result in turn.tool_results
+    ]
+    if turn.content:
+        blocks.append({"type": "text", "text": turn.content})
+    blocks += [
+        {"type": "tool_use", "id": call.id, "name": call.name, "input": dict(call.arguments)}
+        for call in turn.tool_calls
+    ]
+    return {"role": turn.role, "content": blocks}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from snapagent.errors import ProviderError
 from snapagent.llm.errors import ProviderBadRequestError, forget_context, reraise_translated
 from snapagent.llm.retry import RetryPolicy
-from snapagent.workflow.services import ChatChunk, ChatRequest, ChatResult
+from snapagent.workflow.services import ChatChunk, ChatMessage, ChatRequest, ChatResult, ToolCall
 
 __all__ = ["RemoteChatModel", "Turn", "normalise_finish_reason", "split_system"]
 
@@ -27,6 +27,8 @@ _FINISH_REASONS = {
     "stop": "stop",
     "max_tokens": "length",
     "length": "length",
+    "tool_use": "tool_calls",
+    "tool_calls": "tool_calls",
 }
 
 
@@ -38,27 +40,49 @@ def normalise_finish_reason(reason: str | None) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """A user/assistant turn after normalisation (system text removed, same roles merged)."""
+    """A user/assistant turn after normalisation (system text removed, same roles merged).
+
+    An assistant turn may carry the ``tool_calls`` it made; a user turn may carry
+    ``tool_results`` (the ``tool`` messages answering them, which every provider but OpenAI
+    sends inside a user turn) before its own text.
+    """
 
     role: str
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_results: tuple[ChatMessage, ...] = ()
+
+
+def _join(first: str, second: str) -> str:
+    return f"{first}\n\n{second}" if first and second else first or second
 
 
 def split_system(request: ChatRequest, *, provider: str, model: str) -> tuple[str, list[Turn]]:
     """The system prompt (request.system + any system messages) and alternating turns.
 
     Anthropic and Bedrock reject two user turns in a row and a conversation that starts with
-    the assistant; merging here keeps history with such gaps usable on every provider.
+    the assistant; merging here keeps history with such gaps usable on every provider. Tool
+    results count as the user's side of the conversation.
     """
     system_parts = [request.system] if request.system else []
     turns: list[Turn] = []
     for message in request.messages:
         if message.role == "system":
             system_parts.append(message.content)
-        elif turns and turns[-1].role == message.role:
-            turns[-1] = Turn(message.role, f"{turns[-1].content}\n\n{message.content}")
+            continue
+        role = "user" if message.role == "tool" else message.role
+        results = (message,) if message.role == "tool" else ()
+        text = "" if message.role == "tool" else message.content
+        if turns and turns[-1].role == role:
+            last = turns[-1]
+            turns[-1] = Turn(
+                role,
+                _join(last.content, text),
+                last.tool_calls + message.tool_calls,
+                last.tool_results + results,
+            )
         else:
-            turns.append(Turn(message.role, message.content))
+            turns.append(Turn(role, text, message.tool_calls, results))
     if turns and turns[0].role == "assistant":
         turns.insert(0, Turn("user", "(conversation continues)"))
     if not turns or turns[-1].role != "user":

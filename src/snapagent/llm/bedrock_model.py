@@ -21,11 +21,12 @@ import boto3
 from botocore.config import Config
 
 from snapagent.errors import ProviderError
-from snapagent.llm.base import RemoteChatModel, normalise_finish_reason, split_system
+from snapagent.llm.base import RemoteChatModel, Turn, normalise_finish_reason, split_system
 from snapagent.llm.botocore_errors import translate_botocore_error
 from snapagent.llm.errors import ProviderMalformedResponseError, ProviderUnavailableError
 from snapagent.llm.retry import RetryPolicy
-from snapagent.workflow.services import ChatChunk, ChatRequest, ChatResult, TokenUsage
+from snapagent.llm.tooling import ToolCallAccumulator, structured_as_tool, take_structured
+from snapagent.workflow.services import ChatChunk, ChatRequest, ChatResult, TokenUsage, ToolCall
 
 __all__ = ["BedrockChatModel", "make_bedrock_client"]
 
@@ -76,11 +77,14 @@ class BedrockChatModel(RemoteChatModel):
             inference["stopSequences"] = list(request.stop)
         params: dict[str, Any] = {
             "modelId": self.model,
-            "messages": [{"role": t.role, "content": [{"text": t.content}]} for t in turns],
+            "messages": [_message(t) for t in turns],
             "inferenceConfig": inference,
         }
         if system:
             params["system"] = [{"text": system}]
+        tool_config = _tool_config(request, turns)
+        if tool_config is not None:
+            params["toolConfig"] = tool_config
         return params
 
     def _fail(self, what: str, error: type[ProviderUnavailableError]) -> ProviderError:
@@ -94,16 +98,24 @@ class BedrockChatModel(RemoteChatModel):
         try:
             content = response["output"]["message"]["content"]
             text = "".join(block.get("text", "") for block in content)
+            calls = [
+                ToolCall(use["toolUseId"], use["name"], use.get("input") or {})
+                for block in content
+                if (use := block.get("toolUse")) is not None
+            ]
             usage = response.get("usage", {})
         except (KeyError, TypeError, AttributeError):
             raise self._fail(
                 "the response has no message", ProviderMalformedResponseError
             ) from None
+        tool_calls, data = take_structured(request, calls)
         return ChatResult(
             text=text,
             model=self.model_id,
             finish_reason=normalise_finish_reason(response.get("stopReason")),
             usage=TokenUsage(usage.get("inputTokens", 0), usage.get("outputTokens", 0)),
+            tool_calls=tool_calls,
+            data=data,
         )
 
     async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
@@ -111,14 +123,26 @@ class BedrockChatModel(RemoteChatModel):
         pump = _StreamPump(lambda: self._client.converse_stream(**params)["stream"])
         stop_reason: str | None = None
         usage = TokenUsage()
+        calls = ToolCallAccumulator(self.provider, self.model)
         try:
             with self.provider_errors():
                 pump.start()
                 while (event := await pump.next_event()) is not None:
                     if "contentBlockDelta" in event:
-                        text = event["contentBlockDelta"].get("delta", {}).get("text")
-                        if text:
-                            yield ChatChunk(text=text)
+                        block = event["contentBlockDelta"]
+                        delta = block.get("delta", {})
+                        if delta.get("text"):
+                            yield ChatChunk(text=delta["text"])
+                        elif "toolUse" in delta:
+                            calls.add(
+                                block.get("contentBlockIndex", 0), delta["toolUse"].get("input")
+                            )
+                    elif "contentBlockStart" in event:
+                        block = event["contentBlockStart"]
+                        use = block.get("start", {}).get("toolUse")
+                        if use is not None:
+                            index = block.get("contentBlockIndex", 0)
+                            calls.start(index, call_id=use.get("toolUseId"), name=use.get("name"))
                     elif "messageStop" in event:
                         stop_reason = event["messageStop"].get("stopReason")
                     elif "metadata" in event:
@@ -130,7 +154,64 @@ class BedrockChatModel(RemoteChatModel):
             pump.stop()
         if stop_reason is None:
             raise self._fail("the stream ended before the answer did", ProviderUnavailableError)
-        yield ChatChunk(finish_reason=normalise_finish_reason(stop_reason), usage=usage)
+        tool_calls, data = take_structured(request, calls.calls())
+        yield ChatChunk(
+            finish_reason=normalise_finish_reason(stop_reason),
+            usage=usage,
+            tool_calls=tool_calls,
+            data=data,
+        )
+
+
+def _message(turn: Turn) -> dict[str, Any]:
+    """A turn as Converse content blocks: tool results first in a user turn, no empty text
+    block (Converse refuses blank text)."""
+    blocks: list[dict[str, Any]] = [
+        {
+            "toolResult": {
+                "toolUseId": result.tool_call_id,
+                "content": [{"text": result.content}],
+                "status": "error" if result.is_error else "success",
+            }
+        }
+        for result in turn.tool_results
+    ]
+    if turn.content or not (turn.tool_results or turn.tool_calls):
+        blocks.append({"text": turn.content})
+    blocks += [
+        {"toolUse": {"toolUseId": call.id, "name": call.name, "input": dict(call.arguments)}}
+        for call in turn.tool_calls
+    ]
+    return {"role": turn.role, "content": blocks}
+
+
+def _tool_config(request: ChatRequest, turns: list[Turn]) -> dict[str, Any] | None:
+    """Converse ``toolConfig``. It has no "none" choice: such a request sends no tools - unless
+    the conversation already holds tool turns, which Converse only accepts with tools
+    declared, and then the model is left to choose."""
+    tools, choice = structured_as_tool(request)
+    has_tool_turns = any(t.tool_calls or t.tool_results for t in turns)
+    if not tools or (choice is not None and choice.mode == "none" and not has_tool_turns):
+        return None
+    config: dict[str, Any] = {
+        "tools": [
+            {
+                "toolSpec": {
+                    "name": t.name,
+                    "description": t.description,
+                    "inputSchema": {"json": dict(t.parameters)},
+                }
+            }
+            for t in tools
+        ]
+    }
+    if choice is not None and choice.mode != "none":
+        config["toolChoice"] = (
+            {"tool": {"name": choice.name}}
+            if choice.mode == "tool"
+            else {"any" if choice.mode == "required" else "auto": {}}
+        )
+    return config
 
 
 class _StreamPump:

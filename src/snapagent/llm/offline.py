@@ -19,6 +19,7 @@ import re
 from collections.abc import AsyncIterator
 
 from snapagent.llm.extractive import ExtractiveAnswerer
+from snapagent.llm.offline_tools import offline_tool_answer
 from snapagent.llm.tokens import estimate_tokens
 from snapagent.workflow.services import ChatChunk, ChatRequest, ChatResult, TokenUsage
 
@@ -47,6 +48,10 @@ class OfflineChatModel:
         return self._answerer.answer(request)
 
     def _result(self, request: ChatRequest) -> ChatResult:
+        # Tool calls, answers from tool results and structured output: see offline_tools.
+        special = offline_tool_answer(request)
+        if special is not None:
+            return special
         answer = self.answer(request)
         finish = "stop"
         if request.max_tokens is not None and estimate_tokens(answer) > request.max_tokens:
@@ -65,7 +70,12 @@ class OfflineChatModel:
         for piece in _pieces(result.text):
             yield ChatChunk(text=piece)
             await asyncio.sleep(0)  # let the consumer forward each piece as it arrives
-        yield ChatChunk(finish_reason=result.finish_reason, usage=result.usage)
+        yield ChatChunk(
+            finish_reason=result.finish_reason,
+            usage=result.usage,
+            tool_calls=result.tool_calls,
+            data=result.data,
+        )
 
 
 def _truncate_to_tokens(text: str, max_tokens: int) -> str:

@@ -8,17 +8,26 @@ OpenAI itself, or a self-hosted vLLM, Ollama or llama.cpp server via ``base_url`
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import openai
 
-from snapagent.llm.base import normalise_finish_reason, split_system
+from snapagent.llm.base import Turn, normalise_finish_reason, split_system
 from snapagent.llm.errors import ProviderMalformedResponseError, ProviderUnavailableError
 from snapagent.llm.retry import RetryPolicy
 from snapagent.llm.sdk_model import SdkChatModel
 from snapagent.llm.tokens import estimate_tokens
-from snapagent.workflow.services import ChatChunk, ChatRequest, ChatResult, TokenUsage
+from snapagent.llm.tooling import ToolCallAccumulator, parse_arguments, parse_json_object
+from snapagent.workflow.services import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    TokenUsage,
+    ToolCall,
+    ToolChoice,
+)
 
 __all__ = ["OpenAIChatModel"]
 
@@ -64,7 +73,8 @@ class OpenAIChatModel(SdkChatModel):
     def _params(self, request: ChatRequest) -> dict[str, Any]:
         system, turns = split_system(request, provider=self.provider, model=self.model)
         messages = [{"role": "system", "content": system}] if system else []
-        messages += [{"role": t.role, "content": t.content} for t in turns]
+        for turn in turns:
+            messages += _messages(turn)
         params: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
@@ -74,6 +84,28 @@ class OpenAIChatModel(SdkChatModel):
             params["temperature"] = request.temperature
         if request.stop:
             params["stop"] = list(request.stop)
+        if request.tools:
+            params["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": dict(t.parameters),
+                    },
+                }
+                for t in request.tools
+            ]
+            if request.tool_choice is not None:
+                params["tool_choice"] = _tool_choice(request.tool_choice)
+        fmt = request.response_format
+        if fmt is not None:
+            # Not strict: strict mode refuses schemas with optional properties, and callers
+            # validate the object against their own declared types anyway.
+            schema: dict[str, Any] = {"name": fmt.name, "schema": dict(fmt.schema), "strict": False}
+            if fmt.description:
+                schema["description"] = fmt.description
+            params["response_format"] = {"type": "json_schema", "json_schema": schema}
         return params
 
     def _estimated_usage(self, request: ChatRequest, text: str) -> TokenUsage:
@@ -91,6 +123,20 @@ class OpenAIChatModel(SdkChatModel):
                 model=self.model,
             )
         text = choices[0].message.content or ""
+        tool_calls = tuple(
+            ToolCall(
+                call.id,
+                call.function.name,
+                parse_arguments(
+                    call.function.arguments,
+                    name=call.function.name,
+                    provider=self.provider,
+                    model=self.model,
+                ),
+            )
+            for call in choices[0].message.tool_calls or ()
+            if call.type == "function"
+        )
         usage = completion.usage
         return ChatResult(
             text=text,
@@ -101,6 +147,8 @@ class OpenAIChatModel(SdkChatModel):
                 if usage is not None
                 else self._estimated_usage(request, text)
             ),
+            tool_calls=tool_calls,
+            data=parse_json_object(text) if request.response_format is not None else None,
         )
 
     async def _stream_once(self, request: ChatRequest) -> AsyncGenerator[ChatChunk, None]:
@@ -108,6 +156,7 @@ class OpenAIChatModel(SdkChatModel):
         finish: str | None = None
         usage: TokenUsage | None = None
         parts: list[str] = []
+        calls = ToolCallAccumulator(self.provider, self.model)
         with self.provider_errors():
             stream = await self._client.chat.completions.create(
                 **params, stream=True, stream_options={"include_usage": True}
@@ -119,16 +168,64 @@ class OpenAIChatModel(SdkChatModel):
                     for choice in chunk.choices:
                         if choice.finish_reason:
                             finish = choice.finish_reason
-                        if choice.delta is not None and choice.delta.content:
+                        if choice.delta is None:
+                            continue
+                        if choice.delta.content:
                             parts.append(choice.delta.content)
                             yield ChatChunk(text=choice.delta.content)
+                        for piece in choice.delta.tool_calls or ():
+                            name = piece.function.name if piece.function else None
+                            calls.start(piece.index, call_id=piece.id, name=name)
+                            calls.add(
+                                piece.index, piece.function.arguments if piece.function else None
+                            )
         if finish is None:  # the connection ended before the server said the answer was done
             raise ProviderUnavailableError(
                 f"{self.provider} model {self.model!r}: the stream ended before the answer did",
                 provider=self.provider,
                 model=self.model,
             )
+        text = "".join(parts)
         yield ChatChunk(
             finish_reason=normalise_finish_reason(finish),
-            usage=usage or self._estimated_usage(request, "".join(parts)),
+            usage=usage or self._estimated_usage(request, text),
+            tool_calls=calls.calls(),
+            data=parse_json_object(text) if request.response_format is not None else None,
         )
+
+
+def _tool_choice(choice: ToolChoice) -> Any:
+    if choice.mode == "tool":
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice.mode
+
+
+def _messages(turn: Turn) -> list[dict[str, Any]]:
+    """A turn as chat-completions messages: tool results are ``tool`` messages of their own
+    (OpenAI has no error flag: a failed tool's text says so), then the turn's text."""
+    out: list[dict[str, Any]] = [
+        {
+            "role": "tool",
+            "tool_call_id": result.tool_call_id,
+            "content": f"Error: {result.content}" if result.is_error else result.content,
+        }
+        for result in turn.tool_results
+    ]
+    if turn.tool_calls:
+        out.append(
+            {
+                "role": "assistant",
+                "content": turn.content or None,
+                "tool_calls": [
+                    {
+                        "id": call.id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                    }
+                    for call in turn.tool_calls
+                ],
+            }
+        )
+    elif turn.content or not turn.tool_results:
+        out.append({"role": turn.role, "content": turn.content})
+    return out

@@ -169,15 +169,40 @@ class ChatModelRegistry(_Registry):
         return self.settings.default_model
 
     def resolve(self, model_id: str | None) -> ChatModel:
+        provider, name = self._split(model_id)
+        key = f"{provider}:{name}" if name else provider
+        model: ChatModel = self._models.get(key, lambda: self._create(provider, name))
+        return model
+
+    def check(self, model_id: str | None) -> None:
+        """Raise what `resolve` would (`UnknownModelError`, `ProviderNotConfiguredError`)
+        without creating a client: for validating graphs and bot settings."""
+        provider, name = self._split(model_id)
+        self._credentials(provider, name)
+
+    def _split(self, model_id: str | None) -> tuple[str, str]:
         wanted = (model_id or "").strip() or self.settings.default_model
         provider, name = split_model_id(wanted)
         if provider == LOCAL_EMBEDDING_ID:
             raise UnknownModelError(
                 f"{wanted!r} is an embedding model, not a chat model: use {CHAT_MODEL_FORMS}"
             )
-        key = f"{provider}:{name}" if name else provider
-        model: ChatModel = self._models.get(key, lambda: self._create(provider, name))
-        return model
+        return provider, name
+
+    def _credentials(self, provider: str, name: str) -> str | None:
+        """The key or region ``provider`` needs (None if it needs none); raises when unset."""
+        s = self.settings
+        if provider == "anthropic":
+            key = _require(s.anthropic_api_key, "ANTHROPIC_API_KEY", provider, name)
+            return str(key.get_secret_value())
+        if provider == "openai":
+            # A self-hosted server (base_url set) usually needs no key; OpenAI itself does.
+            if not s.openai_base_url:
+                _require(s.openai_api_key, "OPENAI_API_KEY", provider, name)
+            return s.openai_api_key.get_secret_value() if s.openai_api_key else None
+        if provider == "bedrock":
+            return str(_require(s.aws_bedrock_region, "AWS_BEDROCK_REGION", provider, name))
+        return None
 
     def _create(self, provider: str, name: str) -> ChatModel:
         s = self.settings
@@ -186,27 +211,22 @@ class ChatModelRegistry(_Registry):
             "timeout_seconds": s.timeout_seconds,
             "connect_timeout_seconds": s.connect_timeout_seconds,
         }
+        credential = self._credentials(provider, name)
         if provider == OFFLINE_MODEL_ID:
             return OfflineChatModel()
         if provider == "anthropic":
-            key = _require(s.anthropic_api_key, "ANTHROPIC_API_KEY", provider, name)
+            assert credential is not None  # the key: _credentials raised without one
             return AnthropicChatModel(
-                name,
-                api_key=key.get_secret_value(),
-                base_url=s.anthropic_base_url,
-                **timeouts,
-                **common,
+                name, api_key=credential, base_url=s.anthropic_base_url, **timeouts, **common
             )
         if provider == "openai":
-            # A self-hosted server (base_url set) usually needs no key; OpenAI itself does.
-            if not s.openai_base_url:
-                _require(s.openai_api_key, "OPENAI_API_KEY", provider, name)
-            key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
             return OpenAIChatModel(
-                name, api_key=key, base_url=s.openai_base_url, **timeouts, **common
+                name, api_key=credential, base_url=s.openai_base_url, **timeouts, **common
             )
-        region = _require(s.aws_bedrock_region, "AWS_BEDROCK_REGION", provider, name)
-        client = make_bedrock_client(region=region, endpoint_url=s.bedrock_endpoint_url, **timeouts)
+        assert credential is not None  # bedrock: the region, likewise
+        client = make_bedrock_client(
+            region=credential, endpoint_url=s.bedrock_endpoint_url, **timeouts
+        )
         return BedrockChatModel(name, client=client, **common)
 
 

@@ -18,7 +18,10 @@ __all__ = ["EndNodeData", "EndNodeV2"]
 class EndNodeData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    outputs: list[str] = Field(default_factory=lambda: ["answer"])
+    outputs: list[str] = Field(
+        default_factory=lambda: ["answer"],
+        description="Names of the run's outputs, one input port each; the chat answer is 'answer'.",
+    )
 
     @field_validator("outputs")
     @classmethod
@@ -35,6 +38,9 @@ class EndNodeV2(BaseNodeV2[EndNodeData]):
 
     type_key = "end"
     config_model = EndNodeData
+    title = "End"
+    category = "io"
+    dynamic_ports = True
     description = "The run's outputs."
     is_output: ClassVar[bool] = True
 

@@ -13,8 +13,8 @@ Branch ports: one per case name plus ``else``; a single case without a name give
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -94,9 +94,9 @@ Operator = Literal[
 class Condition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    input: str = Field(pattern=r"^[^\W\d]\w*$")
-    operator: Operator
-    value: Any = None
+    input: str = Field(pattern=r"^[^\W\d]\w*$", description="The input port whose value is tested.")
+    operator: Operator = Field(description="How the value is compared.")
+    value: Any = Field(default=None, description="What it is compared with (if needed).")
 
     def holds(self, inputs: dict[str, Any]) -> bool:
         return OPERATORS[self.operator](inputs.get(self.input), self.value)
@@ -105,9 +105,15 @@ class Condition(BaseModel):
 class IfElseCase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, pattern=r"^[^\W\d]\w*$")
-    logic: Literal["and", "or"] = "and"
-    conditions: list[Condition] = Field(min_length=1)
+    name: str | None = Field(
+        default=None,
+        pattern=r"^[^\W\d]\w*$",
+        description="The branch port this case takes (required with several cases).",
+    )
+    logic: Literal["and", "or"] = Field(
+        default="and", description="and: every condition must hold; or: any one."
+    )
+    conditions: list[Condition] = Field(min_length=1, description="The tests of this case.")
 
     def holds(self, inputs: dict[str, Any]) -> bool:
         results = (c.holds(inputs) for c in self.conditions)
@@ -117,7 +123,9 @@ class IfElseCase(BaseModel):
 class IfElseNodeData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    cases: list[IfElseCase] = Field(min_length=1)
+    cases: list[IfElseCase] = Field(
+        min_length=1, description="Tried in order; the first that holds picks its branch."
+    )
 
     @model_validator(mode="after")
     def _names(self) -> IfElseNodeData:
@@ -144,6 +152,12 @@ class IfElseNodeV2(BaseNodeV2[IfElseNodeData]):
 
     type_key = "if_else"
     config_model = IfElseNodeData
+    title = "If / else"
+    category = "logic"
+    dynamic_ports = True
+    default_config: ClassVar[Mapping[str, Any]] = {
+        "cases": [{"conditions": [{"input": "value", "operator": "is_not_empty"}]}]
+    }
     description = "Branch on conditions over the inputs."
 
     def port_schema(self) -> NodePortSchema:

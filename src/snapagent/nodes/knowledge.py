@@ -5,7 +5,8 @@
                 "mode": "hybrid"},
      "inputs": {"query": {"selector": ["start", "query"]}}}
 
-Documents are stored in the pool as a list of dicts (`RetrievedDocument.to_dict()`).
+Documents are stored in the pool as a list of dicts (`RetrievedDocument.to_dict()`). The query
+carries the run's owner (``sys.owner_id``): only that account's knowledge bases are searched.
 """
 
 from __future__ import annotations
@@ -26,10 +27,17 @@ __all__ = ["KnowledgeNodeData", "KnowledgeNodeV2"]
 class KnowledgeNodeData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    knowledge_base_ids: list[str] = Field(min_length=1)
-    top_k: int = Field(default=4, ge=1, le=100)
-    score_threshold: float | None = Field(default=None, ge=0.0)
-    mode: RetrievalMode = "hybrid"
+    knowledge_base_ids: list[str] = Field(
+        min_length=1, description="The knowledge bases to search (ids; the bot owner's only)."
+    )
+    top_k: int = Field(default=4, ge=1, le=100, description="How many chunks to return.")
+    score_threshold: float | None = Field(
+        default=None, ge=0.0, description="Leave out chunks scoring below this (none: keep all)."
+    )
+    mode: RetrievalMode = Field(
+        default="hybrid",
+        description="hybrid (keywords + vectors), vector (meaning only) or keyword (BM25 only).",
+    )
 
 
 class KnowledgeNodeV2(BaseNodeV2[KnowledgeNodeData]):
@@ -37,6 +45,8 @@ class KnowledgeNodeV2(BaseNodeV2[KnowledgeNodeData]):
 
     type_key = "knowledge"
     config_model = KnowledgeNodeData
+    title = "Knowledge retrieval"
+    category = "knowledge"
     description = "Retrieve relevant chunks from knowledge bases."
 
     def port_schema(self) -> NodePortSchema:
@@ -60,6 +70,7 @@ class KnowledgeNodeV2(BaseNodeV2[KnowledgeNodeData]):
                 top_k=config.top_k,
                 score_threshold=config.score_threshold,
                 mode=config.mode,
+                owner_id=ctx.owner_id,
             )
         )
         return {"documents": [doc.to_dict() for doc in found[: config.top_k]]}

@@ -34,14 +34,32 @@ HISTORY_PORT = "history"
 class LLMNodeData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    model: str | None = None
-    system_prompt: str = Field(default="", max_length=100_000)
-    prompt: str = Field(default="{{ query }}", max_length=100_000)
-    temperature: float | None = Field(default=None, ge=0.0, le=2.0)
-    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
-    stop: list[str] = Field(default_factory=list, max_length=16)
-    use_run_history: bool = True
-    """With no ``history`` input wired, send the run's own history (the chat so far)."""
+    model: str | None = Field(
+        default=None,
+        description="Chat model id (offline, anthropic:<model>, openai:<model>, "
+        "bedrock:<model id>); empty: the bot's default model.",
+    )
+    system_prompt: str = Field(
+        default="", max_length=100_000, description="System prompt (Jinja2 over the inputs)."
+    )
+    prompt: str = Field(
+        default="{{ query }}",
+        max_length=100_000,
+        description="The user turn (Jinja2); every variable it reads becomes an input port.",
+    )
+    temperature: float | None = Field(
+        default=None, ge=0.0, le=2.0, description="Sampling temperature (empty: the model's)."
+    )
+    max_tokens: int | None = Field(
+        default=None, ge=1, le=200_000, description="Longest answer in tokens (empty: default)."
+    )
+    stop: list[str] = Field(
+        default_factory=list, max_length=16, description="Stop generating at any of these."
+    )
+    use_run_history: bool = Field(
+        default=True,
+        description="With no history input wired, send the chat so far as history.",
+    )
 
 
 class LLMNodeV2(BaseNodeV2[LLMNodeData]):
@@ -49,6 +67,9 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
 
     type_key = "llm"
     config_model = LLMNodeData
+    title = "LLM"
+    category = "model"
+    dynamic_ports = True
     description = "Ask a chat model; prompts are Jinja2 templates over the inputs."
 
     def port_schema(self) -> NodePortSchema:

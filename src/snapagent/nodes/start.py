@@ -15,6 +15,7 @@ from snapagent.errors import InputValidationError
 from snapagent.workflow.node import BaseNodeV2, RunContext
 from snapagent.workflow.schema import NodePortSchema, PortDefinition
 from snapagent.workflow.types import PortType
+from snapagent.workflow.values import coerce_value
 
 __all__ = ["StartNodeData", "StartNodeV2"]
 
@@ -29,7 +30,11 @@ _BUILTIN_DEFAULTS: dict[str, Any] = {"query": "", "session_id": "", "history": [
 class StartNodeData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    inputs: list[PortDefinition] = Field(default_factory=list)
+    inputs: list[PortDefinition] = Field(
+        default_factory=list,
+        description="Extra input variables of the run (each an output port of the start node); "
+        "query, session_id and history are always there.",
+    )
 
     @field_validator("inputs")
     @classmethod
@@ -47,49 +52,10 @@ class StartNodeData(BaseModel):
 def coerce_input(port: PortDefinition, value: Any) -> Any:
     """Accept a value of the declared type; parse strings for numbers and booleans (the CLI and
     query strings send text). Raises `InputValidationError` naming the input."""
-    kind = port.type
     try:
-        if kind is PortType.STRING and isinstance(value, str):
-            return value
-        if kind is PortType.INTEGER:
-            if isinstance(value, bool):
-                raise ValueError
-            if isinstance(value, int) or (
-                isinstance(value, str) and value.strip().lstrip("-").isdigit()
-            ):
-                return int(value)
-            raise ValueError
-        if kind is PortType.NUMBER:
-            if isinstance(value, bool):
-                raise ValueError
-            return float(value) if isinstance(value, str) else _require(value, int | float)
-        if kind is PortType.BOOLEAN:
-            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-                return value.lower() in ("true", "1", "yes")
-            return _require(value, bool)
-        if kind is PortType.OBJECT:
-            return _require(value, dict)
-        if kind in (
-            PortType.ARRAY_STRING,
-            PortType.ARRAY_NUMBER,
-            PortType.ARRAY_OBJECT,
-            PortType.DOCUMENTS,
-            PortType.MESSAGES,
-        ):
-            return _require(value, list)
-        if kind is PortType.ANY:
-            return value
-        raise ValueError
-    except (ValueError, TypeError):
-        raise InputValidationError(
-            f"input {port.name!r} must be {kind.value}, got {value!r:.60}", field=port.name
-        ) from None
-
-
-def _require(value: Any, kind: Any) -> Any:
-    if not isinstance(value, kind):
-        raise TypeError
-    return value
+        return coerce_value(port.type, value)
+    except ValueError as exc:
+        raise InputValidationError(f"input {port.name!r} {exc}", field=port.name) from None
 
 
 class StartNodeV2(BaseNodeV2[StartNodeData]):
@@ -97,6 +63,9 @@ class StartNodeV2(BaseNodeV2[StartNodeData]):
 
     type_key = "start"
     config_model = StartNodeData
+    title = "Start"
+    category = "io"
+    dynamic_ports = True
     description = "The run's inputs: query, session_id, history and declared variables."
 
     def port_schema(self) -> NodePortSchema:

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +22,10 @@ __all__ = ["TemplateNodeData", "TemplateNodeV2"]
 class TemplateNodeData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    template: str = Field(max_length=100_000)
+    template: str = Field(
+        max_length=100_000,
+        description="Jinja2 text; every variable it reads becomes an input port.",
+    )
 
 
 class TemplateNodeV2(BaseNodeV2[TemplateNodeData]):
@@ -29,6 +33,10 @@ class TemplateNodeV2(BaseNodeV2[TemplateNodeData]):
 
     type_key = "template"
     config_model = TemplateNodeData
+    title = "Template"
+    category = "transform"
+    dynamic_ports = True
+    default_config: ClassVar[Mapping[str, Any]] = {"template": ""}
     description = "Render a Jinja2 template over the inputs."
 
     def port_schema(self) -> NodePortSchema:

@@ -11,7 +11,6 @@ configured when the app starts, after the server (uvicorn) configured its own lo
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from snapagent.api.state import AppState
 from snapagent.observability.body_limit import JsonBodyLimitMiddleware
 from snapagent.observability.emf import EmfEmitter
-from snapagent.observability.logging import configured_logging
+from snapagent.observability.logging import configured_logging, env_secret_values
 from snapagent.observability.metrics import Metrics
 from snapagent.observability.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
 from snapagent.observability.runs import RunObserver
@@ -35,7 +34,6 @@ from snapagent.ratelimit.settings import RateLimitSettings
 __all__ = ["OBSERVABILITY", "Observability", "install_observability", "secret_values"]
 
 OBSERVABILITY = "observability"
-_SECRET_NAMES = ("KEY", "SECRET", "PASSWORD", "TOKEN", "DATABASE_URL")
 
 
 @dataclass(slots=True)
@@ -60,7 +58,7 @@ class Observability:
 def secret_values(state: AppState) -> list[str | None]:
     """Values never to log: the JWT secret and every secret-looking environment variable."""
     values: list[str | None] = [state.settings.jwt_secret]
-    values += [v for k, v in os.environ.items() if any(n in k.upper() for n in _SECRET_NAMES)]
+    values += env_secret_values()
     return values
 
 
@@ -73,7 +71,7 @@ def install_observability(
     """Add the middleware and keep the pieces on ``state``; see the module docstring."""
     settings = settings or ObservabilitySettings()
     rate_limits = rate_limits or RateLimitSettings()
-    metrics = Metrics()
+    metrics = Metrics(max_label_values=settings.metrics_max_label_values)
     emf = None
     if settings.emf_enabled:
         emf = EmfEmitter(namespace=settings.emf_namespace, service=settings.service_name)

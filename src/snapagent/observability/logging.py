@@ -8,12 +8,19 @@ configured secret values in the message, the exception text and extra fields.
     with configured_logging(ObservabilitySettings(), secrets=[jwt_secret]): ...
     token = request_id_var.set("abc")
     logging.getLogger("x").error("boom")   # {"level": "ERROR", ..., "request_id": "abc"}
+
+A server process (`snapagent serve`) installs the handler before anything logs, with
+:func:`process_log_config` (also handed to uvicorn as its ``log_config``, so every worker
+process and uvicorn's own start-up and shut-down lines go through it): no plain-text line
+ever interrupts the JSON log.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import logging.config
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -30,6 +37,10 @@ __all__ = [
     "SecretRedactor",
     "bind_run_id",
     "configured_logging",
+    "env_secret_values",
+    "process_handler",
+    "process_log_config",
+    "process_logging",
     "request_id_var",
     "run_id_var",
 ]
@@ -38,6 +49,14 @@ request_id_var: ContextVar[str | None] = ContextVar("snapagent_request_id", defa
 run_id_var: ContextVar[str | None] = ContextVar("snapagent_run_id", default=None)
 
 MASK = "[redacted]"
+_SECRET_ENV_NAMES = ("KEY", "SECRET", "PASSWORD", "TOKEN", "DATABASE_URL")
+
+
+def env_secret_values() -> list[str]:
+    """Values never to log: every environment variable whose name looks secret."""
+    return [v for k, v in os.environ.items() if any(n in k.upper() for n in _SECRET_ENV_NAMES)]
+
+
 # Our API keys, JWTs, provider keys (Anthropic/OpenAI sk-..., AWS access key ids), bearer
 # credentials, and `password`/`secret`/`api_key` assignments in text, JSON or URLs.
 _PATTERNS = (
@@ -177,11 +196,52 @@ def _handler(settings: ObservabilitySettings, redactor: SecretRedactor) -> loggi
     return handler
 
 
+def process_handler() -> logging.Handler:
+    """The handler of a whole server process, from the environment's settings (a
+    ``logging.config.dictConfig`` factory: uvicorn's worker processes build it themselves)."""
+    return _handler(ObservabilitySettings(), SecretRedactor(env_secret_values()))
+
+
+def process_log_config() -> dict[str, Any]:
+    """A ``dictConfig`` that puts :func:`process_handler` on the root logger and sends
+    uvicorn's loggers through it; pass it to ``uvicorn.run(log_config=...)`` too."""
+    level = ObservabilitySettings().log_level
+    uvicorn = {"handlers": [], "propagate": True}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"snapagent": {"()": f"{__name__}.process_handler"}},
+        "root": {"handlers": ["snapagent"], "level": level},
+        "loggers": {name: dict(uvicorn) for name in _UVICORN_LOGGERS},
+    }
+
+
+@contextmanager
+def process_logging(config: dict[str, Any] | None = None) -> Iterator[None]:
+    """``config`` (default :func:`process_log_config`) applied while the block runs (a server
+    command), and the previous root and uvicorn loggers put back after (tests run commands
+    in-process)."""
+    root = logging.getLogger()
+    saved = [(root, list(root.handlers), root.level, root.propagate)]
+    for name in _UVICORN_LOGGERS:
+        logger = logging.getLogger(name)
+        saved.append((logger, list(logger.handlers), logger.level, logger.propagate))
+    logging.config.dictConfig(config or process_log_config())
+    try:
+        yield
+    finally:
+        for logger, handlers, level, propagate in saved:
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
+            logger.propagate = propagate
+
+
 class _LoggingState:
     """What :func:`configured_logging` changed, to put back when the last app stops."""
 
     def __init__(self) -> None:
         self.users = 0
+        self.owned = True
         self.handler: logging.Handler | None = None
         self.root_level = logging.WARNING
         self.uvicorn: list[tuple[logging.Logger, list[logging.Handler], bool, bool]] = []
@@ -202,7 +262,10 @@ def configured_logging(
     """
     root = logging.getLogger()
     if _state.users == 0:
-        handler = _handler(settings, SecretRedactor(secrets))
+        # A server process installed its handler already (process_log_config): share it.
+        installed = next((h for h in root.handlers if h.get_name() == _HANDLER_NAME), None)
+        _state.owned = installed is None
+        handler = installed or _handler(settings, SecretRedactor(secrets))
         _state.handler, _state.root_level = handler, root.level
         _state.uvicorn = []
         for name in _UVICORN_LOGGERS:
@@ -213,7 +276,8 @@ def configured_logging(
             logger.handlers.clear()
             logger.propagate = True
         logging.getLogger("uvicorn.access").disabled = True
-        root.addHandler(handler)
+        if _state.owned:
+            root.addHandler(handler)
         root.setLevel(settings.log_level)
     _state.users += 1
     assert _state.handler is not None
@@ -222,7 +286,8 @@ def configured_logging(
     finally:
         _state.users -= 1
         if _state.users == 0 and _state.handler is not None:
-            root.removeHandler(_state.handler)
+            if _state.owned:
+                root.removeHandler(_state.handler)
             root.setLevel(_state.root_level)
             for logger, handlers, propagate, disabled in _state.uvicorn:
                 logger.handlers[:] = handlers

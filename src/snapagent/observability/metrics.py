@@ -4,10 +4,17 @@ Series (all prefixed ``snapagent_``):
 
 - ``http_requests_total{method,route,status}`` and ``http_request_duration_seconds{...}``:
   ``route`` is the path template (``/api/v1/bots/{bot_id}``), ``unmatched`` for 404s.
-- ``workflow_runs_total{status,bot_version,engine}``: engine ``v1``/``v2``, version ``none`` on V1.
+- ``workflow_runs_total{status,engine}``: engine ``v1``/``v2``.
 - ``workflow_run_duration_seconds{engine,status}``, ``node_duration_seconds{node_type,status}``.
 - ``llm_tokens_total{model,direction}``: direction ``input``/``output``.
 - ``provider_errors_total{provider,error_class}``.
+
+Every label has a bounded set of values, so the number of series cannot grow with use: no
+label carries an id or a version number (each publish would add series forever; per-version
+figures come from the execution statistics in the database), an unknown HTTP method counts as
+``OTHER``, and a label whose values come from outside (model ids users type, provider and node
+type names) keeps the first ``max_label_values`` values it sees and counts the rest as
+``other``.
 
     metrics = Metrics()
     metrics.observe_http("GET", "/health", 200, 0.003)
@@ -16,6 +23,7 @@ Series (all prefixed ``snapagent_``):
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -24,17 +32,48 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 if TYPE_CHECKING:
     from snapagent.services.run_recorder import RunRecord
 
-__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "DEFAULT_MAX_LABEL_VALUES", "OTHER", "BoundedValues", "Metrics"]
+
+DEFAULT_MAX_LABEL_VALUES = 100
+OTHER = "other"
+_HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 _HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 _RUN_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 _NODE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+class BoundedValues:
+    """The first ``limit`` distinct values of one label pass; later ones become ``other``.
+
+    >>> models = BoundedValues(limit=2)
+    >>> [models("a"), models("b"), models("c"), models("a")]
+    ['a', 'b', 'other', 'a']
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()  # sync metrics calls may come from worker threads
+
+    def __call__(self, value: str) -> str:
+        if value in self._seen:
+            return value
+        with self._lock:
+            if len(self._seen) >= self.limit:
+                return OTHER
+            self._seen.add(value)
+        return value
+
+
 class Metrics:
     """The app's metric definitions; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_label_values: int = DEFAULT_MAX_LABEL_VALUES) -> None:
+        self._model = BoundedValues(max_label_values)
+        self._provider = BoundedValues(max_label_values)
+        self._error_class = BoundedValues(max_label_values)
+        self._node_type = BoundedValues(max_label_values)
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter(
@@ -52,8 +91,8 @@ class Metrics:
         )
         self.workflow_runs = Counter(
             "snapagent_workflow_runs_total",
-            "Workflow runs by final status, bot workflow version and engine.",
-            ["status", "bot_version", "engine"],
+            "Workflow runs by final status and engine.",
+            ["status", "engine"],
             registry=r,
         )
         self.run_latency = Histogram(
@@ -84,25 +123,29 @@ class Metrics:
         )
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
-        labels = (method, route, str(status))
+        method = method if method in _HTTP_METHODS else "OTHER"
+        labels = (method, route, str(status))  # route: a template of the app's own routes
         self.http_requests.labels(*labels).inc()
         self.http_latency.labels(*labels).observe(seconds)
 
     def observe_run(self, record: RunRecord) -> None:
-        version = "none" if record.version_number is None else str(record.version_number)
-        self.workflow_runs.labels(record.status, version, record.engine).inc()
+        self.workflow_runs.labels(record.status, record.engine).inc()
         self.run_latency.labels(record.engine, record.status).observe(record.elapsed_ms / 1000)
         for node in record.nodes:
-            self.node_latency.labels(node.node_type, node.status).observe(node.elapsed_ms / 1000)
+            node_type = self._node_type(node.node_type)
+            self.node_latency.labels(node_type, node.status).observe(node.elapsed_ms / 1000)
 
     def observe_tokens(self, model: str, input_tokens: int, output_tokens: int) -> None:
+        model = self._model(model)
         if input_tokens:
             self.tokens.labels(model, "input").inc(input_tokens)
         if output_tokens:
             self.tokens.labels(model, "output").inc(output_tokens)
 
     def observe_provider_error(self, provider: str, error_class: str) -> None:
-        self.provider_errors.labels(provider or "unknown", error_class).inc()
+        self.provider_errors.labels(
+            self._provider(provider or "unknown"), self._error_class(error_class)
+        ).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

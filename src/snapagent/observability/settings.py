@@ -35,6 +35,13 @@ class ObservabilitySettings(BaseSettings):
         default=True,
         description="Serve Prometheus text at GET /metrics (unauthenticated: bind or disable).",
     )
+    metrics_max_label_values: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Distinct values one metric label keeps (model ids, node types...); later "
+        "ones are counted as 'other', so /metrics cannot grow without bound.",
+    )
     emf_enabled: bool = Field(
         default=False,
         description="Write a CloudWatch EMF `ErrorCount` line to stdout per 5xx answer.",

@@ -34,6 +34,7 @@ from snapagent.db.base import utcnow
 from snapagent.db.models.accounts import User
 from snapagent.db.models.api_keys import ApiKey
 from snapagent.errors import AuthenticationError, ConflictError, InputValidationError, NotFoundError
+from snapagent.names import readable_name
 from snapagent.server_settings import ServerSettings, resolve_jwt_secret
 
 __all__ = ["API_KEY_PREFIX", "AccessToken", "AccountService", "Credentials", "IssuedApiKey"]
@@ -42,6 +43,7 @@ API_KEY_PREFIX = "sa_"
 _PREFIX_BYTES = 6
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
+MAX_API_KEY_NAME = 100
 # Writing last_used_at on every request would turn each read into a write; a minute is precise
 # enough for "when was this key last used".
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -188,9 +190,7 @@ class AccountService:
         return user
 
     async def create_api_key(self, user: User, name: str) -> IssuedApiKey:
-        name = name.strip()
-        if not name:
-            raise InputValidationError("name must not be blank", field="name")
+        name = readable_name(name, max_length=MAX_API_KEY_NAME)
         user_id = user.id  # a rollback below expires `user`; keep what we need
         # 48-bit public prefixes: a collision is rare but possible, so retry on the unique index.
         for _attempt in range(3):

@@ -12,6 +12,7 @@ gets a ready draft, start -> knowledge -> llm -> end, so it can chat right after
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,9 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.knowledge import KnowledgeBase
-from snapagent.errors import InputValidationError
+from snapagent.errors import GraphValidationError, InputValidationError
 from snapagent.legacy.validation import load_v1_workflow
+from snapagent.names import readable_name
+from snapagent.services.graph_resources import GraphResources, v1_knowledge_resources
 from snapagent.services.workflow_versions import WorkflowVersionService, get_owned_bot
+from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 
 __all__ = ["UPDATABLE_FIELDS", "BotService", "default_graph", "get_owned_bot"]
@@ -96,18 +100,33 @@ def default_graph(knowledge_base_ids: Sequence[str]) -> dict[str, Any]:
     return {"nodes": [start, knowledge, llm, end], "edges": edges}
 
 
+def _checked_v1(workflow: Mapping[str, Any], limits: GraphLimits) -> dict[str, Any]:
+    too_big = check_graph_size(workflow, limits)
+    if too_big:
+        raise GraphValidationError(
+            [p.to_dict() for p in too_big], "the workflow is over a size limit"
+        )
+    return load_v1_workflow(workflow).to_json()
+
+
 def _clean_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip():
-        raise InputValidationError("name must not be blank", field="name")
-    return name.strip()
+    if not isinstance(name, str):
+        raise InputValidationError("name must be text", field="name")
+    return readable_name(name)
 
 
 class BotService:
     """Use cases of bots; each method commits its own transaction."""
 
-    def __init__(self, session: AsyncSession, registry: NodeRegistryV2) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        registry: NodeRegistryV2,
+        resources: GraphResources | None = None,
+    ) -> None:
         self.session = session
-        self.versions = WorkflowVersionService(session, registry)
+        self.versions = WorkflowVersionService(session, registry, resources)
+        self.resources = self.versions.resources
 
     async def create(
         self,
@@ -125,7 +144,7 @@ class BotService:
             owner_id=owner.id,
             name=_clean_name(name),
             description=description,
-            default_model=default_model or None,
+            default_model=self._usable_model(default_model),
             knowledge_base_ids=kb_ids,
             use_workflow_v2=use_workflow_v2,
             v2_rollout_percent=_rollout(v2_rollout_percent),
@@ -158,7 +177,7 @@ class BotService:
         if "description" in changes:
             bot.description = changes["description"] or ""
         if "default_model" in changes:
-            bot.default_model = changes["default_model"] or None
+            bot.default_model = self._usable_model(changes["default_model"])
         if "knowledge_base_ids" in changes:
             kb_ids = changes["knowledge_base_ids"] or []
             bot.knowledge_base_ids = await self._owned_knowledge_bases(owner, kb_ids)
@@ -183,11 +202,30 @@ class BotService:
     async def set_legacy_workflow(
         self, owner: User, bot_id: str, workflow: Mapping[str, Any]
     ) -> dict[str, Any]:
-        """Replace the V1 workflow; it must pass the V1 validator (every problem reported)."""
+        """Replace the V1 workflow; it must pass the V1 validator (every problem reported) and
+        name only knowledge bases of the bot's owner, and stay within the graph size limits
+        (checked in a thread: a big workflow never stalls the loop)."""
         bot = await get_owned_bot(self.session, owner, bot_id)
-        bot.workflow = load_v1_workflow(workflow).to_json()
+        checked = await asyncio.to_thread(_checked_v1, workflow, self.versions.limits)
+        problems = await self.resources.knowledge_base_problems(
+            self.session, bot.owner_id, v1_knowledge_resources(checked)
+        )
+        if problems:
+            raise GraphValidationError(
+                problems, "the workflow names knowledge bases it may not use"
+            )
+        bot.workflow = checked
         await self.session.commit()
         return bot.workflow
+
+    def _usable_model(self, model_id: str | None) -> str | None:
+        """``model_id`` cleaned (blank: None, the server's default); 422 if unusable."""
+        cleaned = (model_id or "").strip() or None
+        if cleaned is not None and (error := self.resources.model_error(cleaned)):
+            raise InputValidationError(
+                f"default model {cleaned!r} cannot be used: {error}", field="default_model"
+            )
+        return cleaned
 
     async def _owned_knowledge_bases(self, owner: User, kb_ids: Sequence[str]) -> list[str]:
         wanted = list(dict.fromkeys(kb_ids))  # de-duplicate, keep order

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -34,10 +34,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from snapagent.db.base import new_id
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
-from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.errors import (
+    DefinitionError,
     InputValidationError,
     NodeTimeoutError,
     NotFoundError,
@@ -109,9 +109,12 @@ class ChatTurn:
     version_number: int | None
     """``None`` on the legacy V1 engine (a bot's V1 workflow has no versions)."""
     compiled: CompiledVersion
-    allowed_kb_ids: frozenset[str] | None
+    owner_id: str
+    """The bot's owner: the only account whose knowledge bases the run may read."""
     new_session: bool = False
     """The server generated ``session_key`` just now: no session to look up."""
+    files: tuple[Mapping[str, Any], ...] = ()
+    """Files attached to the turn (``{"name", "content_type", "data"}``), as ``sys.files``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +217,10 @@ class ChatService:
         bot_id: str,
         message: str,
         session_id: str | None,
+        files: Sequence[Mapping[str, Any]] = (),
     ) -> ChatTurn:
-        """Validate a request; raises InputValidationError, NotFoundError or ConflictError."""
+        """Validate a request; raises InputValidationError, NotFoundError or ConflictError.
+        ``files`` (already checked by the API's schema) reach the run as ``sys.files``."""
         if not message.strip():
             raise InputValidationError("message must not be blank", field="message")
         if len(message) > self.settings.max_message_chars:
@@ -242,12 +247,6 @@ class ChatService:
             compiled = self.runtime.compile(version.id, version.graph)
         else:
             compiled, version = compile_v1(self.runtime, bot.id, bot.workflow), None
-        allowed = None
-        if compiled.uses_knowledge:
-            owned = await session.scalars(
-                select(KnowledgeBase.id).where(KnowledgeBase.owner_id == bot.owner_id)
-            )
-            allowed = frozenset(owned)
         return ChatTurn(
             user_id=user.id,
             bot_id=bot.id,
@@ -258,8 +257,9 @@ class ChatService:
             version_id=version.id if version else None,
             version_number=version.version_number if version else None,
             compiled=compiled,
-            allowed_kb_ids=allowed,
+            owner_id=bot.owner_id,
             new_session=session_id is None,
+            files=tuple(files),
         )
 
     async def _begin(
@@ -296,7 +296,9 @@ class ChatService:
             "bot_id": turn.bot_id,
             "run_id": run_id,
             "user_id": turn.user_id,
+            "owner_id": turn.owner_id,
             "default_model": turn.default_model,
+            "files": list(turn.files),
         }
 
     async def _finish(
@@ -317,7 +319,13 @@ class ChatService:
             sources=collect_sources(result),
             usage=result.usage.to_dict(),
         )
-        fields = {"run_id": answer.run_id, "sources": answer.sources, "usage": answer.usage}
+        fields: dict[str, Any] = {
+            "run_id": answer.run_id,
+            "sources": answer.sources,
+            "usage": answer.usage,
+            # Conversation variables are kept when the turn succeeded and wrote one.
+            "variables": result.conversation if result.conversation_writes else None,
+        }
         # Shielded: a client leaving now must not lose an answer the run already produced.
         with anyio.CancelScope(shield=True):
             try:
@@ -336,13 +344,14 @@ class ChatService:
         """Run a turn to the end; provider failures raise ProviderError (502/504 upstream)."""
         async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
             start, context, inputs = await self._begin(turn, "blocking")
-            executor = self.runtime.executor(turn.allowed_kb_ids)
+            executor = self.runtime.executor(turn.owner_id)
             try:
                 result = await executor.run(
                     turn.compiled.plan,
                     inputs,
                     self._sys(turn, context.run_id),
                     cancel_event=cancel,
+                    conversation=start.variables,
                 )
             except BaseException as exc:
                 await self.recorder.record(_interrupted(context, exc))
@@ -371,12 +380,13 @@ class ChatService:
             )
             queue: asyncio.Queue[Any] = asyncio.Queue()
             task = asyncio.create_task(
-                self.runtime.executor(turn.allowed_kb_ids).run(
+                self.runtime.executor(turn.owner_id).run(
                     turn.compiled.plan,
                     inputs,
                     self._sys(turn, context.run_id),
                     on_event=queue.put_nowait,
                     cancel_event=cancel,
+                    conversation=start.variables,
                 )
             )
             task.add_done_callback(lambda _task: queue.put_nowait(_END))
@@ -433,7 +443,9 @@ def _interrupted(context: RunContext, exc: BaseException) -> RunRecord:
 def _error_payload(exc: Exception, run_id: str | None) -> dict[str, Any]:
     """The ``error`` event: the same status a non-streamed request would have answered."""
     status = 500
-    if isinstance(exc, ProviderError):
+    if isinstance(exc, DefinitionError):
+        status = 422
+    elif isinstance(exc, ProviderError):
         status = 504 if isinstance(exc, TimeoutError) else 502
     elif isinstance(exc, NodeTimeoutError | RunLimitError):
         status = 504

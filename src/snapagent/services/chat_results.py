@@ -20,6 +20,7 @@ __all__ = ["SNIPPET_CHARS", "answer_text", "collect_sources", "engine_event", "f
 
 SNIPPET_CHARS = 300
 ANSWER_OUTPUT = "answer"
+ANSWER_NODE_TYPE = "answer"
 # The V1 adapters (snapagent.legacy) wrap these node types; their documents count the same.
 LLM_NODE_TYPES = frozenset({"llm", "v1_llm"})
 KNOWLEDGE_NODE_TYPES = frozenset({"knowledge", "v1_knowledge"})
@@ -27,9 +28,14 @@ _DOCUMENT_KEYS = frozenset({"text", "document_id"})
 
 
 def answer_text(result: WorkflowRunResult) -> str:
+    """The end node's ``answer``; without one, what the graph's answer nodes said, in order."""
     value = result.outputs.get(ANSWER_OUTPUT)
     if value is None:
-        return ""
+        return "".join(
+            str(node.outputs.get("text", ""))
+            for node in result.ordered_nodes()
+            if node.node_type == ANSWER_NODE_TYPE and node.status is NodeStatus.SUCCEEDED
+        )
     return value if isinstance(value, str) else str(value)
 
 
@@ -83,7 +89,16 @@ def collect_sources(result: WorkflowRunResult) -> list[dict[str, Any]]:
 
 
 def engine_event(event: ev.WorkflowEvent) -> tuple[str, dict[str, Any]] | None:
-    """The SSE form of an engine event; node inputs/outputs stay out of the stream."""
+    """The SSE form of an engine event; node inputs/outputs stay out of the stream. A node
+    inside an iteration/loop body adds ``scope`` (``[["each", 2]]``: item 2 of ``each``)."""
+    converted = _engine_event(event)
+    scope = getattr(event, "scope", ())
+    if converted is not None and scope:
+        converted[1]["scope"] = [list(level) for level in scope]
+    return converted
+
+
+def _engine_event(event: ev.WorkflowEvent) -> tuple[str, dict[str, Any]] | None:
     if isinstance(event, ev.TextChunk):
         return "text", {"node_id": event.node_id, "text": event.text}
     if isinstance(event, ev.NodeRunStarted):
@@ -135,7 +150,8 @@ def _provider_class(name: str) -> type[errors.ProviderError] | None:
 
 def failure_error(result: WorkflowRunResult) -> errors.SnapAgentError:
     """Rebuild the error a failed run reports, in our families, so HTTP maps it in one place:
-    provider failures -> 502 (timeouts 504), node timeouts / run limits -> 504, else 500."""
+    provider failures -> 502 (timeouts 504), node timeouts / run limits -> 504, a definition
+    that cannot run (unknown model id) -> 422, else 500."""
     error = result.error
     where = f" at node {error.node_id}" if error and error.node_id else ""
     message = f"workflow run {result.run_id} failed{where}: {error.message if error else '?'}"
@@ -150,6 +166,9 @@ def failure_error(result: WorkflowRunResult) -> errors.SnapAgentError:
             return errors.ProviderError(message)
     if result.status.value == "cancelled":
         return errors.ConflictError(message)
+    if isinstance(error.exception if error else None, errors.DefinitionError):
+        # The bot's definition cannot run (an unknown model id...): the request's 422.
+        return errors.DefinitionError(message)
     if name in {"NodeTimeoutError", "TimeoutError"}:
         return errors.NodeTimeoutError(message, node_id=error.node_id if error else None)
     if name == "RunLimitError":

@@ -106,6 +106,11 @@ class NodeExecutionPublic(BaseModel):
     retries: int
     started_at: datetime | None
     finished_at: datetime | None
+    scope: list[tuple[str, int]] | None = Field(
+        default=None,
+        description="Inside an iteration/loop body: [[container id, item or round index], "
+        "...], outermost first; null for a top-level node.",
+    )
 
 
 class RunDetail(RunSummary):

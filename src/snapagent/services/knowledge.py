@@ -36,6 +36,11 @@ from snapagent.knowledge.retriever import KnowledgeRetriever
 from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.knowledge.views import DocumentInfo, KnowledgeBaseInfo
 from snapagent.llm.embedding import EmbeddingModel
+from snapagent.services.knowledge_usage import (
+    detach_knowledge_base,
+    in_use_error,
+    knowledge_base_uses,
+)
 from snapagent.workflow.services import RetrievalMode, RetrievalQuery, RetrievedDocument
 
 __all__ = [
@@ -182,9 +187,18 @@ class KnowledgeService:
             )
             return KnowledgeBaseInfo.of(kb, int(count or 0))
 
-    async def delete_knowledge_base(self, owner_id: str, kb_id: str) -> None:
+    async def delete_knowledge_base(
+        self, owner_id: str, kb_id: str, *, force: bool = False
+    ) -> None:
+        """Delete a knowledge base with its documents. `ConflictError` (listing the bots)
+        while a draft, published version or V1 workflow of the owner's uses it, unless
+        ``force`` detaches it (see `snapagent.services.knowledge_usage`)."""
         async with self.db.transaction() as session:
             kb = await store.get_knowledge_base(session, kb_id, owner_id)
+            uses = await knowledge_base_uses(session, owner_id, kb.id)
+            if uses and not force:
+                raise in_use_error(kb.id, uses)
+            await detach_knowledge_base(session, owner_id, kb.id)
             await store.delete_knowledge_base(session, kb)
         self.retriever.cache.forget(kb_id)
 
@@ -334,5 +348,6 @@ class KnowledgeService:
                 score_threshold=score_threshold,
                 mode=mode,
                 document_ids=list(document_ids) if document_ids is not None else None,
+                owner_id=owner_id,
             )
         )

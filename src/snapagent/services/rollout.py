@@ -11,12 +11,11 @@ conversation never flips engine mid-way; raising the share only moves sessions f
         has_published_v2=published is not None, v1_workflow=bot.workflow,
     )
     if decision.engine == "v2": ...run the published version...
-    else: graph, registry = prepare_v1_run(bot.workflow)   # snapagent.legacy.adapter
+    else: compiled = compile_v1(runtime, bot.id, bot.workflow)
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from snapagent.db.models.bots import Bot
 from snapagent.db.models.executions import WorkflowExecutionRun
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError
-from snapagent.legacy.adapter import legacy_registry, v1_adapter_graph
+from snapagent.legacy.adapter import v1_adapter_graph
 from snapagent.services.statistics import StatisticsService
 
 if TYPE_CHECKING:
@@ -129,14 +128,11 @@ def v1_version_key(bot_id: str, workflow: Any) -> str:
 
 def compile_v1(runtime: BotRuntime, bot_id: str, workflow: Any) -> CompiledVersion:
     """A bot's V1 workflow compiled for ``ChatService`` exactly like a published version:
-    the NodeAdapter graph on the runtime's own registry (extended once with the adapters),
-    cached by the workflow's content. ``uses_knowledge`` counts the V1 knowledge adapters, so
-    retrieval stays scoped to the owner's knowledge bases. Raises ``LegacyWorkflowError``."""
-    legacy_registry(runtime.registry)
+    the NodeAdapter graph on the runtime's legacy registry (built once at start-up; the V2
+    registry never learns the adapters), cached by the workflow's content. Retrieval is
+    scoped to the bot's owner like any run's. Raises ``LegacyWorkflowError``."""
     graph = v1_adapter_graph(workflow)
-    compiled = runtime.compile(v1_version_key(bot_id, workflow), graph.to_json())
-    uses_knowledge = any(node.type in ("knowledge", "v1_knowledge") for node in graph.nodes)
-    return dataclasses.replace(compiled, uses_knowledge=uses_knowledge)
+    return runtime.compile_legacy(v1_version_key(bot_id, workflow), graph.to_json())
 
 
 class EngineRuns(BaseModel):

@@ -64,6 +64,8 @@ class NodeRecord:
     title: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    scope: Sequence[Sequence[Any]] | None = None
+    """Inside an iteration/loop body: ``[[container id, index], ...]``."""
 
 
 @dataclass(slots=True)
@@ -199,6 +201,7 @@ class RunRecorder:
                 "retries": node.retries,
                 "started_at": node.started_at,
                 "finished_at": node.finished_at,
+                "scope": [list(level) for level in node.scope] if node.scope else None,
             }
             for node in record.nodes
         ]
@@ -239,11 +242,12 @@ def record_from_result(
 ) -> RunRecord:
     """Turn the engine's result into a :class:`RunRecord` (wall-clock times from perf stamps)."""
     titles = titles or {}
+    flat = result.flattened_nodes()
     nodes = [
         NodeRecord(
             node_id=node.node_id,
             node_type=node.node_type,
-            index=node.index,
+            index=position if node.index >= 0 else node.index,
             status=node.status.value,
             inputs=node.inputs,
             outputs=node.outputs,
@@ -255,8 +259,9 @@ def record_from_result(
             title=titles.get(node.node_id),
             started_at=_offset(context.started_at, context.started_ns, node.started_ns),
             finished_at=_offset(context.started_at, context.started_ns, node.finished_ns),
+            scope=node.scope or None,
         )
-        for node in result.ordered_nodes()
+        for position, node in enumerate(flat)
     ]
     elapsed_ms = result.elapsed_s * 1000
     record = RunRecord(

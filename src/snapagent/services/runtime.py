@@ -1,15 +1,20 @@
 """`BotRuntime`: the one place that wires what a bot's workflow runs with.
 
-It owns the node registry, the compiled plans of published versions (cached by version id:
-published versions are immutable, so a plan compiled once serves every later chat), and the
-`ServiceContainer` (chat models, knowledge retriever, clock) handed to the engine. Retrieval is
-scoped to the bot owner's knowledge bases, so a graph naming someone else's knowledge base id
-finds nothing.
+It owns the two node registries, built once and frozen: the V2 registry (what drafts are
+validated and published versions compiled with; it never holds a ``v1_*`` type) and the legacy
+registry (the V2 types plus the V1 adapters, used only for bots' V1 workflows). It caches the
+compiled plans of published versions (by version id: published versions are immutable, so a
+plan compiled once serves every later chat) and holds the `ServiceContainer` (chat models,
+knowledge retriever, clock) handed to the engine.
+
+Retrieval is always scoped to the bot owner: every run gets an `OwnerScopedRetriever` that
+stamps the owner onto each `RetrievalQuery`, whatever node builds it, and the real retriever
+filters on it in its database query. There is no unscoped retriever on the chat path.
 
     runtime = BotRuntime(chat_models=ChatModelRegistry(settings), retriever=retriever)
     compiled = runtime.compile(version.id, version.graph)
-    executor = runtime.executor(allowed_kb_ids=frozenset({"kb1"}))
-    result = await executor.run(compiled.plan, {"query": "hi"}, {"bot_id": bot.id})
+    executor = runtime.executor(owner_id=bot.owner_id)
+    result = await executor.run(compiled.plan, {"query": "hi"}, {"bot_id": bot.id, ...})
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.services import (
     ChatModelProvider,
     Clock,
+    DocumentReader,
     RetrievalQuery,
     RetrievedDocument,
     Retriever,
@@ -40,32 +46,30 @@ __all__ = ["BotRuntime", "CompiledVersion", "OwnerScopedRetriever"]
 
 log = logging.getLogger(__name__)
 
-KNOWLEDGE_NODE_TYPE = "knowledge"
-
 
 class OwnerScopedRetriever:
-    """Passes queries on with only the knowledge bases the bot's owner owns."""
+    """The retriever one run sees: every query goes on with the run's owner, whatever owner
+    (if any) the node that built it named."""
 
-    def __init__(self, inner: Retriever, allowed_kb_ids: frozenset[str]) -> None:
+    __slots__ = ("inner", "owner_id")
+
+    def __init__(self, inner: Retriever, owner_id: str) -> None:
         self.inner = inner
-        self.allowed = allowed_kb_ids
+        self.owner_id = owner_id
 
     async def retrieve(self, query: RetrievalQuery) -> list[RetrievedDocument]:
-        kb_ids = [kb for kb in query.knowledge_base_ids if kb in self.allowed]
-        if len(kb_ids) < len(query.knowledge_base_ids):
-            log.warning("ignored knowledge bases not owned by the bot's owner in a retrieval")
-        if not kb_ids:
-            return []
-        return await self.inner.retrieve(dataclasses.replace(query, knowledge_base_ids=kb_ids))
+        if query.owner_id != self.owner_id:
+            log.warning("a node asked to retrieve for another owner; the run's owner applies")
+            query = dataclasses.replace(query, owner_id=self.owner_id)
+        return await self.inner.retrieve(query)
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledVersion:
-    """A published version, compiled: its plan, node titles, and whether it retrieves."""
+    """A published version (or a bot's V1 workflow), compiled: its plan and node titles."""
 
     plan: ExecutionPlan
     titles: Mapping[str, str | None]
-    uses_knowledge: bool
 
 
 class BotRuntime:
@@ -81,12 +85,16 @@ class BotRuntime:
         limits: RunLimits | None = None,
         settings: Mapping[str, Any] | None = None,
         plan_cache_size: int = 256,
+        documents: DocumentReader | None = None,
     ) -> None:
+        from snapagent.legacy.adapter import legacy_registry
+
         if registry is None:
             from snapagent.nodes import default_registry
 
             registry = default_registry()
-        self.registry = registry
+        self.registry = registry.freeze()
+        self.legacy_registry = legacy_registry(self.registry)
         self.retriever = retriever
         self.services = ServiceContainer(
             chat_models=chat_models,
@@ -94,33 +102,49 @@ class BotRuntime:
             clock=clock or SystemClock(),
             settings=dict(settings or {}),
         )
+        if documents is not None:
+            self.services = self.services.replace(documents=documents)
         self.limits = limits or RunLimits()
-        self._compiler = WorkflowExecutorV2(registry, self.services, limits=self.limits)
+        self._compiler = WorkflowExecutorV2(self.registry, self.services, limits=self.limits)
+        self._legacy_compiler = WorkflowExecutorV2(
+            self.legacy_registry, self.services, limits=self.limits
+        )
         self._plans: OrderedDict[str, CompiledVersion] = OrderedDict()
         self._plan_cache_size = plan_cache_size
 
     def compile(self, version_id: str, graph: Mapping[str, Any]) -> CompiledVersion:
-        """The compiled plan of a published version; raises `GraphValidationError`."""
-        cached = self._plans.get(version_id)
+        """The compiled plan of a published V2 version; raises `GraphValidationError`."""
+        return self._compile(self._compiler, version_id, graph)
+
+    def compile_legacy(self, key: str, graph: Mapping[str, Any]) -> CompiledVersion:
+        """The compiled plan of a V1 workflow's adapter graph (cached under ``key``, which
+        must differ from every version id), with the legacy registry."""
+        return self._compile(self._legacy_compiler, key, graph)
+
+    def _compile(
+        self, compiler: WorkflowExecutorV2, key: str, graph: Mapping[str, Any]
+    ) -> CompiledVersion:
+        cached = self._plans.get(key)
         if cached is not None:
-            self._plans.move_to_end(version_id)
+            self._plans.move_to_end(key)
             return cached
         parsed = WorkflowGraph.model_validate(dict(graph))
         compiled = CompiledVersion(
-            plan=self._compiler.compile(parsed),
+            plan=compiler.compile(parsed),
             titles={node.id: node.title for node in parsed.nodes},
-            uses_knowledge=any(node.type == KNOWLEDGE_NODE_TYPE for node in parsed.nodes),
         )
-        self._plans[version_id] = compiled
+        self._plans[key] = compiled
         if len(self._plans) > self._plan_cache_size:
             self._plans.popitem(last=False)
         return compiled
 
-    def executor(self, allowed_kb_ids: frozenset[str] | None = None) -> WorkflowExecutorV2:
-        """An executor whose retrieval sees only ``allowed_kb_ids`` (None: no retrieval scope)."""
-        if allowed_kb_ids is None:
-            return self._compiler
-        scoped = self.services.replace(
-            retriever=OwnerScopedRetriever(self.retriever, allowed_kb_ids)
-        )
+    async def aclose(self) -> None:
+        """Release what the services hold (the document reader's worker process)."""
+        close = getattr(self.services.documents, "close", None)
+        if close is not None:
+            await close()
+
+    def executor(self, owner_id: str) -> WorkflowExecutorV2:
+        """An executor whose retrieval sees only ``owner_id``'s knowledge bases."""
+        scoped = self.services.replace(retriever=OwnerScopedRetriever(self.retriever, owner_id))
         return WorkflowExecutorV2(self.registry, scoped, limits=self.limits)

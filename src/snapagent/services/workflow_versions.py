@@ -6,7 +6,11 @@ version becomes **archived**. Saving sends the revision the client edited; if so
 between, the save is a :class:`~snapagent.errors.ConflictError` (409) instead of a lost update.
 Every guard is a conditional ``UPDATE`` so two concurrent writers cannot both win.
 
-    versions = WorkflowVersionService(session, default_registry())
+Saving checks what a graph names against the caller's account (`GraphResources`): a knowledge
+base the bot's owner does not own, or a legacy ``v1_*`` node type, is refused at once (422);
+validating and publishing add every static problem and every unusable chat model.
+
+    versions = WorkflowVersionService(session, default_registry(), GraphResources(models))
     draft = await versions.current_draft(user, bot_id)
     draft = await versions.update_draft(user, bot_id, draft.id, graph, revision=draft.revision)
     published = await versions.publish(user, bot_id, draft.id)
@@ -14,6 +18,7 @@ Every guard is a conditional ``UPDATE`` so two concurrent writers cannot both wi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -27,12 +32,20 @@ from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
+from snapagent.services.graph_limits import default_graph_limits
+from snapagent.services.graph_resources import GraphResources
 from snapagent.services.workflow_diff import GraphDiff, diff_graphs
+from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.validation import validate_graph
 
-__all__ = ["WorkflowVersionService", "get_owned_bot", "graph_problems"]
+__all__ = [
+    "WorkflowVersionService",
+    "get_owned_bot",
+    "graph_problems",
+    "refresh_default_draft",
+]
 
 
 async def get_owned_bot(session: AsyncSession, owner: User, bot_id: str) -> Bot:
@@ -59,31 +72,89 @@ def _schema_problems(exc: ValidationError) -> list[dict[str, Any]]:
     return problems
 
 
-def graph_problems(graph: Any, registry: NodeRegistryV2) -> list[dict[str, Any]]:
-    """Every problem of a submitted graph, as JSON objects; empty when it is valid."""
+def graph_problems(
+    graph: Any, registry: NodeRegistryV2, limits: GraphLimits | None = None
+) -> list[dict[str, Any]]:
+    """Every problem of a submitted graph, as JSON objects; empty when it is valid.
+
+    A graph over a size limit raises `GraphValidationError` (422) with that problem alone:
+    nothing else is checked. CPU-bound: call it off the event loop (the service does)."""
+    return _analysed(graph, registry, limits)[0]
+
+
+def _analysed(
+    graph: Any, registry: NodeRegistryV2, limits: GraphLimits | None
+) -> tuple[list[dict[str, Any]], WorkflowGraph | None]:
+    """The engine's problems and the parsed graph (None when it lacks the schema's shape)."""
+    _check_size(graph, limits)
     try:
         parsed = WorkflowGraph.from_json(graph)
     except ValidationError as exc:
-        return _schema_problems(exc)
-    return [p.to_dict() for p in validate_graph(parsed, registry)]
+        return _schema_problems(exc), None
+    return [p.to_dict() for p in validate_graph(parsed, registry)], parsed
 
 
-def _parse(graph: Any) -> dict[str, Any]:
-    """The graph as stored: must at least have the schema's shape (semantics wait for publish)."""
+def _check_size(graph: Any, limits: GraphLimits | None) -> None:
+    too_big = check_graph_size(graph, limits or default_graph_limits())
+    if too_big:
+        raise GraphValidationError(
+            [p.to_dict() for p in too_big], "the graph is over a size limit: " + too_big[0].message
+        )
+
+
+def _parsed(graph: Any, limits: GraphLimits | None = None) -> tuple[dict[str, Any], WorkflowGraph]:
+    """The graph as stored and as parsed: it must stay within the size limits and have at
+    least the schema's shape (semantics wait for publish)."""
+    _check_size(graph, limits)
     try:
-        return WorkflowGraph.from_json(graph).to_json()
+        parsed = WorkflowGraph.from_json(graph)
     except ValidationError as exc:
         raise GraphValidationError(
             _schema_problems(exc), "the graph does not have the workflow schema's shape"
         ) from exc
+    return parsed.to_json(), parsed
+
+
+def _parse(graph: Any) -> dict[str, Any]:
+    return _parsed(graph)[0]
+
+
+async def refresh_default_draft(session: AsyncSession, bot_id: str, graph: dict[str, Any]) -> None:
+    """Replace the bot's draft with ``graph`` if nobody has edited the generated one yet.
+
+    Keeps a new bot's draft in step with its knowledge bases until the user takes over.
+    Stages the change; the caller commits.
+    """
+    await session.execute(
+        update(BotWorkflowVersion)
+        .where(
+            BotWorkflowVersion.bot_id == bot_id,
+            BotWorkflowVersion.status == "draft",
+            BotWorkflowVersion.source == "default",
+        )
+        .values(
+            graph=_parse(graph),
+            revision=BotWorkflowVersion.revision + 1,
+            updated_at=utcnow(),
+        )
+    )
 
 
 class WorkflowVersionService:
     """Use cases of ``bot_workflow_versions``; every method checks the caller owns the bot."""
 
-    def __init__(self, session: AsyncSession, registry: NodeRegistryV2) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        registry: NodeRegistryV2,
+        resources: GraphResources | None = None,
+        limits: GraphLimits | None = None,
+    ) -> None:
         self.session = session
         self.registry = registry
+        # Knowledge bases are always checked; model ids when a provider is given.
+        self.resources = resources or GraphResources()
+        self.limits = limits or default_graph_limits()
 
     # -- reading --------------------------------------------------------------------------
 
@@ -114,13 +185,50 @@ class WorkflowVersionService:
         )
         return found
 
-    def validate(self, graph: Any) -> list[dict[str, Any]]:
-        return graph_problems(graph, self.registry)
+    async def validate(self, graph: Any) -> list[dict[str, Any]]:
+        """The engine's problems of ``graph``. Parsing and validating run in a thread (the size
+        limits bound them), never on the event loop."""
+        problems, _parsed_graph = await self._analyse(graph)
+        return problems
+
+    async def _analyse(self, graph: Any) -> tuple[list[dict[str, Any]], WorkflowGraph | None]:
+        return await asyncio.to_thread(_analysed, graph, self.registry, self.limits)
 
     async def validate_for_bot(self, owner: User, bot_id: str, graph: Any) -> list[dict[str, Any]]:
-        """Every problem of ``graph``, checked in the context of one of the caller's bots."""
-        await self._bot(owner, bot_id)
-        return self.validate(graph)
+        """Every problem of ``graph``, checked in the context of one of the caller's bots:
+        the engine's, then what it names (knowledge bases, chat models, legacy types)."""
+        bot = await self._bot(owner, bot_id)
+        problems, parsed = await self._analyse(graph)
+        if parsed is None:
+            return problems  # the schema problems say it all
+        return problems + await self._resource_problems(bot, parsed, models=True)
+
+    async def _resource_problems(
+        self, bot: Bot, graph: WorkflowGraph, *, models: bool
+    ) -> list[dict[str, Any]]:
+        return await self.resources.problems(
+            self.session,
+            bot.owner_id,
+            graph,
+            self.registry,
+            default_model=bot.default_model,
+            models=models,
+        )
+
+    async def _checked(self, bot: Bot, graph: Any) -> dict[str, Any]:
+        """A user's graph in its stored form: within the size limits and of the schema's shape
+        (checked in a thread), naming nothing its owner may not use."""
+        stored, parsed = await asyncio.to_thread(_parsed, graph, self.limits)
+        await self._check_saved(bot, parsed)
+        return stored
+
+    async def _check_saved(self, bot: Bot, graph: WorkflowGraph) -> None:
+        """A draft may be unfinished, but never names what its owner may not use."""
+        problems = await self._resource_problems(bot, graph, models=False)
+        if problems:
+            raise GraphValidationError(
+                problems, "the graph names knowledge bases or node types it may not use"
+            )
 
     async def diff(self, owner: User, bot_id: str, from_id: str, to_id: str) -> GraphDiff:
         before = await self.get(owner, bot_id, from_id)
@@ -132,11 +240,17 @@ class WorkflowVersionService:
     def add_draft(
         self, bot: Bot, user: User, graph: dict[str, Any], *, source: str, note: str = ""
     ) -> BotWorkflowVersion:
-        """Stage a draft for ``bot`` in the current transaction (the caller commits)."""
+        """Stage a draft for ``bot`` in the current transaction (the caller commits). For
+        graphs the server made; a user's graph goes through `_checked`."""
+        return self._stage_draft(bot, user, _parse(graph), source, note)
+
+    def _stage_draft(
+        self, bot: Bot, user: User, stored: dict[str, Any], source: str, note: str
+    ) -> BotWorkflowVersion:
         draft = BotWorkflowVersion(
             bot_id=bot.id,
             status="draft",
-            graph=_parse(graph),
+            graph=stored,
             revision=1,
             source=source,
             note=note,
@@ -152,13 +266,14 @@ class WorkflowVersionService:
         bot = await self._bot(owner, bot_id)
         if await self._draft(bot.id) is not None:
             raise ConflictError("this bot already has a draft; edit or publish it")
-        source = "editor"
         if graph is None:
             published = await self.published(bot.id)
             if published is None:
                 raise ConflictError("no graph given and no published version to copy")
-            graph, source = published.graph, f"copy:{published.version_number}"
-        draft = self.add_draft(bot, owner, dict(graph), source=source, note=note)
+            stored, source = published.graph, f"copy:{published.version_number}"
+        else:
+            stored, source = await self._checked(bot, dict(graph)), "editor"
+        draft = self._stage_draft(bot, owner, stored, source, note)
         await self._commit("this bot already has a draft; edit or publish it")
         return draft
 
@@ -174,30 +289,15 @@ class WorkflowVersionService:
     ) -> BotWorkflowVersion:
         """Save ``graph`` into the draft if ``revision`` is still current (else 409)."""
         version = await self.get(owner, bot_id, version_id)
-        values: dict[str, Any] = {"graph": _parse(graph), "source": "editor"}
+        stored = await self._checked(await self._bot(owner, bot_id), graph)
+        values: dict[str, Any] = {"graph": stored, "source": "editor"}
         if note is not None:
             values["note"] = note
         return await self._guarded_save(version, revision, values)
 
     async def refresh_default_draft(self, bot: Bot, graph: dict[str, Any]) -> None:
-        """Replace the draft with ``graph`` if nobody has edited the generated one yet.
-
-        Keeps a new bot's draft in step with its knowledge bases until the user takes over.
-        Stages the change; the caller commits.
-        """
-        await self.session.execute(
-            update(BotWorkflowVersion)
-            .where(
-                BotWorkflowVersion.bot_id == bot.id,
-                BotWorkflowVersion.status == "draft",
-                BotWorkflowVersion.source == "default",
-            )
-            .values(
-                graph=_parse(graph),
-                revision=BotWorkflowVersion.revision + 1,
-                updated_at=utcnow(),
-            )
-        )
+        """See :func:`refresh_default_draft`."""
+        await refresh_default_draft(self.session, bot.id, graph)
 
     async def restore(
         self, owner: User, bot_id: str, version_id: str, *, revision: int | None = None
@@ -210,7 +310,7 @@ class WorkflowVersionService:
         draft = await self._draft(source.bot_id)
         if draft is None:
             bot = await self._bot(owner, bot_id)
-            created = self.add_draft(bot, owner, source.graph, source="restore", note=note)
+            created = self._stage_draft(bot, owner, source.graph, "restore", note)
             await self._commit("this bot already has a draft; edit or publish it")
             return created
         values = {"graph": source.graph, "note": note, "source": "restore"}
@@ -225,7 +325,7 @@ class WorkflowVersionService:
             raise ConflictError(f"version {version.version_number} is already {version.status}")
         if revision is not None and revision != version.revision:
             raise ConflictError(_stale(revision, version.revision))
-        problems = self.validate(version.graph)
+        problems = await self.validate_for_bot(owner, bot_id, version.graph)
         if problems:
             raise GraphValidationError(problems, "the draft cannot be published: fix its problems")
         last = await self.session.scalar(

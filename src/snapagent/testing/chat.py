@@ -5,6 +5,8 @@
     model.enqueue_error(ProviderError("overloaded"))        # the next call raises
     gate = asyncio.Event()
     model.enqueue("late", wait_for=gate)                     # blocks until gate.set()
+    model.enqueue_tool_calls(ToolCall("c1", "get_weather", {"city": "Paris"}))
+    model.enqueue_data({"city": "Paris"})                    # a structured-output answer
     services = ServiceContainer(chat_models=ScriptedChatModels(model))
     ...
     assert model.requests[0].messages[-1].content == "Q: capital of France?"
@@ -15,12 +17,21 @@ Usage is counted in whitespace-separated words (input: system + messages; output
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from snapagent.errors import NotFoundError, ProviderError
-from snapagent.workflow.services import ChatChunk, ChatModel, ChatRequest, ChatResult, TokenUsage
+from snapagent.workflow.services import (
+    ChatChunk,
+    ChatModel,
+    ChatRequest,
+    ChatResult,
+    TokenUsage,
+    ToolCall,
+)
 
 __all__ = ["ScriptedChatModel", "ScriptedChatModels", "ScriptedReply"]
 
@@ -38,6 +49,8 @@ class ScriptedReply:
     wait_for: asyncio.Event | None = None
     """Block before answering until this event is set (deterministic concurrency tests)."""
     finish_reason: str = "stop"
+    tool_calls: tuple[ToolCall, ...] = ()
+    data: Mapping[str, Any] | None = None
 
 
 def _words(text: str | None) -> int:
@@ -68,6 +81,23 @@ class ScriptedChatModel:
         wait_for: asyncio.Event | None = None,
     ) -> ScriptedChatModel:
         self._script.append(ScriptedReply(text, None, chunk_size, delay_s, chunk_delay_s, wait_for))
+        return self
+
+    def enqueue_tool_calls(
+        self, *calls: ToolCall, text: str = "", delay_s: float = 0.0
+    ) -> ScriptedChatModel:
+        """The next call asks for these tool calls (finish reason ``tool_calls``)."""
+        reply = ScriptedReply(text, delay_s=delay_s, finish_reason="tool_calls", tool_calls=calls)
+        self._script.append(reply)
+        return self
+
+    def enqueue_data(
+        self, data: Mapping[str, Any] | None, *, text: str | None = None
+    ) -> ScriptedChatModel:
+        """The next call answers with this structured output (``text`` defaults to its JSON;
+        ``None`` data stands for a model that did not produce an object)."""
+        shown = text if text is not None else json.dumps(data)
+        self._script.append(ScriptedReply(shown, data=data))
         return self
 
     def enqueue_error(
@@ -109,7 +139,9 @@ class ScriptedChatModel:
         reply = await self._next(request)
         usage = self.usage_for(request, reply.text)
         self.total_usage = self.total_usage + usage
-        return ChatResult(reply.text, self._model_id, reply.finish_reason, usage)
+        return ChatResult(
+            reply.text, self._model_id, reply.finish_reason, usage, reply.tool_calls, reply.data
+        )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
         reply = await self._next(request)
@@ -120,7 +152,7 @@ class ScriptedChatModel:
             yield ChatChunk(reply.text[start : start + size])
         usage = self.usage_for(request, reply.text)
         self.total_usage = self.total_usage + usage
-        yield ChatChunk("", reply.finish_reason, usage)
+        yield ChatChunk("", reply.finish_reason, usage, reply.tool_calls, reply.data)
 
 
 class ScriptedChatModels:

@@ -1,11 +1,15 @@
 """`InMemoryRetriever`: a `Retriever` over documents added in code, scored lexically.
 
     retriever = InMemoryRetriever()
-    retriever.add("kb1", "SnapAgent runs workflow graphs.", title="Intro")
-    docs = await retriever.retrieve(RetrievalQuery("what runs graphs?", ["kb1"], top_k=2))
+    retriever.add("kb1", "SnapAgent runs workflow graphs.", title="Intro", owner_id="u1")
+    docs = await retriever.retrieve(
+        RetrievalQuery("what runs graphs?", ["kb1"], top_k=2, owner_id="u1")
+    )
 
 Score = the fraction of distinct query terms found in the chunk (0..1). ``mode`` is recorded
-but every mode scores the same way. Every query is kept in ``queries``.
+but every mode scores the same way. Every query is kept in ``queries``. Like the real retriever,
+a query finds only knowledge bases of its ``owner_id``; a knowledge base added without an owner
+answers every owner (for engine tests that do not care about accounts).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class InMemoryRetriever:
 
     def __init__(self) -> None:
         self._docs: list[tuple[RetrievedDocument, set[str]]] = []
+        self._owners: dict[str, str] = {}
         self.queries: list[RetrievalQuery] = []
 
     def add(
@@ -41,7 +46,10 @@ class InMemoryRetriever:
         document_id: str | None = None,
         heading: str | None = None,
         metadata: Mapping[str, Any] | None = None,
+        owner_id: str | None = None,
     ) -> RetrievedDocument:
+        if owner_id is not None:
+            self._owners[knowledge_base_id] = owner_id
         number = len(self._docs)
         doc = RetrievedDocument(
             text=text,
@@ -65,7 +73,11 @@ class InMemoryRetriever:
         wanted = _terms(query.query)
         if not wanted:
             return []
-        kbs = set(query.knowledge_base_ids)
+        kbs = {
+            kb
+            for kb in query.knowledge_base_ids
+            if self._owners.get(kb, query.owner_id) == query.owner_id
+        }
         doc_ids = set(query.document_ids) if query.document_ids is not None else None
         scored = []
         for doc, terms in self._docs:

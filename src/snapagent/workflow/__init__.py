@@ -26,7 +26,13 @@ from snapagent.workflow.events import (
     WorkflowEvent,
 )
 from snapagent.workflow.executor import WorkflowExecutorV2
-from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2, NodeResult, RunContext
+from snapagent.workflow.node import (
+    BaseNodeV2,
+    NodeRegistryV2,
+    NodeResult,
+    ResourceRef,
+    RunContext,
+)
 from snapagent.workflow.plan import ExecutionPlan, compile_plan
 from snapagent.workflow.pool import VariablePool
 from snapagent.workflow.result import (
@@ -49,6 +55,7 @@ from snapagent.workflow.schema import (
     WorkflowNode,
 )
 from snapagent.workflow.services import ServiceContainer
+from snapagent.workflow.subgraph import SubgraphNode
 from snapagent.workflow.types import PortType, fits
 from snapagent.workflow.validation import ValidationProblem, validate_graph
 
@@ -70,6 +77,7 @@ __all__ = [
     "NodeStatus",
     "PortDefinition",
     "PortType",
+    "ResourceRef",
     "RetryPolicy",
     "RunContext",
     "RunError",
@@ -78,6 +86,7 @@ __all__ = [
     "RunStarted",
     "RunStatus",
     "ServiceContainer",
+    "SubgraphNode",
     "TextChunk",
     "ValidationProblem",
     "ValueSelector",

@@ -5,6 +5,8 @@
 
 Every event carries ``ns``: `time.perf_counter_ns()` when it happened (hand-off latency is
 ``NodeRunStarted.ns`` of a successor minus ``NodeRunSucceeded.ns`` of its predecessor).
+Node events from inside a container's body carry ``scope``: ``(("each", 2),)`` for item 2 of
+``each`` (one pair per level of nesting, outermost first); empty for top-level nodes.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class NodeRunStarted(WorkflowEvent):
     index: int
     inputs: dict[str, Any]
     ns: int
+    scope: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -83,6 +86,7 @@ class NodeRunSucceeded(WorkflowEvent):
     branch: str | None
     used_default: bool
     ns: int
+    scope: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -97,6 +101,7 @@ class NodeRunFailed(WorkflowEvent):
     elapsed_s: float
     routed_to_fail_branch: bool
     ns: int
+    scope: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -106,6 +111,7 @@ class NodeRunSkipped(WorkflowEvent):
     node_type: str
     reason: str
     ns: int
+    scope: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -115,6 +121,7 @@ class NodeRunCancelled(WorkflowEvent):
     node_type: str
     reason: str
     ns: int
+    scope: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True)
@@ -128,6 +135,7 @@ class NodeRunRetrying(WorkflowEvent):
     delay_s: float
     error: RunError
     ns: int
+    scope: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(slots=True)

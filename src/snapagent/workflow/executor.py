@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Mapping
 from random import getrandbits
 from typing import Any
 
+from snapagent.workflow.conversation import ConversationState
 from snapagent.workflow.events import WorkflowEvent
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.plan import ExecutionPlan, compile_plan
@@ -81,18 +82,29 @@ class WorkflowExecutorV2:
         *,
         on_event: EventSink | None = None,
         cancel_event: asyncio.Event | None = None,
+        conversation: Mapping[str, Any] | None = None,
     ) -> WorkflowRunResult:
         """Run to the end and return the result; ``on_event`` sees every event as it happens.
 
         ``inputs``: ``query``, ``session_id``, ``history`` and the start node's declared
         inputs. ``sys``: ``bot_id``, ``run_id`` (generated if absent), ``user_id``,
-        ``default_model``.
+        ``default_model``. ``conversation``: the session's stored conversation variables
+        (the graph's defaults fill the rest; the result carries them after the run).
         """
         plan = graph if isinstance(graph, ExecutionPlan) else self.compile(graph)
         sys_values = dict(sys or {})
         if not sys_values.get("run_id"):
             sys_values["run_id"] = new_run_id()
-        run = Run(plan, self.services, dict(inputs or {}), sys_values, self.limits, on_event)
+        state = ConversationState(plan.graph.conversation_variables, conversation)
+        run = Run(
+            plan,
+            self.services,
+            dict(inputs or {}),
+            sys_values,
+            self.limits,
+            on_event,
+            conversation=state,
+        )
         if cancel_event is None:
             return await run.execute()
         if cancel_event.is_set():
@@ -110,6 +122,7 @@ class WorkflowExecutorV2:
         sys: Mapping[str, Any] | None = None,
         *,
         cancel_event: asyncio.Event | None = None,
+        conversation: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[WorkflowEvent]:
         """Yield the run's events as they happen, ending with `RunFinished`.
 
@@ -119,7 +132,14 @@ class WorkflowExecutorV2:
         plan = graph if isinstance(graph, ExecutionPlan) else self.compile(graph)
         queue: asyncio.Queue[Any] = asyncio.Queue()
         task = asyncio.get_running_loop().create_task(
-            self.run(plan, inputs, sys, on_event=queue.put_nowait, cancel_event=cancel_event)
+            self.run(
+                plan,
+                inputs,
+                sys,
+                on_event=queue.put_nowait,
+                cancel_event=cancel_event,
+                conversation=conversation,
+            )
         )
         task.add_done_callback(lambda _t: queue.put_nowait(_END))
         try:

@@ -29,17 +29,18 @@ must not mutate them.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from snapagent.errors import DefinitionError
+from snapagent.errors import DefinitionError, NodeExecutionError
+from snapagent.workflow.conversation import ConversationState, ConversationVariable
 from snapagent.workflow.schema import NodePortSchema
 from snapagent.workflow.services import ServiceContainer, TokenUsage
 
-__all__ = ["BaseNodeV2", "NodeRegistryV2", "NodeResult", "RunContext"]
+__all__ = ["BaseNodeV2", "NodeRegistryV2", "NodeResult", "ResourceRef", "RunContext"]
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 
@@ -56,11 +57,45 @@ class NodeResult:
     usage: TokenUsage | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ResourceRef:
+    """A resource a node's config names, which validation checks against the graph owner's
+    account: a knowledge base (``value`` = its id) or a chat model (``value`` = the model id,
+    ``None`` = the bot's or the provider's default). ``path`` is where, from the node
+    (``"config.knowledge_base_ids[0]"``)."""
+
+    kind: Literal["knowledge_base", "chat_model"]
+    value: str | None
+    path: str
+
+
+# Config keys that name knowledge bases, wherever they appear in a node's config.
+_KB_LIST_KEY = "knowledge_base_ids"
+_KB_KEY = "knowledge_base_id"
+
+
+def _knowledge_base_refs(value: Any, path: str) -> Iterator[ResourceRef]:
+    if isinstance(value, Mapping):
+        for key, inner in value.items():
+            where = f"{path}.{key}"
+            if key == _KB_LIST_KEY and isinstance(inner, list | tuple):
+                for i, kb_id in enumerate(inner):
+                    yield ResourceRef("knowledge_base", str(kb_id), f"{where}[{i}]")
+            elif key == _KB_KEY and isinstance(inner, str):
+                yield ResourceRef("knowledge_base", inner, where)
+            else:
+                yield from _knowledge_base_refs(inner, where)
+    elif isinstance(value, list | tuple):
+        for i, inner in enumerate(value):
+            yield from _knowledge_base_refs(inner, f"{path}[{i}]")
+
+
 class RunContext:
     """Per-run facts every node may read: services, the run's inputs, ``sys`` values, and a way
-    to stream text out (``ctx.emit_text(self.node_id, "Hel")``)."""
+    to stream text out (``ctx.emit_text(self.node_id, "Hel")``). Container nodes run their
+    body through it (``await ctx.run_body(self, {"item": x, "index": 0}, iteration=0)``)."""
 
-    __slots__ = ("_text_sink", "inputs", "services", "sys")
+    __slots__ = ("_host", "_text_sink", "conversation", "inputs", "services", "sys")
 
     def __init__(
         self,
@@ -68,11 +103,37 @@ class RunContext:
         inputs: Mapping[str, Any],
         sys: Mapping[str, Any],
         text_sink: TextSink | None = None,
+        *,
+        host: Any = None,
+        conversation: ConversationState | None = None,
     ) -> None:
         self.services = services
         self.inputs = inputs
         self.sys = sys
         self._text_sink = text_sink
+        self._host = host
+        self.conversation = conversation or ConversationState(())
+        """The run's conversation variables (``variable_assigner`` writes through it)."""
+
+    async def run_body(
+        self, container: BaseNodeV2[Any], values: Mapping[str, Any], *, iteration: int
+    ) -> Any:
+        """Run ``container``'s compiled body once, its scope values being ``values``; returns
+        the body run's `WorkflowRunResult` (recorded under the container, scope
+        ``iteration``)."""
+        if self._host is None:
+            raise NodeExecutionError(
+                f"node {container.node_id!r} runs a sub-graph, which needs a running workflow",
+                node_id=container.node_id,
+            )
+        return await self._host.run_body(container, values, iteration)
+
+    @property
+    def owner_id(self) -> str:
+        """The account whose resources this run may use (``sys.owner_id``, the bot's owner);
+        empty when the caller set none, which a real retriever answers with nothing."""
+        owner = self.sys.get("owner_id")
+        return owner if isinstance(owner, str) else ""
 
     def emit_text(self, node_id: str, text: str) -> None:
         """Forward a streamed piece of text now (a `TextChunk` event when someone listens)."""
@@ -89,7 +150,15 @@ class BaseNodeV2(ABC, Generic[ConfigT]):
     version: ClassVar[int] = 1
     """Bumped when the config or port contract of the type changes."""
     config_model: ClassVar[type[BaseModel]]
+    title: ClassVar[str] = ""
+    """Display name in editors (``"Knowledge retrieval"``); the catalogue falls back to the key."""
     description: ClassVar[str] = ""
+    category: ClassVar[str] = "other"
+    """Palette group: ``io``, ``model``, ``knowledge``, ``logic``, ``transform``, ``tools``."""
+    dynamic_ports: ClassVar[bool] = False
+    """True when `port_schema()` depends on the config (editors then ask for the ports)."""
+    default_config: ClassVar[Mapping[str, Any]] = {}
+    """The config a new node starts with in an editor; the catalogue lists its ports."""
 
     def __init__(self, node_id: str, config: ConfigT) -> None:
         self.node_id = node_id
@@ -103,6 +172,31 @@ class BaseNodeV2(ABC, Generic[ConfigT]):
     async def run(self, inputs: dict[str, Any], ctx: RunContext) -> Mapping[str, Any] | NodeResult:
         """Do the work. Return the outputs (port -> value) or a `NodeResult`."""
 
+    @classmethod
+    def resources(cls, config: Mapping[str, Any]) -> list[ResourceRef]:
+        """The knowledge bases and chat models a (raw, possibly invalid) ``config`` names.
+
+        The default finds every ``knowledge_base_ids`` / ``knowledge_base_id`` key at any
+        depth, and the top-level ``model`` of a type whose config has a ``model`` field.
+        Override it when a type names resources some other way.
+        """
+        refs = list(_knowledge_base_refs(config, "config"))
+        config_model = getattr(cls, "config_model", None)  # None on BaseNodeV2 itself
+        if config_model is not None and "model" in config_model.model_fields:
+            model = config.get("model")
+            refs.append(
+                ResourceRef("chat_model", model if isinstance(model, str) else None, "config.model")
+            )
+        return refs
+
+    def check_conversation(
+        self, declared: Mapping[str, ConversationVariable]
+    ) -> list[tuple[str, str]]:
+        """Problems with the conversation variables this node writes, given those the graph
+        declares: ``[(path under the node, message)]`` (``("config.items.0.variable",
+        "...")``). Only writers override it."""
+        return []
+
     def default_branch(self) -> str | None:
         """The branch taken when the node fails under the ``default_value`` strategy."""
         branches = self.port_schema().branches
@@ -110,15 +204,26 @@ class BaseNodeV2(ABC, Generic[ConfigT]):
 
 
 class NodeRegistryV2:
-    """Node types by ``type_key``. ``NodeRegistryV2([StartNodeV2, EndNodeV2]).create(node)``."""
+    """Node types by ``type_key``. ``NodeRegistryV2([StartNodeV2, EndNodeV2]).create(node)``.
+
+    An app builds its registries at start-up and then `freeze()` s them: what validates a
+    draft at noon is what validated it at nine, and nothing a request does can add a type.
+    """
 
     def __init__(self, node_types: Iterable[type[BaseNodeV2[Any]]] = ()) -> None:
         self._types: dict[str, type[BaseNodeV2[Any]]] = {}
+        self._frozen = False
         for node_type in node_types:
             self.register(node_type)
 
     def register(self, node_type: type[BaseNodeV2[Any]]) -> type[BaseNodeV2[Any]]:
-        """Add a node type (usable as a class decorator). Registering a key twice is an error."""
+        """Add a node type (usable as a class decorator). Registering a key twice is an error,
+        and so is registering into a frozen registry."""
+        if self._frozen:
+            raise DefinitionError(
+                f"cannot register {node_type.__name__}: the node registry is frozen "
+                "(register node types before the app starts)"
+            )
         key = getattr(node_type, "type_key", None)
         if not isinstance(key, str) or not key:
             raise DefinitionError(f"{node_type.__name__} has no type_key")
@@ -128,6 +233,19 @@ class NodeRegistryV2:
             raise DefinitionError(f"node type {key!r} is already registered")
         self._types[key] = node_type
         return node_type
+
+    def freeze(self) -> NodeRegistryV2:
+        """Refuse every later `register` (idempotent); returns the registry."""
+        self._frozen = True
+        return self
+
+    @property
+    def frozen(self) -> bool:
+        return self._frozen
+
+    def copy(self) -> NodeRegistryV2:
+        """A new, unfrozen registry with the same types (to extend without changing this one)."""
+        return NodeRegistryV2(self._types.values())
 
     def get(self, type_key: str) -> type[BaseNodeV2[Any]] | None:
         return self._types.get(type_key)

@@ -12,14 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from snapagent.errors import GraphValidationError
+from snapagent.workflow.branch_guards import ERROR_OUTPUT_PORT, FAIL_BRANCH_PORT
 from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2
 from snapagent.workflow.schema import ErrorStrategy, RetryPolicy, WorkflowGraph
-from snapagent.workflow.validation import (
-    ERROR_OUTPUT_PORT,
-    FAIL_BRANCH_PORT,
-    GraphAnalysis,
-    analyse_graph,
-)
+from snapagent.workflow.stream_order import answer_nodes, answer_order
+from snapagent.workflow.subgraph import SubgraphNode
+from snapagent.workflow.validation import GraphAnalysis, analyse_graph
 
 __all__ = ["EDGE_BRANCH", "EDGE_FAIL", "EDGE_SUCCESS", "ExecutionPlan", "PlanNode", "compile_plan"]
 
@@ -54,6 +52,8 @@ class PlanNode:
     mappings: tuple[Mapping_, ...]
     out_edges: tuple[OutEdge, ...]
     selector_dependents: tuple[int, ...]
+    order_dependents: tuple[int, ...]
+    """Nodes that wait (ungated) for this one to be decided: the next answer node."""
     dependency_count: int
     gated_by_selectors: bool
 
@@ -66,6 +66,11 @@ class ExecutionPlan:
     nodes: tuple[PlanNode, ...]
     start_index: int
     index_of: dict[str, int]
+    answer_nodes: frozenset[str] = frozenset()
+    """The answer-streaming nodes; when there are any, only their text is streamed."""
+    roots: tuple[int, ...] = ()
+    """Where a run starts: the start node; in a container's body, every node that waits
+    for nothing inside the body."""
 
 
 def compile_plan(graph: WorkflowGraph, registry: NodeRegistryV2) -> ExecutionPlan:
@@ -94,14 +99,24 @@ def _build(a: GraphAnalysis) -> ExecutionPlan:
         out_edges[src].append((dst, edge.target_port, port, kind, port))
         edge_count[dst] += 1
 
+    edge_count_ungated = [0] * len(graph.nodes)
     selector_sources: list[set[int]] = [set() for _ in graph.nodes]
     dependents: list[list[int]] = [[] for _ in graph.nodes]
     for i, node in enumerate(graph.nodes):
-        for mapping in node.inputs.values():
-            sel = mapping.selector
-            if not sel.is_sys and index_of[sel.node_id] not in selector_sources[i]:
-                selector_sources[i].add(index_of[sel.node_id])
-                dependents[index_of[sel.node_id]].append(i)
+        sources = [m.selector.node_id for m in node.inputs.values() if not m.selector.is_sys]
+        # A container also waits for the nodes its body reads.
+        sources += sorted(a.body_refs.get(node.id, ()))
+        for source in sources:
+            j = index_of.get(source)  # absent: outside this graph (a body reading further out)
+            if j is not None and j not in selector_sources[i]:
+                selector_sources[i].add(j)
+                dependents[j].append(i)
+
+    order_dependents: list[list[int]] = [[] for _ in graph.nodes]
+    for earlier, later in answer_order(a, a.deps):
+        order_dependents[index_of[earlier]].append(index_of[later])
+        edge_count_ungated[index_of[later]] += 1
+    answers = frozenset(answer_nodes(a))
 
     nodes: list[PlanNode] = []
     for i, node in enumerate(graph.nodes):
@@ -131,9 +146,14 @@ def _build(a: GraphAnalysis) -> ExecutionPlan:
                 ),
                 out_edges=tuple(out_edges[i]),
                 selector_dependents=tuple(dependents[i]),
-                dependency_count=edge_count[i] + len(selector_sources[i]),
+                order_dependents=tuple(order_dependents[i]),
+                dependency_count=edge_count[i] + len(selector_sources[i]) + edge_count_ungated[i],
                 gated_by_selectors=edge_count[i] == 0,
             )
         )
-    start = next(i for i, node in enumerate(graph.nodes) if node.type == "start")
-    return ExecutionPlan(graph, tuple(nodes), start, index_of)
+    for instance in a.instances.values():
+        if isinstance(instance, SubgraphNode) and instance.body_analysis is not None:
+            instance.attach_plan(_build(instance.body_analysis))
+    roots = tuple(pn.index for pn in nodes if pn.dependency_count == 0)
+    start = next((i for i, node in enumerate(graph.nodes) if node.type == "start"), roots[0])
+    return ExecutionPlan(graph, tuple(nodes), start, index_of, answers, roots)

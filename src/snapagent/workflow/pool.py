@@ -96,6 +96,11 @@ class VariablePool:
                 )
         self._values[node_id] = outputs
 
+    def link(self, node_id: str, outputs: Mapping[str, Any]) -> None:
+        """Make values of an enclosing run readable here (a container body reading outer
+        nodes and its scope values): shared, not copied, not checked again."""
+        self._values[node_id] = outputs
+
     def set(self, node_id: str, port: str, value: Any) -> None:
         """Set one value (merging with the node's other outputs)."""
         merged = dict(self._values.get(node_id, {}))

@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from snapagent.workflow.conversation import CONVERSATION_NODE_ID
+
 if TYPE_CHECKING:
+    from snapagent.workflow.schema import NodePortSchema, ValueSelector
     from snapagent.workflow.validation import GraphAnalysis
 
 __all__ = ["check_edges", "check_mappings", "check_required_inputs", "node_ids"]
@@ -104,15 +107,23 @@ def check_mappings(a: GraphAnalysis) -> None:
                 continue
             if sel.is_sys:
                 continue
-            if sel.node_id not in ids:
-                a.add(
-                    "unknown_node",
-                    f"node {node.id!r} input {port!r}: selector {sel} names no node",
-                    node_id=node.id,
-                    path=f"{path}.selector",
-                )
+            if sel.node_id == CONVERSATION_NODE_ID:
+                _check_conversation_read(a, node.id, port, sel, schema, path)
                 continue
-            src_schema = a.schemas.get(sel.node_id)
+            if sel.node_id in ids:
+                src_schema = a.schemas.get(sel.node_id)
+            else:
+                # Inside a container's body: the container's scope values and outer nodes.
+                src_schema = a.scope.source(sel.node_id) if a.scope is not None else None
+                if src_schema is None and not (a.scope is not None and a.scope.open):
+                    a.add(
+                        "unknown_node",
+                        f"node {node.id!r} input {port!r}: selector {sel} names no node",
+                        node_id=node.id,
+                        path=f"{path}.selector",
+                    )
+                    continue
+                a.external_refs.add(sel.node_id)
             if src_schema is None:
                 continue
             src_port = src_schema.output(sel.port)
@@ -134,6 +145,36 @@ def check_mappings(a: GraphAnalysis) -> None:
                     node_id=node.id,
                     path=f"{path}.selector",
                 )
+
+
+def _check_conversation_read(
+    a: GraphAnalysis,
+    node_id: str,
+    port: str,
+    sel: ValueSelector,
+    schema: NodePortSchema | None,
+    path: str,
+) -> None:
+    variable = a.conversation.get(sel.port)
+    if variable is None:
+        declared = ", ".join(sorted(a.conversation)) or "none"
+        a.add(
+            "unknown_conversation_variable",
+            f"node {node_id!r} input {port!r}: no conversation variable {sel.port!r} "
+            f"(declared: {declared})",
+            node_id=node_id,
+            path=f"{path}.selector",
+        )
+        return
+    wanted = schema.input(port) if schema is not None else None
+    if wanted is not None and not sel.path and not variable.type.fits(wanted.type):
+        a.add(
+            "type_mismatch",
+            f"node {node_id!r} input {port!r} expects {wanted.type.value} but {sel} is "
+            f"{variable.type.value}",
+            node_id=node_id,
+            path=f"{path}.selector",
+        )
 
 
 def check_required_inputs(a: GraphAnalysis) -> None:

@@ -41,18 +41,23 @@ class NodeStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RunError:
-    """A failure as data: the exception class name, its message, and where it happened."""
+    """A failure as data: the exception class name, its message, and where it happened.
+
+    ``exception`` keeps the exception itself for the caller of the run (so a service can answer
+    with the status its family calls for); it is never serialized or compared.
+    """
 
     type: str
     message: str
     node_id: str | None = None
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_exception(cls, exc: BaseException, node_id: str | None = None) -> RunError:
         message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
         if len(message) > MAX_ERROR_MESSAGE:  # errors are recorded and streamed: keep them small
             message = message[:MAX_ERROR_MESSAGE] + "... (truncated)"
-        return cls(type(exc).__name__, message, node_id)
+        return cls(type(exc).__name__, message, node_id, exc)
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "message": self.message, "node_id": self.node_id}
@@ -92,6 +97,10 @@ class NodeRunResult:
     skip_reason: str | None = None
     used_default: bool = False
     """True when the node failed and its default outputs stand in (``default_value``)."""
+    scope: tuple[tuple[str, int], ...] = ()
+    """Inside a container's body: which run of it (``(("each", 2),)``); empty at top level."""
+    children: list[NodeRunResult] = field(default_factory=list)
+    """A container's body runs: every node of every item/round, in order."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -108,6 +117,8 @@ class NodeRunResult:
             "elapsed_s": self.elapsed_s,
             "skip_reason": self.skip_reason,
             "used_default": self.used_default,
+            **({"scope": [list(level) for level in self.scope]} if self.scope else {}),
+            **({"children": [c.to_dict() for c in self.children]} if self.children else {}),
         }
 
 
@@ -122,6 +133,10 @@ class WorkflowRunResult:
     nodes: dict[str, NodeRunResult]
     elapsed_s: float
     usage: TokenUsage = field(default_factory=TokenUsage)
+    conversation: dict[str, Any] = field(default_factory=dict)
+    """The conversation variables after the run (what to store with the session)."""
+    conversation_writes: list[dict[str, Any]] = field(default_factory=list)
+    """Every write, in order: ``{"node_id", "variable", "operation", "value"}``."""
 
     @property
     def succeeded(self) -> bool:
@@ -130,6 +145,11 @@ class WorkflowRunResult:
     def ordered_nodes(self) -> list[NodeRunResult]:
         """Nodes in start order; nodes that never started come last."""
         return sorted(self.nodes.values(), key=lambda n: (n.index < 0, n.index))
+
+    def flattened_nodes(self) -> list[NodeRunResult]:
+        """`ordered_nodes`, each container followed by its body runs' nodes (item by item,
+        recursively): the order a reader follows the run in."""
+        return _flatten(self.ordered_nodes())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -140,4 +160,19 @@ class WorkflowRunResult:
             "elapsed_s": self.elapsed_s,
             "usage": self.usage.to_dict(),
             "nodes": [n.to_dict() for n in self.ordered_nodes()],
+            **({"conversation": self.conversation} if self.conversation else {}),
+            **(
+                {"conversation_writes": self.conversation_writes}
+                if self.conversation_writes
+                else {}
+            ),
         }
+
+
+def _flatten(nodes: list[NodeRunResult]) -> list[NodeRunResult]:
+    flat: list[NodeRunResult] = []
+    for node in nodes:
+        flat.append(node)
+        if node.children:
+            flat += _flatten(node.children)
+    return flat

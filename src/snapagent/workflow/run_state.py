@@ -16,6 +16,7 @@ from typing import Any
 
 from snapagent.errors import NodeExecutionError, RunLimitError
 from snapagent.workflow import events as ev
+from snapagent.workflow.conversation import CONVERSATION_NODE_ID, ConversationState
 from snapagent.workflow.node import NodeResult, RunContext
 from snapagent.workflow.plan import EDGE_BRANCH, EDGE_FAIL, EDGE_SUCCESS, ExecutionPlan, PlanNode
 from snapagent.workflow.pool import VariablePool
@@ -23,10 +24,13 @@ from snapagent.workflow.result import NodeRunResult, NodeStatus, RunError, RunLi
 from snapagent.workflow.schema import ErrorStrategy
 from snapagent.workflow.services import ServiceContainer, TokenUsage
 
-__all__ = ["NO_USAGE", "EventSink", "RunState"]
+__all__ = ["NO_USAGE", "EventSink", "RunState", "Scope"]
 
 EventSink = Callable[[ev.WorkflowEvent], None]
 NO_USAGE = TokenUsage()
+Scope = tuple[tuple[str, int], ...]
+"""Where a body run sits: ``(("each", 2),)`` is item 2 of container ``each``; nested bodies
+add a pair each, outermost first."""
 
 
 class RunState:
@@ -41,13 +45,36 @@ class RunState:
         sys: dict[str, Any],
         limits: RunLimits,
         sink: EventSink | None,
+        *,
+        parent: RunState | None = None,
+        scope: Scope = (),
+        links: Mapping[str, Mapping[str, Any]] | None = None,
+        conversation: ConversationState | None = None,
     ) -> None:
         self.plan = plan
         self.limits = limits
         self.sink = sink
         self.run_id = str(sys["run_id"])
         self.pool = VariablePool(sys, max_value_bytes=limits.max_value_bytes)
-        self.ctx = RunContext(services, inputs, self.pool.sys, self._text if sink else None)
+        for node_id, outputs in (links or {}).items():
+            self.pool.link(node_id, outputs)
+        # One state per run, shared with its body runs: a write is seen by whoever runs after.
+        self.conversation = conversation or ConversationState(())
+        self.pool.link(CONVERSATION_NODE_ID, self.conversation.values)
+        # A container's body runs as a run of its own inside this one (see subgraph.py): it
+        # counts steps and keeps the deadline of the outermost run, its `root`.
+        self.root: RunState = parent.root if parent is not None else self
+        self.scope = scope
+        self.body_results: dict[str, list[NodeRunResult]] = {}
+        self.t0 = 0
+        self.ctx = RunContext(
+            services,
+            inputs,
+            self.pool.sys,
+            self._text if sink else None,
+            host=self,
+            conversation=self.conversation,
+        )
         self.inputs = inputs
         count = len(plan.nodes)
         self.pending = [n.dependency_count for n in plan.nodes]
@@ -70,7 +97,8 @@ class RunState:
         self.timer: asyncio.TimerHandle | None = None
 
     def _text(self, node_id: str, text: str) -> None:
-        if self.sink is not None:
+        answers = self.plan.answer_nodes
+        if self.sink is not None and (not answers or node_id in answers):
             self.sink(ev.TextChunk(node_id, text, perf_counter_ns()))
 
     def _stop(self, status: RunStatus, error: RunError) -> None:
@@ -155,6 +183,8 @@ class RunState:
             self._decide(target, taken, True, ready)
         for target in pn.selector_dependents:
             self._decide(target, True, self.plan.nodes[target].gated_by_selectors, ready)
+        for target in pn.order_dependents:
+            self._decide(target, False, False, ready)
         self._terminal()
 
     def _fail(self, pn: PlanNode, record: NodeRunResult, exc: Exception, ready: list[int]) -> None:
@@ -193,6 +223,8 @@ class RunState:
             self._decide(target, taken, True, ready)
         for target in pn.selector_dependents:
             self._decide(target, False, self.plan.nodes[target].gated_by_selectors, ready)
+        for target in pn.order_dependents:
+            self._decide(target, False, False, ready)
         self._terminal()
 
     def _finish_cancelled(self, pn: PlanNode, record: NodeRunResult) -> None:
@@ -236,6 +268,8 @@ class RunState:
             self._decide(target, False, True, ready)
         for target in pn.selector_dependents:
             self._decide(target, False, self.plan.nodes[target].gated_by_selectors, ready)
+        for target in pn.order_dependents:
+            self._decide(target, False, False, ready)
         self._terminal()
 
     def _terminal(self) -> None:

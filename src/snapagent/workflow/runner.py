@@ -14,12 +14,13 @@ as ``skipped``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import types
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine, Generator, Mapping
 from time import perf_counter_ns
 from typing import Any
 
-from snapagent.errors import NodeTimeoutError, RunLimitError, VariableError
+from snapagent.errors import NodeExecutionError, NodeTimeoutError, RunLimitError, VariableError
 from snapagent.workflow import events as ev
 from snapagent.workflow.plan import PlanNode
 from snapagent.workflow.result import (
@@ -29,7 +30,8 @@ from snapagent.workflow.result import (
     RunStatus,
     WorkflowRunResult,
 )
-from snapagent.workflow.run_state import NO_USAGE, EventSink, RunState
+from snapagent.workflow.run_state import NO_USAGE, EventSink, RunState, Scope
+from snapagent.workflow.subgraph import SubgraphNode
 
 __all__ = ["EventSink", "Run"]
 
@@ -56,6 +58,22 @@ def _resume(coro: Coroutine[Any, Any, None], waiting_on: Any) -> Generator[Any, 
     yield from coro
 
 
+def _scoped_sink(sink: EventSink, scope: Scope) -> EventSink:
+    """A body run's events reach the outer listeners with their scope; the body's own run
+    start/finish and its text stay inside (text of N items at once would be noise)."""
+
+    def forward(event: ev.WorkflowEvent) -> None:
+        if isinstance(event, ev.RunStarted | ev.RunFinished | ev.TextChunk):
+            return
+        sink(dataclasses.replace(event, scope=scope))  # type: ignore[call-arg]
+
+    return forward
+
+
+def _body_order(record: NodeRunResult) -> tuple[int, bool, int]:
+    return record.scope[-1][1], record.index < 0, record.index
+
+
 class _Stop(Exception):
     """Raised inside a worker whose node was cancelled because the run is stopping."""
 
@@ -65,14 +83,16 @@ class Run(RunState):
 
     async def execute(self) -> WorkflowRunResult:
         """Run to completion in the calling task (which becomes the first worker)."""
-        t0 = perf_counter_ns()
+        self.t0 = t0 = perf_counter_ns()
         self.main_task = asyncio.current_task()
         if self.sink is not None:
             self.sink(ev.RunStarted(self.run_id, self.inputs, t0))
-        if self.limits.max_duration_s is not None:
+        if self.root is not self:
+            self.deadline = self.root.deadline  # a body run ends when its outer run must
+        elif self.limits.max_duration_s is not None:
             self.deadline = self.loop.time() + self.limits.max_duration_s
         try:
-            await self._worker([self.plan.start_index], main=True)
+            await self._worker(list(reversed(self.plan.roots)), main=True)
             if self.remaining and not self.stopping:
                 self._arm_deadline()
                 await self.done.wait()
@@ -95,6 +115,48 @@ class Run(RunState):
         if self.sink is not None:
             self.sink(ev.RunFinished(result, perf_counter_ns()))
         return result
+
+    async def run_body(
+        self, container: SubgraphNode[Any], values: Mapping[str, Any], iteration: int
+    ) -> WorkflowRunResult:
+        """One run of ``container``'s body inside this run (see `RunContext.run_body`)."""
+        plan, analysis = container.body_plan, container.body_analysis
+        if plan is None or analysis is None:
+            raise NodeExecutionError(
+                f"node {container.node_id!r} has no compiled sub-graph", node_id=container.node_id
+            )
+        scope = (*self.scope, (container.node_id, iteration))
+        links: dict[str, Mapping[str, Any]] = {container.node_id: values}
+        for ref in analysis.external_refs - {container.node_id}:
+            outputs = self.pool.outputs_of(ref)
+            if outputs is not None:
+                links[ref] = outputs
+        root_sink = self.root.sink
+        body = Run(
+            plan,
+            self.ctx.services,
+            self.inputs,
+            dict(self.pool.sys),
+            self.limits,
+            None if root_sink is None else _scoped_sink(root_sink, scope),
+            parent=self,
+            scope=scope,
+            links=links,
+            conversation=self.conversation,
+        )
+        records = self.body_results.setdefault(container.node_id, [])
+        try:
+            result = await body.execute()
+        except BaseException:
+            # Cancelled (the run stopping, the container's timeout): what ran is still recorded.
+            records.extend(body.partial_result().ordered_nodes())
+            raise
+        records.extend(result.ordered_nodes())
+        return result
+
+    def partial_result(self) -> WorkflowRunResult:
+        """The records so far of a run that was interrupted."""
+        return self._result(self.t0)
 
     def cancel(self, reason: str = "the run was cancelled") -> None:
         """Stop the run with status ``cancelled`` (safe to call from any callback)."""
@@ -252,9 +314,10 @@ class Run(RunState):
                 await asyncio.sleep(delay)
 
     def _count_step(self, pn: PlanNode) -> None:
-        self.steps += 1
+        root = self.root
+        root.steps += 1
         limit = self.limits.max_steps
-        if limit is not None and self.steps > limit:
+        if limit is not None and root.steps > limit:
             raise RunLimitError(
                 f"the run exceeded its maximum of {limit} steps at node {pn.node_id!r}"
             )
@@ -271,6 +334,11 @@ class Run(RunState):
                 record = NodeRunResult(
                     pn.node_id, pn.node_type, NodeStatus.SKIPPED, skip_reason=reason
                 )
+            if self.scope:
+                record.scope = self.scope
+            body_runs = self.body_results.get(pn.node_id)
+            if body_runs:  # parallel items finish in any order; the record reads in item order
+                record.children = sorted(body_runs, key=_body_order)
             nodes[pn.node_id] = record
             if record.usage.input_tokens or record.usage.output_tokens:
                 usage = usage + record.usage
@@ -278,5 +346,13 @@ class Run(RunState):
                 outputs.update(record.outputs)
         elapsed = (perf_counter_ns() - t0) / 1e9
         return WorkflowRunResult(
-            self.run_id, self.status, outputs, self.error, nodes, elapsed, usage
+            self.run_id,
+            self.status,
+            outputs,
+            self.error,
+            nodes,
+            elapsed,
+            usage,
+            self.conversation.snapshot() if self.conversation.declared else {},
+            list(self.conversation.writes),
         )

@@ -13,13 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator, model_validator
 
+from snapagent.workflow.conversation import CONVERSATION_NODE_ID, ConversationVariable
 from snapagent.workflow.types import PortType
 
 __all__ = [
+    "RESERVED_NODE_IDS",
     "SYS_NODE_ID",
     "ErrorStrategy",
     "NodePortSchema",
@@ -34,6 +37,7 @@ __all__ = [
 
 SYS_NODE_ID = "sys"
 """Selectors starting with this id read run-level values (`["sys", "bot_id"]`)."""
+RESERVED_NODE_IDS = frozenset({SYS_NODE_ID, CONVERSATION_NODE_ID})
 
 
 class PortDefinition(BaseModel):
@@ -44,11 +48,15 @@ class PortDefinition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(min_length=1, pattern=r"^[^\W\d]\w*$")
-    type: PortType = PortType.ANY
-    required: bool = True
-    default: Any = None
-    description: str = ""
+    name: str = Field(
+        min_length=1,
+        pattern=r"^[^\W\d]\w*$",
+        description="Port name: a letter or underscore, then letters, digits or underscores.",
+    )
+    type: PortType = Field(default=PortType.ANY, description="The type of value it carries.")
+    required: bool = Field(default=True, description="Whether a value must arrive.")
+    default: Any = Field(default=None, description="The value used when none arrives.")
+    description: str = Field(default="", description="What the port is for (shown in editors).")
 
     @property
     def has_default(self) -> bool:
@@ -71,18 +79,37 @@ class NodePortSchema(BaseModel):
     outputs: tuple[PortDefinition, ...] = ()
     branches: tuple[str, ...] = ()
 
+    @cached_property
+    def _inputs_by_name(self) -> dict[str, PortDefinition]:
+        return {p.name: p for p in reversed(self.inputs)}  # reversed: the first one wins
+
+    @cached_property
+    def _outputs_by_name(self) -> dict[str, PortDefinition]:
+        return {p.name: p for p in reversed(self.outputs)}
+
     def input(self, name: str) -> PortDefinition | None:
-        return next((p for p in self.inputs if p.name == name), None)
+        return self._inputs_by_name.get(name)
 
     def output(self, name: str) -> PortDefinition | None:
-        return next((p for p in self.outputs if p.name == name), None)
+        return self._outputs_by_name.get(name)
 
     def describe_inputs(self) -> str:
-        return ", ".join(p.describe() for p in self.inputs) or "none"
+        return _listing([p.describe() for p in self.inputs[: _LISTED + 1]], len(self.inputs))
 
     def describe_outputs(self) -> str:
-        names = [p.describe() for p in self.outputs] + [f"{b} (branch)" for b in self.branches]
-        return ", ".join(names) or "none"
+        names = [p.describe() for p in self.outputs[: _LISTED + 1]]
+        names += [f"{b} (branch)" for b in self.branches[: _LISTED + 1]]
+        return _listing(names, len(self.outputs) + len(self.branches))
+
+
+_LISTED = 20
+"""Problem messages list at most this many ports (a node may have thousands)."""
+
+
+def _listing(names: list[str], total: int) -> str:
+    if total > _LISTED:
+        return ", ".join(names[:_LISTED]) + f", ... ({total - _LISTED} more)"
+    return ", ".join(names) or "none"
 
 
 class ValueSelector(RootModel[tuple[str | int, ...]]):
@@ -128,7 +155,9 @@ class VariableMapping(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    selector: ValueSelector
+    selector: ValueSelector = Field(
+        description="Where the value lives: [node_id, port, ...path] or ['sys', name]."
+    )
 
 
 class ErrorStrategy(StrEnum):
@@ -147,10 +176,16 @@ class RetryPolicy(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    max_retries: int = Field(default=0, ge=0, le=20)
-    backoff_s: float = Field(default=0.0, ge=0.0, le=600.0)
-    backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
-    max_backoff_s: float = Field(default=30.0, ge=0.0, le=3600.0)
+    max_retries: int = Field(default=0, ge=0, le=20, description="Attempts after the first.")
+    backoff_s: float = Field(
+        default=0.0, ge=0.0, le=600.0, description="Wait before the first retry (seconds)."
+    )
+    backoff_multiplier: float = Field(
+        default=2.0, ge=1.0, le=10.0, description="Each wait is this times the previous one."
+    )
+    max_backoff_s: float = Field(
+        default=30.0, ge=0.0, le=3600.0, description="No wait is longer than this."
+    )
 
     def delay(self, retry_number: int) -> float:
         """Seconds to wait before retry number ``retry_number`` (1-based)."""
@@ -168,15 +203,26 @@ class WorkflowNode(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    id: str = Field(min_length=1)
-    type: str = Field(min_length=1)
-    title: str | None = None
-    config: dict[str, Any] = Field(default_factory=dict)
-    inputs: dict[str, VariableMapping] = Field(default_factory=dict)
-    timeout_s: float | None = Field(default=None, gt=0)
-    retry: RetryPolicy | None = None
-    error_strategy: ErrorStrategy = ErrorStrategy.FAIL_RUN
-    default_outputs: dict[str, Any] = Field(default_factory=dict)
+    id: str = Field(min_length=1, description="Unique in its graph ('sys' is reserved).")
+    type: str = Field(min_length=1, description="A registered node type.")
+    title: str | None = Field(default=None, description="Display name.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="The node type's settings (its own JSON Schema)."
+    )
+    inputs: dict[str, VariableMapping] = Field(
+        default_factory=dict, description="Input port -> the value it reads (a selector)."
+    )
+    timeout_s: float | None = Field(
+        default=None, gt=0, description="Seconds per attempt (none: no timeout)."
+    )
+    retry: RetryPolicy | None = Field(default=None, description="Retries after a failure.")
+    error_strategy: ErrorStrategy = Field(
+        default=ErrorStrategy.FAIL_RUN,
+        description="What a failure means: fail_run, default_value or fail_branch.",
+    )
+    default_outputs: dict[str, Any] = Field(
+        default_factory=dict, description="Outputs used by the default_value strategy."
+    )
 
 
 class WorkflowEdge(BaseModel):
@@ -184,10 +230,14 @@ class WorkflowEdge(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    source: str = Field(min_length=1)
-    target: str = Field(min_length=1)
-    source_port: str | None = None
-    target_port: str | None = None
+    source: str = Field(min_length=1, description="The node the edge leaves.")
+    target: str = Field(min_length=1, description="The node it enters.")
+    source_port: str | None = Field(
+        default=None, description="An output or branch port (none: when the source succeeds)."
+    )
+    target_port: str | None = Field(
+        default=None, description="The input port it feeds (none: a control edge)."
+    )
 
     @property
     def is_control(self) -> bool:
@@ -204,8 +254,14 @@ class WorkflowGraph(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="allow")
 
-    nodes: tuple[WorkflowNode, ...] = ()
-    edges: tuple[WorkflowEdge, ...] = ()
+    nodes: tuple[WorkflowNode, ...] = Field(default=(), description="The nodes.")
+    edges: tuple[WorkflowEdge, ...] = Field(default=(), description="Edges between them.")
+    conversation_variables: tuple[ConversationVariable, ...] = Field(
+        default=(),
+        max_length=100,
+        description="Values kept per chat session across turns, read by selector "
+        "['conversation', name] and written by variable_assigner nodes.",
+    )
 
     @model_validator(mode="before")
     @classmethod

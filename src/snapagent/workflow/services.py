@@ -6,7 +6,28 @@ The engine never talks to a model provider, a database or the clock directly; no
 
     services = ServiceContainer(chat_models=registry, retriever=retriever)
     model = services.chat_models.resolve("offline")
+    docs = await services.retriever.retrieve(RetrievalQuery("q", ["kb1"], owner_id="u1"))
     result = await model.complete(ChatRequest(messages=[ChatMessage("user", "hi")]))
+
+Tool calling and structured output are part of the same two calls, on every provider through
+its native API (Anthropic tool use, OpenAI tools and ``response_format``, Bedrock Converse
+``toolConfig``). A tool-calling loop needs nothing else::
+
+    weather = ToolSpec("get_weather", "Current weather of a city",
+                       {"type": "object", "properties": {"city": {"type": "string"}}})
+    messages = [ChatMessage("user", "Weather in Paris?")]
+    while True:
+        result = await model.complete(ChatRequest(messages=messages, tools=(weather,)))
+        if not result.tool_calls:
+            break                                   # result.text is the answer
+        messages.append(result.as_message())        # the assistant turn that asked
+        for call in result.tool_calls:              # every call answered, in order
+            messages.append(ChatMessage.tool_result(call.id, run_tool(call)))
+
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    result = await model.complete(ChatRequest(messages=..., response_format=
+                                              StructuredOutput("place", schema)))
+    result.data    # {"city": "Paris"}, or None when the answer was not a JSON object
 """
 
 from __future__ import annotations
@@ -26,27 +47,102 @@ __all__ = [
     "ChatRequest",
     "ChatResult",
     "Clock",
+    "CodeRunner",
+    "DocumentReader",
+    "FileText",
     "RetrievalQuery",
     "RetrievedDocument",
     "Retriever",
     "ServiceContainer",
+    "StructuredOutput",
     "SystemClock",
     "TokenUsage",
+    "ToolCall",
+    "ToolChoice",
+    "ToolSpec",
 ]
 
-Role = Literal["system", "user", "assistant"]
+Role = Literal["system", "user", "assistant", "tool"]
 RetrievalMode = Literal["hybrid", "vector", "keyword"]
 
 
 @dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool a model may call: a name (letters, digits, ``_``, ``-``; at most 64), what it
+    does, and a JSON Schema (an ``object``) of its arguments."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any] = field(
+        default_factory=lambda: {"type": "object", "properties": {}}
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A model's request to call ``name`` with ``arguments``; ``id`` pairs it with its result."""
+
+    id: str
+    name: str
+    arguments: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": dict(self.arguments)}
+
+
+ToolChoiceMode = Literal["auto", "required", "none", "tool"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    """Whether the model must call a tool: ``auto`` (its choice, the default), ``required``
+    (some tool), ``none`` (answer in text), or ``tool`` (the one named ``name``)."""
+
+    mode: ToolChoiceMode = "auto"
+    name: str | None = None
+
+    @classmethod
+    def tool(cls, name: str) -> ToolChoice:
+        return cls("tool", name)
+
+
+@dataclass(frozen=True, slots=True)
+class StructuredOutput:
+    """Ask for a JSON object matching ``schema`` instead of prose (provider-native: OpenAI
+    ``response_format`` json_schema, a forced tool call on Anthropic and Bedrock)."""
+
+    name: str
+    schema: Mapping[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One turn of a conversation."""
+    """One turn of a conversation.
+
+    Besides plain ``system``/``user``/``assistant`` text, an ``assistant`` turn may carry the
+    ``tool_calls`` it made, and a ``tool`` turn is the result of one call (``tool_call_id``;
+    ``is_error`` when the tool failed - the model is told, the run goes on).
+    """
 
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    is_error: bool = False
 
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    @classmethod
+    def tool_result(cls, call_id: str, content: str, *, is_error: bool = False) -> ChatMessage:
+        return cls("tool", content, tool_call_id=call_id, is_error=is_error)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
+            data["is_error"] = self.is_error
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +199,10 @@ class RetrievedDocument:
 class ChatRequest:
     """A model call. `documents` and `query` are hints an extractive model may use.
 
-    `messages` holds the history followed by the current user turn; `system` is separate
-    because every provider treats it separately.
+    `messages` holds the history followed by the current user turn (or, in a tool loop, the
+    latest tool results); `system` is separate because every provider treats it separately.
+    `tools` the model may call (`tool_choice` says whether it must); `response_format` asks
+    for a JSON object instead of prose (`ChatResult.data`).
     """
 
     messages: Sequence[ChatMessage]
@@ -114,25 +212,42 @@ class ChatRequest:
     stop: Sequence[str] = ()
     documents: Sequence[RetrievedDocument] = ()
     query: str | None = None
+    tools: Sequence[ToolSpec] = ()
+    tool_choice: ToolChoice | None = None
+    response_format: StructuredOutput | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChatResult:
-    """The complete answer of a model call."""
+    """The complete answer of a model call.
+
+    ``finish_reason`` is ``stop``, ``length`` or ``tool_calls`` (then ``tool_calls`` lists
+    what to run). ``data`` is the JSON object asked for with ``response_format`` (None when the
+    model did not produce one; ``text`` then holds what it said instead).
+    """
 
     text: str
     model: str
     finish_reason: str | None = None
     usage: TokenUsage = TokenUsage()
+    tool_calls: tuple[ToolCall, ...] = ()
+    data: Mapping[str, Any] | None = None
+
+    def as_message(self) -> ChatMessage:
+        """This answer as the assistant turn of a conversation (tool calls included)."""
+        return ChatMessage("assistant", self.text, tool_calls=self.tool_calls)
 
 
 @dataclass(frozen=True, slots=True)
 class ChatChunk:
-    """A streamed piece of an answer. The last chunk carries `finish_reason` and `usage`."""
+    """A streamed piece of an answer. The last chunk carries `finish_reason` and `usage`, and
+    the complete `tool_calls` and structured `data` when there are any."""
 
     text: str = ""
     finish_reason: str | None = None
     usage: TokenUsage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    data: Mapping[str, Any] | None = None
 
 
 @runtime_checkable
@@ -155,18 +270,51 @@ class ChatModelProvider(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RetrievalQuery:
+    """One retrieval. ``owner_id`` is required: a retriever searches only the knowledge bases
+    of that owner (the bot owner's on the request path), whatever ``knowledge_base_ids`` say.
+
+    >>> RetrievalQuery("refund policy", ["kb1"], owner_id="u1").top_k
+    4
+    """
+
     query: str
     knowledge_base_ids: Sequence[str]
     top_k: int = 4
     score_threshold: float | None = None
     mode: RetrievalMode = "hybrid"
     document_ids: Sequence[str] | None = None
+    owner_id: str = field(kw_only=True)
 
 
 class Retriever(Protocol):
-    """Finds the chunks of the given knowledge bases most relevant to a query."""
+    """Finds the chunks most relevant to a query among the knowledge bases it names that
+    belong to ``query.owner_id`` (others contribute nothing)."""
 
     async def retrieve(self, query: RetrievalQuery) -> list[RetrievedDocument]: ...
+
+
+class CodeRunner(Protocol):
+    """Runs user code in a sandbox (`snapagent.sandbox.CodeSandbox`): ``main(**inputs)``."""
+
+    async def execute(
+        self, language: str, code: str, inputs: Mapping[str, Any], *, timeout_s: float
+    ) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FileText:
+    """The text of one file: its name, the title found in it, and its text."""
+
+    name: str
+    title: str
+    text: str
+
+
+class DocumentReader(Protocol):
+    """Reads a file's text (PDF, DOCX, HTML, Markdown, plain text). Implementations parse
+    outside the server process, with limits: files come from users."""
+
+    async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText: ...
 
 
 class Clock(Protocol):
@@ -190,6 +338,13 @@ class _NoRetriever:
         return []
 
 
+class _NoDocumentReader:
+    async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText:
+        from snapagent.errors import DefinitionError
+
+        raise DefinitionError(f"no document reader is configured (asked to read {name!r})")
+
+
 class _NoChatModels:
     def resolve(self, model_id: str | None) -> ChatModel:
         from snapagent.errors import DefinitionError
@@ -205,6 +360,10 @@ class ServiceContainer:
     retriever: Retriever = field(default_factory=_NoRetriever)
     clock: Clock = field(default_factory=SystemClock)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    code_runner: CodeRunner | None = None
+    """None: the process-wide sandbox from ``SNAPAGENT_CODE_*`` (started on first use)."""
+
+    documents: DocumentReader = field(default_factory=_NoDocumentReader)
 
     def replace(self, **changes: Any) -> ServiceContainer:
         return dataclasses.replace(self, **changes)

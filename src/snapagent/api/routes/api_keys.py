@@ -5,11 +5,15 @@ from __future__ import annotations
 from fastapi import APIRouter, Response, status
 
 from snapagent.api.deps import Accounts, CurrentUser
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.auth import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
 from snapagent.api.schemas.common import problem_responses
 
 router = APIRouter(
-    prefix="/api/v1/api-keys", tags=["api-keys"], responses=problem_responses(401, 422)
+    route_class=OffLoopJsonRoute,
+    prefix="/api/v1/api-keys",
+    tags=["api-keys"],
+    responses=problem_responses(401, 422),
 )
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from snapagent.api.deps import Accounts, CurrentUser
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.auth import LoginRequest, RegisterRequest, TokenPublic, UserPublic
 from snapagent.api.schemas.common import problem_responses
 from snapagent.db.base import utcnow
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(route_class=OffLoopJsonRoute, prefix="/api/v1/auth", tags=["auth"])
 
 
 @router.post(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Response, status
 
 from snapagent.api.deps import Bots, CurrentUser
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.bots import (
     BotCreate,
     BotPublic,
@@ -17,7 +18,12 @@ from snapagent.api.schemas.bots import (
 from snapagent.api.schemas.common import problem_responses
 from snapagent.db.models.bots import Bot
 
-router = APIRouter(prefix="/api/v1/bots", tags=["bots"], responses=problem_responses(401, 422))
+router = APIRouter(
+    route_class=OffLoopJsonRoute,
+    prefix="/api/v1/bots",
+    tags=["bots"],
+    responses=problem_responses(401, 422),
+)
 _NOT_FOUND = problem_responses(404)
 
 

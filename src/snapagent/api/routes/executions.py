@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from snapagent.api.deps import CurrentUser, DbSession
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.services.executions import MAX_PAGE_SIZE, ExecutionService, RunDetail, RunPage
 from snapagent.services.statistics import RunStatistics, StatisticsService
@@ -19,6 +20,7 @@ from snapagent.services.workflow_versions import get_owned_bot
 __all__ = ["router"]
 
 router = APIRouter(
+    route_class=OffLoopJsonRoute,
     prefix="/api/v1/bots/{bot_id}/workflow-executions",
     tags=["executions"],
     responses=problem_responses(401, 404, 422),

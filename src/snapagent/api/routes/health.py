@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from snapagent.api.deps import DatabaseDep
+from snapagent.api.json_route import OffLoopJsonRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=OffLoopJsonRoute, tags=["health"])
 
 # Read once: the installed version cannot change while the process runs.
 _VERSION = version("snapagent")

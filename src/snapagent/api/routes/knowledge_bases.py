@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
 from snapagent.api.deps import CurrentUser, Knowledge
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.api.schemas.knowledge import (
     DocumentPublic,
@@ -28,6 +29,7 @@ from snapagent.errors import PayloadTooLargeError
 from snapagent.services.knowledge import DocumentInfo
 
 router = APIRouter(
+    route_class=OffLoopJsonRoute,
     prefix="/api/v1/knowledge-bases",
     tags=["knowledge-bases"],
     responses=problem_responses(401, 422),
@@ -75,11 +77,22 @@ async def get_knowledge_base(
 @router.delete(
     "/{kb_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    responses=_NOT_FOUND,
-    summary="Delete a knowledge base with its documents",
+    responses={**_NOT_FOUND, **problem_responses(409)},
+    summary="Delete a knowledge base with its documents (409 listing the bots that use it)",
 )
-async def delete_knowledge_base(kb_id: str, user: CurrentUser, knowledge: Knowledge) -> Response:
-    await knowledge.delete_knowledge_base(user.id, kb_id)
+async def delete_knowledge_base(
+    kb_id: str,
+    user: CurrentUser,
+    knowledge: Knowledge,
+    force: Annotated[
+        bool,
+        Query(
+            description="Delete even while bots use it: their settings drop it, untouched "
+            "generated drafts are regenerated, other versions retrieve nothing from it."
+        ),
+    ] = False,
+) -> Response:
+    await knowledge.delete_knowledge_base(user.id, kb_id, force=force)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from snapagent.api.deps import AppStateDep
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.errors import NotFoundError
 from snapagent.observability.install import OBSERVABILITY, Observability
 from snapagent.observability.metrics import CONTENT_TYPE_LATEST
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=OffLoopJsonRoute, tags=["health"])
 
 
 @router.get(

@@ -9,12 +9,18 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from snapagent.api.deps import CurrentUser, DbSession
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.services.rollout import MigrationStatus, migration_status
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/migration", tags=["migration"], responses=problem_responses(401))
+router = APIRouter(
+    route_class=OffLoopJsonRoute,
+    prefix="/api/v1/migration",
+    tags=["migration"],
+    responses=problem_responses(401),
+)
 
 
 @router.get("/status", summary="Migration and rollout state of your bots, V2 success rate (24 h)")

@@ -22,11 +22,12 @@ from fastapi.responses import JSONResponse
 
 from snapagent.api.deps import DatabaseDep
 from snapagent.api.errors import problem_response
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.db.migrate import current_revision, head_revisions
 from snapagent.db.session import Database
 from snapagent.errors import UnavailableError
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=OffLoopJsonRoute, tags=["health"])
 
 # Load balancers time out their probes after a few seconds; answer before they do.
 READINESS_TIMEOUT_S = 3.0

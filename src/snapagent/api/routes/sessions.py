@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from snapagent.api.deps import CurrentUser, DbSession
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.services.conversations import (
     ChatSessionPublic,
@@ -19,6 +20,7 @@ from snapagent.services.workflow_versions import get_owned_bot
 __all__ = ["router"]
 
 router = APIRouter(
+    route_class=OffLoopJsonRoute,
     prefix="/api/v1/bots/{bot_id}/sessions",
     tags=["sessions"],
     responses=problem_responses(401, 404, 422),

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from snapagent.api.deps import CurrentUser, WorkflowVersions
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.api.schemas.workflow_versions import (
     DraftCreate,
@@ -28,6 +29,7 @@ from snapagent.api.schemas.workflow_versions import (
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 
 router = APIRouter(
+    route_class=OffLoopJsonRoute,
     prefix="/api/v1/bots/{bot_id}/workflow-versions",
     tags=["workflow-versions"],
     responses=problem_responses(401, 404, 422),

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
-from snapagent.api.schemas.common import RequestModel
+from snapagent.api.schemas.common import Name, RequestModel
 
 __all__ = [
     "ApiKeyCreate",
@@ -44,7 +44,7 @@ class TokenPublic(BaseModel):
 
 
 class ApiKeyCreate(RequestModel):
-    name: str = Field(min_length=1, max_length=100, examples=["ci"])
+    name: Name = Field(min_length=1, max_length=100, examples=["ci"])
 
 
 class ApiKeyPublic(BaseModel):

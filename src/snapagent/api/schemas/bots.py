@@ -7,13 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from snapagent.api.schemas.common import RequestModel
+from snapagent.api.schemas.common import Name, RequestModel
 
 __all__ = ["BotCreate", "BotPublic", "BotUpdate", "BotsPublic", "LegacyWorkflowPublic"]
 
 
 class BotCreate(RequestModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     default_model: str | None = Field(
         default=None, max_length=200, description="Model for llm nodes that name none."
@@ -32,7 +32,7 @@ class BotCreate(RequestModel):
 class BotUpdate(RequestModel):
     """Every field optional: only the fields sent change."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     default_model: str | None = Field(default=None, max_length=200)
     knowledge_base_ids: list[str] | None = Field(default=None, max_length=50)

@@ -2,31 +2,64 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-__all__ = ["FieldProblem", "Problem", "RequestModel", "problem_responses"]
+from snapagent.errors import InputValidationError
+from snapagent.names import readable_name
+
+__all__ = ["FieldProblem", "Name", "Problem", "RequestModel", "problem_responses"]
 
 
-def _nul_path(value: Any, path: str) -> str | None:
-    """Where a NUL character hides in a JSON value (a string or a key), if anywhere."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            sub = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
-                return sub
-            found = _nul_path(item, sub)
-            if found is not None:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = _nul_path(item, f"{path}.{index}" if path else str(index))
-            if found is not None:
-                return found
+def _readable(value: str) -> str:
+    try:
+        return readable_name(value)
+    except InputValidationError as exc:  # the reason as it is, without "Value error, "
+        raise PydanticCustomError("invisible_name", exc.message) from exc
+
+
+Name = Annotated[str, AfterValidator(_readable)]
+"""A stored name (bot, knowledge base, API key...): :func:`snapagent.names.clean_name` applied,
+so bidirectional controls and invisible characters never reach the database."""
+
+
+def _nul_path(value: Any) -> str | None:
+    """Where a NUL character hides in a JSON value (a string or a key), if anywhere.
+
+    Runs on the event loop for every request body, so the usual case is one C call (a NUL
+    can only be encoded as ``\\u0000``); the walk that finds the place is iterative (no
+    recursion limit to hit on a deeply nested body) and builds a path only for the hit.
+    """
+    try:
+        if "\\u0000" not in json.dumps(value):
+            return None
+    except (TypeError, ValueError, RecursionError):
+        pass  # not plain JSON, or nested too deep for the encoder: walk it
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while stack:
+        item, trail = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return ".".join(str(part) for part in _unwind(trail))
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if "\x00" in str(key):
+                    return ".".join(str(part) for part in _unwind((key, trail)))
+                stack.append((child, (key, trail)))
+        elif isinstance(item, list):
+            stack.extend((child, (index, trail)) for index, child in enumerate(item))
     return None
+
+
+def _unwind(trail: tuple[Any, ...]) -> list[Any]:
+    parts = []
+    while trail:
+        part, trail = trail
+        parts.append(part)
+    return parts[::-1]
 
 
 class RequestModel(BaseModel):
@@ -41,7 +74,7 @@ class RequestModel(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nul_characters(cls, data: Any) -> Any:
-        where = _nul_path(data, "")
+        where = _nul_path(data)
         if where is not None:
             raise ValueError(f"text must not contain NUL characters (at {where})")
         return data

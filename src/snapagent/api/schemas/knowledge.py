@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from snapagent.api.schemas.common import RequestModel
+from snapagent.api.schemas.common import Name, RequestModel
 
 __all__ = [
     "DocumentPublic",
@@ -22,7 +22,7 @@ __all__ = [
 
 
 class KnowledgeBaseCreate(RequestModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Name = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     embedding_model: str | None = Field(
         default=None, max_length=200, description="Embedding model spec; default: local."

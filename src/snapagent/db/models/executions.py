@@ -77,7 +77,8 @@ class WorkflowExecutionRun(Base):
 class WorkflowNodeExecution(Base):
     """One node's execution inside a run (table ``workflow_node_executions``).
 
-    ``index`` is the order in which the node started within its run.
+    ``index`` is the order in which the node started within its run; the nodes of an
+    iteration/loop body follow their container, in item order, with their ``scope``.
     """
 
     __tablename__ = "workflow_node_executions"
@@ -101,5 +102,8 @@ class WorkflowNodeExecution(Base):
     retries: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Inside an iteration/loop body: [[container id, item or round index], ...], outermost
+    # first; NULL for a top-level node.
+    scope: Mapped[list[Any] | None] = mapped_column(nullable=True)
 
     run: Mapped[WorkflowExecutionRun] = relationship(back_populates="nodes", lazy="raise")

@@ -23,6 +23,7 @@ from snapagent.testing.providers.script import (
     RecordedRequest,
     Reply,
     ScriptedReply,
+    ToolUse,
 )
 from snapagent.testing.providers.server import FakeProviderServer
 
@@ -37,5 +38,6 @@ __all__ = [
     "RecordedRequest",
     "Reply",
     "ScriptedReply",
+    "ToolUse",
     "fake_embedding",
 ]

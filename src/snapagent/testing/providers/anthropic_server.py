@@ -31,6 +31,10 @@ _ERROR_TYPES = {
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
 
 
+def _stop_reason(reply: Reply) -> str:
+    return "tool_use" if reply.tool_calls else _STOP_REASONS.get(reply.finish, reply.finish)
+
+
 def _sse(event: str, data: dict[str, Any]) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
 
@@ -60,14 +64,21 @@ class AnthropicFakeServer(FakeProviderServer):
             return StreamingResponse(
                 self.tracked(self._events(reply, model)), media_type="text/event-stream"
             )
+        content: list[dict[str, Any]] = []
+        if reply.text or not reply.tool_calls:
+            content.append({"type": "text", "text": reply.text})
+        content += [
+            {"type": "tool_use", "id": call.call_id(i), "name": call.name, "input": call.arguments}
+            for i, call in enumerate(reply.tool_calls)
+        ]
         return JSONResponse(
             {
                 "id": "msg_fake",
                 "type": "message",
                 "role": "assistant",
                 "model": model,
-                "content": [{"type": "text", "text": reply.text}],
-                "stop_reason": _STOP_REASONS.get(reply.finish, reply.finish),
+                "content": content,
+                "stop_reason": _stop_reason(reply),
                 "stop_sequence": None,
                 "usage": {
                     "input_tokens": reply.input_tokens,
@@ -88,25 +99,47 @@ class AnthropicFakeServer(FakeProviderServer):
             "usage": {"input_tokens": reply.input_tokens, "output_tokens": 1},
         }
         yield _sse("message_start", {"type": "message_start", "message": start})
-        block = {"type": "text", "text": ""}
-        yield _sse(
-            "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": block},
-        )
         yield _sse("ping", {"type": "ping"})
-        for sent, chunk in enumerate(reply.stream_chunks()):
-            if reply.fail_after is not None and sent >= reply.fail_after:
-                error = {"type": "overloaded_error", "message": "stream broke"}
-                yield _sse("error", {"type": "error", "error": error})
-                return
-            if reply.chunk_delay:
-                await asyncio.sleep(reply.chunk_delay)
-            delta = {"type": "text_delta", "text": chunk}
+        index = 0
+        chunks = reply.stream_chunks()
+        if chunks or not reply.tool_calls:
+            block = {"type": "text", "text": ""}
             yield _sse(
-                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": block},
             )
-        yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
-        stop = {"stop_reason": _STOP_REASONS.get(reply.finish, reply.finish), "stop_sequence": None}
+            for sent, chunk in enumerate(chunks):
+                if reply.fail_after is not None and sent >= reply.fail_after:
+                    error = {"type": "overloaded_error", "message": "stream broke"}
+                    yield _sse("error", {"type": "error", "error": error})
+                    return
+                if reply.chunk_delay:
+                    await asyncio.sleep(reply.chunk_delay)
+                delta = {"type": "text_delta", "text": chunk}
+                yield _sse(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0, "delta": delta},
+                )
+            yield _sse("content_block_stop", {"type": "content_block_stop", "index": 0})
+            index = 1
+        for position, call in enumerate(reply.tool_calls, start=index):
+            block = {"type": "tool_use", "id": call.call_id(position - index), "name": call.name}
+            yield _sse(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": position,
+                    "content_block": {**block, "input": {}},
+                },
+            )
+            for fragment in call.argument_fragments():
+                delta = {"type": "input_json_delta", "partial_json": fragment}
+                yield _sse(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": position, "delta": delta},
+                )
+            yield _sse("content_block_stop", {"type": "content_block_stop", "index": position})
+        stop = {"stop_reason": _stop_reason(reply), "stop_sequence": None}
         usage = {"output_tokens": reply.completion_tokens}
         yield _sse("message_delta", {"type": "message_delta", "delta": stop, "usage": usage})
         yield _sse("message_stop", {"type": "message_stop"})

@@ -37,6 +37,10 @@ _ERROR_CODES = {
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens"}
 
 
+def _stop_reason(reply: Reply) -> str:
+    return "tool_use" if reply.tool_calls else _STOP_REASONS.get(reply.finish, reply.finish)
+
+
 class BedrockFakeServer(FakeProviderServer):
     """Speaks enough of bedrock-runtime for botocore to parse it (signatures are not checked)."""
 
@@ -71,10 +75,17 @@ class BedrockFakeServer(FakeProviderServer):
         reply, _ = await self.take(request)
         if not isinstance(reply, Reply):
             return self._failure(reply)
+        content: list[dict[str, Any]] = []
+        if reply.text or not reply.tool_calls:
+            content.append({"text": reply.text})
+        content += [
+            {"toolUse": {"toolUseId": call.call_id(i), "name": call.name, "input": call.arguments}}
+            for i, call in enumerate(reply.tool_calls)
+        ]
         return JSONResponse(
             {
-                "output": {"message": {"role": "assistant", "content": [{"text": reply.text}]}},
-                "stopReason": _STOP_REASONS.get(reply.finish, reply.finish),
+                "output": {"message": {"role": "assistant", "content": content}},
+                "stopReason": _stop_reason(reply),
                 "usage": self._usage(reply),
                 "metrics": {"latencyMs": 1},
             }
@@ -100,7 +111,18 @@ class BedrockFakeServer(FakeProviderServer):
                 "contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": piece}}
             )
         yield encode_event("contentBlockStop", {"contentBlockIndex": 0})
-        stop = _STOP_REASONS.get(reply.finish, reply.finish)
+        for index, call in enumerate(reply.tool_calls, start=1):
+            use = {"toolUseId": call.call_id(index - 1), "name": call.name}
+            yield encode_event(
+                "contentBlockStart", {"contentBlockIndex": index, "start": {"toolUse": use}}
+            )
+            for fragment in call.argument_fragments():
+                delta = {"toolUse": {"input": fragment}}
+                yield encode_event(
+                    "contentBlockDelta", {"contentBlockIndex": index, "delta": delta}
+                )
+            yield encode_event("contentBlockStop", {"contentBlockIndex": index})
+        stop = _stop_reason(reply)
         yield encode_event("messageStop", {"stopReason": stop})
         metadata: dict[str, Any] = {"usage": self._usage(reply), "metrics": {"latencyMs": 1}}
         yield encode_event("metadata", metadata)

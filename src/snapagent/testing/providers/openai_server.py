@@ -45,6 +45,21 @@ def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, A
     }
 
 
+def _message(reply: Reply) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": reply.text}
+    if reply.tool_calls:
+        message["content"] = reply.text or None
+        message["tool_calls"] = [
+            {
+                "id": call.call_id(i),
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for i, call in enumerate(reply.tool_calls)
+        ]
+    return message
+
+
 class OpenAIFakeServer(FakeProviderServer):
     """Speaks enough of the OpenAI API for ``openai.AsyncOpenAI`` to parse it."""
 
@@ -89,8 +104,8 @@ class OpenAIFakeServer(FakeProviderServer):
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": reply.text},
-                        "finish_reason": reply.finish,
+                        "message": _message(reply),
+                        "finish_reason": "tool_calls" if reply.tool_calls else reply.finish,
                     }
                 ],
                 "usage": self._usage(reply),
@@ -117,7 +132,15 @@ class OpenAIFakeServer(FakeProviderServer):
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
             yield data(_chunk(model, {"content": piece}, None))
-        yield data(_chunk(model, {}, reply.finish))
+        for index, call in enumerate(reply.tool_calls):
+            function = {"name": call.name, "arguments": ""}
+            opening = {"index": index, "id": call.call_id(index), "type": "function"}
+            yield data(_chunk(model, {"tool_calls": [{**opening, "function": function}]}, None))
+            for fragment in call.argument_fragments():
+                piece_delta = {"index": index, "function": {"arguments": fragment}}
+                yield data(_chunk(model, {"tool_calls": [piece_delta]}, None))
+        finish = "tool_calls" if reply.tool_calls else reply.finish
+        yield data(_chunk(model, {}, finish))
         if with_usage:
             last = _chunk(model, {}, None)
             last["choices"] = []

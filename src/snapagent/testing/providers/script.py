@@ -10,7 +10,35 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ErrorReply", "HangReply", "MalformedReply", "RecordedRequest", "Reply", "ScriptedReply"]
+__all__ = [
+    "ErrorReply",
+    "HangReply",
+    "MalformedReply",
+    "RecordedRequest",
+    "Reply",
+    "ScriptedReply",
+    "ToolUse",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolUse:
+    """A tool call in a scripted reply; each server renders it in its own protocol
+    (Anthropic ``tool_use`` block, OpenAI ``tool_calls``, Bedrock ``toolUse``). Streamed, the
+    arguments arrive as ``argument_pieces`` fragments of their JSON."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+    id: str = ""
+    argument_pieces: int = 3
+
+    def call_id(self, position: int) -> str:
+        return self.id or f"call_{position}"
+
+    def argument_fragments(self) -> list[str]:
+        raw = json.dumps(self.arguments)
+        size = max(1, -(-len(raw) // max(1, self.argument_pieces)))
+        return [raw[i : i + size] for i in range(0, len(raw), size)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +48,8 @@ class Reply:
     ``finish`` is "stop" or "length"; each server renders it in its own vocabulary.
     ``fail_after`` breaks a stream after that many chunks (an error event where the protocol
     has one, else a dropped connection) to test "no retry after the first chunk".
+    ``tool_calls`` makes it a tool-use answer (the finish reason becomes the protocol's
+    tool-use reason); ``Reply("", tool_calls=(ToolUse("get_weather", {"city": "Paris"}),))``.
     """
 
     text: str = "Hello from the fake server."
@@ -30,16 +60,21 @@ class Reply:
     delay: float = 0.0
     chunk_delay: float = 0.0
     fail_after: int | None = None
+    tool_calls: tuple[ToolUse, ...] = ()
 
     def stream_chunks(self) -> list[str]:
         if self.chunks is not None:
             return list(self.chunks)
+        if not self.text and self.tool_calls:
+            return []
         words = self.text.split(" ")
         return [w + " " for w in words[:-1]] + [words[-1]]
 
     @property
     def completion_tokens(self) -> int:
-        return self.output_tokens if self.output_tokens is not None else len(self.stream_chunks())
+        if self.output_tokens is not None:
+            return self.output_tokens
+        return len(self.stream_chunks()) + len(self.tool_calls)
 
 
 @dataclass(frozen=True, slots=True)

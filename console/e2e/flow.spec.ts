@@ -1,0 +1,110 @@
+// The issue's flow, as a new user would do it: register, upload a document, create a bot, build
+// start -> knowledge -> llm -> end on the canvas, save, publish, chat (streamed, nodes lighting
+// up), open the run, then restore the first version into the draft.
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+import type { Page } from "@playwright/test";
+
+import { expect, register, screenshot, test, uniqueEmail } from "./fixtures";
+
+const DOC = `# Vacation policy
+
+Every employee gets 15 days of paid annual leave per year.
+Unused vacation days expire at the end of March of the following year.
+`;
+
+async function connect(page: Page, from: string, fromHandle: string, to: string, toHandle: string) {
+  const source = page.locator(`[data-testid="node-${from}"] [data-handleid="${fromHandle}"]`);
+  const target = page.locator(`[data-testid="node-${to}"] [data-handleid="${toHandle}"]`);
+  await source.dragTo(target);
+}
+
+test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
+  await register(page, uniqueEmail("flow"));
+
+  // Knowledge: a knowledge base with one uploaded document, indexed.
+  await page.getByRole("link", { name: "Knowledge" }).click();
+  await page.getByTestId("kb-create").click();
+  await page.getByTestId("kb-name").fill("handbook");
+  await page.getByTestId("kb-create-submit").click();
+  const file = join(tmpdir(), `vacation-${String(Date.now())}.md`);
+  writeFileSync(file, DOC);
+  await page.getByTestId("kb-upload").setInputFiles(file);
+  await expect(page.locator('[data-testid="kb-document"][data-status="indexed"]')).toBeVisible({
+    timeout: 90_000,
+  });
+  await page.getByTestId("kb-query").fill("How many vacation days?");
+  await page.getByTestId("kb-query-submit").click();
+  await expect(page.getByTestId("kb-results")).toContainText("15 days");
+  await screenshot(page, "knowledge");
+
+  // A bot; its new draft is start -> llm -> end.
+  await page.getByRole("link", { name: "Bots" }).click();
+  await page.getByTestId("bot-create").click();
+  await page.getByTestId("bot-name").fill("Handbook bot");
+  await page.getByTestId("bot-create-submit").click();
+  await expect(page.getByTestId("workflow-canvas")).toBeVisible();
+  await expect(page.getByTestId("node-llm")).toBeVisible();
+
+  // Add a knowledge node from the palette and point it at the knowledge base.
+  await page.getByTestId("node-palette").getByTestId("palette-knowledge").click();
+  await expect(page.getByTestId("node-knowledge")).toBeVisible();
+  const inspector = page.getByTestId("node-inspector");
+  await inspector.getByLabel("Knowledge Base Ids").click();
+  await page.getByRole("option", { name: "handbook" }).click();
+  await page.keyboard.press("Escape");
+  await page.getByRole("button", { name: "Auto layout" }).click();
+
+  // A connection between incompatible ports is refused with the reason.
+  await connect(page, "llm", "out:usage", "knowledge", "in:query");
+  await expect(page.getByTestId("connection-refused")).toContainText("expects string");
+  await page.getByTestId("connection-refused").getByRole("button").click();
+
+  // Wire it: start.query -> knowledge.query; the prompt reads {{ context }}, which becomes an
+  // input port of the llm node; knowledge.documents -> llm.context.
+  await connect(page, "start", "out:query", "knowledge", "in:query");
+  await page.getByTestId("node-llm").click();
+  await inspector.getByLabel("Prompt", { exact: true }).fill(
+    "Context:\n{{ context }}\n\nQuestion: {{ query }}",
+  );
+  await expect(page.locator('[data-testid="node-llm"] [data-handleid="in:context"]')).toBeVisible();
+  await connect(page, "knowledge", "out:documents", "llm", "in:context");
+  await expect(page.locator(".react-flow__edge")).toHaveCount(4);
+  await page.getByTestId("validate").click();
+  await expect(page.getByText("The workflow is valid")).toBeVisible();
+  await page.getByTestId("save-draft").click();
+  await expect(page.getByTestId("draft-state")).toHaveText(/Draft revision \d+/);
+  await screenshot(page, "editor");
+
+  // Publish, then chat with the live version from the playground.
+  await page.getByTestId("publish").click();
+  await expect(page.getByText(/Published as version 1/)).toBeVisible();
+  // Publishing made the draft version 1; the editor continues on a new draft copied from it.
+  await expect(page.getByTestId("draft-state")).toHaveText("Draft revision 1");
+  await page.getByTestId("tab-playground").click();
+  await page.getByTestId("chat-input").fill("How many vacation days do I get?");
+  await page.getByTestId("chat-send").click();
+  const answer = page.getByTestId("chat-message-assistant").last();
+  await expect(answer).toContainText("15 days", { timeout: 60_000 });
+  await expect(page.locator('[data-testid="node-knowledge"][data-run-status="succeeded"]')).toBeVisible();
+  await expect(page.locator('[data-testid="node-llm"][data-run-status="succeeded"]')).toBeVisible();
+  await screenshot(page, "playground");
+
+  // The run: its node timings and each node's recorded inputs and outputs.
+  await page.getByTestId("chat-run-link").last().click();
+  await expect(page.getByTestId("run-detail")).toBeVisible();
+  await expect(page.getByTestId("run-waterfall")).toContainText("Knowledge retrieval");
+  await screenshot(page, "run");
+  await page.getByTestId("bot-tab-runs").click();
+  await expect(page.getByTestId("run-list").getByTestId("run-link")).toHaveCount(1);
+  await screenshot(page, "runs");
+
+  // Versions: restore v1 into the draft (one step back to a known-good graph).
+  await page.getByTestId("bot-tab-editor").click();
+  await page.getByTestId("tab-versions").click();
+  await page.getByTestId("restore-v1").click();
+  await expect(page.getByTestId("version-list")).toContainText("v1");
+  await expect(page.getByTestId("node-knowledge")).toBeVisible();
+});

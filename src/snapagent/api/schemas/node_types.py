@@ -1,0 +1,59 @@
+"""The node catalogue on the wire (``/api/v1/node-types``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from snapagent.api.schemas.common import RequestModel
+from snapagent.workflow.schema import ErrorStrategy
+
+__all__ = ["NodeTypePublic", "NodeTypesPublic", "PortPublic", "PortsPublic", "PortsRequest"]
+
+
+class PortPublic(BaseModel):
+    name: str = Field(description="Port name, as edges and selectors spell it.")
+    type: str = Field(description="Port type: string, number, integer, boolean, object, ...")
+    required: bool = Field(description="Whether a value must arrive (inputs).")
+    default: Any = Field(description="The value used when none arrives.")
+    description: str = Field(description="What the port carries.")
+
+
+class PortsPublic(BaseModel):
+    inputs: list[PortPublic]
+    outputs: list[PortPublic]
+    branches: list[str] = Field(
+        description="Branch ports (control only; the node takes exactly one)."
+    )
+
+
+class NodeTypePublic(PortsPublic):
+    type: str = Field(description="The type key used in graph JSON (a stable contract).")
+    version: int = Field(description="Bumped when the type's config or port contract changes.")
+    title: str = Field(description="Display name.")
+    description: str
+    category: str = Field(
+        description="Palette group: io, model, knowledge, logic, transform, tools."
+    )
+    config_schema: dict[str, Any] = Field(description="JSON Schema of the node's `config`.")
+    default_config: dict[str, Any] = Field(
+        description="The config a new node starts with; the listed ports are this config's."
+    )
+    dynamic_ports: bool = Field(
+        description="True when the ports depend on the config (ask POST /node-types/ports)."
+    )
+
+
+class NodeTypesPublic(BaseModel):
+    data: list[NodeTypePublic]
+    count: int
+
+
+class PortsRequest(RequestModel):
+    type: str = Field(min_length=1, max_length=100, description="A node type key.")
+    config: dict[str, Any] = Field(default_factory=dict, description="The node's config.")
+    error_strategy: ErrorStrategy = Field(
+        default=ErrorStrategy.FAIL_RUN,
+        description="With fail_branch the node also has a `fail` branch and an `error` output.",
+    )

@@ -1,0 +1,63 @@
+"""Operator limits on the node catalogue: how far sub-graphs nest, how much they may run, how
+much a document extractor reads.
+
+Read from the environment with the ``SNAPAGENT_`` prefix (``SNAPAGENT_ITERATION_MAX_ITEMS=500``).
+A node's own config may ask for less (``max_items``, ``parallelism``, ``max_iterations``);
+it never gets more than these.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["NodeSettings", "get_node_settings"]
+
+
+class NodeSettings(BaseSettings):
+    """Limits of the iteration, loop and document extractor nodes.
+
+    >>> NodeSettings(iteration_max_items=10).iteration_max_items
+    10
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_", extra="ignore")
+
+    subgraph_max_depth: int = Field(
+        default=3, ge=1, le=10, description="How deep iteration/loop nodes may nest."
+    )
+    iteration_max_items: int = Field(
+        default=1_000, ge=1, le=100_000, description="Most items one iteration node runs."
+    )
+    iteration_max_parallelism: int = Field(
+        default=10, ge=1, le=100, description="Most items of one iteration running at once."
+    )
+    loop_max_iterations: int = Field(
+        default=100, ge=1, le=10_000, description="Most rounds one loop node runs."
+    )
+    document_max_files: int = Field(
+        default=10, ge=1, le=100, description="Most files one document_extractor reads."
+    )
+    document_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        le=200 * 1024 * 1024,
+        description="Largest file a document_extractor reads (bytes).",
+    )
+    document_max_chars: int = Field(
+        default=200_000,
+        ge=1_000,
+        le=10_000_000,
+        description="A file's text is cut after this many characters.",
+    )
+    document_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="Longest one file may take to parse."
+    )
+
+
+@lru_cache(maxsize=1)
+def get_node_settings() -> NodeSettings:
+    """The settings from the environment, read once (tests call ``cache_clear()``)."""
+    return NodeSettings()
