@@ -28,7 +28,7 @@ from snapagent.llm.relevance import RelevanceScorer, features, has_hangul
 from snapagent.llm.sentences import split_sentences
 from snapagent.workflow.services import ChatRequest, RetrievedDocument
 
-__all__ = ["ANSWER_TEXTS", "ExtractiveAnswerer", "question_parts"]
+__all__ = ["ANSWER_TEXTS", "ExtractiveAnswerer", "phrase_overlap", "question_parts"]
 
 # "Question: ..." / "질문: ..." in a rendered prompt marks where the context ends. Horizontal
 # whitespace only: `\s*` after `^` in multi-line mode would run across every following blank
@@ -48,6 +48,8 @@ _PART_BREAK = re.compile(
     r"|그리고|또한|아울러|(?:이고|이며|하고|하며)\s",
     re.I,
 )
+
+_PHRASE_GRAM = 4
 
 ANSWER_TEXTS = {
     "en": {
@@ -76,6 +78,21 @@ def question_parts(question: str) -> list[str]:
     """The parts of a question that each want their own answer (one part if it has no break)."""
     parts = [p.strip() for p in _PART_BREAK.split(question)]
     return [p for p in parts if p]
+
+
+def _grams(text: str) -> set[str]:
+    joined = "".join(text.lower().split())
+    return {joined[i : i + _PHRASE_GRAM] for i in range(len(joined) - _PHRASE_GRAM + 1)}
+
+
+def phrase_overlap(question: str, sentences: Sequence[str]) -> list[float]:
+    """For each sentence, the share of the question's character 4-grams (spaces removed) it
+    contains: a question that reuses a phrase of its answer ("...를 주도한 혐의로 지명수배된")
+    points at that sentence more surely than scattered shared words do."""
+    wanted = _grams(question)
+    if not wanted:
+        return [0.0] * len(sentences)
+    return [len(wanted & _grams(sentence)) / len(wanted) for sentence in sentences]
 
 
 def _question_and_context(request: ChatRequest) -> tuple[str, str, bool]:
@@ -122,11 +139,15 @@ def _headings(doc: RetrievedDocument) -> list[str]:
 class ExtractiveAnswerer:
     """Quotes the sentences that answer; see the module docstring. Stateless and thread-safe.
 
-    ``min_score``: the share of the question's weighted features the best sentence must
-    contain, below which nothing is relevant. ``keep_ratio``: other sentences are quoted if
-    they score at least this share of the best one (up to ``max_sentences``). Each of the first
-    ``max_parts`` parts of the question adds its best sentence if that covers at least
-    ``part_min_score`` of the part. A quote longer than ``max_quote_chars`` is cut.
+    A sentence scores the share of the question's weighted features it contains (+0.1 x its
+    density, `RelevanceScorer`), plus ``phrase_weight`` x the share of the question's character
+    4-grams it contains (`phrase_overlap`). Nothing is relevant when the documents together
+    contain less than ``min_coverage`` of the question's weighted features, or when the best
+    sentence scores below ``min_score``. Other sentences are quoted if they score at least
+    ``keep_ratio`` of the best one (up to ``max_sentences``). Each of the first ``max_parts``
+    parts of the question adds its best sentence if that covers at least ``part_min_score`` of
+    the part. A quote longer than ``max_quote_chars`` is cut. The defaults were tuned on the
+    KorQuAD even split (`bench/answer_quality.py`; docs/embeddings.md has the figures).
     """
 
     def __init__(
@@ -135,10 +156,12 @@ class ExtractiveAnswerer:
         max_sentences: int = 3,
         max_parts: int = 6,
         max_quote_chars: int = 1000,
-        min_score: float = 0.35,
-        keep_ratio: float = 0.75,
+        min_score: float = 0.28,
+        keep_ratio: float = 0.6,
         part_min_score: float = 0.5,
         other_language_weight: float = 0.5,
+        phrase_weight: float = 0.5,
+        min_coverage: float = 0.35,
     ) -> None:
         self.max_sentences = max_sentences
         self.max_parts = max_parts
@@ -147,6 +170,8 @@ class ExtractiveAnswerer:
         self.keep_ratio = keep_ratio
         self.part_min_score = part_min_score
         self.other_language_weight = other_language_weight
+        self.phrase_weight = phrase_weight
+        self.min_coverage = min_coverage
 
     def answer(self, request: ChatRequest) -> str:
         question, prompt_context, empty_slot = _question_and_context(request)
@@ -188,13 +213,21 @@ class ExtractiveAnswerer:
         return found
 
     def _scores(
-        self, scorer: RelevanceScorer, wanted: set[str], korean: bool, langs: list[bool]
+        self,
+        scorer: RelevanceScorer,
+        wanted: set[str],
+        korean: bool,
+        langs: list[bool],
+        phrases: Sequence[float] | None = None,
     ) -> list[float]:
+        scores = scorer.score_features(wanted)
+        if phrases is not None:
+            scores = [s + self.phrase_weight * p for s, p in zip(scores, phrases, strict=True)]
         # A name alone ("SnapAgent") matches sentences in every language the documents use;
         # an answer in the asker's language is the useful one.
         return [
             score if is_korean == korean else score * self.other_language_weight
-            for score, is_korean in zip(scorer.score_features(wanted), langs, strict=True)
+            for score, is_korean in zip(scores, langs, strict=True)
         ]
 
     def _select(self, question: str, candidates: Sequence[_Candidate]) -> list[_Candidate]:
@@ -204,7 +237,12 @@ class ExtractiveAnswerer:
         scorer = RelevanceScorer([c.sentence for c in candidates])
         korean = has_hangul(question)
         langs = [has_hangul(c.sentence) for c in candidates]
-        scores = self._scores(scorer, wanted, korean, langs)
+        phrases = phrase_overlap(question, [c.sentence for c in candidates])
+        # Documents about something else lack the question's own terms (its names, mostly),
+        # even when a sentence shares a few common words with it.
+        if scorer.coverage(wanted) < self.min_coverage:
+            return []
+        scores = self._scores(scorer, wanted, korean, langs, phrases)
         best = max(scores, default=0.0)
         chosen: list[int] = []
         if best >= self.min_score:
@@ -223,7 +261,10 @@ class ExtractiveAnswerer:
                 continue
             part_scores = self._scores(scorer, part_wanted, korean, langs)
             top = max(range(len(candidates)), key=lambda i: (part_scores[i], -i))
-            if part_scores[top] >= self.part_min_score and top not in chosen:
+            # ... and is somewhat relevant to the whole question (a one-word part alone matches
+            # too easily in documents about something else).
+            relevant = part_scores[top] >= self.part_min_score
+            if relevant and scores[top] >= self.min_score / 2 and top not in chosen:
                 chosen.append(top)
         # Chosen by relevance, quoted in reading order (documents in retrieval order).
         return [candidates[i] for i in sorted(chosen)]

@@ -98,6 +98,14 @@ class RelevanceScorer:
         df = max(1, self._df.get(feature, 0))
         return math.log(1 + (self._n + 1) / (df + 0.5))
 
+    def coverage(self, wanted: set[str]) -> float:
+        """The share of the (idf-weighted) features in ``wanted`` that some sentence contains:
+        how much of the question the candidates talk about at all."""
+        weights = {feature: self._idf(feature) for feature in wanted}
+        total = sum(weights.values())
+        found = sum(w for f, w in weights.items() if self._df.get(f, 0) > 0)
+        return found / total if total else 0.0
+
     def score(self, question: str) -> list[float]:
         """For each sentence: the share of the question's (idf-weighted) features it contains,
         plus a small bonus for density, so a short precise sentence beats a rambling one."""
