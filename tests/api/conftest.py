@@ -2,8 +2,13 @@
 
 - ``server_settings``: fast argon2 cost and a fixed JWT secret.
 - ``api_knowledge``: the app's `KnowledgeService` (hash embeddings, ``TEST_UPLOAD_LIMIT``).
-- ``app``: ``create_app`` on ``migrated_db`` (parametrized sqlite/postgres by the root conftest).
-- ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s).
+- ``app``: ``create_app`` on ``migrated_db`` (parametrized sqlite/postgres by the root conftest),
+  chatting with the real providers (``offline``) - or, in a test that takes ``chat_model``, with
+  that scripted model (`scripted_models`); ``chat_settings`` are its chat limits.
+- ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s);
+  ``client_of(app, address)`` makes more (another app, another client address).
+- ``replica``: a second app on the same database (what a second server process is);
+  ``make_app(**server_settings)`` builds more, with other server settings.
 - ``alice`` / ``bob``: registered users (:class:`ApiUser`: ``id``, ``email``, ``token``,
   ``headers``). Use them for the cross-owner checks: bob asking for alice's thing gets a 404.
 - ``register_user(client, email)``: make more users; ``create_knowledge_base(client, user, name)``.
@@ -12,7 +17,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,8 +32,11 @@ from snapagent.db.session import Database
 from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.llm.embedding import EmbeddingModel
 from snapagent.server_settings import ServerSettings
+from snapagent.services.chat import ChatSettings
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
+from snapagent.testing import ScriptedChatModel, ScriptedChatModels
+from snapagent.workflow.services import ChatModelProvider
 
 TEST_UPLOAD_LIMIT = 256 * 1024
 PASSWORD = "correct horse battery"
@@ -107,24 +116,74 @@ async def api_knowledge(
 
 
 @pytest.fixture
-def app(
+def chat_model() -> ScriptedChatModel:
+    """A scripted chat model: a test that takes it gets an ``app`` that chats with it."""
+    return ScriptedChatModel()
+
+
+@pytest.fixture
+def chat_settings() -> ChatSettings:
+    return ChatSettings()
+
+
+def scripted_models(request: pytest.FixtureRequest) -> ChatModelProvider | None:
+    """The test's ``chat_model`` as the app's provider if it asked for one, else None (the
+    real providers)."""
+    if "chat_model" not in request.fixturenames:
+        return None
+    model: ScriptedChatModel = request.getfixturevalue("chat_model")
+    return ScriptedChatModels(model)
+
+
+@pytest.fixture
+def make_app(
+    request: pytest.FixtureRequest,
     migrated_db: Database,
     server_settings: ServerSettings,
     core_settings: CoreSettings,
     api_knowledge: KnowledgeService,
-) -> FastAPI:
-    return create_app(
-        server_settings, migrated_db, core_settings=core_settings, knowledge=api_knowledge
-    )
+    chat_settings: ChatSettings,
+) -> Callable[..., FastAPI]:
+    """``make_app(**server_setting_overrides)``: another app on the test database."""
+
+    def make(**overrides: Any) -> FastAPI:
+        return create_app(
+            server_settings.model_copy(update=overrides),
+            migrated_db,
+            core_settings=core_settings,
+            knowledge=api_knowledge,
+            chat_models=scripted_models(request),
+            chat_settings=chat_settings,
+        )
+
+    return make
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+def app(make_app: Callable[..., FastAPI]) -> FastAPI:
+    return make_app()
+
+
+@pytest.fixture
+def replica(make_app: Callable[..., FastAPI]) -> FastAPI:
+    """A second app on the same database: what a second server process is."""
+    return make_app()
+
+
+@asynccontextmanager
+async def client_of(app: FastAPI, address: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` (its lifespan running) whose requests come from ``address``."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 123))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
     ):
+        yield http
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(app) as http:
         yield http
 
 

@@ -6,7 +6,9 @@ from api.conftest import (  # noqa: F401  (fixtures, registered by being importe
     alice,
     api_knowledge,
     app,
+    chat_settings,
     client,
     core_settings,
+    make_app,
     server_settings,
 )

@@ -62,11 +62,13 @@ class OfflineChatModel:
         usage = TokenUsage(estimate_tokens("\n".join(prompt)), estimate_tokens(answer))
         return ChatResult(text=answer, model=OFFLINE_MODEL_ID, finish_reason=finish, usage=usage)
 
+    # The answer is pure CPU work on user text (message, prompt, retrieved documents): it runs
+    # in a thread so that no message, however long or odd, can hold up the event loop.
     async def complete(self, request: ChatRequest) -> ChatResult:
-        return self._result(request)
+        return await asyncio.to_thread(self._result, request)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        result = self._result(request)
+        result = await asyncio.to_thread(self._result, request)
         for piece in _pieces(result.text):
             yield ChatChunk(text=piece)
             await asyncio.sleep(0)  # let the consumer forward each piece as it arrives
