@@ -27,7 +27,7 @@ __all__ = ["clean_markup", "split_sentences"]
 # whitespace. The lookbehind lets a match start only at the beginning of such a run, so a long
 # run of dots is scanned once, never once per starting position.
 _SENTENCE_END = re.compile(r"(?<![.!?。！？])[.!?。！？]++[\"'”’)\]]*+(?=\s)")
-_BULLET = re.compile(r"[ \t]*+(?:[-*+•·▪]|\d{1,3}[.)])[ \t]++")
+_BULLET = re.compile(r"(?<![ \t])[ \t]*+(?:[-*+•·▪]|\d{1,3}[.)])[ \t]++")
 # Inline markup, each a bounded single scan: [text](url), <tag ...>, emphasis and code marks.
 _LINK = re.compile(r"!?\[([^\[\]\n]{0,300})\]\([^()\s]{0,500}\)")
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9-]{0,20}(?:\s[^<>\n]{0,300})?/?>")
