@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -103,6 +104,7 @@ class HealthProbe:
     failures: list[str] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _gc_was_enabled: bool = True
 
     async def _poll(self) -> None:
         async with httpx.AsyncClient(base_url=self.base, timeout=10) as http:
@@ -119,6 +121,11 @@ class HealthProbe:
                     await asyncio.wait_for(self._stop.wait(), self.interval_s)
 
     async def __aenter__(self) -> HealthProbe:
+        # The probe times /health from this (test) process: a full garbage collection here
+        # (0.3-0.5 s in a pytest process on a busy machine, measured) would be counted as the
+        # server's slowness. Collection waits until the attack is over.
+        self._gc_was_enabled = gc.isenabled()
+        gc.disable()
         self._task = asyncio.create_task(self._poll())
         await asyncio.sleep(self.interval_s)  # at least one probe before the attack starts
         return self
@@ -132,6 +139,8 @@ class HealthProbe:
         self._stop.set()
         if self._task is not None:
             await self._task
+        if self._gc_was_enabled:
+            gc.enable()
 
     @property
     def worst_s(self) -> float:
