@@ -182,7 +182,7 @@ REGISTRY: tuple[Regex, ...] = (
     ),
     Regex(
         "snapagent/llm/sentences.py",
-        r"[ \t]*+(?:[-*+•·▪]|\d{1,3}[.)])[ \t]++",
+        r"(?<![ \t])[ \t]*+(?:[-*+•·▪]|\d{1,3}[.)])[ \t]++",
         "each line of documents and prompts (list items)",
         pumps=("1", " 1", "- ", " \t", "12"),
     ),
