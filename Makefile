@@ -87,6 +87,7 @@ BENCH_RUNS := \
 	"embeddings.py" \
 	"retrieval_quality.py --limit 20" \
 	"answer_quality.py --limit 20" \
+	"rag_load.py" \
 	"retrieval_speed.py --sizes 10000" \
 	"http.py" \
 	"load.py --duration 30" \
