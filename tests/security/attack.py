@@ -3,9 +3,10 @@ probe proving ``/health`` keeps answering while an attack runs.
 
     with attack_server(tmp_path, SNAPAGENT_TEMPLATE_TIMEOUT_S="1") as server:
         alice = register(server, "alice@example.com")
-        async with HealthProbe(server.base) as probe:
-            response = await attacker(server).post("/api/v1/chat", json=..., headers=alice)
-        probe.assert_responsive()            # every /health answer came within 200 ms
+        async with httpx.AsyncClient(base_url=server.base, headers=alice) as http:
+            async with HealthProbe(server.base) as probe:
+                response = await http.post("/api/v1/chat", json=...)
+            probe.assert_responsive()        # every /health answer came within 200 ms
 
 Every class of attack in ``docs/security.md`` has a test here that goes through the HTTP
 surface of a separate server process: nothing is called in-process, so what the tests prove is

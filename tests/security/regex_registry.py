@@ -89,6 +89,7 @@ REGISTRY: tuple[Regex, ...] = (
         "the ?status= query parameter (pydantic's Rust engine)",
     ),
     Regex("snapagent/api/routes/executions.py", "^(v1|v2)$", "the ?engine= query parameter"),
+    Regex("snapagent/api/routes/executions.py", "^(chat|debug)$", "the ?trigger= query parameter"),
     Regex(
         "snapagent/observability/middleware.py",
         r"^[A-Za-z0-9._\-]{1,128}$",
@@ -106,6 +107,13 @@ REGISTRY: tuple[Regex, ...] = (
         r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         "the email of register and login (pydantic caps it at 320 characters first)",
         pumps=("a.", ".", "a@", "a.@"),
+    ),
+    Regex(
+        "snapagent/services/executions.py",
+        r"…\[_truncated: \d+ chars\]\Z",
+        "recorded string values (at most SNAPAGENT_EXECUTIONS_VALUE_MAX_CHARS plus the marker) "
+        "a node run or replay would reuse",
+        pumps=("…[_truncated: 1", "…[_truncated: ", "1"),
     ),
     Regex(
         "snapagent/services/chat.py",

@@ -34,11 +34,13 @@ from snapagent.api.body_limit import BodySizeLimitMiddleware, JsonBodyLimitMiddl
 from snapagent.api.console import ConsoleSettings, install_console
 from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
+from snapagent.api.openai import routes as openai_compatible
 from snapagent.api.routes import (
     api_keys,
     auth,
     bots,
     chat,
+    debugging,
     executions,
     health,
     knowledge_bases,
@@ -249,7 +251,9 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(sessions.router)
     app.include_router(executions.router)
+    app.include_router(debugging.router)
     app.include_router(migration.router)
+    app.include_router(openai_compatible.router)
     install_docs_ui(app)
     # The web console answers what no route above does (GET, outside the API's paths).
     install_console(app, console)
