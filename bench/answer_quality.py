@@ -40,7 +40,7 @@ from _offline_previous import PreviousOfflineChatModel
 from _retrieval_backends import ServiceBackend, make_backend
 from snapagent.llm.extractive import ANSWER_TEXTS
 from snapagent.llm.offline import OfflineChatModel
-from snapagent.nodes.templating import render
+from snapagent.nodes.templating import default_renderer
 from snapagent.services.bots import DEFAULT_PROMPT, DEFAULT_SYSTEM_PROMPT
 from snapagent.workflow.services import ChatMessage, ChatRequest, RetrievedDocument
 
@@ -62,10 +62,10 @@ class Tally:
         return count / self.asked if self.asked else 0.0
 
 
-def request_for(question: str, documents: Sequence[RetrievedDocument]) -> ChatRequest:
+async def request_for(question: str, documents: Sequence[RetrievedDocument]) -> ChatRequest:
     """The request the default bot's llm node builds (see `LLMNodeV2.build_request`)."""
     values = {"context": [d.to_dict() for d in documents], "query": question}
-    prompt = render(DEFAULT_PROMPT, values, node_id="llm")
+    prompt = await default_renderer().render(DEFAULT_PROMPT, values, node_id="llm")
     return ChatRequest(
         messages=[ChatMessage("user", prompt)],
         system=DEFAULT_SYSTEM_PROMPT,
@@ -110,7 +110,7 @@ async def run(args: argparse.Namespace) -> int:
                 if kind == "wrong" and wrong_article == question.article:
                     continue  # a one-article run has no wrong knowledge base
                 documents = await backend.documents(question.text, TOP_K, article)
-                request = request_for(question.text, documents)
+                request = await request_for(question.text, documents)
                 for name, answer_of in models.items():
                     tally = tallies[(name, kind)]
                     began = time.perf_counter()

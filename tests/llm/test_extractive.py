@@ -7,12 +7,14 @@ leaves it (headings as lines of their own, tables as ``a | b`` rows).
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from snapagent.llm.extractive import ANSWER_TEXTS, question_parts
 from snapagent.llm.offline import OfflineChatModel
 from snapagent.llm.sentences import clean_markup, split_sentences
-from snapagent.nodes.templating import render
+from snapagent.nodes.templating import default_renderer
 from snapagent.services.bots import (
     DEFAULT_PROMPT,
     DEFAULT_SYSTEM_PROMPT,
@@ -37,11 +39,8 @@ def _doc(text: str, title: str, number: int, heading: str | None = None) -> Retr
 
 def _rag(question: str, documents: list[RetrievedDocument]) -> ChatRequest:
     """The default RAG bot's llm request: context rendered into the prompt, documents attached."""
-    prompt = render(
-        DEFAULT_PROMPT,
-        {"context": [d.to_dict() for d in documents], "query": question},
-        node_id="llm",
-    )
+    values = {"context": [d.to_dict() for d in documents], "query": question}
+    prompt = asyncio.run(default_renderer().render(DEFAULT_PROMPT, values, node_id="llm"))
     return ChatRequest(
         messages=[ChatMessage("user", prompt)],
         system=DEFAULT_SYSTEM_PROMPT,
