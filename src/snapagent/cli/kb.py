@@ -50,7 +50,8 @@ def embedding_resolver() -> EmbeddingResolver:
     return default_embedding_resolver()
 
 
-def _owner_email() -> str:
+def owner_email() -> str:
+    """The local owner the CLI acts as (``SNAPAGENT_CLI_OWNER``)."""
     return os.environ.get("SNAPAGENT_CLI_OWNER", DEFAULT_OWNER)
 
 
@@ -64,7 +65,7 @@ def _run(action: Callable[[KnowledgeService, str], Awaitable[T]]) -> T:
         service = KnowledgeService(db, embeddings=embedding_resolver(), settings=settings)
         try:
             await ensure_database_ready(db)
-            owner = await service.ensure_user(_owner_email())
+            owner = await service.ensure_user(owner_email())
             return await action(service, owner)
         finally:
             await service.close()
