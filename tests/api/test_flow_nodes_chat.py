@@ -3,9 +3,13 @@ aggregator) answers chats with the offline model, and every node run is in the r
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
+import pytest
+
+from snapagent.nodes.settings import get_node_settings
 
 from .conftest import ApiUser, assert_problem, create_knowledge_base
 from .test_chat_api import CHAT, parse_sse
@@ -218,3 +222,61 @@ async def test_knowledge_bases_inside_a_body_are_checked_against_the_owner(
     [problem] = [p for p in report.json()["problems"] if p["code"] == "unknown_knowledge_base"]
     assert problem["path"] == "nodes[2].config.graph.nodes[2].config.knowledge_base_ids[0]"
     assert problem["node_id"] == "look"
+
+
+def reader_graph() -> dict[str, Any]:
+    return {
+        "nodes": [
+            {"id": "start", "type": "start"},
+            {"id": "read", "type": "document_extractor",
+             "inputs": {"files": {"selector": ["sys", "files"]}}},
+            {"id": "say", "type": "template",
+             "config": {"template": "{{ files | length }} file(s): {{ text }}"},
+             "inputs": {"files": {"selector": ["read", "files"]}}},
+            {"id": "end", "type": "end", "config": {"outputs": ["answer"]}},
+        ],
+        "edges": [
+            {"source": "start", "target": "read"},
+            {"source": "read", "source_port": "text", "target": "say", "target_port": "text"},
+            {"source": "say", "source_port": "text", "target": "end", "target_port": "answer"},
+        ],
+    }  # fmt: skip
+
+
+async def test_files_attached_to_a_turn_are_read(client: httpx.AsyncClient, alice: ApiUser) -> None:
+    bot_id = await _publish(client, alice, reader_graph())
+    notes = base64.b64encode(b"# Notes\n\nThe office opens at nine.").decode()
+    response = await client.post(
+        CHAT,
+        json={"bot_id": bot_id, "message": "when do you open?",
+              "files": [{"name": "notes.md", "content_type": "text/markdown", "data": notes}]},
+        headers=alice.headers,
+    )  # fmt: skip
+    assert response.status_code == 200, response.text
+    assert response.json()["answer"] == "1 file(s): Notes\n\nThe office opens at nine."
+
+    none = await client.post(CHAT, json={"bot_id": bot_id, "message": "hi"}, headers=alice.headers)
+    assert none.json()["answer"] == "0 file(s): "
+
+
+async def test_too_many_or_too_large_files_are_refused(
+    client: httpx.AsyncClient, alice: ApiUser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SNAPAGENT_DOCUMENT_MAX_FILES", "1")
+    monkeypatch.setenv("SNAPAGENT_DOCUMENT_MAX_BYTES", "1024")
+    get_node_settings.cache_clear()
+    try:
+        bot_id = await _publish(client, alice, reader_graph())
+        small = {"name": "a.txt", "data": base64.b64encode(b"x").decode()}
+        big = {"name": "b.txt", "data": base64.b64encode(b"x" * 2000).decode()}
+        two = await client.post(
+            CHAT, json={"bot_id": bot_id, "message": "hi", "files": [small, small]},
+            headers=alice.headers,
+        )  # fmt: skip
+        assert assert_problem(two, 422)["errors"][0]["field"] == "files"
+        large = await client.post(
+            CHAT, json={"bot_id": bot_id, "message": "hi", "files": [big]}, headers=alice.headers
+        )
+        assert assert_problem(large, 422)["errors"][0]["field"] == "files.0.data"
+    finally:
+        get_node_settings.cache_clear()

@@ -207,3 +207,22 @@ def test_a_pool_serves_several_threads_at_once(pool: IsolatedPool) -> None:
     for thread in threads:
         thread.join(60)
     assert sorted(results) == [0, 1, 2, 3]  # type: ignore[type-var]
+
+
+async def test_a_hardened_pool_keeps_workers_off_the_network_and_exec() -> None:
+    from snapagent.sandbox.seccomp import harden_worker
+
+    hardened = IsolatedPool(name="hardened", size=1, limits=LIMITS, initializer=harden_worker)
+    try:
+        assert await hardened.call(workload.start_thread, timeout_s=30) == 1  # threads still work
+        with pytest.raises(RemoteError) as info:
+            await hardened.call(workload.open_socket, timeout_s=30)
+        assert info.value.type_name == "PermissionError"
+        with pytest.raises(RemoteError) as info:
+            await hardened.call(workload.run_program, timeout_s=30)
+        assert info.value.type_name == "PermissionError"
+        with pytest.raises(WorkerTimeoutError, match="CPU"):  # the CPU limit is still re-armed
+            await hardened.call(workload.burn_cpu, 60, timeout_s=120)
+        assert await hardened.call(workload.echo, "ok", timeout_s=30) == "ok"
+    finally:
+        await hardened.close()

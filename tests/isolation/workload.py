@@ -78,3 +78,25 @@ def not_allowed() -> NotAllowed:
 
 def big_bytes(size: int) -> bytes:
     return b"x" * size
+
+
+def open_socket() -> None:
+    import socket
+
+    socket.socket().close()
+
+
+def run_program() -> int:
+    import subprocess
+
+    return subprocess.run(["true"], check=False).returncode
+
+
+def start_thread() -> int:
+    import threading
+
+    results: list[int] = []
+    thread = threading.Thread(target=lambda: results.append(1))
+    thread.start()
+    thread.join()
+    return len(results)

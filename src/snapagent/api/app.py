@@ -135,6 +135,7 @@ def create_app(
         service = state.extras.get(chat.CHAT_SERVICE)
         if isinstance(service, ChatService):
             await service.close(record_timeout_s)
+            await service.runtime.aclose()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

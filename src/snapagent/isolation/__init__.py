@@ -30,6 +30,9 @@ What a pool guarantees:
   replies are decoded by a restricted unpickler (`snapagent.isolation.codec`): plain data, plus
   instances of the ``result_types`` the pool names, so a worker taken over by a parser bug
   cannot send the server a pickle that runs code.
+- **Optional seccomp.** ``initializer=snapagent.sandbox.seccomp.harden_worker`` installs a
+  filter in each worker before it serves: no sockets, no exec, no signals or tracing of other
+  processes, no mounts (threads and the CPU re-arming still work). Use it for parsers.
 - **Clean start, warm reuse.** Workers are spawned with ``subprocess`` (fork+exec in C; the
   server's threads and loop are never forked), lazily on first use (or `warm_up()`), and reused
   call after call; a killed worker is replaced at once. Warm per-call overhead is well under a

@@ -1,6 +1,7 @@
 """`IsolatedDocumentReader`: the text of a user's file, parsed by the knowledge parsers in an
-`IsolatedPool` worker (memory, CPU and wall-clock limits; never on the event loop, never in the
-server's memory). It is the `DocumentReader` behind the ``document_extractor`` node.
+`IsolatedPool` worker (memory, CPU and wall-clock limits, seccomp: no sockets, no exec; never on
+the event loop, never in the server's memory). It is the `DocumentReader` behind the
+``document_extractor`` node.
 
     reader = IsolatedDocumentReader.create(max_chars=200_000, timeout_s=30)
     found = await reader.read(pdf_bytes, "report.pdf")     # FileText(name, title, text)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 from snapagent.isolation import IsolatedPool, ProcessLimits
 from snapagent.knowledge.parsing import parse_document
+from snapagent.sandbox.seccomp import harden_worker
 from snapagent.workflow.services import FileText
 
 __all__ = ["IsolatedDocumentReader", "parse_to_text"]
@@ -56,7 +58,11 @@ class IsolatedDocumentReader:
             cpu_s=timeout_s,
             max_output_bytes=max_chars * 4 + 64 * 1024,  # UTF-8 text plus the title
         )
-        pool = IsolatedPool(name="document-reader", size=workers, limits=limits)
+        # seccomp in the worker: a parser bug a hostile file exploits cannot open a socket or
+        # start a program.
+        pool = IsolatedPool(
+            name="document-reader", size=workers, limits=limits, initializer=harden_worker
+        )
         return cls(pool, max_chars=max_chars, timeout_s=timeout_s)
 
     async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText:

@@ -21,7 +21,14 @@ import errno
 import platform
 import struct
 
-__all__ = ["DENIED_SYSCALLS", "SeccompUnavailableError", "install", "runner_filter"]
+__all__ = [
+    "DENIED_SYSCALLS",
+    "SeccompUnavailableError",
+    "harden_worker",
+    "install",
+    "runner_filter",
+    "worker_filter",
+]
 
 # Generated from the kernel headers (asm/unistd_64.h and asm-generic/unistd.h, used by arm64).
 _X86_64: dict[str, int] = {
@@ -206,13 +213,36 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
+_WORKER_ALLOWED = frozenset({"clone", "fork", "vfork", "clone3", "setrlimit", "prlimit64"})
+"""What an `IsolatedPool` worker keeps of the runner's refusals: threads and processes (some
+parsers use them; the pool kills the whole process group) and re-arming its CPU limit."""
+
+
 def runner_filter(machine: str | None = None) -> bytes:
     """The filter program for ``machine`` (default: this one) as packed ``sock_filter``s."""
+    return _program(machine, frozenset())
+
+
+def worker_filter(machine: str | None = None) -> bytes:
+    """The looser filter for our own workers on hostile data: no network, no exec, no
+    signals or tracing of other processes, no mounts - but threads and CPU re-arming."""
+    return _program(machine, _WORKER_ALLOWED)
+
+
+def harden_worker() -> dict[str, str]:
+    """An `IsolatedPool` initializer: install `worker_filter` in the worker before it serves
+    (``IsolatedPool(..., initializer=harden_worker)``), so a parser bug exploited by a hostile
+    file cannot open a socket or start a program."""
+    install(worker_filter())
+    return {"seccomp": "worker"}
+
+
+def _program(machine: str | None, allowed: frozenset[str]) -> bytes:
     machine = machine or platform.machine()
     if machine not in _AUDIT_ARCH:
         raise SeccompUnavailableError(f"no system-call table for architecture {machine!r}")
     arch, table = _AUDIT_ARCH[machine]
-    numbers = sorted(set(table.values()))
+    numbers = sorted({number for name, number in table.items() if name not in allowed})
     x32 = machine == "x86_64"
     # Layout: load arch, check it, load nr, [x32 check], one jeq per number, allow, deny, kill.
     body: list[bytes] = []

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -113,6 +113,8 @@ class ChatTurn:
     """The bot's owner: the only account whose knowledge bases the run may read."""
     new_session: bool = False
     """The server generated ``session_key`` just now: no session to look up."""
+    files: tuple[Mapping[str, Any], ...] = ()
+    """Files attached to the turn (``{"name", "content_type", "data"}``), as ``sys.files``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,8 +217,10 @@ class ChatService:
         bot_id: str,
         message: str,
         session_id: str | None,
+        files: Sequence[Mapping[str, Any]] = (),
     ) -> ChatTurn:
-        """Validate a request; raises InputValidationError, NotFoundError or ConflictError."""
+        """Validate a request; raises InputValidationError, NotFoundError or ConflictError.
+        ``files`` (already checked by the API's schema) reach the run as ``sys.files``."""
         if not message.strip():
             raise InputValidationError("message must not be blank", field="message")
         if len(message) > self.settings.max_message_chars:
@@ -255,6 +259,7 @@ class ChatService:
             compiled=compiled,
             owner_id=bot.owner_id,
             new_session=session_id is None,
+            files=tuple(files),
         )
 
     async def _begin(
@@ -293,6 +298,7 @@ class ChatService:
             "user_id": turn.user_id,
             "owner_id": turn.owner_id,
             "default_model": turn.default_model,
+            "files": list(turn.files),
         }
 
     async def _finish(
@@ -313,7 +319,13 @@ class ChatService:
             sources=collect_sources(result),
             usage=result.usage.to_dict(),
         )
-        fields = {"run_id": answer.run_id, "sources": answer.sources, "usage": answer.usage}
+        fields: dict[str, Any] = {
+            "run_id": answer.run_id,
+            "sources": answer.sources,
+            "usage": answer.usage,
+            # Conversation variables are kept when the turn succeeded and wrote one.
+            "variables": result.conversation if result.conversation_writes else None,
+        }
         # Shielded: a client leaving now must not lose an answer the run already produced.
         with anyio.CancelScope(shield=True):
             try:
@@ -339,6 +351,7 @@ class ChatService:
                     inputs,
                     self._sys(turn, context.run_id),
                     cancel_event=cancel,
+                    conversation=start.variables,
                 )
             except BaseException as exc:
                 await self.recorder.record(_interrupted(context, exc))
@@ -373,6 +386,7 @@ class ChatService:
                     self._sys(turn, context.run_id),
                     on_event=queue.put_nowait,
                     cancel_event=cancel,
+                    conversation=start.variables,
                 )
             )
             task.add_done_callback(lambda _task: queue.put_nowait(_END))

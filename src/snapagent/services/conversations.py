@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import func, insert, select
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -94,6 +94,10 @@ class ChatMessagePublic(BaseModel):
 
 class SessionTranscript(ChatSessionPublic):
     messages: list[ChatMessagePublic]
+    variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The session's conversation variables (after its last turn that wrote one).",
+    )
 
 
 def _activity(bot_id: str) -> Any:
@@ -123,11 +127,13 @@ def _public_session(row: ChatSession, messages: int, last_at: datetime) -> dict[
 
 @dataclass(frozen=True, slots=True)
 class TurnStart:
-    """Where a turn's user message went: the session row, its ``seq``, the history before it."""
+    """Where a turn's user message went: the session row, its ``seq``, the history before it,
+    and the session's conversation variables (``{}`` for a new session)."""
 
     chat_id: str
     user_seq: int
     history: list[dict[str, str]]
+    variables: dict[str, Any] = field(default_factory=dict)
 
 
 async def _insert_message(
@@ -147,6 +153,17 @@ async def _next_seq(session: AsyncSession, chat_id: str) -> int:
         select(func.max(ChatMessageRecord.seq)).where(ChatMessageRecord.session_id == chat_id)
     )
     return int(last or 0) + 1
+
+
+async def _store_variables(
+    session: AsyncSession, turn: TurnStart, variables: dict[str, Any] | None
+) -> None:
+    # Turns on one session take turns (SessionLocks, session_order), so the values read at the
+    # start of this turn are still the session's: a plain write, no merge.
+    if variables is not None and variables != turn.variables:
+        await session.execute(
+            update(ChatSession).where(ChatSession.id == turn.chat_id).values(variables=variables)
+        )
 
 
 class ConversationStore:
@@ -184,9 +201,9 @@ class ConversationStore:
                         )
                     # The next seq after the newest message, leaving a pending answer its slot.
                     chat_id, seq = rows[0][0], next_user_seq(rows[0][1], rows[0][2])
-                    history = [{"role": r, "content": c} for _, _, r, c in rows[:history_limit]]
+                    history = [{"role": r, "content": c} for _, _, r, c, _ in rows[:history_limit]]
                     await _insert_message(session, chat_id, seq, "user", message)
-                    return TurnStart(chat_id, seq, history[::-1])
+                    return TurnStart(chat_id, seq, history[::-1], dict(rows[0][4] or {}))
             except IntegrityError:
                 # Another process created the session or took the seq first: read again.
                 known_new = False
@@ -205,6 +222,7 @@ class ConversationStore:
                 ChatMessageRecord.seq,
                 ChatMessageRecord.role,
                 ChatMessageRecord.content,
+                ChatSession.variables,
             )
             .join(ChatMessageRecord, ChatMessageRecord.session_id == ChatSession.id)
             .where(ChatSession.bot_id == bot_id, ChatSession.session_key == session_key)
@@ -227,16 +245,31 @@ class ConversationStore:
         return TurnStart(chat_id, 1, [])
 
     async def stage_answer(
-        self, session: AsyncSession, turn: TurnStart, answer: str, **fields: Any
+        self,
+        session: AsyncSession,
+        turn: TurnStart,
+        answer: str,
+        *,
+        variables: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> None:
-        """Add the assistant message right after the turn's user message, in ``session``."""
+        """Add the assistant message right after the turn's user message, in ``session``;
+        ``variables`` (when the run wrote any) become the session's conversation variables."""
         await _insert_message(
             session, turn.chat_id, turn.user_seq + 1, "assistant", answer, **fields
         )
+        await _store_variables(session, turn, variables)
 
-    async def add_answer(self, turn: TurnStart, answer: str, **fields: Any) -> None:
+    async def add_answer(
+        self,
+        turn: TurnStart,
+        answer: str,
+        *,
+        variables: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> None:
         """The assistant message in its own transaction: in its reserved slot (right after its
-        user message), else after any message stored meanwhile."""
+        user message), else after any message stored meanwhile; ``variables`` as above."""
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 async with self.database.transaction() as session:
@@ -246,6 +279,7 @@ class ConversationStore:
                         else await _next_seq(session, turn.chat_id)
                     )
                     await _insert_message(session, turn.chat_id, seq, "assistant", answer, **fields)
+                    await _store_variables(session, turn, variables)
                     return
             except IntegrityError:
                 if attempt == _WRITE_ATTEMPTS - 1:
@@ -296,4 +330,6 @@ async def read_transcript(
     )
     last_at = rows[-1].created_at if rows else chat.created_at
     public = _public_session(chat, int(count or 0), last_at)
-    return SessionTranscript.model_validate({**public, "messages": messages})
+    return SessionTranscript.model_validate(
+        {**public, "messages": messages, "variables": chat.variables or {}}
+    )

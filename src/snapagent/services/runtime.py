@@ -34,6 +34,7 @@ from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.services import (
     ChatModelProvider,
     Clock,
+    DocumentReader,
     RetrievalQuery,
     RetrievedDocument,
     Retriever,
@@ -84,6 +85,7 @@ class BotRuntime:
         limits: RunLimits | None = None,
         settings: Mapping[str, Any] | None = None,
         plan_cache_size: int = 256,
+        documents: DocumentReader | None = None,
     ) -> None:
         from snapagent.legacy.adapter import legacy_registry
 
@@ -100,6 +102,8 @@ class BotRuntime:
             clock=clock or SystemClock(),
             settings=dict(settings or {}),
         )
+        if documents is not None:
+            self.services = self.services.replace(documents=documents)
         self.limits = limits or RunLimits()
         self._compiler = WorkflowExecutorV2(self.registry, self.services, limits=self.limits)
         self._legacy_compiler = WorkflowExecutorV2(
@@ -133,6 +137,12 @@ class BotRuntime:
         if len(self._plans) > self._plan_cache_size:
             self._plans.popitem(last=False)
         return compiled
+
+    async def aclose(self) -> None:
+        """Release what the services hold (the document reader's worker process)."""
+        close = getattr(self.services.documents, "close", None)
+        if close is not None:
+            await close()
 
     def executor(self, owner_id: str) -> WorkflowExecutorV2:
         """An executor whose retrieval sees only ``owner_id``'s knowledge bases."""

@@ -15,13 +15,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from snapagent.api.deps import AppStateDep, CurrentUser, DbSession
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import RequestModel, problem_responses
 from snapagent.api.sse import EventStreamResponse, with_pings
 from snapagent.api.state import AppState
+from snapagent.knowledge.file_reader import IsolatedDocumentReader
+from snapagent.nodes.settings import get_node_settings
 from snapagent.observability.runs import observe_chat_models
 from snapagent.services.chat import ChatService, ChatSettings
 from snapagent.services.executions import ExecutionSettings
@@ -36,6 +38,22 @@ CHAT_SERVICE = "chat.service"
 router = APIRouter(route_class=OffLoopJsonRoute, prefix="/api/v1", tags=["chat"])
 
 
+class ChatFile(RequestModel):
+    """A file attached to the turn; workflows read it as ``sys.files`` (``document_extractor``)."""
+
+    name: str = Field(min_length=1, max_length=255, description="The file's name.")
+    content_type: str | None = Field(default=None, max_length=255, description="Its MIME type.")
+    data: str = Field(description="Its bytes, base64-encoded.")
+
+    @field_validator("data")
+    @classmethod
+    def _size(cls, data: str) -> str:
+        limit = get_node_settings().document_max_bytes
+        if len(data) > limit * 4 // 3 + 4:
+            raise ValueError(f"the file is larger than {limit} bytes")
+        return data
+
+
 class ChatRequestBody(RequestModel):
     bot_id: str = Field(min_length=1, max_length=64)
     message: str = Field(min_length=1, description="The user's message (length capped).")
@@ -45,6 +63,19 @@ class ChatRequestBody(RequestModel):
         description="Continue this session (created if new); omitted: a new session.",
     )
     stream: bool = Field(default=False, description="Answer as Server-Sent Events.")
+    files: list[ChatFile] = Field(
+        default_factory=list,
+        description="Files attached to the turn (read by document_extractor nodes; at most "
+        "SNAPAGENT_DOCUMENT_MAX_FILES, each at most SNAPAGENT_DOCUMENT_MAX_BYTES).",
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _count(cls, files: list[ChatFile]) -> list[ChatFile]:
+        limit = get_node_settings().document_max_files
+        if len(files) > limit:
+            raise ValueError(f"at most {limit} files per turn")
+        return files
 
 
 class Citation(BaseModel):
@@ -73,6 +104,14 @@ def _default_retriever(state: AppState) -> Retriever:
     return retriever
 
 
+def _document_reader() -> IsolatedDocumentReader:
+    # Its worker process starts only when a workflow first reads a file.
+    settings = get_node_settings()
+    return IsolatedDocumentReader.create(
+        max_chars=settings.document_max_chars, timeout_s=settings.document_timeout_s
+    )
+
+
 def configure_chat(
     state: AppState,
     *,
@@ -86,6 +125,7 @@ def configure_chat(
         chat_models=observe_chat_models(chat_models or state.chat_models),
         retriever=retriever or _default_retriever(state),
         registry=state.node_registry,
+        documents=_document_reader(),
     )
     recorder = RunRecorder(state.database.sessionmaker, execution_settings)
     service = ChatService(state.database, runtime, recorder, settings)
@@ -126,7 +166,8 @@ async def chat(
     service: Chat,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    turn = await service.prepare(session, user, body.bot_id, body.message, body.session_id)
+    files = [f.model_dump() for f in body.files]
+    turn = await service.prepare(session, user, body.bot_id, body.message, body.session_id, files)
     # Release the request's connection before the (possibly long) run.
     await session.close()
     if body.stream or "text/event-stream" in (accept or ""):

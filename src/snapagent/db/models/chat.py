@@ -40,6 +40,9 @@ class ChatSession(TimestampMixin, Base):
     session_key: Mapped[str] = mapped_column(String(64), nullable=False)
     user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     title: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+    # The graph's conversation variables after the last successful turn that wrote one
+    # ({name: value}); NULL until then. Read with the history at the start of each turn.
+    variables: Mapped[dict[str, Any] | None] = mapped_column(nullable=True)
 
 
 class ChatMessageRecord(Base):
