@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from snapagent.errors import NodeExecutionError, NodeTimeoutError
 from snapagent.nodes.agent_tools.base import ToolEnv
@@ -120,17 +120,18 @@ class AgentNodeData(ModelSettings):
             )
         return value
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> AgentNodeData:
+    @field_validator("tools")
+    @classmethod
+    def _unique_names(cls, tools: list[ToolConfig]) -> list[ToolConfig]:
         seen: dict[str, int] = {}
-        for position, name in _static_names(self.tools):
+        for position, name in _static_names(tools):
             if name in seen:
                 raise ValueError(
                     f"tools[{position}] is named {name!r} like tools[{seen[name]}]; "
                     "tool names must be unique"
                 )
             seen[name] = position
-        return self
+        return tools
 
 
 def _static_names(tools: Sequence[ToolConfig]) -> list[tuple[int, str]]:

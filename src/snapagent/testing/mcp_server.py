@@ -4,6 +4,7 @@ Streamable HTTP on 127.0.0.1, for tests, benchmarks and the runnable examples.
     with LocalMcpServer() as server:           # the demo tools below, on a free port
         server.url                              # http://127.0.0.1:<port>/mcp
         server.calls                            # [(tool name, arguments), ...] it answered
+        server.requests                         # [(method, path), ...] of every HTTP request
         server.stop()                           # the server goes away (the URL stops answering)
 
     with LocalMcpServer(my_mcp_server, json_response=True) as server: ...
@@ -110,6 +111,7 @@ class LocalMcpServer:
         path: str = "/mcp",
     ) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.requests: list[tuple[str, str]] = []
         self.server = server or demo_server(self.calls)
         self.json_response = json_response
         self.host = host
@@ -127,11 +129,23 @@ class LocalMcpServer:
             streamable_http_path=self.path, json_response=self.json_response, host=self.host
         )
         serving = ThreadedServer(
-            app, name="LocalMcpServer", host=self.host, port=self._requested_port, lifespan="on"
+            self._logged(app),
+            name="LocalMcpServer",
+            host=self.host,
+            port=self._requested_port,
+            lifespan="on",
         )
         self._serving = serving.start()
         self.port = serving.port
         return self
+
+    def _logged(self, app: Any) -> Any:
+        async def logged(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                self.requests.append((scope["method"], scope["path"]))
+            await app(scope, receive, send)
+
+        return logged
 
     def stop(self) -> None:
         """Stop serving; the port stops answering (a server that went away)."""

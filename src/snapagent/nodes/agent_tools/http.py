@@ -77,8 +77,11 @@ class HttpTool(AgentTool):
         where = config.arguments_in
         if where == "auto":
             where = "query" if config.method in _QUERY_METHODS else "json"
-        if where == "query" and rest:
-            request["params"] = {k: _query_values(v) for k, v in rest.items()}
+        if where == "query" and rest:  # merged with the URL's own query (params= replaces it)
+            merged = httpx.URL(url).copy_merge_params(
+                {k: _query_values(v) for k, v in rest.items()}
+            )
+            request["url"] = str(merged)
         elif where == "json":
             request["json"] = rest
         elif where == "form" and rest:

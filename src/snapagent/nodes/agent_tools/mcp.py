@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import anyio
+import httpx2
 import mcp_types
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -154,7 +155,9 @@ class McpConnection:
             async with (
                 guarded_mcp_client(
                     headers=self.headers,
-                    timeout=self.timeout_s,
+                    # No read timeout: an answer may take as long as its call's own limit,
+                    # which each call enforces (a transport timeout would end the session).
+                    timeout=httpx2.Timeout(self.timeout_s, read=None),
                     max_response_bytes=self.max_response_bytes,
                 ) as http,
                 Client(
