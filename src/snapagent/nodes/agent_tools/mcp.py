@@ -31,6 +31,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from snapagent.netguard.mcp_transport import guarded_mcp_client
+from snapagent.netguard.transport import load_tls_context
 from snapagent.nodes.agent_tools.base import AgentTool, ToolError, ToolOutcome
 from snapagent.workflow.services import ToolSpec
 
@@ -152,6 +153,7 @@ class McpConnection:
 
     async def _serve(self) -> None:
         try:
+            await load_tls_context()
             async with (
                 guarded_mcp_client(
                     headers=self.headers,

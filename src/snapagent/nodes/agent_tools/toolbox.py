@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import logging
+import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from time import perf_counter
@@ -88,6 +90,13 @@ class ToolCallRecord:
         }
 
 
+async def _load_mcp() -> None:
+    """Import the MCP SDK on a thread the first time: it takes a second or more, which no
+    event loop serving other requests should wait for."""
+    if "snapagent.nodes.agent_tools.mcp" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "snapagent.nodes.agent_tools.mcp")
+
+
 def cut(text: str, limit: int) -> tuple[str, bool]:
     """``text`` cut to ``limit`` characters, saying so; and whether it was cut."""
     if len(text) <= limit:
@@ -120,6 +129,8 @@ class Toolbox:
         """The run's tools; MCP servers are connected (all at once) and closed on exit. A
         server that cannot be reached, a name used twice or too many tools fail the node."""
         connections: list[tuple[McpToolConfig, McpConnection]] = []
+        if any(isinstance(config, McpToolConfig) for config in configs):
+            await _load_mcp()
         try:
             pending: list[tuple[int, AgentTool | None]] = []
             for position, config in enumerate(configs):
