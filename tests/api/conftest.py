@@ -2,7 +2,9 @@
 
 - ``server_settings``: fast argon2 cost and a fixed JWT secret.
 - ``api_knowledge``: the app's `KnowledgeService` (hash embeddings, ``TEST_UPLOAD_LIMIT``).
-- ``app``: ``create_app`` on ``migrated_db`` (parametrized sqlite/postgres by the root conftest).
+- ``app``: ``create_app`` on ``migrated_db`` (parametrized sqlite/postgres by the root conftest),
+  chatting with the real providers (``offline``) - or, in a test that takes ``chat_model``, with
+  that scripted model (`scripted_models`); ``chat_settings`` are its chat limits.
 - ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s).
 - ``alice`` / ``bob``: registered users (:class:`ApiUser`: ``id``, ``email``, ``token``,
   ``headers``). Use them for the cross-owner checks: bob asking for alice's thing gets a 404.
@@ -26,8 +28,11 @@ from snapagent.db.session import Database
 from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.llm.embedding import EmbeddingModel
 from snapagent.server_settings import ServerSettings
+from snapagent.services.chat import ChatSettings
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
+from snapagent.testing import ScriptedChatModel, ScriptedChatModels
+from snapagent.workflow.services import ChatModelProvider
 
 TEST_UPLOAD_LIMIT = 256 * 1024
 PASSWORD = "correct horse battery"
@@ -107,14 +112,41 @@ async def api_knowledge(
 
 
 @pytest.fixture
+def chat_model() -> ScriptedChatModel:
+    """A scripted chat model: a test that takes it gets an ``app`` that chats with it."""
+    return ScriptedChatModel()
+
+
+@pytest.fixture
+def chat_settings() -> ChatSettings:
+    return ChatSettings()
+
+
+def scripted_models(request: pytest.FixtureRequest) -> ChatModelProvider | None:
+    """The test's ``chat_model`` as the app's provider if it asked for one, else None (the
+    real providers)."""
+    if "chat_model" not in request.fixturenames:
+        return None
+    model: ScriptedChatModel = request.getfixturevalue("chat_model")
+    return ScriptedChatModels(model)
+
+
+@pytest.fixture
 def app(
+    request: pytest.FixtureRequest,
     migrated_db: Database,
     server_settings: ServerSettings,
     core_settings: CoreSettings,
     api_knowledge: KnowledgeService,
+    chat_settings: ChatSettings,
 ) -> FastAPI:
     return create_app(
-        server_settings, migrated_db, core_settings=core_settings, knowledge=api_knowledge
+        server_settings,
+        migrated_db,
+        core_settings=core_settings,
+        knowledge=api_knowledge,
+        chat_models=scripted_models(request),
+        chat_settings=chat_settings,
     )
 
 

@@ -12,27 +12,19 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from snapagent.api.routes.chat import configure_chat
 from snapagent.errors import ProviderError
 from snapagent.llm.errors import ProviderTimeoutError
 from snapagent.services.chat import ChatSettings
-from snapagent.testing import InMemoryRetriever, ScriptedChatModel, ScriptedChatModels
+from snapagent.testing import ScriptedChatModel
 
 from .conftest import ApiUser, assert_problem
 
 CHAT = "/api/v1/chat"
 
 
-def scripted_chat(app: FastAPI, *, ping_interval_s: float = 15.0) -> ScriptedChatModel:
-    """Point the app's chat at a scripted model; returns it for enqueueing replies."""
-    model = ScriptedChatModel()
-    configure_chat(
-        app.state.snapagent,
-        chat_models=ScriptedChatModels(model),
-        retriever=InMemoryRetriever(),
-        settings=ChatSettings(ping_interval_s=ping_interval_s, max_message_chars=200),
-    )
-    return model
+@pytest.fixture
+def chat_settings() -> ChatSettings:
+    return ChatSettings(max_message_chars=200)
 
 
 async def publish_bot(client: httpx.AsyncClient, user: ApiUser, name: str = "helper") -> str:
@@ -61,10 +53,9 @@ def parse_sse(body: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 async def test_chat_answers_and_carries_history(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+    app: FastAPI, chat_model: ScriptedChatModel, client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    model = scripted_chat(app)
-    model.enqueue("Hello, Alice.").enqueue("You said hi.")
+    chat_model.enqueue("Hello, Alice.").enqueue("You said hi.")
     bot_id = await publish_bot(client, alice)
 
     first = await client.post(CHAT, json={"bot_id": bot_id, "message": "hi"}, headers=alice.headers)
@@ -82,7 +73,7 @@ async def test_chat_answers_and_carries_history(
         headers=alice.headers,
     )
     assert second.json()["answer"] == "You said hi."
-    sent = [(m.role, m.content) for m in model.requests[1].messages[:2]]
+    sent = [(m.role, m.content) for m in chat_model.requests[1].messages[:2]]
     assert sent == [("user", "hi"), ("assistant", "Hello, Alice.")]
     assert second.json()["run_id"] != body["run_id"]
 
@@ -105,12 +96,12 @@ async def test_chat_answers_and_carries_history(
     assert_problem(missing, 404)
 
 
+@pytest.mark.parametrize("chat_settings", [ChatSettings(ping_interval_s=0.05)])
 async def test_chat_streams_server_sent_events(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+    app: FastAPI, chat_model: ScriptedChatModel, client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    model = scripted_chat(app, ping_interval_s=0.05)
-    model.enqueue("Streaming works fine.", chunk_size=5, delay_s=0.3)
-    model.enqueue("Again via Accept.", chunk_size=3)
+    chat_model.enqueue("Streaming works fine.", chunk_size=5, delay_s=0.3)
+    chat_model.enqueue("Again via Accept.", chunk_size=3)
     bot_id = await publish_bot(client, alice)
 
     response = await client.post(
@@ -147,12 +138,12 @@ async def test_chat_streams_server_sent_events(
 
 
 async def test_a_legacy_v1_bot_keeps_answering(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+    app: FastAPI, chat_model: ScriptedChatModel, client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
     """The seed's post-deployment check: the old API on a V1 bot, session "test_session"."""
     from snapagent.legacy.samples import chat_only_workflow
 
-    scripted_chat(app).enqueue("V1 answer")
+    chat_model.enqueue("V1 answer")
     bot = await client.post("/api/v1/bots", json={"name": "legacy"}, headers=alice.headers)
     bot_id = bot.json()["id"]
     url = f"/api/v1/bots/{bot_id}"
@@ -169,9 +160,12 @@ async def test_a_legacy_v1_bot_keeps_answering(
 
 
 async def test_chat_errors_are_problems(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
+    app: FastAPI,
+    chat_model: ScriptedChatModel,
+    client: httpx.AsyncClient,
+    alice: ApiUser,
+    bob: ApiUser,
 ) -> None:
-    model = scripted_chat(app)
     bot_id = await publish_bot(client, alice)
     draft_only = await client.post("/api/v1/bots", json={"name": "draft"}, headers=alice.headers)
 
@@ -191,8 +185,8 @@ async def test_chat_errors_are_problems(
         body = assert_problem(await client.post(CHAT, json=bad, headers=alice.headers), 422)
         assert body["errors"], body
 
-    model.enqueue_error(ProviderError("upstream said 500", provider="scripted"))
-    model.enqueue_error(ProviderTimeoutError("no answer in 30 s", provider="scripted"))
+    chat_model.enqueue_error(ProviderError("upstream said 500", provider="scripted"))
+    chat_model.enqueue_error(ProviderTimeoutError("no answer in 30 s", provider="scripted"))
     keyed = {**payload, "session_id": "errors"}
     assert_problem(await client.post(CHAT, json=keyed, headers=alice.headers), 502)
     timeout = assert_problem(await client.post(CHAT, json=keyed, headers=alice.headers), 504)
@@ -210,10 +204,9 @@ async def test_chat_errors_are_problems(
 
 
 async def test_client_disconnect_cancels_the_run(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+    app: FastAPI, chat_model: ScriptedChatModel, client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    model = scripted_chat(app)
-    model.enqueue("never sent", wait_for=asyncio.Event())  # hangs until cancelled
+    chat_model.enqueue("never sent", wait_for=asyncio.Event())  # hangs until cancelled
     bot_id = await publish_bot(client, alice)
 
     config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
@@ -260,9 +253,14 @@ async def test_client_disconnect_cancels_the_run(
 
 @pytest.mark.parametrize("path", ["/api/v1/bots/{bot}/sessions", "/api/v1/bots/{bot}/sessions/s"])
 async def test_session_routes_need_auth_and_ownership(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser, path: str
+    app: FastAPI,
+    chat_model: ScriptedChatModel,
+    client: httpx.AsyncClient,
+    alice: ApiUser,
+    bob: ApiUser,
+    path: str,
 ) -> None:
-    scripted_chat(app).enqueue("ok")
+    chat_model.enqueue("ok")
     bot_id = await publish_bot(client, alice)
     await client.post(
         CHAT, json={"bot_id": bot_id, "message": "hi", "session_id": "s"}, headers=alice.headers
@@ -271,3 +269,32 @@ async def test_session_routes_need_auth_and_ownership(
     assert (await client.get(url, headers=alice.headers)).status_code == 200
     assert_problem(await client.get(url), 401)
     assert_problem(await client.get(url, headers=bob.headers), 404)
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "problem_type"),
+    [
+        (ProviderError("upstream said 500", provider="s"), 502, "provider-error"),
+        (ProviderTimeoutError("no answer in 30 s", provider="s"), 504, "provider-timeout"),
+        (RuntimeError("a bug in a node"), 500, "workflow-failed"),
+    ],
+)
+async def test_a_failed_turn_is_the_same_problem_as_json_and_as_an_sse_error_event(
+    chat_model: ScriptedChatModel,
+    client: httpx.AsyncClient,
+    alice: ApiUser,
+    error: Exception,
+    status: int,
+    problem_type: str,
+) -> None:
+    chat_model.enqueue_error(error).enqueue_error(error)
+    bot_id = await publish_bot(client, alice)
+    question = {"bot_id": bot_id, "message": "hi"}
+    answered = assert_problem(await client.post(CHAT, json=question, headers=alice.headers), status)
+    streamed = await client.post(CHAT, json={**question, "stream": True}, headers=alice.headers)
+    name, event = parse_sse(streamed.text)[-1]
+    assert name == "error"
+    assert event["type"] == answered["type"] == f"urn:snapagent:problem:{problem_type}"
+    assert (event["status"], event["title"]) == (answered["status"], answered["title"])
+    assert event["run_id"] == parse_sse(streamed.text)[0][1]["run_id"]
+    assert "Error" not in event["type"]  # a problem type, never a Python class name

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from snapagent.errors import ProviderError
+from snapagent.testing import ScriptedChatModel
 
 from .conftest import ApiUser, assert_problem
-from .test_chat_api import CHAT, publish_bot, scripted_chat
+from .test_chat_api import CHAT, publish_bot
 
 
 @pytest.fixture
-async def bot_with_runs(app: FastAPI, client: httpx.AsyncClient, alice: ApiUser) -> str:
+async def bot_with_runs(
+    chat_model: ScriptedChatModel, client: httpx.AsyncClient, alice: ApiUser
+) -> str:
     """Four chats: three answered, one failed at the provider (newest)."""
-    model = scripted_chat(app)
     for reply in ("one", "two", "three"):
-        model.enqueue(reply)
-    model.enqueue_error(ProviderError("boom", provider="scripted"))
+        chat_model.enqueue(reply)
+    chat_model.enqueue_error(ProviderError("boom", provider="scripted"))
     bot_id = await publish_bot(client, alice)
     for i in range(4):
         await client.post(CHAT, json={"bot_id": bot_id, "message": f"q{i}"}, headers=alice.headers)

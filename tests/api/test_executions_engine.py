@@ -8,9 +8,10 @@ from fastapi import FastAPI
 
 from snapagent.legacy.samples import chat_only_workflow
 from snapagent.services.rollout import BUCKETS, rollout_bucket
+from snapagent.testing import ScriptedChatModel
 
 from .conftest import ApiUser, assert_problem
-from .test_chat_api import CHAT, scripted_chat
+from .test_chat_api import CHAT
 
 
 def _session_on(bot_id: str, engine: str, percent: int) -> str:
@@ -24,9 +25,12 @@ def _session_on(bot_id: str, engine: str, percent: int) -> str:
 
 
 async def test_v1_and_v2_runs_of_one_bot_are_told_apart(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser, bob: ApiUser
+    app: FastAPI,
+    chat_model: ScriptedChatModel,
+    client: httpx.AsyncClient,
+    alice: ApiUser,
+    bob: ApiUser,
 ) -> None:
-    model = scripted_chat(app)
     created = await client.post("/api/v1/bots", json={"name": "legacy"}, headers=alice.headers)
     bot_id = created.json()["id"]
     base = f"/api/v1/bots/{bot_id}"
@@ -35,7 +39,7 @@ async def test_v1_and_v2_runs_of_one_bot_are_told_apart(
     off = await client.patch(base, json={"use_workflow_v2": False}, headers=alice.headers)
     assert off.status_code == 200, off.text
 
-    model.enqueue("V1 one").enqueue("V1 two")
+    chat_model.enqueue("V1 one").enqueue("V1 two")
     for session_id in ("a", "b"):
         body = {"bot_id": bot_id, "message": "hi", "session_id": session_id}
         answered = await client.post(CHAT, json=body, headers=alice.headers)
@@ -51,7 +55,7 @@ async def test_v1_and_v2_runs_of_one_bot_are_told_apart(
     assert published.status_code == 200, published.text
     patch = {"use_workflow_v2": True, "v2_rollout_percent": 50}
     assert (await client.patch(base, json=patch, headers=alice.headers)).status_code == 200
-    model.enqueue("V2 answer").enqueue("V1 again")
+    chat_model.enqueue("V2 answer").enqueue("V1 again")
     for engine, reply in (("v2", "V2 answer"), ("v1", "V1 again")):
         body = {"bot_id": bot_id, "message": "hi", "session_id": _session_on(bot_id, engine, 50)}
         answered = await client.post(CHAT, json=body, headers=alice.headers)

@@ -98,3 +98,23 @@ async def test_another_owners_bot_is_not_found(
     assert_problem(await client.get(url(bot_id), headers=bob.headers), 404)
     assert_problem(await client.put(url(bot_id), json=rag_workflow(), headers=bob.headers), 404)
     assert_problem(await client.get(url(bot_id)), 401)
+
+
+async def test_put_accepts_what_get_returns(client: httpx.AsyncClient, alice: ApiUser) -> None:
+    bot_id = await new_bot(client, alice)
+    kb_id = await create_knowledge_base(client, alice, "wrapped")
+    assert (
+        await client.put(url(bot_id), json=rag_workflow(kb_ids=[kb_id]), headers=alice.headers)
+    ).status_code == 200
+    got = (await client.get(url(bot_id), headers=alice.headers)).json()
+    assert set(got) == {"workflow"}
+    got["workflow"]["nodes"][2]["data"]["temperature"] = 0.1  # edit what GET gave, PUT it back
+    put = await client.put(url(bot_id), json=got, headers=alice.headers)
+    assert put.status_code == 200, put.text
+    assert put.json() == got
+    assert (await client.get(url(bot_id), headers=alice.headers)).json() == got
+    for wrapped_nothing in ({"workflow": None}, {"workflow": []}):
+        body = assert_problem(
+            await client.put(url(bot_id), json=wrapped_nothing, headers=alice.headers), 422
+        )
+        assert body["errors"][0]["field"] == "workflow"

@@ -13,21 +13,23 @@ from prometheus_client.parser import text_string_to_metric_families
 from snapagent.api.app import create_app
 from snapagent.db.session import Database
 from snapagent.errors import ProviderError
-from snapagent.observability.install import OBSERVABILITY, Observability
+from snapagent.observability.install import Observability
 from snapagent.observability.settings import ObservabilitySettings
 from snapagent.observability.tracing import Tracing
 from snapagent.server_settings import ServerSettings
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
+from snapagent.testing import ScriptedChatModel
 
-from .conftest import ApiUser, assert_problem
-from .test_chat_api import CHAT, publish_bot, scripted_chat
+from .conftest import ApiUser, assert_problem, scripted_models
+from .test_chat_api import CHAT, publish_bot
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 @pytest.fixture
 def app(
+    request: pytest.FixtureRequest,
     migrated_db: Database,
     server_settings: ServerSettings,
     core_settings: CoreSettings,
@@ -39,13 +41,13 @@ def app(
         migrated_db,
         core_settings=core_settings,
         knowledge=api_knowledge,
+        chat_models=scripted_models(request),
         observability=ObservabilitySettings(emf_enabled=True),
     )
 
 
 def observability(app: FastAPI) -> Observability:
-    bundle = app.state.snapagent.extras[OBSERVABILITY]
-    assert isinstance(bundle, Observability)
+    bundle: Observability = app.state.snapagent.observability
     return bundle
 
 
@@ -65,12 +67,11 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 
 async def test_metrics_name_routes_runs_nodes_tokens_and_provider_errors(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+    app: FastAPI, chat_model: ScriptedChatModel, client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    model = scripted_chat(app)
-    model.enqueue("Hello there.")
-    model.enqueue_error(ProviderError("upstream said 500", provider="scripted"))
-    model.enqueue("Streamed too.")
+    chat_model.enqueue("Hello there.")
+    chat_model.enqueue_error(ProviderError("upstream said 500", provider="scripted"))
+    chat_model.enqueue("Streamed too.")
     bot_id = await publish_bot(client, alice)
 
     ok = await client.post(CHAT, json={"bot_id": bot_id, "message": "hi"}, headers=alice.headers)
@@ -145,12 +146,11 @@ async def test_request_id_is_echoed_kept_or_generated(client: httpx.AsyncClient)
 
 
 async def test_a_span_per_run_and_per_node(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+    app: FastAPI, chat_model: ScriptedChatModel, client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
     exporter = InMemorySpanExporter()
     observability(app).tracing = Tracing(exporter)
-    model = scripted_chat(app)
-    model.enqueue("Traced answer.")
+    chat_model.enqueue("Traced answer.")
     bot_id = await publish_bot(client, alice)
 
     answer = await client.post(
@@ -179,12 +179,12 @@ async def test_a_span_per_run_and_per_node(
 
 async def test_each_5xx_writes_one_emf_error_count_line(
     app: FastAPI,
+    chat_model: ScriptedChatModel,
     client: httpx.AsyncClient,
     alice: ApiUser,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    model = scripted_chat(app)
-    model.enqueue_error(ProviderError("upstream said 500", provider="scripted"))
+    chat_model.enqueue_error(ProviderError("upstream said 500", provider="scripted"))
     bot_id = await publish_bot(client, alice)
     capsys.readouterr()
 
@@ -205,11 +205,10 @@ async def test_each_5xx_writes_one_emf_error_count_line(
 
 
 async def test_series_stay_bounded_however_many_versions_are_published(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+    chat_model: ScriptedChatModel, client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
     """Each publish used to add a `bot_version` series for ever; nothing in /metrics may grow
     with the number of versions, bots or odd requests."""
-    model = scripted_chat(app)
     bot_id = await publish_bot(client, alice)
     versions = f"/api/v1/bots/{bot_id}/workflow-versions"
 
@@ -221,7 +220,7 @@ async def test_series_stay_bounded_however_many_versions_are_published(
                 f"{versions}/{draft.json()['id']}/publish", headers=alice.headers
             )
             assert published.status_code == 200, published.text
-            model.enqueue("answer")
+            chat_model.enqueue("answer")
             chat = {"bot_id": bot_id, "message": "hi"}
             assert (await client.post(CHAT, json=chat, headers=alice.headers)).status_code == 200
             # A made-up method on each round: it must not become a label value of its own.

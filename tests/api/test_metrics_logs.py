@@ -11,9 +11,10 @@ import pytest
 from fastapi import FastAPI
 
 from snapagent.errors import ProviderError
+from snapagent.testing import ScriptedChatModel
 
 from .conftest import PASSWORD, ApiUser, assert_problem
-from .test_chat_api import CHAT, publish_bot, scripted_chat
+from .test_chat_api import CHAT, publish_bot
 
 PROVIDER_KEY = "sk-ant-api03-" + "Zq9" * 12
 
@@ -26,9 +27,13 @@ def json_lines(out: str) -> list[dict[str, Any]]:
 
 
 async def test_lines_are_json_with_request_and_run_ids(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser, capsys: pytest.CaptureFixture[str]
+    app: FastAPI,
+    chat_model: ScriptedChatModel,
+    client: httpx.AsyncClient,
+    alice: ApiUser,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    scripted_chat(app).enqueue("Logged answer.")
+    chat_model.enqueue("Logged answer.")
     bot_id = await publish_bot(client, alice)
     capsys.readouterr()
 
@@ -69,19 +74,19 @@ async def test_errors_are_logged_at_error_with_their_request_id(
 
 async def test_no_secret_reaches_the_logs(
     app: FastAPI,
+    chat_model: ScriptedChatModel,
     client: httpx.AsyncClient,
     alice: ApiUser,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    model = scripted_chat(app)
     created = await client.post("/api/v1/api-keys", json={"name": "ci"}, headers=alice.headers)
     api_key = created.json()["key"]
     bot_id = await publish_bot(client, alice)
     capsys.readouterr()
 
     # A provider error that echoes credentials (as some SDK messages do).
-    model.enqueue_error(
+    chat_model.enqueue_error(
         ProviderError(
             f"401 from upstream: key {PROVIDER_KEY} / bearer {api_key} / {alice.token}",
             provider="scripted",

@@ -18,27 +18,42 @@ from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
+from snapagent.testing import ScriptedChatModel, ScriptedChatModels
+from snapagent.workflow.services import ChatModelProvider
 
-from .conftest import ApiUser, assert_problem, create_knowledge_base
-from .test_chat_api import CHAT, publish_bot, scripted_chat
+from .conftest import ApiUser, assert_problem, create_knowledge_base, scripted_models
+from .test_chat_api import CHAT, publish_bot
 
 LIMITS = RateLimitSettings(chat_per_minute=2, upload_per_minute=1)
 
 
 def build_app(
-    db: Database, server: ServerSettings, core: CoreSettings, knowledge: KnowledgeService
+    db: Database,
+    server: ServerSettings,
+    core: CoreSettings,
+    knowledge: KnowledgeService,
+    chat_models: ChatModelProvider | None = None,
 ) -> FastAPI:
-    return create_app(server, db, core_settings=core, knowledge=knowledge, rate_limits=LIMITS)
+    return create_app(
+        server,
+        db,
+        core_settings=core,
+        knowledge=knowledge,
+        chat_models=chat_models,
+        rate_limits=LIMITS,
+    )
 
 
 @pytest.fixture
 def app(
+    request: pytest.FixtureRequest,
     migrated_db: Database,
     server_settings: ServerSettings,
     core_settings: CoreSettings,
     api_knowledge: KnowledgeService,
 ) -> FastAPI:
-    return build_app(migrated_db, server_settings, core_settings, api_knowledge)
+    models = scripted_models(request)
+    return build_app(migrated_db, server_settings, core_settings, api_knowledge, models)
 
 
 @pytest.fixture
@@ -49,8 +64,10 @@ async def second_client(
     api_knowledge: KnowledgeService,
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second app on the same database: what a second server process is."""
-    other = build_app(migrated_db, server_settings, core_settings, api_knowledge)
-    scripted_chat(other).enqueue("from the second app")
+    second_model = ScriptedChatModel().enqueue("from the second app")
+    other = build_app(
+        migrated_db, server_settings, core_settings, api_knowledge, ScriptedChatModels(second_model)
+    )
     transport = httpx.ASGITransport(app=other, raise_app_exceptions=False)
     async with (
         other.router.lifespan_context(other),
@@ -67,12 +84,13 @@ def assert_throttled(response: httpx.Response) -> None:
 
 async def test_chat_limit_per_user_shared_by_two_apps_on_one_database(
     app: FastAPI,
+    chat_model: ScriptedChatModel,
     client: httpx.AsyncClient,
     second_client: httpx.AsyncClient,
     alice: ApiUser,
     bob: ApiUser,
 ) -> None:
-    scripted_chat(app).enqueue("one").enqueue("two").enqueue("bob's")
+    chat_model.enqueue("one").enqueue("two").enqueue("bob's")
     bot_id = await publish_bot(client, alice)
     payload = {"bot_id": bot_id, "message": "hi"}
 
@@ -88,9 +106,9 @@ async def test_chat_limit_per_user_shared_by_two_apps_on_one_database(
 
 
 async def test_each_api_key_has_its_own_limit(
-    app: FastAPI, client: httpx.AsyncClient, alice: ApiUser
+    app: FastAPI, chat_model: ScriptedChatModel, client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    scripted_chat(app).enqueue("a").enqueue("b").enqueue("c")
+    chat_model.enqueue("a").enqueue("b").enqueue("c")
     bot_id = await publish_bot(client, alice)
     created = await client.post("/api/v1/api-keys", json={"name": "ci"}, headers=alice.headers)
     key_headers = {"Authorization": f"Bearer {created.json()['key']}"}

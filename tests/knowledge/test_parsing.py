@@ -183,6 +183,15 @@ def test_the_bytes_outrank_the_name() -> None:
     assert detect_format(b"plain", "README") == "text"
 
 
+def test_html_is_sniffed_behind_leading_comments_but_not_inside_one() -> None:
+    commented = b"  <!-- generated -->\n<!-- a - b -->\n<html><body>hi</body></html>"
+    assert detect_format(commented, "upload") == "html"
+    assert detect_format(b"<!-- <html> is only mentioned here -->", "upload") == "text"
+    assert detect_format(b"<!-- never closed <html>", "upload") == "text"
+    # The exponential case of the old pattern: many comments, then no tag (answers at once).
+    assert detect_format(b"<!---->" * 600 + b"!", "upload") == "text"
+
+
 def test_unicode_oddities_are_cleaned() -> None:
     decomposed = unicodedata.normalize("NFD", "한글")  # as typed on macOS
     raw = f"\ufeff{decomposed}\u200b 본문\x00\x07 끝\u3000\u3000말\x0c다음".encode()

@@ -17,11 +17,13 @@ from snapagent.legacy.converter import convert_v1_to_v2_json
 from snapagent.legacy.samples import rag_workflow
 from snapagent.legacy.seed import SeededBots
 from snapagent.services import migration
+from snapagent.services.bots import default_graph
 from snapagent.services.migration import (
     MIGRATION_SOURCE,
     WorkflowMigrationService,
     default_converter,
 )
+from snapagent.services.workflow_versions import DEFAULT_DRAFT_SOURCE
 
 from .conftest import dump_database
 
@@ -149,6 +151,47 @@ async def test_bot_with_an_editor_draft_is_skipped_untouched(
     assert outcome.status == "skipped"
     assert "outside the migration" in outcome.reason
     assert (await bot_row(migrated_db, target)).legacy_workflow is None
+
+
+async def test_an_untouched_generated_draft_is_replaced_by_the_migration(
+    migrated_db: Database, seeded: SeededBots
+) -> None:
+    """Every bot made through the API gets a generated draft (``source = "default"``): that
+    must not keep it from migrating (issue 10, section 6); an edited one still does."""
+    generated, edited = seeded.valid_ids[:2]
+    now = utcnow()
+    async with migrated_db.transaction() as session:
+        for bot_id, source in ((generated, DEFAULT_DRAFT_SOURCE), (edited, "editor")):
+            await session.execute(
+                insert(versions).values(
+                    id=new_id(),
+                    bot_id=bot_id,
+                    status="draft",
+                    graph=default_graph([]),
+                    revision=1,
+                    source=source,
+                    note="",
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    service = WorkflowMigrationService(migrated_db)
+    dry = await service.migrate(dry_run=True, bot_ids=[generated, edited])
+    assert {o.bot_id: o.status for o in dry.outcomes} == {
+        generated: "would_convert",
+        edited: "skipped",
+    }
+    report = await service.migrate(bot_ids=[generated, edited])
+    assert {o.bot_id: o.status for o in report.outcomes} == {
+        generated: "converted",
+        edited: "skipped",
+    }
+    made = await drafts(migrated_db)
+    (draft,) = made[generated]  # the generated draft is gone, the migration's replaced it
+    assert draft.source == MIGRATION_SOURCE
+    assert [d.source for d in made[edited]] == ["editor"]
+    rolled_back = await service.rollback(generated)
+    assert rolled_back.restored
 
 
 async def test_one_failing_bot_leaves_the_others_migrated(

@@ -119,9 +119,9 @@ async def test_compile_v1_runs_a_legacy_bot_like_its_migrated_version_on_the_cha
     assert "v1_knowledge" not in runtime.registry
 
     inputs = {"query": "reset password?", "history": [], "session_id": "s"}
-    sys = {"bot_id": "b1", "owner_id": "owner"}
-    before = await runtime.executor("owner").run(v1.plan, inputs, sys)
-    after = await runtime.executor("owner").run(v2.plan, inputs, sys)
+    sys = {"bot_id": "b1"}
+    before = await runtime.start(v1, inputs, sys, owner_id="owner").result()
+    after = await runtime.start(v2, inputs, sys, owner_id="owner").result()
     assert before.outputs == after.outputs == {"answer": "Settings > Reset."}
     first, second = model.requests
     assert first == second

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,17 +10,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from snapagent.llm.errors import ProviderTimeoutError
+from snapagent.nodes import default_registry
 from snapagent.observability.metrics import Metrics
-from snapagent.observability.runs import (
-    RunObserver,
-    current_observer,
-    notify_run,
-    observe_chat_models,
-)
+from snapagent.observability.runs import MetricsObserver, ObservedChatModels, RunTelemetry
 from snapagent.observability.settings import ObservabilitySettings
 from snapagent.observability.tracing import Tracing, build_tracing
-from snapagent.services.run_recorder import NodeRecord, RunRecord
-from snapagent.testing import ScriptedChatModel, ScriptedChatModels
+from snapagent.services.run_recorder import NodeRecord, RunInfo, RunRecord
+from snapagent.testing import GraphBuilder, ScriptedChatModel, ScriptedChatModels
+from snapagent.workflow import RunEnd, WorkflowExecutorV2
 from snapagent.workflow.services import ChatMessage, ChatRequest
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -72,29 +70,40 @@ def test_tracing_only_with_an_exporter() -> None:
     otlp.shutdown()
 
 
-def test_notify_run_reports_to_the_current_observer_only() -> None:
+async def test_run_observers_report_the_record_of_how_a_run_ended() -> None:
     metrics = Metrics()
-    notify_run(failed_run())  # no observer: nothing happens
-    token = current_observer.set(RunObserver(metrics))
-    try:
-        notify_run(failed_run())
-    finally:
-        current_observer.reset(token)
+    exporter = InMemorySpanExporter()
+    telemetry = RunTelemetry(metrics)
+    info = RunInfo(run_id="r1", bot_id="b1", inputs={}, engine="v1")
+    await telemetry.for_run(info).on_end(RunEnd("r1", None, asyncio.CancelledError()))
+    telemetry.tracing = Tracing(exporter)  # traces from the next run on
+    result = await WorkflowExecutorV2(default_registry()).run(
+        GraphBuilder()
+        .node("start", "start")
+        .node("end", "end", outputs=["answer"])
+        .edge("start.query", "end.answer")
+        .build(),
+        {"query": "hi"},
+    )
+    await telemetry.for_run(info).on_end(RunEnd("r1", result))
     text = metrics.render().decode()
-    assert 'snapagent_workflow_runs_total{engine="v1",status="failed"} 1.0' in text
-    assert 'snapagent_node_duration_seconds_count{node_type="llm",status="failed"} 1.0' in text
+    assert 'snapagent_workflow_runs_total{engine="v1",status="cancelled"} 1.0' in text
+    assert 'snapagent_workflow_runs_total{engine="v1",status="succeeded"} 1.0' in text
+    assert 'snapagent_node_duration_seconds_count{node_type="start",status="succeeded"} 1.0' in text
+    assert {span.name for span in exporter.get_finished_spans()} == {
+        "workflow.run",
+        "node start",
+        "node end",
+    }
 
 
-def test_a_broken_observer_never_fails_the_run(caplog: pytest.LogCaptureFixture) -> None:
-    class Broken(RunObserver):
-        def run_finished(self, record: RunRecord) -> None:
+async def test_a_broken_observer_never_fails_the_run(caplog: pytest.LogCaptureFixture) -> None:
+    class Broken(Metrics):
+        def observe_run(self, record: RunRecord) -> None:
             raise RuntimeError("sink down")
 
-    token = current_observer.set(Broken(Metrics()))
-    try:
-        notify_run(failed_run())
-    finally:
-        current_observer.reset(token)
+    info = RunInfo(run_id="r1", bot_id="b1", inputs={})
+    await MetricsObserver(Broken(), info).on_end(RunEnd("r1", None, asyncio.CancelledError()))
     assert "could not report run r1" in caplog.text
 
 
@@ -102,21 +111,16 @@ async def test_observed_models_count_tokens_and_provider_errors() -> None:
     model = ScriptedChatModel("claude-x")
     model.enqueue("two words").enqueue("three more words")
     model.enqueue_error(ProviderTimeoutError("slow", provider="anthropic"))
-    models = observe_chat_models(ScriptedChatModels(model))
-    assert observe_chat_models(models) is models
     metrics = Metrics()
+    models = ObservedChatModels(ScriptedChatModels(model), metrics)
     request = ChatRequest(messages=[ChatMessage("user", "hello")])
-    token = current_observer.set(RunObserver(metrics))
-    try:
-        resolved = models.resolve("claude-x")
-        assert resolved.model_id == "claude-x"
+    resolved = models.resolve("claude-x")
+    assert resolved.model_id == "claude-x"
+    await resolved.complete(request)
+    chunks = [chunk async for chunk in resolved.stream(request)]
+    assert "".join(c.text for c in chunks) == "three more words"
+    with pytest.raises(ProviderTimeoutError):
         await resolved.complete(request)
-        chunks = [chunk async for chunk in resolved.stream(request)]
-        assert "".join(c.text for c in chunks) == "three more words"
-        with pytest.raises(ProviderTimeoutError):
-            await resolved.complete(request)
-    finally:
-        current_observer.reset(token)
     text = metrics.render().decode()
     assert 'snapagent_llm_tokens_total{direction="output",model="claude-x"} 5.0' in text
     assert 'snapagent_llm_tokens_total{direction="input",model="claude-x"} 2.0' in text

@@ -19,7 +19,6 @@ from sqlalchemy import select
 from starlette.types import Message, Scope
 
 from snapagent.api.app import ShutdownSettings, create_app
-from snapagent.api.routes.chat import configure_chat
 from snapagent.db.models.chat import ChatMessageRecord
 from snapagent.db.models.executions import WorkflowExecutionRun
 from snapagent.db.session import Database
@@ -117,16 +116,15 @@ async def test_create_app_lifespan_records_an_open_stream_cancelled(
         argon2_memory_kib=64,
         argon2_parallelism=1,
     )
+    model = ScriptedChatModel()
+    model.enqueue("never sent", wait_for=asyncio.Event())  # only a shutdown ends this turn
     app = create_app(
         settings,
         migrated_db,
         core_settings=CoreSettings(data_dir=tmp_path / "data"),
+        chat_models=ScriptedChatModels(model),
+        retriever=InMemoryRetriever(),
         shutdown=ShutdownSettings(record_timeout_s=20),
-    )
-    model = ScriptedChatModel()
-    model.enqueue("never sent", wait_for=asyncio.Event())  # only a shutdown ends this turn
-    configure_chat(
-        app.state.snapagent, chat_models=ScriptedChatModels(model), retriever=InMemoryRetriever()
     )
     transport = httpx.ASGITransport(app=app)
     async with asyncio.timeout(60):

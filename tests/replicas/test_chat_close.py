@@ -18,7 +18,7 @@ from snapagent.db.session import Database
 from snapagent.errors import UnavailableError
 from snapagent.nodes import default_registry
 from snapagent.services.bots import BotService
-from snapagent.services.chat import ChatEvent, ChatService, ChatTurn
+from snapagent.services.chat import ChatError, ChatEvent, ChatService, ChatTurn
 from snapagent.services.run_recorder import RunRecorder
 from snapagent.services.runtime import BotRuntime
 from snapagent.services.workflow_versions import WorkflowVersionService
@@ -61,7 +61,7 @@ async def test_close_cancels_open_turns_records_them_and_answers_503(migrated_db
     blocking = asyncio.create_task(
         service.answer(await _turn(migrated_db, service, user, bot_id, "b"))
     )
-    events: list[ChatEvent] = []
+    events: list[ChatEvent | ChatError] = []
 
     async def consume() -> None:
         async for event in service.stream(await _turn(migrated_db, service, user, bot_id, "s")):
@@ -75,8 +75,9 @@ async def test_close_cancels_open_turns_records_them_and_answers_503(migrated_db
         with pytest.raises(UnavailableError, match="shutting down"):
             await blocking
         await streaming
-    assert events[-1].event == "error"
-    assert events[-1].data["status"] == 503
+    last = events[-1]
+    assert isinstance(last, ChatError)
+    assert isinstance(last.error, UnavailableError)  # answered as 503 by the HTTP layer
 
     with pytest.raises(UnavailableError):  # arriving while closing: stopped at once
         await service.answer(await _turn(migrated_db, service, user, bot_id, "late"))

@@ -6,6 +6,7 @@ from api.conftest import (  # noqa: F401  (fixtures, registered by being importe
     alice,
     api_knowledge,
     app,
+    chat_settings,
     client,
     core_settings,
     server_settings,

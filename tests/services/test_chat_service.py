@@ -18,7 +18,7 @@ from snapagent.errors import ConflictError, InputValidationError, NotFoundError,
 from snapagent.llm.errors import ProviderTimeoutError
 from snapagent.nodes import default_registry
 from snapagent.services.bots import BotService
-from snapagent.services.chat import ChatEvent, ChatService, ChatSettings, ChatTurn
+from snapagent.services.chat import ChatError, ChatService, ChatSettings, ChatTurn
 from snapagent.services.executions import ExecutionService, RunDetail
 from snapagent.services.run_recorder import RunRecorder
 from snapagent.services.runtime import BotRuntime
@@ -147,7 +147,7 @@ async def test_answer_records_the_run_and_carries_history(h: Harness) -> None:
     assert run.outputs == {"answer": "Yes, keep the receipt."}
 
 
-async def _collect(events: Any) -> list[ChatEvent]:
+async def _collect(events: Any) -> list[Any]:
     return [event async for event in events]
 
 
@@ -183,8 +183,10 @@ async def test_provider_failure_is_recorded_and_keeps_the_user_message(h: Harnes
 
     h.model.enqueue_error(ProviderError("upstream 500", provider="scripted"))
     events = await _collect(h.service.stream(await h.turn(alice, bot.id, "again?", "s-err")))
-    assert events[-1].event == "error"
-    assert events[-1].data["status"] == 502
+    last = events[-1]
+    assert isinstance(last, ChatError)
+    assert isinstance(last.error, ProviderError)  # the HTTP layer's table makes it a 502
+    assert last.run_id == events[0].data["run_id"]
 
 
 async def test_closing_the_stream_cancels_and_records_the_run(h: Harness) -> None:

@@ -188,3 +188,30 @@ def test_files_are_attached_and_read_out_of_process(tmp_path: Path) -> None:
     )
     assert missing.exit_code != 0
     assert "nope.pdf" in missing.output
+
+
+def test_iteration_example_summarises_each_document() -> None:
+    documents = json.dumps(
+        [
+            "SnapAgent runs as a container. It is deployed on ECS behind a load balancer.",
+            "Bananas are yellow.",
+        ]
+    )
+    result = runner.invoke(
+        app,
+        [
+            "run-workflow",
+            str(EXAMPLES / "iteration_summaries.json"),
+            "-i",
+            "query=How is it deployed?",
+            "-i",
+            f"documents={documents}",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout[result.stdout.index("{") :])["answer"]
+    lines = answer.splitlines()
+    assert lines[0] == "Summaries for: How is it deployed?"
+    assert "deployed on ECS" in answer
+    assert any(line.startswith("2. ") for line in lines)
+    assert "summarise (each 1)" in result.stdout  # body nodes are in the table, per item

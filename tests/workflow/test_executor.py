@@ -296,3 +296,32 @@ async def test_nodes_keep_their_own_task_across_awaits(registry: NodeRegistryV2)
     assert result.status is RunStatus.SUCCEEDED, result.error
     assert result.outputs == {"a": "p", "b": "q", "c": "r"}
     assert seen == {"p": True, "q": True, "r": True}
+
+
+async def test_a_finished_run_leaves_no_reference_cycles() -> None:
+    """Runs are freed by reference counting, not left to the cyclic GC (a cycle per run costs
+    every chat a collection's work)."""
+    import gc
+
+    from snapagent.nodes import default_registry
+
+    graph = (
+        GraphBuilder()
+        .node("start", "start")
+        .node("fmt", "template", template="{{ q }}!")
+        .node("end", "end", outputs=["answer"])
+        .edge("start.query", "fmt.q")
+        .edge("fmt.text", "end.answer")
+        .build()
+    )
+    executor = WorkflowExecutorV2(default_registry())
+    await executor.run(graph, {"query": "warm"})
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(20):
+            result = await executor.run(graph, {"query": "hi"})
+        assert result.outputs == {"answer": "hi!"}
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -3,6 +3,12 @@
     app = create_app()                       # embedded defaults: SQLite under ./data
     app = create_app(settings=ServerSettings(jwt_secret=...), database=Database(url))
 
+This is the composition root: every service is built here, once, typed (`AppState`) - the
+knowledge service, the chat model providers, the engine runtime with its frozen registries, the
+chat service with the observers of every run (recording, metrics, traces) - and so is the
+middleware stack (body limits, rate limits, CORS, request context). Nothing is built lazily by a
+route.
+
 The lifespan opens the database (when the app created it), applies migrations for SQLite (the
 embedded default; PostgreSQL is only checked - operators run ``snapagent db upgrade``), and
 closes what it opened. Its shutdown first closes the chat service: chat runs still open (the
@@ -20,10 +26,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from importlib.metadata import version
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from snapagent.api.body_limit import BodySizeLimitMiddleware
+from snapagent.api.body_limit import BodySizeLimitMiddleware, JsonBodyLimitMiddleware
 from snapagent.api.console import ConsoleSettings, install_console
 from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
@@ -45,18 +52,27 @@ from snapagent.api.routes import (
 from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
+from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.llm.lazy import DeferredChatModelRegistry
+from snapagent.nodes.settings import get_node_settings
 from snapagent.observability.install import install_observability
+from snapagent.observability.middleware import REQUEST_ID_HEADER
+from snapagent.observability.runs import ObservedChatModels
 from snapagent.observability.settings import ObservabilitySettings
+from snapagent.ratelimit.limiter import DatabaseRateLimiter
+from snapagent.ratelimit.middleware import RateLimitMiddleware
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
-from snapagent.services.chat import ChatService
+from snapagent.services.chat import ChatService, ChatSettings
+from snapagent.services.executions import ExecutionSettings
 from snapagent.services.graph_resources import GraphResources
 from snapagent.services.knowledge import KnowledgeService
+from snapagent.services.run_recorder import RunRecorder
+from snapagent.services.runtime import BotRuntime
 from snapagent.settings import CoreSettings, get_core_settings
 from snapagent.workflow.node import NodeRegistryV2
-from snapagent.workflow.services import ChatModelProvider
+from snapagent.workflow.services import ChatModelProvider, Retriever
 
 __all__ = ["ShutdownSettings", "StartupHook", "create_app"]
 
@@ -101,16 +117,24 @@ def create_app(
     node_registry: NodeRegistryV2 | None = None,
     knowledge: KnowledgeService | None = None,
     chat_models: ChatModelProvider | None = None,
+    retriever: Retriever | None = None,
+    chat_settings: ChatSettings | None = None,
+    execution_settings: ExecutionSettings | None = None,
     startup_hooks: tuple[StartupHook, ...] = (),
     observability: ObservabilitySettings | None = None,
     rate_limits: RateLimitSettings | None = None,
     shutdown: ShutdownSettings | None = None,
     console: ConsoleSettings | None = None,
 ) -> FastAPI:
-    """Build the app. A ``database`` or ``knowledge`` service passed in stays the caller's:
-    the app neither starts nor closes them. ``shutdown`` defaults to the environment's.
-    ``chat_models`` defaults to the environment's providers; ``node_registry`` (default: the
-    built-in types) is frozen here - register custom node types before calling."""
+    """Build the app: every service once, typed (see the module docstring).
+
+    A ``database`` or ``knowledge`` service passed in stays the caller's: the app neither
+    starts nor closes them. ``chat_models`` (default: the environment's providers) and
+    ``retriever`` (default: the knowledge service's, which filters on the bot owner) are what
+    chats run with - tests and benches pass scripted ones here. ``node_registry`` (default:
+    the built-in types) is frozen: register custom node types before calling. Settings left
+    out are read from the environment.
+    """
     settings = settings or ServerSettings()
     core = core_settings or get_core_settings()
     owns_database = database is None
@@ -119,23 +143,9 @@ def create_app(
     knowledge = knowledge or KnowledgeService(db)
     credentials = Credentials.from_settings(settings, core.data_dir)
     chat_models = chat_models or DeferredChatModelRegistry()
-    state = AppState(
-        settings=settings,
-        core_settings=core,
-        database=db,
-        credentials=credentials,
-        node_registry=(node_registry or _default_registry()).freeze(),
-        knowledge=knowledge,
-        chat_models=chat_models,
-        graph_resources=GraphResources(chat_models),
-    )
+    observability = observability or ObservabilitySettings()
+    rate_limits = rate_limits or RateLimitSettings()
     record_timeout_s = (shutdown or ShutdownSettings()).record_timeout_s
-
-    async def close_chat() -> None:
-        service = state.extras.get(chat.CHAT_SERVICE)
-        if isinstance(service, ChatService):
-            await service.close(record_timeout_s)
-            await service.runtime.aclose()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -143,13 +153,16 @@ def create_app(
             if owns_database:
                 stack.push_async_callback(db.dispose)
             await ensure_database_ready(db)
+            if isinstance(chat_models, DeferredChatModelRegistry):
+                await chat_models.warm_up()  # the provider SDKs, imported off the event loop
             if owns_knowledge:
                 state.knowledge.start()
                 stack.push_async_callback(state.knowledge.close)
             for hook in startup_hooks:
                 await hook(state, stack)
+            stack.push_async_callback(state.runtime.aclose)
             # Pushed last, so it runs first at shutdown: the records need the database.
-            stack.push_async_callback(close_chat)
+            stack.push_async_callback(state.chat.close, record_timeout_s)
             log.info("SnapAgent API ready (database: %s)", db.safe_url)
             yield
 
@@ -157,19 +170,69 @@ def create_app(
         title="SnapAgent API",
         summary="Self-hostable backend for RAG chatbots with versioned, port-based workflows.",
         version=version("snapagent"),
-        lifespan=lifespan,
+        lifespan=lifespan,  # install_observability wraps it in the logging configuration
         # Served from this installation by install_docs_ui, not from a CDN.
         docs_url=None,
         redoc_url=None,
     )
-    app.state.snapagent = state
     install_error_handlers(app)
-    # Enforced while the body streams in, so an oversized upload is never read whole.
+    # Middleware, innermost first (add_middleware wraps what is there). Each body limit is
+    # enforced while the body streams in, so an oversized upload is never read whole.
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=knowledge.settings.max_upload_bytes + _MULTIPART_OVERHEAD
     )
-    # Request ids, logs, metrics, traces, CORS, rate limits, the JSON body limit.
-    install_observability(app, state, observability, rate_limits)
+    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=observability.json_body_max_bytes)
+    rate_limiter = None
+    if rate_limits.enabled:
+        rate_limiter = DatabaseRateLimiter(db, window_seconds=rate_limits.window_seconds)
+        app.add_middleware(
+            RateLimitMiddleware, limiter=rate_limiter, settings=rate_limits, credentials=credentials
+        )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=observability.cors_methods,
+            allow_headers=observability.cors_headers,
+            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
+            max_age=observability.cors_max_age,
+        )
+    # Outermost: request ids, access log and HTTP metrics see every answer (limits' too).
+    reporting = install_observability(app, observability, secrets=[settings.jwt_secret])
+
+    # The chat path: the engine with its registries, observed models, scoped retrieval, and
+    # the isolated reader of files attached to a turn.
+    node_settings = get_node_settings()
+    runtime = BotRuntime(
+        chat_models=ObservedChatModels(chat_models, reporting.metrics),
+        retriever=retriever or knowledge.retriever,
+        registry=node_registry or _default_registry(),
+        # Its worker process starts only when a workflow first reads a file.
+        documents=IsolatedDocumentReader.create(
+            max_chars=node_settings.document_max_chars, timeout_s=node_settings.document_timeout_s
+        ),
+    )
+    chat_service = ChatService(
+        db,
+        runtime,
+        RunRecorder(db.sessionmaker, execution_settings),
+        chat_settings,
+        observers=[reporting.telemetry.for_run],
+    )
+    state = AppState(
+        settings=settings,
+        core_settings=core,
+        database=db,
+        credentials=credentials,
+        knowledge=knowledge,
+        chat_models=chat_models,
+        graph_resources=GraphResources(chat_models),
+        runtime=runtime,
+        chat=chat_service,
+        observability=reporting,
+        rate_limiter=rate_limiter,
+    )
+    app.state.snapagent = state
 
     # Every router, in one list. Keep it here so the API surface is visible at a glance.
     app.include_router(health.router)

@@ -1,4 +1,5 @@
-"""A request body size limit enforced while the body streams in.
+"""Request body size limits enforced while the body streams in: one app-wide (it must admit a
+whole document upload) and a tighter one for JSON bodies.
 
 A declared ``Content-Length`` over the limit is refused before a byte is read; a body without
 one (chunked) is counted as it arrives and refused as soon as it passes the limit. Either way the
@@ -6,6 +7,11 @@ answer is a 413 problem+json, and an oversized upload is never buffered whole. (
 limiter answers text/plain when the length is declared, so we keep this small one.)
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=20 * 1024 * 1024)
+    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=1024 * 1024)
+
+A JSON body (a chat message, a workflow graph) has no business being as large as an upload:
+requests whose ``Content-Type`` is JSON get the JSON limit, enforced the same way; every other
+request passes to the app-wide limit.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapagent.api.errors import problem_response
 
-__all__ = ["BodySizeLimitMiddleware"]
+__all__ = ["BodySizeLimitMiddleware", "JsonBodyLimitMiddleware"]
 
 
 class BodySizeLimitMiddleware:
@@ -61,3 +67,25 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            media = value.decode("latin-1").split(";", 1)[0].strip().lower()
+            return bool(media == "application/json" or media.endswith("+json"))
+    return False
+
+
+class JsonBodyLimitMiddleware:
+    """Pure ASGI middleware: the JSON body limit (see the module docstring)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.limited = BodySizeLimitMiddleware(app, max_bytes=max_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and _is_json(scope):
+            await self.limited(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

@@ -1,12 +1,16 @@
 """The one place where errors become HTTP answers: RFC 9457 ``application/problem+json``.
 
-Routes never raise ``HTTPException``; services raise the families of :mod:`snapagent.errors`
-and :func:`install_error_handlers` maps each family to a status. Every answer has ``type``,
-``title``, ``status`` and ``detail``; field problems add ``errors: [{field, reason}]``. Anything
-unexpected is logged with a reference id and answered as a bare 500 that leaks nothing.
+Routes never raise ``HTTPException``; services raise the families of :mod:`snapagent.errors`.
+:func:`problem_of` is the one table from an exception to a :class:`Problem` (status, type URN,
+detail, field errors): the JSON error handlers (:func:`install_error_handlers`) answer with it,
+and a streamed chat ends with an ``error`` event made from it (:func:`error_event`), so a
+client sees the same status and ``type`` either way. Every answer has ``type``, ``title``,
+``status`` and ``detail``; field problems add ``errors: [{field, reason}]``. Anything unexpected
+is logged with a reference id and answered as a bare 500 that leaks nothing.
 
     app = FastAPI()
     install_error_handlers(app)
+    problem_of(NotFoundError("bot 1 not found")).status      # 404
 """
 
 from __future__ import annotations
@@ -14,24 +18,32 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from snapagent import errors as e
 from snapagent.services.database_outage import is_database_unreachable
 
-__all__ = ["PROBLEM_JSON", "install_error_handlers", "problem_response"]
+__all__ = [
+    "PROBLEM_JSON",
+    "Problem",
+    "error_event",
+    "install_error_handlers",
+    "problem_of",
+    "problem_response",
+]
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 
-# Most specific first: the first family an error belongs to decides its status.
+# The table. Most specific first: the first family an error belongs to decides its status.
 _FAMILIES: tuple[tuple[type[e.SnapAgentError], int, str], ...] = (
     (e.GraphValidationError, 422, "invalid-workflow"),
     (e.InputValidationError, 422, "validation-error"),
@@ -66,13 +78,48 @@ _TITLES = {
     503: "Service Unavailable",
     504: "Gateway Timeout",
 }
-
-
 _RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "errors", "problems"})
 
 
 def _type_uri(slug: str) -> str:
     return f"urn:snapagent:problem:{slug}"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An error as the client sees it; ``unexpected`` ones are logged with a reference."""
+
+    status: int
+    detail: str
+    slug: str | None = None
+    errors: Sequence[Mapping[str, Any]] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    unexpected: bool = False
+
+    @property
+    def type(self) -> str:
+        return _type_uri(self.slug) if self.slug else "about:blank"
+
+    def body(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": self.type,
+            "title": _TITLES.get(self.status, "Error"),
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if self.errors:
+            body["errors"] = [dict(error) for error in self.errors]
+        body.update(self.extra)
+        return body
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(
+            self.body(),
+            status_code=self.status,
+            headers=dict(self.headers) or None,
+            media_type=PROBLEM_JSON,
+        )
 
 
 def problem_response(
@@ -84,26 +131,8 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """A problem+json response; ``extra`` adds members (e.g. ``problems``)."""
-    body: dict[str, Any] = {
-        "type": _type_uri(slug) if slug else "about:blank",
-        "title": _TITLES.get(status, "Error"),
-        "status": status,
-        "detail": detail,
-    }
-    if errors:
-        body["errors"] = list(errors)
-    body.update(extra)
-    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
-
-
-def _status_of(exc: e.SnapAgentError) -> tuple[int, str]:
-    for family, status, slug in _FAMILIES:
-        if isinstance(exc, family):
-            if status == 502 and isinstance(exc, TimeoutError):
-                return 504, "provider-timeout"
-            return status, slug
-    return 500, "internal-error"
+    """A problem+json response built by hand (middleware answering before any route)."""
+    return Problem(status, detail, slug, errors, headers or {}, extra).response()
 
 
 def _problem_dict(problem: Any) -> dict[str, Any]:
@@ -137,9 +166,14 @@ def graph_problem_errors(problems: Sequence[Any]) -> list[dict[str, Any]]:
     return out
 
 
-async def _snapagent_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, e.SnapAgentError)
-    status, slug = _status_of(exc)
+def _family_problem(exc: e.SnapAgentError) -> Problem:
+    status, slug = 500, "internal-error"
+    for family, family_status, family_slug in _FAMILIES:
+        if isinstance(exc, family):
+            status, slug = family_status, family_slug
+            if status == 502 and isinstance(exc, TimeoutError):
+                status, slug = 504, "provider-timeout"
+            break
     headers: dict[str, str] = {}
     errors: list[dict[str, Any]] = []
     extra: dict[str, Any] = {}
@@ -155,11 +189,7 @@ async def _snapagent_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, e.ConflictError):
         # What the conflict is with (the bots using a knowledge base...): the caller's own.
         extra.update({k: v for k, v in exc.details.items() if k not in _RESERVED_MEMBERS})
-    if status >= 500:
-        log.warning("%s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
-    return problem_response(
-        status, exc.message, slug=slug, errors=errors, headers=headers or None, **extra
-    )
+    return Problem(status, exc.message, slug, errors, headers, extra)
 
 
 def _field_of(loc: Sequence[Any]) -> str:
@@ -168,77 +198,78 @@ def _field_of(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
-async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = [
-        {"field": _field_of(err.get("loc", ())), "reason": err.get("msg", "")}
-        for err in exc.errors()
-    ]
-    return problem_response(
-        422, "the request is not valid; see errors", slug="validation-error", errors=errors
-    )
+def problem_of(exc: BaseException) -> Problem:
+    """The one table: what the client is told about ``exc``."""
+    if isinstance(exc, e.SnapAgentError):
+        return _family_problem(exc)
+    if is_database_unreachable(exc):  # a driver's error: the database is down or restarting
+        return Problem(503, "the database is unavailable or busy; retry later", "unavailable")
+    if isinstance(exc, DataError):
+        # The database refused a value the schemas let through (a NUL character in text on
+        # PostgreSQL, a number out of a column's range): the request's fault, not the server's.
+        return Problem(
+            422,
+            "a value in the request cannot be stored (NUL characters, or a number out of range)",
+            "validation-error",
+        )
+    if isinstance(exc, RequestValidationError):
+        errors = [
+            {"field": _field_of(err.get("loc", ())), "reason": err.get("msg", "")}
+            for err in exc.errors()
+        ]
+        return Problem(422, "the request is not valid; see errors", "validation-error", errors)
+    if isinstance(exc, StarletteHTTPException):
+        status = exc.status_code
+        if status == 404:
+            detail = "no resource at this path"
+        elif status == 413:
+            detail = "the request body exceeds the configured size limit"
+        else:
+            detail = str(exc.detail) if exc.detail else _TITLES.get(status, "Error")
+        return Problem(status, detail, headers=dict(exc.headers or {}))
+    return Problem(500, "an unexpected error occurred", "internal-error", unexpected=True)
 
 
-async def _http_exception(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    status = exc.status_code
-    if status == 404:
-        detail = f"no resource at {request.url.path}"
-    elif status == 413:
-        detail = "the request body exceeds the configured size limit"
-    else:
-        detail = str(exc.detail) if exc.detail else _TITLES.get(status, "Error")
-    return problem_response(status, detail, headers=dict(exc.headers or {}) or None)
+def error_event(exc: BaseException, run_id: str | None) -> dict[str, Any]:
+    """The data of a chat stream's ``error`` event: the problem a JSON answer would have
+    been (``type`` URN, ``title``, ``status``, ``detail``) and the run it ends."""
+    problem = problem_of(exc)
+    body = problem.body()
+    if problem.unexpected:
+        body["detail"] = "internal error (logged)"
+    return {**body, "run_id": run_id}
 
 
-async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database error on %s %s: %s", request.method, request.url.path, type(exc))
-    return problem_response(
-        503, "the database is unavailable or busy; retry later", slug="unavailable"
-    )
-
-
-async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    # A driver error: 503 when it says the database is down or restarting (a connection cut
-    # mid-query, "the database system is shutting down"), else an unexpected 500.
-    if is_database_unreachable(exc):
-        return await _database_unavailable(request, exc)
-    return await _unexpected(request, exc)
-
-
-async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
-    # The database refused a value the schemas let through (a NUL character in text on
-    # PostgreSQL, a number out of a column's range): the request's fault, not the server's.
-    log.info("database refused a value on %s %s: %s", request.method, request.url.path, exc)
-    return problem_response(
-        422,
-        "a value in the request cannot be stored (NUL characters, or a number out of range)",
-        slug="validation-error",
-    )
-
-
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    reference = uuid.uuid4().hex[:12]
-    log.error(
-        "unhandled error (reference %s) on %s %s",
-        reference,
-        request.method,
-        request.url.path,
-        exc_info=exc,
-    )
-    return problem_response(
-        500, f"an unexpected error occurred (reference {reference})", slug="internal-error"
-    )
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    problem = problem_of(exc)
+    where = f"{request.method} {request.url.path}"
+    if problem.unexpected:
+        reference = uuid.uuid4().hex[:12]
+        log.error("unhandled error (reference %s) on %s", reference, where, exc_info=exc)
+        detail = f"an unexpected error occurred (reference {reference})"
+        problem = Problem(500, detail, problem.slug)
+    elif problem.status == 503 and not isinstance(exc, e.SnapAgentError):
+        log.warning("database error on %s: %s", where, type(exc))
+    elif problem.status >= 500:
+        log.warning("%s on %s: %s", type(exc).__name__, where, exc)
+    elif isinstance(exc, DataError):
+        log.info("database refused a value on %s: %s", where, exc)
+    if isinstance(exc, StarletteHTTPException) and exc.status_code == 404:
+        problem = Problem(404, f"no resource at {request.url.path}", headers=problem.headers)
+    return problem.response()
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register every mapping on ``app``."""
-    app.add_exception_handler(e.SnapAgentError, _snapagent_error)
-    app.add_exception_handler(RequestValidationError, _request_validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_exception)
-    app.add_exception_handler(OperationalError, _database_unavailable)
-    # asyncpg raises a refused connection as a bare ConnectionRefusedError (not wrapped).
-    app.add_exception_handler(ConnectionError, _database_unavailable)
-    app.add_exception_handler(DBAPIError, _database_error)
-    app.add_exception_handler(DataError, _unstorable_value)
-    app.add_exception_handler(Exception, _unexpected)
+    """Route every exception through :func:`problem_of` (one handler for all of them)."""
+    # Starlette picks the handler of the nearest class in the exception's MRO: these are the
+    # roots of what can reach it (asyncpg raises a refused connection as a bare
+    # ConnectionRefusedError; driver errors are DBAPIError; everything else is Exception).
+    for exc_class in (
+        e.SnapAgentError,
+        RequestValidationError,
+        StarletteHTTPException,
+        ConnectionError,
+        DBAPIError,
+        Exception,
+    ):
+        app.add_exception_handler(exc_class, _handle)

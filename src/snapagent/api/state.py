@@ -1,20 +1,24 @@
-"""What one running app holds: settings, database, credentials, node registry, knowledge.
+"""What one running app holds: settings, database, credentials, registries, services.
 
-Built once by :func:`snapagent.api.app.create_app` and stored on ``app.state.snapagent``;
-routes reach it through the ``AppStateDep`` dependency, never through globals, so several apps
-(tests, benchmarks) can live in one process.
+Built once, typed, by :func:`snapagent.api.app.create_app` (the composition root) and stored on
+``app.state.snapagent``; routes reach it through the ``AppStateDep`` dependency, never through
+globals or string keys, so several apps (tests, benchmarks) can live in one process. Nothing
+here is built lazily by a route.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from snapagent.db.session import Database
+from snapagent.observability.install import Observability
+from snapagent.ratelimit.limiter import DatabaseRateLimiter
 from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
+from snapagent.services.chat import ChatService
 from snapagent.services.graph_resources import GraphResources
 from snapagent.services.knowledge import KnowledgeService
+from snapagent.services.runtime import BotRuntime
 from snapagent.settings import CoreSettings
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.services import ChatModelProvider
@@ -22,19 +26,25 @@ from snapagent.workflow.services import ChatModelProvider
 __all__ = ["AppState"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class AppState:
-    """Everything request handlers share; ``extras`` is free for other areas' long-lived objects."""
+    """Everything request handlers share."""
 
     settings: ServerSettings
     core_settings: CoreSettings
     database: Database
     credentials: Credentials
-    node_registry: NodeRegistryV2
-    """The V2 registry (frozen): what drafts are validated with; never holds ``v1_*`` types."""
     knowledge: KnowledgeService
     chat_models: ChatModelProvider
-    """The configured providers (not observed): chats resolve through it, validation checks
-    model ids against it."""
+    """The configured providers (not observed): validation checks model ids against it."""
     graph_resources: GraphResources
-    extras: dict[str, Any] = field(default_factory=dict)
+    runtime: BotRuntime
+    """The engine as chats use it: the frozen V2 and legacy registries, compiled plans."""
+    chat: ChatService
+    observability: Observability
+    rate_limiter: DatabaseRateLimiter | None
+
+    @property
+    def node_registry(self) -> NodeRegistryV2:
+        """The V2 registry (frozen): what drafts are validated with; never a ``v1_*`` type."""
+        return self.runtime.registry

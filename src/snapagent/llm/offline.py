@@ -29,7 +29,9 @@ __all__ = ["OFFLINE_MODEL_ID", "OfflineChatModel"]
 OFFLINE_MODEL_ID = "offline"
 
 # "Question: ..." / "질문: ..." in a rendered prompt marks where the context ends.
-_QUESTION_LABEL = re.compile(r"^\s*(?:question|query|q|질문|문의)\s*[:：]\s*", re.I | re.M)
+# Indentation only (not ``\s*``): with re.M every line start of a run of blank lines would
+# otherwise scan the rest of the run (quadratic in the number of newlines).
+_QUESTION_LABEL = re.compile(r"^[^\S\n]*(?:question|query|q|질문|문의)\s*[:：]\s*", re.I | re.M)
 _MIN_SCORE = 0.3  # share of the question's weighted features a sentence must contain
 _KEEP_RATIO = 0.6  # keep sentences scoring at least this share of the best one
 _OTHER_LANGUAGE = 0.5  # weight of a sentence not in the question's language (Korean/other)
@@ -163,11 +165,13 @@ class OfflineChatModel:
         usage = TokenUsage(estimate_tokens("\n".join(prompt)), estimate_tokens(answer))
         return ChatResult(text=answer, model=OFFLINE_MODEL_ID, finish_reason=finish, usage=usage)
 
+    # The answer is pure CPU work on user text (message, prompt, retrieved documents): it runs
+    # in a thread so that no message, however long or odd, can hold up the event loop.
     async def complete(self, request: ChatRequest) -> ChatResult:
-        return self._result(request)
+        return await asyncio.to_thread(self._result, request)
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        result = self._result(request)
+        result = await asyncio.to_thread(self._result, request)
         for piece in _pieces(result.text):
             yield ChatChunk(text=piece)
             await asyncio.sleep(0)  # let the consumer forward each piece as it arrives

@@ -44,7 +44,9 @@ _MAX_QUOTE = 1_000  # characters of each tool result quoted in the final answer
 
 _NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)?(?![\w])")
 _PATTERNS = {
-    "email": re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
+    # Only from the start of a run of address characters: tried at every position of a long
+    # word with no "@", the local part backtracked over the rest of it (quadratic).
+    "email": re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+"),
     "url": re.compile(r"https?://[^\s<>\"']+"),
     "date": re.compile(
         r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}년\s*\d{1,2}월\s*\d{1,2}일"

@@ -19,12 +19,17 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
-from snapagent.errors import DefinitionError
 from snapagent.llm.anthropic_model import AnthropicChatModel
 from snapagent.llm.bedrock_model import BedrockChatModel, make_bedrock_client
 from snapagent.llm.embedding import EmbeddingModel
-from snapagent.llm.errors import ProviderNotConfiguredError
 from snapagent.llm.local_embeddings import LOCAL_EMBEDDING_ID, LocalEmbeddingModel
+from snapagent.llm.model_ids import (
+    UnknownModelError,
+    chat_credentials,
+    check_chat_model,
+    split_model_id,
+)
+from snapagent.llm.model_ids import require_setting as _require
 from snapagent.llm.offline import OFFLINE_MODEL_ID, OfflineChatModel
 from snapagent.llm.openai_model import OpenAIChatModel
 from snapagent.llm.remote_embeddings import (
@@ -44,7 +49,6 @@ __all__ = [
     "split_model_id",
 ]
 
-CHAT_MODEL_FORMS = "offline, anthropic:<model>, openai:<model> or bedrock:<model id>"
 EMBEDDING_FORMS = f"local, openai:<model> or bedrock:{TITAN_V2_MODEL}"
 # Sizes of well-known OpenAI embedding models; others need SNAPAGENT_EMBEDDING_DIMENSION.
 _OPENAI_EMBEDDING_SIZES = {
@@ -53,36 +57,6 @@ _OPENAI_EMBEDDING_SIZES = {
     "text-embedding-ada-002": 1536,
 }
 M = TypeVar("M")
-
-
-class UnknownModelError(DefinitionError):
-    """A model id that names no provider we know, or names no model."""
-
-
-def split_model_id(model_id: str, *, forms: str = CHAT_MODEL_FORMS) -> tuple[str, str]:
-    """Provider and model name: ``"anthropic:claude-x"`` -> ``("anthropic", "claude-x")``.
-
-    Only the first colon separates: Bedrock ids contain colons themselves.
-    """
-    cleaned = model_id.strip()
-    provider, _, name = cleaned.partition(":")
-    provider = provider.lower()
-    if provider in (OFFLINE_MODEL_ID, LOCAL_EMBEDDING_ID) and not name:
-        return provider, ""
-    if provider not in ("anthropic", "openai", "bedrock") or not name.strip():
-        raise UnknownModelError(f"unknown model id {model_id!r}: expected {forms}")
-    return provider, name.strip()
-
-
-def _require(value: Any, setting: str, provider: str, model: str) -> Any:
-    if not value:
-        raise ProviderNotConfiguredError(
-            f"model {provider}:{model} needs {setting} to be set",
-            setting=setting,
-            provider=provider,
-            model=model,
-        )
-    return value
 
 
 class _Cache:
@@ -135,7 +109,7 @@ class ChatModelRegistry(_Registry):
         return self.settings.default_model
 
     def resolve(self, model_id: str | None) -> ChatModel:
-        provider, name = self._split(model_id)
+        provider, name = check_chat_model(self.settings, model_id)
         key = f"{provider}:{name}" if name else provider
         model: ChatModel = self._models.get(key, lambda: self._create(provider, name))
         return model
@@ -143,26 +117,7 @@ class ChatModelRegistry(_Registry):
     def check(self, model_id: str | None) -> None:
         """Raise what `resolve` would (`UnknownModelError`, `ProviderNotConfiguredError`)
         without creating a client: for validating graphs and bot settings."""
-        provider, name = self._split(model_id)
-        self._credentials(provider, name)
-
-    def _split(self, model_id: str | None) -> tuple[str, str]:
-        return split_model_id((model_id or "").strip() or self.settings.default_model)
-
-    def _credentials(self, provider: str, name: str) -> str | None:
-        """The key or region ``provider`` needs (None if it needs none); raises when unset."""
-        s = self.settings
-        if provider == "anthropic":
-            key = _require(s.anthropic_api_key, "ANTHROPIC_API_KEY", provider, name)
-            return str(key.get_secret_value())
-        if provider == "openai":
-            # A self-hosted server (base_url set) usually needs no key; OpenAI itself does.
-            if not s.openai_base_url:
-                _require(s.openai_api_key, "OPENAI_API_KEY", provider, name)
-            return s.openai_api_key.get_secret_value() if s.openai_api_key else None
-        if provider == "bedrock":
-            return str(_require(s.aws_bedrock_region, "AWS_BEDROCK_REGION", provider, name))
-        return None
+        check_chat_model(self.settings, model_id)
 
     def _create(self, provider: str, name: str) -> ChatModel:
         s = self.settings
@@ -171,7 +126,7 @@ class ChatModelRegistry(_Registry):
             "timeout_seconds": s.timeout_seconds,
             "connect_timeout_seconds": s.connect_timeout_seconds,
         }
-        credential = self._credentials(provider, name)
+        credential = chat_credentials(s, provider, name)
         if provider == OFFLINE_MODEL_ID:
             return OfflineChatModel()
         if provider == "anthropic":

@@ -1,39 +1,35 @@
-"""Wires observability, CORS, the JSON body limit and rate limits into an app.
+"""Wires observability into an app: request context, access log and HTTP metrics, run metrics
+and traces, EMF error lines, and the logging configuration.
 
-`create_app` calls :func:`install_observability` once; the pieces are kept on
-``state.extras[OBSERVABILITY]`` (:class:`Observability`) so routes (``/metrics``) and tests reach
-them. Middleware order, outermost first: request context (ids, access log, metrics, EMF) ->
-CORS -> rate limits -> JSON body limit -> the app-wide body limit -> routes. Logging is
+`create_app` calls :func:`install_observability` once and keeps the returned
+:class:`Observability` on its typed state (``/metrics`` renders ``observability.metrics``; the
+chat service observes runs through ``observability.telemetry``). CORS, rate limits and body
+limits are the app's own concerns and are assembled in ``create_app``, not here. Logging is
 configured when the app starts, after the server (uvicorn) configured its own loggers.
 
-    install_observability(app, state, ObservabilitySettings(), RateLimitSettings())
+    bundle = install_observability(app, ObservabilitySettings(), secrets=[jwt_secret])
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 
-from snapagent.api.state import AppState
-from snapagent.observability.body_limit import JsonBodyLimitMiddleware
 from snapagent.observability.emf import EmfEmitter
-from snapagent.observability.logging import configured_logging, env_secret_values
+from snapagent.observability.logging import configured_logging
 from snapagent.observability.metrics import Metrics
-from snapagent.observability.middleware import REQUEST_ID_HEADER, RequestContextMiddleware
-from snapagent.observability.runs import RunObserver
+from snapagent.observability.middleware import RequestContextMiddleware
+from snapagent.observability.runs import RunTelemetry
 from snapagent.observability.settings import ObservabilitySettings
 from snapagent.observability.tracing import Tracing, build_tracing
-from snapagent.ratelimit.limiter import DatabaseRateLimiter
-from snapagent.ratelimit.middleware import RateLimitMiddleware
-from snapagent.ratelimit.settings import RateLimitSettings
 
-__all__ = ["OBSERVABILITY", "Observability", "install_observability", "secret_values"]
+__all__ = ["Observability", "install_observability", "secret_values"]
 
-OBSERVABILITY = "observability"
+_SECRET_NAMES = ("KEY", "SECRET", "PASSWORD", "TOKEN", "DATABASE_URL")
 
 
 @dataclass(slots=True)
@@ -41,78 +37,57 @@ class Observability:
     """What one app reports through."""
 
     settings: ObservabilitySettings
-    metrics: Metrics
-    observer: RunObserver
+    telemetry: RunTelemetry
     emf: EmfEmitter | None
-    rate_limiter: DatabaseRateLimiter | None
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.telemetry.metrics
 
     @property
     def tracing(self) -> Tracing | None:
-        return self.observer.tracing
+        return self.telemetry.tracing
 
     @tracing.setter
     def tracing(self, value: Tracing | None) -> None:
-        self.observer.tracing = value
+        self.telemetry.tracing = value
 
 
-def secret_values(state: AppState) -> list[str | None]:
-    """Values never to log: the JWT secret and every secret-looking environment variable."""
-    values: list[str | None] = [state.settings.jwt_secret]
-    values += env_secret_values()
+def secret_values(*known: str | None) -> list[str | None]:
+    """Values never to log: ``known`` ones (the JWT secret) and every secret-looking
+    environment variable."""
+    values: list[str | None] = list(known)
+    values += [v for k, v in os.environ.items() if any(n in k.upper() for n in _SECRET_NAMES)]
     return values
 
 
 def install_observability(
     app: FastAPI,
-    state: AppState,
     settings: ObservabilitySettings | None = None,
-    rate_limits: RateLimitSettings | None = None,
+    *,
+    secrets: Sequence[str | None] = (),
 ) -> Observability:
-    """Add the middleware and keep the pieces on ``state``; see the module docstring."""
+    """Add the request context middleware and the logging lifespan; see the module doc.
+
+    Call it last of the middleware so the request context is the outermost layer: every
+    answer, a rate limit's or a body limit's too, is counted and logged with its request id.
+    """
     settings = settings or ObservabilitySettings()
-    rate_limits = rate_limits or RateLimitSettings()
     metrics = Metrics(max_label_values=settings.metrics_max_label_values)
     emf = None
     if settings.emf_enabled:
         emf = EmfEmitter(namespace=settings.emf_namespace, service=settings.service_name)
-    limiter = None
-    if rate_limits.enabled:
-        limiter = DatabaseRateLimiter(state.database, window_seconds=rate_limits.window_seconds)
     bundle = Observability(
-        settings=settings,
-        metrics=metrics,
-        observer=RunObserver(metrics, build_tracing(settings)),
-        emf=emf,
-        rate_limiter=limiter,
+        settings=settings, telemetry=RunTelemetry(metrics, build_tracing(settings)), emf=emf
     )
-    state.extras[OBSERVABILITY] = bundle
-
-    # add_middleware wraps what is there: the last added runs first.
-    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=settings.json_body_max_bytes)
-    if limiter is not None:
-        app.add_middleware(
-            RateLimitMiddleware,
-            limiter=limiter,
-            settings=rate_limits,
-            credentials=state.credentials,
-        )
-    if state.settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=state.settings.cors_origins,
-            allow_methods=settings.cors_methods,
-            allow_headers=settings.cors_headers,
-            expose_headers=[REQUEST_ID_HEADER, "Retry-After"],
-            max_age=settings.cors_max_age,
-        )
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, observer=bundle.observer, emf=emf)
+    app.add_middleware(RequestContextMiddleware, metrics=bundle.metrics, emf=emf)
 
     inner_lifespan = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            with configured_logging(settings, secret_values(state)):
+            with configured_logging(settings, secret_values(*secrets)):
                 async with inner_lifespan(app):
                     yield
         finally:

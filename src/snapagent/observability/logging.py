@@ -25,10 +25,10 @@ import re
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from snapagent.log_context import bind_run_id, request_id_var, run_id_var
 from snapagent.observability.settings import ObservabilitySettings
 
 __all__ = [
@@ -45,8 +45,6 @@ __all__ = [
     "run_id_var",
 ]
 
-request_id_var: ContextVar[str | None] = ContextVar("snapagent_request_id", default=None)
-run_id_var: ContextVar[str | None] = ContextVar("snapagent_run_id", default=None)
 
 MASK = "[redacted]"
 _SECRET_ENV_NAMES = ("KEY", "SECRET", "PASSWORD", "TOKEN", "DATABASE_URL")
@@ -174,11 +172,6 @@ class _StdoutHandler(logging.Handler):
             sys.stdout.flush()
         except Exception:
             self.handleError(record)
-
-
-def bind_run_id(run_id: str | None) -> None:
-    """Tag the rest of this request's (task's) log lines with ``run_id``."""
-    run_id_var.set(run_id)
 
 
 _HANDLER_NAME = "snapagent-observability"

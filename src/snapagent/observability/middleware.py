@@ -2,10 +2,10 @@
 
 An incoming ``X-Request-ID`` (1-128 of letters, digits, ``.``, ``_``, ``-``) is kept, anything
 else is replaced by a fresh id; the answer echoes it. While the request runs, its id is in the
-log context and the app's run observer is current (see :mod:`snapagent.observability.runs`).
+log context.
 Every request ends with one access log line (5xx at ERROR) and one observation in the metrics.
 
-    app.add_middleware(RequestContextMiddleware, metrics=metrics, observer=observer, emf=None)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics, emf=None)
 """
 
 from __future__ import annotations
@@ -17,11 +17,10 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from snapagent.log_context import request_id_var, run_id_var
 from snapagent.observability.emf import EmfEmitter
-from snapagent.observability.logging import request_id_var, run_id_var
 from snapagent.observability.metrics import Metrics
 from snapagent.observability.routing import UNMATCHED, route_template
-from snapagent.observability.runs import RunObserver, current_observer
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
 
@@ -47,12 +46,10 @@ class RequestContextMiddleware:
         app: ASGIApp,
         *,
         metrics: Metrics,
-        observer: RunObserver,
         emf: EmfEmitter | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
-        self.observer = observer
         self.emf = emf
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -62,7 +59,6 @@ class RequestContextMiddleware:
         request_id = _incoming_id(scope) or uuid.uuid4().hex
         request_id_var.set(request_id)
         run_id_var.set(None)
-        current_observer.set(self.observer)
         status = 500
         header = (REQUEST_ID_HEADER.lower().encode(), request_id.encode())
 

@@ -1,23 +1,31 @@
-"""Feeds workflow runs and model calls into the app's metrics and traces.
+"""Metrics and traces of workflow runs and model calls, wired in once by ``create_app``.
 
-The chat service knows nothing about metrics: every run ends in exactly one `RunRecord`, which
-the recorder module hands to :func:`notify_run`; model calls pass through
-:class:`ObservedChatModels`. Both find the app's :class:`RunObserver` in a context variable the
-request middleware sets, so several apps in one process never mix their figures, and code run
-outside a request (CLI, unit tests) reports nothing.
+Runs are observed through the engine's run handle (`snapagent.workflow.handle`): for each
+chat run the chat service asks every observer factory of the app for a `RunObserver`, and
+`RunTelemetry` builds the two kinds - `MetricsObserver` (counts, durations) and, when an
+exporter is configured, `TracingObserver` (a span per run with a child per node). Each turns
+the run's end into the same `RunRecord` the recorder stores. Model calls pass through
+`ObservedChatModels`, which reports tokens and provider errors to the app's `Metrics`.
+Nothing here is global: several apps in one process never mix their figures, and code that
+wires nothing (CLI, unit tests) reports nothing.
 
-    token = current_observer.set(RunObserver(metrics, tracing))
-    notify_run(record)                 # counted, timed, traced
+    telemetry = RunTelemetry(Metrics(), build_tracing(settings))
+    chat = ChatService(db, runtime, recorder, observers=[telemetry.for_run])
+    chat_models = ObservedChatModels(ChatModelRegistry(), telemetry.metrics)
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from snapagent.errors import ProviderError
+from snapagent.observability.metrics import Metrics
+from snapagent.observability.tracing import Tracing
+from snapagent.services.run_recorder import RunInfo, RunRecord, record_from_end
+from snapagent.workflow.events import WorkflowEvent
+from snapagent.workflow.handle import RunEnd, RunObserver
 from snapagent.workflow.services import (
     ChatChunk,
     ChatModel,
@@ -26,83 +34,109 @@ from snapagent.workflow.services import (
     ChatResult,
 )
 
-if TYPE_CHECKING:  # kept out of the import path of services (prometheus, OpenTelemetry SDK)
-    from snapagent.observability.metrics import Metrics
-    from snapagent.observability.tracing import Tracing
-    from snapagent.services.run_recorder import RunRecord
-
 __all__ = [
+    "MetricsObserver",
     "ObservedChatModel",
     "ObservedChatModels",
-    "RunObserver",
-    "current_observer",
-    "notify_run",
-    "observe_chat_models",
+    "RunTelemetry",
+    "TracingObserver",
 ]
 
 log = logging.getLogger(__name__)
 
 
-class RunObserver:
-    """The app's sinks for runs and model calls: metrics always, spans when configured."""
+class _RecordObserver:
+    """Base of the observers that report a run's record at its end (never raising)."""
+
+    def __init__(self, info: RunInfo) -> None:
+        self.info = info
+
+    def on_event(self, event: WorkflowEvent) -> None:
+        return None
+
+    async def on_end(self, end: RunEnd) -> None:
+        try:
+            self.report(record_from_end(end, self.info))
+        except Exception:  # observability must never fail a user's chat
+            log.exception("could not report run %s (%s)", end.run_id, type(self).__name__)
+
+    def report(self, record: RunRecord) -> None:
+        raise NotImplementedError
+
+
+class MetricsObserver(_RecordObserver):
+    """Counts and times one run (``snapagent_workflow_runs_total``, durations per node)."""
+
+    def __init__(self, metrics: Metrics, info: RunInfo) -> None:
+        super().__init__(info)
+        self.metrics = metrics
+
+    def report(self, record: RunRecord) -> None:
+        self.metrics.observe_run(record)
+
+
+class TracingObserver(_RecordObserver):
+    """Writes one run as a span with a child span per node."""
+
+    def __init__(self, tracing: Tracing, info: RunInfo) -> None:
+        super().__init__(info)
+        self.tracing = tracing
+
+    def report(self, record: RunRecord) -> None:
+        self.tracing.record_run(record)
+
+
+class RunTelemetry:
+    """The app's metrics and (optional) tracing; `for_run` is an observer factory."""
 
     def __init__(self, metrics: Metrics, tracing: Tracing | None = None) -> None:
         self.metrics = metrics
         self.tracing = tracing
 
-    def run_finished(self, record: RunRecord) -> None:
-        self.metrics.observe_run(record)
-        if self.tracing is not None:
-            self.tracing.record_run(record)
+    def for_run(self, info: RunInfo) -> RunObserver:
+        """The observer of one run: metrics, plus a span when tracing is on."""
+        metrics = MetricsObserver(self.metrics, info)
+        if self.tracing is None:
+            return metrics
+        return _Together(metrics, TracingObserver(self.tracing, info))
 
 
-current_observer: ContextVar[RunObserver | None] = ContextVar(
-    "snapagent_run_observer", default=None
-)
+class _Together:
+    """Several observers as one (each still reports even if another failed)."""
 
+    def __init__(self, *observers: RunObserver) -> None:
+        self.observers = observers
 
-def notify_run(record: RunRecord) -> None:
-    """Report a finished run to the current app's observer; never raises."""
-    observer = current_observer.get()
-    if observer is None:
-        return
-    try:
-        observer.run_finished(record)
-    except Exception:  # observability must never fail a user's chat
-        log.exception("could not report run %s to metrics/traces", record.run_id)
+    def on_event(self, event: WorkflowEvent) -> None:
+        return None
 
-
-def _tokens(model_id: str, result_usage: Any) -> None:
-    observer = current_observer.get()
-    if observer is not None and result_usage is not None:
-        observer.metrics.observe_tokens(
-            model_id, result_usage.input_tokens, result_usage.output_tokens
-        )
-
-
-def _provider_error(exc: ProviderError) -> None:
-    observer = current_observer.get()
-    if observer is not None:
-        observer.metrics.observe_provider_error(exc.provider, type(exc).__name__)
+    async def on_end(self, end: RunEnd) -> None:
+        for observer in self.observers:
+            await observer.on_end(end)
 
 
 class ObservedChatModel:
     """A chat model that reports its tokens and provider errors; otherwise the model itself."""
 
-    def __init__(self, inner: ChatModel) -> None:
+    def __init__(self, inner: ChatModel, metrics: Metrics) -> None:
         self.inner = inner
+        self.metrics = metrics
 
     @property
     def model_id(self) -> str:
         return self.inner.model_id
 
+    def _tokens(self, model_id: str, usage: Any) -> None:
+        if usage is not None:
+            self.metrics.observe_tokens(model_id, usage.input_tokens, usage.output_tokens)
+
     async def complete(self, request: ChatRequest) -> ChatResult:
         try:
             result = await self.inner.complete(request)
         except ProviderError as exc:
-            _provider_error(exc)
+            self.metrics.observe_provider_error(exc.provider, type(exc).__name__)
             raise
-        _tokens(result.model or self.model_id, result.usage)
+        self._tokens(result.model or self.model_id, result.usage)
         return result
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
@@ -112,25 +146,21 @@ class ObservedChatModel:
                 usage = chunk.usage or usage
                 yield chunk
         except ProviderError as exc:
-            _provider_error(exc)
+            self.metrics.observe_provider_error(exc.provider, type(exc).__name__)
             raise
         finally:
-            _tokens(self.model_id, usage)
+            self._tokens(self.model_id, usage)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
 
 class ObservedChatModels:
-    """Wraps a `ChatModelProvider` so every model it resolves is observed."""
+    """Wraps a `ChatModelProvider` so every model it resolves reports to ``metrics``."""
 
-    def __init__(self, inner: ChatModelProvider) -> None:
+    def __init__(self, inner: ChatModelProvider, metrics: Metrics) -> None:
         self.inner = inner
+        self.metrics = metrics
 
     def resolve(self, model_id: str | None) -> ChatModel:
-        return ObservedChatModel(self.inner.resolve(model_id))
-
-
-def observe_chat_models(provider: ChatModelProvider) -> ChatModelProvider:
-    """``provider`` with observed models (idempotent)."""
-    return provider if isinstance(provider, ObservedChatModels) else ObservedChatModels(provider)
+        return ObservedChatModel(self.inner.resolve(model_id), self.metrics)

@@ -26,7 +26,11 @@ from snapagent.errors import GraphValidationError, InputValidationError
 from snapagent.legacy.validation import load_v1_workflow
 from snapagent.names import readable_name
 from snapagent.services.graph_resources import GraphResources, v1_knowledge_resources
-from snapagent.services.workflow_versions import WorkflowVersionService, get_owned_bot
+from snapagent.services.workflow_versions import (
+    DEFAULT_DRAFT_SOURCE,
+    WorkflowVersionService,
+    get_owned_bot,
+)
 from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 
@@ -151,7 +155,7 @@ class BotService:
         )
         self.session.add(bot)
         await self.session.flush()
-        self.versions.add_draft(bot, owner, default_graph(kb_ids), source="default")
+        self.versions.add_draft(bot, owner, default_graph(kb_ids), source=DEFAULT_DRAFT_SOURCE)
         await self.session.commit()
         return bot
 

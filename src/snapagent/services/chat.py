@@ -5,11 +5,17 @@ V2 chosen per session by :func:`snapagent.services.rollout.choose_engine`) befor
 the answer is sent, then run under a per-session lock so concurrent requests on one
 session store their messages as whole turns, in order, each seeing the previous turn in its
 history. The user message is stored before the run (it is kept when the run fails); the
-assistant message after it. Every run is recorded (succeeded, failed or cancelled). Across
-replicas the database orders a session's turns (`snapagent.services.session_order`); at
-shutdown :meth:`ChatService.close` stops the turns still open and waits for their records.
+assistant message after it. Across replicas the database orders a session's turns
+(`snapagent.services.session_order`); at shutdown :meth:`ChatService.close` stops the turns
+still open and waits for their records.
 
-    service = ChatService(db, runtime, RunRecorder(db.sessionmaker))
+Every run is started through the engine's run handle with its observers: a
+`RecordingObserver` (the record, and on success the answer in the same transaction) and the
+app's others (metrics, traces: ``observers``, one factory each). The handle awaits them once
+however the run ends - succeeded, failed, cancelled, or its task cancelled - so every run is
+recorded without this service calling the recorder from each way out.
+
+    service = ChatService(db, runtime, RunRecorder(db.sessionmaker), observers=[telemetry.for_run])
     async with db.session() as session:
         turn = await service.prepare(session, user, bot_id, "What is SnapAgent?", None)
     answer = await service.answer(turn)            # or: async for event in service.stream(turn)
@@ -21,11 +27,10 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import anyio
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, select
@@ -37,16 +42,12 @@ from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.errors import (
-    DefinitionError,
     InputValidationError,
-    NodeTimeoutError,
     NotFoundError,
-    ProviderError,
-    RunLimitError,
     SnapAgentError,
     UnavailableError,
 )
-from snapagent.observability.logging import bind_run_id
+from snapagent.log_context import bind_run_id
 from snapagent.services.chat_results import (
     answer_text,
     collect_sources,
@@ -56,20 +57,27 @@ from snapagent.services.chat_results import (
 from snapagent.services.conversations import ConversationStore, SessionLocks, TurnStart
 from snapagent.services.database_outage import is_database_unreachable
 from snapagent.services.rollout import Engine, choose_engine, compile_v1
-from snapagent.services.run_recorder import (
-    RunContext,
-    RunRecord,
-    RunRecorder,
-    record_from_result,
-    unfinished_record,
-)
+from snapagent.services.run_recorder import RunInfo, RunRecorder
+from snapagent.services.run_recording import RecordingObserver
 from snapagent.services.runtime import BotRuntime, CompiledVersion
+from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.result import RunStatus, WorkflowRunResult
 
-__all__ = ["ChatAnswer", "ChatEvent", "ChatService", "ChatSettings", "ChatTurn"]
+__all__ = [
+    "ChatAnswer",
+    "ChatError",
+    "ChatEvent",
+    "ChatService",
+    "ChatSettings",
+    "ChatTurn",
+    "RunObserverFactory",
+]
 
 SESSION_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
-_END: Any = object()
+
+RunObserverFactory = Callable[[RunInfo], RunObserver]
+"""Makes the observer of one run from what is known about it (`create_app` passes the
+metrics and tracing ones)."""
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +101,14 @@ class ChatEvent(NamedTuple):
 
     event: str
     data: dict[str, Any]
+
+
+class ChatError(NamedTuple):
+    """The stream's last event when the turn failed after the response started: the HTTP
+    layer turns ``error`` into the same problem a JSON answer would have carried."""
+
+    error: Exception
+    run_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,11 +179,15 @@ class ChatService:
         runtime: BotRuntime,
         recorder: RunRecorder,
         settings: ChatSettings | None = None,
+        *,
+        observers: Sequence[RunObserverFactory] = (),
     ) -> None:
         self.database = database
         self.runtime = runtime
         self.recorder = recorder
         self.settings = settings or ChatSettings()
+        # Besides recording: what else watches every run (metrics, traces), one per run.
+        self.observers = tuple(observers)
         self.conversations = ConversationStore(database)
         self.locks = SessionLocks()
         # Graceful shutdown: the cancel event of every turn still running, and whether the
@@ -262,9 +282,7 @@ class ChatService:
             files=tuple(files),
         )
 
-    async def _begin(
-        self, turn: ChatTurn, mode: str
-    ) -> tuple[TurnStart, RunContext, dict[str, Any]]:
+    async def _begin(self, turn: ChatTurn, mode: str) -> tuple[TurnStart, RunInfo, dict[str, Any]]:
         start = await self.conversations.begin_turn(
             turn.bot_id,
             turn.session_key,
@@ -277,11 +295,12 @@ class ChatService:
         run_id = new_id()
         bind_run_id(run_id)  # the rest of this turn's log lines carry it
         inputs = {"query": turn.message, "session_id": turn.session_key, "history": history}
-        context = RunContext(
+        info = RunInfo(
             run_id=run_id,
             bot_id=turn.bot_id,
             # History is already stored as messages; the record keeps only its length.
             inputs={"query": turn.message, "session_id": turn.session_key, "history": len(history)},
+            titles=turn.compiled.titles,
             version_id=turn.version_id,
             version_number=turn.version_number,
             session_id=turn.session_key,
@@ -289,167 +308,141 @@ class ChatService:
             engine=turn.engine,
             mode=mode,
         )
-        return start, context, inputs
+        return start, info, inputs
 
-    def _sys(self, turn: ChatTurn, run_id: str) -> dict[str, Any]:
-        return {
+    def _start(
+        self,
+        turn: ChatTurn,
+        start: TurnStart,
+        info: RunInfo,
+        inputs: dict[str, Any],
+        cancel: asyncio.Event,
+    ) -> tuple[WorkflowRun, _TurnAnswer, RecordingObserver]:
+        """The turn's run handle, observed by the app's observers (metrics, traces) and by
+        the recording observer, which stores the record and - on success - the answer."""
+        answer = _TurnAnswer(self.conversations, turn, start, info.run_id)
+        recording = RecordingObserver(self.recorder, self.database, info, companion=answer)
+        observers = [*(make(info) for make in self.observers), recording]
+        sys = {
             "bot_id": turn.bot_id,
-            "run_id": run_id,
+            "run_id": info.run_id,
             "user_id": turn.user_id,
-            "owner_id": turn.owner_id,
             "default_model": turn.default_model,
             "files": list(turn.files),
         }
+        handle = self.runtime.start(
+            turn.compiled,
+            inputs,
+            sys,
+            owner_id=turn.owner_id,
+            observers=observers,
+            cancel_event=cancel,
+            conversation=start.variables,
+        )
+        return handle, answer, recording
 
-    async def _finish(
-        self, turn: ChatTurn, start: TurnStart, context: RunContext, result: WorkflowRunResult
+    def _outcome(
+        self, result: WorkflowRunResult, answer: _TurnAnswer, recording: RecordingObserver
     ) -> ChatAnswer:
-        """Record the run; on success store and return the answer, else raise its error."""
-        record = record_from_result(result, context=context, titles=turn.compiled.titles)
+        """The stored answer of a finished run, else the error it is reported as."""
         if result.status is not RunStatus.SUCCEEDED:
-            await self.recorder.record(record)
             if self._closing and result.status is RunStatus.CANCELLED:
                 raise UnavailableError("the server is shutting down; retry the request")
             raise failure_error(result)
-        answer = ChatAnswer(
+        if recording.companion_error is not None:
+            raise recording.companion_error
+        assert answer.answer is not None  # staged or written by the recording observer
+        return answer.answer
+
+    async def answer(self, turn: ChatTurn) -> ChatAnswer:
+        """Run a turn to the end; provider failures raise ProviderError (502/504 upstream)."""
+        async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
+            start, info, inputs = await self._begin(turn, "blocking")
+            handle, answer, recording = self._start(turn, start, info, inputs, cancel)
+            result = await handle.result()  # recorded, whatever happens to this task
+            return self._outcome(result, answer, recording)
+
+    async def stream(self, turn: ChatTurn) -> AsyncGenerator[ChatEvent | ChatError, None]:
+        """The turn as events: ``session``, node/text events, ``sources``, then ``message`` (or
+        a `ChatError`). Closing the iterator early cancels the run, which is recorded
+        cancelled before the iterator is closed."""
+        async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
+            try:
+                start, info, inputs = await self._begin(turn, "streaming")
+            except Exception as exc:
+                # The response has started: a database outage can only travel as an event.
+                if not is_database_unreachable(exc):
+                    raise
+                yield ChatError(exc, None)
+                return
+            yield ChatEvent(
+                "session",
+                {
+                    "session_id": turn.session_key,
+                    "run_id": info.run_id,
+                    "version": turn.version_number,
+                },
+            )
+            handle, answer, recording = self._start(turn, start, info, inputs, cancel)
+            events = handle.events()
+            try:
+                async for event in events:
+                    mapped = engine_event(event)
+                    if mapped is not None:
+                        yield ChatEvent(*mapped)
+                outcome = self._outcome(await handle.result(), answer, recording)
+            except Exception as exc:
+                # Headers are sent: the failure can only travel as the stream's last event.
+                if not isinstance(exc, SnapAgentError) and not is_database_unreachable(exc):
+                    log.exception("chat turn %s failed", info.run_id)
+                yield ChatError(exc, info.run_id)
+                return
+            finally:
+                # Leaving early (the client went away): stop the run, wait for its record.
+                await events.aclose()
+            yield ChatEvent("sources", {"sources": outcome.sources})
+            yield ChatEvent("message", outcome.to_dict())
+
+
+class _TurnAnswer:
+    """The answer of a succeeded turn, stored as the recording observer's companion."""
+
+    def __init__(
+        self, conversations: ConversationStore, turn: ChatTurn, start: TurnStart, run_id: str
+    ) -> None:
+        self.conversations = conversations
+        self.turn = turn
+        self.start = start
+        self.run_id = run_id
+        self.answer: ChatAnswer | None = None
+
+    def _build(self, result: WorkflowRunResult) -> ChatAnswer:
+        self.answer = ChatAnswer(
             answer=answer_text(result),
-            session_id=turn.session_key,
-            run_id=context.run_id,
-            version=turn.version_number,
+            session_id=self.turn.session_key,
+            run_id=self.run_id,
+            version=self.turn.version_number,
             sources=collect_sources(result),
             usage=result.usage.to_dict(),
         )
-        fields: dict[str, Any] = {
+        return self.answer
+
+    def _fields(self, answer: ChatAnswer, result: WorkflowRunResult) -> dict[str, Any]:
+        return {
             "run_id": answer.run_id,
             "sources": answer.sources,
             "usage": answer.usage,
             # Conversation variables are kept when the turn succeeded and wrote one.
             "variables": result.conversation if result.conversation_writes else None,
         }
-        # Shielded: a client leaving now must not lose an answer the run already produced.
-        with anyio.CancelScope(shield=True):
-            try:
-                # The fast path: the run record and the answer in one transaction.
-                async with self.database.transaction() as session:
-                    await self.recorder.stage(session, record)
-                    await self.conversations.stage_answer(session, start, answer.answer, **fields)
-            except Exception:
-                # Apart, so the answer never depends on the record (which logs its own failure).
-                log.warning("storing run %s with its answer failed; retrying apart", answer.run_id)
-                await self.recorder.record(record)
-                await self.conversations.add_answer(start, answer.answer, **fields)
-        return answer
 
-    async def answer(self, turn: ChatTurn) -> ChatAnswer:
-        """Run a turn to the end; provider failures raise ProviderError (502/504 upstream)."""
-        async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
-            start, context, inputs = await self._begin(turn, "blocking")
-            executor = self.runtime.executor(turn.owner_id)
-            try:
-                result = await executor.run(
-                    turn.compiled.plan,
-                    inputs,
-                    self._sys(turn, context.run_id),
-                    cancel_event=cancel,
-                    conversation=start.variables,
-                )
-            except BaseException as exc:
-                await self.recorder.record(_interrupted(context, exc))
-                raise
-            return await self._finish(turn, start, context, result)
+    async def stage(self, session: AsyncSession, result: WorkflowRunResult) -> None:
+        answer = self._build(result)
+        await self.conversations.stage_answer(
+            session, self.start, answer.answer, **self._fields(answer, result)
+        )
 
-    async def stream(self, turn: ChatTurn) -> AsyncIterator[ChatEvent]:
-        """The turn as events: ``session``, node/text events, ``sources``, then ``message`` (or
-        ``error``). Closing the iterator early cancels the run, which is recorded cancelled."""
-        async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
-            try:
-                start, context, inputs = await self._begin(turn, "streaming")
-            except Exception as exc:
-                # The response has started: a database outage can only travel as an event.
-                if not is_database_unreachable(exc):
-                    raise
-                yield ChatEvent("error", _error_payload(exc, None))
-                return
-            yield ChatEvent(
-                "session",
-                {
-                    "session_id": turn.session_key,
-                    "run_id": context.run_id,
-                    "version": turn.version_number,
-                },
-            )
-            queue: asyncio.Queue[Any] = asyncio.Queue()
-            task = asyncio.create_task(
-                self.runtime.executor(turn.owner_id).run(
-                    turn.compiled.plan,
-                    inputs,
-                    self._sys(turn, context.run_id),
-                    on_event=queue.put_nowait,
-                    cancel_event=cancel,
-                    conversation=start.variables,
-                )
-            )
-            task.add_done_callback(lambda _task: queue.put_nowait(_END))
-            try:
-                while (item := await queue.get()) is not _END:
-                    mapped = engine_event(item)
-                    if mapped is not None:
-                        yield ChatEvent(*mapped)
-            except (GeneratorExit, asyncio.CancelledError):
-                # The client went away: stop the run and record what it did, as cancelled.
-                cancel.set()
-                with anyio.CancelScope(shield=True):
-                    await self.recorder.record(await self._stopped_record(turn, context, task))
-                raise
-            try:
-                result = task.result()
-            except Exception as exc:
-                await self.recorder.record(_interrupted(context, exc))
-                yield ChatEvent("error", _error_payload(exc, context.run_id))
-                return
-            try:
-                answer = await self._finish(turn, start, context, result)
-            except Exception as exc:
-                # Headers are sent: the failure can only travel as the stream's last event.
-                if not isinstance(exc, SnapAgentError):
-                    log.exception("chat turn %s failed after its run", context.run_id)
-                yield ChatEvent("error", _error_payload(exc, context.run_id))
-                return
-            yield ChatEvent("sources", {"sources": answer.sources})
-            yield ChatEvent("message", answer.to_dict())
-
-    async def _stopped_record(
-        self, turn: ChatTurn, context: RunContext, task: asyncio.Task[WorkflowRunResult]
-    ) -> RunRecord:
-        (outcome,) = await asyncio.gather(task, return_exceptions=True)
-        if not isinstance(outcome, WorkflowRunResult):
-            return unfinished_record(context, "the client disconnected")
-        if outcome.status is RunStatus.SUCCEEDED:
-            outcome.status = RunStatus.CANCELLED  # finished, but nobody received the answer
-        return record_from_result(outcome, context=context, titles=turn.compiled.titles)
-
-
-def _interrupted(context: RunContext, exc: BaseException) -> RunRecord:
-    if isinstance(exc, asyncio.CancelledError):
-        return unfinished_record(context, "the request was cancelled")
-    return unfinished_record(
-        context,
-        f"the workflow engine failed: {exc}",
-        status="failed",
-        error_type=type(exc).__name__,
-    )
-
-
-def _error_payload(exc: Exception, run_id: str | None) -> dict[str, Any]:
-    """The ``error`` event: the same status a non-streamed request would have answered."""
-    status = 500
-    if isinstance(exc, DefinitionError):
-        status = 422
-    elif isinstance(exc, ProviderError):
-        status = 504 if isinstance(exc, TimeoutError) else 502
-    elif isinstance(exc, NodeTimeoutError | RunLimitError):
-        status = 504
-    elif is_database_unreachable(exc):  # UnavailableError included
-        status = 503
-    detail = exc.message if isinstance(exc, SnapAgentError) else "internal error (logged)"
-    return {"status": status, "type": type(exc).__name__, "detail": detail, "run_id": run_id}
+    async def write(self, result: WorkflowRunResult) -> None:
+        answer = self._build(result)
+        fields = self._fields(answer, result)
+        await self.conversations.add_answer(self.start, answer.answer, **fields)

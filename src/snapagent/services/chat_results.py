@@ -141,36 +141,31 @@ def _engine_event(event: ev.WorkflowEvent) -> tuple[str, dict[str, Any]] | None:
     return None  # run_started / run_finished: the chat sends its own session/message events
 
 
-def _provider_class(name: str) -> type[errors.ProviderError] | None:
-    candidate = getattr(provider_errors, name, None)
-    if isinstance(candidate, type) and issubclass(candidate, errors.ProviderError):
-        return candidate
-    return None
-
-
 def failure_error(result: WorkflowRunResult) -> errors.SnapAgentError:
-    """Rebuild the error a failed run reports, in our families, so HTTP maps it in one place:
-    provider failures -> 502 (timeouts 504), node timeouts / run limits -> 504, a definition
-    that cannot run (unknown model id) -> 422, else 500."""
+    """The error a failed (or cancelled) run reports, in the family of what failed it, so the
+    one table (`snapagent.api.errors`) gives its status: a provider failure -> 502 (timeouts
+    504), a node timeout or run limit -> 504, a definition that cannot run (an unknown model
+    id) -> 422, a cancelled run -> 409, anything else -> 500 ``workflow-failed``."""
     error = result.error
-    where = f" at node {error.node_id}" if error and error.node_id else ""
+    node_id = error.node_id if error else None
+    where = f" at node {node_id}" if node_id else ""
     message = f"workflow run {result.run_id} failed{where}: {error.message if error else '?'}"
-    name = error.type if error else ""
-    provider_class = _provider_class(name)
-    if provider_class is not None:
-        try:
-            return provider_class(message)
-        except TypeError:  # a subclass with extra required arguments
-            if issubclass(provider_class, TimeoutError):
-                return provider_errors.ProviderTimeoutError(message)
-            return errors.ProviderError(message)
+    cause = error.exception if error else None
     if result.status.value == "cancelled":
         return errors.ConflictError(message)
-    if isinstance(error.exception if error else None, errors.DefinitionError):
-        # The bot's definition cannot run (an unknown model id...): the request's 422.
-        return errors.DefinitionError(message)
-    if name in {"NodeTimeoutError", "TimeoutError"}:
-        return errors.NodeTimeoutError(message, node_id=error.node_id if error else None)
-    if name == "RunLimitError":
+    if isinstance(cause, errors.ProviderError):
+        kind = (
+            provider_errors.ProviderTimeoutError
+            if isinstance(cause, TimeoutError)
+            else errors.ProviderError
+        )
+        return kind(
+            message, provider=cause.provider, model=cause.model, status_code=cause.status_code
+        )
+    if isinstance(cause, errors.NodeTimeoutError | TimeoutError):
+        return errors.NodeTimeoutError(message, node_id=node_id)
+    if isinstance(cause, errors.RunLimitError):
         return errors.RunLimitError(message)
-    return errors.NodeExecutionError(message, node_id=error.node_id if error else None)
+    if isinstance(cause, errors.DefinitionError):
+        return errors.DefinitionError(message)
+    return errors.NodeExecutionError(message, node_id=node_id)

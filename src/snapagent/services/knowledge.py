@@ -14,6 +14,7 @@ Every call takes the caller's user id; another owner's knowledge base is "not fo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -72,6 +73,15 @@ class _CachedResolver:
         if model is None:
             model = self._models[spec] = self._resolve(spec)
         return model
+
+
+def _check_content(data: bytes, name: str, content_type: str | None) -> None:
+    """Not empty, and bytes that agree with the claimed type (`detect_format`'s errors)."""
+    from snapagent.knowledge.parsing import detect_format
+
+    if data.isspace() or not data:
+        raise InputValidationError(f"{name!r} is empty", field="file")
+    detect_format(data, name, content_type)
 
 
 class KnowledgeService:
@@ -217,19 +227,17 @@ class KnowledgeService:
         Raises `PayloadTooLargeError`, `UnsupportedMediaError` or `DocumentParseError` (for a
         file whose bytes contradict its type) before anything is stored.
         """
-        from snapagent.knowledge.parsing import detect_format
-
         limit = self.settings.max_upload_bytes
         if len(data) > limit:
             raise PayloadTooLargeError(
                 f"{store.display_filename(filename)!r} is {len(data)} bytes; the limit is {limit}",
                 details={"filename": filename, "limit": limit},
             )
-        if not data.strip():
-            raise InputValidationError(
-                f"{store.display_filename(filename)!r} is empty", field="file"
-            )
-        detect_format(data, store.display_filename(filename), content_type)
+        # Reading the upload's bytes (up to the upload limit) is work on user content: in a
+        # thread, never on the event loop.
+        await asyncio.to_thread(
+            _check_content, data, store.display_filename(filename), content_type
+        )
         async with self.db.transaction() as session:
             kb = await store.get_knowledge_base(session, kb_id, owner_id)
             doc, created = await store.add_document(

@@ -13,7 +13,10 @@ outside any transaction; then ONE short transaction copies the original into
 ``use_workflow_v2`` is never changed: switching a bot is a separate, deliberate step.
 
 A bot counts as migrated when it has a ``legacy_workflow`` backup or a draft made by the
-migration; re-runs skip it, and because backup and draft are committed together a run killed
+migration; re-runs skip it. A bot whose draft someone made or edited is skipped too (the
+migration never overwrites work); the untouched draft every new bot is given
+(``source = "default"``) is replaced by the migration's, in the same transaction. Re-runs skip
+a migrated bot, and because backup and draft are committed together a run killed
 half-way leaves every bot either migrated or untouched - running again finishes the job with
 each bot migrated exactly once.
 """
@@ -52,6 +55,7 @@ from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
 from snapagent.legacy.converter import validated_v2_graph
+from snapagent.services.workflow_versions import DEFAULT_DRAFT_SOURCE
 
 __all__ = [
     "MIGRATION_NOTE",
@@ -261,7 +265,7 @@ class WorkflowMigrationService:
         """An outcome for a bot that needs no write, else ``(row, converted graph)``."""
         if row.legacy_workflow is not None or draft_source == MIGRATION_SOURCE:
             return BotOutcome(row.id, "skipped", "already migrated")
-        if draft_source is not None:
+        if draft_source not in (None, DEFAULT_DRAFT_SOURCE):
             return BotOutcome(row.id, "skipped", "has a V2 draft made outside the migration")
         try:
             graph = self.converter(row.workflow)
@@ -320,9 +324,18 @@ class WorkflowMigrationService:
 
 
 def _write_draft(conn: Connection, row: Any, graph: dict[str, Any]) -> BotOutcome:
-    """The body of ONE bot's transaction: back up V1, add the migration's draft."""
+    """The body of ONE bot's transaction: back up V1, replace an untouched generated draft
+    with the migration's. (A draft edited meanwhile is not deleted, and the one-draft-per-bot
+    index then refuses the insert.)"""
     draft_id = new_id()
     now = utcnow()
+    conn.execute(
+        delete(_versions).where(
+            _versions.c.bot_id == row.id,
+            _versions.c.status == "draft",
+            _versions.c.source == DEFAULT_DRAFT_SOURCE,
+        )
+    )
     conn.execute(
         update(_bots)
         .where(_bots.c.id == row.id)

@@ -6,12 +6,17 @@ throughput is benchmarked with recording on. Values larger than
 ``ExecutionSettings.value_max_chars`` are truncated with a visible marker. Recording never
 raises: a failure is logged and reported as ``False`` so a user's chat still gets its answer.
 
+`record_from_end` turns how a run ended (the engine's `RunEnd`: a result, or the exception that
+left none) and the `RunInfo` only the caller knows (who, which version, which session) into the
+one `RunRecord` that the recorder stores and that metrics and traces are made from.
+
     recorder = RunRecorder(db.sessionmaker, ExecutionSettings())
-    ok = await recorder.record(RunRecord(run_id=..., bot_id=..., status="succeeded", ...))
+    ok = await recorder.record(record_from_end(end, info))
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -26,17 +31,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from snapagent.db.base import new_id
 from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
-from snapagent.observability.runs import notify_run
 from snapagent.services.executions import ExecutionSettings
-from snapagent.workflow.result import WorkflowRunResult
+from snapagent.workflow.handle import RunEnd
+from snapagent.workflow.result import RunStatus, WorkflowRunResult
 
 __all__ = [
     "TRUNCATION_MARKER",
     "NodeRecord",
-    "RunContext",
+    "RunInfo",
     "RunRecord",
     "RunRecorder",
     "clip_mapping",
+    "record_from_end",
     "record_from_result",
     "unfinished_record",
 ]
@@ -94,12 +100,14 @@ class RunRecord:
 
 
 @dataclass(slots=True)
-class RunContext:
-    """Who ran what, and when: everything about a run the engine's result does not carry."""
+class RunInfo:
+    """Who ran what, and when: everything about a run the engine's result does not carry
+    (``titles``: the node titles of the graph, for the node records)."""
 
     run_id: str
     bot_id: str
     inputs: Mapping[str, Any]
+    titles: Mapping[str, str | None] = field(default_factory=dict)
     version_id: str | None = None
     version_number: int | None = None
     session_id: str | None = None
@@ -234,14 +242,30 @@ def _offset(started_at: datetime, started_ns: int, stamp_ns: int) -> datetime | 
     return started_at + timedelta(microseconds=(stamp_ns - started_ns) / 1000)
 
 
+def record_from_end(end: RunEnd, info: RunInfo) -> RunRecord:
+    """The record of a run however it ended: from its result, else as ``cancelled`` (its task
+    was cancelled from outside) or ``failed`` (the engine itself broke) with no node records."""
+    if end.result is not None:
+        return record_from_result(end.result, context=info)
+    if isinstance(end.exception, asyncio.CancelledError) or end.exception is None:
+        return unfinished_record(info, "the request was cancelled")
+    return unfinished_record(
+        info,
+        f"the workflow engine failed: {end.exception}",
+        status=RunStatus.FAILED.value,
+        error_type=type(end.exception).__name__,
+    )
+
+
 def record_from_result(
     result: WorkflowRunResult,
     *,
-    context: RunContext,
+    context: RunInfo,
     titles: Mapping[str, str | None] | None = None,
 ) -> RunRecord:
-    """Turn the engine's result into a :class:`RunRecord` (wall-clock times from perf stamps)."""
-    titles = titles or {}
+    """Turn the engine's result into a :class:`RunRecord` (wall-clock times from perf stamps).
+    ``titles`` default to ``context.titles``."""
+    titles = titles if titles is not None else context.titles
     flat = result.flattened_nodes()
     nodes = [
         NodeRecord(
@@ -264,7 +288,7 @@ def record_from_result(
         for position, node in enumerate(flat)
     ]
     elapsed_ms = result.elapsed_s * 1000
-    record = RunRecord(
+    return RunRecord(
         run_id=context.run_id,
         bot_id=context.bot_id,
         status=result.status.value,
@@ -285,12 +309,10 @@ def record_from_result(
         output_tokens=result.usage.output_tokens,
         nodes=nodes,
     )
-    notify_run(record)  # metrics and traces: every run ends in exactly one record
-    return record
 
 
 def unfinished_record(
-    context: RunContext,
+    context: RunInfo,
     reason: str,
     *,
     status: str = "cancelled",
@@ -298,7 +320,7 @@ def unfinished_record(
 ) -> RunRecord:
     """A run that ended without an engine result (its task was cancelled, or the engine broke)."""
     now = datetime.now(UTC)
-    record = RunRecord(
+    return RunRecord(
         run_id=context.run_id,
         bot_id=context.bot_id,
         status=status,
@@ -315,5 +337,3 @@ def unfinished_record(
         engine=context.engine,
         mode=context.mode,
     )
-    notify_run(record)
-    return record

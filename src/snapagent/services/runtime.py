@@ -13,20 +13,22 @@ filters on it in its database query. There is no unscoped retriever on the chat 
 
     runtime = BotRuntime(chat_models=ChatModelRegistry(settings), retriever=retriever)
     compiled = runtime.compile(version.id, version.graph)
-    executor = runtime.executor(owner_id=bot.owner_id)
-    result = await executor.run(compiled.plan, {"query": "hi"}, {"bot_id": bot.id, ...})
+    run = runtime.start(compiled, {"query": "hi"}, {"bot_id": bot.id}, owner_id=bot.owner_id)
+    result = await run.result()
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from snapagent.workflow.executor import WorkflowExecutorV2
+from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.plan import ExecutionPlan
 from snapagent.workflow.result import RunLimits
@@ -144,7 +146,27 @@ class BotRuntime:
         if close is not None:
             await close()
 
-    def executor(self, owner_id: str) -> WorkflowExecutorV2:
-        """An executor whose retrieval sees only ``owner_id``'s knowledge bases."""
+    def start(
+        self,
+        compiled: CompiledVersion,
+        inputs: Mapping[str, Any],
+        sys: Mapping[str, Any],
+        *,
+        owner_id: str,
+        observers: Sequence[RunObserver] = (),
+        cancel_event: asyncio.Event | None = None,
+        conversation: Mapping[str, Any] | None = None,
+    ) -> WorkflowRun:
+        """A run of ``compiled`` for a bot of ``owner_id``: its retrieval sees only that
+        account's knowledge bases (``sys.owner_id`` is set to it as well). ``conversation``:
+        the session's stored conversation variables."""
         scoped = self.services.replace(retriever=OwnerScopedRetriever(self.retriever, owner_id))
-        return WorkflowExecutorV2(self.registry, scoped, limits=self.limits)
+        return self._compiler.start(
+            compiled.plan,
+            inputs,
+            {**sys, "owner_id": owner_id},
+            services=scoped,
+            observers=observers,
+            cancel_event=cancel_event,
+            conversation=conversation,
+        )

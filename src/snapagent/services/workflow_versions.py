@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from pydantic import ValidationError
 from sqlalchemy import case, func, select, update
@@ -41,11 +41,16 @@ from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.validation import validate_graph
 
 __all__ = [
+    "DEFAULT_DRAFT_SOURCE",
     "WorkflowVersionService",
     "get_owned_bot",
     "graph_problems",
     "refresh_default_draft",
 ]
+
+
+DEFAULT_DRAFT_SOURCE: Final = "default"
+"""``source`` of the draft a new bot is given; it stays so until someone saves the draft."""
 
 
 async def get_owned_bot(session: AsyncSession, owner: User, bot_id: str) -> Bot:
@@ -130,7 +135,7 @@ async def refresh_default_draft(session: AsyncSession, bot_id: str, graph: dict[
         .where(
             BotWorkflowVersion.bot_id == bot_id,
             BotWorkflowVersion.status == "draft",
-            BotWorkflowVersion.source == "default",
+            BotWorkflowVersion.source == DEFAULT_DRAFT_SOURCE,
         )
         .values(
             graph=_parse(graph),

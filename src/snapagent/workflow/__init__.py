@@ -26,6 +26,7 @@ from snapagent.workflow.events import (
     WorkflowEvent,
 )
 from snapagent.workflow.executor import WorkflowExecutorV2
+from snapagent.workflow.handle import RunEnd, RunObserver, WorkflowRun
 from snapagent.workflow.node import (
     BaseNodeV2,
     NodeRegistryV2,
@@ -80,9 +81,11 @@ __all__ = [
     "ResourceRef",
     "RetryPolicy",
     "RunContext",
+    "RunEnd",
     "RunError",
     "RunFinished",
     "RunLimits",
+    "RunObserver",
     "RunStarted",
     "RunStatus",
     "ServiceContainer",
@@ -97,6 +100,7 @@ __all__ = [
     "WorkflowExecutorV2",
     "WorkflowGraph",
     "WorkflowNode",
+    "WorkflowRun",
     "WorkflowRunResult",
     "compile_plan",
     "fits",

@@ -1,18 +1,23 @@
-"""`WorkflowExecutorV2`: runs graphs, as a result (`run`) or as events (`stream`).
+"""`WorkflowExecutorV2`: runs graphs, as a result (`run`), as events (`stream`), or through a
+run handle (`start`) that observers watch.
 
     executor = WorkflowExecutorV2(default_registry(), services, limits=RunLimits(max_steps=200))
     result = await executor.run(graph, {"query": "What is SnapAgent?"}, {"bot_id": "b1"})
     async for event in executor.stream(graph, {"query": "hi"}, {}):
         ...
+    handle = executor.start(graph, {"query": "hi"}, {}, observers=[recorder])
+    result = await handle.result()
 
 Cancellation, exactly:
 
 - ``cancel_event`` (an `asyncio.Event` passed to `run`/`stream`): setting it stops the running
   nodes and the run *returns* a result with status ``cancelled`` (``stream`` ends with its
   `RunFinished`).
-- Cancelling the task that awaits `run()` (or consumes `stream()`): the running nodes are
-  cancelled and awaited, then `asyncio.CancelledError` propagates as asyncio expects; no
-  result is produced.
+- ``handle.cancel()`` on a handle from `start` does the same as the event.
+- Cancelling the task that awaits `run()`: the running nodes are cancelled and awaited, then
+  `asyncio.CancelledError` propagates as asyncio expects; no result is produced. Leaving
+  `stream()` early cancels the run the polite way (its result, had anyone waited, says
+  ``cancelled``).
 
 An invalid graph raises `GraphValidationError` (with every problem) before anything runs; every
 failure after that is reported in the result, never raised.
@@ -22,23 +27,23 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from random import getrandbits
 from typing import Any
 
 from snapagent.workflow.conversation import ConversationState
 from snapagent.workflow.events import WorkflowEvent
+from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.plan import ExecutionPlan, compile_plan
 from snapagent.workflow.result import RunLimits, WorkflowRunResult
-from snapagent.workflow.runner import EventSink, Run
+from snapagent.workflow.runner import EventSink
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.services import ServiceContainer
 
 __all__ = ["WorkflowExecutorV2"]
 
 _PLAN_CACHE_SIZE = 128
-_END: Any = object()
 
 
 class WorkflowExecutorV2:
@@ -74,6 +79,44 @@ class WorkflowExecutorV2:
             self._plans.popitem(last=False)
         return plan
 
+    def start(
+        self,
+        graph: WorkflowGraph | ExecutionPlan,
+        inputs: Mapping[str, Any] | None = None,
+        sys: Mapping[str, Any] | None = None,
+        *,
+        observers: Sequence[RunObserver] = (),
+        on_event: EventSink | None = None,
+        cancel_event: asyncio.Event | None = None,
+        services: ServiceContainer | None = None,
+        conversation: Mapping[str, Any] | None = None,
+    ) -> WorkflowRun:
+        """A handle on a new run of ``graph`` (see `snapagent.workflow.handle`): nothing
+        executes until its `result()` or `events()` is called.
+
+        ``inputs``: ``query``, ``session_id``, ``history`` and the start node's declared
+        inputs. ``sys``: ``bot_id``, ``run_id`` (generated if absent), ``user_id``,
+        ``owner_id``, ``default_model``. ``services`` replaces the executor's for this run
+        (a retriever scoped to the run's owner, say). ``conversation``: the session's stored
+        conversation variables (the graph's defaults fill the rest). Raises
+        `GraphValidationError` for an invalid graph.
+        """
+        plan = graph if isinstance(graph, ExecutionPlan) else self.compile(graph)
+        sys_values = dict(sys or {})
+        if not sys_values.get("run_id"):
+            sys_values["run_id"] = new_run_id()
+        return WorkflowRun(
+            plan,
+            services or self.services,
+            dict(inputs or {}),
+            sys_values,
+            self.limits,
+            conversation=ConversationState(plan.graph.conversation_variables, conversation),
+            observers=observers,
+            on_event=on_event,
+            cancel_event=cancel_event,
+        )
+
     async def run(
         self,
         graph: WorkflowGraph | ExecutionPlan,
@@ -85,35 +128,18 @@ class WorkflowExecutorV2:
         conversation: Mapping[str, Any] | None = None,
     ) -> WorkflowRunResult:
         """Run to the end and return the result; ``on_event`` sees every event as it happens.
-
-        ``inputs``: ``query``, ``session_id``, ``history`` and the start node's declared
-        inputs. ``sys``: ``bot_id``, ``run_id`` (generated if absent), ``user_id``,
-        ``default_model``. ``conversation``: the session's stored conversation variables
-        (the graph's defaults fill the rest; the result carries them after the run).
+        ``conversation``: the session's stored conversation variables (the graph's defaults
+        fill the rest; the result carries them after the run). ``await start(...).result()``.
         """
-        plan = graph if isinstance(graph, ExecutionPlan) else self.compile(graph)
-        sys_values = dict(sys or {})
-        if not sys_values.get("run_id"):
-            sys_values["run_id"] = new_run_id()
-        state = ConversationState(plan.graph.conversation_variables, conversation)
-        run = Run(
-            plan,
-            self.services,
-            dict(inputs or {}),
-            sys_values,
-            self.limits,
-            on_event,
-            conversation=state,
+        handle = self.start(
+            graph,
+            inputs,
+            sys,
+            on_event=on_event,
+            cancel_event=cancel_event,
+            conversation=conversation,
         )
-        if cancel_event is None:
-            return await run.execute()
-        if cancel_event.is_set():
-            run.cancel()  # nothing starts; the result says cancelled
-        watcher = asyncio.get_running_loop().create_task(_cancel_when_set(cancel_event, run))
-        try:
-            return await run.execute()
-        finally:
-            watcher.cancel()
+        return await handle.result()
 
     async def stream(
         self,
@@ -124,35 +150,17 @@ class WorkflowExecutorV2:
         cancel_event: asyncio.Event | None = None,
         conversation: Mapping[str, Any] | None = None,
     ) -> AsyncIterator[WorkflowEvent]:
-        """Yield the run's events as they happen, ending with `RunFinished`.
-
-        The run itself executes in a task; leaving the loop early (``break``, ``aclose()``,
-        cancellation) cancels it.
-        """
-        plan = graph if isinstance(graph, ExecutionPlan) else self.compile(graph)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        task = asyncio.get_running_loop().create_task(
-            self.run(
-                plan,
-                inputs,
-                sys,
-                on_event=queue.put_nowait,
-                cancel_event=cancel_event,
-                conversation=conversation,
-            )
+        """Yield the run's events as they happen, ending with `RunFinished` (the run executes
+        in a task of its own; leaving the loop early cancels it). ``start(...).events()``."""
+        handle = self.start(
+            graph, inputs, sys, cancel_event=cancel_event, conversation=conversation
         )
-        task.add_done_callback(lambda _t: queue.put_nowait(_END))
+        events = handle.events()
         try:
-            while True:
-                event = await queue.get()
-                if event is _END:
-                    break
+            async for event in events:
                 yield event
-            task.result()  # surfaces an unexpected engine error instead of ending silently
         finally:
-            if not task.done():
-                task.cancel()
-                await asyncio.wait({task})
+            await events.aclose()
 
 
 def new_run_id() -> str:
@@ -160,8 +168,3 @@ def new_run_id() -> str:
     `uuid.uuid4()`: ids need uniqueness, not secrecy, and this skips a system call per run."""
     bits = getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48)
     return f"{bits | (0x4000 << 64) | (0x8000 << 48):032x}"
-
-
-async def _cancel_when_set(cancel_event: asyncio.Event, run: Run) -> None:
-    await cancel_event.wait()
-    run.cancel()

@@ -28,6 +28,7 @@ must not mutate them.
 
 from __future__ import annotations
 
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -112,7 +113,8 @@ class RunContext:
         self.inputs = inputs
         self.sys = sys
         self._text_sink = text_sink
-        self._host = host
+        # Weak: the run holds its context; a strong reference back would make a cycle.
+        self._host = weakref.ref(host) if host is not None else None
         self.conversation = conversation or ConversationState(())
         """The run's conversation variables (``variable_assigner`` writes through it)."""
 
@@ -122,12 +124,13 @@ class RunContext:
         """Run ``container``'s compiled body once, its scope values being ``values``; returns
         the body run's `WorkflowRunResult` (recorded under the container, scope
         ``iteration``)."""
-        if self._host is None:
+        host = self._host() if self._host is not None else None
+        if host is None:
             raise NodeExecutionError(
                 f"node {container.node_id!r} runs a sub-graph, which needs a running workflow",
                 node_id=container.node_id,
             )
-        return await self._host.run_body(container, values, iteration)
+        return await host.run_body(container, values, iteration)
 
     @property
     def owner_id(self) -> str:

@@ -9,6 +9,7 @@ for node in result.ordered_nodes():
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -99,8 +100,9 @@ class NodeRunResult:
     """True when the node failed and its default outputs stand in (``default_value``)."""
     scope: tuple[tuple[str, int], ...] = ()
     """Inside a container's body: which run of it (``(("each", 2),)``); empty at top level."""
-    children: list[NodeRunResult] = field(default_factory=list)
-    """A container's body runs: every node of every item/round, in order."""
+    children: tuple[NodeRunResult, ...] = ()
+    """A container's body runs: every node of every item/round, in order. (A tuple default:
+    a record is made per node of every run, and a list factory would cost each one.)"""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,7 +171,7 @@ class WorkflowRunResult:
         }
 
 
-def _flatten(nodes: list[NodeRunResult]) -> list[NodeRunResult]:
+def _flatten(nodes: Sequence[NodeRunResult]) -> list[NodeRunResult]:
     flat: list[NodeRunResult] = []
     for node in nodes:
         flat.append(node)

@@ -62,8 +62,10 @@ class RunState:
         self.conversation = conversation or ConversationState(())
         self.pool.link(CONVERSATION_NODE_ID, self.conversation.values)
         # A container's body runs as a run of its own inside this one (see subgraph.py): it
-        # counts steps and keeps the deadline of the outermost run, its `root`.
-        self.root: RunState = parent.root if parent is not None else self
+        # counts steps and keeps the deadline of the outermost run, its `root` (None: this is
+        # the outermost run; never `self`, which would make every run a reference cycle that
+        # only the cyclic GC frees).
+        self.root: RunState | None = None if parent is None else (parent.root or parent)
         self.scope = scope
         self.body_results: dict[str, list[NodeRunResult]] = {}
         self.t0 = 0
@@ -183,8 +185,9 @@ class RunState:
             self._decide(target, taken, True, ready)
         for target in pn.selector_dependents:
             self._decide(target, True, self.plan.nodes[target].gated_by_selectors, ready)
-        for target in pn.order_dependents:
-            self._decide(target, False, False, ready)
+        if pn.order_dependents:  # rare (answer nodes): skip the loop set-up otherwise
+            for target in pn.order_dependents:
+                self._decide(target, False, False, ready)
         self._terminal()
 
     def _fail(self, pn: PlanNode, record: NodeRunResult, exc: Exception, ready: list[int]) -> None:
@@ -223,8 +226,9 @@ class RunState:
             self._decide(target, taken, True, ready)
         for target in pn.selector_dependents:
             self._decide(target, False, self.plan.nodes[target].gated_by_selectors, ready)
-        for target in pn.order_dependents:
-            self._decide(target, False, False, ready)
+        if pn.order_dependents:  # rare (answer nodes): skip the loop set-up otherwise
+            for target in pn.order_dependents:
+                self._decide(target, False, False, ready)
         self._terminal()
 
     def _finish_cancelled(self, pn: PlanNode, record: NodeRunResult) -> None:
@@ -268,8 +272,9 @@ class RunState:
             self._decide(target, False, True, ready)
         for target in pn.selector_dependents:
             self._decide(target, False, self.plan.nodes[target].gated_by_selectors, ready)
-        for target in pn.order_dependents:
-            self._decide(target, False, False, ready)
+        if pn.order_dependents:  # rare (answer nodes): skip the loop set-up otherwise
+            for target in pn.order_dependents:
+                self._decide(target, False, False, ready)
         self._terminal()
 
     def _terminal(self) -> None:

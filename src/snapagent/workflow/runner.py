@@ -87,7 +87,7 @@ class Run(RunState):
         self.main_task = asyncio.current_task()
         if self.sink is not None:
             self.sink(ev.RunStarted(self.run_id, self.inputs, t0))
-        if self.root is not self:
+        if self.root is not None:
             self.deadline = self.root.deadline  # a body run ends when its outer run must
         elif self.limits.max_duration_s is not None:
             self.deadline = self.loop.time() + self.limits.max_duration_s
@@ -131,7 +131,7 @@ class Run(RunState):
             outputs = self.pool.outputs_of(ref)
             if outputs is not None:
                 links[ref] = outputs
-        root_sink = self.root.sink
+        root_sink = (self.root or self).sink
         body = Run(
             plan,
             self.ctx.services,
@@ -314,7 +314,7 @@ class Run(RunState):
                 await asyncio.sleep(delay)
 
     def _count_step(self, pn: PlanNode) -> None:
-        root = self.root
+        root = self.root or self
         root.steps += 1
         limit = self.limits.max_steps
         if limit is not None and root.steps > limit:
@@ -328,17 +328,18 @@ class Run(RunState):
         nodes: dict[str, NodeRunResult] = {}
         outputs: dict[str, Any] = {}
         usage = NO_USAGE
+        scope, body_results = self.scope, self.body_results
         for pn, record in zip(self.plan.nodes, self.results, strict=True):
             if record is None:
                 reason = "the run stopped before this node was reached"
                 record = NodeRunResult(
                     pn.node_id, pn.node_type, NodeStatus.SKIPPED, skip_reason=reason
                 )
-            if self.scope:
-                record.scope = self.scope
-            body_runs = self.body_results.get(pn.node_id)
-            if body_runs:  # parallel items finish in any order; the record reads in item order
-                record.children = sorted(body_runs, key=_body_order)
+            if scope:
+                record.scope = scope
+            if body_results and pn.node_id in body_results:
+                # Parallel items finish in any order; the record reads in item order.
+                record.children = tuple(sorted(body_results[pn.node_id], key=_body_order))
             nodes[pn.node_id] = record
             if record.usage.input_tokens or record.usage.output_tokens:
                 usage = usage + record.usage

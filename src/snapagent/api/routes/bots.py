@@ -17,6 +17,7 @@ from snapagent.api.schemas.bots import (
 )
 from snapagent.api.schemas.common import problem_responses
 from snapagent.db.models.bots import Bot
+from snapagent.errors import InputValidationError
 
 router = APIRouter(
     route_class=OffLoopJsonRoute,
@@ -90,6 +91,17 @@ async def put_legacy_workflow(
     bot_id: str,
     user: CurrentUser,
     bots: Bots,
-    workflow: Annotated[dict[str, Any], Body(description="A V1 graph: nodes and edges, no ports.")],
+    workflow: Annotated[
+        dict[str, Any],
+        Body(
+            description="A V1 graph (nodes and edges, no ports), bare or as GET returns it: "
+            '`{"workflow": {...}}`.'
+        ),
+    ],
 ) -> LegacyWorkflowPublic:
+    if workflow.keys() == {"workflow"}:  # what GET answered, sent back as it is
+        inner = workflow["workflow"]
+        if not isinstance(inner, dict):
+            raise InputValidationError("workflow must be a V1 graph object", field="workflow")
+        workflow = inner
     return LegacyWorkflowPublic(workflow=await bots.set_legacy_workflow(user, bot_id, workflow))

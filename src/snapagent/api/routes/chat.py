@@ -3,37 +3,32 @@
 Streaming is chosen by ``"stream": true`` or ``Accept: text/event-stream``. Events, in order:
 ``session`` (ids), ``node_started`` / ``node_finished`` / ``node_retrying``, ``text`` (chunks of
 the answer as the model produces them), ``sources``, and ``message`` (the same body the JSON
-answer has) - or ``error`` (``status``, ``detail``, ``run_id``) instead. ``ping`` events keep
-the connection alive while nothing else happens.
+answer has) - or ``error`` instead: the problem a JSON answer would have been (``type`` URN,
+``title``, ``status``, ``detail``, from the one table in `snapagent.api.errors`) and the
+``run_id``. ``ping`` events keep the connection alive while nothing else happens.
 
-The app's `ChatService` is built on first use from the app state; tests and benches replace
-its model provider or retriever with :func:`configure_chat` before the first request.
+The app's `ChatService` is built once by ``create_app`` (tests and benches pass their chat
+model provider or retriever there).
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, Field, field_validator
 
 from snapagent.api.deps import AppStateDep, CurrentUser, DbSession
+from snapagent.api.errors import error_event
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import RequestModel, problem_responses
-from snapagent.api.sse import EventStreamResponse, with_pings
-from snapagent.api.state import AppState
-from snapagent.knowledge.file_reader import IsolatedDocumentReader
+from snapagent.api.sse import EventStreamResponse, SSEMessage, with_pings
 from snapagent.nodes.settings import get_node_settings
-from snapagent.observability.runs import observe_chat_models
-from snapagent.services.chat import ChatService, ChatSettings
-from snapagent.services.executions import ExecutionSettings
-from snapagent.services.run_recorder import RunRecorder
-from snapagent.services.runtime import BotRuntime
-from snapagent.workflow.services import ChatModelProvider, Retriever
+from snapagent.services.chat import ChatError, ChatEvent, ChatService
 
-__all__ = ["ChatAnswerPublic", "ChatRequestBody", "configure_chat", "router"]
-
-CHAT_SERVICE = "chat.service"
+__all__ = ["ChatAnswerPublic", "ChatRequestBody", "router"]
 
 router = APIRouter(route_class=OffLoopJsonRoute, prefix="/api/v1", tags=["chat"])
 
@@ -98,48 +93,8 @@ class ChatAnswerPublic(BaseModel):
     usage: dict[str, int]
 
 
-def _default_retriever(state: AppState) -> Retriever:
-    # The app's knowledge service: its retriever's index caches follow ingestion.
-    retriever: Retriever = state.knowledge.retriever
-    return retriever
-
-
-def _document_reader() -> IsolatedDocumentReader:
-    # Its worker process starts only when a workflow first reads a file.
-    settings = get_node_settings()
-    return IsolatedDocumentReader.create(
-        max_chars=settings.document_max_chars, timeout_s=settings.document_timeout_s
-    )
-
-
-def configure_chat(
-    state: AppState,
-    *,
-    chat_models: ChatModelProvider | None = None,
-    retriever: Retriever | None = None,
-    settings: ChatSettings | None = None,
-    execution_settings: ExecutionSettings | None = None,
-) -> ChatService:
-    """Build (or rebuild) the app's chat service; unset parts use the embedded defaults."""
-    runtime = BotRuntime(
-        chat_models=observe_chat_models(chat_models or state.chat_models),
-        retriever=retriever or _default_retriever(state),
-        registry=state.node_registry,
-        documents=_document_reader(),
-    )
-    recorder = RunRecorder(state.database.sessionmaker, execution_settings)
-    service = ChatService(state.database, runtime, recorder, settings)
-    state.extras[CHAT_SERVICE] = service
-    return service
-
-
 async def get_chat_service(state: AppStateDep) -> ChatService:
-    # async on purpose: FastAPI runs sync dependencies in a thread pool (a hop per request,
-    # and two first requests could each build a service); on the loop, check-and-set is atomic.
-    service = state.extras.get(CHAT_SERVICE)
-    if not isinstance(service, ChatService):
-        service = configure_chat(state)
-    return service
+    return state.chat
 
 
 Chat = Annotated[ChatService, Depends(get_chat_service)]
@@ -171,7 +126,19 @@ async def chat(
     # Release the request's connection before the (possibly long) run.
     await session.close()
     if body.stream or "text/event-stream" in (accept or ""):
-        events = with_pings(service.stream(turn), service.settings.ping_interval_s)
+        events = with_pings(_sse(service.stream(turn)), service.settings.ping_interval_s)
         return EventStreamResponse(events)
     answer = await service.answer(turn)
     return answer.to_dict()
+
+
+async def _sse(
+    events: AsyncGenerator[ChatEvent | ChatError, None],
+) -> AsyncIterator[SSEMessage]:
+    """The chat's events as SSE messages; a failure becomes its problem (see the module doc)."""
+    async with aclosing(events):  # closing this closes the chat's stream (and stops its run)
+        async for item in events:
+            if isinstance(item, ChatError):
+                yield ("error", error_event(item.error, item.run_id))
+            else:
+                yield item

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Response
 from snapagent.api.deps import AppStateDep
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.errors import NotFoundError
-from snapagent.observability.install import OBSERVABILITY, Observability
 from snapagent.observability.metrics import CONTENT_TYPE_LATEST
 
 __all__ = ["router"]
@@ -29,7 +28,7 @@ router = APIRouter(route_class=OffLoopJsonRoute, tags=["health"])
     include_in_schema=False,
 )
 async def metrics(state: AppStateDep) -> Response:
-    bundle = state.extras.get(OBSERVABILITY)
-    if not isinstance(bundle, Observability) or not bundle.settings.metrics_enabled:
+    bundle = state.observability
+    if not bundle.settings.metrics_enabled:
         raise NotFoundError("metrics are disabled (SNAPAGENT_METRICS_ENABLED=false)")
     return Response(bundle.metrics.render(), media_type=CONTENT_TYPE_LATEST)
