@@ -64,6 +64,7 @@ from snapagent.ratelimit.middleware import RateLimitMiddleware
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.accounts import Credentials
+from snapagent.services.bot_calls import PublishedBotRunner
 from snapagent.services.chat import ChatService, ChatSettings
 from snapagent.services.executions import ExecutionSettings
 from snapagent.services.graph_resources import GraphResources
@@ -212,12 +213,13 @@ def create_app(
             max_chars=node_settings.document_max_chars, timeout_s=node_settings.document_timeout_s
         ),
     )
+    recorder = RunRecorder(db.sessionmaker, execution_settings)
     chat_service = ChatService(
-        db,
-        runtime,
-        RunRecorder(db.sessionmaker, execution_settings),
-        chat_settings,
-        observers=[reporting.telemetry.for_run],
+        db, runtime, recorder, chat_settings, observers=[reporting.telemetry.for_run]
+    )
+    # The agent's workflow tools: other published bots of the same owner, as nested runs.
+    runtime.bind_bots(
+        PublishedBotRunner(db, runtime, recorder, observers=[reporting.telemetry.for_run])
     )
     state = AppState(
         settings=settings,

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from snapagent.errors import SnapAgentError
 from snapagent.netguard import check_url
 from snapagent.nodes.agent_tools.schemas import check_parameters, check_tool_name
+from snapagent.nodes.http_request import HEADER_NAME
 from snapagent.workflow.services import RetrievalMode
 
 __all__ = [
@@ -36,7 +37,6 @@ __all__ = [
     "placeholders",
 ]
 
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]{0,63})\}")
 
 ToolName = Annotated[
@@ -68,7 +68,7 @@ def placeholders(url: str) -> list[str]:
 
 def _check_headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
-        if not _HEADER_NAME.match(name):
+        if not HEADER_NAME.match(name):
             raise ValueError(f"{name[:80]!r} is not a valid header name")
         if len(value) > 8192:
             raise ValueError(f"header {name!r} is longer than 8192 characters")
