@@ -12,6 +12,9 @@ Streamable HTTP on 127.0.0.1, for tests, benchmarks and the runnable examples.
 The demo tools (`demo_server`): ``add(a, b)``, ``lookup_order(order_id)``, ``echo(text)``,
 ``fail(message)`` (raises: an error result), ``slow(seconds)`` (sleeps, then answers) and
 ``big(size)`` (a text of ``size`` characters).
+
+Also a command, for the examples and benchmarks (prints the URL, serves until stdin closes or
+Ctrl-C): ``python -m snapagent.testing.mcp_server --port 9100 [--json]``.
 """
 
 from __future__ import annotations
@@ -163,3 +166,22 @@ class LocalMcpServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m snapagent.testing.mcp_server")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
+    parser.add_argument("--json", action="store_true", help="answer in JSON, not SSE streams")
+    args = parser.parse_args(argv)
+    with LocalMcpServer(json_response=args.json, port=args.port) as server:
+        print(server.url, flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            sys.stdin.read()  # until the parent closes our stdin, or Ctrl-D / Ctrl-C
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
@@ -44,8 +44,16 @@ Answer = Reply | ErrorReply | MalformedReply
 class FakeProviderServer:
     """Base class: the script queue, the request log, start/stop, disconnect tracking."""
 
-    def __init__(self, *, default_reply: ScriptedReply | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        default_reply: ScriptedReply | None = None,
+        responder: Callable[[RecordedRequest], ScriptedReply] | None = None,
+    ) -> None:
         self.default_reply: ScriptedReply = default_reply or Reply()
+        # Answers from the request itself when nothing is queued (a tool loop in a process
+        # of its own, which nobody can enqueue to); default_reply otherwise.
+        self.responder = responder
         self.requests: list[RecordedRequest] = []
         self.streams_started = 0
         self.streams_completed = 0
@@ -75,7 +83,12 @@ class FakeProviderServer:
         with self._lock:
             self.requests.append(recorded)
             self.request_received.set()
-            reply = self._replies.popleft() if self._replies else self.default_reply
+            if self._replies:
+                reply = self._replies.popleft()
+            elif self.responder is not None:
+                reply = self.responder(recorded)
+            else:
+                reply = self.default_reply
         if isinstance(reply, HangReply):
             # Waiting on a thread event (not a sleeping task) lets stop() end the hang without
             # a cancelled handler, which uvicorn would report as an application error.
