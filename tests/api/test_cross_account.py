@@ -464,3 +464,37 @@ async def test_a_model_unusable_at_chat_time_is_a_clear_problem_not_a_500(
     (frame,) = [f for f in streamed.text.split("\n\n") if f.startswith("event: error")]
     error = json.loads(frame.split("data: ", 1)[1])
     assert error["status"] == status
+
+
+def iteration_graph(kb_id: str) -> dict[str, Any]:
+    """start -> iteration (its body: a knowledge node naming ``kb_id``) -> end."""
+    body = rag_graph([kb_id]).to_json()
+    body["nodes"] = [n for n in body["nodes"] if n["type"] == "knowledge"]
+    body["nodes"][0]["inputs"] = {"query": {"selector": ["each", "item"]}}
+    body["edges"] = []
+    return {
+        "nodes": [
+            {"id": "start", "type": "start", "config": {}},
+            {
+                "id": "each",
+                "type": "iteration",
+                "config": {"graph": body, "outputs": {"found": ["kb", "documents"]}},
+                "inputs": {"items": {"selector": ["start", "query"]}},
+            },
+            {"id": "end", "type": "end", "config": {"outputs": ["answer"]}},
+        ],
+        "edges": [
+            {"source": "each", "source_port": "found", "target": "end", "target_port": "answer"}
+        ],
+    }
+
+
+async def test_a_knowledge_node_inside_an_iteration_body_is_checked_too(
+    client: httpx.AsyncClient, alice: ApiUser, mallory: ApiUser, alices_kb: str
+) -> None:
+    bot_id, draft = await new_bot(client, mallory)
+    graph = iteration_graph(alices_kb)
+    saved = assert_problem(await save(client, mallory, bot_id, draft, graph), 422)
+    assert [p["path"] for p in saved["problems"]] == [
+        "nodes[1].config.graph.nodes[0].config.knowledge_base_ids[0]"
+    ]

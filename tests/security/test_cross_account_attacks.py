@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from api.test_cross_account import v1_knowledge_graph
+from api.test_cross_account import iteration_graph, v1_knowledge_graph
 from snapagent.legacy.samples import rag_workflow
 
 from .attack import AttackServer, HealthProbe, attack_server, register
@@ -238,6 +238,10 @@ async def test_naming_alices_knowledge_base_anywhere_in_a_graph_is_refused(scene
         (rag_graph([scene.alices_kb]), "nodes[1].config.knowledge_base_ids[0]"),
         (hidden, "nodes[1].config.knowledge_base_ids[2]"),
         (template_with_kb, "nodes[1].config.knowledge_base_id"),
+        (
+            iteration_graph(scene.alices_kb),
+            "nodes[1].config.graph.nodes[0].config.knowledge_base_ids[0]",
+        ),
     ]:
         body = await attack(scene, lambda graph=graph: refused_everywhere(scene, graph))
         found = [p for p in body["problems"] if p["code"] == "unknown_knowledge_base"]

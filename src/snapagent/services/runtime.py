@@ -98,10 +98,11 @@ class BotRuntime:
             registry = default_registry()
         self.registry = registry.freeze()
         self.legacy_registry = legacy_registry(self.registry)
-        self.retriever = retriever
+        # Only `start` hands the retriever out, wrapped for one owner: the shared services
+        # carry none, so no executor of this runtime can retrieve unscoped.
+        self._retriever = retriever
         self.services = ServiceContainer(
             chat_models=chat_models,
-            retriever=retriever,
             clock=clock or SystemClock(),
             settings=dict(settings or {}),
         )
@@ -166,7 +167,7 @@ class BotRuntime:
         """A run of ``compiled`` for a bot of ``owner_id``: its retrieval sees only that
         account's knowledge bases (``sys.owner_id`` is set to it as well). ``conversation``:
         the session's stored conversation variables."""
-        scoped = self.services.replace(retriever=OwnerScopedRetriever(self.retriever, owner_id))
+        scoped = self.services.replace(retriever=OwnerScopedRetriever(self._retriever, owner_id))
         return self._compiler.start(
             compiled.plan,
             inputs,
