@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from snapagent.errors import NodeExecutionError, NodeTimeoutError, NotFoundError, ProviderError
+from snapagent.llm.errors import ProviderTimeoutError
 from snapagent.nodes import default_registry
 from snapagent.nodes.settings import get_node_settings
 from snapagent.testing import InMemoryRetriever, ScriptedChatModel, ScriptedChatModels
@@ -227,6 +228,15 @@ async def test_the_whole_loop_has_a_deadline(
     with pytest.raises(NodeTimeoutError, match=r"within 0.3 s \(1 tool call\(s\) made"):
         await run_agent(agent_services, config)
     assert time.monotonic() - started < 3
+
+
+async def test_a_provider_timeout_stays_a_provider_error(
+    agent_services: ServiceContainer, model: ScriptedChatModel
+) -> None:
+    model.enqueue_error(ProviderTimeoutError("no answer", provider="scripted", model="m"))
+
+    with pytest.raises(ProviderTimeoutError, match="no answer"):  # not the loop's deadline
+        await run_agent(agent_services, {"timeout_s": 60})
 
 
 async def test_the_calls_of_one_turn_run_at_once_unless_asked_not_to(

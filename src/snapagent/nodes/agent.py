@@ -230,17 +230,19 @@ class AgentNodeV2(BaseNodeV2[AgentNodeData]):
         )
 
     def _limits(self, settings: NodeSettings) -> ToolboxLimits:
+        """The node's own limits, never past the operator's (each setting is the default and
+        the ceiling)."""
         config = self.config
+        timeout = settings.agent_tool_timeout_s
         result_chars = settings.agent_max_tool_result_chars
         return ToolboxLimits(
-            timeout_s=min(config.tool_timeout_s or settings.agent_tool_timeout_s,
-                          settings.agent_tool_timeout_s),
+            timeout_s=min(config.tool_timeout_s or timeout, timeout),
             result_chars=min(config.max_tool_result_chars or result_chars, result_chars),
             max_tools=settings.agent_max_tools,
             max_calls=settings.agent_max_tool_calls,
             parallel=settings.agent_max_parallel_tools if config.parallel_tools else 1,
             max_bot_depth=settings.agent_max_bot_depth,
-        )  # fmt: skip
+        )
 
     def _error(self, message: str) -> NodeExecutionError:
         return NodeExecutionError(f"agent {self.node_id!r}: {message}", node_id=self.node_id)
@@ -264,10 +266,13 @@ class AgentNodeV2(BaseNodeV2[AgentNodeData]):
         )
         budget = min(self.config.timeout_s or settings.agent_timeout_s, settings.agent_timeout_s)
         transcript = _Transcript()
+        deadline = asyncio.timeout(budget)
         try:
-            async with asyncio.timeout(budget), Toolbox.open(self.config.tools, env, limits) as box:
+            async with deadline, Toolbox.open(self.config.tools, env, limits) as box:
                 finish = await self._loop(model, box, messages, system or None, ctx, transcript)
         except TimeoutError:
+            if not deadline.expired():  # a provider's own timeout: its error says more
+                raise
             raise NodeTimeoutError(
                 f"agent {self.node_id!r}: no answer within {budget:g} s ({transcript.summary()})",
                 node_id=self.node_id,

@@ -179,7 +179,7 @@ class McpConnection:
         except asyncio.CancelledError:
             self._fail("the connection was closed")
             raise
-        except BaseException as exc:  # the SDK's task group: a refused or broken connection
+        except (Exception, BaseExceptionGroup) as exc:  # the SDK's task group: refused, broken
             self._fail(_describe_failure(exc))
         else:
             self._fail("the connection was closed")
