@@ -16,7 +16,7 @@ from snapagent.netguard import get_http_settings
 from snapagent.testing.mcp_server import LocalMcpServer
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-EXAMPLE_URL = "http://127.0.0.1:9100/mcp"
+EXAMPLE_URL = "http://localhost:9100/mcp"
 
 
 @pytest.fixture
