@@ -54,6 +54,7 @@ from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
 from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.llm.lazy import DeferredChatModelRegistry
+from snapagent.nodes.agent_tools.toolbox import load_mcp
 from snapagent.nodes.settings import get_node_settings
 from snapagent.observability.install import install_observability
 from snapagent.observability.middleware import REQUEST_ID_HEADER
@@ -156,6 +157,7 @@ def create_app(
             await ensure_database_ready(db)
             if isinstance(chat_models, DeferredChatModelRegistry):
                 await chat_models.warm_up()  # the provider SDKs, imported off the event loop
+            await load_mcp()  # the agent's MCP tools: the SDK, imported before serving
             if owns_knowledge:
                 state.knowledge.start()
                 stack.push_async_callback(state.knowledge.close)

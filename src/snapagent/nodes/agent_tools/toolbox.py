@@ -44,7 +44,7 @@ from snapagent.workflow.services import ToolCall, ToolSpec
 if TYPE_CHECKING:  # the MCP SDK (it imports starlette) loads only when a graph uses MCP
     from snapagent.nodes.agent_tools.mcp import McpConnection, McpToolInfo
 
-__all__ = ["ToolCallRecord", "Toolbox", "ToolboxLimits", "cut"]
+__all__ = ["ToolCallRecord", "Toolbox", "ToolboxLimits", "cut", "load_mcp"]
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,10 @@ class ToolCallRecord:
         }
 
 
-async def _load_mcp() -> None:
-    """Import the MCP SDK on a thread the first time: it takes a second or more, which no
-    event loop serving other requests should wait for."""
+async def load_mcp() -> None:
+    """Import the MCP SDK on a thread, once: it takes a second or more. A server calls this
+    before it serves (`create_app`): even on a thread, building the SDK's models holds the
+    interpreter long enough to delay every other request."""
     if "snapagent.nodes.agent_tools.mcp" not in sys.modules:
         await asyncio.to_thread(importlib.import_module, "snapagent.nodes.agent_tools.mcp")
 
@@ -130,7 +131,7 @@ class Toolbox:
         server that cannot be reached, a name used twice or too many tools fail the node."""
         connections: list[tuple[McpToolConfig, McpConnection]] = []
         if any(isinstance(config, McpToolConfig) for config in configs):
-            await _load_mcp()
+            await load_mcp()
         try:
             pending: list[tuple[int, AgentTool | None]] = []
             for position, config in enumerate(configs):
