@@ -1,4 +1,5 @@
-"""Settings of the HTTP server: token signing, password hashing cost, CORS, where to listen.
+"""Settings of the HTTP server: accounts (registration, password hashing and its bounds, login
+throttling, token signing), CORS, where to listen.
 
 The upload limit is the knowledge settings' ``max_upload_bytes``
 (``SNAPAGENT_KNOWLEDGE_MAX_UPLOAD_BYTES``): one limit, enforced by the HTTP layer while the body
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +55,60 @@ class ServerSettings(BaseSettings):
     argon2_time_cost: int = Field(default=3, ge=1)
     argon2_memory_kib: int = Field(default=65536, ge=8)
     argon2_parallelism: int = Field(default=4, ge=1)
+    # Each argon2 hash holds argon2_memory_kib (64 MiB) while it runs: at most this many run at
+    # once per process, a few more wait briefly, the rest get 429 at once - never more memory.
+    password_hash_concurrency: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Password hashes (login, registration, password change) computed at once "
+        "per server process; each holds SNAPAGENT_ARGON2_MEMORY_KIB while it runs.",
+    )
+    password_hash_queue: int = Field(
+        default=16,
+        ge=0,
+        le=10_000,
+        description="Password checks that may wait for a free slot; more get 429 at once.",
+    )
+    password_hash_wait_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        description="How long a password check waits for a slot before it gets 429.",
+    )
+    registration: Literal["open", "closed"] = Field(
+        default="open",
+        description="open: anyone may register. closed: only an existing account (register "
+        "with its Authorization header) or an operator (`snapagent users create`).",
+    )
+    login_failures_per_account: int = Field(
+        default=10,
+        ge=0,
+        description="Failed logins per account (email) per window before 429; 0: no limit.",
+    )
+    login_failures_per_client: int = Field(
+        default=50,
+        ge=0,
+        description="Failed logins per client address per window before 429; 0: no limit.",
+    )
+    login_failure_window_s: int = Field(
+        default=900, ge=1, le=86_400, description="The window failed logins are counted in."
+    )
+    registrations_per_client: int = Field(
+        default=20,
+        ge=0,
+        description="Registration attempts per client address per window; 0: no limit.",
+    )
+    registration_window_s: int = Field(
+        default=3600, ge=1, le=86_400, description="The window registrations are counted in."
+    )
+    forwarded_allow_ips: str | None = Field(
+        default=None,
+        description="Peers trusted to report the client's address in X-Forwarded-For (the load "
+        "balancer's addresses, comma-separated, or * when only it can reach the server). The "
+        "per-client login and registration limits count that address. Unset: uvicorn's default "
+        "(127.0.0.1, or the FORWARDED_ALLOW_IPS variable).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

@@ -5,7 +5,10 @@
 - ``app``: ``create_app`` on ``migrated_db`` (parametrized sqlite/postgres by the root conftest),
   chatting with the real providers (``offline``) - or, in a test that takes ``chat_model``, with
   that scripted model (`scripted_models`); ``chat_settings`` are its chat limits.
-- ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s).
+- ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s);
+  ``client_of(app, address)`` makes more (another app, another client address).
+- ``replica``: a second app on the same database (what a second server process is);
+  ``make_app(**server_settings)`` builds more, with other server settings.
 - ``alice`` / ``bob``: registered users (:class:`ApiUser`: ``id``, ``email``, ``token``,
   ``headers``). Use them for the cross-owner checks: bob asking for alice's thing gets a 404.
 - ``register_user(client, email)``: make more users; ``create_knowledge_base(client, user, name)``.
@@ -14,7 +17,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -132,31 +136,54 @@ def scripted_models(request: pytest.FixtureRequest) -> ChatModelProvider | None:
 
 
 @pytest.fixture
-def app(
+def make_app(
     request: pytest.FixtureRequest,
     migrated_db: Database,
     server_settings: ServerSettings,
     core_settings: CoreSettings,
     api_knowledge: KnowledgeService,
     chat_settings: ChatSettings,
-) -> FastAPI:
-    return create_app(
-        server_settings,
-        migrated_db,
-        core_settings=core_settings,
-        knowledge=api_knowledge,
-        chat_models=scripted_models(request),
-        chat_settings=chat_settings,
-    )
+) -> Callable[..., FastAPI]:
+    """``make_app(**server_setting_overrides)``: another app on the test database."""
+
+    def make(**overrides: Any) -> FastAPI:
+        return create_app(
+            server_settings.model_copy(update=overrides),
+            migrated_db,
+            core_settings=core_settings,
+            knowledge=api_knowledge,
+            chat_models=scripted_models(request),
+            chat_settings=chat_settings,
+        )
+
+    return make
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+def app(make_app: Callable[..., FastAPI]) -> FastAPI:
+    return make_app()
+
+
+@pytest.fixture
+def replica(make_app: Callable[..., FastAPI]) -> FastAPI:
+    """A second app on the same database: what a second server process is."""
+    return make_app()
+
+
+@asynccontextmanager
+async def client_of(app: FastAPI, address: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
+    """A client of ``app`` (its lifespan running) whose requests come from ``address``."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False, client=(address, 123))
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
     ):
+        yield http
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with client_of(app) as http:
         yield http
 
 

@@ -16,6 +16,8 @@ from .conftest import PASSWORD, ApiUser, assert_problem
 
 PROTECTED = [
     ("GET", "/api/v1/auth/me"),
+    ("POST", "/api/v1/auth/password"),
+    ("POST", "/api/v1/auth/logout-everywhere"),
     ("GET", "/api/v1/api-keys"),
     ("POST", "/api/v1/api-keys"),
     ("DELETE", "/api/v1/api-keys/abc"),
@@ -166,6 +168,7 @@ PUBLIC = {
     ("GET", "/health/ready"),
     ("POST", "/api/v1/auth/register"),
     ("POST", "/api/v1/auth/login"),
+    ("GET", "/api/v1/auth/config"),  # what a sign-in page reads: registration open or closed
 }
 
 

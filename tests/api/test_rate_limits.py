@@ -12,8 +12,8 @@ from sqlalchemy import func, select, text
 
 from snapagent.api.app import create_app
 from snapagent.db.models.rate_limits import RateLimitCounter
+from snapagent.db.rate_limiter import DatabaseRateLimiter
 from snapagent.db.session import Database
-from snapagent.ratelimit.limiter import DatabaseRateLimiter
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.knowledge import KnowledgeService
@@ -160,8 +160,25 @@ async def test_counter_windows_retry_after_and_sweep(migrated_db: Database) -> N
     async with migrated_db.session() as session:
         keys = set(await session.scalars(select(RateLimitCounter.key)))
         count = await session.scalar(select(func.count()).select_from(RateLimitCounter))
-    assert keys == {"chat:user:c"}
+    assert keys == {"60s:chat:user:c"}  # stored under the limiter's window length
     assert count == 1
+
+
+async def test_limiters_of_other_windows_share_the_table_and_sweep_only_their_own(
+    migrated_db: Database,
+) -> None:
+    now = [2_000_000.0]
+    minute = DatabaseRateLimiter(migrated_db, window_seconds=60, clock=lambda: now[0])
+    quarter = DatabaseRateLimiter(migrated_db, window_seconds=900, clock=lambda: now[0])
+    assert (await quarter.hit("login:a", limit=2)).hits == 1
+    assert (await minute.hit("login:a", limit=2)).hits == 1  # the same key, another count
+    now[0] += 300  # several minutes: the minute limiter sweeps, the quarter's row lives on
+    await minute.hit("chat:x", limit=2)
+    assert (await quarter.hit("login:a", limit=2)).hits == 2
+    await quarter.forgive("login:a")
+    await quarter.forgive("login:a")
+    await quarter.forgive("login:a")  # never below zero
+    assert (await quarter.hit("login:a", limit=2)).hits == 1
 
 
 async def test_postgres_counters_skip_the_wal(migrated_db: Database) -> None:

@@ -1,7 +1,7 @@
 """Property-based run over the OpenAPI schema: no generated request may cause a 5xx.
 
 The app runs on uvicorn over loopback (its own event loop in a thread) with a seeded user, a
-knowledge base and a bot; generated requests carry that user's token and, except for DELETEs,
+knowledge base and a bot; generated requests carry that user's API key and, except for DELETEs,
 point at those real resources so they get past the 404s into the validation paths. Examples are
 bounded per operation to keep the run short.
 """
@@ -89,7 +89,11 @@ async def _seed(base: str, server: uvicorn.Server) -> LiveApi:
         login = await http.post(
             "/api/v1/auth/login", json={"email": "st@example.com", "password": PASSWORD}
         )
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        token = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        # Generated requests carry an API key: a generated logout-everywhere (or password
+        # change) revokes access tokens, and would leave every later operation at 401.
+        key = await http.post("/api/v1/api-keys", json={"name": "fuzz"}, headers=token)
+        headers = {"Authorization": f"Bearer {key.json()['key']}"}
         kb = (
             await http.post("/api/v1/knowledge-bases", json={"name": "kb"}, headers=headers)
         ).json()

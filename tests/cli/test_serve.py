@@ -81,6 +81,7 @@ def server(tmp_path: Path) -> Iterator[str]:
         # Every line - uvicorn's start-up and shut-down lines too - is one JSON object.
         lines = [json.loads(line) for line in output.splitlines()]
         messages = [line["message"] for line in lines]
+        assert messages.count("Application startup complete.") == 1  # one handler, no echo
         assert "Application shutdown complete." in messages
         assert any(m.startswith("Started server process") for m in messages)
         assert any(m.startswith("SnapAgent API on http://") for m in messages)

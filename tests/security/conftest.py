@@ -9,5 +9,6 @@ from api.conftest import (  # noqa: F401  (fixtures, registered by being importe
     chat_settings,
     client,
     core_settings,
+    make_app,
     server_settings,
 )

@@ -51,6 +51,7 @@ from snapagent.api.routes import (
 )
 from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
+from snapagent.db.rate_limiter import DatabaseRateLimiter
 from snapagent.db.session import Database
 from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.llm.lazy import DeferredChatModelRegistry
@@ -60,10 +61,10 @@ from snapagent.observability.install import install_observability
 from snapagent.observability.middleware import REQUEST_ID_HEADER
 from snapagent.observability.runs import ObservedChatModels
 from snapagent.observability.settings import ObservabilitySettings
-from snapagent.ratelimit.limiter import DatabaseRateLimiter
 from snapagent.ratelimit.middleware import RateLimitMiddleware
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
+from snapagent.services.account_guard import AccountGuard
 from snapagent.services.accounts import Credentials
 from snapagent.services.bot_calls import PublishedBotRunner
 from snapagent.services.chat import ChatService, ChatSettings
@@ -228,6 +229,7 @@ def create_app(
         core_settings=core,
         database=db,
         credentials=credentials,
+        account_guard=AccountGuard(db, settings),
         knowledge=knowledge,
         chat_models=chat_models,
         graph_resources=GraphResources(chat_models),

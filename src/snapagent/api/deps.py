@@ -31,10 +31,12 @@ __all__ = [
     "Accounts",
     "AppStateDep",
     "Bots",
+    "ClientAddress",
     "CurrentUser",
     "DatabaseDep",
     "DbSession",
     "Knowledge",
+    "OptionalUser",
     "WorkflowVersions",
     "get_app_state",
 ]
@@ -72,7 +74,7 @@ _bearer = HTTPBearer(
 
 
 async def get_account_service(session: DbSession, state: AppStateDep) -> AccountService:
-    return AccountService(session, state.credentials)
+    return AccountService(session, state.credentials, state.account_guard)
 
 
 Accounts = Annotated[AccountService, Depends(get_account_service)]
@@ -90,6 +92,28 @@ async def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_optional_user(
+    accounts: Accounts,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User | None:
+    """The caller when it sent credentials (which must then be valid), else None."""
+    if credentials is None or not credentials.credentials:
+        return None
+    return await accounts.authenticate(credentials.credentials)
+
+
+OptionalUser = Annotated[User | None, Depends(get_optional_user)]
+
+
+async def get_client_address(request: Request) -> str | None:
+    """The client's address, as uvicorn reports it (behind a proxy: set FORWARDED_ALLOW_IPS
+    so uvicorn takes it from X-Forwarded-For)."""
+    return request.client.host if request.client else None
+
+
+ClientAddress = Annotated[str | None, Depends(get_client_address)]
 
 
 async def get_bot_service(session: DbSession, state: AppStateDep) -> BotService:

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from snapagent.db.rate_limiter import DatabaseRateLimiter
 from snapagent.db.session import Database
 from snapagent.observability.install import Observability
-from snapagent.ratelimit.limiter import DatabaseRateLimiter
 from snapagent.server_settings import ServerSettings
+from snapagent.services.account_guard import AccountGuard
 from snapagent.services.accounts import Credentials
 from snapagent.services.chat import ChatService
 from snapagent.services.graph_resources import GraphResources
@@ -34,6 +35,8 @@ class AppState:
     core_settings: CoreSettings
     database: Database
     credentials: Credentials
+    account_guard: AccountGuard
+    """Who may register, and the failed-login and registration throttles."""
     knowledge: KnowledgeService
     chat_models: ChatModelProvider
     """The configured providers (not observed): validation checks model ids against it."""

@@ -116,6 +116,7 @@ def run_server(
             port=settings.port,
             log_level=log_level,
             log_config=process_log_config(),
+            forwarded_allow_ips=settings.forwarded_allow_ips,
             timeout_graceful_shutdown=grace,
         )
         return
@@ -128,6 +129,7 @@ def run_server(
         workers=settings.workers,
         log_level=log_level,
         log_config=process_log_config(),
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         timeout_graceful_shutdown=grace,
         # A spawned worker imports the whole CLI before it can answer the supervisor's ping;
         # on a busy 2-core machine that can pass uvicorn's 5 s default and get it killed.

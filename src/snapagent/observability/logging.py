@@ -203,8 +203,10 @@ def process_log_config() -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "handlers": {"snapagent": {"()": f"{__name__}.process_handler"}},
-        "root": {"handlers": ["snapagent"], "level": level},
+        # Keyed by the handler's name: dictConfig names handlers after their key, and
+        # configured_logging recognises the installed handler by it.
+        "handlers": {_HANDLER_NAME: {"()": f"{__name__}.process_handler"}},
+        "root": {"handlers": [_HANDLER_NAME], "level": level},
         "loggers": {name: dict(uvicorn) for name in _UVICORN_LOGGERS},
     }
 

@@ -19,9 +19,9 @@ import logging
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from snapagent.api.errors import problem_response
+from snapagent.db.rate_limiter import DatabaseRateLimiter
 from snapagent.errors import AuthenticationError
 from snapagent.observability.routing import route_template
-from snapagent.ratelimit.limiter import DatabaseRateLimiter
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.services.accounts import API_KEY_PREFIX, Credentials
 

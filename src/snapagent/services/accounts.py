@@ -1,43 +1,54 @@
-"""Accounts and credentials: registration, login, access tokens and API keys.
+"""Accounts and credentials: registration, login, password change, token revocation, API keys.
 
-Passwords are hashed with argon2id (hashing runs in a worker thread: it is deliberately slow
-and would otherwise stall the event loop). Access tokens are HS256 JWTs with an expiry. API
-keys look like ``sa_<8 hex>_<secret>``: the ``sa_<8 hex>`` prefix finds the row, the SHA-256 of
-the whole key proves it. ``authenticate`` accepts either kind of bearer credential.
+Password hashing and token signing live in :mod:`snapagent.services.credentials` (re-exported
+here); the public's limits - open or closed registration, failed-login and registration
+throttles - in :mod:`snapagent.services.account_guard`. API keys look like
+``sa_<12 hex>_<secret>``: the ``sa_<12 hex>`` prefix finds the row, the SHA-256 of the whole key
+proves it. ``authenticate`` accepts either kind of bearer credential; an access token is valid
+only while its token version equals the user's (a password change or "log out everywhere" raises
+the user's), API keys until they are revoked.
 
     credentials = Credentials(secret="s" * 32, token_ttl=timedelta(hours=1))
     accounts = AccountService(session, credentials)
     user = await accounts.register("ada@example.com", "correct horse")
     token = await accounts.login("ada@example.com", "correct horse")
     assert (await accounts.authenticate(token.access_token)).id == user.id
+    await accounts.revoke_tokens(user)          # token is refused from now on, on every replica
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
-import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from snapagent.db.base import utcnow
 from snapagent.db.models.accounts import User
 from snapagent.db.models.api_keys import ApiKey
 from snapagent.errors import AuthenticationError, ConflictError, InputValidationError, NotFoundError
 from snapagent.names import readable_name
-from snapagent.server_settings import ServerSettings, resolve_jwt_secret
+from snapagent.services.account_guard import AccountGuard, LoginAttempt
+from snapagent.services.credentials import AccessToken, Credentials, TokenClaims
+from snapagent.services.password_hashing import HashingBusyError
 
-__all__ = ["API_KEY_PREFIX", "AccessToken", "AccountService", "Credentials", "IssuedApiKey"]
+__all__ = [
+    "API_KEY_PREFIX",
+    "MAX_PASSWORD",
+    "MIN_PASSWORD",
+    "AccessToken",
+    "AccountService",
+    "Credentials",
+    "IssuedApiKey",
+    "TokenClaims",
+]
 
 API_KEY_PREFIX = "sa_"
 _PREFIX_BYTES = 6
@@ -47,13 +58,10 @@ MAX_API_KEY_NAME = 100
 # Writing last_used_at on every request would turn each read into a write; a minute is precise
 # enough for "when was this key last used".
 _LAST_USED_GRANULARITY = timedelta(minutes=1)
-
-
-@dataclass(frozen=True, slots=True)
-class AccessToken:
-    access_token: str
-    expires_at: datetime
-    token_type: str = "bearer"
+_REVOKED = (
+    "access token was revoked (the password changed, or the account logged out everywhere); "
+    "log in again"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,78 +70,6 @@ class IssuedApiKey:
 
     key: ApiKey
     secret: str
-
-
-class Credentials:
-    """Password hashing and token signing, configured once per app.
-
-    >>> c = Credentials(secret="s" * 32, token_ttl=timedelta(minutes=5), time_cost=1,
-    ...                 memory_kib=64, parallelism=1)
-    >>> c.verify_password(c.hash_password("pw-123456"), "pw-123456")
-    True
-    """
-
-    def __init__(
-        self,
-        *,
-        secret: str,
-        token_ttl: timedelta,
-        time_cost: int = 3,
-        memory_kib: int = 65536,
-        parallelism: int = 4,
-    ) -> None:
-        self._secret = secret
-        self.token_ttl = token_ttl
-        self._hasher = PasswordHasher(
-            time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism
-        )
-        # Verified against when the email is unknown, so timing does not reveal accounts.
-        self._dummy_hash = self._hasher.hash(secrets.token_hex(8))
-
-    @classmethod
-    def from_settings(cls, settings: ServerSettings, data_dir: Path) -> Credentials:
-        """The app's credentials: the configured (or stored) secret and hashing cost."""
-        return cls(
-            secret=resolve_jwt_secret(settings, data_dir),
-            token_ttl=timedelta(minutes=settings.token_expiry_minutes),
-            time_cost=settings.argon2_time_cost,
-            memory_kib=settings.argon2_memory_kib,
-            parallelism=settings.argon2_parallelism,
-        )
-
-    def hash_password(self, password: str) -> str:
-        return self._hasher.hash(password)
-
-    def verify_password(self, password_hash: str | None, password: str) -> bool:
-        try:
-            return self._hasher.verify(password_hash or self._dummy_hash, password) and bool(
-                password_hash
-            )
-        except (VerificationError, InvalidHashError):
-            return False
-
-    def issue_token(self, user_id: str) -> AccessToken:
-        now = utcnow()
-        expires = now + self.token_ttl
-        claims = {"sub": user_id, "iat": now, "exp": expires, "typ": "access"}
-        return AccessToken(jwt.encode(claims, self._secret, algorithm="HS256"), expires)
-
-    def read_token(self, token: str) -> str:
-        """The user id inside a valid, unexpired access token."""
-        try:
-            claims = jwt.decode(
-                token,
-                self._secret,
-                algorithms=["HS256"],
-                options={"require": ["exp", "sub", "iat"]},
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise AuthenticationError("access token has expired; log in again") from exc
-        except jwt.PyJWTError as exc:
-            raise AuthenticationError("access token is invalid") from exc
-        if claims.get("typ") != "access" or not isinstance(claims.get("sub"), str):
-            raise AuthenticationError("access token is invalid")
-        return str(claims["sub"])
 
 
 def _hash_key(secret: str) -> str:
@@ -147,22 +83,35 @@ def _normalise_email(email: str) -> str:
     return email
 
 
-class AccountService:
-    """Use cases of users and their credentials; commits its own transactions."""
+def _check_new_password(password: str, field: str = "password") -> None:
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InputValidationError(
+            f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters", field=field
+        )
 
-    def __init__(self, session: AsyncSession, credentials: Credentials) -> None:
+
+class AccountService:
+    """Use cases of users and their credentials; commits its own transactions.
+
+    Without a ``guard`` (the CLI, the demo seed) nothing is throttled and registration is never
+    closed: those callers are the operator.
+    """
+
+    def __init__(
+        self, session: AsyncSession, credentials: Credentials, guard: AccountGuard | None = None
+    ) -> None:
         self.session = session
         self.credentials = credentials
+        self.guard = guard
 
     async def register(self, email: str, password: str) -> User:
+        """Create an account (no policy: see :meth:`sign_up` for the public's way in)."""
         email = _normalise_email(email)
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise InputValidationError(
-                f"password must be {MIN_PASSWORD} to {MAX_PASSWORD} characters", field="password"
-            )
+        _check_new_password(password)
         if await self._find_user(email) is not None:
             raise ConflictError("an account with this email already exists")
-        password_hash = await asyncio.to_thread(self.credentials.hash_password, password)
+        await self.session.commit()  # no connection held while the password hash waits and runs
+        password_hash = await self.credentials.hash(password)
         user = User(email=email, password_hash=password_hash)
         self.session.add(user)
         try:
@@ -172,22 +121,109 @@ class AccountService:
             raise ConflictError("an account with this email already exists") from exc
         return user
 
-    async def login(self, email: str, password: str) -> AccessToken:
-        user = await self._find_user(email.strip().lower())
-        stored = user.password_hash if user is not None else None
-        ok = await asyncio.to_thread(self.credentials.verify_password, stored, password)
+    async def sign_up(
+        self, email: str, password: str, *, client: str | None, creator: User | None
+    ) -> User:
+        """Registration over HTTP: refused when closed (unless ``creator``, an existing
+        account, asks), counted per ``client`` address."""
+        self.credentials.gate.refuse_if_full()
+        if self.guard is not None:
+            await self.guard.registration_attempt(client, creator)
+        return await self.register(email, password)
+
+    async def login(self, email: str, password: str, *, client: str | None = None) -> AccessToken:
+        email = email.strip().lower()
+        self.credentials.gate.refuse_if_full()  # before any database work: floods stay cheap
+        attempt = await self._attempt(email, client)
+        user = await self._find_user(email)
+        await self.session.commit()  # no connection held while the password hash waits and runs
+        ok = await self._verify(attempt, user.password_hash if user else None, password)
         if user is None or not ok:
             raise AuthenticationError("email or password is incorrect")
-        return self.credentials.issue_token(user.id)
+        return self.credentials.issue_token(user.id, user.token_version)
 
     async def authenticate(self, bearer: str) -> User:
         """The user behind an access token or an API key."""
         if bearer.startswith(API_KEY_PREFIX):
             return await self._authenticate_api_key(bearer)
-        user = await self.session.get(User, self.credentials.read_token(bearer))
+        claims = self.credentials.read_claims(bearer)
+        # The row is read anyway; comparing its version is the whole cost of revocation.
+        user = await self.session.get(User, claims.user_id)
         if user is None:
             raise AuthenticationError("access token is invalid")
+        if user.token_version != claims.version:
+            raise AuthenticationError(_REVOKED)
         return user
+
+    async def change_password(
+        self, user: User, current: str, new: str, *, client: str | None = None
+    ) -> AccessToken:
+        """Check ``current`` (a wrong one counts as a failed login), store ``new`` and revoke
+        every access token issued before; returns a fresh token for the caller."""
+        _check_new_password(new, field="new_password")
+        await self.session.commit()  # authentication's read: no connection held while hashing
+        attempt = await self._attempt(user.email, client)
+        if not await self._verify(attempt, user.password_hash, current):
+            raise InputValidationError("current password is incorrect", field="current_password")
+        version = await self._new_token_version(
+            user, password_hash=await self.credentials.hash(new)
+        )
+        return self.credentials.issue_token(user.id, version)
+
+    async def revoke_tokens(self, user: User) -> None:
+        """Log out everywhere: every access token issued so far stops working (API keys do
+        not; revoke those one by one)."""
+        await self._new_token_version(user)
+
+    async def set_password(self, email: str, password: str) -> User:
+        """The operator's reset (CLI): no current password; earlier tokens are revoked."""
+        _check_new_password(password)
+        user = await self.get_user(email)
+        await self._new_token_version(user, password_hash=await self.credentials.hash(password))
+        return user
+
+    async def get_user(self, email: str) -> User:
+        user = await self._find_user(email.strip().lower())
+        if user is None:
+            raise NotFoundError(f"no account with email {email.strip()!r}")
+        return user
+
+    async def list_users(self) -> list[User]:
+        return list(await self.session.scalars(select(User).order_by(User.created_at, User.id)))
+
+    async def _attempt(self, email: str, client: str | None) -> LoginAttempt | None:
+        return None if self.guard is None else await self.guard.login_attempt(email, client)
+
+    async def _verify(
+        self, attempt: LoginAttempt | None, password_hash: str | None, password: str
+    ) -> bool:
+        """Check a password; the attempt counts as failed only if it was checked and wrong."""
+        try:
+            ok = await self.credentials.verify(password_hash, password)
+        except HashingBusyError:
+            if attempt is not None:
+                await attempt.not_checked()
+            raise
+        if ok and attempt is not None:
+            await attempt.succeeded()
+        return ok
+
+    async def _new_token_version(self, user: User, **values: str) -> int:
+        """One atomic ``token_version + 1`` (concurrent revocations never lose one)."""
+        version: int = (
+            await self.session.execute(
+                update(User)
+                .where(User.id == user.id)
+                .values(token_version=User.token_version + 1, **values)
+                .returning(User.token_version)
+                .execution_options(synchronize_session=False)
+            )
+        ).scalar_one()
+        await self.session.commit()
+        set_committed_value(user, "token_version", version)
+        for name, value in values.items():
+            set_committed_value(user, name, value)
+        return version
 
     async def create_api_key(self, user: User, name: str) -> IssuedApiKey:
         name = readable_name(name, max_length=MAX_API_KEY_NAME)

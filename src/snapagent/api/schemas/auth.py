@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -13,7 +14,9 @@ __all__ = [
     "ApiKeyCreated",
     "ApiKeyPublic",
     "ApiKeysPublic",
+    "AuthConfigPublic",
     "LoginRequest",
+    "PasswordChange",
     "RegisterRequest",
     "TokenPublic",
     "UserPublic",
@@ -28,6 +31,23 @@ class RegisterRequest(RequestModel):
 class LoginRequest(RequestModel):
     email: str = Field(min_length=1, max_length=254)
     password: str = Field(min_length=1, max_length=256)
+
+
+class PasswordChange(RequestModel):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
+class AuthConfigPublic(BaseModel):
+    """What a sign-in page needs to know before anyone is signed in."""
+
+    registration: Literal["open", "closed"] = Field(
+        description="open: anyone may register. closed: only an existing account (register "
+        "with its Authorization header) or an operator (`snapagent users create`)."
+    )
+    registration_open: bool = Field(description="registration == 'open', for convenience.")
+    password_min_length: int
+    password_max_length: int
 
 
 class UserPublic(BaseModel):

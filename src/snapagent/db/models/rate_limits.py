@@ -1,7 +1,7 @@
 """Rate-limit counters shared by every server process: one row per caller and limit.
 
 A fixed-window counter: ``window_start`` (epoch seconds) and the ``hits`` counted in it. The
-limiter (`snapagent.ratelimit.limiter`) bumps a row with one upsert per request, so processes on
+limiter (`snapagent.db.rate_limiter`) bumps a row with one upsert per request, so processes on
 one database agree on the count without talking to each other.
 """
 
