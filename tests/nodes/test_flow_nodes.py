@@ -371,7 +371,7 @@ async def test_answer_failures_and_bad_templates() -> None:
     bad = graph.to_json()
     bad["nodes"][1]["config"] = {"answer": "{% if %}"}
     problems = validate_graph(WorkflowGraph.from_json(bad), default_registry())
-    assert any(p.path == "nodes[1]" and "syntax error" in p.message for p in problems)
+    assert any(p.path == "nodes[1].config.answer" and "syntax error" in p.message for p in problems)
 
 
 async def test_aggregator_with_nothing_to_give_fails_and_bad_config() -> None:

@@ -317,9 +317,7 @@ REGISTRY: tuple[Regex, ...] = (
         pumps=("\n ", "\n\t", " "),
     ),
     Regex("snapagent/knowledge/formats/markup.py", r"\s+", "HTML text"),
-    Regex(
-        "snapagent/knowledge/formats/office.py", r"\n[ \t]*\n", "PDF page text", pumps=("\n ", " ")
-    ),
+    Regex("snapagent/knowledge/formats/pdf.py", r"\n[ \t]*\n", "PDF page text", pumps=("\n ", " ")),
     Regex(
         "snapagent/knowledge/formats/office.py",
         r"^heading\s*(\d)$",

@@ -91,7 +91,7 @@ def test_bad_configs_name_each_field() -> None:
     with pytest.raises(NodeConfigError) as caught:
         node_ports(registry, "template", {"template": "{% if %}"})
     [problem] = caught.value.problems
-    assert problem.path == "config"
+    assert problem.path == "config.template"
     assert "syntax error" in problem.message
     with pytest.raises(NodeConfigError) as caught:
         node_ports(registry, "nope", {})

@@ -198,6 +198,48 @@ def _field_of(loc: Sequence[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+_SEND_JSON = "send a JSON document with Content-Type: application/json"
+
+
+def _not_json(exc: RequestValidationError) -> Problem | None:
+    """The body could not be read as JSON at all: say where it broke, or that it must be JSON.
+
+    FastAPI reports a decoding error at a character offset of the body (kept as ``exc.body``)
+    and a body of another media type (a form post) as raw bytes that are "not a valid
+    dictionary"; neither tells a user what to change.
+    """
+    errors = exc.errors()
+    if len(errors) != 1:
+        return None
+    err = errors[0]
+    loc = tuple(err.get("loc", ()))
+    if err.get("type") == "json_invalid" and len(loc) == 2 and isinstance(loc[1], int):
+        document = exc.body if isinstance(exc.body, str) else ""
+        offset = min(loc[1], len(document))
+        line = document.count("\n", 0, offset) + 1
+        column = offset - (document.rfind("\n", 0, offset) + 1) + 1
+        why = str((err.get("ctx") or {}).get("error") or "invalid JSON")
+        reason = f"not valid JSON at line {line}, column {column}: {why}"
+        detail = f"the request body must be JSON; it is {reason} ({_SEND_JSON})"
+        return Problem(422, detail, "validation-error", [{"field": "body", "reason": reason}])
+    if loc == ("body",) and isinstance(err.get("input"), bytes | bytearray):
+        reason = f"the body is not JSON: {_SEND_JSON}"
+        detail = f"the request body must be JSON ({_SEND_JSON}, not a form or plain text)"
+        return Problem(422, detail, "validation-error", [{"field": "body", "reason": reason}])
+    return None
+
+
+def _request_problem(exc: RequestValidationError) -> Problem:
+    not_json = _not_json(exc)
+    if not_json is not None:
+        return not_json
+    errors = [
+        {"field": _field_of(err.get("loc", ())), "reason": err.get("msg", "")}
+        for err in exc.errors()
+    ]
+    return Problem(422, "the request is not valid; see errors", "validation-error", errors)
+
+
 def problem_of(exc: BaseException) -> Problem:
     """The one table: what the client is told about ``exc``."""
     if isinstance(exc, e.SnapAgentError):
@@ -213,11 +255,7 @@ def problem_of(exc: BaseException) -> Problem:
             "validation-error",
         )
     if isinstance(exc, RequestValidationError):
-        errors = [
-            {"field": _field_of(err.get("loc", ())), "reason": err.get("msg", "")}
-            for err in exc.errors()
-        ]
-        return Problem(422, "the request is not valid; see errors", "validation-error", errors)
+        return _request_problem(exc)
     if isinstance(exc, StarletteHTTPException):
         status = exc.status_code
         if status == 404:

@@ -29,6 +29,7 @@ from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
 from snapagent.knowledge.records import EmbeddingResolver
+from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.services.knowledge import (
     DocumentInfo,
     KnowledgeService,
@@ -56,7 +57,10 @@ def _run(action: Callable[[KnowledgeService, str], Awaitable[T]]) -> T:
     """Open the database (migrating the embedded default), run `action`, close everything."""
 
     async def with_service(db: Database) -> T:
-        service = KnowledgeService(db, embeddings=embedding_resolver())
+        # No parse at upload time: `kb add` ingests right after and reports every file that
+        # failed, and checking first would parse each file twice before ingestion started.
+        settings = KnowledgeSettings().model_copy(update={"upload_check_timeout_s": 0})
+        service = KnowledgeService(db, embeddings=embedding_resolver(), settings=settings)
         try:
             await ensure_database_ready(db)
             owner = await service.ensure_user(_owner_email())

@@ -96,8 +96,8 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
     description = "Ask a chat model; prompts are Jinja2 templates over the inputs."
 
     def port_schema(self) -> NodePortSchema:
-        names = set(template_variables(self.config.system_prompt))
-        names |= set(template_variables(self.config.prompt))
+        names = set(template_variables(self.config.system_prompt, "config.system_prompt"))
+        names |= set(template_variables(self.config.prompt, "config.prompt"))
         names.discard(HISTORY_PORT)
         inputs = [PortDefinition(name=n) for n in sorted(names)]
         inputs.append(
@@ -111,11 +111,11 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
             ),
         )
 
-    def build_request(self, inputs: Mapping[str, Any], ctx: RunContext) -> ChatRequest:
+    async def build_request(self, inputs: Mapping[str, Any], ctx: RunContext) -> ChatRequest:
         config = self.config
         values = {k: v for k, v in inputs.items() if k != HISTORY_PORT or v is not None}
-        system = render(config.system_prompt, values, node_id=self.node_id)
-        prompt = render(config.prompt, values, node_id=self.node_id)
+        system = await render(ctx, config.system_prompt, values, node_id=self.node_id)
+        prompt = await render(ctx, config.prompt, values, node_id=self.node_id)
         history = inputs.get(HISTORY_PORT)
         if history is None and config.use_run_history:
             history = ctx.inputs.get("history")
@@ -137,7 +137,7 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
         )
 
     async def run(self, inputs: dict[str, Any], ctx: RunContext) -> NodeResult:
-        request = self.build_request(inputs, ctx)
+        request = await self.build_request(inputs, ctx)
         model = ctx.services.chat_models.resolve(self.config.model or ctx.sys.get("default_model"))
         pieces: list[str] = []
         usage: TokenUsage | None = None

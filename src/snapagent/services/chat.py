@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import string
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -74,6 +75,19 @@ __all__ = [
 ]
 
 SESSION_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+
+_SESSION_KEY_CHARS = frozenset(string.ascii_letters + string.digits + "._:-")
+
+
+def session_id_problem(session_id: str) -> str:
+    """Why ``session_id`` is refused, naming the first character that may not be used."""
+    allowed = "ASCII letters A-Z and a-z, digits 0-9 and . _ : -"
+    if not 1 <= len(session_id) <= 64:
+        return f"session_id must be 1 to 64 characters long (it has {len(session_id)})"
+    bad = next(c for c in session_id if c not in _SESSION_KEY_CHARS)
+    shown = repr(bad) if bad.isprintable() else f"U+{ord(bad):04X}"
+    return f"session_id may contain only {allowed}; {shown} is not one of them"
+
 
 RunObserverFactory = Callable[[RunInfo], RunObserver]
 """Makes the observer of one run from what is known about it (`create_app` passes the
@@ -249,9 +263,7 @@ class ChatService:
                 field="message",
             )
         if session_id is not None and not SESSION_KEY.match(session_id):
-            raise InputValidationError(
-                "session_id must be 1-64 letters, digits or . _ : -", field="session_id"
-            )
+            raise InputValidationError(session_id_problem(session_id), field="session_id")
         bot, version = await _bot_and_published_version(session, user, bot_id)
         session_key = session_id or new_id()
         # V1 or V2 for this session (stable per session; ConflictError if neither can run).

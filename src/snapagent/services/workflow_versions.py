@@ -418,8 +418,9 @@ class WorkflowVersionService:
 
 def _stale(sent: int, current: int) -> str:
     return (
-        f"the draft was saved by someone else (you edited revision {sent}, it is now at "
-        f"{current}); reload it and apply your change again"
+        f"the draft was saved again after revision {sent}, which you edited (it is now at "
+        f"revision {current}: saved from another tab, client or editor); reload it and apply "
+        "your change again"
     )
 
 
