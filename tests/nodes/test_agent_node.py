@@ -458,6 +458,17 @@ BAD_CONFIGS: dict[str, tuple[dict[str, Any], str, str]] = {
         "nodes[1].config.tools.0.mcp.tools",
         "lists a name twice",
     ),
+    "a template syntax error in the instruction": (
+        {"instruction": "You work for {% if %}."},
+        "nodes[1].config.instruction",
+        "syntax error",
+    ),
+    "a template syntax error in a header": (
+        {"tools": [{"type": "mcp", "url": "https://mcp.example.com/mcp",
+                    "headers": {"Authorization": "Bearer {{ token"}}]},
+        "nodes[1].config.tools[0].headers.Authorization",
+        "syntax error",
+    ),
     "an unknown tool type": (
         {"tools": [{"type": "shell", "command": "rm -rf /"}]},
         "nodes[1].config.tools.0",

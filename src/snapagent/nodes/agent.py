@@ -202,11 +202,12 @@ class AgentNodeV2(BaseNodeV2[AgentNodeData]):
         return refs
 
     def _template_variables(self) -> set[str]:
-        names = set(template_variables(self.config.instruction))
-        for tool in self.config.tools:
+        names = set(template_variables(self.config.instruction, "config.instruction"))
+        for position, tool in enumerate(self.config.tools):
             if isinstance(tool, HttpToolConfig | McpToolConfig):
-                for value in tool.headers.values():
-                    names |= set(template_variables(value))
+                for key, value in tool.headers.items():
+                    field = f"config.tools[{position}].headers.{key}"
+                    names |= set(template_variables(value, field))
         return names - {QUERY_PORT, HISTORY_PORT}
 
     def port_schema(self) -> NodePortSchema:
@@ -253,7 +254,7 @@ class AgentNodeV2(BaseNodeV2[AgentNodeData]):
             raise self._error(f"query must be text, got {type(query).__name__}")
         settings = get_node_settings()
         values = {k: v for k, v in inputs.items() if k != HISTORY_PORT}
-        system = render(self.config.instruction, values, node_id=self.node_id).strip()
+        system = (await render(ctx, self.config.instruction, values, node_id=self.node_id)).strip()
         history = inputs.get(HISTORY_PORT)
         if history is None and self.config.use_run_history:
             history = ctx.inputs.get("history")

@@ -140,14 +140,14 @@ class Toolbox:
 
                     connection = McpConnection(
                         config.url,
-                        headers=cls._headers(config.headers, env),
+                        headers=await cls._headers(config.headers, env),
                         timeout_s=cls._timeout(config.timeout_s, limits),
                         max_tools=limits.max_tools,
                     )
                     connections.append((config, connection))
                     pending.append((position, None))
                 else:
-                    pending.append((position, cls._local_tool(config, env, limits)))
+                    pending.append((position, await cls._local_tool(config, env, limits)))
             listings = await cls._connect([c for _config, c in connections], env.node_id)
             tools: list[AgentTool] = []
             remote = iter(zip(connections, listings, strict=True))
@@ -166,15 +166,19 @@ class Toolbox:
         return min(own or limits.timeout_s, limits.timeout_s)
 
     @staticmethod
-    def _headers(headers: Mapping[str, str], env: ToolEnv) -> dict[str, str]:
-        return {k: render(v, env.values, node_id=env.node_id) for k, v in headers.items()}
+    async def _headers(headers: Mapping[str, str], env: ToolEnv) -> dict[str, str]:
+        return {
+            k: await render(env.ctx, v, env.values, node_id=env.node_id) for k, v in headers.items()
+        }
 
     @classmethod
-    def _local_tool(cls, config: ToolConfig, env: ToolEnv, limits: ToolboxLimits) -> AgentTool:
+    async def _local_tool(
+        cls, config: ToolConfig, env: ToolEnv, limits: ToolboxLimits
+    ) -> AgentTool:
         if isinstance(config, HttpToolConfig):
             return HttpTool(
                 config,
-                headers=cls._headers(config.headers, env),
+                headers=await cls._headers(config.headers, env),
                 timeout_s=cls._timeout(config.timeout_s, limits),
             )
         if isinstance(config, KnowledgeToolConfig):
