@@ -413,49 +413,49 @@ BAD_CONFIGS: dict[str, tuple[dict[str, Any], str, str]] = {
     ),
     "a name some provider refuses": (
         {"tools": [{**WORKFLOW_TOOL, "name": "ask.billing"}]},
-        "nodes[1].config.tools.0.workflow.name",
+        "nodes[1].config.tools[0].workflow.name",
         "not valid for every provider",
     ),
     "a name starting with a digit": (
         {"tools": [{**WORKFLOW_TOOL, "name": "1ask"}]},
-        "nodes[1].config.tools.0.workflow.name",
+        "nodes[1].config.tools[0].workflow.name",
         "must start with a letter",
     ),
     "a malformed schema": (
         {"tools": [{"type": "http", "name": "f", "description": "d",
                     "url": "https://api.example.com/x",
                     "parameters": {"type": "object", "properties": {"a": {"type": "strin"}}}}]},
-        "nodes[1].config.tools.0.http.parameters",
+        "nodes[1].config.tools[0].http.parameters",
         "not a valid JSON Schema at properties/a/type",
     ),
     "a schema that is not an object": (
         {"tools": [{"type": "http", "name": "f", "description": "d",
                     "url": "https://api.example.com/x", "parameters": {"type": "array"}}]},
-        "nodes[1].config.tools.0.http.parameters",
+        "nodes[1].config.tools[0].http.parameters",
         'must describe an object ("type": "object")',
     ),
     "a remote $ref": (
         {"tools": [{"type": "http", "name": "f", "description": "d",
                     "url": "https://api.example.com/x",
                     "parameters": {"type": "object", "$ref": "https://evil.test/s.json"}}]},
-        "nodes[1].config.tools.0.http.parameters",
+        "nodes[1].config.tools[0].http.parameters",
         "only local $ref",
     ),
     "a placeholder that is no argument": (
         {"tools": [{"type": "http", "name": "f", "description": "d",
                     "url": "https://api.example.com/orders/{id}", "parameters": ORDER_SCHEMA}]},
-        "nodes[1].config.tools.0.http",
+        "nodes[1].config.tools[0].http",
         "placeholder {id} is not among the parameters",
     ),
     "a placeholder in the host": (
         {"tools": [{"type": "http", "name": "f", "description": "d",
                     "url": "https://{order_id}.example.com/", "parameters": ORDER_SCHEMA}]},
-        "nodes[1].config.tools.0.http.url",
+        "nodes[1].config.tools[0].http.url",
         "never the host",
     ),
     "an MCP tool named twice": (
         {"tools": [{"type": "mcp", "url": "https://mcp.example.com/mcp", "tools": ["a", "a"]}]},
-        "nodes[1].config.tools.0.mcp.tools",
+        "nodes[1].config.tools[0].mcp.tools",
         "lists a name twice",
     ),
     "a template syntax error in the instruction": (
@@ -471,7 +471,7 @@ BAD_CONFIGS: dict[str, tuple[dict[str, Any], str, str]] = {
     ),
     "an unknown tool type": (
         {"tools": [{"type": "shell", "command": "rm -rf /"}]},
-        "nodes[1].config.tools.0",
+        "nodes[1].config.tools[0]",
         "does not match any of the expected tags",
     ),
 }  # fmt: skip

@@ -85,7 +85,7 @@ def test_literal_refused_addresses_are_validation_problems(url: str, kind: str) 
     tool = http_tool(url) if kind == "http" else {"type": "mcp", "url": url}
     problems = validate_graph(WorkflowGraph.from_json(graph(tool)), default_registry())
     paths = {p.path: p.message for p in problems}
-    where = f"nodes[1].config.tools.0.{kind}.url"
+    where = f"nodes[1].config.tools[0].{kind}.url"
     assert where in paths, paths
     assert "refused" in paths[where] or "only http and https" in paths[where]
 
