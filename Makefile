@@ -85,7 +85,7 @@ BENCH_RUNS := \
 	"embeddings.py" \
 	"retrieval_quality.py --limit 20" \
 	"retrieval_speed.py --sizes 10000" \
-	"http.py" \
+	"http.py --rounds 1 --duration 3" \
 	"load.py --duration 30" \
 	"migration.py" \
 	"validation.py" \

@@ -52,6 +52,7 @@ import httpx
 
 import _live_servers as live
 from _wrk import Requests, WrkResult, ensure_wrk, run_wrk
+from snapagent.cli.serve import UVICORN_HTTP, UVICORN_LOOP
 from snapagent.testing.postgres import PostgresServer
 
 SHARE_TARGETS = {"health": 0.50, "chat": 0.10, "stream": 0.08, "rag": 0.05}
@@ -74,7 +75,6 @@ RAG_QUESTIONS = (
     "재택 근무는 주 몇 회까지 가능한가요? (질문 %d)",
     "What happens to a resource that belongs to another account? (question %d)",
 )
-UVICORN_OPTIONS = {"loop": "uvloop", "http": "httptools"}
 
 Results = dict[tuple[str, str, int, str], list[WrkResult]]
 """(database, "floor" or "ours", workers, endpoint) -> one result per round."""
@@ -91,7 +91,8 @@ def serve_floor(port: int, workers: int) -> None:
         workers=workers,
         log_level="warning",
         access_log=False,
-        **UVICORN_OPTIONS,  # type: ignore[arg-type]
+        loop=UVICORN_LOOP,
+        http=UVICORN_HTTP,
     )
 
 
