@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from snapagent.db.base import new_id, utcnow
 from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.accounts import User
+from snapagent.db.models.api_keys import ApiKey
 from snapagent.db.session import Database
 
 
@@ -75,3 +76,19 @@ async def test_a_cancelled_caller_still_has_its_rows_committed(migrated_db: Data
             break
         await asyncio.sleep(0.01)
     assert await _emails(migrated_db) == ["gone@example.com"]
+
+
+async def test_parent_rows_go_in_before_their_children_whatever_the_order_given(
+    migrated_db: Database,
+) -> None:
+    user_id = new_id()
+    key = {
+        "id": new_id(), "user_id": user_id, "name": "ci", "prefix": "sa_0123456789ab",
+        "key_hash": "0" * 64, "created_at": utcnow(), "last_used_at": None, "revoked_at": None,
+    }  # fmt: skip
+    child_first = Writes().insert(ApiKey, key)
+    child_first.merge(_user("parent@example.com"))
+    child_first.rows[-1][1]["id"] = user_id
+    await GroupCommit(migrated_db).write(child_first)
+    async with migrated_db.session() as session:
+        assert await session.scalar(select(ApiKey.user_id)) == user_id

@@ -56,9 +56,10 @@ log = logging.getLogger(__name__)
 _WORKER_HEALTHCHECK_S = 60
 
 UVICORN_LOOP, UVICORN_HTTP = "uvloop", "httptools"
-"""uvicorn's C event loop and HTTP parser, named rather than left to "auto": a missing one
-fails at start instead of silently serving on the slower pure-Python pair (both are pinned
-dependencies; `bench/http.py` runs its floor app on the same pair)."""
+"""uvicorn's C event loop and HTTP parser, named rather than left to "auto" (which takes
+whatever happens to be installed): both are pinned dependencies, so a missing one fails at start
+instead of silently serving on the slower pure-Python pair. `bench/http.py` runs its floor app
+on the same pair."""
 
 
 async def freeze_startup_heap(state: AppState, stack: AsyncExitStack) -> None:

@@ -36,10 +36,32 @@ __all__ = ["GroupCommit", "Writes"]
 log = logging.getLogger(__name__)
 
 
+def _parents_first(tables: list[Table]) -> list[Table]:
+    """``tables`` ordered so that a table comes after those its foreign keys point to (read
+    from the keys' names: the referred tables need not be loaded in this process)."""
+    by_name = {table.fullname: table for table in tables}
+    ordered: list[Table] = []
+    seen: set[str] = set()
+
+    def visit(table: Table) -> None:
+        if table.fullname in seen:
+            return
+        seen.add(table.fullname)
+        for key in table.foreign_keys:
+            parent = by_name.get(key.target_fullname.rsplit(".", 1)[0])
+            if parent is not None:
+                visit(parent)
+        ordered.append(table)
+
+    for table in tables:
+        visit(table)
+    return ordered
+
+
 @dataclass(slots=True)
 class Writes:
-    """One caller's rows (inserted in the order their tables first appear: parents first) and
-    other statements (run after every insert of the batch)."""
+    """One caller's rows (inserted parents first: the tables' foreign-key order, whatever
+    the order the batch's members came in) and other statements (run after every insert)."""
 
     rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
     statements: list[Executable] = field(default_factory=list)
@@ -61,12 +83,12 @@ class Writes:
 
     async def apply(self, session: AsyncSession) -> None:
         """Execute in ``session``'s transaction: one executemany per table (rows of one table
-        share their keys), in first-appearance order, then the statements."""
+        share their keys), parents first, then the statements."""
         by_table: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for table, row in self.rows:
             by_table[table].append(row)
-        for table, rows in by_table.items():
-            await session.execute(insert(table), rows)
+        for table in _parents_first(list(by_table)):
+            await session.execute(insert(table), by_table[table])
         for statement in self.statements:
             await session.execute(statement)
 

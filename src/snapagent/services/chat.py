@@ -189,9 +189,10 @@ class ChatService:
         self.settings = settings or ChatSettings()
         # Besides recording: what else watches every run (metrics, traces), one per run.
         self.observers = tuple(observers)
-        self.conversations = ConversationStore(database)
-        # Every turn's record and answer: one transaction for all turns ending together.
+        # Turns' writes (a new session's first rows; every record with its answer): one
+        # transaction for all that are ready together.
         self.group = GroupCommit(database, max_batch=recorder.settings.record_batch_max)
+        self.conversations = ConversationStore(database, self.group)
         self.locks = SessionLocks()
         # Graceful shutdown: the cancel event of every turn still running, and whether the
         # server is closing (see close()).

@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from snapagent.db.base import new_id, utcnow
-from snapagent.db.group_commit import Writes
+from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.chat import ChatMessageRecord, ChatSession
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError, NotFoundError
@@ -177,13 +177,30 @@ async def _store_variables(
     await _variables_writes(turn, variables).apply(session)
 
 
+def _new_session(
+    bot_id: str, session_key: str, user_id: str, message: str
+) -> tuple[TurnStart, Writes]:
+    """A session's row with its first (user) message."""
+    chat_id, now = new_id(), utcnow()
+    row = {
+        "id": chat_id, "bot_id": bot_id, "session_key": session_key, "user_id": user_id,
+        "title": message.strip()[:TITLE_CHARS], "variables": None,
+        "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    writes = Writes().insert(ChatSession, row)
+    writes.insert(ChatMessageRecord, _message_row(chat_id, 1, "user", message))
+    return TurnStart(chat_id, 1, []), writes
+
+
 class ConversationStore:
     """Writes turns; see the module docstring. Statements are few on purpose (chat is
     benchmarked): a new session is two inserts; a known one is one read (its row, history
     and last ``seq``) and one insert."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, group: GroupCommit | None = None) -> None:
         self.database = database
+        # A new session's first rows, shared with other turns' writes (see begin_turn).
+        self.group = group
 
     async def begin_turn(
         self,
@@ -196,7 +213,15 @@ class ConversationStore:
         known_new: bool = False,
     ) -> TurnStart:
         """Store the user message (creating the session unless it exists); ``known_new``
-        skips the lookup for a session id the server just generated."""
+        skips the lookup for a session id the server just generated - then, with a group
+        commit, its two rows share a transaction with other turns' writes."""
+        if known_new and self.group is not None:
+            start, writes = _new_session(bot_id, session_key, user_id, message)
+            try:
+                await self.group.write(writes)
+                return start
+            except IntegrityError:
+                known_new = False  # someone created it first: look it up below
         for attempt in range(_WRITE_ATTEMPTS):
             try:
                 async with self.database.writing(), self.database.transaction() as session:
@@ -245,15 +270,9 @@ class ConversationStore:
     async def _start_session(
         self, session: AsyncSession, bot_id: str, session_key: str, user_id: str, message: str
     ) -> TurnStart:
-        chat_id, now = new_id(), utcnow()
-        await session.execute(
-            insert(ChatSession).values(
-                id=chat_id, bot_id=bot_id, session_key=session_key, user_id=user_id,
-                title=message.strip()[:TITLE_CHARS], created_at=now, updated_at=now,
-            )
-        )  # fmt: skip
-        await _insert_message(session, chat_id, 1, "user", message)
-        return TurnStart(chat_id, 1, [])
+        start, writes = _new_session(bot_id, session_key, user_id, message)
+        await writes.apply(session)
+        return start
 
     def answer_writes(
         self,
