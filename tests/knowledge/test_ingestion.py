@@ -92,8 +92,11 @@ async def test_identical_upload_is_not_duplicated(knowledge_service: KnowledgeSe
 
 
 async def test_a_failing_document_does_not_affect_others(
-    knowledge_service: KnowledgeService,
+    knowledge_service: KnowledgeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Uploads unchecked: a file that cannot be read would be refused at upload otherwise
+    # (tests/knowledge/test_upload_checks.py); here it must fail in the background.
+    monkeypatch.setattr(knowledge_service.settings, "upload_check_timeout_s", 0)
     owner, kb_id = await _setup(knowledge_service)
     # Set before uploading: the background worker may start on a document at once.
     knowledge_service.embeddings("local").fail_marker = "EXPLODE"  # type: ignore[attr-defined]
@@ -160,7 +163,10 @@ async def test_process_killed_mid_ingestion_is_requeued_on_restart(
     # Its heartbeat is stale: take it back.
     assert await restarted.recover(stale_after=0) == 1
     assert (await knowledge_service.get_document(owner, kb_id, doc_id)).status == "queued"
-    assert await restarted.run_until_idle() == 1
+    try:
+        assert await restarted.run_until_idle() == 1
+    finally:
+        await restarted.stop()  # closes the parser workers it started
     final = await knowledge_service.get_document(owner, kb_id, doc_id)
     assert final.status == "indexed"
     assert final.attempts == 2

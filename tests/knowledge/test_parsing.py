@@ -14,46 +14,9 @@ from pypdf import PdfReader, PdfWriter
 
 from snapagent.errors import InputValidationError, UnsupportedMediaError
 from snapagent.knowledge.parsing import DocumentParseError, detect_format, parse_document
+from snapagent.testing.documents import pdf_bytes as make_pdf
 
 FILES = Path(__file__).parent / "files"
-
-
-def make_pdf(pages: list[list[str]], title: str | None = None) -> bytes:
-    """A minimal, valid PDF with Helvetica text lines on each page (ASCII text only)."""
-    objects: dict[int, str] = {
-        1: "<< /Type /Catalog /Pages 2 0 R >>",
-        3: "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    }
-    kids: list[int] = []
-    number = 4
-    for lines in pages:
-        shown = " ".join(f"({line}) Tj T*" for line in lines)
-        stream = f"BT /F1 12 Tf 14 TL 72 720 Td {shown} ET"
-        objects[number] = f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream"
-        objects[number + 1] = (
-            "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
-            f"/Contents {number} 0 R /Resources << /Font << /F1 3 0 R >> >> >>"
-        )
-        kids.append(number + 1)
-        number += 2
-    objects[2] = (
-        f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>"
-    )
-    info = ""
-    if title:
-        objects[number] = f"<< /Title ({title}) >>"
-        info = f" /Info {number} 0 R"
-    out = b"%PDF-1.4\n"
-    offsets: dict[int, int] = {}
-    for key in sorted(objects):
-        offsets[key] = len(out)
-        out += f"{key} 0 obj\n{objects[key]}\nendobj\n".encode("latin-1")
-    size = max(objects) + 1
-    xref = len(out)
-    out += f"xref\n0 {size}\n0000000000 65535 f \n".encode()
-    out += b"".join(f"{offsets[i]:010d} 00000 n \n".encode() for i in range(1, size))
-    out += f"trailer\n<< /Size {size} /Root 1 0 R{info} >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    return out
 
 
 def make_docx() -> bytes:
@@ -239,10 +202,14 @@ def test_undecodable_text() -> None:
 
 
 def test_corrupt_and_truncated_pdfs() -> None:
-    assert "corrupt PDF" in _parse_error(b"%PDF-1.4\n garbage", "broken.pdf").reason
-    truncated = make_pdf([["Some text here."]])[:120]
-    error = _parse_error(truncated, "truncated.pdf")
-    assert "PDF" in error.reason
+    assert "corrupt PDF" in _parse_error(b"%PDF-1.4\n garbage\n%%EOF\n", "broken.pdf").reason
+    whole = make_pdf([["Some text here."], ["More on page two."]])
+    for cut in (120, len(whole) // 2, len(whole) - 10):
+        error = _parse_error(whole[:cut], "truncated.pdf")
+        assert error.reason == (
+            "the PDF is incomplete: it does not end with the end-of-file marker - "
+            "was the upload or download cut short?"
+        )
 
 
 def test_a_pdf_name_without_pdf_content() -> None:

@@ -3,9 +3,10 @@ probe proving ``/health`` keeps answering while an attack runs.
 
     with attack_server(tmp_path, SNAPAGENT_TEMPLATE_TIMEOUT_S="1") as server:
         alice = register(server, "alice@example.com")
-        async with HealthProbe(server.base) as probe:
-            response = await attacker(server).post("/api/v1/chat", json=..., headers=alice)
-        probe.assert_responsive()            # every /health answer came within 200 ms
+        async with httpx.AsyncClient(base_url=server.base, headers=alice) as http:
+            async with HealthProbe(server.base) as probe:
+                response = await http.post("/api/v1/chat", json=...)
+            probe.assert_responsive()        # every /health answer came within 200 ms
 
 Every class of attack in ``docs/security.md`` has a test here that goes through the HTTP
 surface of a separate server process: nothing is called in-process, so what the tests prove is
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -103,6 +105,7 @@ class HealthProbe:
     failures: list[str] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _gc_was_enabled: bool = True
 
     async def _poll(self) -> None:
         async with httpx.AsyncClient(base_url=self.base, timeout=10) as http:
@@ -119,6 +122,11 @@ class HealthProbe:
                     await asyncio.wait_for(self._stop.wait(), self.interval_s)
 
     async def __aenter__(self) -> HealthProbe:
+        # The probe times /health from this (test) process: a full garbage collection here
+        # (0.3-0.5 s in a pytest process on a busy machine, measured) would be counted as the
+        # server's slowness. Collection waits until the attack is over.
+        self._gc_was_enabled = gc.isenabled()
+        gc.disable()
         self._task = asyncio.create_task(self._poll())
         await asyncio.sleep(self.interval_s)  # at least one probe before the attack starts
         return self
@@ -132,6 +140,8 @@ class HealthProbe:
         self._stop.set()
         if self._task is not None:
             await self._task
+        if self._gc_was_enabled:
+            gc.enable()
 
     @property
     def worst_s(self) -> float:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from snapagent.cli import app
 from snapagent.cli.workflow import parse_inputs
 from snapagent.errors import InputValidationError
+from snapagent.testing.documents import pdf_bytes as make_pdf
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 runner = CliRunner()
@@ -60,6 +61,43 @@ def test_rag_example_answers_from_a_loaded_document(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "versioned graphs" in result.stdout
     assert "Bananas" not in result.stdout.split("outputs:")[1]
+
+
+def test_a_pdf_doc_is_parsed_like_an_upload(tmp_path: Path) -> None:
+    pdf = tmp_path / "handbook.pdf"
+    pdf.write_bytes(make_pdf([["SnapAgent stores workflows as versioned graphs."], ["Bananas."]]))
+    result = runner.invoke(
+        app,
+        [
+            "run-workflow",
+            str(EXAMPLES / "rag_pipeline.json"),
+            "-i",
+            "query=What are SnapAgent workflows stored as?",
+            "--doc",
+            str(pdf),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "versioned graphs" in result.stdout.split("outputs:")[1]
+
+
+def test_a_doc_that_cannot_be_parsed_says_why(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.7 truncated")
+    result = runner.invoke(
+        app,
+        [
+            "run-workflow",
+            str(EXAMPLES / "rag_pipeline.json"),
+            "-i",
+            "query=x",
+            "--doc",
+            str(broken),
+        ],
+    )
+    assert result.exit_code == 2
+    assert f"--doc {broken}: cannot read 'broken.pdf'" in " ".join(result.stderr.split())
+    assert "codec" not in result.output
 
 
 def test_events_are_printed_as_json_lines() -> None:

@@ -28,7 +28,14 @@ _UNSET: Any = object()
 
 
 def _decode(body: bytes) -> Any:
-    return json.loads(body)
+    try:
+        return json.loads(body)
+    except UnicodeDecodeError as exc:
+        # Reported like any other decoding error: where it broke, and why (FastAPI would
+        # answer a bare 400 "There was an error parsing the body").
+        text = body.decode("utf-8", errors="replace")
+        position = len(body[: exc.start].decode("utf-8", errors="replace"))
+        raise json.JSONDecodeError("the body is not UTF-8 text", text, position) from None
 
 
 class OffLoopJsonRequest(Request):
@@ -38,9 +45,11 @@ class OffLoopJsonRequest(Request):
 
     async def json(self) -> Any:
         body = await self.body()
+        if self._decoded is not _UNSET:
+            return self._decoded
         if len(body) <= OFF_LOOP_BYTES:
-            return await super().json()
-        if self._decoded is _UNSET:
+            self._decoded = _decode(body)
+        else:
             self._decoded = await asyncio.to_thread(_decode, body)
         return self._decoded
 

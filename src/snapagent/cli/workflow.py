@@ -4,9 +4,10 @@
         --doc README.md --events
 
 Every model id is answered by the offline model from `snapagent.llm` (or, when that package
-is unavailable, by a scripted echo model); ``--doc FILE`` loads text into an in-memory
-knowledge base for every knowledge node. Exit codes: 0 succeeded, 1 the run failed or was
-cancelled, 2 the graph, a file or an argument is invalid.
+is unavailable, by a scripted echo model); ``--doc FILE`` (text, Markdown, HTML, PDF, DOCX,
+parsed like an upload) loads its paragraphs into an in-memory knowledge base for every
+knowledge node. Exit codes: 0 succeeded, 1 the run failed or was cancelled, 2 the graph, a
+file or an argument is invalid.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from snapagent.errors import GraphValidationError, InputValidationError
+from snapagent.errors import GraphValidationError, InputValidationError, SnapAgentError
 from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.nodes import default_registry
 from snapagent.nodes.settings import get_node_settings
@@ -107,24 +108,38 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
     return inputs
 
 
-def _retriever(graph: WorkflowGraph, docs: list[Path]) -> InMemoryRetriever:
-    retriever = InMemoryRetriever()
-    kb_ids = {
-        kb
-        for node in graph.nodes
-        if node.type == "knowledge"
-        for kb in node.config.get("knowledge_base_ids", [])
-    }
+def _knowledge_base_ids(graph: WorkflowGraph) -> list[str]:
+    return sorted(
+        {
+            kb
+            for node in graph.nodes
+            if node.type == "knowledge"
+            for kb in node.config.get("knowledge_base_ids", [])
+        }
+    )
+
+
+async def _load_docs(
+    retriever: InMemoryRetriever,
+    kb_ids: list[str],
+    docs: list[Path],
+    reader: IsolatedDocumentReader,
+) -> None:
+    """Each ``--doc`` parsed like an upload (text, Markdown, HTML, PDF, DOCX; in a worker
+    process), its paragraphs added to every knowledge base the graph reads."""
     for path in docs:
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise _fail(f"--doc {path}: cannot read ({exc})") from None
-        for number, part in enumerate(p.strip() for p in text.split("\n\n")):
-            for kb in sorted(kb_ids):
+            data = path.read_bytes()
+        except OSError as exc:
+            raise _fail(f"--doc {path}: cannot read ({exc.strerror or exc})") from None
+        try:
+            found = await reader.read(data, path.name, mimetypes.guess_type(path.name)[0])
+        except SnapAgentError as exc:  # unsupported type, corrupt or empty file, over a limit
+            raise _fail(f"--doc {path}: {exc.message}") from None
+        for number, part in enumerate(p.strip() for p in found.text.split("\n\n")):
+            for kb in kb_ids:
                 if part:
                     retriever.add(kb, part, title=path.name, document_id=f"{path.name}#{number}")
-    return retriever
 
 
 def _print_problems(error: GraphValidationError) -> None:
@@ -171,8 +186,11 @@ async def _execute(
     events: bool,
     files: list[dict[str, Any]],
     reader: IsolatedDocumentReader,
+    retriever: InMemoryRetriever,
+    docs: list[Path],
 ) -> WorkflowRunResult:
     try:
+        await _load_docs(retriever, _knowledge_base_ids(graph), docs, reader)
         return await _run(executor, graph, inputs, events, {"user_id": "cli", "files": files})
     finally:
         await reader.close()
@@ -214,7 +232,10 @@ def run_workflow(
     docs: Annotated[
         list[Path] | None,
         typer.Option(
-            "--doc", metavar="FILE", help="A text file to load into every knowledge base it reads."
+            "--doc",
+            metavar="FILE",
+            help="A document (text, Markdown, HTML, PDF, DOCX) loaded into every knowledge "
+            "base the graph reads (repeatable).",
         ),
     ] = None,
     events: Annotated[
@@ -240,10 +261,9 @@ def run_workflow(
     reader = IsolatedDocumentReader.create(
         max_chars=node_settings.document_max_chars, timeout_s=node_settings.document_timeout_s
     )
+    retriever = InMemoryRetriever()  # filled from --doc once the run's event loop starts
     services = ServiceContainer(
-        chat_models=offline_chat_models(),
-        retriever=_retriever(graph, docs or []),
-        documents=reader,
+        chat_models=offline_chat_models(), retriever=retriever, documents=reader
     )
     executor = WorkflowExecutorV2(default_registry(), services)
     try:
@@ -252,7 +272,9 @@ def run_workflow(
         _print_problems(exc)
         raise typer.Exit(2) from None
     attached = [_attachment(path) for path in files or []]
-    result = asyncio.run(_execute(executor, graph, run_inputs, events, attached, reader))
+    result = asyncio.run(
+        _execute(executor, graph, run_inputs, events, attached, reader, retriever, docs or [])
+    )
     _print_result(result)
     if not result.succeeded:
         raise typer.Exit(1)

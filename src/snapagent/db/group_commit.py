@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +32,11 @@ from sqlalchemy.sql import Executable
 from snapagent.db.base import Base
 from snapagent.db.session import Database
 
-__all__ = ["GroupCommit", "Writes"]
+__all__ = ["GroupCommit", "Step", "Writes"]
 
 log = logging.getLogger(__name__)
+
+Step = Callable[[AsyncSession], Awaitable[None]]
 
 
 def _parents_first(tables: list[Table]) -> list[Table]:
@@ -64,7 +67,7 @@ class Writes:
     the order the batch's members came in) and other statements (run after every insert)."""
 
     rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
-    statements: list[Executable] = field(default_factory=list)
+    statements: list[Executable | Step] = field(default_factory=list)
 
     def insert(self, model: type[Base], *rows: dict[str, Any]) -> Writes:
         table = model.__table__
@@ -74,6 +77,12 @@ class Writes:
 
     def execute(self, statement: Executable) -> Writes:
         self.statements.append(statement)
+        return self
+
+    def then(self, step: Step) -> Writes:
+        """A write that must read first (a compare-and-set): run in the transaction, in
+        order with the statements; raising fails the batch, then this caller alone."""
+        self.statements.append(step)
         return self
 
     def merge(self, other: Writes) -> Writes:
@@ -90,7 +99,10 @@ class Writes:
         for table in _parents_first(list(by_table)):
             await session.execute(insert(table), by_table[table])
         for statement in self.statements:
-            await session.execute(statement)
+            if isinstance(statement, Executable):
+                await session.execute(statement)
+            else:
+                await statement(session)
 
 
 @dataclass(slots=True)

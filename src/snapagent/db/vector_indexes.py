@@ -50,6 +50,10 @@ async def ensure_hnsw_index(conn: AsyncConnection | AsyncSession, dim: int) -> b
     """
     if not 0 < dim <= MAX_HNSW_DIM:
         return False
+    # Two ingestions (tasks or replicas) meeting a new dimension at once would both miss the
+    # index and both create it: IF NOT EXISTS is not atomic in the catalogue. The lock (held
+    # until the transaction ends) makes the second wait, then find it.
+    await conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"hnsw {dim}"})
     # Look first: CREATE INDEX IF NOT EXISTS would still lock the table against writers.
     exists = await conn.scalar(
         text("SELECT 1 FROM pg_indexes WHERE indexname = :name"), {"name": hnsw_index_name(dim)}

@@ -1,7 +1,10 @@
-"""Background ingestion: parse -> chunk -> embed -> index, one document at a time.
+"""Background ingestion: parse -> chunk -> embed -> index, several documents at a time.
 
 `IngestionWorker` is an in-process asyncio task that drains the job queue kept in the
-``documents`` table (see `snapagent.knowledge.jobs`). Each document moves through
+``documents`` table (see `snapagent.knowledge.jobs`): up to ``ingestion_concurrency``
+documents at once, turns shared fairly between accounts (`snapagent.knowledge.scheduling`).
+Parsing runs in a worker process with a deadline and a memory limit (`DocumentParser`). Each
+document moves through
 ``queued -> parsing -> chunking -> embedding -> indexed`` (or ``failed`` with the reason), with
 ``chunks_done/chunks_total`` updated per embedding batch. Guarantees:
 
@@ -24,6 +27,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select
@@ -35,13 +39,14 @@ from snapagent.db.vector_indexes import ensure_hnsw_index
 from snapagent.errors import InputValidationError, SnapAgentError, UnsupportedMediaError
 from snapagent.knowledge.jobs import (
     ClaimedJob,
-    claim_next_job,
     finish_job,
     mark_failed,
     requeue_interrupted,
     update_job,
 )
+from snapagent.knowledge.parser_pool import DocumentParser
 from snapagent.knowledge.records import ChunkRecord, EmbeddingResolver, IndexChange, IndexListener
+from snapagent.knowledge.scheduling import FairScheduler
 from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.knowledge.store import MAX_TITLE_LENGTH, default_title, read_original
 from snapagent.llm.embedding import EmbeddingModel
@@ -68,7 +73,7 @@ class _JobGone(Exception):
 
 
 class IngestionWorker:
-    """Drains queued documents in the background; one document at a time.
+    """Drains queued documents in the background, several at a time, fairly across accounts.
 
     >>> worker = IngestionWorker(db, resolver)  # doctest: +SKIP
     >>> await worker.run_until_idle()  # doctest: +SKIP  (foreground, e.g. in a CLI)
@@ -79,16 +84,20 @@ class IngestionWorker:
         db: Database,
         embeddings: EmbeddingResolver,
         settings: KnowledgeSettings | None = None,
+        parser: DocumentParser | None = None,
     ) -> None:
         self._db = db
         self._embeddings = embeddings
         self._settings = settings or KnowledgeSettings()
+        self._owns_parser = parser is None
+        self.parser = parser or DocumentParser(self._settings)
         self._listeners: list[IndexListener] = []
         self._wake = asyncio.Event()
         self._progress = asyncio.Condition()
         self._task: asyncio.Task[None] | None = None
         self._hnsw_dims: set[int] = set()  # dimensions whose HNSW index is known to exist
         self._in_flight: set[str] = set()  # documents this worker is processing right now
+        self._scheduler = FairScheduler(self._settings.ingestion_per_account)
 
     def add_listener(self, listener: IndexListener) -> None:
         self._listeners.append(listener)
@@ -106,11 +115,15 @@ class IngestionWorker:
         self._wake.set()
 
     async def stop(self) -> None:
+        """Stop the background task (documents in flight are handed back); a parser this
+        worker made for itself is closed too."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._owns_parser:
+            await self.parser.close()
 
     async def recover(self, stale_after: float | None = None) -> int:
         """Requeue documents whose worker stopped sending heartbeats `stale_after` seconds ago
@@ -147,14 +160,38 @@ class IngestionWorker:
                 await asyncio.wait_for(self._wake.wait(), RECOVERY_INTERVAL_SECONDS)
 
     async def run_until_idle(self) -> int:
-        """Process queued documents until none is left; returns how many were processed."""
+        """Process queued documents until none is left that this process may take (up to
+        ``ingestion_concurrency`` at once); returns how many were processed."""
         done = 0
-        while (job := await claim_next_job(self._db)) is not None:
-            await self.process(job)
-            done += 1
-            async with self._progress:
-                self._progress.notify_all()
-        return done
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                self._wake.clear()  # anything queued from now on wakes the wait below
+                while len(running) < self._settings.ingestion_concurrency:
+                    job = await self._scheduler.claim(self._db)
+                    if job is None:
+                        break
+                    running.add(asyncio.create_task(self.process(job), name="snapagent-ingest"))
+                if not running:
+                    return done
+                woken: asyncio.Task[Any] = asyncio.create_task(self._wake.wait())
+                await asyncio.wait({*running, woken}, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
+                finished = {task for task in running if task.done()}
+                running -= finished
+                for task in finished:
+                    if not task.cancelled() and task.exception() is not None:
+                        # Not the document's fault (that is recorded on it): the database,
+                        # most likely. The job goes stale and is taken back by recover().
+                        log.warning("ingestion job stopped: %r", task.exception())
+                if finished:
+                    done += len(finished)
+                    async with self._progress:
+                        self._progress.notify_all()
+        finally:
+            for task in running:  # stopping: each hands its document back
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
 
     async def wait_for(self, document_ids: Iterable[str]) -> None:
         """Wait until every listed document is indexed or failed (or deleted).
@@ -186,6 +223,7 @@ class IngestionWorker:
             await self._process(job)
         finally:
             self._in_flight.discard(job.document_id)
+            self._scheduler.release(job)
 
     async def _process(self, job: ClaimedJob) -> None:
         try:
@@ -215,12 +253,11 @@ class IngestionWorker:
 
     async def _ingest(self, job: ClaimedJob) -> None:
         from snapagent.knowledge.chunking import chunk_document
-        from snapagent.knowledge.parsing import parse_document
 
         async with self._db.session() as session:
             data = await read_original(session, job.document_id)
-        # Parsing and chunking are CPU-bound library calls: keep the event loop free.
-        parsed = await asyncio.to_thread(parse_document, data, job.filename, job.content_type)
+        # In a worker process, with a deadline and a memory limit: the server never parses.
+        parsed = await self.parser.parse(data, job.filename, job.content_type)
         model = self._embeddings(job.embedding_model)
         if job.embedding_dim is not None and job.embedding_dim != model.dimension:
             raise IngestionError(
@@ -232,6 +269,8 @@ class IngestionWorker:
         title = (found or job.title) if job.title == default_title(job.filename) else job.title
         if not await update_job(self._db, job, status=DocumentStatus.CHUNKING, title=title):
             return  # deleted or re-claimed meanwhile
+        # Chunking counts tokens with the embedding model's tokenizer (loaded here), on text
+        # that parsing already bounded (max_text_chars): a thread keeps the loop free.
         drafts = await asyncio.to_thread(
             chunk_document,
             parsed,

@@ -1,6 +1,8 @@
 """The ingestion job queue, kept in the ``documents`` table.
 
-A queued document is a job. `claim_next_job` takes the oldest one in a single ``UPDATE ...
+A queued document is a job. `queued_owners` says which accounts have jobs waiting (the
+scheduler in `snapagent.knowledge.scheduling` picks one); `claim_next_job` takes the oldest
+job (of that account) in a single ``UPDATE ...
 WHERE id = (SELECT ... FOR UPDATE SKIP LOCKED) ... RETURNING`` statement: on SQLite (where
 ``FOR UPDATE`` is not rendered) it is one write that takes the database lock up front; on
 PostgreSQL several workers can claim concurrently without ever taking the same job. Every
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -28,6 +30,7 @@ __all__ = [
     "claim_next_job",
     "finish_job",
     "mark_failed",
+    "queued_owners",
     "requeue_interrupted",
     "update_job",
 ]
@@ -39,6 +42,7 @@ class ClaimedJob:
 
     document_id: str
     knowledge_base_id: str
+    owner_id: str
     attempt: int
     filename: str
     content_type: str | None
@@ -53,12 +57,33 @@ def _is_current(job: ClaimedJob) -> object:
     return (Document.id == job.document_id) & (Document.attempts == job.attempt)
 
 
-async def claim_next_job(db: Database) -> ClaimedJob | None:
-    """Claim the oldest queued document (status -> parsing) or return None if there is none."""
+async def queued_owners(db: Database) -> dict[str, datetime]:
+    """The accounts with queued documents, each with the upload time of its oldest one.
+
+    One indexed read of the queued rows (``status, created_at``), grouped by owner.
+    """
+    async with db.session() as session:
+        rows = await session.execute(
+            select(KnowledgeBase.owner_id, func.min(Document.created_at))
+            .join(KnowledgeBase, KnowledgeBase.id == Document.knowledge_base_id)
+            .where(Document.status == DocumentStatus.QUEUED)
+            .group_by(KnowledgeBase.owner_id)
+        )
+        return {row[0]: row[1] for row in rows}
+
+
+async def claim_next_job(db: Database, owner_id: str | None = None) -> ClaimedJob | None:
+    """Claim the oldest queued document (of ``owner_id``'s knowledge bases, if given) - status
+    -> parsing - or return None if there is none (or another worker took it first)."""
     now = utcnow()
+    queued = Document.status == DocumentStatus.QUEUED
+    if owner_id is not None:
+        # A subquery rather than a join: FOR UPDATE must lock the document row only.
+        owned = select(KnowledgeBase.id).where(KnowledgeBase.owner_id == owner_id)
+        queued = queued & Document.knowledge_base_id.in_(owned)
     next_id = (
         select(Document.id)
-        .where(Document.status == DocumentStatus.QUEUED)
+        .where(queued)
         .order_by(Document.created_at, Document.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -94,6 +119,7 @@ async def claim_next_job(db: Database) -> ClaimedJob | None:
         return ClaimedJob(
             document_id=doc.id,
             knowledge_base_id=kb.id,
+            owner_id=kb.owner_id,
             attempt=int(attempt),
             filename=doc.filename,
             content_type=doc.content_type,
@@ -148,6 +174,16 @@ async def finish_job(
         )
         if not flipped.rowcount:  # type: ignore[attr-defined]
             return None
+        if not await _model_unchanged(session, job):
+            # Re-embedded with another model while this job embedded with the old one: its
+            # vectors would not match the others. Queue it again (not counted as an attempt).
+            await session.execute(
+                update(Document)
+                .where(Document.id == job.document_id)
+                .values(status=DocumentStatus.QUEUED, attempts=job.attempt - 1, chunks_done=0)
+                .execution_options(synchronize_session=False)
+            )
+            return None
         await _fix_dimension(session, job.knowledge_base_id, embedding_dim)
         await session.execute(delete(Chunk).where(Chunk.document_id == job.document_id))
         if chunks:
@@ -171,6 +207,13 @@ async def finish_job(
                 ],
             )
         return await bump_revision(session, job.knowledge_base_id)
+
+
+async def _model_unchanged(session: AsyncSession, job: ClaimedJob) -> bool:
+    current = await session.scalar(
+        select(KnowledgeBase.embedding_model).where(KnowledgeBase.id == job.knowledge_base_id)
+    )
+    return current == job.embedding_model
 
 
 async def _fix_dimension(session: AsyncSession, kb_id: str, dim: int) -> None:

@@ -13,7 +13,11 @@ code) each carrying the heading path above it, so chunks can cite "Title > Secti
 
 Errors: `UnsupportedMediaError` for types we do not parse (images, spreadsheets, archives...),
 `DocumentParseError` (an `InputValidationError`, field ``file``) for corrupt, empty or
-undecodable files; both name the file and the reason.
+undecodable files, and its `DocumentLimitError` for files past a `ParseLimits` bound (a zip
+bomb, too many pages); all name the file and the reason.
+
+The model (`Block`, `ParsedDocument`, the errors) lives in `snapagent.knowledge.parsed`, the
+per-format parsers in `snapagent.knowledge.formats`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,83 +25,32 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import PurePath
-from typing import Literal
 
-from snapagent.errors import InputValidationError, UnsupportedMediaError
+from snapagent.errors import UnsupportedMediaError
+from snapagent.knowledge.formats.limits import ParseLimits
+from snapagent.knowledge.parsed import (
+    BLOCK_SEPARATOR,
+    Block,
+    BlockKind,
+    DocumentFormat,
+    DocumentLimitError,
+    DocumentParseError,
+    ParsedDocument,
+)
 
 __all__ = [
+    "BLOCK_SEPARATOR",
     "Block",
     "BlockKind",
     "DocumentFormat",
+    "DocumentLimitError",
     "DocumentParseError",
+    "ParseLimits",
     "ParsedDocument",
     "detect_format",
     "parse_document",
 ]
-
-BlockKind = Literal["heading", "paragraph", "list_item", "table_row", "code"]
-DocumentFormat = Literal["text", "markdown", "html", "pdf", "docx"]
-
-
-class DocumentParseError(InputValidationError):
-    """A file could not be read: corrupt, empty, encrypted or undecodable.
-
-    ``filename`` and ``reason`` are also in ``details`` for the API/CLI to show.
-    """
-
-    def __init__(self, filename: str, reason: str) -> None:
-        super().__init__(
-            f"cannot read {filename!r}: {reason}",
-            field="file",
-            details={"filename": filename, "reason": reason},
-        )
-        self.filename = filename
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """One structural unit of a document.
-
-    ``heading_path`` lists the headings above the block (for a heading: its parents and
-    itself); ``level`` is the heading level (1-6, 0 for other kinds); ``page`` is the 1-based
-    PDF page, None elsewhere.
-    """
-
-    kind: BlockKind
-    text: str
-    heading_path: tuple[str, ...] = ()
-    level: int = 0
-    page: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedDocument:
-    """A parsed upload: its title, format and blocks in reading order.
-
-    ``text`` is the blocks joined by blank lines; ``block_offsets[i]`` is where block ``i``
-    starts in it, so a chunk can be cited by character span.
-    """
-
-    title: str
-    format: DocumentFormat
-    blocks: tuple[Block, ...]
-    text: str = field(init=False)
-    block_offsets: tuple[int, ...] = field(init=False)
-
-    def __post_init__(self) -> None:
-        offsets: list[int] = []
-        position = 0
-        for block in self.blocks:
-            offsets.append(position)
-            position += len(block.text) + len(BLOCK_SEPARATOR)
-        object.__setattr__(self, "text", BLOCK_SEPARATOR.join(b.text for b in self.blocks))
-        object.__setattr__(self, "block_offsets", tuple(offsets))
-
-
-BLOCK_SEPARATOR = "\n\n"
 
 _EXTENSIONS: dict[str, DocumentFormat] = {
     ".txt": "text", ".text": "text", ".csv": "text", ".log": "text", ".rst": "text",
@@ -185,34 +138,53 @@ def detect_format(data: bytes, filename: str, content_type: str | None = None) -
     return "html" if _HTML_SNIFF.match(data[:4096]) else "text"
 
 
-def parse_document(data: bytes, filename: str, content_type: str | None = None) -> ParsedDocument:
-    """Parse an upload into a `ParsedDocument` (see the module docstring for the errors)."""
+def parse_document(
+    data: bytes,
+    filename: str,
+    content_type: str | None = None,
+    limits: ParseLimits | None = None,
+) -> ParsedDocument:
+    """Parse an upload into a `ParsedDocument` (see the module docstring for the errors).
+
+    This is CPU- and memory-hungry library work on untrusted bytes: the server calls it only
+    through `snapagent.knowledge.parser_pool`, in a worker process with a deadline and a
+    memory limit; ``limits`` bound the work inside.
+    """
     if not data.strip():
         raise DocumentParseError(filename, "the file is empty")
+    limits = limits or ParseLimits()
     fmt = detect_format(data, filename, content_type)
     # Imported lazily: each parser pulls in its library only when a file of its kind arrives.
     if fmt == "pdf":
-        from snapagent.knowledge.formats.office import parse_pdf
+        from snapagent.knowledge.formats.pdf import parse_pdf
 
-        title, blocks = parse_pdf(data, filename)
+        title, blocks = parse_pdf(data, filename, limits)
     elif fmt == "docx":
         from snapagent.knowledge.formats.office import parse_docx
 
-        title, blocks = parse_docx(data, filename)
+        title, blocks = parse_docx(data, filename, limits)
     else:
         from snapagent.knowledge.formats import markup
         from snapagent.knowledge.formats.decoding import decode_text
 
         text = decode_text(data, filename)
-        parse = {
-            "text": markup.parse_plain,
-            "markdown": markup.parse_markdown,
-            "html": markup.parse_html,
-        }[fmt]
-        title, blocks = parse(text)
+        if fmt == "text":
+            title, blocks = markup.parse_plain(text)
+        elif fmt == "markdown":
+            title, blocks = markup.parse_markdown(text, limits)
+        else:
+            title, blocks = markup.parse_html(text, limits)
     cleaned = tuple(_clean_blocks(blocks))
     if not cleaned:
         raise DocumentParseError(filename, "the file contains no text")
+    chars = sum(len(block.text) for block in cleaned)
+    if chars > limits.max_text_chars:
+        raise limits.exceeded(
+            filename,
+            "max_text_chars",
+            f"the document holds {chars:,} characters of text; the limit is "
+            f"{limits.max_text_chars:,} (split it into smaller files)",
+        )
     title = _clean_text(title or "").replace("\n", " ")
     return ParsedDocument(title=title or _stem(filename), format=fmt, blocks=cleaned)
 

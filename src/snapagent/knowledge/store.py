@@ -39,6 +39,7 @@ __all__ = [
     "delete_document",
     "delete_knowledge_base",
     "display_filename",
+    "find_by_content",
     "get_document",
     "get_knowledge_base",
     "get_or_create_user",
@@ -176,15 +177,14 @@ async def add_document(
     data: bytes,
     *,
     title: str | None = None,
+    digest: str | None = None,
 ) -> tuple[Document, bool]:
     """Store an upload and queue it; identical content already in the KB is returned as is.
 
-    Returns ``(document, created)``.
+    Returns ``(document, created)``. ``digest`` is the sha256 of ``data`` if already known.
     """
-    digest = hashlib.sha256(data).hexdigest()
-    existing = await session.scalar(
-        select(Document).where(Document.knowledge_base_id == kb.id, Document.sha256 == digest)
-    )
+    digest = digest or hashlib.sha256(data).hexdigest()
+    existing = await find_by_content(session, kb.id, digest)
     if existing is not None:
         return existing, False
     name = display_filename(filename)
@@ -205,6 +205,13 @@ async def add_document(
     session.add(DocumentFile(document_id=doc.id, data=data))
     await session.flush()
     return doc, True
+
+
+async def find_by_content(session: AsyncSession, kb_id: str, digest: str) -> Document | None:
+    """The document of knowledge base ``kb_id`` whose original has sha256 ``digest``."""
+    return await session.scalar(
+        select(Document).where(Document.knowledge_base_id == kb_id, Document.sha256 == digest)
+    )
 
 
 async def list_documents(session: AsyncSession, kb_id: str) -> Sequence[Document]:

@@ -5,11 +5,12 @@ Plain frozen dataclasses (no ORM objects escape a session); ``to_dict()`` gives 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from snapagent.db.models.knowledge import Document, KnowledgeBase
+from snapagent.names import clean_name
 
 __all__ = ["DocumentInfo", "KnowledgeBaseInfo"]
 
@@ -50,7 +51,8 @@ class KnowledgeBaseInfo:
 
 @dataclass(frozen=True, slots=True)
 class DocumentInfo:
-    """A document's identity and ingestion state; ``created`` is False for a duplicate upload."""
+    """A document's identity and ingestion state; ``created`` is False for a duplicate upload,
+    and ``notice`` then says what happened to it."""
 
     id: str
     knowledge_base_id: str
@@ -68,6 +70,7 @@ class DocumentInfo:
     updated_at: datetime
     indexed_at: datetime | None
     created: bool = True
+    notice: str | None = None
 
     @classmethod
     def of(cls, doc: Document, *, created: bool = True) -> DocumentInfo:
@@ -89,6 +92,28 @@ class DocumentInfo:
             indexed_at=doc.indexed_at,
             created=created,
         )
+
+    def duplicate(self, filename: str, title: str | None) -> DocumentInfo:
+        """This (existing) document, as the answer to an upload of identical content named
+        ``filename`` with ``title``: ``created`` False and a ``notice`` saying what was kept.
+
+        >>> info = DocumentInfo("d1", "kb", "Guide", "guide.md", None, 5, "0" * 64, "indexed",
+        ...     None, 1, 1, 1, datetime(2026, 1, 1), datetime(2026, 1, 1), None)
+        >>> info.duplicate("copy.md", "New title").notice  # doctest: +NORMALIZE_WHITESPACE
+        "identical content is already document d1 ('Guide', uploaded as 'guide.md', indexed);
+        nothing new was stored and the document was kept as it is - the title 'New title'
+        was not applied (delete the document first to upload it again)"
+        """
+        parts = [f"identical content is already document {self.id} ({self.title!r}"]
+        if filename != self.filename:
+            parts.append(f", uploaded as {self.filename!r}")
+        parts.append(f", {self.status}); nothing new was stored and the document was kept as it is")
+        wanted = clean_name(title or "")
+        if wanted and wanted != self.title:
+            parts.append(f" - the title {wanted!r} was not applied")
+        if (wanted and wanted != self.title) or filename != self.filename:
+            parts.append(" (delete the document first to upload it again)")
+        return replace(self, created=False, notice="".join(parts))
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -65,12 +65,15 @@ class AnswerNodeV2(BaseNodeV2[AnswerNodeData]):
 
     def port_schema(self) -> NodePortSchema:
         return NodePortSchema(
-            inputs=tuple(PortDefinition(name=n) for n in template_variables(self.config.answer)),
+            inputs=tuple(
+                PortDefinition(name=n)
+                for n in template_variables(self.config.answer, field="config.answer")
+            ),
             outputs=(PortDefinition(name="text", type=PortType.STRING),),
         )
 
     async def run(self, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-        text = render(self.config.answer, inputs, node_id=self.node_id)
+        text = await render(ctx, self.config.answer, inputs, node_id=self.node_id)
         for piece in pieces(text):
             ctx.emit_text(self.node_id, piece)
         return {"text": text}

@@ -133,19 +133,24 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
     default_config: ClassVar[Mapping[str, Any]] = {"method": "GET", "url": "https://example.com"}
     description = "Call an HTTP API (private networks refused); status, headers, body, json."
 
-    def _templates(self) -> list[str]:
+    def _templates(self) -> list[tuple[str, str]]:
+        """(config field, template) for every template of the request."""
         c = self.config
-        texts = [c.url, *c.headers.values(), *c.params.values()]
+        texts = [("config.url", c.url)]
+        texts += [(f"config.headers.{k}", v) for k, v in c.headers.items()]
+        texts += [(f"config.params.{k}", v) for k, v in c.params.items()]
         if c.body.type == "json":
-            texts += _strings(c.body.json_value)
+            texts += [("config.body.json", s) for s in _strings(c.body.json_value)]
         elif c.body.type == "form":
-            texts += list(c.body.form.values())
+            texts += [(f"config.body.form.{k}", v) for k, v in c.body.form.items()]
         elif c.body.type == "raw":
-            texts.append(c.body.raw)
+            texts.append(("config.body.raw", c.body.raw))
         return texts
 
     def port_schema(self) -> NodePortSchema:
-        names = sorted({name for text in self._templates() for name in template_variables(text)})
+        names = sorted(
+            {name for field, text in self._templates() for name in template_variables(text, field)}
+        )
         return NodePortSchema(
             inputs=tuple(PortDefinition(name=n) for n in names),
             outputs=(
@@ -156,24 +161,29 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
             ),
         )
 
-    def _render(self, text: str, values: Mapping[str, Any]) -> str:
-        return render(text, values, node_id=self.node_id)
+    async def _render(self, ctx: RunContext, text: str, values: Mapping[str, Any]) -> str:
+        return await render(ctx, text, values, node_id=self.node_id)
 
-    def _render_json(self, value: Any, values: Mapping[str, Any]) -> Any:
+    async def _render_json(self, ctx: RunContext, value: Any, values: Mapping[str, Any]) -> Any:
         if isinstance(value, str):
             whole = _WHOLE_VARIABLE.match(value)
             if whole and whole.group(1) in values:
                 return values[whole.group(1)]
-            return self._render(value, values)
+            return await self._render(ctx, value, values)
         if isinstance(value, list):
-            return [self._render_json(item, values) for item in value]
+            return [await self._render_json(ctx, item, values) for item in value]
         if isinstance(value, dict):
-            return {k: self._render_json(v, values) for k, v in value.items()}
+            return {k: await self._render_json(ctx, v, values) for k, v in value.items()}
         return value
 
-    def _request(self, values: Mapping[str, Any]) -> dict[str, Any]:
+    async def _rendered(
+        self, ctx: RunContext, texts: Mapping[str, str], values: Mapping[str, Any]
+    ) -> dict[str, str]:
+        return {k: await self._render(ctx, v, values) for k, v in texts.items()}
+
+    async def _request(self, ctx: RunContext, values: Mapping[str, Any]) -> dict[str, Any]:
         c = self.config
-        url = self._render(c.url, values).strip()
+        url = (await self._render(ctx, c.url, values)).strip()
         try:
             check_url(url)
         except ValueError as exc:
@@ -181,16 +191,16 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
         request: dict[str, Any] = {
             "method": c.method,
             "url": url,
-            "headers": {k: self._render(v, values) for k, v in c.headers.items()},
+            "headers": await self._rendered(ctx, c.headers, values),
         }
         if c.params:  # (an empty params= would drop the URL's own query string)
-            request["params"] = {k: self._render(v, values) for k, v in c.params.items()}
+            request["params"] = await self._rendered(ctx, c.params, values)
         if c.body.type == "json":
-            request["json"] = self._render_json(c.body.json_value, values)
+            request["json"] = await self._render_json(ctx, c.body.json_value, values)
         elif c.body.type == "form":
-            request["data"] = {k: self._render(v, values) for k, v in c.body.form.items()}
+            request["data"] = await self._rendered(ctx, c.body.form, values)
         elif c.body.type == "raw":
-            request["content"] = self._render(c.body.raw, values).encode()
+            request["content"] = (await self._render(ctx, c.body.raw, values)).encode()
             if not any(k.lower() == "content-type" for k in request["headers"]):
                 request["headers"]["Content-Type"] = c.body.content_type
         return request
@@ -207,7 +217,7 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
             self.config.max_response_bytes or settings.max_response_bytes,
             settings.max_response_bytes,
         )
-        request = self._request(inputs)
+        request = await self._request(ctx, inputs)
         await load_tls_context()
         try:
             async with asyncio.timeout(timeout):

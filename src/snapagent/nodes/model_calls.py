@@ -50,7 +50,9 @@ class ModelSettings(BaseModel):
 
 def decision_inputs(settings: ModelSettings) -> tuple[PortDefinition, ...]:
     """``query`` (the text to decide on) and the instruction's variables."""
-    names = [n for n in template_variables(settings.instruction) if n != QUERY_PORT]
+    names = [
+        n for n in template_variables(settings.instruction, "config.instruction") if n != QUERY_PORT
+    ]
     query = PortDefinition(name=QUERY_PORT, type=PortType.STRING, description="the text")
     return (query, *(PortDefinition(name=n) for n in names))
 
@@ -72,7 +74,7 @@ async def ask_structured(
 ) -> ChatResult:
     """One model call asking for ``output``: ``task`` (what the node does) and the rendered
     instruction as the system prompt, ``prompt`` as the user turn, the query as the hint."""
-    instruction = render(settings.instruction, inputs, node_id=node_id).strip()
+    instruction = (await render(ctx, settings.instruction, inputs, node_id=node_id)).strip()
     system = f"{task}\n\n{instruction}" if instruction else task
     query = inputs.get(QUERY_PORT)
     request = ChatRequest(

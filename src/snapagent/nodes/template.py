@@ -40,11 +40,11 @@ class TemplateNodeV2(BaseNodeV2[TemplateNodeData]):
     description = "Render a Jinja2 template over the inputs."
 
     def port_schema(self) -> NodePortSchema:
-        names = template_variables(self.config.template)
+        names = template_variables(self.config.template, field="config.template")
         return NodePortSchema(
             inputs=tuple(PortDefinition(name=n) for n in names),
             outputs=(PortDefinition(name="text", type=PortType.STRING),),
         )
 
     async def run(self, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-        return {"text": render(self.config.template, inputs, node_id=self.node_id)}
+        return {"text": await render(ctx, self.config.template, inputs, node_id=self.node_id)}

@@ -15,6 +15,7 @@ Every call takes the caller's user id; another owner's knowledge base is "not fo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,9 @@ from snapagent.errors import (
 )
 from snapagent.knowledge import store
 from snapagent.knowledge.ingestion import IngestionWorker
+from snapagent.knowledge.parser_pool import DocumentParser
 from snapagent.knowledge.records import EmbeddingResolver, IndexChange
+from snapagent.knowledge.reembed import Progress, ReembedResult, reembed_knowledge_base
 from snapagent.knowledge.retriever import KnowledgeRetriever
 from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.knowledge.views import DocumentInfo, KnowledgeBaseInfo
@@ -47,6 +50,7 @@ __all__ = [
     "DocumentInfo",
     "KnowledgeBaseInfo",
     "KnowledgeService",
+    "ReembedResult",
     "default_embedding_resolver",
 ]
 
@@ -61,6 +65,10 @@ def default_embedding_resolver() -> EmbeddingResolver:
         return get_embedding_model(spec)
 
     return resolve
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class _CachedResolver:
@@ -101,7 +109,8 @@ class KnowledgeService:
         self.db = db
         self.settings = settings or KnowledgeSettings()
         self.embeddings = _CachedResolver(embeddings or default_embedding_resolver())
-        self.worker = IngestionWorker(db, self.embeddings, self.settings)
+        self.parser = DocumentParser(self.settings)
+        self.worker = IngestionWorker(db, self.embeddings, self.settings, self.parser)
         self.retriever = retriever or KnowledgeRetriever(
             db, self.embeddings, settings=self.settings
         )
@@ -114,7 +123,9 @@ class KnowledgeService:
         self.worker.start()
 
     async def close(self) -> None:
+        """Stop ingestion (documents in flight are handed back) and the parser's workers."""
         await self.worker.stop()
+        await self.parser.close()
 
     async def ensure_user(self, email: str) -> str:
         """The id of the user with `email`, created without a password if missing (CLI owner)."""
@@ -210,6 +221,33 @@ class KnowledgeService:
             await store.delete_knowledge_base(session, kb)
         self.retriever.cache.forget(kb_id)
 
+    async def reembed(
+        self,
+        owner_id: str,
+        kb_id: str,
+        embedding_model: str | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> ReembedResult:
+        """Embed every chunk of the knowledge base again with ``embedding_model`` (default: the
+        default for new knowledge bases) and switch to it in one transaction; see
+        `snapagent.knowledge.reembed`. The knowledge base answers with its old model until then.
+        """
+        spec = (embedding_model or self.settings.default_embedding_model).strip()
+        self._check_embedding_model(spec)
+        async with self.db.session() as session:
+            kb = await store.get_knowledge_base(session, kb_id, owner_id)
+        result = await reembed_knowledge_base(
+            self.db,
+            kb.id,
+            spec,
+            self.embeddings(spec),
+            batch_size=self.settings.embed_batch_size,
+            progress=progress,
+        )
+        self.retriever.cache.forget(kb.id)
+        return result
+
     # -- documents ----------------------------------------------------------------------------
 
     async def add_document(
@@ -224,29 +262,40 @@ class KnowledgeService:
     ) -> DocumentInfo:
         """Store an upload and queue it for ingestion (identical content is not duplicated).
 
-        Raises `PayloadTooLargeError`, `UnsupportedMediaError` or `DocumentParseError` (for a
-        file whose bytes contradict its type) before anything is stored.
+        Before anything is stored the file is checked: its size (`PayloadTooLargeError`), its
+        type (`UnsupportedMediaError`), and - parsed in a worker, within
+        ``upload_check_timeout_s`` - whether it can be ingested at all (`DocumentParseError`:
+        no text, truncated, corrupt; `DocumentLimitError`: a zip bomb, too many pages...).
+        Identical content already in the knowledge base is answered with that document
+        (``created`` False, ``notice`` says what was kept) without being parsed again.
         """
+        name = store.display_filename(filename)
         limit = self.settings.max_upload_bytes
         if len(data) > limit:
             raise PayloadTooLargeError(
-                f"{store.display_filename(filename)!r} is {len(data)} bytes; the limit is {limit}",
+                f"{name!r} is {len(data)} bytes; the limit is {limit}",
                 details={"filename": filename, "limit": limit},
             )
         # Reading the upload's bytes (up to the upload limit) is work on user content: in a
         # thread, never on the event loop.
-        await asyncio.to_thread(
-            _check_content, data, store.display_filename(filename), content_type
-        )
+        await asyncio.to_thread(_check_content, data, name, content_type)
+        digest = await asyncio.to_thread(_sha256, data)  # 20 MB is tens of ms of hashing
+        async with self.db.session() as session:
+            kb = await store.get_knowledge_base(session, kb_id, owner_id)  # 404 before work
+            existing = await store.find_by_content(session, kb.id, digest)
+            if existing is not None:
+                return DocumentInfo.of(existing, created=False).duplicate(name, title)
+        await self.parser.check(owner_id, data, name, content_type)
         async with self.db.transaction() as session:
             kb = await store.get_knowledge_base(session, kb_id, owner_id)
             doc, created = await store.add_document(
-                session, kb, filename, content_type, data, title=title
+                session, kb, filename, content_type, data, title=title, digest=digest
             )
             info = DocumentInfo.of(doc, created=created)
         if created:
             self.worker.notify()
-        return info
+            return info
+        return info.duplicate(name, title)  # the same content arrived meanwhile
 
     async def list_documents(self, owner_id: str, kb_id: str) -> list[DocumentInfo]:
         async with self.db.session() as session:

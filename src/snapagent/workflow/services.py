@@ -56,6 +56,7 @@ __all__ = [
     "ServiceContainer",
     "StructuredOutput",
     "SystemClock",
+    "TemplateRenderer",
     "TokenUsage",
     "ToolCall",
     "ToolChoice",
@@ -301,6 +302,13 @@ class CodeRunner(Protocol):
     ) -> Any: ...
 
 
+class TemplateRenderer(Protocol):
+    """Renders a node's Jinja2 template over its values, with a deadline and size bounds
+    (`snapagent.nodes.templating.TemplateRenderer`)."""
+
+    async def render(self, source: str, values: Mapping[str, Any], *, node_id: str) -> str: ...
+
+
 @dataclass(frozen=True, slots=True)
 class FileText:
     """The text of one file: its name, the title found in it, and its text."""
@@ -362,6 +370,8 @@ class ServiceContainer:
     settings: Mapping[str, Any] = field(default_factory=dict)
     code_runner: CodeRunner | None = None
     """None: the process-wide sandbox from ``SNAPAGENT_CODE_*`` (started on first use)."""
+    templates: TemplateRenderer | None = None
+    """None: the process-wide renderer from ``SNAPAGENT_TEMPLATE_*`` (workers on first use)."""
 
     documents: DocumentReader = field(default_factory=_NoDocumentReader)
 

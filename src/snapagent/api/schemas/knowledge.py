@@ -63,6 +63,11 @@ class DocumentPublic(BaseModel):
     progress: float = Field(description="0.0 to 1.0: share of the chunks embedded and indexed.")
     attempts: int
     created: bool = Field(description="False when identical content was already uploaded.")
+    notice: str | None = Field(
+        default=None,
+        description="For a duplicate upload: which document already holds this content and "
+        "what was kept (nothing new is stored; a new title or name is not applied).",
+    )
     created_at: datetime
     updated_at: datetime
     indexed_at: datetime | None

@@ -1,13 +1,15 @@
 """Format-specific parsers behind `snapagent.knowledge.parsing.parse_document`.
 
-Each parser returns ``(title or None, blocks)``; `Outline` tracks the heading path.
+Each parser returns ``(title or None, blocks)``; `Outline` tracks the heading path. The
+parsers import `snapagent.knowledge.parsed` (the model) and never the dispatcher in
+`snapagent.knowledge.parsing` (an import-linter contract keeps it so).
 """
 
 from __future__ import annotations
 
-from snapagent.knowledge.parsing import Block, BlockKind
+from snapagent.knowledge.parsed import Block, BlockKind
 
-__all__ = ["Outline", "ParseResult"]
+__all__ = ["Outline", "ParseResult", "describe"]
 
 ParseResult = tuple[str | None, list[Block]]
 
@@ -45,3 +47,9 @@ class Outline:
     @property
     def path(self) -> tuple[str, ...]:
         return tuple(text for _, text in self._stack)
+
+
+def describe(exc: BaseException) -> str:
+    """A library's exception as a short reason: its type and the first line of its message."""
+    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

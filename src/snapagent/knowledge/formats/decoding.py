@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import codecs
 
-from snapagent.knowledge.parsing import DocumentParseError
+from snapagent.knowledge.parsed import DocumentParseError
 
 __all__ = ["decode_text"]
 

@@ -1,4 +1,9 @@
-"""Plain text, Markdown (markdown-it-py) and HTML (BeautifulSoup + lxml) into blocks."""
+"""Plain text, Markdown (markdown-it-py) and HTML (BeautifulSoup + lxml) into blocks.
+
+Hostile markup: the HTML parser never expands entities declared in a document (HTML has no
+DTDs), and elements nested deeper than ``ParseLimits.max_nesting_depth`` are read as plain
+text instead of being walked as structure, so depth costs neither recursion nor stack.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import re
 import warnings
 
 from snapagent.knowledge.formats import Outline, ParseResult
+from snapagent.knowledge.formats.limits import ParseLimits
 
 __all__ = ["parse_html", "parse_markdown", "parse_plain"]
 
@@ -24,7 +30,7 @@ def parse_plain(text: str) -> ParseResult:
 # -- Markdown ----------------------------------------------------------------------------
 
 
-def parse_markdown(text: str) -> ParseResult:
+def parse_markdown(text: str, limits: ParseLimits | None = None) -> ParseResult:
     """CommonMark plus tables; the title is the first level-1 heading."""
     from markdown_it import MarkdownIt
 
@@ -52,7 +58,7 @@ def parse_markdown(text: str) -> ParseResult:
         elif kind in ("fence", "code_block"):
             outline.block("code", token.content)
         elif kind == "html_block":
-            _, blocks = parse_html(token.content)
+            _, blocks = parse_html(token.content, limits)
             outline.blocks.extend(blocks)
         elif kind == "inline":
             content = _inline_text(token)
@@ -100,7 +106,7 @@ _CONTAINERS = frozenset(
 _WHITESPACE = re.compile(r"\s+")
 
 
-def parse_html(text: str) -> ParseResult:
+def parse_html(text: str, limits: ParseLimits | None = None) -> ParseResult:
     """Visible text in reading order; scripts, styles and navigation are dropped.
 
     The title is ``<title>``, else the first ``<h1>``.
@@ -115,8 +121,8 @@ def parse_html(text: str) -> ParseResult:
     title = " ".join(title_tag.get_text(" ").split()) if title_tag else ""
     for tag in soup.find_all(_DROPPED):
         tag.decompose()
-    walker = _HtmlWalker()
-    walker.walk(soup, "paragraph")
+    walker = _HtmlWalker((limits or ParseLimits()).max_nesting_depth)
+    walker.walk(soup, "paragraph", 0)
     if not title:
         title = next((b.text for b in walker.outline.blocks if b.kind == "heading"), "")
     return title or None, walker.outline.blocks
@@ -124,12 +130,14 @@ def parse_html(text: str) -> ParseResult:
 
 class _HtmlWalker:
     """Emits a block for each heading, list item, table row and pre; inline runs between
-    block-level elements become paragraphs (or list items inside ``<li>``)."""
+    block-level elements become paragraphs (or list items inside ``<li>``). Below
+    ``max_depth`` a block-level element is one block of its text."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_depth: int) -> None:
         self.outline = Outline()
+        self.max_depth = max_depth
 
-    def walk(self, element: object, kind: str) -> None:
+    def walk(self, element: object, kind: str, depth: int) -> None:
         from bs4.element import NavigableString, PreformattedString, Tag
 
         assert isinstance(element, Tag)
@@ -155,12 +163,15 @@ class _HtmlWalker:
             elif name == "pre":
                 self._flush(lines, kind)
                 self._emit("code", child.get_text())
+            elif depth >= self.max_depth and (name == "li" or name in _CONTAINERS):
+                self._flush(lines, kind)
+                self._emit(kind, _collapse(child.get_text(" ")))
             elif name == "li":
                 self._flush(lines, kind)
-                self.walk(child, "list_item")
+                self.walk(child, "list_item", depth + 1)
             elif name in _CONTAINERS:
                 self._flush(lines, kind)
-                self.walk(child, kind)
+                self.walk(child, kind, depth + 1)
             else:  # inline element: its text joins the current run
                 lines[-1].append(child.get_text(" "))
         self._flush(lines, kind)

@@ -1,65 +1,33 @@
-"""PDF (pypdf) and DOCX (python-docx) into blocks.
+"""DOCX (python-docx) into blocks, after the zip passed `check_package`'s bounds.
 
-Both libraries raise a wide, undocumented range of exceptions on damaged files (zip, XML,
-stream and key errors); every failure while reading becomes a `DocumentParseError` naming the
-file, so a bad upload is reported, never a traceback.
+python-docx raises a wide, undocumented range of exceptions on damaged files (zip, XML and key
+errors); every failure while reading becomes a `DocumentParseError` naming the file, so a bad
+upload is reported, never a traceback. Its XML parser does not resolve entities, and libxml2
+refuses nesting deeper than 256 elements; `check_package` has already refused DTDs.
 """
 
 from __future__ import annotations
 
 import io
-import logging
 import re
 from typing import Any
 
-from snapagent.knowledge.formats import Outline, ParseResult
-from snapagent.knowledge.parsing import DocumentParseError
+from snapagent.knowledge.formats import Outline, ParseResult, describe
+from snapagent.knowledge.formats.limits import ParseLimits
+from snapagent.knowledge.formats.zip_package import check_package
+from snapagent.knowledge.parsed import DocumentParseError
 
-__all__ = ["parse_docx", "parse_pdf"]
+__all__ = ["parse_docx"]
 
-_BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _HEADING_STYLE = re.compile(r"^heading\s*(\d)$", re.I)
 
 
-def parse_pdf(data: bytes, filename: str) -> ParseResult:
-    """One paragraph block per blank-line-separated run of text, tagged with its page."""
-    from pypdf import PdfReader
-
-    # pypdf logs recoverable damage as warnings; the outcome (text or an error) is what counts.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            raise DocumentParseError(filename, "the PDF is password-protected")
-        title = _pdf_title(reader)
-        outline = Outline()
-        for number, page in enumerate(reader.pages, start=1):
-            text = page.extract_text() or ""
-            for paragraph in _BLANK_LINE.split(text):
-                # Lines inside a paragraph are layout, not structure.
-                joined = " ".join(line.strip() for line in paragraph.splitlines())
-                if joined.strip():
-                    outline.block("paragraph", joined, page=number)
-    except DocumentParseError:
-        raise
-    except Exception as exc:  # pypdf's own errors plus zlib/struct/key errors from bad streams
-        raise DocumentParseError(filename, f"corrupt PDF ({_reason(exc)})") from None
-    if not outline.blocks:
-        raise DocumentParseError(filename, "the PDF has no extractable text (scanned images?)")
-    return title, outline.blocks
-
-
-def _pdf_title(reader: Any) -> str | None:
-    metadata = reader.metadata
-    title = getattr(metadata, "title", None) if metadata is not None else None
-    return str(title).strip() or None if title else None
-
-
-def parse_docx(data: bytes, filename: str) -> ParseResult:
+def parse_docx(data: bytes, filename: str, limits: ParseLimits | None = None) -> ParseResult:
     """Paragraphs and tables in body order; ``Heading N`` styles become headings, ``Title``
     (or the core title property) the title, list styles and numbered paragraphs list items."""
     import docx
 
+    check_package(data, filename, limits or ParseLimits())
     try:
         document = docx.Document(io.BytesIO(data))
         title = (document.core_properties.title or "").strip() or None
@@ -82,8 +50,10 @@ def parse_docx(data: bytes, filename: str) -> ParseResult:
                 outline.block("list_item", text)
             else:
                 outline.block("paragraph", text)
+    except MemoryError:
+        raise  # the worker's memory limit, not a damaged file: its pool reports it as such
     except Exception as exc:  # zipfile, lxml and python-docx errors on damaged packages
-        raise DocumentParseError(filename, f"corrupt DOCX ({_reason(exc)})") from None
+        raise DocumentParseError(filename, f"corrupt DOCX ({describe(exc)})") from None
     return title, outline.blocks
 
 
@@ -101,8 +71,3 @@ def _unique(values: Any) -> list[str]:
             seen.add(value)
             result.append(value)
     return result
-
-
-def _reason(exc: Exception) -> str:
-    detail = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__

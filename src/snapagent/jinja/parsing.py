@@ -1,0 +1,63 @@
+"""Reading a template without running any of it: its syntax and the variables it reads.
+
+    variables("Context:\\n{{ context }}\\nQ: {{ query }}")   # ("context", "query")
+    variables("{{ broken")                                   # DefinitionError, with the line
+
+Jinja's own `meta.find_undeclared_variables` evaluates constant expressions while it looks, so
+``{{ 'x'|center(300000000) }}`` would build 300 MB in the server just to be validated; here
+nothing is evaluated. Parsing is linear in the template; a template nested deeper than the parser's
+recursion (thousands of brackets) is a `DefinitionError`, never a crash.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import jinja2
+from jinja2 import meta, nodes
+
+from snapagent.errors import DefinitionError
+from snapagent.jinja.bounded import BoundedEnvironment
+
+__all__ = ["parse", "variables"]
+
+_PARSER = BoundedEnvironment()
+
+
+@lru_cache(maxsize=1024)
+def parse(source: str) -> nodes.Template:
+    """The template's syntax tree (cached); `DefinitionError` on bad syntax."""
+    try:
+        return _PARSER.parse(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise DefinitionError(
+            f"template syntax error on line {exc.lineno}: {exc.message}",
+            details={"line": exc.lineno},
+        ) from None
+    except RecursionError:
+        raise DefinitionError("the template is nested too deeply to read") from None
+
+
+class _NameTracker(meta.TrackingCodeGenerator):
+    """Jinja's name tracker, evaluating nothing. Jinja's code generator computes constant
+    output expressions while it works - filters included - so reading the names of
+    ``{{ '%999999999s'|format('x') }}`` would build a gigabyte in the server process."""
+
+    def __init__(self) -> None:
+        super().__init__(_PARSER)
+        self.optimizer = None
+
+    def _output_child_to_const(self, node: nodes.Expr, frame: Any, finalize: Any) -> str:
+        raise nodes.Impossible()
+
+
+@lru_cache(maxsize=1024)
+def variables(source: str) -> tuple[str, ...]:
+    """The names a template reads from its context (its input ports), sorted."""
+    tracker = _NameTracker()
+    try:
+        tracker.visit(parse(source))
+    except RecursionError:
+        raise DefinitionError("the template is nested too deeply to read") from None
+    return tuple(sorted(tracker.undeclared_identifiers))
