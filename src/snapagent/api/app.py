@@ -228,7 +228,9 @@ def create_app(
     )
     # The agent's workflow tools: other published bots of the same owner, as nested runs.
     runtime.bind_bots(
-        PublishedBotRunner(db, runtime, recorder, observers=[reporting.telemetry.for_run])
+        PublishedBotRunner(
+            db, runtime, recorder, chat_service.group, observers=[reporting.telemetry.for_run]
+        )
     )
     state = AppState(
         settings=settings,

@@ -9,7 +9,8 @@ its inputs; it has no chat session (nothing is added to any transcript). ``sys.c
 carries the depth on, so an agent inside the called bot calls one level deeper still, and the
 runner refuses calls past ``SNAPAGENT_AGENT_MAX_BOT_DEPTH`` itself too.
 
-    runner = PublishedBotRunner(database, runtime, recorder, observers=[telemetry.for_run])
+    runner = PublishedBotRunner(database, runtime, recorder, chat.group,
+                                observers=[telemetry.for_run])
     runtime.bind_bots(runner)                         # create_app does this
     answer = await runner.run_bot(BotCall("bot-2", "invoice 12?", owner_id="u1", depth=1))
 """
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, select
 
 from snapagent.db.base import new_id
+from snapagent.db.group_commit import GroupCommit
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
@@ -48,12 +50,14 @@ class PublishedBotRunner:
         database: Database,
         runtime: BotRuntime,
         recorder: RunRecorder,
+        group: GroupCommit,
         *,
         observers: Sequence[RunObserverFactory] = (),
     ) -> None:
         self.database = database
         self.runtime = runtime
         self.recorder = recorder
+        self.group = group  # the chat's: nested runs' records share its transactions
         self.observers = tuple(observers)
 
     async def _published(self, call: BotCall) -> tuple[Bot, BotWorkflowVersion]:
@@ -93,7 +97,7 @@ class PublishedBotRunner:
         )
         observers = [
             *(make(info) for make in self.observers),
-            RecordingObserver(self.recorder, self.database, info),
+            RecordingObserver(self.recorder, self.group, info),
         ]
         sys = {
             "bot_id": bot.id,
