@@ -44,7 +44,7 @@ from snapagent.services.workflow_diff import GraphDiff, diff_graphs
 from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.schema import WorkflowGraph
-from snapagent.workflow.validation import validate_graph
+from snapagent.workflow.validation import format_loc, validate_graph
 
 __all__ = [
     "DEFAULT_DRAFT_SOURCE",
@@ -89,7 +89,7 @@ def _schema_problems(exc: ValidationError) -> list[dict[str, Any]]:
                 "message": err.get("msg", "invalid value"),
                 "node_id": None,
                 "edge_index": loc[1] if len(loc) >= 2 and loc[0] == "edges" else None,
-                "path": ".".join(str(p) for p in loc),
+                "path": format_loc(loc),
             }
         )
     return problems
@@ -286,6 +286,15 @@ class WorkflowVersionService:
         """Stage a draft for ``bot`` in the current transaction (the caller commits). For
         graphs the server made; a user's graph goes through `_checked`."""
         return self._stage_draft(bot, user, _parse(graph), source, note)
+
+    async def stage_checked_draft(
+        self, bot: Bot, user: User, graph: Any, *, source: str, note: str = ""
+    ) -> BotWorkflowVersion:
+        """Stage a draft of a user's graph (checked like a save: size, schema, what it names)
+        in the current transaction; the caller commits. For a bot staged in the same
+        transaction (an import)."""
+        stored = await self._checked(bot, graph)
+        return self._stage_draft(bot, user, stored, source, note)
 
     def _stage_draft(
         self, bot: Bot, user: User, stored: dict[str, Any], source: str, note: str
