@@ -27,6 +27,7 @@ from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
 from snapagent.services.bots import BotService
 from snapagent.services.chat import ChatError
+from snapagent.services.knowledge import KnowledgeService
 
 __all__ = ["register"]
 
@@ -40,11 +41,16 @@ async def _turn(
     db: Database, user: User, bot: str, message: str, session_id: str | None, out: TextIO
 ) -> dict[str, Any]:
     """Run the turn on an app of this process; the final ``message`` event's data."""
-    app = create_app(database=db, chat_models=bots_cli.chat_models())
+    # A knowledge service of our own, never started: retrieval works, but this short-lived
+    # process takes no ingestion work from the server's queue.
+    knowledge = KnowledgeService(db)
+    app = create_app(database=db, knowledge=knowledge, chat_models=bots_cli.chat_models())
     state: AppState = app.state.snapagent
     final: dict[str, Any] = {}
     streamed = False
-    async with app.router.lifespan_context(app):
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(knowledge.close)
+        await stack.enter_async_context(app.router.lifespan_context(app))
         async with db.session() as session:
             found = await BotService(session, state.node_registry).resolve(user, bot)
             turn = await state.chat.prepare(session, user, found.id, message, session_id)
