@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -113,6 +114,7 @@ class BotRuntime:
             self.legacy_registry, self.services, limits=self.limits
         )
         self._plans: OrderedDict[str, CompiledVersion] = OrderedDict()
+        self._plans_lock = threading.Lock()
         self._plan_cache_size = plan_cache_size
 
     def compile(self, version_id: str, graph: Mapping[str, Any]) -> CompiledVersion:
@@ -127,18 +129,20 @@ class BotRuntime:
     def _compile(
         self, compiler: WorkflowExecutorV2, key: str, graph: Mapping[str, Any]
     ) -> CompiledVersion:
-        cached = self._plans.get(key)
-        if cached is not None:
-            self._plans.move_to_end(key)
-            return cached
+        with self._plans_lock:  # chats compile in threads
+            cached = self._plans.get(key)
+            if cached is not None:
+                self._plans.move_to_end(key)
+                return cached
         parsed = WorkflowGraph.model_validate(dict(graph))
         compiled = CompiledVersion(
             plan=compiler.compile(parsed),
             titles={node.id: node.title for node in parsed.nodes},
         )
-        self._plans[key] = compiled
-        if len(self._plans) > self._plan_cache_size:
-            self._plans.popitem(last=False)
+        with self._plans_lock:
+            self._plans[key] = compiled
+            if len(self._plans) > self._plan_cache_size:
+                self._plans.popitem(last=False)
         return compiled
 
     async def aclose(self) -> None:
