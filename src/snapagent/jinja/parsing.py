@@ -35,6 +35,10 @@ _PARSER = BoundedEnvironment()
 @lru_cache(maxsize=1024)
 def parse(source: str) -> nodes.Template:
     """The template's syntax tree (cached); `DefinitionError` on bad syntax."""
+    return _parse(source)
+
+
+def _parse(source: str) -> nodes.Template:
     try:
         return _PARSER.parse(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -62,9 +66,13 @@ class _NameTracker(meta.TrackingCodeGenerator):
 @lru_cache(maxsize=1024)
 def variables(source: str) -> tuple[str, ...]:
     """The names a template reads from its context (its input ports), sorted."""
+    return _variables_of(parse(source))
+
+
+def _variables_of(tree: nodes.Template) -> tuple[str, ...]:
     tracker = _NameTracker()
     try:
-        tracker.visit(parse(source))
+        tracker.visit(tree)
     except RecursionError:
         raise DefinitionError("the template is nested too deeply to read") from None
     return tuple(sorted(tracker.undeclared_identifiers))
@@ -81,5 +89,7 @@ class TemplateFacts:
 
 def read_template(source: str) -> TemplateFacts:
     """Parse ``source`` once for everything the server needs from it; `DefinitionError` on
-    bad syntax."""
-    return TemplateFacts(variables(source), Substitution.of(parse(source)))
+    bad syntax. Nothing is cached here: the reader's worker reads templates of any length, and
+    its callers cache what it found."""
+    tree = _parse(source)
+    return TemplateFacts(_variables_of(tree), Substitution.of(tree))

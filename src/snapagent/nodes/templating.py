@@ -92,7 +92,10 @@ class TemplateSettings(BaseSettings):
         description="Longest rendered text, and longest string any template expression builds.",
     )
     max_items: int = Field(
-        default=100_000, ge=100, le=10_000_000, description="Longest list a template builds."
+        default=100_000,
+        ge=100,
+        le=10_000_000,
+        description="Longest list a template builds, and longest range it loops over.",
     )
     max_int_bits: int = Field(
         default=100_000, ge=64, le=10_000_000, description="Largest integer a template computes."
