@@ -108,12 +108,19 @@ async def test_head_is_answered_like_get(client: httpx.AsyncClient) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/v1/nothing-here", "/api", "/v1/nothing", "/health/nothing", "/mcp", "/openapi.json/x"],
+    ["/api/v1/nothing-here", "/api", "/health/nothing", "/openapi.json/x"],
 )
 async def test_unknown_api_paths_keep_their_problem_404(
     client: httpx.AsyncClient, path: str
 ) -> None:
     assert_problem(await client.get(path), 404)
+
+
+async def test_unknown_openai_paths_keep_their_openai_404(client: httpx.AsyncClient) -> None:
+    # The OpenAI-compatible API's own error shape (snapagent.api.errors.render_problem).
+    response = await client.get("/v1/nothing")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"] == "no resource at /v1/nothing"
 
 
 async def test_other_methods_are_never_the_console(client: httpx.AsyncClient) -> None:

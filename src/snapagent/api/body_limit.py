@@ -3,7 +3,8 @@ whole document upload) and a tighter one for JSON bodies.
 
 A declared ``Content-Length`` over the limit is refused before a byte is read; a body without
 one (chunked) is counted as it arrives and refused as soon as it passes the limit. Either way the
-answer is a 413 problem+json, and an oversized upload is never buffered whole. (Starlette's own
+answer is a 413 problem (problem+json, or OpenAI's error shape under ``/v1``), and an oversized
+upload is never buffered whole. (Starlette's own
 limiter answers text/plain when the length is declared, so we keep this small one.)
 
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=20 * 1024 * 1024)
@@ -40,7 +41,9 @@ class BodySizeLimitMiddleware:
             return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_bytes:
-            response = problem_response(413, self._detail(), slug="payload-too-large")
+            response = problem_response(
+                413, self._detail(), slug="payload-too-large", path=scope.get("path", "")
+            )
             await response(scope, receive, send)
             return
         received = 0

@@ -8,6 +8,12 @@ client sees the same status and ``type`` either way. Every answer has ``type``, 
 ``status`` and ``detail``; field problems add ``errors: [{field, reason}]``. Anything unexpected
 is logged with a reference id and answered as a bare 500 that leaks nothing.
 
+Under the OpenAI-compatible prefix (``/v1/...``) the same problem is rendered in OpenAI's error
+shape, ``{"error": {"message", "type", "param", "code"}}`` (:meth:`Problem.openai_body`), so the
+official SDKs raise their usual exceptions; the status and headers (``Retry-After``,
+``WWW-Authenticate``) are the table's either way. :func:`render_problem` picks the shape by path
+for every answer: route errors, body limits and rate limits alike.
+
     app = FastAPI()
     install_error_handlers(app)
     problem_of(NotFoundError("bot 1 not found")).status      # 404
@@ -29,14 +35,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from snapagent import errors as e
 from snapagent.services.database_outage import is_database_unreachable
+from snapagent.workflow.validation import format_loc
 
 __all__ = [
+    "OPENAI_PREFIX",
     "PROBLEM_JSON",
     "Problem",
     "error_event",
     "install_error_handlers",
     "problem_of",
     "problem_response",
+    "render_problem",
+    "resolve_problem",
 ]
 
 log = logging.getLogger(__name__)
@@ -80,6 +90,14 @@ _TITLES = {
 }
 _RESERVED_MEMBERS = frozenset({"type", "title", "status", "detail", "errors", "problems"})
 
+OPENAI_PREFIX = "/v1"
+"""Answers under this path use OpenAI's error shape (the OpenAI-compatible API lives here)."""
+
+# OpenAI's error ``type`` for a status (its SDKs pick the exception class by status alone).
+_OPENAI_TYPES = {401: "authentication_error", 403: "permission_error", 429: "rate_limit_error"}
+# OpenAI's well-known ``code`` values where one fits; otherwise the problem's slug.
+_OPENAI_CODES = {401: "invalid_api_key", 429: "rate_limit_exceeded"}
+
 
 def _type_uri(slug: str) -> str:
     return f"urn:snapagent:problem:{slug}"
@@ -121,6 +139,42 @@ class Problem:
             media_type=PROBLEM_JSON,
         )
 
+    @property
+    def param(self) -> str | None:
+        """The request field the problem is about (the first one), if any."""
+        return str(self.errors[0].get("field")) if self.errors else None
+
+    def openai_body(self) -> dict[str, Any]:
+        """The problem in OpenAI's error shape (see the module docstring)."""
+        if self.status >= 500:
+            kind = "server_error"
+        else:
+            kind = _OPENAI_TYPES.get(self.status, "invalid_request_error")
+        code = _OPENAI_CODES.get(self.status)
+        if code is None and self.status == 404 and self.param == "model":
+            code = "model_not_found"
+        if code is None:
+            code = (self.slug or "error").replace("-", "_")
+        # One message: OpenAI's shape has no list of field problems, so they are spelled out.
+        message = self.detail
+        fields = [f"{p.get('field')}: {p.get('reason')}" for p in self.errors[:5]]
+        if fields and not (len(self.errors) == 1 and self.errors[0].get("reason") == message):
+            message = f"{message} ({'; '.join(fields)})"
+        return {"error": {"message": message, "type": kind, "param": self.param, "code": code}}
+
+    def openai_response(self) -> JSONResponse:
+        return JSONResponse(
+            self.openai_body(), status_code=self.status, headers=dict(self.headers) or None
+        )
+
+
+def render_problem(problem: Problem, path: str) -> JSONResponse:
+    """``problem`` as the API at ``path`` speaks: OpenAI's error shape under
+    :data:`OPENAI_PREFIX`, problem+json everywhere else."""
+    if path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/"):
+        return problem.openai_response()
+    return problem.response()
+
 
 def problem_response(
     status: int,
@@ -129,10 +183,12 @@ def problem_response(
     slug: str | None = None,
     errors: Sequence[dict[str, Any]] = (),
     headers: dict[str, str] | None = None,
+    path: str = "",
     **extra: Any,
 ) -> JSONResponse:
-    """A problem+json response built by hand (middleware answering before any route)."""
-    return Problem(status, detail, slug, errors, headers or {}, extra).response()
+    """A problem response built by hand (middleware answering before any route), in the
+    shape the API at ``path`` speaks (:func:`render_problem`)."""
+    return render_problem(Problem(status, detail, slug, errors, headers or {}, extra), path)
 
 
 def _problem_dict(problem: Any) -> dict[str, Any]:
@@ -183,19 +239,25 @@ def _family_problem(exc: e.SnapAgentError) -> Problem:
         headers["Retry-After"] = str(max(1, round(exc.retry_after)))
     if isinstance(exc, e.InputValidationError) and exc.field:
         errors.append({"field": exc.field, "reason": exc.message})
+    if isinstance(exc, e.NotFoundError) and isinstance(exc.details.get("field"), str):
+        # What was looked up and not found, when a request field named it (a model id...).
+        errors.append({"field": exc.details["field"], "reason": exc.message})
     if isinstance(exc, e.GraphValidationError):
         errors = graph_problem_errors(exc.problems)
         extra["problems"] = [_problem_dict(p) for p in exc.problems]
     if isinstance(exc, e.ConflictError):
         # What the conflict is with (the bots using a knowledge base...): the caller's own.
         extra.update({k: v for k, v in exc.details.items() if k not in _RESERVED_MEMBERS})
+    if isinstance(exc.details.get("run_id"), str):
+        extra["run_id"] = exc.details["run_id"]  # a failed run: its record is readable
     return Problem(status, exc.message, slug, errors, headers, extra)
 
 
 def _field_of(loc: Sequence[Any]) -> str:
-    # Drop the "body"/"query"/... source so clients see the field as they sent it.
-    parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
-    return ".".join(parts) or "body"
+    # Drop the "body"/"query"/... source so clients see the field as they sent it, in the path
+    # style of graph problems (``files[0].data``).
+    parts = list(loc[1:]) if len(loc) > 1 else list(loc)
+    return format_loc([p if isinstance(p, int) else str(p) for p in parts]) or "body"
 
 
 _SEND_JSON = "send a JSON document with Content-Type: application/json"
@@ -278,7 +340,9 @@ def error_event(exc: BaseException, run_id: str | None) -> dict[str, Any]:
     return {**body, "run_id": run_id}
 
 
-async def _handle(request: Request, exc: Exception) -> JSONResponse:
+def resolve_problem(request: Request, exc: BaseException) -> Problem:
+    """:func:`problem_of` as an answer to ``request``: logged (unexpected errors with a
+    reference the client is given, server-side failures as warnings) and ready to send."""
     problem = problem_of(exc)
     where = f"{request.method} {request.url.path}"
     if problem.unexpected:
@@ -294,7 +358,11 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
         log.info("database refused a value on %s: %s", where, exc)
     if isinstance(exc, StarletteHTTPException) and exc.status_code == 404:
         problem = Problem(404, f"no resource at {request.url.path}", headers=problem.headers)
-    return problem.response()
+    return problem
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    return render_problem(resolve_problem(request, exc), request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:

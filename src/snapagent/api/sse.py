@@ -14,20 +14,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any, TypeVar
 
 import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["PING", "EventStreamResponse", "SSEMessage", "encode_event", "with_pings"]
+__all__ = [
+    "PING",
+    "EventStreamResponse",
+    "FrameStreamResponse",
+    "SSEMessage",
+    "encode_event",
+    "with_pings",
+]
 
 
 SSEMessage = tuple[str, Any]
 """One event: its name and a JSON-serialisable payload (any 2-tuple, e.g. a NamedTuple)."""
 
 PING: SSEMessage = ("ping", {})
+
+_Item = TypeVar("_Item")
 
 
 def encode_event(message: SSEMessage) -> bytes:
@@ -38,15 +47,15 @@ def encode_event(message: SSEMessage) -> bytes:
 
 
 async def with_pings(
-    events: AsyncIterator[SSEMessage], interval_s: float
-) -> AsyncIterator[SSEMessage]:
+    events: AsyncIterator[_Item], interval_s: float
+) -> AsyncGenerator[_Item | SSEMessage, None]:
     """Forward ``events``; emit :data:`PING` whenever nothing came for ``interval_s`` seconds.
 
     The pending ``__anext__`` is waited on, never cancelled, by a ping: a slow model call keeps
     running while the connection is kept alive.
     """
     iterator = aiter(events)
-    pending: asyncio.Task[SSEMessage] | None = None
+    pending: asyncio.Task[_Item] | None = None
     try:
         while True:
             if pending is None:
@@ -78,17 +87,23 @@ async def _frames(events: AsyncIterator[SSEMessage]) -> AsyncIterator[bytes]:
         yield encode_event(message)
 
 
-class EventStreamResponse(StreamingResponse):
-    """``text/event-stream`` response whose event iterator is closed however the stream ends."""
+class FrameStreamResponse(StreamingResponse):
+    """``text/event-stream`` of ready-made frames (bytes) whose iterator is closed however the
+    stream ends - the OpenAI-compatible stream's ``data:`` lines, for one."""
 
-    def __init__(self, events: AsyncIterator[SSEMessage], status_code: int = 200) -> None:
-        self._events = events
+    def __init__(
+        self,
+        frames: AsyncIterator[bytes],
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(
-            _frames(events),
+            frames,
             status_code=status_code,
             media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})},
         )
+        self._closing: tuple[object, ...] = (self.body_iterator,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -97,7 +112,15 @@ class EventStreamResponse(StreamingResponse):
             # Starlette leaves a cancelled body iterator suspended; close ours so producers
             # see GeneratorExit now rather than at garbage collection.
             with anyio.CancelScope(shield=True):
-                for iterator in (self.body_iterator, self._events):
+                for iterator in self._closing:
                     aclose = getattr(iterator, "aclose", None)
                     if aclose is not None:
                         await aclose()
+
+
+class EventStreamResponse(FrameStreamResponse):
+    """``text/event-stream`` response whose event iterator is closed however the stream ends."""
+
+    def __init__(self, events: AsyncIterator[SSEMessage], status_code: int = 200) -> None:
+        super().__init__(_frames(events), status_code=status_code)
+        self._closing = (self.body_iterator, events)

@@ -25,11 +25,18 @@ from snapagent.observability.routing import route_template
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.services.accounts import API_KEY_PREFIX, Credentials
 
-__all__ = ["CHAT_ROUTE", "UPLOAD_ROUTE", "RateLimitMiddleware", "caller_identity"]
+__all__ = [
+    "CHAT_ROUTE",
+    "OPENAI_CHAT_ROUTE",
+    "UPLOAD_ROUTE",
+    "RateLimitMiddleware",
+    "caller_identity",
+]
 
 log = logging.getLogger(__name__)
 
 CHAT_ROUTE = "/api/v1/chat"
+OPENAI_CHAT_ROUTE = "/v1/chat/completions"
 UPLOAD_ROUTE = "/api/v1/knowledge-bases/{kb_id}/documents"
 
 
@@ -63,8 +70,11 @@ class RateLimitMiddleware:
         self.app = app
         self.limiter = limiter
         self.credentials = credentials
+        # The OpenAI-compatible chat shares the chat bucket: one limit per caller, however
+        # they chat (MCP tool calls count against it too, in snapagent.api.mcp_server).
         self.limits = {
             CHAT_ROUTE: ("chat", settings.chat_per_minute),
+            OPENAI_CHAT_ROUTE: ("chat", settings.chat_per_minute),
             UPLOAD_ROUTE: ("upload", settings.upload_per_minute),
         }
 
@@ -88,6 +98,7 @@ class RateLimitMiddleware:
                         f" retry after {retry_after} s",
                         slug="rate-limited",
                         headers={"Retry-After": retry_after},
+                        path=scope["path"],
                     )
                     await response(scope, receive, send)
                     return
