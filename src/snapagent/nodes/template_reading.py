@@ -31,6 +31,7 @@ from snapagent.isolation import (
     WorkerMemoryError,
     WorkerTimeoutError,
 )
+from snapagent.isolation.worker import serving
 from snapagent.jinja import Substitution, TemplateFacts, read_template
 from snapagent.jinja.substitution import Lookup
 from snapagent.jinja.worker import prepare_template_worker
@@ -89,11 +90,10 @@ class TemplateReader:
         """The template's facts; blocks the calling thread while a worker reads a long one.
 
         On an event loop's thread (the server never calls it there: validation and compiling
-        run in threads; a CLI or a test may) waiting would block the loop, so a long template
-        is read in place there."""
-        if len(source) <= INLINE_CHARS:
-            return _read_inline(source)
-        if _on_event_loop():
+        run in threads; a CLI or a test may) waiting would block the loop, and inside a worker
+        process (converting an imported bot) there is nothing to protect and no process to
+        start, so a long template is read in place there."""
+        if len(source) <= INLINE_CHARS or serving() or _on_event_loop():
             return _read_inline(source)
         key = self._key(source)
         found = self._cached(key)
