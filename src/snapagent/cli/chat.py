@@ -25,11 +25,21 @@ from snapagent.cli import bots as bots_cli
 from snapagent.cli.acting import AsOption, run_as
 from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
+from snapagent.observability.settings import ObservabilitySettings
 from snapagent.services.bots import BotService
 from snapagent.services.chat import ChatError
 from snapagent.services.knowledge import KnowledgeService
 
 __all__ = ["register"]
+
+
+def _quiet_logs() -> ObservabilitySettings:
+    """The environment's settings, logging warnings and errors only unless a level was set
+    (a terminal chat is not a server's log)."""
+    settings = ObservabilitySettings()
+    if "log_level" in settings.model_fields_set:
+        return settings
+    return settings.model_copy(update={"log_level": "WARNING"})
 
 
 def _problem(exc: BaseException) -> str:
@@ -44,7 +54,12 @@ async def _turn(
     # A knowledge service of our own, never started: retrieval works, but this short-lived
     # process takes no ingestion work from the server's queue.
     knowledge = KnowledgeService(db)
-    app = create_app(database=db, knowledge=knowledge, chat_models=bots_cli.chat_models())
+    app = create_app(
+        database=db,
+        knowledge=knowledge,
+        chat_models=bots_cli.chat_models(),
+        observability=_quiet_logs(),
+    )
     state: AppState = app.state.snapagent
     final: dict[str, Any] = {}
     streamed = False
