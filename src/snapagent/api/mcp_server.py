@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -141,17 +141,40 @@ class McpEndpoint:
             # Every tool takes the same input: the schema never depends on the caller.
             get_tool_input_schema=lambda _name: TOOL_INPUT_SCHEMA,
         )
-        self.manager = StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
+        self.manager = self._new_manager()
+        self._runs = 0
+        self._holder: Callable[[], Awaitable[None]] | None = None
+        # Stateless: the transport logs "Terminating session: None" at INFO after every request.
+        logging.getLogger("mcp.server.streamable_http").setLevel(logging.WARNING)
 
     @asynccontextmanager
     async def run(self) -> AsyncIterator[None]:
         """The SDK's task group, for the app's lifespan. It lives in a task of its own: a
         task group must be left by the task that entered it, and a lifespan's start and end
-        may run in different tasks (test fixtures do)."""
+        may run in different tasks (test fixtures do). A manager runs once, so each run has a
+        new one; lifespans that overlap (one app served twice) share the running one."""
+        self._runs += 1
+        try:
+            if self._runs == 1:
+                self.manager = self._new_manager()
+                self._holder = await self._hold(self.manager)
+            yield
+        finally:
+            self._runs -= 1
+            if self._runs == 0 and self._holder is not None:
+                stop, self._holder = self._holder, None
+                await stop()
+
+    def _new_manager(self) -> StreamableHTTPSessionManager:
+        return StreamableHTTPSessionManager(self.server, json_response=True, stateless=True)
+
+    @staticmethod
+    async def _hold(manager: StreamableHTTPSessionManager) -> Callable[[], Awaitable[None]]:
+        """Run ``manager`` in a task until the returned function is awaited."""
         started, stopping = asyncio.Event(), asyncio.Event()
 
         async def hold() -> None:
-            async with self.manager.run():
+            async with manager.run():
                 started.set()
                 await stopping.wait()
 
@@ -161,11 +184,12 @@ class McpEndpoint:
         ready.cancel()
         if holder.done():
             holder.result()  # it failed to start: raise why
-        try:
-            yield
-        finally:
+
+        async def stop() -> None:
             stopping.set()
             await holder
+
+        return stop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
