@@ -17,7 +17,7 @@ from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import TextContent
 
-from snapagent.api.mcp_server import TOOL_INPUT_SCHEMA
+from snapagent.api.mcp_tools import TOOL_INPUT_SCHEMA
 from snapagent.services.chat import ChatSettings
 from snapagent.testing import ScriptedChatModel
 
