@@ -11,18 +11,45 @@ import { join, resolve } from "node:path";
 
 // The config is loaded by the runner and again by each worker: the first load picks the port
 // and data directory and passes them on through the environment the workers inherit.
-process.env.E2E_PORT ??= execFileSync(process.execPath, [
-  "-e",
-  "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})",
-])
-  .toString()
-  .trim();
+function freePort(): string {
+  return execFileSync(process.execPath, [
+    "-e",
+    "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})",
+  ])
+    .toString()
+    .trim();
+}
+process.env.E2E_PORT ??= freePort();
 process.env.E2E_DATA_DIR ??= mkdtempSync(join(tmpdir(), "snapagent-e2e-"));
+// A second server with registration closed (SNAPAGENT_REGISTRATION=closed), for the sign-in
+// page that offers no "Create account" and the account page that creates one for a teammate.
+process.env.E2E_CLOSED_PORT ??= freePort();
+process.env.E2E_CLOSED_DATA_DIR ??= mkdtempSync(join(tmpdir(), "snapagent-e2e-closed-"));
 
 const port = process.env.E2E_PORT;
 const baseURL = `http://127.0.0.1:${port}`;
+const closedURL = `http://127.0.0.1:${process.env.E2E_CLOSED_PORT}`;
 const root = import.meta.dirname;
 const server = process.env.SNAPAGENT_BIN ?? resolve(root, "../.venv/bin/snapagent");
+process.env.E2E_SERVER_BIN = server;
+process.env.E2E_CLOSED_URL = closedURL;
+
+function serve(url: string, env: Record<string, string>) {
+  return {
+    command: `"${server}" serve --host 127.0.0.1 --port ${new URL(url).port}`,
+    url: `${url}/health/ready`,
+    timeout: 180_000,
+    reuseExistingServer: false,
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
+    env: {
+      SNAPAGENT_CONSOLE_DIR: resolve(root, "dist"),
+      HF_HUB_OFFLINE: "1",
+      TRANSFORMERS_OFFLINE: "1",
+      ...env,
+    },
+  };
+}
 
 export default defineConfig({
   testDir: "e2e",
@@ -53,18 +80,8 @@ export default defineConfig({
       ],
     },
   },
-  webServer: {
-    command: `"${server}" serve --host 127.0.0.1 --port ${port}`,
-    url: `${baseURL}/health/ready`,
-    timeout: 180_000,
-    reuseExistingServer: false,
-    stdout: "ignore",
-    stderr: "pipe",
-    env: {
-      SNAPAGENT_DATA_DIR: process.env.E2E_DATA_DIR,
-      SNAPAGENT_CONSOLE_DIR: resolve(root, "dist"),
-      HF_HUB_OFFLINE: "1",
-      TRANSFORMERS_OFFLINE: "1",
-    },
-  },
+  webServer: [
+    serve(baseURL, { SNAPAGENT_DATA_DIR: process.env.E2E_DATA_DIR }),
+    serve(closedURL, { SNAPAGENT_DATA_DIR: process.env.E2E_CLOSED_DATA_DIR, SNAPAGENT_REGISTRATION: "closed" }),
+  ],
 });

@@ -64,3 +64,44 @@ export async function register(page: Page, email: string): Promise<void> {
   await page.getByTestId("login-submit").click();
   await expect(page.getByTestId("bot-list")).toBeVisible();
 }
+
+export async function signIn(page: Page, email: string, password: string = PASSWORD): Promise<void> {
+  await page.goto("/login");
+  await page.getByTestId("login-email").fill(email);
+  await page.getByTestId("login-password").fill(password);
+  await page.getByTestId("login-submit").click();
+  await expect(page.getByTestId("bot-list")).toBeVisible();
+}
+
+/** The signed-in console's access token (for setting things up through the API itself). */
+async function token(page: Page): Promise<string> {
+  const raw = await page.evaluate(() => localStorage.getItem("snapagent.token"));
+  if (!raw) throw new Error("not signed in");
+  return (JSON.parse(raw) as { token: string }).token;
+}
+
+/** A JSON call to the API as the signed-in user; fails the test on an error status. */
+export async function apiCall<T>(page: Page, method: "GET" | "POST" | "PUT", path: string, body?: unknown): Promise<T> {
+  const response = await page.request.fetch(path, {
+    method,
+    headers: { Authorization: `Bearer ${await token(page)}` },
+    ...(body === undefined ? {} : { data: body }),
+  });
+  expect(response.ok(), `${method} ${path}: ${await response.text()}`).toBe(true);
+  return (await response.json()) as T;
+}
+
+/** A bot whose first version (this graph) is published; answers its id. */
+export async function publishedBot(page: Page, name: string, graph: unknown): Promise<string> {
+  const bot = await apiCall<{ id: string }>(page, "POST", "/api/v1/bots", { name });
+  const base = `/api/v1/bots/${bot.id}/workflow-versions`;
+  const versions = await apiCall<{ data: { id: string; revision: number }[] }>(page, "GET", base);
+  const draft = versions.data[0];
+  if (!draft) throw new Error("a new bot has a draft");
+  const saved = await apiCall<{ revision: number }>(page, "PUT", `${base}/${draft.id}`, {
+    graph,
+    revision: draft.revision,
+  });
+  await apiCall(page, "POST", `${base}/${draft.id}/publish`, { revision: saved.revision });
+  return bot.id;
+}

@@ -101,6 +101,14 @@ test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
   await expect(page.getByTestId("run-list").getByTestId("run-link")).toHaveCount(1);
   await screenshot(page, "runs");
 
+  // Statistics: the one run, its success, its nodes.
+  await page.getByTestId("bot-tab-statistics").click();
+  await expect(page.getByTestId("stats-total")).toContainText("1");
+  await expect(page.getByTestId("stats-success")).toContainText("100.0%");
+  await expect(page.getByTestId("stats-nodes")).toContainText("knowledge");
+  await expect(page.getByTestId("stats-migration")).toContainText("V2 workflow on");
+  await screenshot(page, "statistics");
+
   // Versions: restore v1 into the draft (one step back to a known-good graph).
   await page.getByTestId("bot-tab-editor").click();
   await page.getByTestId("tab-versions").click();

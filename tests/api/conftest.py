@@ -4,7 +4,8 @@
 - ``api_knowledge``: the app's `KnowledgeService` (hash embeddings, ``TEST_UPLOAD_LIMIT``).
 - ``app``: ``create_app`` on ``migrated_db`` (parametrized sqlite/postgres by the root conftest),
   chatting with the real providers (``offline``) - or, in a test that takes ``chat_model``, with
-  that scripted model (`scripted_models`); ``chat_settings`` are its chat limits.
+  that scripted model (`scripted_models`); ``chat_settings`` are its chat limits,
+  ``execution_settings`` its recording limits.
 - ``client``: an ``httpx.AsyncClient`` on the app (lifespan run, app exceptions become 500s);
   ``client_of(app, address)`` makes more (another app, another client address).
 - ``replica``: a second app on the same database (what a second server process is);
@@ -33,6 +34,7 @@ from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.llm.embedding import EmbeddingModel
 from snapagent.server_settings import ServerSettings
 from snapagent.services.chat import ChatSettings
+from snapagent.services.executions import ExecutionSettings
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
 from snapagent.testing import ScriptedChatModel, ScriptedChatModels
@@ -126,6 +128,11 @@ def chat_settings() -> ChatSettings:
     return ChatSettings()
 
 
+@pytest.fixture
+def execution_settings() -> ExecutionSettings:
+    return ExecutionSettings()
+
+
 def scripted_models(request: pytest.FixtureRequest) -> ChatModelProvider | None:
     """The test's ``chat_model`` as the app's provider if it asked for one, else None (the
     real providers)."""
@@ -143,6 +150,7 @@ def make_app(
     core_settings: CoreSettings,
     api_knowledge: KnowledgeService,
     chat_settings: ChatSettings,
+    execution_settings: ExecutionSettings,
 ) -> Callable[..., FastAPI]:
     """``make_app(**server_setting_overrides)``: another app on the test database."""
 
@@ -154,6 +162,7 @@ def make_app(
             knowledge=api_knowledge,
             chat_models=scripted_models(request),
             chat_settings=chat_settings,
+            execution_settings=execution_settings,
         )
 
     return make

@@ -205,4 +205,4 @@ async def test_nul_characters_are_refused_on_every_database(
     saved = await client.put(
         f"{base}/{draft['id']}", json={"graph": graph, "revision": 1}, headers=alice.headers
     )
-    assert "graph.nodes.0.title" in assert_problem(saved, 422)["errors"][0]["reason"]
+    assert "graph.nodes[0].title" in assert_problem(saved, 422)["errors"][0]["reason"]

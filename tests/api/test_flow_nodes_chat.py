@@ -127,14 +127,14 @@ async def test_publishing_a_bad_router_names_each_problem(
     base = f"/api/v1/bots/{bot.json()['id']}/workflow-versions"
     report = await client.post(f"{base}/validate", json={"graph": graph}, headers=alice.headers)
     paths = {p["path"] for p in report.json()["problems"]}
-    assert {"nodes[2].config.classes.1.id", "nodes[3].config.parameters.0.type"} <= paths
+    assert {"nodes[2].config.classes[1].id", "nodes[3].config.parameters[0].type"} <= paths
     draft = (await client.get(base, headers=alice.headers)).json()["data"][0]
     await client.put(
         f"{base}/{draft['id']}", json={"graph": graph, "revision": 1}, headers=alice.headers
     )
     published = await client.post(f"{base}/{draft['id']}/publish", headers=alice.headers)
     fields = {e["field"] for e in assert_problem(published, 422)["errors"]}
-    assert "nodes[2].config.classes.1.id" in fields
+    assert "nodes[2].config.classes[1].id" in fields
 
 
 def iteration_graph() -> dict[str, Any]:
@@ -277,6 +277,6 @@ async def test_too_many_or_too_large_files_are_refused(
         large = await client.post(
             CHAT, json={"bot_id": bot_id, "message": "hi", "files": [big]}, headers=alice.headers
         )
-        assert assert_problem(large, 422)["errors"][0]["field"] == "files.0.data"
+        assert assert_problem(large, 422)["errors"][0]["field"] == "files[0].data"
     finally:
         get_node_settings.cache_clear()

@@ -41,9 +41,9 @@ async def test_put_then_get_round_trips_the_v1_graph(
     ("kind", "code", "path"),
     [
         ("unknown_type", "unknown_node_type", "nodes[1].type"),
-        ("dangling_edge", "dangling_edge", "edges[0].target"),
+        ("dangling_edge", "unknown_node", "edges[0].target"),
         ("cycle", "cycle", "nodes[1]"),
-        ("no_start", "missing_start", "nodes"),
+        ("no_start", "no_start_node", "nodes"),
     ],
 )
 async def test_invalid_graphs_are_problem_json_listing_the_problem(
@@ -67,7 +67,7 @@ async def test_missing_end_and_bad_data_are_all_reported_at_once(
     graph["nodes"] = [n for n in graph["nodes"] if n["type"] != "end"]
     graph["edges"] = graph["edges"][:2]
     body = assert_problem(await client.put(url(bot_id), json=graph, headers=alice.headers), 422)
-    assert {p["code"] for p in body["problems"]} == {"bad_data", "missing_end"}
+    assert {p["code"] for p in body["problems"]} == {"invalid_config", "no_end_node"}
 
 
 async def test_knowledge_bases_of_another_account_or_none_are_refused_with_their_path(

@@ -66,7 +66,7 @@ async def test_draft_editing_with_optimistic_concurrency(
         headers=alice.headers,
     )
     problem = assert_problem(malformed, 422)
-    assert {e["field"] for e in problem["errors"]} == {"nodes.0.type", "edges"}
+    assert {e["field"] for e in problem["errors"]} == {"nodes[0].type", "edges"}
     missing_revision = await client.put(
         f"{base}/{draft['id']}", json={"graph": edited}, headers=alice.headers
     )

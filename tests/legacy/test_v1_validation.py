@@ -61,7 +61,7 @@ def test_unknown_node_type_names_the_type_and_the_known_ones() -> None:
 
 def test_dangling_edge_points_at_the_edge_end() -> None:
     problems = validate_v1_workflow(MALFORMED["missing_node"]())
-    dangling = [p for p in problems if p.code == "dangling_edge"]
+    dangling = [p for p in problems if p.code == "unknown_node"]
     assert [(p.path, p.edge_index) for p in dangling] == [
         ("edges[0].target", 0),
         ("edges[1].source", 1),
@@ -83,8 +83,8 @@ def test_self_loop_is_a_cycle() -> None:
 def test_bad_data_reports_each_field() -> None:
     problems = validate_v1_workflow(MALFORMED["bad_data"]())
     assert {(p.code, p.path) for p in problems} == {
-        ("bad_data", "nodes[1].data.top_k"),
-        ("bad_data", "nodes[2].data.temperature"),
+        ("invalid_config", "nodes[1].data.top_k"),
+        ("invalid_config", "nodes[2].data.temperature"),
     }
 
 
@@ -98,7 +98,7 @@ def test_unknown_data_key_is_rejected_not_dropped() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ({"nodes": [], "edges": []}, {"missing_start", "missing_end"}),
+        ({"nodes": [], "edges": []}, {"no_start_node", "no_end_node"}),
         (
             {
                 "nodes": [{"id": "s", "type": "start"}, {"id": "e", "type": "end"}],
@@ -106,11 +106,11 @@ def test_unknown_data_key_is_rejected_not_dropped() -> None:
             },
             {"no_response"},
         ),
-        ("not json object", {"not_an_object"}),
-        ({"nodes": "x", "edges": 3}, {"bad_nodes", "bad_edges", "missing_start", "missing_end"}),
+        ("not json object", {"schema"}),
+        ({"nodes": "x", "edges": 3}, {"schema", "no_start_node", "no_end_node"}),
         (
             {"nodes": [{"type": "start"}], "edges": [{"source": 1}]},
-            {"bad_node", "bad_edge", "missing_start", "missing_end"},
+            {"schema", "no_start_node", "no_end_node"},
         ),
     ],
 )
@@ -129,8 +129,8 @@ def test_several_starts_and_ends_duplicates_and_unreachable() -> None:
     raw["edges"] += [{"source": "n4", "target": "n1"}]
     found = codes(raw)
     assert {
-        "several_start",
-        "several_end",
+        "multiple_start_nodes",
+        "multiple_end_nodes",
         "duplicate_node_id",
         "edge_into_start",
         "edge_from_end",
@@ -153,7 +153,7 @@ def test_all_problems_are_reported_at_once() -> None:
     raw = MALFORMED["bad_data"]()
     raw["nodes"].append({"id": "x", "type": "mystery"})
     raw["edges"].append({"source": "n4", "target": "ghost"})
-    assert {"bad_data", "unknown_node_type", "dangling_edge"} <= codes(raw)
+    assert {"invalid_config", "unknown_node_type", "unknown_node"} <= codes(raw)
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED))

@@ -173,9 +173,9 @@ def test_validation_of_declarations_reads_and_writes() -> None:
     found = {
         p.path: p.message for p in validate_graph(WorkflowGraph.from_json(data), default_registry())
     }
-    assert "no conversation variable 'nope'" in found["nodes[1].config.items.0.variable"]
-    assert "append needs a list" in found["nodes[1].config.items.1.operation"]
-    assert "increment needs a number" in found["nodes[1].config.items.2.operation"]
+    assert "no conversation variable 'nope'" in found["nodes[1].config.items[0].variable"]
+    assert "append needs a list" in found["nodes[1].config.items[1].operation"]
+    assert "increment needs a number" in found["nodes[1].config.items[2].operation"]
 
 
 def test_reads_are_type_checked() -> None:

@@ -180,7 +180,7 @@ def test_bad_classifier_configs_name_the_field() -> None:
     route = data["nodes"][1]
     route["config"]["classes"] = [{"id": "a b", "name": "x"}, {"id": "fail", "name": "y"}]
     problems = validate_graph(WorkflowGraph.from_json(data), default_registry())
-    assert [p.path for p in problems] == ["nodes[1].config.classes.0.id"]
+    assert [p.path for p in problems] == ["nodes[1].config.classes[0].id"]
     route["config"]["classes"] = [{"id": "a", "name": "x"}, {"id": "fail", "name": "y"}]
     problems = validate_graph(WorkflowGraph.from_json(data), default_registry())
     assert [p.path for p in problems] == ["nodes[1].config"]
@@ -294,7 +294,7 @@ def test_bad_extractor_configs_name_the_field() -> None:
     data = extractor_graph().to_json()
     data["nodes"][1]["config"]["parameters"] = [{"name": "n", "type": "decimal"}]
     problems = validate_graph(WorkflowGraph.from_json(data), default_registry())
-    assert [p.path for p in problems] == ["nodes[1].config.parameters.0.type"]
+    assert [p.path for p in problems] == ["nodes[1].config.parameters[0].type"]
     data["nodes"][1]["config"]["parameters"] = [
         {"name": "is_success"},
         {"name": "a"},

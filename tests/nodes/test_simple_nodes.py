@@ -28,6 +28,7 @@ def test_default_registry_has_the_builtin_types() -> None:
         "llm",
         "loop",
         "parameter_extractor",
+        "placeholder",
         "question_classifier",
         "start",
         "template",

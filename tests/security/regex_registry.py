@@ -89,6 +89,7 @@ REGISTRY: tuple[Regex, ...] = (
         "the ?status= query parameter (pydantic's Rust engine)",
     ),
     Regex("snapagent/api/routes/executions.py", "^(v1|v2)$", "the ?engine= query parameter"),
+    Regex("snapagent/api/routes/executions.py", "^(chat|debug)$", "the ?trigger= query parameter"),
     Regex(
         "snapagent/observability/middleware.py",
         r"^[A-Za-z0-9._\-]{1,128}$",
@@ -106,6 +107,13 @@ REGISTRY: tuple[Regex, ...] = (
         r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
         "the email of register and login (pydantic caps it at 320 characters first)",
         pumps=("a.", ".", "a@", "a.@"),
+    ),
+    Regex(
+        "snapagent/services/executions.py",
+        r"…\[_truncated: \d+ chars\]\Z",
+        "recorded string values (at most SNAPAGENT_EXECUTIONS_VALUE_MAX_CHARS plus the marker) "
+        "a node run or replay would reuse",
+        pumps=("…[_truncated: 1", "…[_truncated: ", "1"),
     ),
     Regex(
         "snapagent/services/chat.py",
@@ -149,10 +157,23 @@ REGISTRY: tuple[Regex, ...] = (
         "text an answer node streams (templated from user values)",
     ),
     Regex(
-        "snapagent/llm/offline.py",
-        r"^[^\S\n]*(?:question|query|q|질문|문의)\s*[:：]\s*",
+        "snapagent/llm/extractive.py",
+        r"^[ \t]*+(?:question|query|q|질문|문의)[ \t]*+[:：][ \t]*+",
         "the last user message of every offline answer (prompt with context)",
-        pumps=("\n", " \n", "q\n", "question \n"),
+        pumps=("\n", " \n", "q\n", "question \n", "q \t"),
+    ),
+    Regex(
+        "snapagent/llm/extractive.py",
+        r"^[ \t]*+(?:context|documents?|sources?|참고\s?문서|문서|컨텍스트)[ \t]*+[:：][ \t]*+$",
+        "the last user message of every offline answer (prompt with context)",
+        pumps=("context:", "context: \n", "문서 ", "참고 "),
+    ),
+    Regex(
+        "snapagent/llm/extractive.py",
+        r"[?？]+|[;；]|,\s|\s(?:and|also|plus|as well as)\s"
+        r"|그리고|또한|아울러|(?:이고|이며|하고|하며)\s",
+        "questions of offline answers (split into parts)",
+        pumps=("?", " as well", " and", "이고", ", "),
     ),
     Regex("snapagent/llm/offline.py", r"\S+\s*|\s+", "every offline answer, split to stream"),
     Regex(
@@ -162,24 +183,30 @@ REGISTRY: tuple[Regex, ...] = (
     ),
     Regex("snapagent/llm/relevance.py", r"[가-힣]", "questions (language detection)"),
     Regex(
-        "snapagent/llm/relevance.py",
-        r"(?<=[.!?。！？])\s+",
-        "paragraphs of documents and prompts (sentence split)",
-        pumps=(". ", ".\n", "!"),
+        "snapagent/llm/sentences.py",
+        r"(?<![.!?。！？])[.!?。！？]++[\"'”’)\]]*+(?=\s)",
+        "paragraphs of documents and prompts (sentence ends)",
+        pumps=(". ", ".\n", "!", ".)", '."', "?!"),
     ),
     Regex(
-        "snapagent/llm/relevance.py",
-        r"^\s*(?:[-*•·]|\d+[.)])\s+",
-        "each line of documents and prompts",
-        pumps=("1", " 1", "- "),
+        "snapagent/llm/sentences.py",
+        r"(?<![ \t])[ \t]*+(?:[-*+•·▪]|\d{1,3}[.)])[ \t]++",
+        "each line of documents and prompts (list items)",
+        pumps=("1", " 1", "- ", " \t", "12"),
     ),
-    Regex("snapagent/llm/relevance.py", r"^\s*#{1,6}\s", "each line of documents and prompts"),
     Regex(
-        "snapagent/llm/relevance.py",
-        r"^\S+(?:\s\S+){0,2}\s*[:：]$",
-        "each line of documents and prompts",
-        pumps=("a ", "a: ", "a :"),
+        "snapagent/llm/sentences.py",
+        r"!?\[([^\[\]\n]{0,300})\]\([^()\s]{0,500}\)",
+        "paragraphs of documents and prompts (Markdown links)",
+        pumps=("[", "[a](", "![a]", "](", "[a]("),
     ),
+    Regex(
+        "snapagent/llm/sentences.py",
+        r"</?[A-Za-z][A-Za-z0-9-]{0,20}(?:\s[^<>\n]{0,300})?/?>",
+        "paragraphs of documents and prompts (HTML tags)",
+        pumps=("<a ", "</a", "<a b", "<a/"),
+    ),
+    Regex("snapagent/llm/sentences.py", r"\*\*|`+|~~", "paragraphs (emphasis and code marks)"),
     Regex(
         "snapagent/llm/offline_tools.py",
         r"(?<![\w.])-?\d+(?:[.,]\d+)?(?![\w])",

@@ -86,7 +86,7 @@ def test_bad_configs_name_each_field() -> None:
     with pytest.raises(NodeConfigError) as caught:
         node_ports(registry, "if_else", {"cases": [{"name": "1x", "conditions": []}]})
     paths = {p.path: p.message for p in caught.value.problems}
-    assert set(paths) == {"config.cases.0.name", "config.cases.0.conditions"}
+    assert set(paths) == {"config.cases[0].name", "config.cases[0].conditions"}
     assert not any(m.startswith("node ") for m in paths.values())
     with pytest.raises(NodeConfigError) as caught:
         node_ports(registry, "template", {"template": "{% if %}"})

@@ -86,6 +86,50 @@ def test_template_syntax_error_is_invalid_config(registry: NodeRegistryV2) -> No
     found = problems(graph.build(), registry)
     assert [p.code for p in found] == ["invalid_config"]
     assert "syntax error" in found[0].message
+    assert found[0].path == "nodes[2].config.template"  # the field, not just the node
+
+
+@pytest.mark.parametrize(
+    ("node_type", "config", "field"),
+    [
+        ("llm", {"prompt": "{% if %}"}, "config.prompt"),
+        ("llm", {"system_prompt": "{{ x ", "prompt": "ok"}, "config.system_prompt"),
+        ("answer", {"answer": "{{"}, "config.answer"),
+        ("http_request", {"url": "https://x.test/{{ q"}, "config.url"),
+        (
+            "http_request",
+            {"url": "https://x.test", "headers": {"X-A": "{% x"}},
+            "config.headers.X-A",
+        ),
+        (
+            "http_request",
+            {"url": "https://x.test", "body": {"type": "json", "json_value": {"a": [1, "{{"]}}},
+            "config.body.json_value.a[1]",
+        ),
+    ],
+)
+def test_every_template_syntax_error_points_at_its_field(
+    registry: NodeRegistryV2, node_type: str, config: dict[str, Any], field: str
+) -> None:
+    graph = {
+        "nodes": [
+            {"id": "start", "type": "start"},
+            {"id": "t", "type": node_type, "config": config},
+            {"id": "end", "type": "end"},
+        ],
+        "edges": [{"source": "start", "target": "t"}, {"source": "t", "target": "end"}],
+    }
+    (problem,) = [p for p in problems(graph, registry) if "syntax error" in p.message]
+    assert (problem.code, problem.path) == ("invalid_config", f"nodes[1].{field}")
+
+
+def test_config_paths_put_every_index_in_brackets(registry: NodeRegistryV2) -> None:
+    graph = simple().node("c", "if_else", cases=[{"name": 1}]).edge("start", "c")
+    found = problems(graph.build(), registry)
+    assert {p.path for p in found if p.code == "invalid_config"} == {
+        "nodes[2].config.cases[0].name",
+        "nodes[2].config.cases[0].conditions",
+    }
 
 
 def test_default_outputs_must_name_outputs(registry: NodeRegistryV2) -> None:
@@ -107,6 +151,27 @@ def test_start_and_end_counts(registry: NodeRegistryV2) -> None:
     graph = GraphBuilder().node("a", "start").node("b", "start").node("end", "end")
     graph.edge("a.query", "end.answer")
     assert "multiple_start_nodes" in codes(problems(graph.build(), registry))
+
+
+def test_a_start_or_end_node_with_a_duplicate_id_is_not_also_missing(
+    registry: NodeRegistryV2,
+) -> None:
+    graph = {
+        "nodes": [
+            {"id": "a", "type": "template", "config": {"template": "x"}},
+            {"id": "a", "type": "start"},
+            {"id": "b", "type": "template", "config": {"template": "y"}},
+            {"id": "b", "type": "end"},
+        ],
+        "edges": [],
+    }
+    found = problems(graph, registry)
+    assert [
+        (p.code, p.path) for p in found if p.code.endswith(("_id", "start_node", "end_node"))
+    ] == [
+        ("duplicate_node_id", "nodes[1]"),
+        ("duplicate_node_id", "nodes[3]"),
+    ]
 
 
 def test_unknown_nodes_and_ports_list_what_exists(registry: NodeRegistryV2) -> None:

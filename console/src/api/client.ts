@@ -15,9 +15,14 @@ api.use({
     if (session) request.headers.set("Authorization", `Bearer ${session.token}`);
     return request;
   },
-  onResponse({ response }) {
+  onResponse({ request, response }) {
     // An expired or revoked token: back to the sign-in page (the router watches the session).
-    if (response.status === 401 && getSession()) setSession(null);
+    // Only when it is still the current one: a request sent just before a password change
+    // carried the token that change replaced.
+    const session = getSession();
+    if (response.status === 401 && session && request.headers.get("Authorization") === `Bearer ${session.token}`) {
+      setSession(null);
+    }
     return response;
   },
 });

@@ -64,3 +64,10 @@ export function describeError(error: unknown): string {
   }
   return error instanceof Error ? error.message : String(error);
 }
+
+/** The reason a failed call gives for one request field (`email` matches `body.email`). */
+export function fieldError(error: unknown, field: string): string | undefined {
+  return error instanceof ApiError
+    ? error.fieldProblems.find((p) => p.field === field || p.field.endsWith(`.${field}`))?.reason
+    : undefined;
+}

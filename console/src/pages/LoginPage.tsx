@@ -11,12 +11,13 @@ import {
   TextInput,
   Title,
 } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import type { SyntheticEvent } from "react";
 import { Navigate, useSearchParams } from "react-router";
 
 import { api } from "../api/client";
-import { ApiError, describeError, unwrap } from "../api/problem";
+import { ApiError, describeError, fieldError, unwrap } from "../api/problem";
 import { setSession, useSession } from "../api/session";
 import { useT } from "../i18n/i18n";
 import { LanguageSelect } from "../layout/AppLayout";
@@ -38,12 +39,17 @@ export function LoginPage() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
 
+  // Closed registration (SNAPAGENT_REGISTRATION=closed): no "Create account" to offer.
+  const config = useQuery({
+    queryKey: ["auth-config"],
+    queryFn: async () => unwrap(await api.GET("/api/v1/auth/config")),
+    staleTime: Infinity,
+  });
+  const registrationOpen = config.data?.registration_open ?? false;
+  const minLength = config.data?.password_min_length ?? 8;
+
   if (session) return <Navigate to={safeNext(params.get("next"))} replace />;
 
-  const fieldError = (field: string) =>
-    error instanceof ApiError
-      ? error.fieldProblems.find((p) => p.field === field || p.field.endsWith(`.${field}`))?.reason
-      : undefined;
 
   async function submit(event: SyntheticEvent) {
     event.preventDefault();
@@ -76,17 +82,25 @@ export function LoginPage() {
             <Text size="sm" c="dimmed">
               {t("login.tagline")}
             </Text>
-            <SegmentedControl
-              value={mode}
-              onChange={(value) => {
-                setMode(value);
-                setError(null);
-              }}
-              data={[
-                { value: "login", label: t("login.signIn") },
-                { value: "register", label: t("login.register") },
-              ]}
-            />
+            {registrationOpen ? (
+              <SegmentedControl
+                value={mode}
+                onChange={(value) => {
+                  setMode(value);
+                  setError(null);
+                }}
+                data={[
+                  { value: "login", label: t("login.signIn") },
+                  { value: "register", label: t("login.register") },
+                ]}
+              />
+            ) : (
+              config.isSuccess && (
+                <Text size="xs" c="dimmed" data-testid="registration-closed">
+                  {t("login.registrationClosed")}
+                </Text>
+              )
+            )}
             <TextInput
               label={t("login.email")}
               type="email"
@@ -96,7 +110,7 @@ export function LoginPage() {
               onChange={(e) => {
                 setEmail(e.currentTarget.value);
               }}
-              error={fieldError("email")}
+              error={fieldError(error, "email")}
               data-testid="login-email"
             />
             <PasswordInput
@@ -107,8 +121,8 @@ export function LoginPage() {
               onChange={(e) => {
                 setPassword(e.currentTarget.value);
               }}
-              error={fieldError("password")}
-              description={mode === "register" ? t("login.passwordHint") : undefined}
+              error={fieldError(error, "password")}
+              description={mode === "register" ? t("login.passwordHint", { min: minLength }) : undefined}
               data-testid="login-password"
             />
             {error !== null && !(error instanceof ApiError && error.fieldProblems.length) && (

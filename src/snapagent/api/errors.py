@@ -35,6 +35,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from snapagent import errors as e
 from snapagent.services.database_outage import is_database_unreachable
+from snapagent.workflow.validation import format_loc
 
 __all__ = [
     "OPENAI_PREFIX",
@@ -247,13 +248,16 @@ def _family_problem(exc: e.SnapAgentError) -> Problem:
     if isinstance(exc, e.ConflictError):
         # What the conflict is with (the bots using a knowledge base...): the caller's own.
         extra.update({k: v for k, v in exc.details.items() if k not in _RESERVED_MEMBERS})
+    if isinstance(exc.details.get("run_id"), str):
+        extra["run_id"] = exc.details["run_id"]  # a failed run: its record is readable
     return Problem(status, exc.message, slug, errors, headers, extra)
 
 
 def _field_of(loc: Sequence[Any]) -> str:
-    # Drop the "body"/"query"/... source so clients see the field as they sent it.
-    parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
-    return ".".join(parts) or "body"
+    # Drop the "body"/"query"/... source so clients see the field as they sent it, in the path
+    # style of graph problems (``files[0].data``).
+    parts = list(loc[1:]) if len(loc) > 1 else list(loc)
+    return format_loc([p if isinstance(p, int) else str(p) for p in parts]) or "body"
 
 
 _SEND_JSON = "send a JSON document with Content-Type: application/json"

@@ -87,7 +87,10 @@ def main() -> None:
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     config = _read(requests)
-    sys.path[:0] = [p for p in config["sys_path"] if p not in sys.path]
+    # The parent's extra entries go after the worker's own (stdlib first): a directory the
+    # parent put on its path (a bench or test folder holding e.g. ``http.py``) must never
+    # shadow a standard module inside the worker.
+    sys.path.extend(p for p in config["sys_path"] if p not in sys.path)
     info: Any = None
     if config.get("initializer"):
         info = resolve(*config["initializer"])()

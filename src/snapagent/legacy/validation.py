@@ -2,7 +2,12 @@
 
     >>> problems = validate_v1_workflow({"nodes": [{"id": "a", "type": "sarch"}], "edges": []})
     >>> sorted(p.code for p in problems)
-    ['missing_end', 'missing_start', 'unknown_node_type']
+    ['no_end_node', 'no_start_node', 'unknown_node_type']
+
+Codes and paths are V2's vocabulary (`snapagent.workflow.validation`) wherever the two mean
+the same thing: ``schema`` for a malformed shape, ``invalid_config`` for bad node ``data``,
+``unknown_node`` for an edge to no node, ``no_start_node``... V1 adds the rules only it has
+(``multiple_end_nodes``, ``edge_into_start``, ``edge_from_end``, ``no_response``).
 
 `load_v1_workflow` returns a checked :class:`V1Workflow` or raises
 :class:`LegacyWorkflowError` (a :class:`GraphValidationError`) carrying the problems.
@@ -27,6 +32,7 @@ from snapagent.legacy.schema import (
     data_model_for,
 )
 from snapagent.workflow.graph_checks import cyclic_components
+from snapagent.workflow.validation import format_loc
 
 __all__ = [
     "LegacyWorkflowError",
@@ -67,11 +73,10 @@ class LegacyWorkflowError(GraphValidationError):
 def _pydantic_problems(
     exc: ValidationError, prefix: str, code: str, **where: Any
 ) -> list[V1Problem]:
-    out = []
-    for err in exc.errors():
-        loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"])
-        out.append(V1Problem(code, f"{err['msg']}", f"{prefix}{loc}", **where))
-    return out
+    return [
+        V1Problem(code, f"{err['msg']}", format_loc(err["loc"], prefix), **where)
+        for err in exc.errors()
+    ]
 
 
 def _parse_nodes(raw: Sequence[Any], problems: list[V1Problem]) -> list[V1NodeModel]:
@@ -82,7 +87,7 @@ def _parse_nodes(raw: Sequence[Any], problems: list[V1Problem]) -> list[V1NodeMo
         try:
             node = V1NodeModel.model_validate(item)
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(exc, path, "bad_node"))
+            problems.extend(_pydantic_problems(exc, path, "schema"))
             continue
         if node.id in seen:
             problems.append(
@@ -106,7 +111,7 @@ def _parse_nodes(raw: Sequence[Any], problems: list[V1Problem]) -> list[V1NodeMo
                 data_model.model_validate(node.data)
             except ValidationError as exc:
                 problems.extend(
-                    _pydantic_problems(exc, f"{path}.data", "bad_data", node_id=node.id)
+                    _pydantic_problems(exc, f"{path}.data", "invalid_config", node_id=node.id)
                 )
         nodes.append(node)
     return nodes
@@ -119,7 +124,7 @@ def _parse_edges(raw: Sequence[Any], ids: set[str], problems: list[V1Problem]) -
         try:
             edge = V1EdgeModel.model_validate(item)
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(exc, path, "bad_edge", edge_index=i))
+            problems.extend(_pydantic_problems(exc, path, "schema", edge_index=i))
             continue
         dangling = False
         for end in ("source", "target"):
@@ -128,7 +133,7 @@ def _parse_edges(raw: Sequence[Any], ids: set[str], problems: list[V1Problem]) -
                 dangling = True
                 problems.append(
                     V1Problem(
-                        "dangling_edge",
+                        "unknown_node",
                         f"edge {end} {node_id!r} is not a node of this workflow",
                         f"{path}.{end}",
                         edge_index=i,
@@ -160,18 +165,19 @@ def _structure_problems(
     by_type: dict[str, list[V1NodeModel]] = defaultdict(list)
     for n in nodes:
         by_type[n.type].append(n)
-    for kind in ("start", "end"):
+    for kind, code_missing, code_several in (
+        ("start", "no_start_node", "multiple_start_nodes"),
+        ("end", "no_end_node", "multiple_end_nodes"),
+    ):
         found = by_type[kind]
         if not found:
-            problems.append(
-                V1Problem(f"missing_{kind}", f"the workflow has no {kind} node", "nodes")
-            )
+            problems.append(V1Problem(code_missing, f"the workflow has no {kind} node", "nodes"))
         elif len(found) > 1:
             ids = ", ".join(repr(n.id) for n in found)
             for n in found[1:]:
                 problems.append(
                     V1Problem(
-                        f"several_{kind}",
+                        code_several,
                         f"a workflow has exactly one {kind} node; found {ids}",
                         f"nodes[{pos[n.id]}]",
                         n.id,
@@ -254,15 +260,15 @@ def _reachable(root: str, edges: Sequence[V1EdgeModel]) -> set[str]:
 def validate_v1_workflow(raw: Any) -> list[V1Problem]:
     """Every problem of a stored/submitted V1 graph (any JSON value); empty when it is valid."""
     if not isinstance(raw, Mapping):
-        return [V1Problem("not_an_object", "a V1 workflow is a JSON object with nodes and edges")]
+        return [V1Problem("schema", "a V1 workflow is a JSON object with nodes and edges")]
     problems: list[V1Problem] = []
     raw_nodes = raw.get("nodes")
     raw_edges = raw.get("edges", [])
     if not isinstance(raw_nodes, list):
-        problems.append(V1Problem("bad_nodes", "nodes must be a list of nodes", "nodes"))
+        problems.append(V1Problem("schema", "nodes must be a list of nodes", "nodes"))
         raw_nodes = []
     if not isinstance(raw_edges, list):
-        problems.append(V1Problem("bad_edges", "edges must be a list of edges", "edges"))
+        problems.append(V1Problem("schema", "edges must be a list of edges", "edges"))
         raw_edges = []
     nodes = _parse_nodes(raw_nodes, problems)
     edges = _parse_edges(raw_edges, {n.id for n in nodes}, problems)

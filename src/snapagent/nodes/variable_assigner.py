@@ -109,7 +109,7 @@ class VariableAssignerNodeV2(BaseNodeV2[VariableAssignerNodeData]):
     ) -> list[tuple[str, str]]:
         problems = []
         for i, item in enumerate(self.config.items):
-            where = f"config.items.{i}"
+            where = f"config.items[{i}]"
             variable = declared.get(item.variable)
             if variable is None:
                 names = ", ".join(sorted(declared)) or "none"

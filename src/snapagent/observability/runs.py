@@ -65,14 +65,17 @@ class _RecordObserver:
 
 
 class MetricsObserver(_RecordObserver):
-    """Counts and times one run (``snapagent_workflow_runs_total``, durations per node)."""
+    """Counts and times one run (``snapagent_workflow_runs_total``, durations per node).
+    Debug runs are left out, as the statistics leave them out: the run metrics describe live
+    traffic (their tokens are still counted: they were spent)."""
 
     def __init__(self, metrics: Metrics, info: RunInfo) -> None:
         super().__init__(info)
         self.metrics = metrics
 
     def report(self, record: RunRecord) -> None:
-        self.metrics.observe_run(record)
+        if record.trigger == "chat":
+            self.metrics.observe_run(record)
 
 
 class TracingObserver(_RecordObserver):

@@ -19,6 +19,13 @@ recorded without this service calling the recorder from each way out.
     async with db.session() as session:
         turn = await service.prepare(session, user, bot_id, "What is SnapAgent?", None)
     answer = await service.answer(turn)            # or: async for event in service.stream(turn)
+
+Debug runs (`snapagent.services.debugging`) are turns too - a ``ChatTurn`` with ``debug`` set:
+the version to run is chosen by the caller (a draft or any published one), the turn's messages
+and conversation variables live in a debug session (`DebugSessionStore`, never a user's chat
+session), a replay's recorded outcomes stand in for the nodes upstream of where it starts, and
+the run is recorded with ``trigger = "debug"`` (listed, never counted in statistics). One node
+run alone goes through `run_recorded`.
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import logging
 import re
 import string
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from pydantic import Field
@@ -57,11 +64,14 @@ from snapagent.services.chat_results import (
 )
 from snapagent.services.conversations import ConversationStore, SessionLocks, TurnStart
 from snapagent.services.database_outage import is_database_unreachable
+from snapagent.services.debug_sessions import DebugSessionStore
 from snapagent.services.rollout import Engine, choose_engine, compile_v1
 from snapagent.services.run_recorder import RunInfo, RunRecorder
 from snapagent.services.run_recording import RecordingObserver
 from snapagent.services.runtime import BotRuntime, CompiledVersion
 from snapagent.workflow.handle import RunObserver, WorkflowRun
+from snapagent.workflow.plan import ExecutionPlan
+from snapagent.workflow.replay import ReplayedNode
 from snapagent.workflow.result import RunStatus, WorkflowRunResult
 
 __all__ = [
@@ -71,6 +81,7 @@ __all__ = [
     "ChatService",
     "ChatSettings",
     "ChatTurn",
+    "DebugTurn",
     "RunObserverFactory",
 ]
 
@@ -117,6 +128,27 @@ class ChatEvent(NamedTuple):
     data: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class DebugTurn:
+    """What makes a turn a debug run: declared start ``inputs`` given by hand, and for a
+    replay the run it replays, the node it starts from and the recorded outcomes of the nodes
+    upstream (``replay``; their ids are reported as ``reused``)."""
+
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    rerun_of: str | None = None
+    rerun_from_node: str | None = None
+    replay: Mapping[str, ReplayedNode] | None = None
+
+    def answer_fields(self, version_id: str | None) -> dict[str, Any]:
+        """What a debug run's answer adds to a chat answer."""
+        return {
+            "version_id": version_id,
+            "trigger": "debug",
+            "rerun_of": self.rerun_of,
+            "reused": sorted(self.replay or ()),
+        }
+
+
 class ChatError(NamedTuple):
     """The stream's last event when the turn failed after the response started: the HTTP
     layer turns ``error`` into the same problem a JSON answer would have carried."""
@@ -150,6 +182,17 @@ class ChatTurn:
     workflow's history instead of the session's stored messages. ``None``: the stored ones."""
     instructions: tuple[Mapping[str, str], ...] = ()
     """System messages the client sent, placed before the history."""
+    debug: DebugTurn | None = None
+    """Set for a debug run (see the module docstring)."""
+
+    @property
+    def trigger(self) -> str:
+        return "chat" if self.debug is None else "debug"
+
+    @property
+    def lock_key(self) -> str:
+        """The in-process lock of its session (debug sessions are apart from chat sessions)."""
+        return self.session_key if self.debug is None else f"debug\x00{self.session_key}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +203,8 @@ class ChatAnswer:
     version: int | None
     sources: list[dict[str, Any]]
     usage: dict[str, int]
+    extra: Mapping[str, Any] | None = None
+    """A debug run's additions (`DebugTurn.answer_fields`)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,6 +214,7 @@ class ChatAnswer:
             "version": self.version,
             "sources": self.sources,
             "usage": self.usage,
+            **(self.extra or {}),
         }
 
 
@@ -208,6 +254,7 @@ class ChatService:
         # Besides recording: what else watches every run (metrics, traces), one per run.
         self.observers = tuple(observers)
         self.conversations = ConversationStore(database)
+        self.debug_sessions = DebugSessionStore(database)
         self.locks = SessionLocks()
         # Graceful shutdown: the cancel event of every turn still running, and whether the
         # server is closing (see close()).
@@ -265,15 +312,7 @@ class ChatService:
         ``files`` (already checked by the API's schema) reach the run as ``sys.files``;
         ``history`` and ``instructions`` (``{"role", "content"}`` each) replace the stored
         history and go before it (see `ChatTurn`)."""
-        if not message.strip():
-            raise InputValidationError("message must not be blank", field="message")
-        if len(message) > self.settings.max_message_chars:
-            raise InputValidationError(
-                f"message is longer than {self.settings.max_message_chars} characters",
-                field="message",
-            )
-        if session_id is not None and not SESSION_KEY.match(session_id):
-            raise InputValidationError(session_id_problem(session_id), field="session_id")
+        self.check_request(message, session_id)
         bot, version = await _bot_and_published_version(session, user, bot_id)
         session_key = session_id or new_id()
         # V1 or V2 for this session (stable per session; ConflictError if neither can run).
@@ -306,8 +345,23 @@ class ChatService:
             instructions=tuple(instructions),
         )
 
+    def _store(self, turn: ChatTurn) -> ConversationStore | DebugSessionStore:
+        return self.conversations if turn.debug is None else self.debug_sessions
+
+    def check_request(self, message: str, session_id: str | None) -> None:
+        """The message and session id rules of every turn (chat or debug run)."""
+        if not message.strip():
+            raise InputValidationError("message must not be blank", field="message")
+        if len(message) > self.settings.max_message_chars:
+            raise InputValidationError(
+                f"message is longer than {self.settings.max_message_chars} characters",
+                field="message",
+            )
+        if session_id is not None and not SESSION_KEY.match(session_id):
+            raise InputValidationError(session_id_problem(session_id), field="session_id")
+
     async def _begin(self, turn: ChatTurn, mode: str) -> tuple[TurnStart, RunInfo, dict[str, Any]]:
-        start = await self.conversations.begin_turn(
+        start = await self._store(turn).begin_turn(
             turn.bot_id,
             turn.session_key,
             turn.user_id,
@@ -319,12 +373,18 @@ class ChatService:
         history = [*(dict(m) for m in turn.instructions), *stored]
         run_id = new_id()
         bind_run_id(run_id)  # the rest of this turn's log lines carry it
-        inputs = {"query": turn.message, "session_id": turn.session_key, "history": history}
+        declared = dict(turn.debug.inputs) if turn.debug is not None else {}
+        inputs = {
+            **declared,
+            "query": turn.message,
+            "session_id": turn.session_key,
+            "history": history,
+        }
         info = RunInfo(
             run_id=run_id,
             bot_id=turn.bot_id,
             # History is already stored as messages; the record keeps only its length.
-            inputs={"query": turn.message, "session_id": turn.session_key, "history": len(history)},
+            inputs={**inputs, "history": len(history)},
             titles=turn.compiled.titles,
             version_id=turn.version_id,
             version_number=turn.version_number,
@@ -332,6 +392,9 @@ class ChatService:
             user_id=turn.user_id,
             engine=turn.engine,
             mode=mode,
+            trigger=turn.trigger,
+            rerun_of=turn.debug.rerun_of if turn.debug else None,
+            rerun_from_node=turn.debug.rerun_from_node if turn.debug else None,
         )
         return start, info, inputs
 
@@ -345,7 +408,7 @@ class ChatService:
     ) -> tuple[WorkflowRun, _TurnAnswer, RecordingObserver]:
         """The turn's run handle, observed by the app's observers (metrics, traces) and by
         the recording observer, which stores the record and - on success - the answer."""
-        answer = _TurnAnswer(self.conversations, turn, start, info.run_id)
+        answer = _TurnAnswer(self._store(turn), turn, start, info.run_id)
         recording = RecordingObserver(self.recorder, self.database, info, companion=answer)
         observers = [*(make(info) for make in self.observers), recording]
         sys = {
@@ -363,6 +426,7 @@ class ChatService:
             observers=observers,
             cancel_event=cancel,
             conversation=start.variables,
+            replay=turn.debug.replay if turn.debug else None,
         )
         return handle, answer, recording
 
@@ -381,17 +445,45 @@ class ChatService:
 
     async def answer(self, turn: ChatTurn) -> ChatAnswer:
         """Run a turn to the end; provider failures raise ProviderError (502/504 upstream)."""
-        async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
+        async with self.locks.hold(turn.bot_id, turn.lock_key), self._tracked() as cancel:
             start, info, inputs = await self._begin(turn, "blocking")
             handle, answer, recording = self._start(turn, start, info, inputs, cancel)
             result = await handle.result()  # recorded, whatever happens to this task
             return self._outcome(result, answer, recording)
 
+    async def run_recorded(
+        self,
+        info: RunInfo,
+        compiled: CompiledVersion,
+        inputs: Mapping[str, Any],
+        sys: Mapping[str, Any],
+        *,
+        owner_id: str,
+        plan: ExecutionPlan | None = None,
+        links: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> WorkflowRunResult:
+        """A run outside any session (one node run alone): observed and recorded like a
+        turn's run (``info`` says how), and stopped at shutdown like one."""
+        async with self._tracked() as cancel:
+            bind_run_id(info.run_id)
+            recording = RecordingObserver(self.recorder, self.database, info)
+            handle = self.runtime.start(
+                compiled,
+                inputs,
+                {**sys, "run_id": info.run_id},
+                owner_id=owner_id,
+                observers=[*(make(info) for make in self.observers), recording],
+                cancel_event=cancel,
+                plan=plan,
+                links=links,
+            )
+            return await handle.result()
+
     async def stream(self, turn: ChatTurn) -> AsyncGenerator[ChatEvent | ChatError, None]:
         """The turn as events: ``session``, node/text events, ``sources``, then ``message`` (or
         a `ChatError`). Closing the iterator early cancels the run, which is recorded
         cancelled before the iterator is closed."""
-        async with self.locks.hold(turn.bot_id, turn.session_key), self._tracked() as cancel:
+        async with self.locks.hold(turn.bot_id, turn.lock_key), self._tracked() as cancel:
             try:
                 start, info, inputs = await self._begin(turn, "streaming")
             except Exception as exc:
@@ -433,7 +525,11 @@ class _TurnAnswer:
     """The answer of a succeeded turn, stored as the recording observer's companion."""
 
     def __init__(
-        self, conversations: ConversationStore, turn: ChatTurn, start: TurnStart, run_id: str
+        self,
+        conversations: ConversationStore | DebugSessionStore,
+        turn: ChatTurn,
+        start: TurnStart,
+        run_id: str,
     ) -> None:
         self.conversations = conversations
         self.turn = turn
@@ -449,6 +545,11 @@ class _TurnAnswer:
             version=self.turn.version_number,
             sources=collect_sources(result),
             usage=result.usage.to_dict(),
+            extra=(
+                self.turn.debug.answer_fields(self.turn.version_id)
+                if self.turn.debug is not None
+                else None
+            ),
         )
         return self.answer
 

@@ -151,7 +151,15 @@ def failure_error(result: WorkflowRunResult) -> errors.SnapAgentError:
     where = f" at node {node_id}" if node_id else ""
     message = f"workflow run {result.run_id} failed{where}: {error.message if error else '?'}"
     cause = error.exception if error else None
-    if result.status.value == "cancelled":
+    failure = _failure(message, cause, node_id, cancelled=result.status.value == "cancelled")
+    failure.details.setdefault("run_id", result.run_id)
+    return failure
+
+
+def _failure(
+    message: str, cause: BaseException | None, node_id: str | None, *, cancelled: bool
+) -> errors.SnapAgentError:
+    if cancelled:
         return errors.ConflictError(message)
     if isinstance(cause, errors.ProviderError):
         kind = (

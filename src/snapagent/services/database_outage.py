@@ -8,7 +8,7 @@ of them as 503 problem+json and the chat stream ends with a 503 ``error`` event 
 Once the database is back, the engine's pool (``pool_pre_ping``) reconnects on its own.
 
     if is_database_unreachable(exc):
-        return problem_response(503, "the database is unavailable; retry later")
+        return problem_response(503, "the database is unavailable; retry later", slug="unavailable")
 """
 
 from __future__ import annotations

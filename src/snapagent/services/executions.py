@@ -2,10 +2,13 @@
 
 Runs are written by :class:`snapagent.services.run_recorder.RunRecorder`; statistics live in
 :mod:`snapagent.services.statistics`. Listing is newest first with an opaque cursor, so a page
-boundary never skips or repeats a run even when new runs arrive between requests.
+boundary never skips or repeats a run even when new runs arrive between requests; chat and
+debug runs are listed together unless ``trigger`` picks one. A run's detail shows every node's
+inputs and outputs exactly as recorded, with the values that were truncated named
+(``truncated: ["outputs.text"]``).
 
     service = ExecutionService(session)
-    page = await service.list_runs(bot_id, limit=10, status="failed", engine="v2")
+    page = await service.list_runs(bot_id, limit=10, status="failed", engine="v2", trigger="debug")
     more = await service.list_runs(bot_id, limit=10, cursor=page.next_cursor)
     detail = await service.get_run(bot_id, page.data[0].id)
 """
@@ -14,11 +17,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,6 +31,7 @@ from sqlalchemy.orm import selectinload
 from snapagent.db.models.executions import (
     RUN_ENGINES,
     RUN_STATUSES,
+    RUN_TRIGGERS,
     WorkflowExecutionRun,
     WorkflowNodeExecution,
 )
@@ -41,10 +46,14 @@ __all__ = [
     "RunDetail",
     "RunPage",
     "RunSummary",
+    "looks_truncated",
     "prune_runs",
 ]
 
 MAX_PAGE_SIZE = 100
+TRUNCATION_MARKER = "_truncated"
+# How the recorder marks a clipped string (`run_recorder._clip_text`).
+_CLIPPED_TEXT = re.compile(r"…\[_truncated: \d+ chars\]\Z")
 
 
 class ExecutionSettings(BaseSettings):
@@ -75,6 +84,11 @@ class RunSummary(BaseModel):
     session_id: str | None
     engine: str
     mode: str
+    trigger: str = Field(description="`chat` (a user's turn) or `debug` (never in statistics).")
+    rerun_of: str | None = Field(default=None, description="The run this one replays.")
+    rerun_from_node: str | None = Field(
+        default=None, description="The node a replay ran again from (upstream nodes reused)."
+    )
     status: str
     error: str | None
     error_type: str | None
@@ -111,6 +125,20 @@ class NodeExecutionPublic(BaseModel):
         description="Inside an iteration/loop body: [[container id, item or round index], "
         "...], outermost first; null for a top-level node.",
     )
+    branch: str | None = Field(default=None, description="The branch port it took.")
+    reused: bool = Field(
+        default=False, description="Its outputs were copied from the replayed run, not computed."
+    )
+    truncated: list[str] = Field(
+        default_factory=list,
+        description='Values clipped when recorded (`["inputs.context", "outputs.text"]`): '
+        "they are shown with a `_truncated` marker and cannot be replayed.",
+    )
+
+    @field_validator("truncated", mode="before")
+    @classmethod
+    def _unknown_is_none(cls, value: Any) -> Any:
+        return [] if value is None else value  # `node_public` fills older rows in
 
 
 class RunDetail(RunSummary):
@@ -118,6 +146,9 @@ class RunDetail(RunSummary):
 
     inputs: dict[str, Any]
     outputs: dict[str, Any]
+    truncated: list[str] = Field(
+        default_factory=list, description="The run's inputs/outputs clipped when recorded."
+    )
     nodes: list[NodeExecutionPublic]
 
 
@@ -171,6 +202,7 @@ class ExecutionService:
         status: str | None = None,
         version: int | None = None,
         engine: str | None = None,
+        trigger: str | None = None,
     ) -> RunPage:
         if not 1 <= limit <= MAX_PAGE_SIZE:
             raise InputValidationError(f"limit must be 1..{MAX_PAGE_SIZE}", field="limit")
@@ -182,8 +214,14 @@ class ExecutionService:
             raise InputValidationError(
                 f"engine must be one of {', '.join(RUN_ENGINES)}", field="engine"
             )
+        if trigger is not None and trigger not in RUN_TRIGGERS:
+            raise InputValidationError(
+                f"trigger must be one of {', '.join(RUN_TRIGGERS)}", field="trigger"
+            )
         run = WorkflowExecutionRun
         query = select(run).where(run.bot_id == bot_id)
+        if trigger is not None:
+            query = query.where(run.trigger == trigger)
         if status is not None:
             query = query.where(run.status == status)
         if version is not None:
@@ -209,6 +247,21 @@ class ExecutionService:
         )
 
     async def get_run(self, bot_id: str, run_id: str) -> RunDetail:
+        row = await self.get_record(bot_id, run_id)
+        detail = RunDetail.model_validate(
+            {
+                **RunSummary.model_validate(row).model_dump(),
+                "inputs": row.inputs,
+                "outputs": row.outputs,
+                "truncated": truncated_of(row),
+                "nodes": [],
+            }
+        )
+        detail.nodes = [node_public(node) for node in row.nodes]
+        return detail
+
+    async def get_record(self, bot_id: str, run_id: str) -> WorkflowExecutionRun:
+        """The run's row with its node rows loaded; NotFoundError for another bot's run."""
         run = WorkflowExecutionRun
         row = await self.session.scalar(
             select(run)
@@ -217,7 +270,33 @@ class ExecutionService:
         )
         if row is None:
             raise NotFoundError(f"workflow execution {run_id} not found")
-        return RunDetail.model_validate(row)
+        return row
+
+
+def looks_truncated(value: Any) -> bool:
+    """Whether a stored value carries the recorder's truncation marker (for rows recorded
+    before the list of truncated values was kept)."""
+    if isinstance(value, str):
+        return _CLIPPED_TEXT.search(value) is not None
+    return isinstance(value, dict) and value.get(TRUNCATION_MARKER) is True
+
+
+def truncated_of(row: WorkflowExecutionRun | WorkflowNodeExecution) -> list[str]:
+    """The clipped values of a run or node row: as recorded, else found by their marker."""
+    if row.truncated is not None:
+        return [str(name) for name in row.truncated]
+    return [
+        f"{side}.{key}"
+        for side, values in (("inputs", row.inputs), ("outputs", row.outputs))
+        for key, value in (values or {}).items()
+        if looks_truncated(value)
+    ]
+
+
+def node_public(row: WorkflowNodeExecution) -> NodeExecutionPublic:
+    public = NodeExecutionPublic.model_validate(row)
+    public.truncated = truncated_of(row)
+    return public
 
 
 async def prune_runs(

@@ -3,8 +3,10 @@
 A run is recorded once, at its end, in a single transaction: one INSERT for the run and one
 executemany INSERT for all its node rows (Core inserts, no ORM unit of work), because chat
 throughput is benchmarked with recording on. Values larger than
-``ExecutionSettings.value_max_chars`` are truncated with a visible marker. Recording never
-raises: a failure is logged and reported as ``False`` so a user's chat still gets its answer.
+``ExecutionSettings.value_max_chars`` are truncated with a visible marker, and each row lists
+what was truncated (``truncated: ["inputs.query", "outputs.text"]``) so a replay never mistakes
+a clipped value for the real one. Recording never raises: a failure is logged and reported as
+``False`` so a user's chat still gets its answer.
 
 `record_from_end` turns how a run ended (the engine's `RunEnd`: a result, or the exception that
 left none) and the `RunInfo` only the caller knows (who, which version, which session) into the
@@ -42,6 +44,7 @@ __all__ = [
     "RunRecord",
     "RunRecorder",
     "clip_mapping",
+    "clip_values",
     "record_from_end",
     "record_from_result",
     "unfinished_record",
@@ -72,6 +75,10 @@ class NodeRecord:
     finished_at: datetime | None = None
     scope: Sequence[Sequence[Any]] | None = None
     """Inside an iteration/loop body: ``[[container id, index], ...]``."""
+    branch: str | None = None
+    """The branch port a branching node took."""
+    reused: bool = False
+    """Its outputs were copied from the replayed run, not computed."""
 
 
 @dataclass(slots=True)
@@ -94,6 +101,9 @@ class RunRecord:
     user_id: str | None = None
     engine: str = "v2"
     mode: str = "blocking"
+    trigger: str = "chat"
+    rerun_of: str | None = None
+    rerun_from_node: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     nodes: Sequence[NodeRecord] = ()
@@ -114,6 +124,10 @@ class RunInfo:
     user_id: str | None = None
     engine: str = "v2"
     mode: str = "blocking"
+    trigger: str = "chat"
+    """``chat`` (counted by statistics) or ``debug`` (listed, never counted)."""
+    rerun_of: str | None = None
+    rerun_from_node: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started_ns: int = field(default_factory=perf_counter_ns)
 
@@ -150,9 +164,43 @@ def clip_mapping(values: Mapping[str, Any] | None, cap: int) -> dict[str, Any]:
     >>> clip_mapping({"text": "x" * 5}, cap=3)["text"]
     'xxx…[_truncated: 5 chars]'
     """
+    return clip_values(values, cap)[0]
+
+
+def clip_values(values: Mapping[str, Any] | None, cap: int) -> tuple[dict[str, Any], list[str]]:
+    """`clip_mapping`, and the keys whose values were clipped.
+
+    >>> clip_values({"a": "x" * 5, "b": "y"}, cap=3)[1]
+    ['a']
+    """
     if not values:
-        return {}
-    return {str(key): _clip_value(value, cap) for key, value in values.items()}
+        return {}, []
+    clipped: dict[str, Any] = {}
+    truncated: list[str] = []
+    for key, value in values.items():
+        kept = clipped[str(key)] = _clip_value(value, cap)
+        if kept is not value and _is_clipped(value, kept):
+            truncated.append(str(key))
+    return clipped, truncated
+
+
+def _is_clipped(original: Any, kept: Any) -> bool:
+    if isinstance(original, str):
+        return len(kept) != len(original) or kept != original
+    return (
+        isinstance(kept, dict)
+        and kept.get(TRUNCATION_MARKER) is True
+        and not (isinstance(original, Mapping) and original.get(TRUNCATION_MARKER) is True)
+    )
+
+
+def _clipped_pair(
+    inputs: Mapping[str, Any] | None, outputs: Mapping[str, Any] | None, cap: int
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """Clipped inputs and outputs and what was clipped (``["inputs.query", ...]``)."""
+    kept_in, cut_in = clip_values(inputs, cap)
+    kept_out, cut_out = clip_values(outputs, cap)
+    return kept_in, kept_out, [f"inputs.{k}" for k in cut_in] + [f"outputs.{k}" for k in cut_out]
 
 
 class RunRecorder:
@@ -168,6 +216,7 @@ class RunRecorder:
         """The run row and the node rows, clipped, ready for INSERT."""
         cap = self.settings.value_max_chars
         now = datetime.now(UTC)
+        run_inputs, run_outputs, run_truncated = _clipped_pair(record.inputs, record.outputs, cap)
         run_row = {
             "id": record.run_id,
             "bot_id": record.bot_id,
@@ -177,9 +226,13 @@ class RunRecorder:
             "user_id": record.user_id,
             "engine": record.engine,
             "mode": record.mode,
+            "trigger": record.trigger,
+            "rerun_of": record.rerun_of,
+            "rerun_from_node": record.rerun_from_node[:100] if record.rerun_from_node else None,
             "status": record.status,
-            "inputs": clip_mapping(record.inputs, cap),
-            "outputs": clip_mapping(record.outputs, cap),
+            "inputs": run_inputs,
+            "outputs": run_outputs,
+            "truncated": run_truncated,
             "error": _clip_text(record.error, cap) if record.error else None,
             "error_type": (record.error_type or "")[:100] or None,
             "elapsed_ms": float(record.elapsed_ms),
@@ -191,29 +244,34 @@ class RunRecorder:
             "finished_at": record.finished_at,
             "created_at": now,
         }
-        node_rows = [
-            {
-                "id": new_id(),
-                "run_id": record.run_id,
-                "node_id": node.node_id[:100],
-                "node_type": node.node_type[:50],
-                "title": node.title[:200] if node.title else None,
-                "index": node.index,
-                "status": node.status,
-                "inputs": clip_mapping(node.inputs, cap),
-                "outputs": clip_mapping(node.outputs, cap),
-                "error": _clip_text(node.error, cap) if node.error else None,
-                "elapsed_ms": float(node.elapsed_ms),
-                "input_tokens": node.input_tokens,
-                "output_tokens": node.output_tokens,
-                "retries": node.retries,
-                "started_at": node.started_at,
-                "finished_at": node.finished_at,
-                "scope": [list(level) for level in node.scope] if node.scope else None,
-            }
-            for node in record.nodes
-        ]
+        node_rows = [self._node_row(record.run_id, node, cap) for node in record.nodes]
         return run_row, node_rows
+
+    @staticmethod
+    def _node_row(run_id: str, node: NodeRecord, cap: int) -> dict[str, Any]:
+        inputs, outputs, truncated = _clipped_pair(node.inputs, node.outputs, cap)
+        return {
+            "id": new_id(),
+            "run_id": run_id,
+            "node_id": node.node_id[:100],
+            "node_type": node.node_type[:50],
+            "title": node.title[:200] if node.title else None,
+            "index": node.index,
+            "status": node.status,
+            "inputs": inputs,
+            "outputs": outputs,
+            "truncated": truncated,
+            "branch": node.branch[:100] if node.branch else None,
+            "reused": node.reused,
+            "error": _clip_text(node.error, cap) if node.error else None,
+            "elapsed_ms": float(node.elapsed_ms),
+            "input_tokens": node.input_tokens,
+            "output_tokens": node.output_tokens,
+            "retries": node.retries,
+            "started_at": node.started_at,
+            "finished_at": node.finished_at,
+            "scope": [list(level) for level in node.scope] if node.scope else None,
+        }
 
     async def stage(self, session: AsyncSession, record: RunRecord) -> None:
         """Insert the rows in the caller's transaction (which decides commit or rollback)."""
@@ -284,6 +342,8 @@ def record_from_result(
             started_at=_offset(context.started_at, context.started_ns, node.started_ns),
             finished_at=_offset(context.started_at, context.started_ns, node.finished_ns),
             scope=node.scope or None,
+            branch=node.branch,
+            reused=node.replayed,
         )
         for position, node in enumerate(flat)
     ]
@@ -305,6 +365,9 @@ def record_from_result(
         user_id=context.user_id,
         engine=context.engine,
         mode=context.mode,
+        trigger=context.trigger,
+        rerun_of=context.rerun_of,
+        rerun_from_node=context.rerun_from_node,
         input_tokens=result.usage.input_tokens,
         output_tokens=result.usage.output_tokens,
         nodes=nodes,
@@ -336,4 +399,7 @@ def unfinished_record(
         user_id=context.user_id,
         engine=context.engine,
         mode=context.mode,
+        trigger=context.trigger,
+        rerun_of=context.rerun_of,
+        rerun_from_node=context.rerun_from_node,
     )

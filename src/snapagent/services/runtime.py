@@ -15,6 +15,10 @@ filters on it in its database query. There is no unscoped retriever on the chat 
     compiled = runtime.compile(version.id, version.graph)
     run = runtime.start(compiled, {"query": "hi"}, {"bot_id": bot.id}, owner_id=bot.owner_id)
     result = await run.result()
+
+Debugging runs compile drafts, which change, under a key that includes their revision
+(`compile_off_loop`, in a worker thread: a user's graph is never compiled on the event loop),
+and may pass ``links`` and ``replay`` (`snapagent.workflow.replay`) to `start`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,7 +35,8 @@ from typing import Any
 from snapagent.workflow.executor import WorkflowExecutorV2
 from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.node import NodeRegistryV2
-from snapagent.workflow.plan import ExecutionPlan
+from snapagent.workflow.plan import ExecutionPlan, compile_plan
+from snapagent.workflow.replay import ReplayedNode
 from snapagent.workflow.result import RunLimits
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.services import (
@@ -114,6 +120,8 @@ class BotRuntime:
         )
         self._plans: OrderedDict[str, CompiledVersion] = OrderedDict()
         self._plan_cache_size = plan_cache_size
+        # compile_off_loop fills the cache from worker threads.
+        self._plans_lock = threading.Lock()
 
     def compile(self, version_id: str, graph: Mapping[str, Any]) -> CompiledVersion:
         """The compiled plan of a published V2 version; raises `GraphValidationError`."""
@@ -124,21 +132,39 @@ class BotRuntime:
         must differ from every version id), with the legacy registry."""
         return self._compile(self._legacy_compiler, key, graph)
 
-    def _compile(
-        self, compiler: WorkflowExecutorV2, key: str, graph: Mapping[str, Any]
-    ) -> CompiledVersion:
+    async def compile_off_loop(self, key: str, graph: Mapping[str, Any]) -> CompiledVersion:
+        """`compile` in a worker thread (for drafts and other graphs not compiled before;
+        ``key`` must change whenever the graph does: a draft's id and revision)."""
+        with self._plans_lock:
+            cached = self._cached(key)
+        if cached is not None:
+            return cached
+        return await asyncio.to_thread(self._compile, self._compiler, key, graph)
+
+    def _cached(self, key: str) -> CompiledVersion | None:
         cached = self._plans.get(key)
         if cached is not None:
             self._plans.move_to_end(key)
+        return cached
+
+    def _compile(
+        self, compiler: WorkflowExecutorV2, key: str, graph: Mapping[str, Any]
+    ) -> CompiledVersion:
+        with self._plans_lock:
+            cached = self._cached(key)
+        if cached is not None:
             return cached
         parsed = WorkflowGraph.model_validate(dict(graph))
         compiled = CompiledVersion(
-            plan=compiler.compile(parsed),
+            # Not the executor's cache (keyed by graph object: a parsed graph is always new),
+            # which is not safe to fill from worker threads either.
+            plan=compile_plan(parsed, compiler.registry),
             titles={node.id: node.title for node in parsed.nodes},
         )
-        self._plans[key] = compiled
-        if len(self._plans) > self._plan_cache_size:
-            self._plans.popitem(last=False)
+        with self._plans_lock:
+            self._plans[key] = compiled
+            if len(self._plans) > self._plan_cache_size:
+                self._plans.popitem(last=False)
         return compiled
 
     async def aclose(self) -> None:
@@ -157,17 +183,23 @@ class BotRuntime:
         observers: Sequence[RunObserver] = (),
         cancel_event: asyncio.Event | None = None,
         conversation: Mapping[str, Any] | None = None,
+        plan: ExecutionPlan | None = None,
+        links: Mapping[str, Mapping[str, Any]] | None = None,
+        replay: Mapping[str, ReplayedNode] | None = None,
     ) -> WorkflowRun:
         """A run of ``compiled`` for a bot of ``owner_id``: its retrieval sees only that
         account's knowledge bases (``sys.owner_id`` is set to it as well). ``conversation``:
-        the session's stored conversation variables."""
+        the session's stored conversation variables. Debugging runs may run another ``plan``
+        made from ``compiled``'s (one node of it) with ``links`` and ``replay``."""
         scoped = self.services.replace(retriever=OwnerScopedRetriever(self._retriever, owner_id))
         return self._compiler.start(
-            compiled.plan,
+            plan or compiled.plan,
             inputs,
             {**sys, "owner_id": owner_id},
             services=scoped,
             observers=observers,
             cancel_event=cancel_event,
             conversation=conversation,
+            links=links,
+            replay=replay,
         )

@@ -1,5 +1,9 @@
 """Execution statistics for one bot over an optional time range, computed in SQL.
 
+Only chat runs count (``trigger = "chat"``, `COUNTED_RUNS`): debug runs - a version or a node
+run by hand, a replay - are listed with the executions but never change a figure here, nor the
+rollout's success rates (which read `StatisticsService.engines`).
+
 Counts, sums and averages are single GROUP BY queries; percentiles use the nearest-rank method
 (``ORDER BY elapsed_ms LIMIT 1 OFFSET k``), which runs unchanged on SQLite and PostgreSQL.
 Latency figures cover succeeded runs only: a fast failure or a cancelled stream says nothing
@@ -29,6 +33,7 @@ from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExe
 from snapagent.errors import InputValidationError
 
 __all__ = [
+    "COUNTED_RUNS",
     "DailyStatistics",
     "EngineStatistics",
     "NodeStatistics",
@@ -39,6 +44,9 @@ __all__ = [
 
 RUN = WorkflowExecutionRun
 NODE = WorkflowNodeExecution
+
+COUNTED_RUNS: ColumnElement[bool] = RUN.trigger == "chat"
+"""The runs every figure is made of: users' chat turns, never debug runs."""
 
 
 class DailyStatistics(BaseModel):
@@ -174,7 +182,7 @@ class StatisticsService:
         start, end = _as_utc(start, "start"), _as_utc(end, "end")
         if start is not None and end is not None and start > end:
             raise InputValidationError("start must not be after end", field="start")
-        conditions: list[ColumnElement[bool]] = [RUN.bot_id == bot_id]
+        conditions: list[ColumnElement[bool]] = [RUN.bot_id == bot_id, COUNTED_RUNS]
         if start is not None:
             conditions.append(RUN.started_at >= start)
         if end is not None:
@@ -201,8 +209,11 @@ class StatisticsService:
         )
 
     async def engines(self, conditions: list[ColumnElement[bool]]) -> dict[str, EngineStatistics]:
-        """Aggregates per engine of the runs matching ``conditions`` (ordered by engine name;
-        only engines with runs). Shared by ``by_engine`` and the migration status."""
+        """Aggregates per engine of the counted runs matching ``conditions`` (ordered by
+        engine name; only engines with runs). Shared by ``by_engine`` and the migration
+        status."""
+        if not any(condition is COUNTED_RUNS for condition in conditions):
+            conditions = [*conditions, COUNTED_RUNS]
         rows = await self.session.execute(
             select(RUN.engine, *_totals_columns())
             .where(*conditions)

@@ -2,9 +2,14 @@
 
 Lifecycle: one editable **draft** per bot (no number, ``revision`` bumped on every save);
 **publish** validates it, numbers it (1, 2, 3...) and freezes it, and the previously published
-version becomes **archived**. Saving sends the revision the client edited; if someone saved in
-between, the save is a :class:`~snapagent.errors.ConflictError` (409) instead of a lost update.
-Every guard is a conditional ``UPDATE`` so two concurrent writers cannot both win.
+version becomes **archived**. **rollback** makes an earlier version live again in one step: a
+copy of it is published under the next number (``source = "rollback"``, its note naming both
+versions) - the history only grows. A draft can be **deleted**; published versions cannot.
+Saving sends the revision the client edited; if someone saved in between, the save is a
+:class:`~snapagent.errors.ConflictError` (409) instead of a lost update. Every guard is a
+conditional ``UPDATE`` so two concurrent writers cannot both win, and publishes and rollbacks
+of one bot take turns under a lock on the bot (`_lock_releases`), so racing ones leave exactly
+one published version (a partial unique index is the last guard).
 
 Saving checks what a graph names against the caller's account (`GraphResources`): a knowledge
 base the bot's owner does not own, or a legacy ``v1_*`` node type, is refused at once (422);
@@ -23,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from pydantic import ValidationError
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +43,7 @@ from snapagent.services.workflow_diff import GraphDiff, diff_graphs
 from snapagent.workflow.limits import GraphLimits, check_graph_size
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.schema import WorkflowGraph
-from snapagent.workflow.validation import validate_graph
+from snapagent.workflow.validation import format_loc, validate_graph
 
 __all__ = [
     "DEFAULT_DRAFT_SOURCE",
@@ -71,7 +76,7 @@ def _schema_problems(exc: ValidationError) -> list[dict[str, Any]]:
                 "message": err.get("msg", "invalid value"),
                 "node_id": None,
                 "edge_index": loc[1] if len(loc) >= 2 and loc[0] == "edges" else None,
-                "path": ".".join(str(p) for p in loc),
+                "path": format_loc(loc),
             }
         )
     return problems
@@ -249,6 +254,15 @@ class WorkflowVersionService:
         graphs the server made; a user's graph goes through `_checked`."""
         return self._stage_draft(bot, user, _parse(graph), source, note)
 
+    async def stage_checked_draft(
+        self, bot: Bot, user: User, graph: Any, *, source: str, note: str = ""
+    ) -> BotWorkflowVersion:
+        """Stage a draft of a user's graph (checked like a save: size, schema, what it names)
+        in the current transaction; the caller commits. For a bot staged in the same
+        transaction (an import)."""
+        stored = await self._checked(bot, graph)
+        return self._stage_draft(bot, user, stored, source, note)
+
     def _stage_draft(
         self, bot: Bot, user: User, stored: dict[str, Any], source: str, note: str
     ) -> BotWorkflowVersion:
@@ -330,44 +344,136 @@ class WorkflowVersionService:
             raise ConflictError(f"version {version.version_number} is already {version.status}")
         if revision is not None and revision != version.revision:
             raise ConflictError(_stale(revision, version.revision))
+        validated = version.revision
         problems = await self.validate_for_bot(owner, bot_id, version.graph)
         if problems:
             raise GraphValidationError(problems, "the draft cannot be published: fix its problems")
-        last = await self.session.scalar(
-            select(func.max(BotWorkflowVersion.version_number)).where(
-                BotWorkflowVersion.bot_id == version.bot_id
-            )
-        )
+        await self._lock_releases(version.bot_id)
+        await self.session.refresh(version)  # as it is now that releases wait for us
+        if version.status != "draft":
+            number = version.version_number
+            await self.session.rollback()
+            raise ConflictError(f"version {number} was published meanwhile")
+        if version.revision != validated:
+            await self.session.rollback()
+            raise ConflictError("the draft changed while publishing; reload and try again")
         now = utcnow()
-        await self.session.execute(
-            update(BotWorkflowVersion)
-            .where(
-                BotWorkflowVersion.bot_id == version.bot_id,
-                BotWorkflowVersion.status == "published",
+        try:
+            last = await self._archive_published(version.bot_id, now)
+            result = await self.session.execute(
+                update(BotWorkflowVersion)
+                .where(
+                    BotWorkflowVersion.id == version.id,
+                    BotWorkflowVersion.status == "draft",
+                    BotWorkflowVersion.revision == version.revision,
+                )
+                .values(
+                    status="published",
+                    version_number=last + 1,
+                    published_by=owner.id,
+                    published_at=now,
+                    updated_at=now,
+                )
             )
-            .values(status="archived", updated_at=now)
-        )
-        result = await self.session.execute(
-            update(BotWorkflowVersion)
-            .where(
-                BotWorkflowVersion.id == version.id,
-                BotWorkflowVersion.status == "draft",
-                BotWorkflowVersion.revision == version.revision,
-            )
-            .values(
-                status="published",
-                version_number=(last or 0) + 1,
-                published_by=owner.id,
-                published_at=now,
-                updated_at=now,
-            )
-        )
+        except IntegrityError as exc:  # the unique indexes, should the lock ever be bypassed
+            await self.session.rollback()
+            raise ConflictError("another publish of this bot happened at the same time") from exc
         if _rowcount(result) != 1:
             await self.session.rollback()
             raise ConflictError("the draft changed while publishing; reload and try again")
         await self._commit("another publish of this bot happened at the same time; retry")
         await self.session.refresh(version)
         return version
+
+    async def rollback(
+        self, owner: User, bot_id: str, version_id: str, *, note: str | None = None
+    ) -> BotWorkflowVersion:
+        """Make an earlier version live again: a copy of it is published under the next
+        number (``source = "rollback"``); the version live until now is archived."""
+        target = await self.get(owner, bot_id, version_id)
+        if target.status == "draft":
+            raise ConflictError("a draft was never live: publish it instead of rolling back to it")
+        if target.status == "published":
+            raise ConflictError(f"version {target.version_number} is already the live version")
+        # Published once means valid then; only what no longer compiles is refused (fast).
+        problems = await self.validate(target.graph)
+        if problems:
+            raise GraphValidationError(
+                problems, f"version {target.version_number} no longer validates; fix it in a draft"
+            )
+        await self._lock_releases(target.bot_id)
+        now = utcnow()
+        current = await self.published(target.bot_id)
+        if current is not None and current.id == target.id:  # rolled back to it meanwhile
+            number = target.version_number
+            await self.session.rollback()
+            raise ConflictError(f"version {number} is already the live version")
+        last = await self._archive_published(target.bot_id, now)
+        was = f" (replacing version {current.version_number})" if current is not None else ""
+        copy = BotWorkflowVersion(
+            bot_id=target.bot_id,
+            version_number=last + 1,
+            status="published",
+            graph=target.graph,
+            revision=1,
+            source="rollback",
+            note=note if note else f"rollback to version {target.version_number}{was}",
+            created_by=owner.id,
+            published_by=owner.id,
+            published_at=now,
+        )
+        self.session.add(copy)
+        await self._commit("another publish of this bot happened at the same time; retry")
+        await self.session.refresh(copy)
+        return copy
+
+    async def delete_draft(self, owner: User, bot_id: str, version_id: str) -> None:
+        """Delete the draft (409 for a published or archived version: history stays)."""
+        version = await self.get(owner, bot_id, version_id)
+        if version.status != "draft":
+            raise ConflictError(
+                f"version {version.version_number} is {version.status}: only a draft can be "
+                "deleted (roll back to another version instead)"
+            )
+        result = await self.session.execute(
+            delete(BotWorkflowVersion).where(
+                BotWorkflowVersion.id == version.id, BotWorkflowVersion.status == "draft"
+            )
+        )
+        if _rowcount(result) != 1:
+            await self.session.rollback()
+            raise ConflictError("the draft was published meanwhile; nothing was deleted")
+        await self.session.commit()
+
+    async def _lock_releases(self, bot_id: str) -> None:
+        """Start the transaction in which the bot's live version changes: publishes and
+        rollbacks of one bot take turns from here to their commit. The reads so far end
+        first (on SQLite, a transaction that begins with a write waits for the database's
+        write lock instead of failing on a stale snapshot)."""
+        await self.session.commit()
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(select(Bot.id).where(Bot.id == bot_id).with_for_update())
+            return
+        await self.session.execute(
+            update(Bot)
+            .where(Bot.id == "")
+            .values(name=Bot.name)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def _archive_published(self, bot_id: str, now: Any) -> int:
+        """Archive the live version (under `_lock_releases`); the highest number used."""
+        last = await self.session.scalar(
+            select(func.max(BotWorkflowVersion.version_number)).where(
+                BotWorkflowVersion.bot_id == bot_id
+            )
+        )
+        await self.session.execute(
+            update(BotWorkflowVersion)
+            .where(BotWorkflowVersion.bot_id == bot_id, BotWorkflowVersion.status == "published")
+            .values(status="archived", updated_at=now)
+        )
+        return int(last or 0)
 
     # -- helpers --------------------------------------------------------------------------
 

@@ -36,6 +36,7 @@ from snapagent.workflow.events import WorkflowEvent
 from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.node import NodeRegistryV2
 from snapagent.workflow.plan import ExecutionPlan, compile_plan
+from snapagent.workflow.replay import ReplayedNode
 from snapagent.workflow.result import RunLimits, WorkflowRunResult
 from snapagent.workflow.runner import EventSink
 from snapagent.workflow.schema import WorkflowGraph
@@ -90,6 +91,8 @@ class WorkflowExecutorV2:
         cancel_event: asyncio.Event | None = None,
         services: ServiceContainer | None = None,
         conversation: Mapping[str, Any] | None = None,
+        links: Mapping[str, Mapping[str, Any]] | None = None,
+        replay: Mapping[str, ReplayedNode] | None = None,
     ) -> WorkflowRun:
         """A handle on a new run of ``graph`` (see `snapagent.workflow.handle`): nothing
         executes until its `result()` or `events()` is called.
@@ -98,8 +101,10 @@ class WorkflowExecutorV2:
         inputs. ``sys``: ``bot_id``, ``run_id`` (generated if absent), ``user_id``,
         ``owner_id``, ``default_model``. ``services`` replaces the executor's for this run
         (a retriever scoped to the run's owner, say). ``conversation``: the session's stored
-        conversation variables (the graph's defaults fill the rest). Raises
-        `GraphValidationError` for an invalid graph.
+        conversation variables (the graph's defaults fill the rest). For debugging
+        (`snapagent.workflow.replay`): ``links`` makes values of nodes outside the plan
+        readable (``{node id: outputs}``), ``replay`` puts recorded outcomes in place of
+        running those nodes. Raises `GraphValidationError` for an invalid graph.
         """
         plan = graph if isinstance(graph, ExecutionPlan) else self.compile(graph)
         sys_values = dict(sys or {})
@@ -115,6 +120,8 @@ class WorkflowExecutorV2:
             observers=observers,
             on_event=on_event,
             cancel_event=cancel_event,
+            links=links,
+            replay=replay,
         )
 
     async def run(

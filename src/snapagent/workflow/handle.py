@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from snapagent.workflow.conversation import ConversationState
 from snapagent.workflow.events import WorkflowEvent
 from snapagent.workflow.plan import ExecutionPlan
+from snapagent.workflow.replay import ReplayedNode
 from snapagent.workflow.result import RunLimits, WorkflowRunResult
 from snapagent.workflow.runner import EventSink, Run
 from snapagent.workflow.services import ServiceContainer
@@ -96,6 +97,7 @@ class WorkflowRun:
         "_cancelled",
         "_conversation",
         "_driver",
+        "_extras",
         "_listeners",
         "_observers",
         "_result",
@@ -115,12 +117,17 @@ class WorkflowRun:
         observers: Sequence[RunObserver] = (),
         on_event: EventSink | None = None,
         cancel_event: asyncio.Event | None = None,
+        links: Mapping[str, Mapping[str, Any]] | None = None,
+        replay: Mapping[str, ReplayedNode] | None = None,
     ) -> None:
         self.run_id = str(sys["run_id"])
         # The engine's run is built when it starts, once every listener is known (a run
         # without listeners builds no events at all).
         self._args = (plan, services, inputs, sys, limits)
         self._conversation = conversation
+        # Debugging runs only (`snapagent.workflow.replay`): values from outside the plan and
+        # recorded outcomes standing in for nodes.
+        self._extras = (links, replay) if links or replay else None
         self._run: Run | None = None
         self._cancelled: str | None = None
         self._observers = tuple(observers)
@@ -185,7 +192,18 @@ class WorkflowRun:
         return fan_out
 
     async def _drive(self) -> WorkflowRunResult:
-        run = self._run = Run(*self._args, self._sink(), conversation=self._conversation)
+        extras = self._extras
+        if extras is None:
+            run = Run(*self._args, self._sink(), conversation=self._conversation)
+        else:
+            run = Run(
+                *self._args,
+                self._sink(),
+                conversation=self._conversation,
+                links=extras[0],
+                replay=extras[1],
+            )
+        self._run = run
         if self._cancelled is not None:
             run.cancel(self._cancelled)  # nothing starts; the result says cancelled
         cancel_event = self._cancel_event

@@ -196,7 +196,7 @@ class BaseNodeV2(ABC, Generic[ConfigT]):
         self, declared: Mapping[str, ConversationVariable]
     ) -> list[tuple[str, str]]:
         """Problems with the conversation variables this node writes, given those the graph
-        declares: ``[(path under the node, message)]`` (``("config.items.0.variable",
+        declares: ``[(path under the node, message)]`` (``("config.items[0].variable",
         "...")``). Only writers override it."""
         return []
 

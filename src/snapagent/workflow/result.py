@@ -98,6 +98,8 @@ class NodeRunResult:
     skip_reason: str | None = None
     used_default: bool = False
     """True when the node failed and its default outputs stand in (``default_value``)."""
+    replayed: bool = False
+    """True when its recorded outcome stood in for running it (a replay, `workflow.replay`)."""
     scope: tuple[tuple[str, int], ...] = ()
     """Inside a container's body: which run of it (``(("each", 2),)``); empty at top level."""
     children: tuple[NodeRunResult, ...] = ()
@@ -119,6 +121,7 @@ class NodeRunResult:
             "elapsed_s": self.elapsed_s,
             "skip_reason": self.skip_reason,
             "used_default": self.used_default,
+            **({"replayed": True} if self.replayed else {}),
             **({"scope": [list(level) for level in self.scope]} if self.scope else {}),
             **({"children": [c.to_dict() for c in self.children]} if self.children else {}),
         }

@@ -20,6 +20,7 @@ from snapagent.workflow.conversation import CONVERSATION_NODE_ID, ConversationSt
 from snapagent.workflow.node import NodeResult, RunContext
 from snapagent.workflow.plan import EDGE_BRANCH, EDGE_FAIL, EDGE_SUCCESS, ExecutionPlan, PlanNode
 from snapagent.workflow.pool import VariablePool
+from snapagent.workflow.replay import ReplayedNode
 from snapagent.workflow.result import NodeRunResult, NodeStatus, RunError, RunLimits, RunStatus
 from snapagent.workflow.schema import ErrorStrategy
 from snapagent.workflow.services import ServiceContainer, TokenUsage
@@ -50,8 +51,11 @@ class RunState:
         scope: Scope = (),
         links: Mapping[str, Mapping[str, Any]] | None = None,
         conversation: ConversationState | None = None,
+        replay: Mapping[str, ReplayedNode] | None = None,
     ) -> None:
         self.plan = plan
+        # Recorded outcomes standing in for these nodes (a replay); None in a normal run.
+        self.replay = replay or None
         self.limits = limits
         self.sink = sink
         self.run_id = str(sys["run_id"])

@@ -22,7 +22,9 @@ from typing import Any
 
 from snapagent.errors import NodeExecutionError, NodeTimeoutError, RunLimitError, VariableError
 from snapagent.workflow import events as ev
+from snapagent.workflow.node import NodeResult
 from snapagent.workflow.plan import PlanNode
+from snapagent.workflow.replay import ReplayedFailure, ReplayedNode
 from snapagent.workflow.result import (
     NodeRunResult,
     NodeStatus,
@@ -232,6 +234,9 @@ class Run(RunState):
             sink(
                 ev.NodeRunStarted(pn.node_id, pn.node_type, record.index, inputs, record.started_ns)
             )
+        if self.replay is not None and pn.node_id in self.replay:
+            self._replay(pn, record, self.replay[pn.node_id], ready)
+            return
         if missing is not None:
             self._fail(pn, record, missing, ready)
             return
@@ -248,6 +253,18 @@ class Run(RunState):
         except Exception as exc:
             self._fail(pn, record, exc, ready)
             return
+        self._succeed(pn, record, outcome, ready, used_default=False)
+
+    def _replay(
+        self, pn: PlanNode, record: NodeRunResult, recorded: ReplayedNode, ready: list[int]
+    ) -> None:
+        """The node's recorded outcome instead of a run of it; it spreads like a fresh one."""
+        record.replayed = True
+        if recorded.error is not None:
+            failure = ReplayedFailure(recorded.error, node_id=pn.node_id)
+            self._fail(pn, record, failure, ready)
+            return
+        outcome = NodeResult(dict(recorded.outputs), recorded.branch)
         self._succeed(pn, record, outcome, ready, used_default=False)
 
     def _cancelled_by_us(self) -> bool:

@@ -149,6 +149,10 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
     taken = a.scope.outer_ids | {a.scope.container_id} if a.scope is not None else frozenset()
     for i, node in enumerate(a.graph.nodes):
         where = {"node_id": node.id, "path": f"nodes[{i}]"}
+        # Counted before the id checks: a start or end node whose id is wrong is reported as
+        # that, not also as a missing start or end.
+        starts += [node.id] if node.type == "start" else []
+        ends += node.type == "end"
         if node.id in seen:
             a.add("duplicate_node_id", f"node id {node.id!r} is used more than once", **where)
             continue
@@ -171,8 +175,6 @@ def _check_nodes(a: GraphAnalysis, registry: NodeRegistryV2) -> None:
             )
             a.add("misplaced_node", message, node_id=node.id, path=f"nodes[{i}].type")
             continue
-        starts += [node.id] if node.type == "start" else []
-        ends += node.type == "end"
         node_type = registry.get(node.type)
         if node_type is not None and issubclass(node_type, SubgraphNode):
             containers.append((i, node))  # after the others: its body reads their ports
@@ -299,16 +301,14 @@ def build_node(
     if isinstance(created, ValidationError):
         config_problems = []
         for err in created.errors():
-            loc = format_loc(err["loc"])
+            where = format_loc(err["loc"], "config")
             config_problems.append(
                 ValidationProblem(
                     "invalid_config",
-                    f"{label}: config.{loc}: {err['msg']}"
-                    if loc
-                    else f"{label}: config: {err['msg']}",
+                    f"{label}: {where}: {err['msg']}",
                     node.id,
                     None,
-                    f"{path}.config" + (f".{loc}" if loc else ""),
+                    f"{path}.{where}",
                 )
             )
         return None, None, config_problems
@@ -330,16 +330,15 @@ def build_node(
     return created, schema, problems
 
 
-def format_loc(loc: Sequence[str | int]) -> str:
-    """A pydantic error location in the graph's path style: ``graph.nodes[1].id``."""
-    out = ""
-    previous: str | int | None = None
+def format_loc(loc: Sequence[str | int], prefix: str = "") -> str:
+    """A location in the one path style of every problem, V1 and V2 alike: indexes in
+    brackets, names after dots (``nodes[1].config.cases[0].name``), under ``prefix``."""
+    out = prefix
     for part in loc:
-        if isinstance(part, int) and previous in ("nodes", "edges"):
+        if isinstance(part, int):
             out += f"[{part}]"
         else:
             out += f".{part}" if out else str(part)
-        previous = part
     return out
 
 

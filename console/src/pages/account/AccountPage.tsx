@@ -24,6 +24,7 @@ import { PageHeader } from "../../components/PageHeader";
 import { QueryState } from "../../components/QueryState";
 import { formatDateTime } from "../../format";
 import { useI18n } from "../../i18n/i18n";
+import { SecurityPanel } from "./SecurityPanel";
 
 const apiKeysKey = ["api-keys"] as const;
 
@@ -172,6 +173,7 @@ export default function AccountPage() {
           }
         </QueryState>
       </Paper>
+      <SecurityPanel />
     </Stack>
   );
 }

@@ -9,9 +9,10 @@ import { useBot } from "./botQueries";
 const EditorPage = lazy(() => import("../editor/EditorPage"));
 const RunsPage = lazy(() => import("../runs/RunsPage"));
 const RunPage = lazy(() => import("../runs/RunPage"));
+const StatisticsPage = lazy(() => import("../stats/StatisticsPage"));
 const BotSettingsPage = lazy(() => import("./BotSettingsPage"));
 
-const TABS = ["editor", "runs", "settings"] as const;
+const TABS = ["editor", "runs", "statistics", "settings"] as const;
 
 export default function BotPage() {
   const t = useT();
@@ -23,6 +24,7 @@ export default function BotPage() {
   const labels = {
     editor: t("bot.editor"),
     runs: t("bot.runs"),
+    statistics: t("bot.statistics"),
     settings: t("bot.settings"),
   };
   return (
@@ -57,6 +59,7 @@ export default function BotPage() {
             <Route path="editor" element={<EditorPage bot={data} />} />
             <Route path="runs" element={<RunsPage bot={data} />} />
             <Route path="runs/:runId" element={<RunPage bot={data} />} />
+            <Route path="statistics" element={<StatisticsPage bot={data} />} />
             <Route path="settings" element={<BotSettingsPage bot={data} />} />
           </Routes>
         </>

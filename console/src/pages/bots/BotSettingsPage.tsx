@@ -19,7 +19,7 @@ import type { SyntheticEvent } from "react";
 import { useNavigate } from "react-router";
 
 import { api, type Schemas } from "../../api/client";
-import { ApiError, check, describeError, unwrap } from "../../api/problem";
+import { ApiError, check, describeError, fieldError, unwrap } from "../../api/problem";
 import { useT } from "../../i18n/i18n";
 import { useKnowledgeBases } from "../knowledge/knowledgeQueries";
 import { botQueryKey } from "./botQueries";
@@ -68,10 +68,6 @@ export default function BotSettingsPage({ bot }: { bot: Bot }) {
       void navigate("/bots");
     },
   });
-  const fieldError = (field: string) =>
-    save.error instanceof ApiError
-      ? save.error.fieldProblems.find((p) => p.field.endsWith(field))?.reason
-      : undefined;
 
   function submit(event: SyntheticEvent) {
     event.preventDefault();
@@ -90,7 +86,7 @@ export default function BotSettingsPage({ bot }: { bot: Bot }) {
               onChange={(e) => {
                 setName(e.currentTarget.value);
               }}
-              error={fieldError("name")}
+              error={fieldError(save.error, "name")}
             />
             <Textarea
               label={t("bots.description")}
@@ -109,7 +105,7 @@ export default function BotSettingsPage({ bot }: { bot: Bot }) {
               onChange={(e) => {
                 setModel(e.currentTarget.value);
               }}
-              error={fieldError("default_model")}
+              error={fieldError(save.error, "default_model")}
             />
             <MultiSelect
               label={t("settings.knowledgeBases")}
@@ -139,7 +135,7 @@ export default function BotSettingsPage({ bot }: { bot: Bot }) {
               onChange={(value) => {
                 setRollout(typeof value === "number" ? value : 0);
               }}
-              error={fieldError("v2_rollout_percent")}
+              error={fieldError(save.error, "v2_rollout_percent")}
             />
             {save.isError && !(save.error instanceof ApiError && save.error.fieldProblems.length) && (
               <Text c="red" size="sm" role="alert">

@@ -7,7 +7,7 @@ import type { SyntheticEvent } from "react";
 import { Link, useNavigate } from "react-router";
 
 import { api } from "../../api/client";
-import { ApiError, describeError, unwrap } from "../../api/problem";
+import { describeError, fieldError, unwrap } from "../../api/problem";
 import { PageHeader } from "../../components/PageHeader";
 import { QueryState } from "../../components/QueryState";
 import { formatDateTime } from "../../format";
@@ -30,10 +30,7 @@ function CreateBotModal({ opened, onClose }: { opened: boolean; onClose: () => v
       void navigate(`/bots/${bot.id}`);
     },
   });
-  const nameError =
-    create.error instanceof ApiError
-      ? create.error.fieldProblems.find((p) => p.field.endsWith("name"))?.reason
-      : undefined;
+  const nameError = fieldError(create.error, "name");
   function submit(event: SyntheticEvent) {
     event.preventDefault();
     create.mutate();

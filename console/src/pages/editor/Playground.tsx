@@ -1,12 +1,14 @@
 // Chat beside the editor: streams the answer, lights the run's nodes up on the canvas as they
 // start and finish, lists the sources with their citations and links to the run's record.
 // It chats with the live (published) version; draft runs plug in here once the API has them.
-import { Alert, Anchor, Badge, Button, Group, Paper, ScrollArea, Stack, Text, Textarea } from "@mantine/core";
+import { Alert, Anchor, Badge, Button, Code, Group, Paper, ScrollArea, Stack, Table, Text, Textarea } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
 import { useRef, useState } from "react";
 import { Link } from "react-router";
 
+import { api } from "../../api/client";
 import { streamChat } from "../../api/chatStream";
-import { describeError } from "../../api/problem";
+import { describeError, unwrap } from "../../api/problem";
 import { useT } from "../../i18n/i18n";
 import type { RunStatus } from "./graph";
 
@@ -15,6 +17,46 @@ interface Source {
   heading?: string | null;
   score?: number | null;
   snippet?: string;
+}
+
+/** The session's conversation variables, as stored after its last turn. */
+function SessionVariables({ botId, sessionId, turn }: { botId: string; sessionId: string; turn: number }) {
+  const t = useT();
+  const transcript = useQuery({
+    queryKey: ["chat-session", botId, sessionId, turn],
+    queryFn: async () =>
+      unwrap(
+        await api.GET("/api/v1/bots/{bot_id}/sessions/{session_id}", {
+          params: { path: { bot_id: botId, session_id: sessionId }, query: { limit: 1 } },
+        }),
+      ),
+  });
+  const variables = Object.entries(transcript.data?.variables ?? {});
+  return (
+    <Stack gap={2} data-testid="chat-variables">
+      <Text size="xs" fw={700} c="dimmed">
+        {t("playground.variables")}
+      </Text>
+      {variables.length === 0 ? (
+        <Text size="xs" c="dimmed">
+          {transcript.isPending ? "…" : t("playground.noVariables")}
+        </Text>
+      ) : (
+        <Table fz="xs" verticalSpacing={2}>
+          <Table.Tbody>
+            {variables.map(([name, value]) => (
+              <Table.Tr key={name} data-testid="chat-variable">
+                <Table.Td>{name}</Table.Td>
+                <Table.Td>
+                  <Code>{JSON.stringify(value)}</Code>
+                </Table.Td>
+              </Table.Tr>
+            ))}
+          </Table.Tbody>
+        </Table>
+      )}
+    </Stack>
+  );
 }
 
 interface Turn {
@@ -139,9 +181,12 @@ export function Playground({
         </Stack>
       </ScrollArea>
       {session.current && (
-        <Text size="xs" c="dimmed">
-          {t("playground.session")}: {session.current}
-        </Text>
+        <>
+          <Text size="xs" c="dimmed">
+            {t("playground.session")}: {session.current}
+          </Text>
+          {!busy && <SessionVariables botId={botId} sessionId={session.current} turn={turns.length} />}
+        </>
       )}
       <Textarea
         aria-label={t("playground.message")}

@@ -26,9 +26,9 @@ from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import RequestModel, problem_responses
 from snapagent.api.sse import EventStreamResponse, SSEMessage, with_pings
 from snapagent.nodes.settings import get_node_settings
-from snapagent.services.chat import ChatError, ChatEvent, ChatService
+from snapagent.services.chat import ChatError, ChatEvent, ChatService, ChatTurn
 
-__all__ = ["ChatAnswerPublic", "ChatRequestBody", "router"]
+__all__ = ["SSE_DOC", "ChatAnswerPublic", "ChatRequestBody", "Citation", "router", "turn_events"]
 
 router = APIRouter(route_class=OffLoopJsonRoute, prefix="/api/v1", tags=["chat"])
 
@@ -99,7 +99,7 @@ async def get_chat_service(state: AppStateDep) -> ChatService:
 
 Chat = Annotated[ChatService, Depends(get_chat_service)]
 
-_SSE_DOC: dict[int | str, dict[str, Any]] = {
+SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "model": ChatAnswerPublic,
         "description": "The answer; with streaming, `text/event-stream` events instead.",
@@ -112,7 +112,7 @@ _SSE_DOC: dict[int | str, dict[str, Any]] = {
     "/chat",
     summary="Chat with a bot (JSON answer or Server-Sent Events)",
     response_model=ChatAnswerPublic,
-    responses={**_SSE_DOC, **problem_responses(401, 404, 409, 422, 502, 504)},
+    responses={**SSE_DOC, **problem_responses(401, 404, 409, 422, 502, 504)},
 )
 async def chat(
     body: ChatRequestBody,
@@ -126,10 +126,16 @@ async def chat(
     # Release the request's connection before the (possibly long) run.
     await session.close()
     if body.stream or "text/event-stream" in (accept or ""):
-        events = with_pings(_sse(service.stream(turn)), service.settings.ping_interval_s)
-        return EventStreamResponse(events)
+        return turn_events(service, turn)
     answer = await service.answer(turn)
     return answer.to_dict()
+
+
+def turn_events(service: ChatService, turn: ChatTurn) -> EventStreamResponse:
+    """A turn streamed as Server-Sent Events, with pings (chat and debug runs alike)."""
+    return EventStreamResponse(
+        with_pings(_sse(service.stream(turn)), service.settings.ping_interval_s)
+    )
 
 
 async def _sse(

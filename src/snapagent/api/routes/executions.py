@@ -45,10 +45,23 @@ async def list_executions(
     engine: Annotated[
         str | None, Query(pattern="^(v1|v2)$", description="engine that ran it: v1 or v2")
     ] = None,
+    trigger: Annotated[
+        str | None,
+        Query(
+            pattern="^(chat|debug)$",
+            description="chat (users' turns) or debug (debug runs and replays); default: both",
+        ),
+    ] = None,
 ) -> RunPage:
     await get_owned_bot(session, user, bot_id)
     return await ExecutionService(session).list_runs(
-        bot_id, limit=limit, cursor=cursor, status=status, version=version, engine=engine
+        bot_id,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        version=version,
+        engine=engine,
+        trigger=trigger,
     )
 
 

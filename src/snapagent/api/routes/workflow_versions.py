@@ -1,4 +1,6 @@
-"""Workflow versions of a bot: drafts, validation, publishing, history, restore, diff.
+"""Workflow versions of a bot: drafts, validation, publishing, history, restore, diff,
+one-step rollback, and deleting a draft. (Running a version without publishing it:
+`snapagent.api.routes.debugging`.)
 
 Route order matters: the fixed paths (``validate``, ``diff``) are declared before
 ``{version_id}`` so they are never captured as an id.
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from snapagent.api.deps import CurrentUser, WorkflowVersions
 from snapagent.api.json_route import OffLoopJsonRoute
@@ -20,6 +22,7 @@ from snapagent.api.schemas.workflow_versions import (
     GraphProblem,
     PublishRequest,
     RestoreRequest,
+    RollbackRequest,
     ValidateRequest,
     ValidationReport,
     VersionPublic,
@@ -131,3 +134,32 @@ async def restore_version(
 ) -> VersionPublic:
     revision = body.revision if body is not None else None
     return version_public(await versions.restore(user, bot_id, version_id, revision=revision))
+
+
+@router.post(
+    "/{version_id}/rollback",
+    responses=_CONFLICT,
+    summary="Make an earlier version live again at once (published as the next number)",
+)
+async def rollback_version(
+    bot_id: str,
+    version_id: str,
+    user: CurrentUser,
+    versions: WorkflowVersions,
+    body: RollbackRequest | None = None,
+) -> VersionPublic:
+    note = body.note if body is not None else None
+    return version_public(await versions.rollback(user, bot_id, version_id, note=note))
+
+
+@router.delete(
+    "/{version_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=_CONFLICT,
+    summary="Delete the draft (409 for a published or archived version)",
+)
+async def delete_draft(
+    bot_id: str, version_id: str, user: CurrentUser, versions: WorkflowVersions
+) -> Response:
+    await versions.delete_draft(user, bot_id, version_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -10,6 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from snapagent.errors import InputValidationError
 from snapagent.names import readable_name
+from snapagent.workflow.validation import format_loc
 
 __all__ = ["FieldProblem", "Name", "Problem", "RequestModel", "problem_responses"]
 
@@ -43,11 +44,11 @@ def _nul_path(value: Any) -> str | None:
         item, trail = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
-                return ".".join(str(part) for part in _unwind(trail))
+                return format_loc(_unwind(trail))
         elif isinstance(item, dict):
             for key, child in item.items():
                 if "\x00" in str(key):
-                    return ".".join(str(part) for part in _unwind((key, trail)))
+                    return format_loc(_unwind((key, trail)))
                 stack.append((child, (key, trail)))
         elif isinstance(item, list):
             stack.extend((child, (index, trail)) for index, child in enumerate(item))

@@ -16,6 +16,7 @@ __all__ = [
     "GraphProblem",
     "PublishRequest",
     "RestoreRequest",
+    "RollbackRequest",
     "ValidateRequest",
     "ValidationReport",
     "VersionPublic",
@@ -58,6 +59,15 @@ class RestoreRequest(RequestModel):
         ge=1,
         le=MAX_REVISION,
         description="If given, the draft revision this restore overwrites.",
+    )
+
+
+class RollbackRequest(RequestModel):
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The new version's note; default: \"rollback to version N (replacing "
+        'version M)".',
     )
 
 

@@ -13,22 +13,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from snapagent.db.base import Base, UTCDateTime, id_column, utcnow
 
-__all__ = ["RUN_ENGINES", "RUN_STATUSES", "WorkflowExecutionRun", "WorkflowNodeExecution"]
+__all__ = [
+    "RUN_ENGINES",
+    "RUN_STATUSES",
+    "RUN_TRIGGERS",
+    "WorkflowExecutionRun",
+    "WorkflowNodeExecution",
+]
 
 RUN_STATUSES = ("succeeded", "failed", "cancelled")
 RUN_ENGINES = ("v1", "v2")
+RUN_TRIGGERS = ("chat", "debug")
+"""``chat``: a user's chat turn (what statistics count); ``debug``: a run started from the
+debugging endpoints (a version or one node run by hand, a replay) - listed, never counted."""
 
 
 class WorkflowExecutionRun(Base):
     """One run of a bot's workflow (table ``workflow_execution_runs``).
 
     ``engine`` is ``"v2"`` for the port-based engine, ``"v1"`` for a legacy bot's workflow;
-    ``mode`` says whether the client asked for a streamed answer.
+    ``mode`` says whether the client asked for a streamed answer; ``trigger`` is ``chat`` or
+    ``debug`` (`RUN_TRIGGERS`). A replay links to the run it replays (``rerun_of``) and names
+    the node it ran again from. ``truncated`` lists the values clipped when recorded
+    (``["inputs.query"]``; NULL for runs recorded before it was kept).
     """
 
     __tablename__ = "workflow_execution_runs"
@@ -51,9 +63,15 @@ class WorkflowExecutionRun(Base):
     user_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     engine: Mapped[str] = mapped_column(String(8), nullable=False, default="v2")
     mode: Mapped[str] = mapped_column(String(16), nullable=False, default="blocking")
+    trigger: Mapped[str] = mapped_column(
+        String(16), nullable=False, default="chat", server_default="chat"
+    )
+    rerun_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    rerun_from_node: Mapped[str | None] = mapped_column(String(100), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     inputs: Mapped[dict[str, Any]] = mapped_column(nullable=False, default=dict)
     outputs: Mapped[dict[str, Any]] = mapped_column(nullable=False, default=dict)
+    truncated: Mapped[list[Any] | None] = mapped_column(nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     error_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     elapsed_ms: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
@@ -79,6 +97,9 @@ class WorkflowNodeExecution(Base):
 
     ``index`` is the order in which the node started within its run; the nodes of an
     iteration/loop body follow their container, in item order, with their ``scope``.
+    ``branch`` is the branch port a branching node took; ``reused`` marks a node whose outputs
+    were copied from the run a replay replays instead of computed; ``truncated`` lists the
+    clipped values (``["outputs.text"]``; NULL for rows recorded before it was kept).
     """
 
     __tablename__ = "workflow_node_executions"
@@ -95,6 +116,11 @@ class WorkflowNodeExecution(Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     inputs: Mapped[dict[str, Any]] = mapped_column(nullable=False, default=dict)
     outputs: Mapped[dict[str, Any]] = mapped_column(nullable=False, default=dict)
+    truncated: Mapped[list[Any] | None] = mapped_column(nullable=True)
+    branch: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    reused: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default=false()
+    )
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     elapsed_ms: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
     input_tokens: Mapped[int] = mapped_column(Integer, nullable=False, default=0)

@@ -2,7 +2,9 @@
 
 A draft has no number and a ``revision`` bumped on every save (optimistic concurrency). Publishing
 gives it the next number (1, 2, 3...) and freezes it; the previously published version becomes
-``archived``. A partial unique index keeps at most one draft per bot on both databases.
+``archived``. A rollback publishes a copy of an earlier version under the next number
+(``source = "rollback"``). Partial unique indexes keep at most one draft and at most one
+published version per bot on both databases.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ class BotWorkflowVersion(Base):
             unique=True,
             sqlite_where=text("status = 'draft'"),
             postgresql_where=text("status = 'draft'"),
+        ),
+        Index(
+            "uq_bot_workflow_versions_one_published",
+            "bot_id",
+            unique=True,
+            sqlite_where=text("status = 'published'"),
+            postgresql_where=text("status = 'published'"),
         ),
     )
 
