@@ -149,7 +149,7 @@ async def test_deeply_nested_content_is_a_clear_4xx(
     for too_deep, text_not_a_string, too_many_parts in rounds:
         assert_openai_error(too_deep, {400, 422})
         param = assert_openai_error(text_not_a_string, {422})["param"]
-        assert param == "messages.0.content.0.text"
+        assert param == "messages[0].content[0].text"
         assert "at most 64 content parts" in assert_openai_error(too_many_parts, {422})["message"]
 
 
