@@ -177,7 +177,7 @@ async def test_another_accounts_session_ids_reach_nothing_of_theirs(scene: Scene
         # Alice's derived session id, computed the way the server does, cannot be reached
         # from Mallory's bot: sessions belong to a bot.
         sessions = await http.get(f"/api/v1/bots/{scene.alices_bot}/sessions", headers=scene.alice)
-        [alices_session] = [s["session_id"] for s in sessions.json()]
+        [alices_session] = [s["session_id"] for s in sessions.json()["data"]]
         for body in (
             {"session_id": alices_session},
             {"metadata": {"session_id": alices_session}},
