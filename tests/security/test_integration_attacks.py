@@ -220,7 +220,7 @@ async def test_mcp_shows_and_runs_nothing_of_another_account(scene: Scene) -> No
             sessions = await http.get(
                 f"/api/v1/bots/{scene.alices_bot}/sessions", headers=scene.alice
             )
-        [alices_session] = [s["session_id"] for s in sessions.json()]
+        [alices_session] = [s["session_id"] for s in sessions.json()["data"]]
         answer = await mcp.call_tool(
             "attack", {"message": "and before?", "session_id": alices_session}
         )
