@@ -29,11 +29,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.routing import Route
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware, JsonBodyLimitMiddleware
 from snapagent.api.console import ConsoleSettings, install_console
 from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
+from snapagent.api.mcp_server import MCP_PATH, McpEndpoint
 from snapagent.api.openai import routes as openai_compatible
 from snapagent.api.routes import (
     api_keys,
@@ -169,6 +171,7 @@ def create_app(
                 stack.push_async_callback(state.knowledge.close)
             for hook in startup_hooks:
                 await hook(state, stack)
+            await stack.enter_async_context(mcp_endpoint.run())
             stack.push_async_callback(state.runtime.aclose)
             stack.push_async_callback(state.bot_import.close)
             # Pushed last, so it runs first at shutdown: the records need the database.
@@ -267,6 +270,9 @@ def create_app(
     app.include_router(debugging.router)
     app.include_router(migration.router)
     app.include_router(openai_compatible.router)
+    chat_per_minute = rate_limits.chat_per_minute if rate_limits.enabled else 0
+    mcp_endpoint = McpEndpoint(state, chat_per_minute=chat_per_minute)
+    app.router.routes.append(Route(MCP_PATH, mcp_endpoint, methods=["GET", "POST", "DELETE"]))
     install_docs_ui(app)
     # The web console answers what no route above does (GET, outside the API's paths).
     install_console(app, console)

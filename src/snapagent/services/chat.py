@@ -328,10 +328,13 @@ class ChatService:
             has_published_v2=version is not None,
             v1_workflow=bot.workflow,
         )
+        # Compiling validates the graph and reads its templates: CPU work on what a user wrote
+        # (the plan is cached after the first chat), kept off the event loop.
         if decision.engine == "v2" and version is not None:
-            compiled = self.runtime.compile(version.id, version.graph)
+            compiled = await asyncio.to_thread(self.runtime.compile, version.id, version.graph)
         else:
-            compiled, version = compile_v1(self.runtime, bot.id, bot.workflow), None
+            compiled = await asyncio.to_thread(compile_v1, self.runtime, bot.id, bot.workflow)
+            version = None
         return ChatTurn(
             user_id=user.id,
             bot_id=bot.id,
