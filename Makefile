@@ -89,11 +89,12 @@ BENCH_RUNS := \
 	"answer_quality.py --limit 20" \
 	"rag_load.py" \
 	"retrieval_speed.py --sizes 10000" \
-	"http.py" \
+	"http.py --rounds 1 --duration 3" \
 	"load.py --duration 30" \
 	"migration.py" \
 	"validation.py" \
-	"sandbox.py"
+	"sandbox.py" \
+	"agent.py"
 
 bench: bench-venv
 	@status=0; for run in $(BENCH_RUNS); do \

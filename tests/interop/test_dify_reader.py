@@ -9,7 +9,7 @@ import pytest
 
 from snapagent.interop.dify.reader import dsl_version
 from snapagent.interop.errors import ImportFormatError
-from snapagent.nodes.templating import render
+from snapagent.nodes.templating import default_renderer
 
 from .dify_docs import (
     chain,
@@ -37,9 +37,10 @@ async def test_references_become_ports_and_literal_braces_stay_literal() -> None
     bot = convert(answer_app(text))
     say = find(bot.graph, "say")
     assert say["inputs"] == {"query": {"selector": ["start", "query"]}}
-    assert render(say["config"]["answer"], {"query": "hi {{ 7*7 }}"}, node_id="say") == (
-        "Q: hi {{ 7*7 }} / {{ not a var }} {% raw %} {#x#} hi {{ 7*7 }}"
+    rendered = await default_renderer().render(
+        say["config"]["answer"], {"query": "hi {{ 7*7 }}"}, node_id="say"
     )
+    assert rendered == ("Q: hi {{ 7*7 }} / {{ not a var }} {% raw %} {#x#} hi {{ 7*7 }}")
     result = await run(bot.graph, "hello")
     assert result.nodes["say"].outputs["text"].startswith("Q: hello / {{ not a var }}")
 

@@ -133,9 +133,16 @@ async def test_chunks_indexed_during_the_reembed_are_embedded_before_the_switch(
     added: list[str] = []
 
     async def upload_meanwhile() -> None:
-        # Ingested (with the old model) while the first pass of the re-embed is running.
+        # Ingested (with the old model) while the first pass of the re-embed is running: the
+        # hook returns once it is indexed, so its chunks exist before the re-embed can switch
+        # (a document still queued at the switch is simply ingested with the new model later).
         doc = await service.add_document(owner, kb_id, "new.md", b"# New\n\nAdded meanwhile.")
         added.append(doc.id)
+        for _ in range(1200):  # the worker's progress is in the database: poll it (60 s)
+            if (await service.get_document(owner, kb_id, doc.id)).status == "indexed":
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError("the document uploaded meanwhile was not indexed")
 
     models.on_new_batch = upload_meanwhile
     async with asyncio.timeout(60):

@@ -17,6 +17,7 @@ from .conftest import context, make_node
 def test_default_registry_has_the_builtin_types() -> None:
     registry = default_registry()
     assert registry.type_keys == [
+        "agent",
         "answer",
         "code",
         "document_extractor",
@@ -116,7 +117,7 @@ async def test_template_renders_documents_as_numbered_text(services: ServiceCont
         ("{{ 'x' * 100000000 }}", "over a limit"),
         ("{{ [1] * 100000000 }}", "over a limit"),
         ("{{ 10 ** 100000 }}", "over a limit"),
-        ("{% for i in range(10**7) %}{% endfor %}", "[Rr]ange too big"),
+        ("{% for i in range(10**7) %}{% endfor %}", "a range of"),
     ],
 )
 async def test_template_errors_are_clear(

@@ -145,6 +145,27 @@ REGISTRY: tuple[Regex, ...] = (
         "header names of an http_request node",
     ),
     Regex(
+        "snapagent/nodes/agent_tools/config.py",
+        r"\{([A-Za-z_][A-Za-z0-9_]{0,63})\}",
+        "the URL of an agent's HTTP tool ({argument} placeholders); " + NAME_FIELD,
+        pumps=("{", "{a", "{a}", "}"),
+    ),
+    Regex(
+        "snapagent/nodes/agent_tools/config.py",
+        r"^([A-Za-z][A-Za-z0-9_-]*)?$",
+        "the name prefix of an agent's MCP tool; " + NAME_FIELD,
+    ),
+    Regex(
+        "snapagent/nodes/agent_tools/schemas.py",
+        r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",
+        "the tool names of an agent node",
+    ),
+    Regex(
+        "snapagent/nodes/agent_tools/schemas.py",
+        r"[^A-Za-z0-9_-]",
+        "tool names an MCP server lists (made provider-safe)",
+    ),
+    Regex(
         "snapagent/legacy/semantics.py",
         r"\{(?=[{%#])",
         "V1 system prompts, escaped before they become templates",
@@ -358,6 +379,58 @@ REGISTRY: tuple[Regex, ...] = (
     Regex("snapagent/knowledge/fusion.py", "[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", "queries"),
     Regex("snapagent/knowledge/fusion.py", "[\u0400-\u04ff]", "queries"),
     Regex("snapagent/knowledge/fusion.py", "[A-Za-z\u00c0-\u024f]", "queries"),
+    # -- imported bot files (Dify DSL, SnapAgent YAML; up to SNAPAGENT_IMPORT_MAX_BYTES) ------
+    Regex(
+        "snapagent/interop/dify/model_config.py",
+        r"\{\{([a-zA-Z_][a-zA-Z0-9_]*)\}\}|\{\{#(context|query|histories)#\}\}",
+        "prompts of an imported Dify app",
+        pumps=("{{a", "{{#context", "{{#"),
+    ),
+    Regex(
+        "snapagent/interop/dify/nodes_tools.py",
+        r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$",
+        "HTTP header names of an imported Dify app",
+    ),
+    Regex(
+        "snapagent/interop/dify/nodes_tools.py",
+        r"^[^\W\d]\w*$",
+        "tool parameter names of an imported Dify app",
+        pumps=("a", "a1"),
+    ),
+    Regex(
+        "snapagent/interop/dify/reader.py",
+        r"^\s*(\d+)\.(\d+)(?:\.(\d+))?",
+        "the DSL version of an imported file",
+        pumps=(" ", "1", "1."),
+    ),
+    Regex(
+        "snapagent/interop/dify/references.py",
+        r"\{\{#([a-zA-Z0-9_]{1,50}(?:\.[a-zA-Z_][a-zA-Z0-9_]{0,29}){1,10}|context)#\}\}",
+        "every text of an imported Dify app (variable references)",
+        pumps=("{{#a", "{{#a.b", ".a", "{{#a.b.c.d.e.f.g.h.i.j.k"),
+    ),
+    Regex(
+        "snapagent/interop/dify/references.py",
+        r"\{[{%#]",
+        "every text of an imported Dify app (literal Jinja delimiters)",
+    ),
+    Regex(
+        "snapagent/interop/dify/templates_out.py",
+        r"\{\{\s*'(\{[{%#])'\s*\}\}|\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}",
+        "templates of a bot exported to Dify (the owner's own graph)",
+        pumps=("{{ ", "{{ '{", "{{ a", "{{ a "),
+    ),
+    Regex(
+        "snapagent/interop/dify/templates_out.py",
+        r"\{[{%#]",
+        "templates of a bot exported to Dify",
+    ),
+    Regex("snapagent/interop/names.py", r"[^A-Za-z0-9_]+", "names in an imported file"),
+    Regex(
+        "snapagent/services/bot_transfer.py",
+        r"[^A-Za-z0-9._-]+",
+        "a bot's name (the export file name)",
+    ),
     # -- operator-only input (timed all the same) ----------------------------------------------
     Regex(
         "snapagent/cli/config.py",

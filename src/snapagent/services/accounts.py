@@ -23,7 +23,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from snapagent.db.base import utcnow
 from snapagent.db.models.accounts import User
 from snapagent.db.models.api_keys import ApiKey
+from snapagent.db.pagination import MAX_PAGE_SIZE, SortKey, page_of, paginate
 from snapagent.errors import AuthenticationError, ConflictError, InputValidationError, NotFoundError
 from snapagent.names import readable_name
 from snapagent.services.account_guard import AccountGuard, LoginAttempt
@@ -242,13 +243,17 @@ class AccountService:
             return IssuedApiKey(key=key, secret=secret)
         raise ConflictError("could not allocate a unique API key prefix; try again")
 
-    async def list_api_keys(self, user: User) -> list[ApiKey]:
-        rows = await self.session.scalars(
-            select(ApiKey)
-            .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
-            .order_by(ApiKey.created_at.desc(), ApiKey.id)
+    async def api_key_page(
+        self, user: User, *, limit: int = MAX_PAGE_SIZE, cursor: str | None = None
+    ) -> tuple[list[ApiKey], str | None]:
+        """A page of the user's active API keys, newest first, and the next page's cursor."""
+        order = (
+            SortKey(ApiKey.created_at, descending=True, kind=datetime),
+            SortKey(ApiKey.id, descending=True),
         )
-        return list(rows)
+        query = select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+        rows = list(await self.session.scalars(paginate(query, order, limit=limit, cursor=cursor)))
+        return page_of(rows, limit=limit, key=lambda key: (key.created_at, key.id))
 
     async def revoke_api_key(self, user: User, key_id: str) -> None:
         key = await self.session.get(ApiKey, key_id)
@@ -266,15 +271,18 @@ class AccountService:
     async def _authenticate_api_key(self, secret: str) -> User:
         # The hex id runs up to the first "_" after "sa_" (hex has none), whatever its length.
         prefix = API_KEY_PREFIX + secret[len(API_KEY_PREFIX) :].split("_", 1)[0]
-        key = await self.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-        if (
-            key is None
-            or key.revoked_at is not None
-            or not hmac.compare_digest(key.key_hash, _hash_key(secret))
-        ):
+        # The key with its user in one statement (authentication runs on every request).
+        row = (
+            await self.session.execute(
+                select(ApiKey, User)
+                .join(User, User.id == ApiKey.user_id)
+                .where(ApiKey.prefix == prefix)
+            )
+        ).first()
+        if row is None:
             raise AuthenticationError("API key is invalid or revoked")
-        user = await self.session.get(User, key.user_id)
-        if user is None:
+        key, user = row
+        if key.revoked_at is not None or not hmac.compare_digest(key.key_hash, _hash_key(secret)):
             raise AuthenticationError("API key is invalid or revoked")
         now = utcnow()
         if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
