@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from snapagent.api.deps import CurrentUser, Knowledge
+from snapagent.api.deps import CurrentUser, Knowledge, PageQuery
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.api.schemas.knowledge import (
@@ -61,10 +61,15 @@ async def create_knowledge_base(
     return KnowledgeBasePublic(**asdict(info))
 
 
-@router.get("", summary="List your knowledge bases")
-async def list_knowledge_bases(user: CurrentUser, knowledge: Knowledge) -> KnowledgeBasesPublic:
-    data = [KnowledgeBasePublic(**asdict(i)) for i in await knowledge.list_knowledge_bases(user.id)]
-    return KnowledgeBasesPublic(data=data, count=len(data))
+@router.get("", summary="List your knowledge bases, by name")
+async def list_knowledge_bases(
+    user: CurrentUser, knowledge: Knowledge, page: PageQuery
+) -> KnowledgeBasesPublic:
+    rows, next_cursor = await knowledge.knowledge_base_page(
+        user.id, limit=page.limit, cursor=page.cursor
+    )
+    data = [KnowledgeBasePublic(**asdict(i)) for i in rows]
+    return KnowledgeBasesPublic(data=data, next_cursor=next_cursor)
 
 
 @router.get("/{kb_id}", responses=_NOT_FOUND, summary="Get a knowledge base")
@@ -128,10 +133,16 @@ async def upload_document(
     return document_public(info)
 
 
-@router.get("/{kb_id}/documents", responses=_NOT_FOUND, summary="List documents with status")
-async def list_documents(kb_id: str, user: CurrentUser, knowledge: Knowledge) -> DocumentsPublic:
-    data = [document_public(d) for d in await knowledge.list_documents(user.id, kb_id)]
-    return DocumentsPublic(data=data, count=len(data))
+@router.get(
+    "/{kb_id}/documents", responses=_NOT_FOUND, summary="List documents with status, oldest first"
+)
+async def list_documents(
+    kb_id: str, user: CurrentUser, knowledge: Knowledge, page: PageQuery
+) -> DocumentsPublic:
+    rows, next_cursor = await knowledge.document_page(
+        user.id, kb_id, limit=page.limit, cursor=page.cursor
+    )
+    return DocumentsPublic(data=[document_public(d) for d in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -181,5 +192,5 @@ async def query_knowledge_base(
         score_threshold=body.score_threshold,
         document_ids=body.document_ids,
     )
-    data = [QueryResult(**doc.to_dict()) for doc in found]
-    return QueryResults(data=data, count=len(data))
+    # Ranked hits (top_k of them), one page: next_cursor is always null.
+    return QueryResults(data=[QueryResult(**doc.to_dict()) for doc in found], next_cursor=None)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from snapagent.api.schemas.common import RequestModel
+from snapagent.db.pagination import Page
 
 __all__ = [
     "DraftCreate",
@@ -107,9 +108,8 @@ class VersionPublic(VersionSummary):
     graph: Graph
 
 
-class VersionsPublic(BaseModel):
+class VersionsPublic(Page):
     data: list[VersionSummary]
-    count: int
 
 
 class FieldChangePublic(BaseModel):
