@@ -35,6 +35,7 @@ from snapagent.api.console import ConsoleSettings, install_console
 from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
 from snapagent.api.openai import routes as openai_compatible
+from snapagent.api.openapi import install_openapi
 from snapagent.api.routes import (
     api_keys,
     auth,
@@ -254,6 +255,7 @@ def create_app(
     app.include_router(debugging.router)
     app.include_router(migration.router)
     app.include_router(openai_compatible.router)
+    install_openapi(app, runtime.registry)
     install_docs_ui(app)
     # The web console answers what no route above does (GET, outside the API's paths).
     install_console(app, console)

@@ -35,6 +35,7 @@ async def get_sessions(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ChatSessionPublic]:
+    """A bot's chat sessions, most recently active first, with message counts."""
     await get_owned_bot(session, user, bot_id)
     return await list_sessions(session, bot_id, limit=limit, offset=offset)
 
@@ -47,5 +48,6 @@ async def get_session(
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=1000, description="latest N messages")] = 200,
 ) -> SessionTranscript:
+    """One chat session with its messages, oldest first."""
     await get_owned_bot(session, user, bot_id)
     return await read_transcript(session, bot_id, session_id, limit=limit)
