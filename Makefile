@@ -5,12 +5,14 @@ BIN := $(VENV)/bin
 
 .PHONY: setup run test lint image-check bench bench-venv clean console console-check
 
-# Installs the project and its dev tools into $(VENV). torch is pinned to the local CPU build.
+# Installs the project, its dev tools and the optional `torch` extra (the tests of the previous
+# default embedding model, all-MiniLM-L6-v2, need it) into $(VENV). torch is pinned to the local
+# CPU build and installed first, so the extra never resolves another build.
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,torch]'
 	touch $@
 
 setup: $(BIN)/.installed
@@ -72,7 +74,7 @@ $(BENCH_BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_BIN)/pip install --quiet --upgrade pip
 	$(BENCH_BIN)/pip install --quiet torch==2.13.0
-	$(BENCH_BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BENCH_BIN)/pip install --quiet -e '.[dev,bench,torch]'
 	touch $@
 
 bench-venv: $(BENCH_BIN)/.installed
@@ -84,8 +86,10 @@ BENCH_RUNS := \
 	"providers.py" \
 	"embeddings.py" \
 	"retrieval_quality.py --limit 20" \
+	"answer_quality.py --limit 20" \
+	"rag_load.py" \
 	"retrieval_speed.py --sizes 10000" \
-	"http.py" \
+	"http.py --rounds 1 --duration 3" \
 	"load.py --duration 30" \
 	"migration.py" \
 	"validation.py" \

@@ -10,12 +10,14 @@ texts (KorQuAD answers are spans of one paragraph).
 
 from __future__ import annotations
 
+import argparse
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+CACHE_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_DATA = (
     Path(__file__).resolve().parent.parent / "../shared/data/korquad/KorQuAD_v1.0_dev.json"
 )
@@ -101,3 +103,20 @@ class Scores:
     @property
     def mrr_at_10(self) -> float:
         return self.reciprocal_ranks / self.count if self.count else 0.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every KorQuAD bench takes: split, size, data, embedding model and cache."""
+    parser.add_argument("--split", choices=("even", "odd", "all"), default="even")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--embedding-model", default=None, help="embedding spec (default: the product's default)"
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=CACHE_DIR,
+        help="where vectors are kept between runs (see _retrieval_backends.EmbeddingCache)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="embed everything afresh")

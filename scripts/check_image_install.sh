@@ -2,12 +2,13 @@
 # Runs the container image's install steps (scripts/image_install.sh) into a FRESH virtual
 # environment in a temporary directory, exactly as the Dockerfile does, then smoke-checks the
 # installed product without the source tree and without build tools (--help, config check, the
-# app's import, CPU torch, migrations, then `serve` probed with the Dockerfile's HEALTHCHECK and
-# /health/ready). `make test` runs it.
+# app's import, no torch, the default embedding model working offline, migrations, then `serve`
+# probed with the Dockerfile's HEALTHCHECK and /health/ready). `make test` runs it.
 #
 #   scripts/check_image_install.sh            # keeps nothing; pip's cache makes re-runs fast
 #   KEEP_IMAGE_VENV=1 scripts/check_image_install.sh   # leave the venv for inspection
 #
+# The default image has no torch (SNAPAGENT_EXTRAS unset). With SNAPAGENT_EXTRAS=torch,
 # TORCH_PIP_ARGS defaults to "" here: on CI machines pip's configuration supplies the CPU build
 # of torch (find-links). A real image build uses the PyTorch CPU index instead (Dockerfile).
 set -euo pipefail
@@ -77,12 +78,30 @@ assert {"/health", "/api/v1/chat"} <= paths, sorted(paths)  # /health/ready: pro
 print("app imported from", location.parent)
 ' || fail "importing the app"
 
-step "torch is the CPU build"
-smoke "$bin/python" -c '
+if [[ ,${SNAPAGENT_EXTRAS:-}, == *,torch,* ]]; then
+    step "torch is the CPU build"
+    smoke "$bin/python" -c '
 import torch
 assert not torch.cuda.is_available() and torch.version.cuda is None, torch.__version__
 print("torch", torch.__version__)
 ' || fail "torch is not the CPU build"
+else
+    step "no torch: the default needs none"
+    smoke "$bin/python" -c '
+import importlib.util
+assert importlib.util.find_spec("torch") is None, "torch was installed without the extra"
+' || fail "torch is installed without SNAPAGENT_EXTRAS=torch"
+fi
+
+step "the default embedding model embeds, offline, from the installed wheel"
+smoke "$bin/python" -c '
+import asyncio
+from snapagent.llm.registry import get_embedding_model
+model = get_embedding_model(None)
+vector = asyncio.run(model.embed_query("연차는 며칠인가요?"))
+assert model.model_id == "local:multilingual-e5-small" and vector.shape == (384,), model
+print(model.model_id, vector.shape)
+' || fail "the default embedding model does not work"
 
 step "packaged migrations are present"
 smoke "$bin/snapagent" db history >/dev/null || fail "snapagent db history"

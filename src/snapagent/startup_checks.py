@@ -30,7 +30,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from snapagent.db.session import Database
-from snapagent.errors import DefinitionError, SnapAgentError
+from snapagent.errors import DefinitionError, SnapAgentError, UnavailableError
 from snapagent.server_settings import ServerSettings
 from snapagent.settings import CoreSettings
 
@@ -140,7 +140,7 @@ def _model_problem(variable: str, create: Callable[[], object]) -> ConfigProblem
         create()
     except ProviderNotConfiguredError as exc:
         return ConfigProblem(exc.setting, f"{exc.message} ({variable})")
-    except DefinitionError as exc:
+    except (DefinitionError, UnavailableError) as exc:  # unknown id, model not installed
         return ConfigProblem(variable, exc.message)
     return None
 
@@ -151,6 +151,7 @@ async def _model_problems() -> list[ConfigProblem]:
         EMBEDDING_FORMS,
         ChatModelRegistry,
         EmbeddingRegistry,
+        check_local_embedding,
         split_model_id,
     )
     from snapagent.llm.settings import ProviderSettings
@@ -159,8 +160,10 @@ async def _model_problems() -> list[ConfigProblem]:
     chat, embeddings = ChatModelRegistry(settings), EmbeddingRegistry(settings)
 
     def embedding_model() -> None:
-        provider, _ = split_model_id(settings.embedding_model, forms=EMBEDDING_FORMS)
-        if provider != "local":  # the local model would load its weights: never here
+        provider, name = split_model_id(settings.embedding_model, forms=EMBEDDING_FORMS)
+        if provider == "local":  # resolving would load the weights: only check it is there
+            check_local_embedding(name)
+        else:
             embeddings.get(None)
 
     try:

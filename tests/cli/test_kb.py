@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from snapagent.cli import app
 from snapagent.cli import kb as kb_cli
+from snapagent.errors import DefinitionError
 
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("fresh_process_logging")
@@ -21,7 +22,13 @@ def _embedded_home(
 ) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("SNAPAGENT_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setattr(kb_cli, "embedding_resolver", lambda: lambda spec: hash_embeddings)
+
+    def resolve(spec: str) -> object:
+        if spec.startswith("unknown"):
+            raise DefinitionError(f"unknown embedding model {spec!r}")
+        return hash_embeddings
+
+    monkeypatch.setattr(kb_cli, "embedding_resolver", lambda: resolve)
 
 
 def _files(tmp_path: Path) -> list[str]:
@@ -107,3 +114,33 @@ def test_errors_are_messages_not_tracebacks() -> None:
     assert bad_mode.exit_code == 2
     empty = runner.invoke(app, ["kb", "list"])
     assert "Traceback" not in empty.output
+
+
+def test_reembed_moves_a_knowledge_base_to_another_model(tmp_path: Path) -> None:
+    runner.invoke(app, ["kb", "create", "notes", "--embedding-model", "local"])
+    note = tmp_path / "n.md"
+    note.write_text("# Tea\n\nSteep green tea for two minutes.", encoding="utf-8")
+    assert runner.invoke(app, ["kb", "add", "notes", str(note)]).exit_code == 0
+
+    moved = runner.invoke(app, ["kb", "reembed", "notes"])  # to the default for new KBs
+
+    assert moved.exit_code == 0, moved.output
+    assert "notes: 1 chunk(s) re-embedded with local:multilingual-e5-small" in moved.stdout
+    assert "was local" in moved.stdout
+    listed = json.loads(runner.invoke(app, ["kb", "list", "--json"]).stdout)
+    assert listed[0]["embedding_model"] == "local:multilingual-e5-small"
+    again = runner.invoke(app, ["kb", "reembed", "notes"])
+    assert "notes: already uses local:multilingual-e5-small" in again.stdout
+    hits = json.loads(runner.invoke(app, ["kb", "query", "notes", "green tea", "--json"]).stdout)
+    assert "two minutes" in hits[0]["text"]
+
+
+def test_reembed_names_what_is_wrong() -> None:
+    missing = runner.invoke(app, ["kb", "reembed", "nope"])
+    assert missing.exit_code == 1
+    assert "error: knowledge base 'nope' not found" in missing.stderr
+    runner.invoke(app, ["kb", "create", "notes"])
+    unknown = runner.invoke(app, ["kb", "reembed", "notes", "--model", "unknown:x", "--force"])
+    assert unknown.exit_code == 1
+    assert "error: unknown embedding model 'unknown:x'" in unknown.stderr
+    assert "Traceback" not in unknown.output

@@ -76,11 +76,15 @@ def test_shellcheck_finds_nothing_in_the_install_scripts() -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "status", "message"),
-    [([], 2, "usage:"), (["{empty}", "{venv}"], 1, "no torch==X pin found")],
+    ("args", "extras", "status", "message"),
+    [
+        ([], "", 2, "usage:"),
+        (["{empty}", "{venv}"], "torch", 1, "no torch==X pin found"),
+        (["{empty}", "{venv}"], "torch]; rm -rf /", 2, "comma-separated extra names"),
+    ],
 )
 def test_image_install_refuses_bad_arguments_before_installing(
-    tmp_path: Path, args: list[str], status: int, message: str
+    tmp_path: Path, args: list[str], extras: str, status: int, message: str
 ) -> None:
     empty = tmp_path / "project"
     empty.mkdir()
@@ -92,6 +96,7 @@ def test_image_install_refuses_bad_arguments_before_installing(
         text=True,
         timeout=60,
         check=False,
+        env={"PATH": "/usr/bin:/bin", "SNAPAGENT_EXTRAS": extras},
     )
     assert result.returncode == status
     assert message in result.stderr
@@ -109,11 +114,13 @@ def test_multi_stage_amd64_slim_builder_then_runtime() -> None:
 
 def test_builder_installs_with_the_script_ci_runs() -> None:
     builder = _stages()["builder"]
-    runs = [args for keyword, args in builder if keyword == "RUN"]
+    runs = [" ".join(args.split()) for keyword, args in builder if keyword == "RUN"]
     assert runs == [
-        'TORCH_PIP_ARGS="${TORCH_PIP_ARGS}" bash scripts/image_install.sh /src /opt/venv'
+        'SNAPAGENT_EXTRAS="${SNAPAGENT_EXTRAS}" TORCH_PIP_ARGS="${TORCH_PIP_ARGS}" '
+        "bash scripts/image_install.sh /src /opt/venv"
     ]
     args = [args for keyword, args in builder if keyword == "ARG"]
+    assert 'SNAPAGENT_EXTRAS=""' in args  # no torch unless asked for
     assert any("download.pytorch.org/whl/cpu" in a for a in args)
 
 

@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -226,3 +227,18 @@ async def test_a_hardened_pool_keeps_workers_off_the_network_and_exec() -> None:
         assert await hardened.call(workload.echo, "ok", timeout_s=30) == "ok"
     finally:
         await hardened.close()
+
+
+async def test_the_parents_extra_path_never_shadows_a_standard_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/ holds an ``http.py``; a test that put bench/ on sys.path once made every worker
+    started later import it instead of the stdlib (workers died with exit code 1)."""
+    (tmp_path / "http.py").write_text("raise RuntimeError('the shadowing http.py ran')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fresh = IsolatedPool(name="path", size=1, limits=LIMITS)
+    try:
+        where = await fresh.call(workload.stdlib_http_file, timeout_s=30)
+    finally:
+        await fresh.close()
+    assert os.path.dirname(where) != str(tmp_path)

@@ -100,3 +100,10 @@ def start_thread() -> int:
     thread.start()
     thread.join()
     return len(results)
+
+
+def stdlib_http_file() -> str:
+    """Where ``http`` comes from inside the worker (importing it for the first time)."""
+    import http
+
+    return str(http.__file__)

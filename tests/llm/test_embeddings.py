@@ -1,4 +1,5 @@
-"""Embeddings: the real local model, and the remote ones against their fake servers."""
+"""Embeddings: the real all-MiniLM-L6-v2 (the `torch` extra), and the remote ones against their
+fake servers. The default model, multilingual-e5-small, is tested in test_e5_embeddings.py."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ def local_model() -> LocalEmbeddingModel:
 
 
 @pytest.mark.slow
+@pytest.mark.torch
 async def test_local_embeddings_are_normalised_384_float32(
     local_model: LocalEmbeddingModel,
 ) -> None:
@@ -51,6 +53,7 @@ async def test_local_embeddings_are_normalised_384_float32(
 
 
 @pytest.mark.slow
+@pytest.mark.torch
 async def test_a_paraphrase_scores_closer_than_an_unrelated_sentence(
     local_model: LocalEmbeddingModel,
 ) -> None:
@@ -66,6 +69,7 @@ async def test_a_paraphrase_scores_closer_than_an_unrelated_sentence(
 
 
 @pytest.mark.slow
+@pytest.mark.torch
 async def test_local_model_is_loaded_once_and_serves_concurrent_calls(
     local_model: LocalEmbeddingModel,
 ) -> None:
@@ -79,6 +83,7 @@ async def test_local_model_is_loaded_once_and_serves_concurrent_calls(
 
 
 @pytest.mark.slow
+@pytest.mark.torch
 def test_local_token_count_uses_the_model_tokenizer(local_model: LocalEmbeddingModel) -> None:
     assert local_model.count_tokens("Hello world") == 2
     assert local_model.count_tokens("word " * 300) == 300  # not truncated at the model limit

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -9,10 +10,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 import snapagent.llm
-from snapagent.errors import DefinitionError
+from snapagent.errors import DefinitionError, UnavailableError
 from snapagent.llm.anthropic_model import AnthropicChatModel
 from snapagent.llm.base import split_system
 from snapagent.llm.bedrock_model import BedrockChatModel
+from snapagent.llm.e5_embeddings import MultilingualE5EmbeddingModel
 from snapagent.llm.errors import ProviderBadRequestError, ProviderNotConfiguredError
 from snapagent.llm.offline import OfflineChatModel
 from snapagent.llm.openai_model import OpenAIChatModel
@@ -20,6 +22,7 @@ from snapagent.llm.registry import (
     ChatModelRegistry,
     EmbeddingRegistry,
     UnknownModelError,
+    check_local_embedding,
     split_model_id,
 )
 from snapagent.llm.remote_embeddings import BedrockTitanEmbeddingModel, OpenAIEmbeddingModel
@@ -64,7 +67,7 @@ async def registry() -> AsyncIterator[ChatModelRegistry]:
 def test_defaults_need_no_keys() -> None:
     settings = ProviderSettings()
     assert settings.default_model == "offline"
-    assert settings.embedding_model == "local"
+    assert settings.embedding_model == "local:multilingual-e5-small"
     assert isinstance(ChatModelRegistry(settings).resolve(None), OfflineChatModel)
 
 
@@ -183,9 +186,37 @@ async def test_embedding_specs_resolve() -> None:
     assert titan.dimension == 1024
     with pytest.raises(ProviderNotConfiguredError, match="SNAPAGENT_EMBEDDING_DIMENSION"):
         registry.get("openai:some-unknown-embedder")
-    with pytest.raises(UnknownModelError, match="local, openai:<model>"):
+    with pytest.raises(UnknownModelError, match="local:multilingual-e5-small, local"):
         registry.get("bedrock:cohere.embed-english-v3")
     await registry.aclose()
+
+
+def test_local_embedding_specs(monkeypatch: pytest.MonkeyPatch) -> None:
+    registry = EmbeddingRegistry(ProviderSettings(embedding_threads=1, embedding_batch_threads=2))
+    default = registry.get(None)  # resolving loads nothing yet
+    assert isinstance(default, MultilingualE5EmbeddingModel)
+    assert registry.get(" local:Multilingual-E5-Small ") is default
+    assert (default.model_id, default.dimension, default.languages) == (
+        "local:multilingual-e5-small",
+        384,
+        ("multilingual",),
+    )
+    assert (default.threads, default.batch_threads) == (1, 2)
+    with pytest.raises(UnknownModelError, match="unknown local embedding model 'bge-m3'"):
+        registry.get("local:bge-m3")
+    with pytest.raises(UnknownModelError, match="an embedding model, not a chat model"):
+        ChatModelRegistry(ProviderSettings()).resolve("local:multilingual-e5-small")
+    # A local model whose package is missing names the install command (nothing is loaded).
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "sentence_transformers" else real_find_spec(name, *a),
+    )
+    for spec in ("local", "local:all-minilm-l6-v2"):
+        with pytest.raises(UnavailableError, match=r"pip install 'snapagent\[torch\]'"):
+            EmbeddingRegistry(ProviderSettings()).get(spec)
+    assert check_local_embedding("multilingual-e5-small") == "multilingual-e5-small"
 
 
 def test_public_names_are_importable() -> None:

@@ -28,6 +28,7 @@ def test_default_registry_has_the_builtin_types() -> None:
         "llm",
         "loop",
         "parameter_extractor",
+        "placeholder",
         "question_classifier",
         "start",
         "template",
@@ -115,7 +116,7 @@ async def test_template_renders_documents_as_numbered_text(services: ServiceCont
         ("{{ 'x' * 100000000 }}", "over a limit"),
         ("{{ [1] * 100000000 }}", "over a limit"),
         ("{{ 10 ** 100000 }}", "over a limit"),
-        ("{% for i in range(10**7) %}{% endfor %}", "[Rr]ange too big"),
+        ("{% for i in range(10**7) %}{% endfor %}", "a range of"),
     ],
 )
 async def test_template_errors_are_clear(

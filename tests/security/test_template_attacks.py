@@ -6,22 +6,28 @@ methods, recurses through macros - or whose template turns the *chat message* in
 those. Each chat must end quickly with the node's failure recorded and named (the deadline is
 the node's ``timeout_s`` when shorter than the server's), while ``/health`` keeps answering
 within 200 ms; a plain prompt of another bot stays fast during a flood of such renders, because
-substitution-only templates never wait for a worker.
+substitution-only templates never wait for a worker. Long templates (seconds of Jinja parsing)
+are read by the reader's worker, never by the server, within ``SNAPAGENT_TEMPLATE_READ_TIMEOUT_S``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from snapagent.jinja import read_template
+
 from .attack import AttackServer, HealthProbe, attack_server, publish, register
 
 TEMPLATE_TIMEOUT_S = 1.0
+READ_TIMEOUT_S = 3.0
 MARGIN_S = 2.5
 """Deadline + this: reporting, killing the worker and starting the next one on a loaded
 2-core machine."""
@@ -153,6 +159,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackServer]:
     with attack_server(
         tmp_path_factory.mktemp("template-attacks"),
         SNAPAGENT_TEMPLATE_TIMEOUT_S=str(TEMPLATE_TIMEOUT_S),
+        SNAPAGENT_TEMPLATE_READ_TIMEOUT_S=str(READ_TIMEOUT_S),
     ) as running:
         yield running
 
@@ -160,6 +167,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AttackServer]:
 @pytest.fixture(scope="module")
 def headers(server: AttackServer) -> dict[str, str]:
     return register(server, "templater@example.com")
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` itself (not its workers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def _chat(http: httpx.AsyncClient, bot_id: str, message: str) -> tuple[httpx.Response, float]:
@@ -240,3 +253,44 @@ async def test_template_syntax_errors_point_at_the_field(
     problems = refused.value.response.json()["problems"]
     assert [p["path"] for p in problems] == ["nodes[1].config.template"]
     assert "syntax error" in problems[0]["message"]
+
+
+async def test_long_templates_are_read_off_the_server(
+    server: AttackServer, headers: dict[str, str]
+) -> None:
+    """Three prompts of 100,000 characters of tags each (seconds of Jinja parsing), validated
+    by two requests at once: the server waits for the reader's worker and spends a fraction of
+    the CPU reading them takes (measured here, in this process, as the baseline)."""
+    tags = "{{ query }}" + "{% if query %}.{% endif %}" * 3_800
+    nodes = [
+        {"id": f"t{n}", "type": "template", "config": {"template": tags[: 100_000 - n]},
+         "inputs": {"query": {"selector": ["start", "query"]}}}
+        for n in range(3)
+    ]  # fmt: skip
+    bot_graph = template("{{ query }}")
+    bot_graph["nodes"][1:1] = nodes
+    bot_graph["edges"] += [{"source": "start", "target": node["id"]} for node in nodes]
+    bot_id = publish(server, headers, template("{{ query }}"))
+    versions = f"/api/v1/bots/{bot_id}/workflow-versions"
+    cpu_began = time.process_time()
+    read_template(tags)
+    parse_cpu_s = 3 * (time.process_time() - cpu_began)  # at least three different templates
+    async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=120) as http:
+        async with HealthProbe(server.base) as probe:
+            server_cpu_began = _cpu_s(server.server.process.pid)
+            began = time.perf_counter()
+            reports = await asyncio.gather(
+                *(http.post(f"{versions}/validate", json={"graph": bot_graph}) for _ in range(2))
+            )
+            elapsed = time.perf_counter() - began
+            server_cpu_s = _cpu_s(server.server.process.pid) - server_cpu_began
+        probe.assert_responsive()
+    assert server_cpu_s < parse_cpu_s / 2, (server_cpu_s, parse_cpu_s)
+    for report in reports:
+        assert report.status_code == 200, report.text
+        problems = report.json()["problems"]
+        # Read within the deadline (valid), or refused at the template's field if the machine
+        # is too busy to parse 100,000 characters in READ_TIMEOUT_S - never the server's time.
+        assert all(p["path"].endswith(".config.template") for p in problems), problems
+        assert all("to read" in p["message"] for p in problems), problems
+    assert elapsed < 2 * 3 * READ_TIMEOUT_S + MARGIN_S, f"validation took {elapsed:.2f} s"

@@ -39,6 +39,7 @@ from snapagent.api.openapi import install_openapi
 from snapagent.api.routes import (
     api_keys,
     auth,
+    bot_transfer,
     bots,
     chat,
     debugging,
@@ -56,6 +57,8 @@ from snapagent.api.state import AppState
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.rate_limiter import DatabaseRateLimiter
 from snapagent.db.session import Database
+from snapagent.interop.converter import DocumentConverter
+from snapagent.interop.settings import get_import_settings
 from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.llm.lazy import DeferredChatModelRegistry
 from snapagent.nodes.settings import get_node_settings
@@ -165,6 +168,7 @@ def create_app(
             for hook in startup_hooks:
                 await hook(state, stack)
             stack.push_async_callback(state.runtime.aclose)
+            stack.push_async_callback(state.bot_import.close)
             # Pushed last, so it runs first at shutdown: the records need the database.
             stack.push_async_callback(state.chat.close, record_timeout_s)
             log.info("SnapAgent API ready (database: %s)", db.safe_url)
@@ -182,9 +186,9 @@ def create_app(
     install_error_handlers(app)
     # Middleware, innermost first (add_middleware wraps what is there). Each body limit is
     # enforced while the body streams in, so an oversized upload is never read whole.
-    app.add_middleware(
-        BodySizeLimitMiddleware, max_bytes=knowledge.settings.max_upload_bytes + _MULTIPART_OVERHEAD
-    )
+    import_settings = get_import_settings()
+    largest_upload = max(knowledge.settings.max_upload_bytes, import_settings.max_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=largest_upload + _MULTIPART_OVERHEAD)
     app.add_middleware(JsonBodyLimitMiddleware, max_bytes=observability.json_body_max_bytes)
     rate_limiter = None
     if rate_limits.enabled:
@@ -236,6 +240,8 @@ def create_app(
         chat=chat_service,
         observability=reporting,
         rate_limiter=rate_limiter,
+        # Bot imports parse files in an isolated worker; it starts on the first import.
+        bot_import=DocumentConverter.create(import_settings),
     )
     app.state.snapagent = state
 
@@ -245,6 +251,7 @@ def create_app(
     app.include_router(readiness.router)
     app.include_router(auth.router)
     app.include_router(api_keys.router)
+    app.include_router(bot_transfer.router)
     app.include_router(bots.router)
     app.include_router(workflow_versions.router)
     app.include_router(node_types.router)

@@ -23,6 +23,7 @@ from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
 from snapagent.errors import AuthenticationError
 from snapagent.services.accounts import AccountService
+from snapagent.services.bot_transfer import BotTransferService
 from snapagent.services.bots import BotService
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.services.workflow_versions import WorkflowVersionService
@@ -30,6 +31,7 @@ from snapagent.services.workflow_versions import WorkflowVersionService
 __all__ = [
     "Accounts",
     "AppStateDep",
+    "BotTransfer",
     "Bots",
     "ClientAddress",
     "CurrentUser",
@@ -121,6 +123,15 @@ async def get_bot_service(session: DbSession, state: AppStateDep) -> BotService:
 
 
 Bots = Annotated[BotService, Depends(get_bot_service)]
+
+
+async def get_bot_transfer_service(session: DbSession, state: AppStateDep) -> BotTransferService:
+    return BotTransferService(
+        session, state.node_registry, state.graph_resources, state.knowledge, state.bot_import
+    )
+
+
+BotTransfer = Annotated[BotTransferService, Depends(get_bot_transfer_service)]
 
 
 async def get_workflow_version_service(

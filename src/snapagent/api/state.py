@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from snapagent.db.rate_limiter import DatabaseRateLimiter
 from snapagent.db.session import Database
+from snapagent.interop.converter import DocumentConverter
 from snapagent.observability.install import Observability
 from snapagent.server_settings import ServerSettings
 from snapagent.services.account_guard import AccountGuard
@@ -46,6 +47,8 @@ class AppState:
     chat: ChatService
     observability: Observability
     rate_limiter: DatabaseRateLimiter | None
+    bot_import: DocumentConverter
+    """Parses and converts imported bot files in an isolated worker."""
 
     @property
     def node_registry(self) -> NodeRegistryV2:

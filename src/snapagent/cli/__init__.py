@@ -22,6 +22,7 @@ from snapagent.cli.executions import register as _register_executions  # noqa: E
 from snapagent.cli.kb import register as _register_kb  # noqa: E402
 from snapagent.cli.migrate import register as _register_migrate  # noqa: E402
 from snapagent.cli.serve import register as _register_serve  # noqa: E402
+from snapagent.cli.transfer import register as _register_transfer  # noqa: E402
 from snapagent.cli.users import register as _register_users  # noqa: E402
 from snapagent.cli.workflow import register as _register_workflow  # noqa: E402
 
@@ -32,6 +33,7 @@ _register_executions(app)
 _register_kb(app)
 _register_migrate(app)
 _register_serve(app)
+_register_transfer(app)
 _register_users(app)
 _register_workflow(app)
 

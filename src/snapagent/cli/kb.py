@@ -4,6 +4,7 @@
     snapagent kb add handbook docs/*.md policy.pdf      # progress bar; bad files named
     snapagent kb query handbook "연차는 며칠?" --top-k 3 --mode hybrid --json
     snapagent kb list
+    snapagent kb reembed handbook --model local:multilingual-e5-small   # progress bar
 
 The CLI acts as a local owner user (``SNAPAGENT_CLI_OWNER``, created on first use) on the
 database the server uses (``DATABASE_URL`` or SQLite under ``SNAPAGENT_DATA_DIR``). A knowledge
@@ -49,7 +50,8 @@ def embedding_resolver() -> EmbeddingResolver:
     return default_embedding_resolver()
 
 
-def _owner_email() -> str:
+def owner_email() -> str:
+    """The local owner the CLI acts as (``SNAPAGENT_CLI_OWNER``)."""
     return os.environ.get("SNAPAGENT_CLI_OWNER", DEFAULT_OWNER)
 
 
@@ -63,7 +65,7 @@ def _run(action: Callable[[KnowledgeService, str], Awaitable[T]]) -> T:
         service = KnowledgeService(db, embeddings=embedding_resolver(), settings=settings)
         try:
             await ensure_database_ready(db)
-            owner = await service.ensure_user(_owner_email())
+            owner = await service.ensure_user(owner_email())
             return await action(service, owner)
         finally:
             await service.close()
@@ -79,8 +81,8 @@ def create(
         None,
         "--embedding-model",
         metavar="SPEC",
-        help="local | openai:<model> | bedrock:<model-id> (default: SNAPAGENT_KNOWLEDGE_"
-        "DEFAULT_EMBEDDING_MODEL, 'local').",
+        help="local:multilingual-e5-small | local | openai:<model> | bedrock:<model-id> "
+        "(default: SNAPAGENT_KNOWLEDGE_DEFAULT_EMBEDDING_MODEL, local:multilingual-e5-small).",
     ),
     chunk_tokens: int | None = typer.Option(None, "--chunk-tokens", min=16, max=8192, metavar="N"),
     overlap_tokens: int | None = typer.Option(
@@ -199,6 +201,61 @@ async def _follow(
             if pending:
                 await asyncio.sleep(0.2)
     return [states[d.id] for d in docs]
+
+
+@kb_app.command("reembed")
+def reembed(
+    kbs: Annotated[list[str], typer.Argument(help="Knowledge base ids or names.")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            metavar="SPEC",
+            help="Embedding spec to move to (default: the default for new knowledge bases, "
+            "local:multilingual-e5-small).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Re-embed even if it already uses that model.")
+    ] = False,
+) -> None:
+    """Embed every chunk again with another embedding model, then switch to it at once.
+
+    The knowledge base keeps answering with its old model until the switch; nothing changes if
+    this is interrupted.
+    """
+
+    async def action(service: KnowledgeService, owner: str) -> list[str]:
+        spec = (model or service.settings.default_embedding_model).strip()
+        targets = [await service.get_knowledge_base(owner, ref) for ref in kbs]
+        lines = []
+        console = Console(stderr=True)
+        for kb in targets:
+            if kb.embedding_model == spec and not force:
+                lines.append(f"{kb.name}: already uses {spec} (--force re-embeds anyway)")
+                continue
+            with Progress(
+                TextColumn(f"{kb.name}: {kb.embedding_model} -> {spec}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("chunks"),
+                console=console,
+                transient=not console.is_terminal,
+            ) as bar:
+                task = bar.add_task("reembed", total=None)
+
+                def show(done: int, total: int, task: TaskID = task, bar: Progress = bar) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                result = await service.reembed(owner, kb.id, spec, progress=show)
+            lines.append(
+                f"{kb.name}: {result.chunks} chunk(s) re-embedded with {result.model} "
+                f"({result.dimension} dimensions), was {result.previous_model}"
+            )
+        return lines
+
+    for line in _run(action):
+        typer.echo(line)
 
 
 @kb_app.command("query")

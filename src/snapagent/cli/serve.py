@@ -40,6 +40,8 @@ from snapagent.settings import CoreSettings
 from snapagent.startup_checks import ensure_startable
 
 __all__ = [
+    "UVICORN_HTTP",
+    "UVICORN_LOOP",
     "HostOption",
     "PortOption",
     "ShutdownSettings",
@@ -52,6 +54,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _WORKER_HEALTHCHECK_S = 60
+
+UVICORN_LOOP, UVICORN_HTTP = "uvloop", "httptools"
+"""uvicorn's C event loop and HTTP parser, named rather than left to "auto" (which takes
+whatever happens to be installed): both are pinned dependencies, so a missing one fails at start
+instead of silently serving on the slower pure-Python pair. `bench/http.py` runs its floor app
+on the same pair."""
 
 
 async def freeze_startup_heap(state: AppState, stack: AsyncExitStack) -> None:
@@ -118,6 +126,8 @@ def run_server(
             log_config=process_log_config(),
             forwarded_allow_ips=settings.forwarded_allow_ips,
             timeout_graceful_shutdown=grace,
+            loop=UVICORN_LOOP,
+            http=UVICORN_HTTP,
         )
         return
     # Several processes: each builds its own app from the environment through the factory.
@@ -134,6 +144,8 @@ def run_server(
         # A spawned worker imports the whole CLI before it can answer the supervisor's ping;
         # on a busy 2-core machine that can pass uvicorn's 5 s default and get it killed.
         timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
+        loop=UVICORN_LOOP,
+        http=UVICORN_HTTP,
     )
 
 

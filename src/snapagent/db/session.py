@@ -13,6 +13,7 @@ PostgreSQL is reached through asyncpg. Unreachable databases surface as
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -29,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from snapagent.db.shared_check import SharedCheck
 from snapagent.errors import InputValidationError, UnavailableError
 from snapagent.private_files import create_private_file, make_private_dir
 from snapagent.settings import CoreSettings
@@ -112,6 +114,9 @@ class Database:
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
+        # /health's probe: concurrent requests share one fresh check (see SharedCheck).
+        self._health = SharedCheck(self._health_report)
+        self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @classmethod
     def from_settings(cls, settings: CoreSettings) -> Database:
@@ -150,6 +155,24 @@ class Database:
         async with self.sessionmaker() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold this process's SQLite write turn (a no-op on PostgreSQL).
+
+        SQLite admits one writer at a time; a transaction that finds the lock taken sleeps in
+        SQLite's busy handler (ever longer naps, up to the busy timeout), so under concurrent
+        chat turns most of the time went to sleeping. The process's writers wait here instead,
+        in arrival order, and each finds the lock free (other processes still meet the busy
+        handler). Hold it around a whole write transaction; it is not reentrant."""
+        if not self.is_sqlite:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer[0] is not loop:
+            self._writer = (loop, asyncio.Lock())
+        async with self._writer[1]:
+            yield
+
     async def check(self) -> None:
         """Run ``SELECT 1``; raise :class:`UnavailableError` if the database cannot answer."""
         try:
@@ -159,7 +182,11 @@ class Database:
             raise self.unavailable(exc) from exc
 
     async def health(self) -> dict[str, Any]:
-        """A health report for ``/health``: ``{"status": "ok"|"unavailable", "dialect": ...}``."""
+        """A health report for ``/health``: ``{"status": "ok"|"unavailable", "dialect": ...}``
+        (from a check that started after the call; concurrent calls share it)."""
+        return dict(await self._health())
+
+    async def _health_report(self) -> dict[str, Any]:
         try:
             await self.check()
         except UnavailableError as exc:

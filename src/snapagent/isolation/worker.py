@@ -24,7 +24,16 @@ from typing import Any
 from snapagent.isolation.codec import dumps, is_plain
 from snapagent.isolation.framing import HEADER, read_exact, write_all
 
-__all__ = ["main", "resolve"]
+__all__ = ["main", "resolve", "serving"]
+
+_serving = False
+
+
+def serving() -> bool:
+    """Whether this process is an `IsolatedPool` worker. Code that would start workers of its
+    own does its work in place here: it is already isolated, and a hardened worker cannot start
+    processes."""
+    return _serving
 
 
 def _read(fd: int) -> Any:
@@ -82,12 +91,17 @@ def _serve_one(request: Any, max_output: int) -> bytes:
 
 
 def main() -> None:
+    global _serving
+    _serving = True
     requests, replies = os.dup(0), os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)
     config = _read(requests)
-    sys.path[:0] = [p for p in config["sys_path"] if p not in sys.path]
+    # The parent's extra entries go after the worker's own (stdlib first): a directory the
+    # parent put on its path (a bench or test folder holding e.g. ``http.py``) must never
+    # shadow a standard module inside the worker.
+    sys.path.extend(p for p in config["sys_path"] if p not in sys.path)
     info: Any = None
     if config.get("initializer"):
         info = resolve(*config["initializer"])()

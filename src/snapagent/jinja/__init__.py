@@ -20,7 +20,7 @@ from snapagent.jinja.bounded import (
     TemplateLimits,
     render_bounded,
 )
-from snapagent.jinja.parsing import parse, variables
+from snapagent.jinja.parsing import TemplateFacts, parse, read_template, variables
 from snapagent.jinja.substitution import Substitution
 from snapagent.jinja.values import (
     DocumentList,
@@ -35,12 +35,14 @@ __all__ = [
     "DocumentList",
     "MessageList",
     "Substitution",
+    "TemplateFacts",
     "TemplateLimitError",
     "TemplateLimits",
     "looks_like_documents",
     "looks_like_messages",
     "parse",
     "present",
+    "read_template",
     "render_bounded",
     "variables",
 ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -118,6 +119,7 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         )
         self.limits = limits or TemplateLimits()
         self.globals.pop("lipsum", None)  # lipsum(n=10**6) builds megabytes of text
+        self.globals["range"] = self.bounded_range  # the sandbox's own cap is a constant
         self.filters = {
             name: _guarded(original, _PRECHECKS.get(name), self)
             for name, original in self.filters.items()
@@ -153,6 +155,18 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             raise self.refuse(f"a sequence of {count} items (the limit is {self.limits.max_items})")
 
     # -- what templates evaluate -----------------------------------------------------------
+
+    def bounded_range(self, *args: int) -> range:
+        """``range`` of at most ``max_items`` numbers (looping over more is refused, like
+        building a list that long)."""
+        numbers = range(*args)
+        try:
+            count = len(numbers)
+        except OverflowError:
+            count = self.limits.max_items + 1
+        if count > self.limits.max_items:
+            raise self.refuse(f"a range of {count} numbers (the limit is {self.limits.max_items})")
+        return numbers
 
     def call_binop(
         self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
@@ -434,9 +448,24 @@ def _environment(limits: TemplateLimits) -> BoundedEnvironment:
     return BoundedEnvironment(limits)
 
 
-@functools.lru_cache(maxsize=256)
+COMPILED_CACHE_CHARS = 4_000_000
+"""Source characters of the compiled templates a worker keeps (within its memory limit)."""
+_COMPILED: OrderedDict[tuple[str, TemplateLimits], jinja2.Template] = OrderedDict()
+
+
 def _compiled(source: str, limits: TemplateLimits) -> jinja2.Template:
-    return _environment(limits).from_string(source)
+    """The compiled template, cached by source up to `COMPILED_CACHE_CHARS` in all: a worker
+    rendering many long templates must not fill its memory with their code."""
+    key = (source, limits)
+    found = _COMPILED.get(key)
+    if found is not None:
+        _COMPILED.move_to_end(key)
+        return found
+    template = _environment(limits).from_string(source)
+    _COMPILED[key] = template
+    while sum(len(cached) for cached, _ in _COMPILED) > COMPILED_CACHE_CHARS and _COMPILED:
+        _COMPILED.popitem(last=False)
+    return template
 
 
 def render_bounded(

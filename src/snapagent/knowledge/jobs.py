@@ -174,6 +174,16 @@ async def finish_job(
         )
         if not flipped.rowcount:  # type: ignore[attr-defined]
             return None
+        if not await _model_unchanged(session, job):
+            # Re-embedded with another model while this job embedded with the old one: its
+            # vectors would not match the others. Queue it again (not counted as an attempt).
+            await session.execute(
+                update(Document)
+                .where(Document.id == job.document_id)
+                .values(status=DocumentStatus.QUEUED, attempts=job.attempt - 1, chunks_done=0)
+                .execution_options(synchronize_session=False)
+            )
+            return None
         await _fix_dimension(session, job.knowledge_base_id, embedding_dim)
         await session.execute(delete(Chunk).where(Chunk.document_id == job.document_id))
         if chunks:
@@ -197,6 +207,13 @@ async def finish_job(
                 ],
             )
         return await bump_revision(session, job.knowledge_base_id)
+
+
+async def _model_unchanged(session: AsyncSession, job: ClaimedJob) -> bool:
+    current = await session.scalar(
+        select(KnowledgeBase.embedding_model).where(KnowledgeBase.id == job.knowledge_base_id)
+    )
+    return current == job.embedding_model
 
 
 async def _fix_dimension(session: AsyncSession, kb_id: str, dim: int) -> None:

@@ -268,7 +268,11 @@ class KnowledgeRetriever:
 
 # Languages of embedding models that do not declare them (`languages` attribute).
 # all-MiniLM-L6-v2 was trained on English only (measured on KorQuAD: recall@5 0.08).
-_KNOWN_LANGUAGES: dict[str, tuple[str, ...]] = {"local": ("en",)}
+_KNOWN_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "local": ("en",),
+    "local:all-minilm-l6-v2": ("en",),
+    "local:multilingual-e5-small": ("multilingual",),
+}
 
 
 def model_languages(spec: str, model: object) -> Sequence[str] | None:

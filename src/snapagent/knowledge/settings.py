@@ -84,7 +84,7 @@ class KnowledgeSettings(BaseSettings):
         "is always left for another account).",
     )
     default_embedding_model: str = Field(
-        default="local",
+        default="local:multilingual-e5-small",
         description="Embedding model spec for new knowledge bases (see snapagent.llm).",
     )
     chunk_max_tokens: int = Field(default=256, ge=16, le=8192)

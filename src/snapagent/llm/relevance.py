@@ -1,5 +1,6 @@
-"""Sentence relevance for the offline answerer: split text into sentences, score each against
-a question by weighted feature overlap. Works for English and Korean without a tokenizer model.
+"""Sentence relevance for the offline answerer: score sentences against a question by weighted
+feature overlap. Works for English and Korean without a tokenizer model (sentences come from
+`snapagent.llm.sentences`).
 
 Features: English words are lower-cased, stop words dropped and truncated to six letters (a
 crude stemmer: "deployment"/"deployed" -> "deploy"). Korean words lose a trailing particle or
@@ -18,15 +19,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-__all__ = ["RelevanceScorer", "features", "has_hangul", "split_sentences"]
+__all__ = ["RelevanceScorer", "features", "has_hangul"]
 
 _TOKEN = re.compile(r"[0-9a-z]+|[가-힣]+|[\u4e00-\u9fff\u3040-\u30ff]+")
 _HANGUL = re.compile(r"[가-힣]")
-# Sentence ends: . ! ? (and CJK forms) followed by space; lines are split first.
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
-_BULLET = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
-_HEADING = re.compile(r"^\s*#{1,6}\s")
-_LABEL = re.compile(r"^\S+(?:\s\S+){0,2}\s*[:：]$")  # "Context:", "참고 문서:"
 
 # Word lists are kept as text for readability; split once at import.
 _EN_STOP_WORDS = """a about above after again all also am an and any are as at be because been
@@ -54,40 +50,6 @@ _KO_STOP_PREFIXES = tuple(stop for stop in _KO_STOP if len(stop) > 1)
 
 def has_hangul(text: str) -> bool:
     return _HANGUL.search(text) is not None
-
-
-def _paragraphs(text: str) -> list[str]:
-    """Hard-wrapped lines joined back into paragraphs; each list item is its own paragraph."""
-    paragraphs: list[str] = []
-    current: list[str] = []
-
-    def flush() -> None:
-        if current:
-            paragraphs.append(" ".join(current))
-            current.clear()
-
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or _HEADING.match(line) or _LABEL.match(stripped):
-            flush()  # a title or label is not an answer; its words are in the lines below it
-        elif _BULLET.match(line) or stripped.startswith("|"):
-            flush()
-            current.append(_BULLET.sub("", line).strip())
-        else:
-            current.append(stripped)
-    flush()
-    return paragraphs
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of ``text`` (wrapped lines rejoined, bullets stripped,
-    headings dropped)."""
-    return [
-        piece.strip()
-        for paragraph in _paragraphs(text)
-        for piece in _SENTENCE_END.split(paragraph)
-        if len(piece.strip()) > 1
-    ]
 
 
 def _korean_stem(word: str) -> str:
@@ -136,10 +98,21 @@ class RelevanceScorer:
         df = max(1, self._df.get(feature, 0))
         return math.log(1 + (self._n + 1) / (df + 0.5))
 
+    def coverage(self, wanted: set[str]) -> float:
+        """The share of the (idf-weighted) features in ``wanted`` that some sentence contains:
+        how much of the question the candidates talk about at all."""
+        weights = {feature: self._idf(feature) for feature in wanted}
+        total = sum(weights.values())
+        found = sum(w for f, w in weights.items() if self._df.get(f, 0) > 0)
+        return found / total if total else 0.0
+
     def score(self, question: str) -> list[float]:
         """For each sentence: the share of the question's (idf-weighted) features it contains,
         plus a small bonus for density, so a short precise sentence beats a rambling one."""
-        wanted = features(question)
+        return self.score_features(features(question))
+
+    def score_features(self, wanted: set[str]) -> list[float]:
+        """`score` for a question already turned into features (e.g. one part of it)."""
         weights = {feature: self._idf(feature) for feature in wanted}
         total = sum(weights.values())
         if total == 0:

@@ -1,6 +1,7 @@
 """Provider settings, read from the environment (pydantic-settings).
 
-The defaults need no key and no network: chat model ``offline``, embedding model ``local``.
+The defaults need no key and no network: chat model ``offline``, embedding model
+``local:multilingual-e5-small``.
 A provider is used only when a model id names it; then its key/region must be set, and the
 error says which variable is missing.
 
@@ -37,9 +38,35 @@ class ProviderSettings(BaseSettings):
         description="Model id used when neither the node nor the bot names one.",
     )
     embedding_model: str = Field(
-        default="local",
+        default="local:multilingual-e5-small",
         validation_alias=_env("SNAPAGENT_EMBEDDING_MODEL", "embedding_model"),
-        description="Embedding spec: local, openai:<model>, bedrock:amazon.titan-embed-text-v2:0.",
+        description="Embedding spec: local:multilingual-e5-small, local (all-MiniLM-L6-v2, "
+        "English, needs the torch extra), openai:<model>, bedrock:amazon.titan-embed-text-v2:0.",
+    )
+    embedding_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        validation_alias=_env("SNAPAGENT_EMBEDDING_THREADS", "embedding_threads"),
+        description="CPU threads the local multilingual-e5-small model uses for a question "
+        "embedded alone. 2 halves that latency on an idle machine but slows every call when "
+        "the CPU is contended (docs/embeddings.md). Calls run one at a time per process.",
+    )
+    embedding_batch_threads: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        validation_alias=_env("SNAPAGENT_EMBEDDING_BATCH_THREADS", "embedding_batch_threads"),
+        description="CPU threads the local multilingual-e5-small model uses for batches: "
+        "document ingestion, and questions that queued up while it was busy.",
+    )
+    embedding_query_max_chars: int = Field(
+        default=1024,
+        ge=16,
+        le=100_000,
+        validation_alias=_env("SNAPAGENT_EMBEDDING_QUERY_MAX_CHARS", "embedding_query_max_chars"),
+        description="A question is embedded by the local model from its first N characters "
+        "(bounds the work one request causes; keyword search still sees all of it).",
     )
     embedding_dimension: int | None = Field(
         default=None,

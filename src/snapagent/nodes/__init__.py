@@ -17,6 +17,7 @@ from snapagent.nodes.knowledge import KnowledgeNodeData, KnowledgeNodeV2
 from snapagent.nodes.llm import LLMNodeData, LLMNodeV2
 from snapagent.nodes.loop import LoopNodeData, LoopNodeV2
 from snapagent.nodes.parameter_extractor import ParameterExtractorNodeData, ParameterExtractorNodeV2
+from snapagent.nodes.placeholder import PlaceholderNodeData, PlaceholderNodeV2
 from snapagent.nodes.question_classifier import QuestionClassifierNodeData, QuestionClassifierNodeV2
 from snapagent.nodes.start import StartNodeData, StartNodeV2
 from snapagent.nodes.template import TemplateNodeData, TemplateNodeV2
@@ -47,6 +48,8 @@ __all__ = [
     "LoopNodeV2",
     "ParameterExtractorNodeData",
     "ParameterExtractorNodeV2",
+    "PlaceholderNodeData",
+    "PlaceholderNodeV2",
     "QuestionClassifierNodeData",
     "QuestionClassifierNodeV2",
     "StartNodeData",
@@ -81,5 +84,6 @@ def default_registry() -> NodeRegistryV2:
             CodeNodeV2,
             HttpRequestNodeV2,
             DocumentExtractorNodeV2,
+            PlaceholderNodeV2,
         ]
     )

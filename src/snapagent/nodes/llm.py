@@ -15,20 +15,29 @@ The model is ``config.model``, else ``sys.default_model`` (the bot's), else the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snapagent.errors import NodeExecutionError
 from snapagent.nodes.templating import looks_like_documents, render, template_variables
 from snapagent.workflow.node import BaseNodeV2, NodeResult, RunContext
 from snapagent.workflow.schema import NodePortSchema, PortDefinition
-from snapagent.workflow.services import ChatMessage, ChatRequest, RetrievedDocument, TokenUsage
+from snapagent.workflow.services import (
+    ChatMessage,
+    ChatModel,
+    ChatRequest,
+    RetrievedDocument,
+    StructuredOutput,
+    TokenUsage,
+)
 from snapagent.workflow.types import PortType
 
 __all__ = ["LLMNodeData", "LLMNodeV2"]
 
 HISTORY_PORT = "history"
+STRUCTURED_OUTPUT = "structured_output"
 
 
 class LLMNodeData(BaseModel):
@@ -60,6 +69,18 @@ class LLMNodeData(BaseModel):
         default=True,
         description="With no history input wired, send the chat so far as history.",
     )
+    structured_output: dict[str, Any] | None = Field(
+        default=None,
+        description="A JSON Schema (an object): the model answers with such an object, through "
+        "the provider's native structured output; it is the structured_output output.",
+    )
+
+    @field_validator("structured_output")
+    @classmethod
+    def _object_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None and schema.get("type", "object") != "object":
+            raise ValueError("structured_output must be the JSON Schema of an object")
+        return schema
 
 
 class LLMNodeV2(BaseNodeV2[LLMNodeData]):
@@ -80,13 +101,13 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
         inputs.append(
             PortDefinition(name=HISTORY_PORT, type=PortType.MESSAGES, required=False, default=None)
         )
-        return NodePortSchema(
-            inputs=tuple(inputs),
-            outputs=(
-                PortDefinition(name="text", type=PortType.STRING),
-                PortDefinition(name="usage", type=PortType.OBJECT),
-            ),
-        )
+        outputs = [
+            PortDefinition(name="text", type=PortType.STRING),
+            PortDefinition(name="usage", type=PortType.OBJECT),
+        ]
+        if self.config.structured_output is not None:
+            outputs.append(PortDefinition(name=STRUCTURED_OUTPUT, type=PortType.OBJECT))
+        return NodePortSchema(inputs=tuple(inputs), outputs=tuple(outputs))
 
     async def build_request(self, inputs: Mapping[str, Any], ctx: RunContext) -> ChatRequest:
         config = self.config
@@ -136,6 +157,8 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
     async def run(self, inputs: dict[str, Any], ctx: RunContext) -> NodeResult:
         request = await self.build_request(inputs, ctx)
         model = ctx.services.chat_models.resolve(self.config.model or ctx.sys.get("default_model"))
+        if self.config.structured_output is not None:
+            return await self._structured(model, request, ctx)
         pieces: list[str] = []
         usage: TokenUsage | None = None
         async for chunk in model.stream(request):
@@ -146,3 +169,23 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
                 usage = chunk.usage
         usage = usage or TokenUsage()
         return NodeResult({"text": "".join(pieces), "usage": usage.to_dict()}, usage=usage)
+
+    async def _structured(
+        self, model: ChatModel, request: ChatRequest, ctx: RunContext
+    ) -> NodeResult:
+        """One complete call asking for the schema's object (structured output does not
+        stream); the text is emitted once, as it came."""
+        schema = self.config.structured_output or {}
+        wanted = StructuredOutput(STRUCTURED_OUTPUT, schema, "The answer, as this object.")
+        result = await model.complete(replace(request, response_format=wanted))
+        if result.data is None:
+            raise NodeExecutionError(
+                f"node {self.node_id!r}: the model did not answer with the structured output "
+                f"({result.text[:200]!r})",
+                node_id=self.node_id,
+            )
+        if result.text:
+            ctx.emit_text(self.node_id, result.text)
+        outputs = {"text": result.text, "usage": result.usage.to_dict()}
+        outputs[STRUCTURED_OUTPUT] = dict(result.data)
+        return NodeResult(outputs, usage=result.usage)

@@ -16,6 +16,10 @@ Two paths (`TemplateRenderer`):
   checked), within ``SNAPAGENT_TEMPLATE_TIMEOUT_S`` and the worker's memory limit. A node's own
   ``timeout_s`` stops it sooner: cancelling the render kills the worker.
 
+Reading a template (its syntax, variables and whether it only substitutes) is parsing, which is
+slow for long templates: `snapagent.nodes.template_reading` does it in a worker of its own for
+those, within ``SNAPAGENT_TEMPLATE_READ_TIMEOUT_S``, for validation and rendering alike.
+
 Every failure is a `NodeExecutionError` (a `NodeTimeoutError` for the deadline) that names
 the node and the reason. Retrieved documents rendered with ``{{ context }}`` become numbered,
 titled text; in a loop (``{% for d in context %}{{ d.text }}{% endfor %}``) they stay objects.
@@ -50,11 +54,10 @@ from snapagent.jinja import (
     TemplateLimits,
     looks_like_documents,
     looks_like_messages,
-    parse,
     render_bounded,
-    variables,
 )
 from snapagent.jinja.worker import prepare_template_worker
+from snapagent.nodes.template_reading import TemplateReader
 from snapagent.workflow.node import RunContext
 
 __all__ = [
@@ -89,7 +92,10 @@ class TemplateSettings(BaseSettings):
         description="Longest rendered text, and longest string any template expression builds.",
     )
     max_items: int = Field(
-        default=100_000, ge=100, le=10_000_000, description="Longest list a template builds."
+        default=100_000,
+        ge=100,
+        le=10_000_000,
+        description="Longest list a template builds, and longest range it loops over.",
     )
     max_int_bits: int = Field(
         default=100_000, ge=64, le=10_000_000, description="Largest integer a template computes."
@@ -100,6 +106,13 @@ class TemplateSettings(BaseSettings):
     memory_mb: int = Field(
         default=256, ge=64, le=65536, description="Address-space limit of each worker."
     )
+    read_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Longest reading (parsing) a long template may take, in its worker; past "
+        "it the template is a validation problem.",
+    )
 
     def limits(self) -> TemplateLimits:
         return TemplateLimits(self.max_output_chars, self.max_items, self.max_int_bits)
@@ -109,18 +122,13 @@ def template_variables(source: str, field: str | None = None) -> list[str]:
     """The variables a template reads (its input ports). Bad syntax is a `DefinitionError`
     whose ``details["path"]`` is ``field`` (``config.prompt``), so validation points at it."""
     try:
-        return list(variables(source))
+        return list(default_renderer().reader.read(source).variables)
     except DefinitionError as exc:
         if field is None:
             raise
         raise DefinitionError(
             f"{field}: {exc.message}", details={**exc.details, "path": field}
         ) from None
-
-
-@lru_cache(maxsize=1024)
-def _substitution(source: str) -> Substitution | None:
-    return Substitution.of(parse(source))
 
 
 def _printable(value: Any, room: int) -> str | None:
@@ -151,6 +159,11 @@ class TemplateRenderer:
         self.settings = settings or TemplateSettings()
         self.limits = self.settings.limits()
         self._pool: IsolatedPool | None = None
+        self.reader = TemplateReader(
+            timeout_s=self.settings.read_timeout_s,
+            memory_mb=self.settings.memory_mb,
+            max_chars=self.settings.max_output_chars,
+        )
 
     @property
     def pool(self) -> IsolatedPool:
@@ -170,7 +183,12 @@ class TemplateRenderer:
         return self._pool
 
     async def render(self, source: str, values: Mapping[str, Any], *, node_id: str) -> str:
-        plan = _substitution(source)
+        try:
+            plan = (await self.reader.read_async(source)).substitution
+        except DefinitionError as exc:
+            raise NodeExecutionError(
+                f"template of node {node_id!r}: {exc.message}", node_id=node_id
+            ) from None
         text = self._substitute(plan, values, node_id) if plan is not None else None
         if text is not None:
             return text
@@ -221,6 +239,7 @@ class TemplateRenderer:
         return text
 
     async def close(self) -> None:
+        await self.reader.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -236,6 +255,7 @@ def default_renderer() -> TemplateRenderer:
 
 
 def _close_at_exit(renderer: TemplateRenderer) -> None:
+    renderer.reader.close_blocking()
     pool = renderer._pool
     if pool is not None:
         pool.close_blocking()

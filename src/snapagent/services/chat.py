@@ -45,6 +45,7 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from snapagent.db.base import new_id
+from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
@@ -253,7 +254,10 @@ class ChatService:
         self.settings = settings or ChatSettings()
         # Besides recording: what else watches every run (metrics, traces), one per run.
         self.observers = tuple(observers)
-        self.conversations = ConversationStore(database)
+        # Turns' writes (a new session's first rows; every record with its answer): one
+        # transaction for all that are ready together.
+        self.group = GroupCommit(database, max_batch=recorder.settings.record_batch_max)
+        self.conversations = ConversationStore(database, self.group)
         self.debug_sessions = DebugSessionStore(database)
         self.locks = SessionLocks()
         # Graceful shutdown: the cancel event of every turn still running, and whether the
@@ -324,10 +328,13 @@ class ChatService:
             has_published_v2=version is not None,
             v1_workflow=bot.workflow,
         )
+        # Compiling validates the graph and reads its templates: CPU work on what a user wrote
+        # (the plan is cached after the first chat), kept off the event loop.
         if decision.engine == "v2" and version is not None:
-            compiled = self.runtime.compile(version.id, version.graph)
+            compiled = await asyncio.to_thread(self.runtime.compile, version.id, version.graph)
         else:
-            compiled, version = compile_v1(self.runtime, bot.id, bot.workflow), None
+            compiled = await asyncio.to_thread(compile_v1, self.runtime, bot.id, bot.workflow)
+            version = None
         return ChatTurn(
             user_id=user.id,
             bot_id=bot.id,
@@ -409,7 +416,7 @@ class ChatService:
         """The turn's run handle, observed by the app's observers (metrics, traces) and by
         the recording observer, which stores the record and - on success - the answer."""
         answer = _TurnAnswer(self._store(turn), turn, start, info.run_id)
-        recording = RecordingObserver(self.recorder, self.database, info, companion=answer)
+        recording = RecordingObserver(self.recorder, self.group, info, companion=answer)
         observers = [*(make(info) for make in self.observers), recording]
         sys = {
             "bot_id": turn.bot_id,
@@ -466,7 +473,7 @@ class ChatService:
         turn's run (``info`` says how), and stopped at shutdown like one."""
         async with self._tracked() as cancel:
             bind_run_id(info.run_id)
-            recording = RecordingObserver(self.recorder, self.database, info)
+            recording = RecordingObserver(self.recorder, self.group, info)
             handle = self.runtime.start(
                 compiled,
                 inputs,
@@ -562,11 +569,10 @@ class _TurnAnswer:
             "variables": result.conversation if result.conversation_writes else None,
         }
 
-    async def stage(self, session: AsyncSession, result: WorkflowRunResult) -> None:
+    def writes(self, result: WorkflowRunResult) -> Writes:
         answer = self._build(result)
-        await self.conversations.stage_answer(
-            session, self.start, answer.answer, **self._fields(answer, result)
-        )
+        fields = self._fields(answer, result)
+        return self.conversations.answer_writes(self.start, answer.answer, **fields)
 
     async def write(self, result: WorkflowRunResult) -> None:
         answer = self._build(result)

