@@ -8,12 +8,18 @@ from fastapi import APIRouter, File, Query, Response, UploadFile, status
 from pydantic import BaseModel, Field
 
 from snapagent.api.deps import BotTransfer, CurrentUser
+from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.errors import PayloadTooLargeError
 
 __all__ = ["BotImportPublic", "router"]
 
-router = APIRouter(prefix="/api/v1/bots", tags=["bots"], responses=problem_responses(401, 422))
+router = APIRouter(
+    route_class=OffLoopJsonRoute,
+    prefix="/api/v1/bots",
+    tags=["bots"],
+    responses=problem_responses(401, 422),
+)
 
 
 class BotImportPublic(BaseModel):
