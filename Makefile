@@ -93,7 +93,8 @@ BENCH_RUNS := \
 	"load.py --duration 30" \
 	"migration.py" \
 	"validation.py" \
-	"sandbox.py"
+	"sandbox.py" \
+	"agent.py"
 
 bench: bench-venv
 	@status=0; for run in $(BENCH_RUNS); do \

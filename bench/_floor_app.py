@@ -1,6 +1,7 @@
 """The floor `bench/http.py` measures SnapAgent against: the same shape of work, no database.
 
-A plain FastAPI app on the same uvicorn settings as `snapagent serve` (uvloop, httptools, same
+Run by `bench/http.py` as ``python bench/_floor_app.py PORT WORKERS``. A plain FastAPI app on
+the same uvicorn settings as `snapagent serve` (uvloop, httptools, same
 worker count): `GET /health` answers a small JSON body; `POST /api/v1/chat` checks the bearer
 header, validates the same JSON body with pydantic and answers a chat-shaped JSON body. No
 database, engine, middleware or logging: what the hardware, uvicorn and FastAPI allow.
@@ -8,11 +9,21 @@ database, engine, middleware or logging: what the hardware, uvicorn and FastAPI 
 
 from __future__ import annotations
 
+import _bootstrap  # noqa: F401  (first: bench/http.py must not shadow the stdlib `http`)
+
+# isort: split
+
+import sys
 import uuid
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, HTTPException
 from pydantic import BaseModel, Field
+
+# `snapagent serve`'s pair (snapagent.cli.serve.UVICORN_LOOP/HTTP; bench/http.py checks they
+# agree). Not imported from there: each spawned worker re-imports this module, and it must
+# stay light enough to answer uvicorn's worker health check.
+LOOP, HTTP = "uvloop", "httptools"
 
 app = FastAPI()
 
@@ -53,3 +64,24 @@ async def chat(body: ChatBody, authorization: Annotated[str | None, Header()] = 
         sources=[],
         usage=usage,
     )
+
+
+def main() -> None:
+    port, workers = int(sys.argv[1]), int(sys.argv[2])
+    import uvicorn
+
+    uvicorn.run(
+        "_floor_app:app",
+        host="127.0.0.1",
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+        loop=LOOP,
+        http=HTTP,
+        timeout_worker_healthcheck=60,  # as `snapagent serve`: a busy machine starts slowly
+    )
+
+
+if __name__ == "__main__":
+    main()

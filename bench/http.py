@@ -51,6 +51,8 @@ from typing import Any
 import httpx
 
 import _live_servers as live
+from _floor_app import HTTP as FLOOR_HTTP
+from _floor_app import LOOP as FLOOR_LOOP
 from _wrk import Requests, WrkResult, ensure_wrk, run_wrk
 from snapagent.cli.serve import UVICORN_HTTP, UVICORN_LOOP
 from snapagent.testing.postgres import PostgresServer
@@ -78,22 +80,6 @@ RAG_QUESTIONS = (
 
 Results = dict[tuple[str, str, int, str], list[WrkResult]]
 """(database, "floor" or "ours", workers, endpoint) -> one result per round."""
-
-
-def serve_floor(port: int, workers: int) -> None:
-    """The floor's process: the same uvicorn settings as `snapagent serve`, no access log."""
-    import uvicorn
-
-    uvicorn.run(
-        "_floor_app:app",
-        host="127.0.0.1",
-        port=port,
-        workers=workers,
-        log_level="warning",
-        access_log=False,
-        loop=UVICORN_LOOP,
-        http=UVICORN_HTTP,
-    )
 
 
 @dataclass(slots=True, eq=False)  # hashed by identity
@@ -141,7 +127,8 @@ def _wait_health(base: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 def start_floor(stack: ExitStack, workdir: Path, workers: int) -> Site:
     port = live.free_port()
-    command = [sys.executable, __file__, "--serve-floor", str(port), "--workers", str(workers)]
+    script = Path(__file__).with_name("_floor_app.py")
+    command = [sys.executable, str(script), str(port), str(workers)]
     log = workdir / f"floor-w{workers}.log"
     # Nothing of the caller's PYTHONPATH: the floor runs on this interpreter as installed.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
@@ -229,6 +216,7 @@ def _send(site: Site, kind: str) -> Requests:
 
 
 def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    assert (FLOOR_LOOP, FLOOR_HTTP) == (UVICORN_LOOP, UVICORN_HTTP), "floor and ours must match"
     wrk = ensure_wrk()
     workers_list = sorted({1, args.scaling_workers})
     results: Results = defaultdict(list)
@@ -398,12 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-rag", action="store_true", help="no RAG chat")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even on FAIL")
-    parser.add_argument("--serve-floor", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve_floor:
-        serve_floor(args.serve_floor, args.workers)
-        return 0
     args.databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     if not set(args.databases) <= {"sqlite", "postgresql"} or not args.databases:
         parser.error("--databases: sqlite and/or postgresql")

@@ -40,7 +40,7 @@ async def test_api_key_lifecycle(
     listed = await client.get("/api/v1/api-keys", headers=alice.headers)
     assert listed.status_code == 200
     keys = listed.json()
-    assert keys["count"] == 1
+    assert len(keys["data"]) == 1
     assert "key" not in keys["data"][0]  # never shown again
     assert keys["data"][0]["last_used_at"] is not None
 
@@ -48,7 +48,7 @@ async def test_api_key_lifecycle(
     assert revoked.status_code == 204
     after = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {secret}"})
     assert "revoked" in assert_problem(after, 401)["detail"]
-    assert (await client.get("/api/v1/api-keys", headers=alice.headers)).json()["count"] == 0
+    assert (await client.get("/api/v1/api-keys", headers=alice.headers)).json()["data"] == []
     again = await client.delete(f"/api/v1/api-keys/{body['id']}", headers=alice.headers)
     assert_problem(again, 404)
 
@@ -59,7 +59,7 @@ async def test_api_keys_are_private_and_validated(
     created = await client.post("/api/v1/api-keys", json={"name": "mine"}, headers=alice.headers)
     key = created.json()
 
-    assert (await client.get("/api/v1/api-keys", headers=bob.headers)).json()["count"] == 0
+    assert (await client.get("/api/v1/api-keys", headers=bob.headers)).json()["data"] == []
     stolen = await client.delete(f"/api/v1/api-keys/{key['id']}", headers=bob.headers)
     assert_problem(stolen, 404)
 

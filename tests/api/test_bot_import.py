@@ -189,11 +189,11 @@ def assert_created(response: httpx.Response) -> dict[str, Any]:
 async def test_files_that_cannot_be_imported_get_422_naming_the_reason(
     client: httpx.AsyncClient, alice: ApiUser, data: bytes, params: dict[str, str], reason: str
 ) -> None:
-    before = (await client.get("/api/v1/bots", headers=alice.headers)).json()["count"]
+    before = (await client.get("/api/v1/bots", headers=alice.headers)).json()["data"]
     body = assert_problem(await import_file(client, alice, data, **params), 422)
     assert reason in body["detail"]
     assert body["errors"][0]["field"] in ("file", "model_override")
-    assert (await client.get("/api/v1/bots", headers=alice.headers)).json()["count"] == before
+    assert (await client.get("/api/v1/bots", headers=alice.headers)).json()["data"] == before
 
 
 async def test_oversized_and_missing_files(client: httpx.AsyncClient, alice: ApiUser) -> None:

@@ -105,7 +105,7 @@ async def test_update_list_and_validation(
 
     listed = (await client.get("/api/v1/bots", headers=alice.headers)).json()
     assert [b["id"] for b in listed["data"]] == [bot["id"]]
-    assert (await client.get("/api/v1/bots", headers=bob.headers)).json()["count"] == 0
+    assert (await client.get("/api/v1/bots", headers=bob.headers)).json()["data"] == []
 
     for payload, field in [
         ({"v2_rollout_percent": 101}, "v2_rollout_percent"),

@@ -78,7 +78,7 @@ async def test_chat_answers_and_carries_history(
     assert second.json()["run_id"] != body["run_id"]
 
     listed = await client.get(f"/api/v1/bots/{bot_id}/sessions", headers=alice.headers)
-    assert [(s["session_id"], s["title"], s["message_count"]) for s in listed.json()] == [
+    assert [(s["session_id"], s["title"], s["message_count"]) for s in listed.json()["data"]] == [
         (session_id, "hi", 4)
     ]
     transcript = await client.get(

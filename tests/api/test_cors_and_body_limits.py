@@ -107,7 +107,7 @@ async def test_json_bodies_over_the_limit_get_413(
         headers={**alice.headers, "Content-Type": "application/json"},
     )
     assert_problem(streamed, 413)
-    assert (await client.get("/api/v1/bots", headers=alice.headers)).json()["count"] == 0
+    assert (await client.get("/api/v1/bots", headers=alice.headers)).json()["data"] == []
 
     # Uploads keep the (larger) upload limit: a 16 KiB document passes.
     kb_id = await create_knowledge_base(client, alice, "docs")

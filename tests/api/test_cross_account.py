@@ -265,6 +265,40 @@ async def test_a_stored_graph_naming_another_accounts_kb_never_reads_it(
         assert "launch code is" not in text
 
 
+async def test_a_stored_agent_whose_knowledge_tool_names_another_accounts_kb_reads_nothing(
+    client: httpx.AsyncClient,
+    alice: ApiUser,
+    mallory: ApiUser,
+    alices_kb: str,
+    migrated_db: Database,
+) -> None:
+    bot_id, _ = await new_bot(client, mallory)
+    await publish_generated(client, mallory, bot_id)
+    tool = {"type": "knowledge", "knowledge_base_ids": [alices_kb], "name": "search_codes",
+            "description": "Search the launch codes"}  # fmt: skip
+    graph = rag_graph([alices_kb], model="offline").to_json()
+    graph["nodes"][1] = {
+        "id": "kb", "type": "agent", "config": {"model": "offline", "tools": [tool]},
+        "inputs": {"query": {"selector": ["start", "query"]}},
+    }  # fmt: skip
+    graph["nodes"] = [n for n in graph["nodes"] if n["type"] != "llm"]
+    graph["edges"] = [
+        {"source": "kb", "source_port": "text", "target": "end", "target_port": "answer"}
+    ]
+    await store_published(migrated_db, bot_id, graph)
+
+    answered = await client.post(
+        CHAT, json={"bot_id": bot_id, "message": "search the launch codes"}, headers=mallory.headers
+    )
+
+    assert answered.status_code == 200, answered.text
+    assert "No relevant passages were found." in answered.json()["answer"]
+    recorded = await everything_recorded(migrated_db)
+    assert "search_codes" in recorded  # the tool was called...
+    for text in (answered.text, recorded):  # ...and found nothing of Alice's
+        assert "tangerine" not in text
+
+
 async def test_a_legacy_v1_workflow_naming_another_accounts_kb_never_reads_it(
     client: httpx.AsyncClient,
     alice: ApiUser,

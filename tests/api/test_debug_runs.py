@@ -264,7 +264,7 @@ async def test_draft_variables_live_in_a_debug_session_never_a_users(
     assert answers == ["turn 101: one", "turn 102: one, two"]
 
     assert (await client.get(f"{sessions}/s1", headers=alice.headers)).json() == real_before
-    listed = (await client.get(sessions, headers=alice.headers)).json()
+    listed = (await client.get(sessions, headers=alice.headers)).json()["data"]
     assert [s["session_id"] for s in listed] == ["s1"]
     chat = await client.post(
         CHAT, json={"bot_id": bot_id, "message": "gamma", "session_id": "s1"}, headers=alice.headers

@@ -52,7 +52,7 @@ async def test_knowledge_base_crud_and_ownership(
     assert duplicate.status_code == 409
 
     # Bob sees nothing of Alice's knowledge base, on every route.
-    assert (await client.get("/api/v1/knowledge-bases", headers=bob.headers)).json()["count"] == 0
+    assert (await client.get("/api/v1/knowledge-bases", headers=bob.headers)).json()["data"] == []
     base = f"/api/v1/knowledge-bases/{kb_id}"
     for method, path, kwargs in [
         ("GET", base, {}),
@@ -96,7 +96,8 @@ async def test_upload_ingest_query_retry_delete(
     assert again.json()["created"] is False
 
     listed = (await client.get(base, headers=alice.headers)).json()
-    assert listed["count"] == 1
+    assert len(listed["data"]) == 1
+    assert listed["next_cursor"] is None
 
     query = await client.post(
         f"/api/v1/knowledge-bases/{kb_id}/query",
@@ -116,7 +117,7 @@ async def test_upload_ingest_query_retry_delete(
 
     deleted = await client.delete(f"{base}/{doc['id']}", headers=alice.headers)
     assert deleted.status_code == 204
-    assert (await client.get(base, headers=alice.headers)).json()["count"] == 0
+    assert (await client.get(base, headers=alice.headers)).json()["data"] == []
     assert_problem(await client.get(f"{base}/{doc['id']}", headers=alice.headers), 404)
 
 
@@ -148,7 +149,7 @@ async def test_upload_limits_and_types(client: httpx.AsyncClient, alice: ApiUser
 
     # Nothing of the refused uploads was stored.
     listed = await client.get(f"/api/v1/knowledge-bases/{kb_id}/documents", headers=alice.headers)
-    assert listed.json()["count"] == 0
+    assert listed.json()["data"] == []
 
     bad_query = await client.post(
         f"/api/v1/knowledge-bases/{kb_id}/query", json={"query": ""}, headers=alice.headers

@@ -103,7 +103,8 @@ async def test_validate_reports_every_problem_and_saves_nothing(
     assert len(codes) >= 3
 
     versions = (await client.get(base, headers=alice.headers)).json()
-    assert versions["count"] == 1
+    assert len(versions["data"]) == 1
+    assert versions["next_cursor"] is None
     unchanged = (await client.get(f"{base}/{draft['id']}", headers=alice.headers)).json()
     assert unchanged["revision"] == 1
 

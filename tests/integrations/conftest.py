@@ -26,6 +26,7 @@ from api.conftest import (  # noqa: F401  (fixtures, registered by being importe
     chat_settings,
     client,
     core_settings,
+    execution_settings,
     make_app,
     server_settings,
 )

@@ -280,7 +280,7 @@ async def test_a_revoked_key_stops_working(
 @pytest.mark.parametrize(
     ("kwargs", "param", "reason"),
     [
-        ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages.0", "last message"),
+        ({"messages": [{"role": "assistant", "content": "hi"}]}, "messages[0]", "last message"),
         ({"messages": []}, "messages", "at least one message"),
         ({"n": 2}, "n", "n=1"),
         (
@@ -291,7 +291,7 @@ async def test_a_revoked_key_stops_working(
         ({"response_format": {"type": "json_object"}}, "response_format", "json_object"),
         (
             {"messages": [{"role": "tool", "content": "42", "tool_call_id": "c1"}]},
-            "messages.0",
+            "messages[0]",
             "tool",
         ),
         (
@@ -306,7 +306,7 @@ async def test_a_revoked_key_stops_working(
                     }
                 ]
             },
-            "messages.0.content.1",
+            "messages[0].content[1]",
             "image_url",
         ),
         ({"messages": [{"role": "user", "content": "x" * 501}]}, "message", "500 characters"),

@@ -10,6 +10,8 @@ from snapagent.nodes import default_registry
 from snapagent.testing import InMemoryRetriever, ScriptedChatModel, ScriptedChatModels
 from snapagent.workflow import BaseNodeV2, RunContext, ServiceContainer
 
+from .agent_support import local_server, node_settings  # noqa: F401 (fixtures of the agent tests)
+
 
 @pytest.fixture
 def model() -> ScriptedChatModel:

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from snapagent.netguard import get_http_settings
 from snapagent.nodes import default_registry
 from snapagent.testing.http_server import LocalHttpServer
 from snapagent.workflow import WorkflowExecutorV2, WorkflowGraph
@@ -17,13 +15,9 @@ from snapagent.workflow.validation import validate_graph
 
 
 @pytest.fixture
-def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalHttpServer]:
-    """A local server, and an allow-list naming exactly its address."""
-    monkeypatch.setenv("SNAPAGENT_HTTP_ALLOWED_NETWORKS", "127.0.0.1/32")
-    get_http_settings.cache_clear()
-    with LocalHttpServer() as server:
-        yield server
-    get_http_settings.cache_clear()
+def server(local_server: LocalHttpServer) -> LocalHttpServer:
+    """A local server, and an allow-list naming exactly its address (the conftest's)."""
+    return local_server
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from .conftest import context, make_node
 def test_default_registry_has_the_builtin_types() -> None:
     registry = default_registry()
     assert registry.type_keys == [
+        "agent",
         "answer",
         "code",
         "document_extractor",

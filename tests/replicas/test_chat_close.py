@@ -40,7 +40,8 @@ async def _service_and_turns(
     async with db.session() as session:
         bot = await BotService(session, REGISTRY).create(user, name="closing")
         versions = WorkflowVersionService(session, REGISTRY)
-        draft = (await versions.list_versions(user, bot.id))[0]
+        draft = await versions.current_draft(user, bot.id)
+        assert draft is not None
         graph = live.model_graph(model.model_id)  # start -> llm -> end
         await versions.update_draft(user, bot.id, draft.id, graph, revision=draft.revision)
         await versions.publish(user, bot.id, draft.id)

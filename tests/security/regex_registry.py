@@ -145,6 +145,27 @@ REGISTRY: tuple[Regex, ...] = (
         "header names of an http_request node",
     ),
     Regex(
+        "snapagent/nodes/agent_tools/config.py",
+        r"\{([A-Za-z_][A-Za-z0-9_]{0,63})\}",
+        "the URL of an agent's HTTP tool ({argument} placeholders); " + NAME_FIELD,
+        pumps=("{", "{a", "{a}", "}"),
+    ),
+    Regex(
+        "snapagent/nodes/agent_tools/config.py",
+        r"^([A-Za-z][A-Za-z0-9_-]*)?$",
+        "the name prefix of an agent's MCP tool; " + NAME_FIELD,
+    ),
+    Regex(
+        "snapagent/nodes/agent_tools/schemas.py",
+        r"^[A-Za-z][A-Za-z0-9_-]{0,63}$",
+        "the tool names of an agent node",
+    ),
+    Regex(
+        "snapagent/nodes/agent_tools/schemas.py",
+        r"[^A-Za-z0-9_-]",
+        "tool names an MCP server lists (made provider-safe)",
+    ),
+    Regex(
         "snapagent/legacy/semantics.py",
         r"\{(?=[{%#])",
         "V1 system prompts, escaped before they become templates",

@@ -372,7 +372,8 @@ async def test_nothing_mallory_received_or_ran_holds_the_secret(scene: Scene) ->
         runs = await scene.call("GET", f"/api/v1/bots/{bot['id']}/workflow-executions?limit=100")
         for run in runs.json()["data"]:
             await scene.call("GET", f"/api/v1/bots/{bot['id']}/workflow-executions/{run['id']}")
-        for session in (await scene.call("GET", f"/api/v1/bots/{bot['id']}/sessions")).json():
+        sessions = await scene.call("GET", f"/api/v1/bots/{bot['id']}/sessions")
+        for session in sessions.json()["data"]:
             await scene.call("GET", f"/api/v1/bots/{bot['id']}/sessions/{session['session_id']}")
     everything = "\n".join(scene.transcript)
     for word in SECRET_WORDS:

@@ -81,7 +81,7 @@ async def test_hostile_file_is_refused_and_health_stays_up(
     assert reason in response.json()["detail"]
     probe.assert_responsive()
     async with httpx.AsyncClient(base_url=server.base, headers=headers) as http:
-        assert (await http.get("/api/v1/bots")).json()["count"] == 0
+        assert (await http.get("/api/v1/bots")).json()["data"] == []
 
 
 async def test_a_burst_of_bombs_is_served_in_turn(

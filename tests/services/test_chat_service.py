@@ -63,7 +63,8 @@ class Harness:
         async with self.db.session() as session:
             bot = await BotService(session, REGISTRY).create(owner, name="helper")
             versions = WorkflowVersionService(session, REGISTRY)
-            draft = (await versions.list_versions(owner, bot.id))[0]
+            draft = await versions.current_draft(owner, bot.id)
+            assert draft is not None
             graph = rag_graph(kb_ids).to_json()
             await versions.update_draft(owner, bot.id, draft.id, graph, revision=draft.revision)
             if publish:

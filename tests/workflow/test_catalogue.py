@@ -97,7 +97,7 @@ def test_bad_configs_name_each_field() -> None:
         node_ports(registry, "nope", {})
     [problem] = caught.value.problems
     assert problem.path == "type"
-    assert "known types: answer, code, document_extractor, end" in problem.message
+    assert "known types: agent, answer, code, document_extractor, end" in problem.message
 
 
 def test_entries_are_cached_per_type() -> None:

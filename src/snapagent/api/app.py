@@ -29,11 +29,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.routing import Route
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware, JsonBodyLimitMiddleware
 from snapagent.api.console import ConsoleSettings, install_console
 from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
+from snapagent.api.mcp_server import MCP_PATH, McpEndpoint
 from snapagent.api.openai import routes as openai_compatible
 from snapagent.api.openapi import install_openapi
 from snapagent.api.routes import (
@@ -61,6 +63,7 @@ from snapagent.interop.converter import DocumentConverter
 from snapagent.interop.settings import get_import_settings
 from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.llm.lazy import DeferredChatModelRegistry
+from snapagent.nodes.agent_tools.toolbox import load_mcp
 from snapagent.nodes.settings import get_node_settings
 from snapagent.observability.install import install_observability
 from snapagent.observability.middleware import REQUEST_ID_HEADER
@@ -71,6 +74,7 @@ from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.account_guard import AccountGuard
 from snapagent.services.accounts import Credentials
+from snapagent.services.bot_calls import PublishedBotRunner
 from snapagent.services.chat import ChatService, ChatSettings
 from snapagent.services.executions import ExecutionSettings
 from snapagent.services.graph_resources import GraphResources
@@ -162,11 +166,13 @@ def create_app(
             await ensure_database_ready(db)
             if isinstance(chat_models, DeferredChatModelRegistry):
                 await chat_models.warm_up()  # the provider SDKs, imported off the event loop
+            await load_mcp()  # the agent's MCP tools: the SDK, imported before serving
             if owns_knowledge:
                 state.knowledge.start()
                 stack.push_async_callback(state.knowledge.close)
             for hook in startup_hooks:
                 await hook(state, stack)
+            await stack.enter_async_context(mcp_endpoint.run())
             stack.push_async_callback(state.runtime.aclose)
             stack.push_async_callback(state.bot_import.close)
             # Pushed last, so it runs first at shutdown: the records need the database.
@@ -220,12 +226,15 @@ def create_app(
             max_chars=node_settings.document_max_chars, timeout_s=node_settings.document_timeout_s
         ),
     )
+    recorder = RunRecorder(db.sessionmaker, execution_settings)
     chat_service = ChatService(
-        db,
-        runtime,
-        RunRecorder(db.sessionmaker, execution_settings),
-        chat_settings,
-        observers=[reporting.telemetry.for_run],
+        db, runtime, recorder, chat_settings, observers=[reporting.telemetry.for_run]
+    )
+    # The agent's workflow tools: other published bots of the same owner, as nested runs.
+    runtime.bind_bots(
+        PublishedBotRunner(
+            db, runtime, recorder, chat_service.group, observers=[reporting.telemetry.for_run]
+        )
     )
     state = AppState(
         settings=settings,
@@ -262,6 +271,9 @@ def create_app(
     app.include_router(debugging.router)
     app.include_router(migration.router)
     app.include_router(openai_compatible.router)
+    chat_per_minute = rate_limits.chat_per_minute if rate_limits.enabled else 0
+    mcp_endpoint = McpEndpoint(state, chat_per_minute=chat_per_minute)
+    app.router.routes.append(Route(MCP_PATH, mcp_endpoint, methods=["GET", "POST", "DELETE"]))
     install_openapi(app, runtime.registry)
     install_docs_ui(app)
     # The web console answers what no route above does (GET, outside the API's paths).

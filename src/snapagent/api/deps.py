@@ -12,14 +12,16 @@ Routes stay thin by declaring what they need:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from snapagent.api.state import AppState
 from snapagent.db.models.accounts import User
+from snapagent.db.pagination import MAX_PAGE_SIZE
 from snapagent.db.session import Database
 from snapagent.errors import AuthenticationError
 from snapagent.services.accounts import AccountService
@@ -39,6 +41,8 @@ __all__ = [
     "DbSession",
     "Knowledge",
     "OptionalUser",
+    "PageParams",
+    "PageQuery",
     "WorkflowVersions",
     "get_app_state",
 ]
@@ -141,6 +145,29 @@ async def get_workflow_version_service(
 
 
 WorkflowVersions = Annotated[WorkflowVersionService, Depends(get_workflow_version_service)]
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    """``?limit=&cursor=`` of every list (`snapagent.db.pagination`)."""
+
+    limit: int
+    cursor: str | None
+
+
+async def get_page_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page (default 100).")
+    ] = MAX_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=1000, description="`next_cursor` of the previous page."),
+    ] = None,
+) -> PageParams:
+    return PageParams(limit, cursor)
+
+
+PageQuery = Annotated[PageParams, Depends(get_page_params)]
 
 
 async def get_knowledge_service(state: AppStateDep) -> KnowledgeService:

@@ -6,8 +6,8 @@
 Every model id is answered by the offline model from `snapagent.llm` (or, when that package
 is unavailable, by a scripted echo model); ``--doc FILE`` (text, Markdown, HTML, PDF, DOCX,
 parsed like an upload) loads its paragraphs into an in-memory knowledge base for every
-knowledge node. Exit codes: 0 succeeded, 1 the run failed or was cancelled, 2 the graph, a
-file or an argument is invalid.
+knowledge base the graph names (knowledge nodes, agents' knowledge tools). Exit codes: 0
+succeeded, 1 the run failed or was cancelled, 2 the graph, a file or an argument is invalid.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from snapagent.workflow import (
     WorkflowGraph,
     WorkflowRunResult,
 )
+from snapagent.workflow.node import BaseNodeV2
 from snapagent.workflow.services import ChatModel, ChatModelProvider
 
 __all__ = ["offline_chat_models", "register"]
@@ -109,12 +110,14 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
 
 
 def _knowledge_base_ids(graph: WorkflowGraph) -> list[str]:
+    """Every knowledge base a node names (a knowledge node's, an agent's knowledge tools'...)."""
+    registry = default_registry()
     return sorted(
         {
-            kb
+            str(ref.value)
             for node in graph.nodes
-            if node.type == "knowledge"
-            for kb in node.config.get("knowledge_base_ids", [])
+            for ref in (registry.get(node.type) or BaseNodeV2).resources(node.config)
+            if ref.kind == "knowledge_base" and ref.value
         }
     )
 

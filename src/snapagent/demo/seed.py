@@ -130,7 +130,7 @@ async def seed_demo(
         bots = BotService(session, registry)
         owner = await session.get(User, user.id)
         assert owner is not None
-        bot = next((b for b in await bots.list_bots(owner) if b.name == DEMO_BOT), None)
+        bot = next(iter(await bots.named(owner, DEMO_BOT)), None)
         if bot is None:
             bot = await bots.create(
                 owner,
@@ -140,9 +140,8 @@ async def seed_demo(
             )
         published = await bots.versions.published(bot.id)
         if published is None:
-            draft = next(
-                v for v in await bots.versions.list_versions(owner, bot.id) if v.status == "draft"
-            )
+            draft = await bots.versions.current_draft(owner, bot.id)
+            assert draft is not None  # a new bot comes with one
             published = await bots.versions.publish(owner, bot.id, draft.id)
         assert published.version_number is not None
         return DemoSetup(

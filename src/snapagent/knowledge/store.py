@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -28,6 +29,7 @@ from snapagent.db.models.knowledge import (
     DocumentStatus,
     KnowledgeBase,
 )
+from snapagent.db.pagination import MAX_PAGE_SIZE, SortKey, page_of, paginate
 from snapagent.errors import ConflictError, InputValidationError, NotFoundError
 from snapagent.names import clean_name, readable_name
 
@@ -132,22 +134,32 @@ async def resolve_knowledge_base(session: AsyncSession, ref: str, owner_id: str)
     return kb
 
 
+_KB_ORDER = (SortKey(KnowledgeBase.name), SortKey(KnowledgeBase.id))
+_DOCUMENT_ORDER = (SortKey(Document.created_at, kind=datetime), SortKey(Document.id))
+
+
 async def list_knowledge_bases(
-    session: AsyncSession, owner_id: str
-) -> list[tuple[KnowledgeBase, int]]:
-    """The owner's knowledge bases with their document counts, by name."""
+    session: AsyncSession,
+    owner_id: str,
+    *,
+    limit: int = MAX_PAGE_SIZE,
+    cursor: str | None = None,
+) -> tuple[list[tuple[KnowledgeBase, int]], str | None]:
+    """A page of the owner's knowledge bases with their document counts, by name; and the
+    next page's cursor."""
     counts = (
         select(Document.knowledge_base_id, func.count().label("n"))
         .group_by(Document.knowledge_base_id)
         .subquery()
     )
-    rows = await session.execute(
+    query = (
         select(KnowledgeBase, func.coalesce(counts.c.n, 0))
         .outerjoin(counts, counts.c.knowledge_base_id == KnowledgeBase.id)
         .where(KnowledgeBase.owner_id == owner_id)
-        .order_by(KnowledgeBase.name)
     )
-    return [(kb, int(n)) for kb, n in rows]
+    rows = await session.execute(paginate(query, _KB_ORDER, limit=limit, cursor=cursor))
+    found = [(kb, int(n)) for kb, n in rows]
+    return page_of(found, limit=limit, key=lambda row: (row[0].name, row[0].id))
 
 
 async def delete_knowledge_base(session: AsyncSession, kb: KnowledgeBase) -> None:
@@ -214,13 +226,17 @@ async def find_by_content(session: AsyncSession, kb_id: str, digest: str) -> Doc
     )
 
 
-async def list_documents(session: AsyncSession, kb_id: str) -> Sequence[Document]:
-    rows = await session.scalars(
-        select(Document)
-        .where(Document.knowledge_base_id == kb_id)
-        .order_by(Document.created_at, Document.id)
-    )
-    return rows.all()
+async def list_documents(
+    session: AsyncSession,
+    kb_id: str,
+    *,
+    limit: int = MAX_PAGE_SIZE,
+    cursor: str | None = None,
+) -> tuple[Sequence[Document], str | None]:
+    """A page of a knowledge base's documents, oldest first; and the next page's cursor."""
+    query = select(Document).where(Document.knowledge_base_id == kb_id)
+    rows = await session.scalars(paginate(query, _DOCUMENT_ORDER, limit=limit, cursor=cursor))
+    return page_of(list(rows), limit=limit, key=lambda doc: (doc.created_at, doc.id))
 
 
 async def get_document(session: AsyncSession, kb_id: str, document_id: str) -> Document:

@@ -8,8 +8,11 @@ answer that changes between check and connect (rebinding) changes nothing. Redir
 requests and pass through it again, hop by hop; proxies from the environment are ignored.
 TLS still verifies the certificate against the host name (httpcore sends it as SNI).
 
-    async with guarded_client(timeout=10) as client:    # the agent's HTTP and MCP tools too
+    async with guarded_client(timeout=10) as client:    # the agent's HTTP tools too
         response = await client.get("https://api.example.com/v1/items")
+
+The MCP SDK speaks httpx2 rather than httpx: `snapagent.netguard.mcp_transport` puts the same
+backend under it.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from functools import lru_cache
 from ipaddress import ip_address
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpcore
 import httpx
@@ -36,10 +39,15 @@ __all__ = [
     "Resolver",
     "StaticResolver",
     "SystemResolver",
+    "first_reachable",
     "guarded_client",
     "literal_address",
     "load_tls_context",
+    "ssl_context",
 ]
+
+
+StreamT = TypeVar("StreamT")
 
 
 class BlockedDestinationError(PermissionDeniedError):
@@ -90,6 +98,23 @@ def literal_address(host: str) -> IPAddress | None:
         return None
 
 
+async def first_reachable(
+    addresses: Sequence[IPAddress],
+    connect: Callable[[str], Awaitable[StreamT]],
+    refused: type[Exception],
+) -> StreamT:
+    """A connection to the first of the checked ``addresses`` that accepts one (the last
+    ``refused`` error when none does)."""
+    last: Exception | None = None
+    for ip in addresses:
+        try:
+            return await connect(str(ip))
+        except refused as exc:
+            last = exc
+    assert last is not None
+    raise last
+
+
 class GuardedBackend(httpcore.AsyncNetworkBackend):
     """httpcore's network backend, checking and pinning every destination address."""
 
@@ -126,16 +151,13 @@ class GuardedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        last: Exception | None = None
-        for ip in await self.addresses(host, port):
-            try:
-                return await self._inner.connect_tcp(
-                    str(ip), port, timeout, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
-                last = exc
-        assert last is not None
-        raise last
+        addresses = await self.addresses(host, port)
+        inner = self._inner
+        return await first_reachable(
+            addresses,
+            lambda ip: inner.connect_tcp(ip, port, timeout, local_address, socket_options),
+            httpcore.ConnectError,
+        )
 
     async def connect_unix_socket(
         self,
@@ -153,14 +175,15 @@ _LIMITS = httpx.Limits(max_connections=20, max_keepalive_connections=5)
 
 
 @lru_cache(maxsize=1)
-def _ssl_context() -> ssl.SSLContext:
+def ssl_context() -> ssl.SSLContext:
+    """The TLS context of guarded clients (the CA bundle, loaded once)."""
     return httpx.create_ssl_context()  # made once: loading the CA bundle takes 10-300 ms
 
 
 async def load_tls_context() -> None:
     """Load the CA bundle on a thread the first time, so no event loop waits for it."""
-    if _ssl_context.cache_info().currsize == 0:
-        await asyncio.to_thread(_ssl_context)
+    if ssl_context.cache_info().currsize == 0:
+        await asyncio.to_thread(ssl_context)
 
 
 class GuardedTransport(httpx.AsyncHTTPTransport):
@@ -174,7 +197,7 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
         verify: ssl.SSLContext | None = None,
         limits: httpx.Limits = _LIMITS,
     ) -> None:
-        context = verify or _ssl_context()
+        context = verify or ssl_context()
         super().__init__(verify=context, trust_env=False, limits=limits)
         self.backend = GuardedBackend(policy or get_http_settings().policy, resolver)
         # Same pool httpx would build, on our backend (httpx 0.28 has no parameter for it).
@@ -198,10 +221,7 @@ def guarded_client(
     auth: httpx.Auth | None = None,
 ) -> httpx.AsyncClient:
     """An `httpx.AsyncClient` whose every connection obeys ``policy`` (default: the settings).
-
-    Its keyword arguments include those of the MCP SDK's ``httpx_client_factory`` (``headers``,
-    ``timeout``, ``auth``), so ``streamablehttp_client(url, httpx_client_factory=guarded_client)``
-    puts an MCP server behind the same rule."""
+    For the MCP SDK (httpx2) use `snapagent.netguard.mcp_transport.guarded_mcp_client`."""
     settings = get_http_settings()
     return httpx.AsyncClient(
         transport=GuardedTransport(policy, resolver),

@@ -6,6 +6,7 @@ registry.register(MyNode)              # each call returns a fresh registry to e
 
 from __future__ import annotations
 
+from snapagent.nodes.agent import AgentNodeData, AgentNodeV2
 from snapagent.nodes.answer import AnswerNodeData, AnswerNodeV2
 from snapagent.nodes.code import CodeNodeData, CodeNodeV2
 from snapagent.nodes.document_extractor import DocumentExtractorNodeData, DocumentExtractorNodeV2
@@ -26,6 +27,8 @@ from snapagent.nodes.variable_assigner import VariableAssignerNodeData, Variable
 from snapagent.workflow.node import NodeRegistryV2
 
 __all__ = [
+    "AgentNodeData",
+    "AgentNodeV2",
     "AnswerNodeData",
     "AnswerNodeV2",
     "CodeNodeData",
@@ -84,6 +87,7 @@ def default_registry() -> NodeRegistryV2:
             CodeNodeV2,
             HttpRequestNodeV2,
             DocumentExtractorNodeV2,
+            AgentNodeV2,
             PlaceholderNodeV2,
         ]
     )

@@ -36,10 +36,10 @@ from snapagent.workflow.node import BaseNodeV2, RunContext
 from snapagent.workflow.schema import NodePortSchema, PortDefinition
 from snapagent.workflow.types import PortType
 
-__all__ = ["HttpBody", "HttpRequestNodeData", "HttpRequestNodeV2"]
+__all__ = ["HEADER_NAME", "HttpBody", "HttpRequestNodeData", "HttpRequestNodeV2"]
 
 _WHOLE_VARIABLE = re.compile(r"^\{\{\s*([^\W\d]\w*)\s*\}\}$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$")
 
 
 class HttpBody(BaseModel):
@@ -91,7 +91,7 @@ class HttpRequestNodeData(BaseModel):
     @classmethod
     def _header_names(cls, headers: dict[str, str]) -> dict[str, str]:
         for name in headers:
-            if not _HEADER_NAME.match(name):
+            if not HEADER_NAME.match(name):
                 raise ValueError(f"{name!r} is not a valid header name")
         return headers
 

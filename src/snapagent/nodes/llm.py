@@ -34,10 +34,33 @@ from snapagent.workflow.services import (
 )
 from snapagent.workflow.types import PortType
 
-__all__ = ["LLMNodeData", "LLMNodeV2"]
+__all__ = ["HISTORY_PORT", "LLMNodeData", "LLMNodeV2", "history_messages"]
 
 HISTORY_PORT = "history"
 STRUCTURED_OUTPUT = "structured_output"
+
+
+def history_messages(history: Any, node_id: str) -> list[ChatMessage]:
+    """A ``messages`` value (``[{"role", "content"}]``) as chat turns; a malformed one fails
+    the node, naming the bad item."""
+    if not history:
+        return []
+    if not isinstance(history, list):
+        raise NodeExecutionError(
+            f"node {node_id!r}: history must be a list of messages", node_id=node_id
+        )
+    messages = []
+    for position, item in enumerate(history):
+        role = item.get("role") if isinstance(item, Mapping) else None
+        content = item.get("content") if isinstance(item, Mapping) else None
+        if role not in ("user", "assistant", "system") or not isinstance(content, str):
+            raise NodeExecutionError(
+                f"node {node_id!r}: history[{position}] must be "
+                '{"role": "user"|"assistant"|"system", "content": text}',
+                node_id=node_id,
+            )
+        messages.append(ChatMessage(role, content))
+    return messages
 
 
 class LLMNodeData(BaseModel):
@@ -125,7 +148,7 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
         ]
         query = inputs.get("query")
         return ChatRequest(
-            messages=[*self._history(history), ChatMessage("user", prompt)],
+            messages=[*history_messages(history, self.node_id), ChatMessage("user", prompt)],
             system=system or None,
             temperature=config.temperature,
             max_tokens=config.max_tokens,
@@ -133,26 +156,6 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
             documents=tuple(documents),
             query=query if isinstance(query, str) else None,
         )
-
-    def _history(self, history: Any) -> list[ChatMessage]:
-        if not history:
-            return []
-        if not isinstance(history, list):
-            raise NodeExecutionError(
-                f"node {self.node_id!r}: history must be a list of messages", node_id=self.node_id
-            )
-        messages = []
-        for position, item in enumerate(history):
-            role = item.get("role") if isinstance(item, Mapping) else None
-            content = item.get("content") if isinstance(item, Mapping) else None
-            if role not in ("user", "assistant", "system") or not isinstance(content, str):
-                raise NodeExecutionError(
-                    f"node {self.node_id!r}: history[{position}] must be "
-                    '{"role": "user"|"assistant"|"system", "content": text}',
-                    node_id=self.node_id,
-                )
-            messages.append(ChatMessage(role, content))
-        return messages
 
     async def run(self, inputs: dict[str, Any], ctx: RunContext) -> NodeResult:
         request = await self.build_request(inputs, ctx)

@@ -1,5 +1,5 @@
 """Operator limits on the node catalogue: how far sub-graphs nest, how much they may run, how
-much a document extractor reads.
+much a document extractor reads, how long and how far an agent may go.
 
 Read from the environment with the ``SNAPAGENT_`` prefix (``SNAPAGENT_ITERATION_MAX_ITEMS=500``).
 A node's own config may ask for less (``max_items``, ``parallelism``, ``max_iterations``);
@@ -17,7 +17,7 @@ __all__ = ["NodeSettings", "get_node_settings"]
 
 
 class NodeSettings(BaseSettings):
-    """Limits of the iteration, loop and document extractor nodes.
+    """Limits of the iteration, loop, document extractor and agent nodes.
 
     >>> NodeSettings(iteration_max_items=10).iteration_max_items
     10
@@ -54,6 +54,41 @@ class NodeSettings(BaseSettings):
     )
     document_timeout_s: float = Field(
         default=30.0, gt=0, le=600, description="Longest one file may take to parse."
+    )
+    agent_max_iterations: int = Field(
+        default=20,
+        ge=1,
+        le=200,
+        description="Most tool rounds an agent's max_iterations may ask for (a larger value is "
+        "a validation problem).",
+    )
+    agent_timeout_s: float = Field(
+        default=300.0, gt=0, le=3600, description="Default and longest time of one agent run."
+    )
+    agent_tool_timeout_s: float = Field(
+        default=30.0, gt=0, le=600, description="Default and longest time of one tool call."
+    )
+    agent_max_tool_calls: int = Field(
+        default=50, ge=1, le=1_000, description="Most tool calls one agent run makes."
+    )
+    agent_max_parallel_tools: int = Field(
+        default=4, ge=1, le=64, description="Most tool calls of one model turn running at once."
+    )
+    agent_max_tool_result_chars: int = Field(
+        default=20_000,
+        ge=100,
+        le=1_000_000,
+        description="Default and largest tool result given to the model (characters; the "
+        "rest is cut and the cut is said).",
+    )
+    agent_max_tools: int = Field(
+        default=128, ge=1, le=128, description="Most tools offered to the model at once."
+    )
+    agent_max_bot_depth: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="How deep workflow tools may nest (a bot's agent calling a bot calling...).",
     )
 
 

@@ -23,7 +23,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from snapagent.db.base import utcnow
 from snapagent.db.models.accounts import User
 from snapagent.db.models.api_keys import ApiKey
+from snapagent.db.pagination import MAX_PAGE_SIZE, SortKey, page_of, paginate
 from snapagent.errors import AuthenticationError, ConflictError, InputValidationError, NotFoundError
 from snapagent.names import readable_name
 from snapagent.services.account_guard import AccountGuard, LoginAttempt
@@ -242,13 +243,17 @@ class AccountService:
             return IssuedApiKey(key=key, secret=secret)
         raise ConflictError("could not allocate a unique API key prefix; try again")
 
-    async def list_api_keys(self, user: User) -> list[ApiKey]:
-        rows = await self.session.scalars(
-            select(ApiKey)
-            .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
-            .order_by(ApiKey.created_at.desc(), ApiKey.id)
+    async def api_key_page(
+        self, user: User, *, limit: int = MAX_PAGE_SIZE, cursor: str | None = None
+    ) -> tuple[list[ApiKey], str | None]:
+        """A page of the user's active API keys, newest first, and the next page's cursor."""
+        order = (
+            SortKey(ApiKey.created_at, descending=True, kind=datetime),
+            SortKey(ApiKey.id, descending=True),
         )
-        return list(rows)
+        query = select(ApiKey).where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+        rows = list(await self.session.scalars(paginate(query, order, limit=limit, cursor=cursor)))
+        return page_of(rows, limit=limit, key=lambda key: (key.created_at, key.id))
 
     async def revoke_api_key(self, user: User, key_id: str) -> None:
         key = await self.session.get(ApiKey, key_id)

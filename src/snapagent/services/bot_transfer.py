@@ -387,7 +387,7 @@ class BotTransferService:
     async def _version(self, owner: User, bot: Bot, version_id: str | None) -> BotWorkflowVersion:
         if version_id:
             return await self.versions.get(owner, bot.id, version_id)
-        versions = await self.versions.list_versions(owner, bot.id)  # the draft first
+        versions, _ = await self.versions.list_versions(owner, bot.id, limit=1)  # the draft first
         if not versions:
             raise ConflictError("this bot has no workflow version to export")
         return versions[0]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -23,7 +24,8 @@ from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
-from snapagent.errors import GraphValidationError, InputValidationError
+from snapagent.db.pagination import MAX_PAGE_SIZE, SortKey, page_of, paginate
+from snapagent.errors import GraphValidationError, InputValidationError, NotFoundError
 from snapagent.legacy.validation import load_v1_workflow
 from snapagent.names import readable_name
 from snapagent.services.graph_resources import GraphResources, v1_knowledge_resources
@@ -55,6 +57,12 @@ DEFAULT_SYSTEM_PROMPT = (
 )
 PLAIN_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and accurately."
 DEFAULT_PROMPT = "Context:\n{{ context }}\n\nQuestion: {{ query }}"
+
+
+_BOT_ORDER = (
+    SortKey(Bot.created_at, descending=True, kind=datetime),
+    SortKey(Bot.id, descending=True),
+)
 
 
 def default_graph(knowledge_base_ids: Sequence[str]) -> dict[str, Any]:
@@ -161,11 +169,39 @@ class BotService:
         await self.session.commit()
         return bot
 
-    async def list_bots(self, owner: User) -> list[Bot]:
+    async def list_bots(
+        self, owner: User, *, limit: int = MAX_PAGE_SIZE, cursor: str | None = None
+    ) -> tuple[list[Bot], str | None]:
+        """A page of the owner's bots, newest first, and the next page's cursor."""
+        query = paginate(
+            select(Bot).where(Bot.owner_id == owner.id), _BOT_ORDER, limit=limit, cursor=cursor
+        )
+        rows = list(await self.session.scalars(query))
+        return page_of(rows, limit=limit, key=lambda bot: (bot.created_at, bot.id))
+
+    async def named(self, owner: User, name: str) -> list[Bot]:
+        """The owner's bots called ``name`` (names need not be unique), newest first."""
         rows = await self.session.scalars(
-            select(Bot).where(Bot.owner_id == owner.id).order_by(Bot.created_at.desc(), Bot.id)
+            select(Bot)
+            .where(Bot.owner_id == owner.id, Bot.name == name)
+            .order_by(Bot.created_at.desc(), Bot.id.desc())
         )
         return list(rows)
+
+    async def resolve(self, owner: User, ref: str) -> Bot:
+        """One of the owner's bots by id, else by its name (which must then be unique)."""
+        bot = await self.session.get(Bot, ref)
+        if bot is not None and bot.owner_id == owner.id:
+            return bot
+        found = await self.named(owner, ref)
+        if not found:
+            raise NotFoundError(f"bot {ref!r} not found (give its id or its name)")
+        if len(found) > 1:
+            ids = ", ".join(b.id for b in found[:10])
+            raise InputValidationError(
+                f"{len(found)} bots are called {ref!r}; name one by id: {ids}", field="bot"
+            )
+        return found[0]
 
     async def get(self, owner: User, bot_id: str) -> Bot:
         return await get_owned_bot(self.session, owner, bot_id)

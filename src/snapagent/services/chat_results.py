@@ -23,7 +23,8 @@ ANSWER_OUTPUT = "answer"
 ANSWER_NODE_TYPE = "answer"
 # The V1 adapters (snapagent.legacy) wrap these node types; their documents count the same.
 LLM_NODE_TYPES = frozenset({"llm", "v1_llm"})
-KNOWLEDGE_NODE_TYPES = frozenset({"knowledge", "v1_knowledge"})
+# Nodes whose outputs hold retrieved documents (an agent: what its knowledge tools found).
+RETRIEVING_NODE_TYPES = frozenset({"knowledge", "v1_knowledge", "agent"})
 _DOCUMENT_KEYS = frozenset({"text", "document_id"})
 
 
@@ -66,7 +67,8 @@ def _citation(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def collect_sources(result: WorkflowRunResult) -> list[dict[str, Any]]:
-    """The documents given to LLM nodes (else retrieved by knowledge nodes), first seen first."""
+    """The documents given to LLM nodes (else retrieved by knowledge nodes or by agents'
+    knowledge tools), first seen first."""
     nodes = [n for n in result.ordered_nodes() if n.status is NodeStatus.SUCCEEDED]
     found: list[dict[str, Any]] = []
     for node in nodes:
@@ -75,7 +77,7 @@ def collect_sources(result: WorkflowRunResult) -> list[dict[str, Any]]:
                 found += _documents(value)
     if not found:
         for node in nodes:
-            if node.node_type in KNOWLEDGE_NODE_TYPES:
+            if node.node_type in RETRIEVING_NODE_TYPES:
                 for value in node.outputs.values():
                     found += _documents(value)
     seen: set[tuple[Any, Any]] = set()

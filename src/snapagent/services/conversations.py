@@ -31,13 +31,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from snapagent.db.base import new_id, utcnow
 from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.chat import ChatMessageRecord, ChatSession
+from snapagent.db.pagination import Page, SortKey, page_of, paginate
 from snapagent.db.session import Database
-from snapagent.errors import InputValidationError, NotFoundError
+from snapagent.errors import NotFoundError
 from snapagent.services.session_order import lock_session, next_user_seq
 
 __all__ = [
     "ChatMessagePublic",
     "ChatSessionPublic",
+    "ChatSessionsPublic",
     "ConversationStore",
     "SessionLocks",
     "SessionTranscript",
@@ -92,6 +94,10 @@ class ChatMessagePublic(BaseModel):
     sources: list[Any]
     usage: dict[str, Any]
     created_at: datetime
+
+
+class ChatSessionsPublic(Page):
+    data: list[ChatSessionPublic]
 
 
 class SessionTranscript(ChatSessionPublic):
@@ -328,22 +334,24 @@ class ConversationStore:
 
 
 async def list_sessions(
-    session: AsyncSession, bot_id: str, *, limit: int = 20, offset: int = 0
-) -> list[ChatSessionPublic]:
-    """A bot's sessions, most recently active first (the caller checked bot ownership)."""
-    if not 1 <= limit <= 100:
-        raise InputValidationError("limit must be 1..100", field="limit")
-    if offset < 0:
-        raise InputValidationError("offset must be 0 or more", field="offset")
+    session: AsyncSession, bot_id: str, *, limit: int = 20, cursor: str | None = None
+) -> ChatSessionsPublic:
+    """A page of a bot's sessions, most recently active first (the caller checked bot
+    ownership)."""
     activity = _activity(bot_id)
-    rows = await session.execute(
-        select(ChatSession, activity.c.messages, activity.c.last_at)
-        .join(activity, activity.c.chat_id == ChatSession.id)
-        .order_by(activity.c.last_at.desc(), ChatSession.id.desc())
-        .limit(limit)
-        .offset(offset)
+    order = (
+        SortKey(activity.c.last_at, descending=True, kind=datetime),
+        SortKey(ChatSession.id, descending=True),
     )
-    return [ChatSessionPublic.model_validate(_public_session(*row)) for row in rows]
+    query = select(ChatSession, activity.c.messages, activity.c.last_at).join(
+        activity, activity.c.chat_id == ChatSession.id
+    )
+    rows = list(await session.execute(paginate(query, order, limit=limit, cursor=cursor)))
+    page, next_cursor = page_of(rows, limit=limit, key=lambda row: (row[2], row[0].id))
+    return ChatSessionsPublic(
+        data=[ChatSessionPublic.model_validate(_public_session(*row)) for row in page],
+        next_cursor=next_cursor,
+    )
 
 
 async def read_transcript(

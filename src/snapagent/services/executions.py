@@ -15,8 +15,6 @@ inputs and outputs exactly as recorded, with the values that were truncated name
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
@@ -35,6 +33,7 @@ from snapagent.db.models.executions import (
     WorkflowExecutionRun,
     WorkflowNodeExecution,
 )
+from snapagent.db.pagination import MAX_PAGE_SIZE, Page, SortKey, page_of, paginate
 from snapagent.errors import InputValidationError, NotFoundError
 
 __all__ = [
@@ -50,7 +49,6 @@ __all__ = [
     "prune_runs",
 ]
 
-MAX_PAGE_SIZE = 100
 TRUNCATION_MARKER = "_truncated"
 # How the recorder marks a clipped string (`run_recorder._clip_text`).
 _CLIPPED_TEXT = re.compile(r"…\[_truncated: \d+ chars\]\Z")
@@ -159,11 +157,10 @@ class RunDetail(RunSummary):
     nodes: list[NodeExecutionPublic]
 
 
-class RunPage(BaseModel):
-    """A page of runs; pass ``next_cursor`` back as ``cursor`` for the next page."""
+class RunPage(Page):
+    """A page of runs, newest first (`snapagent.db.pagination`)."""
 
     data: list[RunSummary]
-    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,23 +172,10 @@ class PruneReport:
     dry_run: bool
 
 
-def encode_cursor(started_at: datetime, run_id: str) -> str:
-    raw = f"{started_at.astimezone(UTC).isoformat()}|{run_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        stamp, run_id = base64.urlsafe_b64decode(padded.encode()).decode().split("|", 1)
-        started_at = datetime.fromisoformat(stamp)
-        if started_at.tzinfo is not None:
-            started_at = started_at.astimezone(UTC)
-    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InputValidationError("cursor is not one this API returned", field="cursor") from exc
-    if started_at.tzinfo is None or not run_id:
-        raise InputValidationError("cursor is not one this API returned", field="cursor")
-    return started_at, run_id
+_RUN_ORDER = (
+    SortKey(WorkflowExecutionRun.started_at, descending=True, kind=datetime),
+    SortKey(WorkflowExecutionRun.id, descending=True),
+)
 
 
 class ExecutionService:
@@ -211,8 +195,6 @@ class ExecutionService:
         engine: str | None = None,
         trigger: str | None = None,
     ) -> RunPage:
-        if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InputValidationError(f"limit must be 1..{MAX_PAGE_SIZE}", field="limit")
         if status is not None and status not in RUN_STATUSES:
             raise InputValidationError(
                 f"status must be one of {', '.join(RUN_STATUSES)}", field="status"
@@ -235,20 +217,12 @@ class ExecutionService:
             query = query.where(run.version_number == version)
         if engine is not None:
             query = query.where(run.engine == engine)
-        if cursor is not None:
-            after_time, after_id = decode_cursor(cursor)
-            query = query.where(
-                or_(
-                    run.started_at < after_time,
-                    and_(run.started_at == after_time, run.id < after_id),
-                )
-            )
-        query = query.order_by(run.started_at.desc(), run.id.desc()).limit(limit + 1)
-        rows = list((await self.session.scalars(query)).all())
-        next_cursor = None
-        if len(rows) > limit:
-            rows = rows[:limit]
-            next_cursor = encode_cursor(rows[-1].started_at, rows[-1].id)
+        query = paginate(query, _RUN_ORDER, limit=limit, cursor=cursor)
+        rows, next_cursor = page_of(
+            list((await self.session.scalars(query)).all()),
+            limit=limit,
+            key=lambda row: (row.started_at, row.id),
+        )
         return RunPage(
             data=[RunSummary.model_validate(row) for row in rows], next_cursor=next_cursor
         )

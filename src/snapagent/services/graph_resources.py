@@ -6,6 +6,8 @@ what only the database and the configured providers know:
 - every knowledge base a node names must exist and belong to the bot's owner (one query per
   graph; a missing and a foreign knowledge base get the same message, so validation never
   reveals whether another account's id exists);
+- every bot a node calls (the agent's workflow tools) must exist and belong to the same owner
+  (same rule, same one message);
 - every chat model a node uses (its own ``model``, else the bot's default, else the
   provider's) must name a known provider whose credentials are configured;
 - a V2 draft never contains a legacy adapter type (``v1_*``): those run only bots' V1
@@ -28,6 +30,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from snapagent.db.models.bots import Bot
 from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.errors import DefinitionError, NotFoundError, ProviderError
 from snapagent.workflow.node import BaseNodeV2, NodeRegistryV2, ResourceRef
@@ -140,6 +143,31 @@ class GraphResources:
             if r.ref.value not in owned
         ]
 
+    async def bot_problems(
+        self, session: AsyncSession, owner_id: str, resources: Iterable[NodeResource]
+    ) -> list[dict[str, Any]]:
+        """A problem per reference to a bot ``owner_id`` does not own (one query)."""
+        refs = [r for r in resources if r.ref.kind == "bot"]
+        if not refs:
+            return []
+        wanted = sorted({r.ref.value for r in refs if r.ref.value})
+        owned = set(
+            await session.scalars(
+                select(Bot.id).where(Bot.id.in_(wanted), Bot.owner_id == owner_id)
+            )
+        )
+        return [
+            _problem(
+                "unknown_bot",
+                f"node {r.node_id!r}: bot {r.ref.value!r} not found "
+                "(it does not exist or belongs to another account)",
+                r.node_id,
+                r.path,
+            )
+            for r in refs
+            if r.ref.value not in owned
+        ]
+
     def model_problems(
         self, resources: Iterable[NodeResource], *, default_model: str | None
     ) -> list[dict[str, Any]]:
@@ -182,11 +210,12 @@ class GraphResources:
         default_model: str | None,
         models: bool = True,
     ) -> list[dict[str, Any]]:
-        """Legacy types, foreign or missing knowledge bases and (with ``models``) unusable
-        models in a V2 ``graph`` owned by ``owner_id``."""
+        """Legacy types, foreign or missing knowledge bases and bots, and (with ``models``)
+        unusable models in a V2 ``graph`` owned by ``owner_id``."""
         problems = legacy_type_problems(graph)
         resources = graph_resources(graph, registry)
         problems += await self.knowledge_base_problems(session, owner_id, resources)
+        problems += await self.bot_problems(session, owner_id, resources)
         if models:
             problems += self.model_problems(resources, default_model=default_model)
         return problems

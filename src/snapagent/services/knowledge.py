@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
 from snapagent.db.models.knowledge import Document, DocumentStatus
+from snapagent.db.pagination import MAX_PAGE_SIZE
 from snapagent.db.session import Database
 from snapagent.errors import (
     ConflictError,
@@ -53,6 +54,8 @@ __all__ = [
     "ReembedResult",
     "default_embedding_resolver",
 ]
+
+T = TypeVar("T")
 
 
 def default_embedding_resolver() -> EmbeddingResolver:
@@ -191,9 +194,18 @@ class KnowledgeService:
             raise InputValidationError(exc.message, field="embedding_model") from exc
 
     async def list_knowledge_bases(self, owner_id: str) -> list[KnowledgeBaseInfo]:
+        """All of the owner's knowledge bases, by name."""
+        return await _every_page(lambda cursor: self.knowledge_base_page(owner_id, cursor=cursor))
+
+    async def knowledge_base_page(
+        self, owner_id: str, *, limit: int = MAX_PAGE_SIZE, cursor: str | None = None
+    ) -> tuple[list[KnowledgeBaseInfo], str | None]:
+        """A page of the owner's knowledge bases, by name, and the next page's cursor."""
         async with self.db.session() as session:
-            rows = await store.list_knowledge_bases(session, owner_id)
-            return [KnowledgeBaseInfo.of(kb, count) for kb, count in rows]
+            rows, next_cursor = await store.list_knowledge_bases(
+                session, owner_id, limit=limit, cursor=cursor
+            )
+            return [KnowledgeBaseInfo.of(kb, count) for kb, count in rows], next_cursor
 
     async def get_knowledge_base(self, owner_id: str, ref: str) -> KnowledgeBaseInfo:
         """A knowledge base by id or by name."""
@@ -298,9 +310,19 @@ class KnowledgeService:
         return info.duplicate(name, title)  # the same content arrived meanwhile
 
     async def list_documents(self, owner_id: str, kb_id: str) -> list[DocumentInfo]:
+        """All documents of a knowledge base, oldest first."""
+        return await _every_page(lambda cursor: self.document_page(owner_id, kb_id, cursor=cursor))
+
+    async def document_page(
+        self, owner_id: str, kb_id: str, *, limit: int = MAX_PAGE_SIZE, cursor: str | None = None
+    ) -> tuple[list[DocumentInfo], str | None]:
+        """A page of a knowledge base's documents, oldest first, and the next page's cursor."""
         async with self.db.session() as session:
             await store.get_knowledge_base(session, kb_id, owner_id)
-            return [DocumentInfo.of(d) for d in await store.list_documents(session, kb_id)]
+            rows, next_cursor = await store.list_documents(
+                session, kb_id, limit=limit, cursor=cursor
+            )
+            return [DocumentInfo.of(d) for d in rows], next_cursor
 
     async def get_document(self, owner_id: str, kb_id: str, document_id: str) -> DocumentInfo:
         async with self.db.session() as session:
@@ -379,3 +401,16 @@ class KnowledgeService:
                 owner_id=owner_id,
             )
         )
+
+
+async def _every_page(
+    fetch: Callable[[str | None], Awaitable[tuple[list[T], str | None]]],
+) -> list[T]:
+    """Every item of a paged list, page after page (for the CLI and scripts)."""
+    items: list[T] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await fetch(cursor)
+        items += page
+        if cursor is None:
+            return items

@@ -40,6 +40,7 @@ from snapagent.workflow.replay import ReplayedNode
 from snapagent.workflow.result import RunLimits
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.services import (
+    BotRunner,
     ChatModelProvider,
     Clock,
     DocumentReader,
@@ -166,6 +167,11 @@ class BotRuntime:
             if len(self._plans) > self._plan_cache_size:
                 self._plans.popitem(last=False)
         return compiled
+
+    def bind_bots(self, bots: BotRunner) -> None:
+        """Let runs call other bots (the agent's workflow tools) through ``bots``. Set once by
+        the composition root: the runner needs this runtime, so it comes after it."""
+        self.services = self.services.replace(bots=bots)
 
     async def aclose(self) -> None:
         """Release what the services hold (the document reader's worker process)."""

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from pydantic import ValidationError
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,6 +36,7 @@ from snapagent.db.base import utcnow
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
+from snapagent.db.pagination import MAX_PAGE_SIZE, SortKey, page_of, paginate
 from snapagent.errors import ConflictError, GraphValidationError, NotFoundError
 from snapagent.services.graph_limits import default_graph_limits
 from snapagent.services.graph_resources import GraphResources
@@ -52,6 +53,18 @@ __all__ = [
     "graph_problems",
     "refresh_default_draft",
 ]
+
+
+# The draft (no number) first, then numbers descending: one key, unique per bot. The draft's
+# rank is the largest INTEGER (int4) PostgreSQL accepts as a parameter of that column.
+_DRAFT_RANK = 2**31 - 1
+_VERSION_ORDER = (
+    SortKey(func.coalesce(BotWorkflowVersion.version_number, _DRAFT_RANK), True, int),
+)
+
+
+def _rank(number: int | None) -> int:
+    return _DRAFT_RANK if number is None else number
 
 
 DEFAULT_DRAFT_SOURCE: Final = "default"
@@ -168,22 +181,42 @@ class WorkflowVersionService:
 
     # -- reading --------------------------------------------------------------------------
 
-    async def list_versions(self, owner: User, bot_id: str) -> list[BotWorkflowVersion]:
-        """The draft first, then versions newest first."""
+    async def list_versions(
+        self, owner: User, bot_id: str, *, limit: int = MAX_PAGE_SIZE, cursor: str | None = None
+    ) -> tuple[list[BotWorkflowVersion], str | None]:
+        """A page of versions: the draft first, then newest first; and the next cursor."""
         bot = await self._bot(owner, bot_id)
-        is_draft = case((BotWorkflowVersion.status == "draft", 0), else_=1)
-        rows = await self.session.scalars(
-            select(BotWorkflowVersion)
-            .where(BotWorkflowVersion.bot_id == bot.id)
-            .order_by(is_draft, BotWorkflowVersion.version_number.desc())
+        query = paginate(
+            select(BotWorkflowVersion).where(BotWorkflowVersion.bot_id == bot.id),
+            _VERSION_ORDER,
+            limit=limit,
+            cursor=cursor,
         )
-        return list(rows)
+        rows = list(await self.session.scalars(query))
+        return page_of(rows, limit=limit, key=lambda v: (_rank(v.version_number),))
+
+    async def current_draft(self, owner: User, bot_id: str) -> BotWorkflowVersion | None:
+        """The bot's draft, if it has one."""
+        bot = await self._bot(owner, bot_id)
+        return await self._draft(bot.id)
 
     async def get(self, owner: User, bot_id: str, version_id: str) -> BotWorkflowVersion:
         bot = await self._bot(owner, bot_id)
         version = await self.session.get(BotWorkflowVersion, version_id)
         if version is None or version.bot_id != bot.id:
             raise NotFoundError(f"workflow version {version_id} not found")
+        return version
+
+    async def numbered(self, owner: User, bot_id: str, number: int) -> BotWorkflowVersion:
+        """The bot's version ``number`` (1, 2, ...); NotFoundError naming it otherwise."""
+        bot = await self._bot(owner, bot_id)
+        version = await self.session.scalar(
+            select(BotWorkflowVersion).where(
+                BotWorkflowVersion.bot_id == bot.id, BotWorkflowVersion.version_number == number
+            )
+        )
+        if version is None:
+            raise NotFoundError(f"bot {bot.name!r} has no version {number}")
         return version
 
     async def published(self, bot_id: str) -> BotWorkflowVersion | None:

@@ -61,11 +61,12 @@ class NodeResult:
 @dataclass(frozen=True, slots=True)
 class ResourceRef:
     """A resource a node's config names, which validation checks against the graph owner's
-    account: a knowledge base (``value`` = its id) or a chat model (``value`` = the model id,
-    ``None`` = the bot's or the provider's default). ``path`` is where, from the node
+    account: a knowledge base (``value`` = its id), a chat model (``value`` = the model id,
+    ``None`` = the bot's or the provider's default) or another bot (``value`` = its id; the
+    agent's workflow tools). ``path`` is where, from the node
     (``"config.knowledge_base_ids[0]"``)."""
 
-    kind: Literal["knowledge_base", "chat_model"]
+    kind: Literal["knowledge_base", "chat_model", "bot"]
     value: str | None
     path: str
 

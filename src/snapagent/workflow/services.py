@@ -40,6 +40,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
 __all__ = [
+    "BotAnswer",
+    "BotCall",
+    "BotRunner",
     "ChatChunk",
     "ChatMessage",
     "ChatModel",
@@ -325,6 +328,43 @@ class DocumentReader(Protocol):
     async def read(self, data: bytes, name: str, content_type: str | None = None) -> FileText: ...
 
 
+@dataclass(frozen=True, slots=True)
+class BotCall:
+    """Run published bot ``bot_id`` on ``query`` for ``owner_id`` (an agent's workflow tool).
+
+    ``depth`` is how many bot calls deep this one is: an agent in a chat turn calls at depth 1,
+    an agent inside that bot's run at depth 2... The runner passes it on to the nested run as
+    ``sys.call_depth``, so bots calling each other stop at the operator's limit.
+    """
+
+    bot_id: str
+    query: str
+    owner_id: str = field(kw_only=True)
+    depth: int = field(default=1, kw_only=True)
+    caller_run_id: str | None = field(default=None, kw_only=True)
+    timeout_s: float | None = field(default=None, kw_only=True)
+
+
+@dataclass(frozen=True, slots=True)
+class BotAnswer:
+    """What the nested run answered, its run id (recorded like any run) and its tokens."""
+
+    text: str
+    run_id: str | None = None
+    usage: TokenUsage = TokenUsage()
+
+
+class BotRunner(Protocol):
+    """Runs another published bot of the same owner as a nested turn.
+
+    Implementations (the services layer's) answer a bot that does not exist, belongs to another
+    owner or has nothing published with `NotFoundError`, refuse ``depth`` past their limit, and
+    record the nested run like any other.
+    """
+
+    async def run_bot(self, call: BotCall) -> BotAnswer: ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -353,6 +393,15 @@ class _NoDocumentReader:
         raise DefinitionError(f"no document reader is configured (asked to read {name!r})")
 
 
+class _NoBotRunner:
+    async def run_bot(self, call: BotCall) -> BotAnswer:
+        from snapagent.errors import DefinitionError
+
+        raise DefinitionError(
+            f"bots cannot be called here (no bot runner is configured; asked for {call.bot_id!r})"
+        )
+
+
 class _NoChatModels:
     def resolve(self, model_id: str | None) -> ChatModel:
         from snapagent.errors import DefinitionError
@@ -374,6 +423,8 @@ class ServiceContainer:
     """None: the process-wide renderer from ``SNAPAGENT_TEMPLATE_*`` (workers on first use)."""
 
     documents: DocumentReader = field(default_factory=_NoDocumentReader)
+    bots: BotRunner = field(default_factory=_NoBotRunner)
+    """Runs other published bots (the agent's workflow tools); none outside a server."""
 
     def replace(self, **changes: Any) -> ServiceContainer:
         return dataclasses.replace(self, **changes)

@@ -27,6 +27,7 @@ export interface JsonSchema {
   enum?: unknown[];
   default?: unknown;
   anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
   items?: JsonSchema;
   additionalProperties?: JsonSchema | boolean;
   properties?: Record<string, JsonSchema>;
@@ -278,7 +279,9 @@ function Field({ name, label: forced, path, schema: raw, root, value, required, 
   if (type === "array") {
     const items = resolve(schema.items ?? {}, root);
     const list: unknown[] = Array.isArray(value) ? (value as unknown[]) : [];
-    if (items.type === "string" || !items.type) {
+    // Items of several shapes (a tagged union: an agent's tools) are edited as JSON below.
+    const union = Boolean(items.oneOf ?? items.anyOf);
+    if (items.type === "string" || (!items.type && !union)) {
       const strings = list.map(String);
       return choices ? (
         <MultiSelect {...common} data={choices} value={strings} onChange={onChange} searchable />

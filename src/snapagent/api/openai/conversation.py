@@ -91,7 +91,7 @@ def _text(message: ChatMessageIn, index: int) -> str:
         if part.type != "text" or part.text is None:
             raise InputValidationError(
                 f"content parts of type {part.type!r} are not supported: send text",
-                field=f"messages.{index}.content.{position}",
+                field=f"messages[{index}].content[{position}]",
             )
         pieces.append(part.text)
     return "\n".join(pieces)
@@ -99,11 +99,11 @@ def _text(message: ChatMessageIn, index: int) -> str:
 
 def read_conversation(messages: Sequence[ChatMessageIn], history_limit: int) -> Conversation:
     """Split ``messages`` into the turn, its history and instructions; raises
-    InputValidationError naming the message (``messages.3``) that cannot be taken."""
+    InputValidationError naming the message (``messages[3]``) that cannot be taken."""
     instructions: list[Message] = []
     turns: list[Message] = []
     for index, message in enumerate(messages):
-        where = f"messages.{index}"
+        where = f"messages[{index}]"
         role = message.role
         if role in TOOL_ROLES or message.tool_calls or message.function_call is not None:
             raise InputValidationError(
@@ -123,11 +123,11 @@ def read_conversation(messages: Sequence[ChatMessageIn], history_limit: int) -> 
     last = len(messages) - 1
     if messages[last].role != "user":
         raise InputValidationError(
-            "the last message must be the user's turn (role 'user')", field=f"messages.{last}"
+            "the last message must be the user's turn (role 'user')", field=f"messages[{last}]"
         )
     if not turns[-1]["content"].strip():
         raise InputValidationError(
-            "the last user message has no text", field=f"messages.{last}.content"
+            "the last user message has no text", field=f"messages[{last}].content"
         )
     earlier = turns[:-1]
     opening = next(m["content"] for m in turns if m["role"] == "user")

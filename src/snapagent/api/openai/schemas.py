@@ -79,7 +79,7 @@ class ChatMessageIn(BaseModel):
     @field_validator("content", mode="before")
     @classmethod
     def _parts_bounded(cls, content: Any) -> Any:
-        # Text is one text part: so a bad part is named by its place (messages.0.content.1)
+        # Text is one text part: so a bad part is named by its place (messages[0].content[1])
         # rather than by a branch of a union.
         if isinstance(content, str):
             return [{"type": "text", "text": content}]

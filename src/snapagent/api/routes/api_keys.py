@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from snapagent.api.deps import Accounts, CurrentUser
+from snapagent.api.deps import Accounts, CurrentUser, PageQuery
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.auth import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
 from snapagent.api.schemas.common import problem_responses
@@ -27,12 +27,12 @@ async def create_api_key(
     return ApiKeyCreated(**public.model_dump(), key=issued.secret)
 
 
-@router.get("", summary="List your active API keys")
-async def list_api_keys(user: CurrentUser, accounts: Accounts) -> ApiKeysPublic:
-    """The caller's active API keys (prefixes only, never secrets)."""
-    keys = await accounts.list_api_keys(user)
+@router.get("", summary="List your active API keys, newest first")
+async def list_api_keys(user: CurrentUser, accounts: Accounts, page: PageQuery) -> ApiKeysPublic:
+    """The caller's active API keys, newest first, a page at a time (prefixes only, never secrets)."""
+    keys, next_cursor = await accounts.api_key_page(user, limit=page.limit, cursor=page.cursor)
     data = [ApiKeyPublic.model_validate(k, from_attributes=True) for k in keys]
-    return ApiKeysPublic(data=data, count=len(data))
+    return ApiKeysPublic(data=data, next_cursor=next_cursor)
 
 
 @router.delete(

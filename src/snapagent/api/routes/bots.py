@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Response, status
 
-from snapagent.api.deps import Bots, CurrentUser
+from snapagent.api.deps import Bots, CurrentUser, PageQuery
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.bots import (
     BotCreate,
@@ -51,11 +51,12 @@ async def create_bot(body: BotCreate, user: CurrentUser, bots: Bots) -> BotPubli
     return bot_public(bot)
 
 
-@router.get("", summary="List your bots")
-async def list_bots(user: CurrentUser, bots: Bots) -> BotsPublic:
-    """Every bot of the caller, newest first, as `{data, count}`."""
-    data = [bot_public(b) for b in await bots.list_bots(user)]
-    return BotsPublic(data=data, count=len(data))
+@router.get("", summary="List your bots, newest first")
+async def list_bots(user: CurrentUser, bots: Bots, page: PageQuery) -> BotsPublic:
+    """The caller's bots, newest first, a page at a time (`{data, next_cursor}`: pass `next_cursor`
+    back as `cursor`)."""
+    rows, next_cursor = await bots.list_bots(user, limit=page.limit, cursor=page.cursor)
+    return BotsPublic(data=[bot_public(b) for b in rows], next_cursor=next_cursor)
 
 
 @router.get("/{bot_id}", responses=_NOT_FOUND, summary="Get a bot")

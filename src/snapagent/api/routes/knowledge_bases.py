@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 
-from snapagent.api.deps import CurrentUser, Knowledge
+from snapagent.api.deps import CurrentUser, Knowledge, PageQuery
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.api.schemas.knowledge import (
@@ -62,11 +62,16 @@ async def create_knowledge_base(
     return KnowledgeBasePublic(**asdict(info))
 
 
-@router.get("", summary="List your knowledge bases")
-async def list_knowledge_bases(user: CurrentUser, knowledge: Knowledge) -> KnowledgeBasesPublic:
-    """Every knowledge base of the caller with document counts."""
-    data = [KnowledgeBasePublic(**asdict(i)) for i in await knowledge.list_knowledge_bases(user.id)]
-    return KnowledgeBasesPublic(data=data, count=len(data))
+@router.get("", summary="List your knowledge bases, by name")
+async def list_knowledge_bases(
+    user: CurrentUser, knowledge: Knowledge, page: PageQuery
+) -> KnowledgeBasesPublic:
+    """The caller's knowledge bases with document counts, a page at a time."""
+    rows, next_cursor = await knowledge.knowledge_base_page(
+        user.id, limit=page.limit, cursor=page.cursor
+    )
+    data = [KnowledgeBasePublic(**asdict(i)) for i in rows]
+    return KnowledgeBasesPublic(data=data, next_cursor=next_cursor)
 
 
 @router.get("/{kb_id}", responses=_NOT_FOUND, summary="Get a knowledge base")
@@ -143,11 +148,17 @@ async def upload_document(
     return document_public(info)
 
 
-@router.get("/{kb_id}/documents", responses=_NOT_FOUND, summary="List documents with status")
-async def list_documents(kb_id: str, user: CurrentUser, knowledge: Knowledge) -> DocumentsPublic:
-    """The knowledge base's documents with their ingestion status and progress."""
-    data = [document_public(d) for d in await knowledge.list_documents(user.id, kb_id)]
-    return DocumentsPublic(data=data, count=len(data))
+@router.get(
+    "/{kb_id}/documents", responses=_NOT_FOUND, summary="List documents with status, oldest first"
+)
+async def list_documents(
+    kb_id: str, user: CurrentUser, knowledge: Knowledge, page: PageQuery
+) -> DocumentsPublic:
+    """The knowledge base's documents with their ingestion status and progress, a page at a time."""
+    rows, next_cursor = await knowledge.document_page(
+        user.id, kb_id, limit=page.limit, cursor=page.cursor
+    )
+    return DocumentsPublic(data=[document_public(d) for d in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -203,5 +214,5 @@ async def query_knowledge_base(
         score_threshold=body.score_threshold,
         document_ids=body.document_ids,
     )
-    data = [QueryResult(**doc.to_dict()) for doc in found]
-    return QueryResults(data=data, count=len(data))
+    # Ranked hits (top_k of them), one page: next_cursor is always null.
+    return QueryResults(data=[QueryResult(**doc.to_dict()) for doc in found], next_cursor=None)

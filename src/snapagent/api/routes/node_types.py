@@ -49,7 +49,7 @@ async def list_node_types(user: CurrentUser, state: AppStateDep) -> NodeTypesPub
     data = [
         NodeTypePublic.model_validate(e.to_dict()) for e in describe_registry(state.node_registry)
     ]
-    return NodeTypesPublic(data=data, count=len(data))
+    return NodeTypesPublic(data=data, next_cursor=None)  # the whole catalogue, one page
 
 
 @router.post("/ports", summary="The ports of one node config (as validation computes them)")

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Query
 from snapagent.api.deps import CurrentUser, DbSession
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
+from snapagent.db.pagination import MAX_PAGE_SIZE
 from snapagent.services.conversations import (
-    ChatSessionPublic,
+    ChatSessionsPublic,
     SessionTranscript,
     list_sessions,
     read_transcript,
@@ -32,12 +33,14 @@ async def get_sessions(
     bot_id: str,
     user: CurrentUser,
     session: DbSession,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[ChatSessionPublic]:
-    """A bot's chat sessions, most recently active first, with message counts."""
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="`next_cursor` of the previous page")
+    ] = None,
+) -> ChatSessionsPublic:
+    """A bot's chat sessions, most recently active first, with message counts, a page at a time."""
     await get_owned_bot(session, user, bot_id)
-    return await list_sessions(session, bot_id, limit=limit, offset=offset)
+    return await list_sessions(session, bot_id, limit=limit, cursor=cursor)
 
 
 @router.get("/{session_id}", summary="A chat session with its messages, oldest first")

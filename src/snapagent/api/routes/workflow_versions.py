@@ -12,7 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from snapagent.api.deps import CurrentUser, WorkflowVersions
+from snapagent.api.deps import CurrentUser, PageQuery, WorkflowVersions
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.api.schemas.workflow_versions import (
@@ -46,13 +46,15 @@ def version_public(version: BotWorkflowVersion) -> VersionPublic:
 
 @router.get("", summary="List versions: the draft first, then newest first")
 async def list_versions(
-    bot_id: str, user: CurrentUser, versions: WorkflowVersions
+    bot_id: str, user: CurrentUser, versions: WorkflowVersions, page: PageQuery
 ) -> VersionsPublic:
     """Summaries of the bot's versions (no graphs): the draft first, then numbered versions newest
-    first."""
-    rows = await versions.list_versions(user, bot_id)
+    first, a page at a time."""
+    rows, next_cursor = await versions.list_versions(
+        user, bot_id, limit=page.limit, cursor=page.cursor
+    )
     data = [VersionSummary.model_validate(v, from_attributes=True) for v in rows]
-    return VersionsPublic(data=data, count=len(data))
+    return VersionsPublic(data=data, next_cursor=next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=_CONFLICT, summary="Create a draft")

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from snapagent.api.schemas.common import Name, RequestModel
+from snapagent.db.pagination import Page
 
 __all__ = [
     "ApiKeyCreate",
@@ -79,6 +80,5 @@ class ApiKeyCreated(ApiKeyPublic):
     key: str = Field(description="The secret. Shown only in this response: store it now.")
 
 
-class ApiKeysPublic(BaseModel):
+class ApiKeysPublic(Page):
     data: list[ApiKeyPublic]
-    count: int

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from snapagent.api.schemas.common import Name, RequestModel
+from snapagent.db.pagination import Page
 
 __all__ = ["BotCreate", "BotPublic", "BotUpdate", "BotsPublic", "LegacyWorkflowPublic"]
 
@@ -53,9 +54,8 @@ class BotPublic(BaseModel):
     updated_at: datetime
 
 
-class BotsPublic(BaseModel):
+class BotsPublic(Page):
     data: list[BotPublic]
-    count: int
 
 
 class LegacyWorkflowPublic(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from snapagent.api.schemas.common import Name, RequestModel
+from snapagent.db.pagination import Page
 
 __all__ = [
     "DocumentPublic",
@@ -43,9 +44,8 @@ class KnowledgeBasePublic(BaseModel):
     created_at: datetime
 
 
-class KnowledgeBasesPublic(BaseModel):
+class KnowledgeBasesPublic(Page):
     data: list[KnowledgeBasePublic]
-    count: int
 
 
 class DocumentPublic(BaseModel):
@@ -73,9 +73,8 @@ class DocumentPublic(BaseModel):
     indexed_at: datetime | None
 
 
-class DocumentsPublic(BaseModel):
+class DocumentsPublic(Page):
     data: list[DocumentPublic]
-    count: int
 
 
 class QueryRequest(RequestModel):
@@ -98,6 +97,7 @@ class QueryResult(BaseModel):
     metadata: dict[str, Any]
 
 
-class QueryResults(BaseModel):
+class QueryResults(Page):
+    """The best ``top_k`` hits, best first (a single page)."""
+
     data: list[QueryResult]
-    count: int

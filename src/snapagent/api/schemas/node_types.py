@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from snapagent.api.schemas.common import RequestModel
+from snapagent.db.pagination import Page
 from snapagent.workflow.schema import ErrorStrategy
 
 __all__ = ["NodeTypePublic", "NodeTypesPublic", "PortPublic", "PortsPublic", "PortsRequest"]
@@ -45,9 +46,10 @@ class NodeTypePublic(PortsPublic):
     )
 
 
-class NodeTypesPublic(BaseModel):
+class NodeTypesPublic(Page):
+    """The whole catalogue in one page (``next_cursor`` is always null)."""
+
     data: list[NodeTypePublic]
-    count: int
 
 
 class PortsRequest(RequestModel):

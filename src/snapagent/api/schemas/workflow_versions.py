@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from snapagent.api.schemas.common import RequestModel
+from snapagent.db.pagination import Page
 
 __all__ = [
     "DraftCreate",
@@ -118,9 +119,8 @@ class VersionPublic(VersionSummary):
     graph: StoredGraph
 
 
-class VersionsPublic(BaseModel):
+class VersionsPublic(Page):
     data: list[VersionSummary]
-    count: int
 
 
 class FieldChangePublic(BaseModel):

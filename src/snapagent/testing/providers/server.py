@@ -14,15 +14,12 @@ provider. Subclasses add the routes of one wire protocol.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
-import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from types import TracebackType
 from typing import Self
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,6 +33,7 @@ from snapagent.testing.providers.script import (
     Reply,
     ScriptedReply,
 )
+from snapagent.testing.serving import ThreadedServer
 
 __all__ = ["Answer", "FakeProviderServer"]
 
@@ -46,8 +44,16 @@ Answer = Reply | ErrorReply | MalformedReply
 class FakeProviderServer:
     """Base class: the script queue, the request log, start/stop, disconnect tracking."""
 
-    def __init__(self, *, default_reply: ScriptedReply | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        default_reply: ScriptedReply | None = None,
+        responder: Callable[[RecordedRequest], ScriptedReply] | None = None,
+    ) -> None:
         self.default_reply: ScriptedReply = default_reply or Reply()
+        # Answers from the request itself when nothing is queued (a tool loop in a process
+        # of its own, which nobody can enqueue to); default_reply otherwise.
+        self.responder = responder
         self.requests: list[RecordedRequest] = []
         self.streams_started = 0
         self.streams_completed = 0
@@ -57,8 +63,7 @@ class FakeProviderServer:
         self._released = threading.Event()  # set on stop: hanging handlers return at once
         self._replies: deque[ScriptedReply] = deque()
         self._lock = threading.Lock()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: ThreadedServer | None = None
         self._port = 0
 
     # --- script -------------------------------------------------------------------------
@@ -78,7 +83,12 @@ class FakeProviderServer:
         with self._lock:
             self.requests.append(recorded)
             self.request_received.set()
-            reply = self._replies.popleft() if self._replies else self.default_reply
+            if self._replies:
+                reply = self._replies.popleft()
+            elif self.responder is not None:
+                reply = self.responder(recorded)
+            else:
+                reply = self.default_reply
         if isinstance(reply, HangReply):
             # Waiting on a thread event (not a sleeping task) lets stop() end the hang without
             # a cancelled handler, which uvicorn would report as an application error.
@@ -131,41 +141,16 @@ class FakeProviderServer:
 
     def start(self) -> Self:
         self._released.clear()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind(("127.0.0.1", 0))
-        self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            Starlette(routes=list(self.routes())),
-            log_level="warning",
-            lifespan="off",
-            ws="none",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        self._server = server
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])),
-            name=f"{type(self).__name__}:{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:  # startup only: uvicorn offers no awaitable for it
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError(f"{type(self).__name__} did not start")
-            time.sleep(0.005)
+        serving = ThreadedServer(Starlette(routes=list(self.routes())), name=type(self).__name__)
+        self._serving = serving.start()
+        self._port = serving.port
         return self
 
     def stop(self) -> None:
         self._released.set()
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._server.force_exit = True
-            self._thread.join(timeout=10)
-        self._server = None
-        self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+        self._serving = None
 
     def __enter__(self) -> Self:
         return self.start()
