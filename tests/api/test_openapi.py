@@ -5,6 +5,8 @@ that random requests rarely reach (413, 429, 503) are provoked and must be decla
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -106,6 +108,11 @@ def test_graphs_are_typed_by_the_catalogue(document: dict[str, Any]) -> None:
     assert "selector" in schemas["VariableMapping"]["properties"]
     body = schemas["DraftUpdate"]["properties"]["graph"]
     assert body["allOf"] == [{"$ref": "#/components/schemas/WorkflowGraph"}]
+    refs = re.findall(r'"(#/[^"]*)"', json.dumps(document))
+    assert refs, "no references at all?"
+    for ref in refs:  # every reference resolves (discriminator mappings included)
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.removeprefix("#/components/schemas/") in schemas, ref
     stored = schemas["VersionPublic"]["properties"]["graph"]  # a draft may be half-finished
     assert stored["allOf"] == [{"$ref": "#/components/schemas/StoredWorkflowGraph"}]
 

@@ -209,16 +209,11 @@ def _config_schema(config: dict[str, Any], name: str, out: dict[str, Any]) -> di
     defs = config.get("$defs", {})
 
     def rewrite(value: Any) -> Any:
+        # Every reference: "$ref" values and a discriminator's "mapping" values alike.
+        if isinstance(value, str) and value.startswith("#/$defs/"):
+            return f"{_REFS}{name}_{value.removeprefix('#/$defs/')}"
         if isinstance(value, dict):
-            return {
-                key: (
-                    f"{_REFS}{name}_{item.removeprefix('#/$defs/')}"
-                    if key == "$ref" and isinstance(item, str) and item.startswith("#/$defs/")
-                    else rewrite(item)
-                )
-                for key, item in value.items()
-                if key != "$defs"
-            }
+            return {key: rewrite(item) for key, item in value.items() if key != "$defs"}
         if isinstance(value, list):
             return [rewrite(item) for item in value]
         return value
