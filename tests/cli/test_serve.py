@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,6 +42,9 @@ def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
         env=_env(tmp_path),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        # Its own process group: a failed start kills the workers too, which hold the pipe
+        # open (killing only the supervisor left communicate() blocked for ever).
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -53,8 +57,7 @@ def _start(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str]:
                 return proc, base
         except httpx.TransportError:
             time.sleep(0.1)  # polling a subprocess we cannot await: the only way to know
-    proc.kill()
-    proc.communicate()
+    _kill_group(proc)
     pytest.fail("serve did not answer /health within 60 s")
 
 
@@ -63,10 +66,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> str:
     try:
         output, _ = proc.communicate(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+        _kill_group(proc)
         pytest.fail("serve did not stop on SIGTERM")
     return output.decode()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the server and every worker it started, then drain the pipe."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate(timeout=30)
 
 
 @pytest.fixture

@@ -71,6 +71,8 @@ from snapagent.observability.runs import ObservedChatModels
 from snapagent.observability.settings import ObservabilitySettings
 from snapagent.ratelimit.middleware import RateLimitMiddleware
 from snapagent.ratelimit.settings import RateLimitSettings
+from snapagent.sandbox.service import CodeSandbox
+from snapagent.sandbox.settings import get_code_sandbox_settings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.account_guard import AccountGuard
 from snapagent.services.accounts import Credentials
@@ -225,6 +227,9 @@ def create_app(
         documents=IsolatedDocumentReader.create(
             max_chars=node_settings.document_max_chars, timeout_s=node_settings.document_timeout_s
         ),
+        # The code nodes' sandbox, one pool per app (zygotes start on the first code node),
+        # closed at shutdown with the runtime.
+        code_runner=CodeSandbox(get_code_sandbox_settings()),
     )
     recorder = RunRecorder(db.sessionmaker, execution_settings)
     chat_service = ChatService(

@@ -112,13 +112,14 @@ def _check_scheme(url: str) -> None:
         raise ValueError("only http and https URLs are allowed")
 
 
-def _strings(value: Any) -> list[str]:
+def _strings(value: Any, path: str) -> list[tuple[str, str]]:
+    """(field path, text) for each string of a JSON body, e.g. ``config.body.json_value.a[1]``."""
     if isinstance(value, str):
-        return [value]
+        return [(path, value)]
     if isinstance(value, list):
-        return [s for item in value for s in _strings(item)]
+        return [p for i, item in enumerate(value) for p in _strings(item, f"{path}[{i}]")]
     if isinstance(value, dict):
-        return [s for item in value.values() for s in _strings(item)]
+        return [p for key, item in value.items() for p in _strings(item, f"{path}.{key}")]
     return []
 
 
@@ -140,7 +141,7 @@ class HttpRequestNodeV2(BaseNodeV2[HttpRequestNodeData]):
         texts += [(f"config.headers.{k}", v) for k, v in c.headers.items()]
         texts += [(f"config.params.{k}", v) for k, v in c.params.items()]
         if c.body.type == "json":
-            texts += [("config.body.json", s) for s in _strings(c.body.json_value)]
+            texts += _strings(c.body.json_value, "config.body.json_value")
         elif c.body.type == "form":
             texts += [(f"config.body.form.{k}", v) for k, v in c.body.form.items()]
         elif c.body.type == "raw":

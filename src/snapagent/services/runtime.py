@@ -43,6 +43,7 @@ from snapagent.workflow.services import (
     BotRunner,
     ChatModelProvider,
     Clock,
+    CodeRunner,
     DocumentReader,
     RetrievalQuery,
     RetrievedDocument,
@@ -95,6 +96,7 @@ class BotRuntime:
         settings: Mapping[str, Any] | None = None,
         plan_cache_size: int = 256,
         documents: DocumentReader | None = None,
+        code_runner: CodeRunner | None = None,
     ) -> None:
         from snapagent.legacy.adapter import legacy_registry
 
@@ -114,6 +116,8 @@ class BotRuntime:
         )
         if documents is not None:
             self.services = self.services.replace(documents=documents)
+        if code_runner is not None:  # None: code nodes use the process-wide sandbox
+            self.services = self.services.replace(code_runner=code_runner)
         self.limits = limits or RunLimits()
         self._compiler = WorkflowExecutorV2(self.registry, self.services, limits=self.limits)
         self._legacy_compiler = WorkflowExecutorV2(
@@ -174,10 +178,12 @@ class BotRuntime:
         self.services = self.services.replace(bots=bots)
 
     async def aclose(self) -> None:
-        """Release what the services hold (the document reader's worker process)."""
-        close = getattr(self.services.documents, "close", None)
-        if close is not None:
-            await close()
+        """Release what the services hold (the document reader's worker process, the code
+        sandbox's zygotes)."""
+        for service in (self.services.documents, self.services.code_runner):
+            close = getattr(service, "close", None)
+            if close is not None:
+                await close()
 
     def start(
         self,

@@ -29,7 +29,8 @@ async def create_api_key(
 
 @router.get("", summary="List your active API keys, newest first")
 async def list_api_keys(user: CurrentUser, accounts: Accounts, page: PageQuery) -> ApiKeysPublic:
-    """The caller's active API keys, newest first, a page at a time (prefixes only, never secrets)."""
+    """The caller's active API keys, newest first, a page at a time (prefixes only, never
+    secrets)."""
     keys, next_cursor = await accounts.api_key_page(user, limit=page.limit, cursor=page.cursor)
     data = [ApiKeyPublic.model_validate(k, from_attributes=True) for k in keys]
     return ApiKeysPublic(data=data, next_cursor=next_cursor)

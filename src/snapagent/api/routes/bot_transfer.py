@@ -15,10 +15,10 @@ from snapagent.errors import PayloadTooLargeError
 __all__ = ["BotImportPublic", "router"]
 
 router = APIRouter(
-    route_class=OffLoopJsonRoute,
     prefix="/api/v1/bots",
     tags=["bots"],
     responses=problem_responses(401, 422),
+    route_class=OffLoopJsonRoute,
 )
 
 
