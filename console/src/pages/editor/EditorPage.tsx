@@ -55,6 +55,7 @@ import {
   type WorkflowNode,
 } from "./graph";
 import { Inspector } from "./Inspector";
+import { NodeRunPanel } from "./NodeRunPanel";
 import { autoLayout } from "./layout";
 import { NodeCard } from "./NodeCard";
 import { DRAG_TYPE, Palette } from "./Palette";
@@ -150,6 +151,17 @@ function Editor({
     });
   }, [initial, refreshPorts]);
 
+  // Selecting a node opens its inspector. React Flow calls this again whenever the handler's
+  // identity changes, so it is stable and acts only on a new selection (a run lighting nodes up
+  // must not pull the user away from the playground).
+  const lastSelection = useRef("");
+  const onSelectionChange = useCallback(({ nodes: chosen }: { nodes: EditorNode[] }) => {
+    const ids = chosen.map((n) => n.id).join(",");
+    if (ids === lastSelection.current) return;
+    lastSelection.current = ids;
+    if (chosen.length) setTab("node");
+  }, []);
+
   const graph = useCallback(() => flowToGraph(nodes, edges, extra), [nodes, edges, extra]);
 
   function showProblems(found: Problem[]) {
@@ -182,6 +194,11 @@ function Editor({
     } finally {
       setBusy(null);
     }
+  }
+
+  /** Debug runs run the saved draft: save unsaved changes first. */
+  async function ensureSaved(): Promise<boolean> {
+    return !dirty || (await save()) !== null;
   }
 
   async function validate() {
@@ -453,9 +470,7 @@ function Editor({
             onConnect={onConnect}
             onConnectEnd={onConnectEnd}
             isValidConnection={isValidConnection}
-            onSelectionChange={({ nodes: chosen }) => {
-              if (chosen.length) setTab("node");
-            }}
+            onSelectionChange={onSelectionChange}
             fitView
             minZoom={0.2}
             deleteKeyCode={["Delete", "Backspace"]}
@@ -479,15 +494,26 @@ function Editor({
             <Tabs.Panel value="node" pt="xs">
               <ScrollArea h={560} type="auto">
                 {selected ? (
-                  <Inspector
-                    key={selected.id}
-                    node={selected}
-                    type={typeOf.get(selected.data.node.type)}
-                    upstream={upstream}
-                    wired={wired}
-                    errors={fieldErrors}
-                    onChange={updateNode}
-                  />
+                  <Stack gap="md">
+                    <Inspector
+                      key={selected.id}
+                      node={selected}
+                      type={typeOf.get(selected.data.node.type)}
+                      upstream={upstream}
+                      wired={wired}
+                      errors={fieldErrors}
+                      onChange={updateNode}
+                    />
+                    <NodeRunPanel
+                      key={`run-${selected.id}`}
+                      botId={bot.id}
+                      draftId={draft.id}
+                      nodeId={selected.id}
+                      inputs={selected.data.ports.inputs}
+                      ensureSaved={ensureSaved}
+                      onStatus={(status) => setRunStatus(selected.id, status)}
+                    />
+                  </Stack>
                 ) : (
                   <Text size="sm" c="dimmed">{t("editor.selectHint")}</Text>
                 )}
@@ -496,6 +522,8 @@ function Editor({
             <Tabs.Panel value="playground" pt="xs" keepMounted>
               <Playground
                 botId={bot.id}
+                draftId={draft.id}
+                ensureSaved={ensureSaved}
                 onRunStart={() => setRunStatus("*", undefined)}
                 onNodeStatus={(id, status) => setRunStatus(id, status)}
               />
