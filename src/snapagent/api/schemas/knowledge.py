@@ -11,6 +11,8 @@ from snapagent.api.schemas.common import Name, RequestModel
 from snapagent.db.pagination import Page
 
 __all__ = [
+    "ChunkPublic",
+    "ChunksPublic",
     "DocumentPublic",
     "DocumentsPublic",
     "KnowledgeBaseCreate",
@@ -75,6 +77,27 @@ class DocumentPublic(BaseModel):
 
 class DocumentsPublic(Page):
     data: list[DocumentPublic]
+
+
+class ChunkPublic(BaseModel):
+    """One stored chunk of a document, as retrieval searches it (the embedding is not shown)."""
+
+    id: str
+    chunk_index: int = Field(description="Position in the document, from 0.")
+    text: str
+    heading: str | None = Field(
+        description='The heading path it sits under, joined with " > "; null before the first '
+        "heading."
+    )
+    token_count: int = Field(description="Tokens, counted as chunking counts them.")
+    char_start: int = Field(description="Where the text starts in the document's extracted text.")
+    char_end: int = Field(description="Where it ends (exclusive).")
+
+
+class ChunksPublic(Page):
+    """A document's chunks in reading order (``chunk_index``)."""
+
+    data: list[ChunkPublic]
 
 
 class QueryRequest(RequestModel):
