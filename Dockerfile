@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1
 # SnapAgent API image for AWS ECS Fargate (linux/amd64 only: build with --platform on Apple
-# silicon). Two stages: the builder installs the product into /opt/venv with
-# scripts/image_install.sh (the same script CI runs in a fresh venv on every `make test`); the
-# runtime stage copies that venv onto a clean python:3.11-slim, with no compiler and no pip
-# cache, and runs it as a non-root user.
+# silicon). Three stages: the builder installs the product into /opt/venv with
+# scripts/image_install.sh (the same script CI runs in a fresh venv on every `make test`) and
+# dumps the API's OpenAPI schema; the console stage builds the web console from it (npm ci from
+# the lock file, typed client, tsc, Vite: what `make console` does); the runtime stage copies
+# the venv and the built console onto a clean python:3.11-slim, with no compiler, no Node.js
+# and no pip cache, and runs it as a non-root user. The console is served at /.
 #
 #   docker build --platform linux/amd64 -t rag-backend:phase5 .
 #   docker build --platform linux/amd64 --build-arg SNAPAGENT_EXTRAS=torch -t rag-backend:torch .
@@ -15,6 +17,7 @@
 # run --rm migrate`; ECS: the one-off task in deploy/ecs/run-migrations.json).
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG NODE_IMAGE=node:22-slim
 
 # Fargate runs x86-64 only: pin the platform even when building on arm64 (hadolint prefers
 # leaving it to `docker build --platform`; an image for the wrong CPU is the worse failure).
@@ -34,6 +37,20 @@ COPY scripts/image_install.sh scripts/
 COPY src/ src/
 RUN SNAPAGENT_EXTRAS="${SNAPAGENT_EXTRAS}" TORCH_PIP_ARGS="${TORCH_PIP_ARGS}" \
     bash scripts/image_install.sh /src /opt/venv
+# The schema the console's typed client is generated from, dumped from the installed product.
+COPY scripts/dump_openapi.py scripts/
+RUN /opt/venv/bin/python scripts/dump_openapi.py /src/openapi.json
+
+# The web console: only its built files leave this stage (no node_modules, no Node.js at run
+# time). The assets are the same on every platform; the stage is pinned like the others.
+# hadolint ignore=DL3029
+FROM --platform=linux/amd64 ${NODE_IMAGE} AS console
+WORKDIR /console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY console/ ./
+COPY --from=builder /src/openapi.json /tmp/openapi.json
+RUN SNAPAGENT_OPENAPI=/tmp/openapi.json npm run build
 
 # hadolint ignore=DL3029
 FROM --platform=linux/amd64 ${PYTHON_IMAGE} AS runtime
@@ -44,6 +61,7 @@ RUN groupadd --system --gid 10001 snapagent \
     && useradd --system --uid 10001 --gid snapagent --home-dir /var/lib/snapagent \
         --create-home --shell /usr/sbin/nologin snapagent
 COPY --from=builder /opt/venv /opt/venv
+COPY --from=console /console/dist /opt/snapagent/console
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
@@ -52,7 +70,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     SNAPAGENT_ENV=production \
     SNAPAGENT_HOST=0.0.0.0 \
     SNAPAGENT_PORT=8000 \
-    SNAPAGENT_DATA_DIR=/var/lib/snapagent
+    SNAPAGENT_DATA_DIR=/var/lib/snapagent \
+    SNAPAGENT_CONSOLE_DIR=/opt/snapagent/console
 # Numeric, so orchestrators can verify non-root without resolving names (runAsNonRoot).
 USER 10001:10001
 WORKDIR /var/lib/snapagent

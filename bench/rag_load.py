@@ -4,7 +4,7 @@ Starts `snapagent serve` (SQLite, the embedded defaults) once per thread policy 
 multilingual-e5-small model, creates a knowledge base from the bundled demo documents and a
 published RAG bot (start -> knowledge -> llm(offline) -> end) through the API, then sends
 distinct English questions - every one is embedded, so the vector side is always on - first
-from 1 connection, then from N (32) connections, back to back for a fixed duration. Policies
+one connection first, then N (32) connections, back to back for a fixed duration. Policies
 (SNAPAGENT_EMBEDDING_THREADS / SNAPAGENT_EMBEDDING_BATCH_THREADS):
 
 - default "1 / 1": one thread always;

@@ -30,7 +30,7 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
 step "build context -> $work/src"
 mkdir -p "$work/src/scripts"
 cp "$root/pyproject.toml" "$root/README.md" "$work/src/"
-cp "$root/scripts/image_install.sh" "$work/src/scripts/"
+cp "$root/scripts/image_install.sh" "$root/scripts/dump_openapi.py" "$work/src/scripts/"
 tar -C "$root" --exclude='__pycache__' --exclude='*.egg-info' -cf - src | tar -C "$work/src" -xf -
 
 # Build tools must not be needed: any compiler call during the install or at run time fails.
@@ -105,6 +105,11 @@ print(model.model_id, vector.shape)
 
 step "packaged migrations are present"
 smoke "$bin/snapagent" db history >/dev/null || fail "snapagent db history"
+
+step "scripts/dump_openapi.py: the schema the image's console build generates its client from"
+smoke "$bin/python" "$work/src/scripts/dump_openapi.py" "$work/openapi.json" \
+    || fail "dump_openapi.py"
+grep -q '"/api/v1/bots"' "$work/openapi.json" || fail "the dumped schema has no /api/v1/bots"
 
 step "snapagent serve answers the Dockerfile's HEALTHCHECK and /health/ready"
 # The HEALTHCHECK command exactly as the Dockerfile declares it (exec form, JSON after CMD).

@@ -22,6 +22,7 @@ async function connect(page: Page, from: string, fromHandle: string, to: string,
 }
 
 test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
+  test.setTimeout(300_000);
   await register(page, uniqueEmail("flow"));
 
   // Knowledge: a knowledge base with one uploaded document, indexed.
@@ -78,12 +79,27 @@ test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
   await expect(page.getByTestId("draft-state")).toHaveText(/Draft revision \d+/);
   await screenshot(page, "editor");
 
+  // Run the knowledge node alone (a debug run of the saved draft) with a typed input.
+  await page.getByTestId("node-knowledge").click();
+  await page.getByTestId("node-run-inputs").fill('{"query": "vacation days"}');
+  await page.getByTestId("node-run-submit").click();
+  await expect(page.getByTestId("node-run-outcome")).toContainText("succeeded");
+  await expect(page.getByTestId("node-run-outcome")).toContainText("15 days");
+
+  // Test-chat the draft before publishing it (debug runs).
+  await page.getByTestId("tab-playground").click();
+  await page.getByTestId("chat-input").fill("How many vacation days do I get?");
+  await page.getByTestId("chat-send").click();
+  await expect(page.getByTestId("chat-message-assistant").last()).toContainText("15 days", { timeout: 60_000 });
+  await expect(page.locator('[data-testid="node-llm"][data-run-status="succeeded"]')).toBeVisible();
+
   // Publish, then chat with the live version from the playground.
   await page.getByTestId("publish").click();
   await expect(page.getByText(/Published as version 1/)).toBeVisible();
   // Publishing made the draft version 1; the editor continues on a new draft copied from it.
   await expect(page.getByTestId("draft-state")).toHaveText("Draft revision 1");
   await page.getByTestId("tab-playground").click();
+  await page.getByTestId("playground-target").getByText("Live version").click();
   await page.getByTestId("chat-input").fill("How many vacation days do I get?");
   await page.getByTestId("chat-send").click();
   const answer = page.getByTestId("chat-message-assistant").last();
@@ -97,11 +113,21 @@ test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
   await expect(page.getByTestId("run-detail")).toBeVisible();
   await expect(page.getByTestId("run-waterfall")).toContainText("Knowledge retrieval");
   await screenshot(page, "run");
+  // Replay it from the llm node: the knowledge node's recorded output is reused.
+  await page.locator(".mantine-Accordion-control", { hasText: "LLM" }).click();
+  await page.getByTestId("replay-llm").click();
+  await expect(page.getByTestId("run-replay-of")).toContainText("llm");
+  await expect(page.getByTestId("run-detail").getByText("reused").first()).toBeVisible();
   await page.getByTestId("bot-tab-runs").click();
-  await expect(page.getByTestId("run-list").getByTestId("run-link")).toHaveCount(1);
+  // The node run and the draft's chat (debug runs), the live chat and the replay; users' chats
+  // alone: one.
+  await expect(page.getByTestId("run-list").getByTestId("run-link")).toHaveCount(4);
   await screenshot(page, "runs");
+  await page.getByTestId("run-filter-trigger").click();
+  await page.getByRole("option", { name: "chat" }).click();
+  await expect(page.getByTestId("run-list").getByTestId("run-link")).toHaveCount(1);
 
-  // Statistics: the one run, its success, its nodes.
+  // Statistics count users' runs only: the one live chat, its success, its nodes.
   await page.getByTestId("bot-tab-statistics").click();
   await expect(page.getByTestId("stats-total")).toContainText("1");
   await expect(page.getByTestId("stats-success")).toContainText("100.0%");
@@ -109,10 +135,25 @@ test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
   await expect(page.getByTestId("stats-migration")).toContainText("V2 workflow on");
   await screenshot(page, "statistics");
 
-  // Versions: restore v1 into the draft (one step back to a known-good graph).
+  // Versions: publish v2 (the llm node renamed), roll back to v1 in one click (live again as v3),
+  // discard the draft, then restore v2 into the draft.
   await page.getByTestId("bot-tab-editor").click();
+  await page.getByTestId("node-llm").click();
+  await inspector.getByLabel("Title").fill("Answer writer");
+  await page.getByTestId("publish").click();
+  await expect(page.getByText(/Published as version 2/)).toBeVisible();
   await page.getByTestId("tab-versions").click();
-  await page.getByTestId("restore-v1").click();
-  await expect(page.getByTestId("version-list")).toContainText("v1");
-  await expect(page.getByTestId("node-knowledge")).toBeVisible();
+  await page.getByTestId("rollback-v1").click();
+  await expect(page.getByText("v1 is live again (as v3)")).toBeVisible();
+  await expect(page.getByTestId("version-list")).toContainText("v3");
+  // The draft (a copy of v2) discarded: the next one starts from the live version (v1's graph).
+  page.once("dialog", (dialog) => void dialog.accept());
+  await page.getByTestId("discard-draft").click();
+  await expect(page.getByTestId("node-llm")).not.toContainText("Answer writer");
+  await page.getByTestId("tab-versions").click();
+  await page.getByTestId("restore-v2").click();
+  await expect(page.getByTestId("node-llm")).toContainText("Answer writer");
+  await page.getByTestId("tab-versions").click();
+  await expect(page.getByTestId("version-list")).toContainText("v3");
+  await screenshot(page, "versions");
 });

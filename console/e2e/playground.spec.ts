@@ -40,6 +40,8 @@ test("conversation variables are shown per session", async ({ page }) => {
   const botId = await publishedBot(page, "Counter", COUNTER);
   await page.goto(`/bots/${botId}/editor`);
   await page.getByTestId("tab-playground").click();
+  // Users' sessions keep their variables: chat with the live version.
+  await page.getByTestId("playground-target").getByText("Live version").click();
 
   async function ask(message: string, answer: string) {
     await page.getByTestId("chat-input").fill(message);

@@ -27,14 +27,40 @@ async def test_put_then_get_round_trips_the_v1_graph(
     client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
     bot_id = await new_bot(client, alice)
-    assert (await client.get(url(bot_id), headers=alice.headers)).json() == {"workflow": None}
+    assert (await client.get(url(bot_id), headers=alice.headers)).json()["workflow"] is None
     kb_id = await create_knowledge_base(client, alice, "한국어")
     graph = rag_workflow(kb_ids=[kb_id], system_prompt="친절하게 {{ 답하세요 }}")
     graph["nodes"][0]["position"] = {"x": 10, "y": 20}
     put = await client.put(url(bot_id), json=graph, headers=alice.headers)
     assert put.status_code == 200, put.text
     got = await client.get(url(bot_id), headers=alice.headers)
-    assert got.json() == {"workflow": graph}
+    assert got.json()["workflow"] == graph
+
+
+async def test_the_answer_says_whether_chat_runs_the_v1_workflow(
+    client: httpx.AsyncClient, alice: ApiUser
+) -> None:
+    bot_id = await new_bot(client, alice)  # a new bot runs V2, its draft not yet published
+    kb_id = await create_knowledge_base(client, alice, "kb")
+    put = await client.put(url(bot_id), json=rag_workflow(kb_ids=[kb_id]), headers=alice.headers)
+    assert put.json()["effect"] == (
+        "chat runs this V1 workflow for every session until a V2 version is published "
+        "(use_workflow_v2 is true)"
+    )
+    versions = f"/api/v1/bots/{bot_id}/workflow-versions"
+    draft = (await client.get(versions, headers=alice.headers)).json()["data"][0]
+    published = await client.post(f"{versions}/{draft['id']}/publish", headers=alice.headers)
+    assert published.status_code == 200, published.text
+    got = await client.get(url(bot_id), headers=alice.headers)
+    assert got.json()["effect"].startswith("stored but not run: use_workflow_v2 is true and ")
+    for change, effect in (
+        ({"v2_rollout_percent": 30}, "chat runs this V1 workflow for 70% of sessions and the "),
+        ({"use_workflow_v2": False}, "chat runs this V1 workflow for every session (use_work"),
+    ):
+        patched = await client.patch(f"/api/v1/bots/{bot_id}", json=change, headers=alice.headers)
+        assert patched.status_code == 200, patched.text
+        got = await client.get(url(bot_id), headers=alice.headers)
+        assert got.json()["effect"].startswith(effect)
 
 
 @pytest.mark.parametrize(
@@ -56,7 +82,7 @@ async def test_invalid_graphs_are_problem_json_listing_the_problem(
     assert (code, path) in {(p["code"], p["path"]) for p in problems}
     assert all(p["message"] for p in problems)
     # Nothing was stored.
-    assert (await client.get(url(bot_id), headers=alice.headers)).json() == {"workflow": None}
+    assert (await client.get(url(bot_id), headers=alice.headers)).json()["workflow"] is None
 
 
 async def test_missing_end_and_bad_data_are_all_reported_at_once(
@@ -88,7 +114,7 @@ async def test_knowledge_bases_of_another_account_or_none_are_refused_with_their
         len({p["message"].replace(bobs, "x").replace("no-such-kb", "x") for p in body["problems"]})
         == 1
     )
-    assert (await client.get(url(bot_id), headers=alice.headers)).json() == {"workflow": None}
+    assert (await client.get(url(bot_id), headers=alice.headers)).json()["workflow"] is None
 
 
 async def test_another_owners_bot_is_not_found(
@@ -107,7 +133,7 @@ async def test_put_accepts_what_get_returns(client: httpx.AsyncClient, alice: Ap
         await client.put(url(bot_id), json=rag_workflow(kb_ids=[kb_id]), headers=alice.headers)
     ).status_code == 200
     got = (await client.get(url(bot_id), headers=alice.headers)).json()
-    assert set(got) == {"workflow"}
+    assert set(got) == {"workflow", "effect"}
     got["workflow"]["nodes"][2]["data"]["temperature"] = 0.1  # edit what GET gave, PUT it back
     put = await client.put(url(bot_id), json=got, headers=alice.headers)
     assert put.status_code == 200, put.text

@@ -103,9 +103,9 @@ def test_image_install_refuses_bad_arguments_before_installing(
     assert not (tmp_path / "venv").exists()
 
 
-def test_multi_stage_amd64_slim_builder_then_runtime() -> None:
+def test_multi_stage_amd64_slim_builder_console_then_runtime() -> None:
     stages = _stages()
-    assert list(stages) == ["builder", "runtime"]
+    assert list(stages) == ["builder", "console", "runtime"]
     for instructions in stages.values():
         base = instructions[0][1]
         assert base.startswith("--platform=linux/amd64 ")
@@ -117,7 +117,8 @@ def test_builder_installs_with_the_script_ci_runs() -> None:
     runs = [" ".join(args.split()) for keyword, args in builder if keyword == "RUN"]
     assert runs == [
         'SNAPAGENT_EXTRAS="${SNAPAGENT_EXTRAS}" TORCH_PIP_ARGS="${TORCH_PIP_ARGS}" '
-        "bash scripts/image_install.sh /src /opt/venv"
+        "bash scripts/image_install.sh /src /opt/venv",
+        "/opt/venv/bin/python scripts/dump_openapi.py /src/openapi.json",  # for the console
     ]
     args = [args for keyword, args in builder if keyword == "ARG"]
     assert 'SNAPAGENT_EXTRAS=""' in args  # no torch unless asked for
@@ -133,7 +134,13 @@ def test_runtime_has_no_build_tools_runs_as_non_root_and_checks_health() -> None
             assert "apt-get install" not in args
             assert "pip install" not in args
     copies = [args for keyword, args in runtime if keyword == "COPY"]
-    assert copies == ["--from=builder /opt/venv /opt/venv"]  # only the venv, no sources
+    # Only the venv and the built console: no sources, no node_modules.
+    assert copies == [
+        "--from=builder /opt/venv /opt/venv",
+        "--from=console /console/dist /opt/snapagent/console",
+    ]
+    env = " ".join(args for keyword, args in runtime if keyword == "ENV")
+    assert "SNAPAGENT_CONSOLE_DIR=/opt/snapagent/console" in env
     (user,) = [args for keyword, args in runtime if keyword == "USER"]
     assert user.split(":")[0] not in {"0", "root"}
     assert keywords.index("USER") < keywords.index("CMD")
@@ -150,18 +157,28 @@ def test_serves_by_default_and_never_migrates_on_start() -> None:
     assert "upgrade" not in runtime["ENTRYPOINT"] + runtime["CMD"]
 
 
-def test_dockerignore_sends_only_what_the_builder_copies() -> None:
-    ignore = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    allowed = sorted(line[1:].rstrip("/") for line in ignore if line.startswith("!"))
-    assert "*" in ignore
+def _context_copies(stage: str) -> set[str]:
+    """Sources a stage copies from the build context (not from another stage)."""
     copied = set()
-    for keyword, args in _stages()["builder"]:
-        if keyword == "COPY":
+    for keyword, args in _stages()[stage]:
+        if keyword == "COPY" and not args.startswith("--from="):
             copied |= {src.rstrip("/") for src in args.split()[:-1]}
-    assert set(allowed) == copied
-    # check_image_install.sh mirrors the same build context.
+    return copied
+
+
+def test_dockerignore_sends_only_what_the_stages_copy() -> None:
+    lines = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
+    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+    assert "*" in lines
+    builder, console = _context_copies("builder"), _context_copies("console")
+    assert allowed == builder | {"console"}
+    assert console == {"console", "console/package.json", "console/package-lock.json"}
+    # Local state and build output of the console never enter the context.
+    for excluded in ("console/node_modules", "console/dist", "console/src/api/schema.gen.ts"):
+        assert excluded in lines, excluded
+    # check_image_install.sh mirrors the builder's context.
     script = (ROOT / "scripts" / "check_image_install.sh").read_text(encoding="utf-8")
-    for path in copied:
+    for path in builder:
         assert path in script, path
 
 

@@ -1,4 +1,4 @@
-// POST /api/v1/chat as Server-Sent Events (EventSource cannot POST or send a bearer token):
+// POST /api/v1/chat (and the debug runs that answer alike) as Server-Sent Events (EventSource cannot POST or send a bearer token):
 // frames `event: <name>\ndata: <json>\n\n`, handed to `onEvent` as they arrive.
 import { authHeaders } from "./client";
 import { toApiError } from "./problem";
@@ -13,7 +13,17 @@ export async function streamChat(
   onEvent: (event: ChatEvent) => void,
   signal?: AbortSignal,
 ): Promise<void> {
-  const response = await fetch("/api/v1/chat", {
+  await streamTurn("/api/v1/chat", body, onEvent, signal);
+}
+
+/** Any endpoint that answers a turn as these events: the chat, a debug run, a replay. */
+export async function streamTurn(
+  url: string,
+  body: Record<string, unknown>,
+  onEvent: (event: ChatEvent) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const response = await fetch(url, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "text/event-stream", ...authHeaders() },
     body: JSON.stringify({ ...body, stream: true }),

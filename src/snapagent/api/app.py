@@ -37,6 +37,7 @@ from snapagent.api.docs_ui import install_docs_ui
 from snapagent.api.errors import install_error_handlers
 from snapagent.api.mcp_server import MCP_PATH, McpEndpoint
 from snapagent.api.openai import routes as openai_compatible
+from snapagent.api.openapi import install_openapi
 from snapagent.api.routes import (
     api_keys,
     auth,
@@ -278,6 +279,7 @@ def create_app(
     chat_per_minute = rate_limits.chat_per_minute if rate_limits.enabled else 0
     mcp_endpoint = McpEndpoint(state, chat_per_minute=chat_per_minute)
     app.router.routes.append(Route(MCP_PATH, mcp_endpoint, methods=["GET", "POST", "DELETE"]))
+    install_openapi(app, runtime.registry)
     install_docs_ui(app)
     # The web console answers what no route above does (GET, outside the API's paths).
     install_console(app, console)

@@ -173,7 +173,9 @@ def _print_result(result: WorkflowRunResult) -> None:
             str(node.retries),
             str(node.usage.total_tokens),
         )
-    _out.print(table)
+    # Never narrower than 160 columns (like the other CLI tables): a piped or captured run
+    # keeps one row per node.
+    Console(highlight=False, width=max(_out.width, 160)).print(table)
     _out.print("outputs:")
     _out.print(json.dumps(result.outputs, ensure_ascii=False, indent=2), markup=False)
     if result.error is not None:

@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.knowledge import KnowledgeBase
+from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.pagination import MAX_PAGE_SIZE, SortKey, page_of, paginate
 from snapagent.errors import GraphValidationError, InputValidationError, NotFoundError
 from snapagent.legacy.validation import load_v1_workflow
 from snapagent.names import readable_name
 from snapagent.services.graph_resources import GraphResources, v1_knowledge_resources
+from snapagent.services.rollout import legacy_workflow_effect
 from snapagent.services.workflow_versions import (
     DEFAULT_DRAFT_SOURCE,
     WorkflowVersionService,
@@ -238,6 +240,21 @@ class BotService:
     async def get_legacy_workflow(self, owner: User, bot_id: str) -> dict[str, Any] | None:
         bot = await get_owned_bot(self.session, owner, bot_id)
         return bot.workflow
+
+    async def legacy_workflow_effect(self, owner: User, bot_id: str) -> str:
+        """What chat does with the bot's V1 workflow now (`legacy_workflow_effect`)."""
+        bot = await get_owned_bot(self.session, owner, bot_id)
+        published = await self.session.scalar(
+            select(BotWorkflowVersion.id)
+            .where(BotWorkflowVersion.bot_id == bot.id, BotWorkflowVersion.status == "published")
+            .limit(1)
+        )
+        return legacy_workflow_effect(
+            use_workflow_v2=bot.use_workflow_v2,
+            v2_rollout_percent=bot.v2_rollout_percent,
+            has_published_v2=published is not None,
+            v1_workflow=bot.workflow,
+        )
 
     async def set_legacy_workflow(
         self, owner: User, bot_id: str, workflow: Mapping[str, Any]

@@ -47,6 +47,7 @@ __all__ = [
     "choose_engine",
     "compile_v1",
     "has_v1_workflow",
+    "legacy_workflow_effect",
     "migration_status",
     "rollout_bucket",
     "v1_version_key",
@@ -117,6 +118,33 @@ def choose_engine(
     if bucket < max(0, min(100, v2_rollout_percent)) * (BUCKETS // 100):
         return RolloutDecision("v2", f"session in the {v2_rollout_percent}% V2 share", bucket)
     return RolloutDecision("v1", f"session outside the {v2_rollout_percent}% V2 share", bucket)
+
+
+def legacy_workflow_effect(
+    *, use_workflow_v2: bool, v2_rollout_percent: int, has_published_v2: bool, v1_workflow: Any
+) -> str:
+    """What chat does with a bot's V1 workflow, in words: the rules of `choose_engine`
+    applied to every session at once (the V1 API answers it with the workflow)."""
+    if not has_v1_workflow(v1_workflow):
+        return "the bot has no V1 workflow; chat runs its published V2 version"
+    if not use_workflow_v2:
+        return "chat runs this V1 workflow for every session (use_workflow_v2 is false)"
+    if not has_published_v2:
+        return (
+            "chat runs this V1 workflow for every session until a V2 version is published "
+            "(use_workflow_v2 is true)"
+        )
+    share = max(0, min(100, v2_rollout_percent))
+    if share == 100:
+        return (
+            "stored but not run: use_workflow_v2 is true and v2_rollout_percent is 100, so chat "
+            "runs the published V2 version for every session (lower the share or switch V2 off "
+            "to run it)"
+        )
+    return (
+        f"chat runs this V1 workflow for {100 - share}% of sessions and the published V2 "
+        f"version for the other {share}% (v2_rollout_percent)"
+    )
 
 
 def v1_version_key(bot_id: str, workflow: Any) -> str:

@@ -55,6 +55,7 @@ import {
   type WorkflowNode,
 } from "./graph";
 import { Inspector } from "./Inspector";
+import { NodeRunPanel } from "./NodeRunPanel";
 import { autoLayout } from "./layout";
 import { NodeCard } from "./NodeCard";
 import { DRAG_TYPE, Palette } from "./Palette";
@@ -65,6 +66,13 @@ import { VersionsPanel } from "./VersionsPanel";
 type Bot = Schemas["BotPublic"];
 type Problem = Schemas["GraphProblem"];
 const nodeTypes = { workflow: NodeCard };
+
+/** The editor's graph as the API's typed `WorkflowGraph`. A draft may be half-finished (a
+ * node whose config is still incomplete), which the server accepts and validates itself, so
+ * the typed union of node configs is not checked here. */
+function sendable(graph: WorkflowGraph): Schemas["WorkflowGraph"] {
+  return graph as unknown as Schemas["WorkflowGraph"];
+}
 const HISTORY_LIMIT = 100;
 
 interface Snapshot {
@@ -143,6 +151,17 @@ function Editor({
     });
   }, [initial, refreshPorts]);
 
+  // Selecting a node opens its inspector. React Flow calls this again whenever the handler's
+  // identity changes, so it is stable and acts only on a new selection (a run lighting nodes up
+  // must not pull the user away from the playground).
+  const lastSelection = useRef("");
+  const onSelectionChange = useCallback(({ nodes: chosen }: { nodes: EditorNode[] }) => {
+    const ids = chosen.map((n) => n.id).join(",");
+    if (ids === lastSelection.current) return;
+    lastSelection.current = ids;
+    if (chosen.length) setTab("node");
+  }, []);
+
   const graph = useCallback(() => flowToGraph(nodes, edges, extra), [nodes, edges, extra]);
 
   function showProblems(found: Problem[]) {
@@ -160,7 +179,7 @@ function Editor({
       const saved = unwrap(
         await api.PUT("/api/v1/bots/{bot_id}/workflow-versions/{version_id}", {
           params: { path },
-          body: { graph: graph(), revision },
+          body: { graph: sendable(graph()), revision },
         }),
       );
       setRevision(saved.revision);
@@ -177,13 +196,18 @@ function Editor({
     }
   }
 
+  /** Debug runs run the saved draft: save unsaved changes first. */
+  async function ensureSaved(): Promise<boolean> {
+    return !dirty || (await save()) !== null;
+  }
+
   async function validate() {
     setBusy("validate");
     try {
       const report = unwrap(
         await api.POST("/api/v1/bots/{bot_id}/workflow-versions/validate", {
           params: { path: { bot_id: bot.id } },
-          body: { graph: graph() },
+          body: { graph: sendable(graph()) },
         }),
       );
       showProblems(report.problems);
@@ -446,9 +470,7 @@ function Editor({
             onConnect={onConnect}
             onConnectEnd={onConnectEnd}
             isValidConnection={isValidConnection}
-            onSelectionChange={({ nodes: chosen }) => {
-              if (chosen.length) setTab("node");
-            }}
+            onSelectionChange={onSelectionChange}
             fitView
             minZoom={0.2}
             deleteKeyCode={["Delete", "Backspace"]}
@@ -472,15 +494,26 @@ function Editor({
             <Tabs.Panel value="node" pt="xs">
               <ScrollArea h={560} type="auto">
                 {selected ? (
-                  <Inspector
-                    key={selected.id}
-                    node={selected}
-                    type={typeOf.get(selected.data.node.type)}
-                    upstream={upstream}
-                    wired={wired}
-                    errors={fieldErrors}
-                    onChange={updateNode}
-                  />
+                  <Stack gap="md">
+                    <Inspector
+                      key={selected.id}
+                      node={selected}
+                      type={typeOf.get(selected.data.node.type)}
+                      upstream={upstream}
+                      wired={wired}
+                      errors={fieldErrors}
+                      onChange={updateNode}
+                    />
+                    <NodeRunPanel
+                      key={`run-${selected.id}`}
+                      botId={bot.id}
+                      draftId={draft.id}
+                      nodeId={selected.id}
+                      inputs={selected.data.ports.inputs}
+                      ensureSaved={ensureSaved}
+                      onStatus={(status) => setRunStatus(selected.id, status)}
+                    />
+                  </Stack>
                 ) : (
                   <Text size="sm" c="dimmed">{t("editor.selectHint")}</Text>
                 )}
@@ -489,6 +522,8 @@ function Editor({
             <Tabs.Panel value="playground" pt="xs" keepMounted>
               <Playground
                 botId={bot.id}
+                draftId={draft.id}
+                ensureSaved={ensureSaved}
                 onRunStart={() => setRunStatus("*", undefined)}
                 onNodeStatus={(id, status) => setRunStatus(id, status)}
               />

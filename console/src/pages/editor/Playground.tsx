@@ -1,13 +1,27 @@
-// Chat beside the editor: streams the answer, lights the run's nodes up on the canvas as they
-// start and finish, lists the sources with their citations and links to the run's record.
-// It chats with the live (published) version; draft runs plug in here once the API has them.
-import { Alert, Anchor, Badge, Button, Code, Group, Paper, ScrollArea, Stack, Table, Text, Textarea } from "@mantine/core";
+// Chat beside the editor: with the draft (debug runs: POST .../workflow-versions/{draft}/run,
+// saved first, never counted in statistics) or the live version (POST /api/v1/chat). Streams
+// the answer, lights the run's nodes up on the canvas as they start and finish, lists the sources
+// with their citations, links to the run's record and shows a live session's variables.
+import {
+  Alert,
+  Anchor,
+  Button,
+  Code,
+  Group,
+  Paper,
+  ScrollArea,
+  SegmentedControl,
+  Stack,
+  Table,
+  Text,
+  Textarea,
+} from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { useRef, useState } from "react";
 import { Link } from "react-router";
 
 import { api } from "../../api/client";
-import { streamChat } from "../../api/chatStream";
+import { streamTurn } from "../../api/chatStream";
 import { describeError, unwrap } from "../../api/problem";
 import { useT } from "../../i18n/i18n";
 import type { RunStatus } from "./graph";
@@ -67,20 +81,33 @@ interface Turn {
   error?: string;
 }
 
+export type PlaygroundTarget = "draft" | "live";
+
 export function Playground({
   botId,
+  draftId,
+  ensureSaved,
   onNodeStatus,
   onRunStart,
 }: {
   botId: string;
+  draftId: string;
+  /** Saves unsaved changes first (a debug run runs the saved draft); false when that failed. */
+  ensureSaved: () => Promise<boolean>;
   onNodeStatus: (nodeId: string, status: RunStatus) => void;
   onRunStart: () => void;
 }) {
   const t = useT();
+  const [target, setTarget] = useState<PlaygroundTarget>("draft");
   const [turns, setTurns] = useState<Turn[]>([]);
   const [message, setMessage] = useState("");
   const [busy, setBusy] = useState(false);
   const session = useRef<string | undefined>(undefined);
+
+  function newSession() {
+    session.current = undefined;
+    setTurns([]);
+  }
 
   function updateLast(change: (turn: Turn) => Turn) {
     setTurns((all) => all.map((turn, i) => (i === all.length - 1 ? change(turn) : turn)));
@@ -89,13 +116,23 @@ export function Playground({
   async function send() {
     const text = message.trim();
     if (!text || busy) return;
-    setMessage("");
     setBusy(true);
+    if (target === "draft" && !(await ensureSaved())) {
+      setBusy(false);
+      return;
+    }
+    setMessage("");
     onRunStart();
     setTurns((all) => [...all, { role: "user", text }, { role: "assistant", text: "" }]);
+    const continued = session.current ? { session_id: session.current } : {};
+    const [url, body] =
+      target === "draft"
+        ? [`/api/v1/bots/${botId}/workflow-versions/${draftId}/run`, { message: text, ...continued }]
+        : ["/api/v1/chat", { bot_id: botId, message: text, ...continued }];
     try {
-      await streamChat(
-        { bot_id: botId, message: text, ...(session.current ? { session_id: session.current } : {}) },
+      await streamTurn(
+        url,
+        body,
         ({ event, data }) => {
           if (event === "session") {
             session.current = String(data.session_id);
@@ -125,18 +162,27 @@ export function Playground({
   return (
     <Stack gap="xs" h="100%">
       <Group justify="space-between">
-        <Badge variant="light">{t("playground.live")}</Badge>
-        <Button
-          size="compact-xs"
-          variant="subtle"
-          onClick={() => {
-            session.current = undefined;
-            setTurns([]);
+        <SegmentedControl
+          size="xs"
+          aria-label={t("playground.target")}
+          value={target}
+          onChange={(value) => {
+            setTarget(value);
+            newSession();
           }}
-        >
+          data={[
+            { value: "draft", label: t("playground.draft") },
+            { value: "live", label: t("playground.live") },
+          ]}
+          data-testid="playground-target"
+        />
+        <Button size="compact-xs" variant="subtle" onClick={newSession}>
           {t("playground.newSession")}
         </Button>
       </Group>
+      <Text size="xs" c="dimmed">
+        {target === "draft" ? t("playground.draftHint") : t("playground.liveHint")}
+      </Text>
       <ScrollArea h={360} type="auto" aria-live="polite">
         <Stack gap="xs">
           {turns.length === 0 && (
@@ -185,7 +231,9 @@ export function Playground({
           <Text size="xs" c="dimmed">
             {t("playground.session")}: {session.current}
           </Text>
-          {!busy && <SessionVariables botId={botId} sessionId={session.current} turn={turns.length} />}
+          {!busy && target === "live" && (
+            <SessionVariables botId={botId} sessionId={session.current} turn={turns.length} />
+          )}
         </>
       )}
       <Textarea

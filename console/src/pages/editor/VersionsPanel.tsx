@@ -1,11 +1,13 @@
 // Versions of the bot: the draft first, then published ones. Each can be compared with the
-// draft (the canvas marks added and changed nodes, the list says what changed) and restored
-// into the draft in one step.
+// draft (the canvas marks added and changed nodes, the list says what changed), restored into
+// the draft, or - one click - rolled back to: made live again at once as the next version
+// number. The draft itself can be discarded (the next draft starts from the live version).
 import { Badge, Button, Group, Paper, Stack, Text } from "@mantine/core";
+import { notifications } from "@mantine/notifications";
 import { useState } from "react";
 
 import { api, type Schemas } from "../../api/client";
-import { describeError, unwrap } from "../../api/problem";
+import { check, describeError, unwrap } from "../../api/problem";
 import { QueryState } from "../../components/QueryState";
 import { formatDateTime } from "../../format";
 import { useI18n } from "../../i18n/i18n";
@@ -24,6 +26,7 @@ export function VersionsPanel({
   botId: string;
   draftId: string;
   revision: number;
+  /** The draft changed under the editor (restored into, or discarded): reload it. */
   onRestored: () => void;
   onDiff: (marks: Map<string, DiffMark>) => void;
 }) {
@@ -65,6 +68,40 @@ export function VersionsPanel({
     }
   }
 
+  async function rollback(version: Schemas["VersionSummary"]) {
+    setError(null);
+    try {
+      const live = unwrap(
+        await api.POST("/api/v1/bots/{bot_id}/workflow-versions/{version_id}/rollback", {
+          params: { path: { bot_id: botId, version_id: version.id } },
+          body: {},
+        }),
+      );
+      notifications.show({
+        message: t("versions.rolledBack", { version: version.version_number ?? "?", live: live.version_number ?? "?" }),
+        color: "green",
+      });
+      void versions.refetch();
+    } catch (caught) {
+      setError(describeError(caught));
+    }
+  }
+
+  async function discard() {
+    if (!window.confirm(t("versions.discardConfirm"))) return;
+    setError(null);
+    try {
+      check(
+        await api.DELETE("/api/v1/bots/{bot_id}/workflow-versions/{version_id}", {
+          params: { path: { bot_id: botId, version_id: draftId } },
+        }),
+      );
+      onRestored();
+    } catch (caught) {
+      setError(describeError(caught));
+    }
+  }
+
   return (
     <QueryState query={versions}>
       {(list) => (
@@ -90,8 +127,24 @@ export function VersionsPanel({
                     </Badge>
                   )}
                 </Group>
+                {version.status === "draft" && version.id === draftId && (
+                  <Button size="compact-xs" variant="subtle" color="red" onClick={() => void discard()} data-testid="discard-draft">
+                    {t("versions.discard")}
+                  </Button>
+                )}
                 {version.status !== "draft" && (
                   <Group gap={4}>
+                    {version.status !== "published" && (
+                      <Button
+                        size="compact-xs"
+                        variant="subtle"
+                        color="orange"
+                        onClick={() => void rollback(version)}
+                        data-testid={`rollback-v${String(version.version_number)}`}
+                      >
+                        {t("versions.rollback")}
+                      </Button>
+                    )}
                     <Button size="compact-xs" variant="subtle" onClick={() => void compare(version)}>
                       {t("versions.diff")}
                     </Button>

@@ -1,11 +1,13 @@
 // One run: its summary, a waterfall of node timings, and each node's inputs, outputs, error,
-// retries and tokens as recorded.
-import { Accordion, Anchor, Badge, Box, Code, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
-import { useQuery } from "@tanstack/react-query";
-import { Link, useParams } from "react-router";
+// retries and tokens as recorded; "Replay from this node" reruns it from a top-level node
+// (upstream nodes reuse their recorded outputs) on the version it ran or on the current draft.
+import { Accordion, Alert, Anchor, Badge, Box, Button, Code, Group, Paper, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { Link, useNavigate, useParams } from "react-router";
 
 import { api, type Schemas } from "../../api/client";
-import { unwrap } from "../../api/problem";
+import { describeError, unwrap } from "../../api/problem";
+import { useVersions } from "../editor/useDraft";
 import { QueryState } from "../../components/QueryState";
 import { formatDateTime, formatMs } from "../../format";
 import { useI18n } from "../../i18n/i18n";
@@ -65,6 +67,22 @@ function Json({ value }: { value: unknown }) {
 export default function RunPage({ bot }: { bot: Bot }) {
   const { t, language } = useI18n();
   const { runId = "" } = useParams();
+  const navigate = useNavigate();
+  const versions = useVersions(bot.id);
+  const draftId = versions.data?.find((v) => v.status === "draft")?.id;
+  const replay = useMutation({
+    mutationFn: async ({ nodeId, onDraft }: { nodeId: string; onDraft: boolean }) =>
+      unwrap(
+        await api.POST("/api/v1/bots/{bot_id}/workflow-executions/{run_id}/rerun", {
+          params: { path: { bot_id: bot.id, run_id: runId } },
+          body: { from_node_id: nodeId, ...(onDraft && draftId ? { version_id: draftId } : {}) },
+        }),
+      ),
+    // Asked without "stream": the JSON answer (the schema also lists the event stream).
+    onSuccess: (answer) => {
+      if (typeof answer !== "string") void navigate(`/bots/${bot.id}/runs/${answer.run_id}`);
+    },
+  });
   const run = useQuery({
     queryKey: ["run", bot.id, runId],
     queryFn: async () =>
@@ -100,13 +118,29 @@ export default function RunPage({ bot }: { bot: Bot }) {
             </Paper>
             <Paper withBorder p="xs">
               <Text size="xs" c="dimmed">{t("runs.version")}</Text>
-              <Text size="sm">{detail.version_number ? `v${String(detail.version_number)}` : "-"} · {detail.engine}</Text>
+              <Text size="sm">
+                {detail.version_number ? `v${String(detail.version_number)}` : t("stats.draft")} · {detail.engine}
+                {detail.trigger === "debug" ? ` · ${t("runs.trigger.debug")}` : ""}
+              </Text>
             </Paper>
             <Paper withBorder p="xs">
               <Text size="xs" c="dimmed">{t("runs.tokens")}</Text>
               <Text size="sm">{detail.input_tokens} → {detail.output_tokens}</Text>
             </Paper>
           </SimpleGrid>
+          {detail.rerun_of && (
+            <Text size="sm" data-testid="run-replay-of">
+              {t("runs.replayOf", { node: detail.rerun_from_node ?? "?" })}{" "}
+              <Anchor component={Link} to={`/bots/${bot.id}/runs/${detail.rerun_of}`}>
+                {detail.rerun_of.slice(0, 8)}
+              </Anchor>
+            </Text>
+          )}
+          {replay.isError && (
+            <Alert color="red" role="alert" withCloseButton onClose={() => replay.reset()}>
+              {describeError(replay.error)}
+            </Alert>
+          )}
           {detail.error && (
             <Paper withBorder p="xs" bg="var(--mantine-color-red-light)">
               <Text size="sm">{detail.error_type}: {detail.error}</Text>
@@ -128,10 +162,34 @@ export default function RunPage({ bot }: { bot: Bot }) {
                     {node.input_tokens + node.output_tokens > 0 && (
                       <Badge size="xs" variant="outline">{node.input_tokens} → {node.output_tokens}</Badge>
                     )}
+                    {node.reused && <Badge size="xs" variant="outline" color="grape">{t("runs.reused")}</Badge>}
                   </Group>
                 </Accordion.Control>
                 <Accordion.Panel>
                   {node.error && <Text c="red" size="sm" mb="xs">{node.error}</Text>}
+                  {!node.scope?.length && detail.engine === "v2" && (
+                    <Group gap="xs" mb="xs">
+                      <Button
+                        size="compact-xs"
+                        variant="light"
+                        loading={replay.isPending}
+                        onClick={() => replay.mutate({ nodeId: node.node_id, onDraft: false })}
+                        data-testid={`replay-${node.node_id}`}
+                      >
+                        {t("runs.replayFrom")}
+                      </Button>
+                      {draftId && (
+                        <Button
+                          size="compact-xs"
+                          variant="subtle"
+                          loading={replay.isPending}
+                          onClick={() => replay.mutate({ nodeId: node.node_id, onDraft: true })}
+                        >
+                          {t("runs.replayOnDraft")}
+                        </Button>
+                      )}
+                    </Group>
+                  )}
                   <SimpleGrid cols={{ base: 1, md: 2 }}>
                     <div>
                       <Text size="xs" fw={600}>{t("runs.inputs")}</Text>

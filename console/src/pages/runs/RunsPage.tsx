@@ -1,4 +1,5 @@
-// A bot's runs, newest first, filtered by status, version and engine; cursor-paged.
+// A bot's runs, newest first, filtered by status, version, engine and trigger (users' chats or
+// debug runs and replays); cursor-paged.
 import { Anchor, Badge, Button, Group, Select, Table, Text } from "@mantine/core";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
@@ -16,9 +17,10 @@ export default function RunsPage({ bot }: { bot: Bot }) {
   const { t, language } = useI18n();
   const [status, setStatus] = useState<string | null>(null);
   const [engine, setEngine] = useState<string | null>(null);
+  const [trigger, setTrigger] = useState<string | null>(null);
   const [version, setVersion] = useState<string>("");
   const runs = useInfiniteQuery({
-    queryKey: ["runs", bot.id, status, engine, version],
+    queryKey: ["runs", bot.id, status, engine, version, trigger],
     initialPageParam: null as string | null,
     queryFn: async ({ pageParam }) =>
       unwrap(
@@ -30,6 +32,7 @@ export default function RunsPage({ bot }: { bot: Bot }) {
               ...(pageParam ? { cursor: pageParam } : {}),
               ...(status ? { status } : {}),
               ...(engine ? { engine } : {}),
+              ...(trigger ? { trigger } : {}),
               ...(version ? { version: Number(version) } : {}),
             },
           },
@@ -60,6 +63,19 @@ export default function RunsPage({ bot }: { bot: Bot }) {
           w={120}
         />
         <Select
+          aria-label={t("runs.trigger")}
+          placeholder={t("runs.trigger")}
+          data={[
+            { value: "chat", label: t("runs.trigger.chat") },
+            { value: "debug", label: t("runs.trigger.debug") },
+          ]}
+          value={trigger}
+          onChange={setTrigger}
+          clearable
+          w={140}
+          data-testid="run-filter-trigger"
+        />
+        <Select
           aria-label={t("runs.version")}
           placeholder={t("runs.version")}
           data={Array.from({ length: 30 }, (_, i) => String(i + 1))}
@@ -84,6 +100,7 @@ export default function RunsPage({ bot }: { bot: Bot }) {
                 <Table.Th>{t("runs.status")}</Table.Th>
                 <Table.Th>{t("runs.version")}</Table.Th>
                 <Table.Th>{t("runs.engine")}</Table.Th>
+                <Table.Th>{t("runs.trigger")}</Table.Th>
                 <Table.Th>{t("runs.elapsed")}</Table.Th>
                 <Table.Th>{t("runs.tokens")}</Table.Th>
               </Table.Tr>
@@ -103,6 +120,15 @@ export default function RunsPage({ bot }: { bot: Bot }) {
                   </Table.Td>
                   <Table.Td>{run.version_number ? `v${String(run.version_number)}` : "-"}</Table.Td>
                   <Table.Td>{run.engine}</Table.Td>
+                  <Table.Td>
+                    {run.trigger === "debug" ? (
+                      <Badge variant="outline" color="grape" size="sm">
+                        {run.rerun_of ? t("runs.replay") : t("runs.trigger.debug")}
+                      </Badge>
+                    ) : (
+                      t("runs.trigger.chat")
+                    )}
+                  </Table.Td>
                   <Table.Td>{formatMs(run.elapsed_ms)}</Table.Td>
                   <Table.Td>{run.total_tokens}</Table.Td>
                 </Table.Tr>

@@ -31,6 +31,7 @@ def _token(token: AccessToken) -> TokenPublic:
 
 @router.get("/config", summary="Public account settings (is registration open?)")
 async def auth_config(state: AppStateDep) -> AuthConfigPublic:
+    """Public account settings the sign-in page needs (is registration open?)."""
     registration = state.settings.registration
     return AuthConfigPublic(
         registration=registration,
@@ -53,6 +54,7 @@ async def auth_config(state: AppStateDep) -> AuthConfigPublic:
 async def register(
     body: RegisterRequest, accounts: Accounts, creator: OptionalUser, client: ClientAddress
 ) -> UserPublic:
+    """Create an account (throttled per client address; 403 when registration is closed)."""
     user = await accounts.sign_up(body.email, body.password, client=client, creator=creator)
     return UserPublic.model_validate(user, from_attributes=True)
 
@@ -66,11 +68,14 @@ async def register(
     "`Retry-After` (before the password is checked).",
 )
 async def login(body: LoginRequest, accounts: Accounts, client: ClientAddress) -> TokenPublic:
+    """Exchange email and password for an access token (failed attempts are throttled per account
+    and per address: 429)."""
     return _token(await accounts.login(body.email, body.password, client=client))
 
 
 @router.get("/me", responses=problem_responses(401), summary="The authenticated user")
 async def me(user: CurrentUser) -> UserPublic:
+    """The authenticated user."""
     return UserPublic.model_validate(user, from_attributes=True)
 
 
@@ -85,6 +90,7 @@ async def me(user: CurrentUser) -> UserPublic:
 async def change_password(
     body: PasswordChange, user: CurrentUser, accounts: Accounts, client: ClientAddress
 ) -> TokenPublic:
+    """Change the password; every access token issued before stops working."""
     token = await accounts.change_password(
         user, body.current_password, body.new_password, client=client
     )
@@ -100,5 +106,6 @@ async def change_password(
     "every replica at once. API keys keep working (revoke them under /api/v1/api-keys).",
 )
 async def logout_everywhere(user: CurrentUser, accounts: Accounts) -> Response:
+    """Revoke every access token of this account (API keys keep working)."""
     await accounts.revoke_tokens(user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

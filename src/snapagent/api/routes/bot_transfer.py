@@ -50,6 +50,9 @@ async def import_bot(
         Literal["auto", "dify", "snapagent"], Query(description="The file's format.")
     ] = "auto",
 ) -> BotImportPublic:
+    """Create a bot from an export file - a Dify DSL app or a SnapAgent YAML/JSON export - with its
+    graph as a draft; the report lists what was converted, dropped or needs attention, and the
+    graph's validation problems."""
     limit = transfer.converter.settings.max_bytes
     if file.size is not None and file.size > limit:
         raise PayloadTooLargeError(f"the file is {file.size:,} bytes; the limit is {limit:,}")
@@ -79,6 +82,8 @@ async def export_bot(
         Query(description="The version to export (default: the draft, else the live one)."),
     ] = None,
 ) -> Response:
+    """Download a bot as YAML: SnapAgent's lossless format (re-importable) or Dify DSL (409 when
+    the bot has no version to export)."""
     export = await transfer.export_bot(user, bot_id, format=format, version_id=version_id)
     return Response(
         export.text,

@@ -121,6 +121,9 @@ async def chat(
     service: Chat,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
+    """One chat turn with a bot's published workflow: a JSON answer, or Server-Sent Events with
+    `"stream": true` or `Accept: text/event-stream` (a failure then ends the stream with an
+    `error` event carrying the problem)."""
     files = [f.model_dump() for f in body.files]
     turn = await service.prepare(session, user, body.bot_id, body.message, body.session_id, files)
     # Release the request's connection before the (possibly long) run.

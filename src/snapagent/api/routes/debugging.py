@@ -127,6 +127,8 @@ async def run_version(
     versions: WorkflowVersions,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
+    """Run any version (a draft too) as a chat turn would, recorded as a debug run (not in
+    statistics): a JSON answer, or Server-Sent Events with `stream`."""
     debug = _debug(session, state, versions)
     turn = await debug.prepare_version_run(
         user, bot_id, version_id, body.message, body.session_id, body.inputs
@@ -149,6 +151,8 @@ async def run_node(
     state: AppStateDep,
     versions: WorkflowVersions,
 ) -> NodeRunOutcome:
+    """Run one node of a version on given inputs (checked against its ports) or on the inputs it
+    recorded in an earlier run."""
     debug = _debug(session, state, versions)
     prepared = await debug.prepare_node_run(
         user,
@@ -179,6 +183,8 @@ async def rerun(
     versions: WorkflowVersions,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
+    """Replay a recorded run from one node: the nodes upstream of it reuse their recorded outputs,
+    it and everything after run again (optionally on another version)."""
     debug = _debug(session, state, versions)
     turn = await debug.prepare_rerun(user, bot_id, run_id, body.from_node_id, body.version_id)
     await session.close()

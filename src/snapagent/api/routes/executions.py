@@ -53,6 +53,7 @@ async def list_executions(
         ),
     ] = None,
 ) -> RunPage:
+    """A bot's run records, newest first, with cursor pagination and filters."""
     await get_owned_bot(session, user, bot_id)
     return await ExecutionService(session).list_runs(
         bot_id,
@@ -77,6 +78,8 @@ async def execution_statistics(
     ] = None,
     end: Annotated[datetime | None, Query(description="exclusive, ISO 8601")] = None,
 ) -> RunStatistics:
+    """Counts, success rate, latency percentiles and tokens of a bot's runs in a time range, per
+    day, per node and per engine."""
     await get_owned_bot(session, user, bot_id)
     return await StatisticsService(session).compute(bot_id, start=start, end=end)
 
@@ -85,5 +88,6 @@ async def execution_statistics(
 async def get_execution(
     bot_id: str, run_id: str, user: CurrentUser, session: DbSession
 ) -> RunDetail:
+    """One run with its inputs, outputs, error and every node execution."""
     await get_owned_bot(session, user, bot_id)
     return await ExecutionService(session).get_run(bot_id, run_id)

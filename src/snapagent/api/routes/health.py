@@ -19,6 +19,8 @@ _VERSION = version("snapagent")
 
 @router.get("/health", summary="Liveness and database check")
 async def health(database: DatabaseDep) -> JSONResponse:
+    """Liveness: the process answers, with the database's state (503, `degraded`, while it is
+    unreachable)."""
     db: dict[str, Any] = await database.health()
     ok = db.get("status") == "ok"
     body = {"status": "ok" if ok else "degraded", "version": _VERSION, "database": db}

@@ -50,6 +50,7 @@ def document_public(info: DocumentInfo) -> DocumentPublic:
 async def create_knowledge_base(
     body: KnowledgeBaseCreate, user: CurrentUser, knowledge: Knowledge
 ) -> KnowledgeBasePublic:
+    """Create a knowledge base (names are unique per account: 409)."""
     info = await knowledge.create_knowledge_base(
         user.id,
         body.name,
@@ -65,6 +66,7 @@ async def create_knowledge_base(
 async def list_knowledge_bases(
     user: CurrentUser, knowledge: Knowledge, page: PageQuery
 ) -> KnowledgeBasesPublic:
+    """The caller's knowledge bases with document counts, a page at a time."""
     rows, next_cursor = await knowledge.knowledge_base_page(
         user.id, limit=page.limit, cursor=page.cursor
     )
@@ -76,6 +78,7 @@ async def list_knowledge_bases(
 async def get_knowledge_base(
     kb_id: str, user: CurrentUser, knowledge: Knowledge
 ) -> KnowledgeBasePublic:
+    """One knowledge base of the caller."""
     return KnowledgeBasePublic(**asdict(await knowledge.get_knowledge_base(user.id, kb_id)))
 
 
@@ -97,6 +100,8 @@ async def delete_knowledge_base(
         ),
     ] = False,
 ) -> Response:
+    """Delete a knowledge base with its documents and chunks. If a bot or a workflow version uses
+    it, 409 lists them unless `force` detaches it."""
     await knowledge.delete_knowledge_base(user.id, kb_id, force=force)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -104,7 +109,15 @@ async def delete_knowledge_base(
 @router.post(
     "/{kb_id}/documents",
     status_code=status.HTTP_201_CREATED,
-    responses={**_NOT_FOUND, **problem_responses(413, 415)},
+    responses={
+        200: {
+            "model": DocumentPublic,
+            "description": "Identical content was already uploaded: the existing document "
+            "(`created` false; its note says what was kept). Nothing new is stored.",
+        },
+        **_NOT_FOUND,
+        **problem_responses(413, 415),
+    },
     summary="Upload a document (queued for ingestion)",
 )
 async def upload_document(
@@ -115,6 +128,8 @@ async def upload_document(
     file: Annotated[UploadFile, File(description="PDF, DOCX, HTML, Markdown or text.")],
     title: Annotated[str | None, Form(max_length=500)] = None,
 ) -> DocumentPublic:
+    """Upload a file (multipart `file`): text, Markdown, HTML, PDF or DOCX. It is checked as it
+    arrives (size, type, readable text) and then ingested in the background; poll its `status`."""
     limit = knowledge.settings.max_upload_bytes
     # Starlette spooled the part to disk past 1 MB; check its size before reading it.
     if file.size is not None and file.size > limit:
@@ -139,6 +154,7 @@ async def upload_document(
 async def list_documents(
     kb_id: str, user: CurrentUser, knowledge: Knowledge, page: PageQuery
 ) -> DocumentsPublic:
+    """The knowledge base's documents with their ingestion status and progress, a page at a time."""
     rows, next_cursor = await knowledge.document_page(
         user.id, kb_id, limit=page.limit, cursor=page.cursor
     )
@@ -151,6 +167,8 @@ async def list_documents(
 async def get_document(
     kb_id: str, document_id: str, user: CurrentUser, knowledge: Knowledge
 ) -> DocumentPublic:
+    """One document's status (queued, parsing, chunking, embedding, indexed or failed with the
+    reason)."""
     return document_public(await knowledge.get_document(user.id, kb_id, document_id))
 
 
@@ -163,6 +181,7 @@ async def get_document(
 async def delete_document(
     kb_id: str, document_id: str, user: CurrentUser, knowledge: Knowledge
 ) -> Response:
+    """Delete a document with its chunks."""
     await knowledge.delete_document(user.id, kb_id, document_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -176,6 +195,7 @@ async def delete_document(
 async def retry_document(
     kb_id: str, document_id: str, user: CurrentUser, knowledge: Knowledge
 ) -> DocumentPublic:
+    """Ingest a failed document again (or re-index an indexed one)."""
     return document_public(await knowledge.retry_document(user.id, kb_id, document_id))
 
 
@@ -183,6 +203,8 @@ async def retry_document(
 async def query_knowledge_base(
     kb_id: str, body: QueryRequest, user: CurrentUser, knowledge: Knowledge
 ) -> QueryResults:
+    """Run a retrieval as a knowledge node would (hybrid, keyword or vector) and return the scored
+    chunks."""
     found = await knowledge.query(
         user.id,
         [kb_id],

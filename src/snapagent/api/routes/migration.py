@@ -25,4 +25,6 @@ router = APIRouter(
 
 @router.get("/status", summary="Migration and rollout state of your bots, V2 success rate (24 h)")
 async def get_migration_status(user: CurrentUser, session: DbSession) -> MigrationStatus:
+    """Where each of the caller's bots stands in the V1 -> V2 migration and rollout, and V2's
+    success rate over 24 hours against the 99% goal."""
     return await migration_status(session, user.id)

@@ -44,6 +44,8 @@ def _ports(schema: NodePortSchema) -> PortsPublic:
 
 @router.get("", summary="Every node type: config JSON Schema, ports, category")
 async def list_node_types(user: CurrentUser, state: AppStateDep) -> NodeTypesPublic:
+    """The node catalogue: every node type with its config JSON Schema, default config, ports and
+    palette category."""
     data = [
         NodeTypePublic.model_validate(e.to_dict()) for e in describe_registry(state.node_registry)
     ]
@@ -52,6 +54,8 @@ async def list_node_types(user: CurrentUser, state: AppStateDep) -> NodeTypesPub
 
 @router.post("/ports", summary="The ports of one node config (as validation computes them)")
 async def ports_of_config(body: PortsRequest, user: CurrentUser, state: AppStateDep) -> PortsPublic:
+    """The ports a node of this type with this config has, computed exactly as validation does (for
+    editors of dynamic-port nodes)."""
     max_depth = default_graph_limits().max_depth
     deep = json_depth_problem(body.config, max_depth)
     if deep is not None:

@@ -58,6 +58,8 @@ async def _database_state(database: Database) -> dict[str, Any]:
 # OpenAPI schema beside /health so operators find both probes in /docs.
 @router.get("/health/ready", summary="Readiness: database reachable, migrations at head")
 async def ready(database: DatabaseDep) -> JSONResponse:
+    """Readiness: may this replica take traffic? The database answers and its schema is at the
+    newest migration; 503 `not-ready` otherwise."""
     db = await _database_state(database)
     if db["status"] == "ok":
         return JSONResponse({"status": "ready", "database": db})

@@ -38,6 +38,7 @@ async def get_sessions(
         str | None, Query(max_length=1000, description="`next_cursor` of the previous page")
     ] = None,
 ) -> ChatSessionsPublic:
+    """A bot's chat sessions, most recently active first, with message counts, a page at a time."""
     await get_owned_bot(session, user, bot_id)
     return await list_sessions(session, bot_id, limit=limit, cursor=cursor)
 
@@ -50,5 +51,6 @@ async def get_session(
     session: DbSession,
     limit: Annotated[int, Query(ge=1, le=1000, description="latest N messages")] = 200,
 ) -> SessionTranscript:
+    """One chat session with its messages, oldest first."""
     await get_owned_bot(session, user, bot_id)
     return await read_transcript(session, bot_id, session_id, limit=limit)

@@ -48,6 +48,8 @@ def version_public(version: BotWorkflowVersion) -> VersionPublic:
 async def list_versions(
     bot_id: str, user: CurrentUser, versions: WorkflowVersions, page: PageQuery
 ) -> VersionsPublic:
+    """Summaries of the bot's versions (no graphs): the draft first, then numbered versions newest
+    first, a page at a time."""
     rows, next_cursor = await versions.list_versions(
         user, bot_id, limit=page.limit, cursor=page.cursor
     )
@@ -59,6 +61,8 @@ async def list_versions(
 async def create_draft(
     bot_id: str, body: DraftCreate, user: CurrentUser, versions: WorkflowVersions
 ) -> VersionPublic:
+    """Create the bot's draft from `graph`, or from a copy of the published version when no graph is
+    sent. A bot has at most one draft (409 if it exists)."""
     draft = await versions.create_draft(user, bot_id, body.graph, body.note)
     return version_public(draft)
 
@@ -67,6 +71,8 @@ async def create_draft(
 async def validate_graph(
     bot_id: str, body: ValidateRequest, user: CurrentUser, versions: WorkflowVersions
 ) -> ValidationReport:
+    """Check a graph as publishing would - the engine's problems, knowledge bases the bot's owner
+    may not use, unusable models - and save nothing."""
     problems = [
         GraphProblem(**p) for p in await versions.validate_for_bot(user, bot_id, body.graph)
     ]
@@ -81,6 +87,8 @@ async def diff_versions(
     from_version: Annotated[str, Query(alias="from", description="Version id to diff from.")],
     to_version: Annotated[str, Query(alias="to", description="Version id to diff to.")],
 ) -> GraphDiffPublic:
+    """What changed between two versions: nodes matched by id, edges by (source, source_port,
+    target, target_port)."""
     diff = await versions.diff(user, bot_id, from_version, to_version)
     return GraphDiffPublic(from_version=from_version, to_version=to_version, **diff.to_dict())
 
@@ -89,6 +97,7 @@ async def diff_versions(
 async def get_version(
     bot_id: str, version_id: str, user: CurrentUser, versions: WorkflowVersions
 ) -> VersionPublic:
+    """One version with its graph (a draft's graph may be half-finished)."""
     return version_public(await versions.get(user, bot_id, version_id))
 
 
@@ -100,6 +109,9 @@ async def update_draft(
     user: CurrentUser,
     versions: WorkflowVersions,
 ) -> VersionPublic:
+    """Save the draft. Send the `revision` you loaded: if it was saved again since, the answer is
+    409 and nothing is overwritten. A half-finished graph may be saved; its shape and what it
+    names are checked."""
     draft = await versions.update_draft(
         user, bot_id, version_id, body.graph, revision=body.revision, note=body.note
     )
@@ -118,6 +130,8 @@ async def publish_version(
     versions: WorkflowVersions,
     body: PublishRequest | None = None,
 ) -> VersionPublic:
+    """Validate the draft and publish it as the next version number; the previously published
+    version is archived. 422 lists every problem."""
     revision = body.revision if body is not None else None
     return version_public(await versions.publish(user, bot_id, version_id, revision=revision))
 
@@ -134,6 +148,8 @@ async def restore_version(
     versions: WorkflowVersions,
     body: RestoreRequest | None = None,
 ) -> VersionPublic:
+    """Copy a past version's graph into the draft (creating it if needed); `revision` guards the
+    draft it overwrites."""
     revision = body.revision if body is not None else None
     return version_public(await versions.restore(user, bot_id, version_id, revision=revision))
 
@@ -150,6 +166,8 @@ async def rollback_version(
     versions: WorkflowVersions,
     body: RollbackRequest | None = None,
 ) -> VersionPublic:
+    """Make an earlier published version live again (the current one is archived); chat runs it from
+    the next turn."""
     note = body.note if body is not None else None
     return version_public(await versions.rollback(user, bot_id, version_id, note=note))
 
@@ -163,5 +181,7 @@ async def rollback_version(
 async def delete_draft(
     bot_id: str, version_id: str, user: CurrentUser, versions: WorkflowVersions
 ) -> Response:
+    """Delete the bot's draft (409 if it was published meanwhile); the published version is
+    untouched."""
     await versions.delete_draft(user, bot_id, version_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -60,3 +60,9 @@ class BotsPublic(Page):
 
 class LegacyWorkflowPublic(BaseModel):
     workflow: dict[str, Any] | None = Field(description="The V1 graph, or null when none.")
+    effect: str = Field(
+        description="What chat does with it given the bot's `use_workflow_v2`, "
+        "`v2_rollout_percent` and published versions: runs it for every session, for a share "
+        "of them, or keeps it stored without running it.",
+        examples=["chat runs this V1 workflow for every session (use_workflow_v2 is false)"],
+    )

@@ -82,18 +82,38 @@ class RequestModel(BaseModel):
 
 
 class FieldProblem(BaseModel):
-    field: str
-    reason: str
+    """One problem with one field of the request."""
+
+    field: str = Field(
+        description="Where, in the request's path syntax: `name`, `files[0].data`, `body`.",
+        examples=["nodes[2].config.top_k"],
+    )
+    reason: str = Field(description="What is wrong with it, and what to send instead.")
 
 
 class Problem(BaseModel):
-    """An RFC 9457 problem: every error answer of the API has this shape."""
+    """An RFC 9457 problem: every error answer of the API has this shape (docs/api.md lists
+    every ``type`` and every graph validation code). More members may follow the type: an
+    invalid graph's ``problems``, the ``checks`` of a failed readiness probe, what a
+    conflict is with."""
 
-    type: str = Field(examples=["urn:snapagent:problem:not-found"])
-    title: str
-    status: int
-    detail: str
-    errors: list[FieldProblem] | None = None
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(
+        description="`urn:snapagent:problem:<name>`, or `about:blank` for a bare HTTP status.",
+        examples=["urn:snapagent:problem:not-found"],
+    )
+    title: str = Field(description="The HTTP status's phrase.")
+    status: int = Field(description="The HTTP status code.", ge=100, le=599)
+    detail: str = Field(description="What happened, for a person to read.")
+    errors: list[FieldProblem] | None = Field(
+        default=None, description="Field problems (validation errors), one per field."
+    )
+    problems: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="An invalid graph's problems, each with `code`, `message`, `path`, "
+        "`node_id` and `edge_index` (as `POST .../workflow-versions/validate` lists them).",
+    )
 
 
 _DESCRIPTIONS = {

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from snapagent.api.schemas.common import RequestModel
 from snapagent.db.pagination import Page
@@ -25,7 +25,18 @@ __all__ = [
     "VersionsPublic",
 ]
 
-Graph = dict[str, Any]
+Graph = Annotated[
+    dict[str, Any],
+    # allOf: a bare $ref next to a description is resolved by pydantic, which cannot see it
+    WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/WorkflowGraph"}]}),
+]
+"""A graph a client sends: typed in the OpenAPI document, checked by the engine's validation
+(every problem at once, with its path) rather than by the request schema."""
+StoredGraph = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"allOf": [{"$ref": "#/components/schemas/StoredWorkflowGraph"}]}),
+]
+"""A graph as a version holds it (a draft may be half-finished)."""
 # Revisions are stored as 32-bit integers on both databases.
 MAX_REVISION = 2**31 - 1
 
@@ -105,7 +116,7 @@ class VersionSummary(BaseModel):
 
 
 class VersionPublic(VersionSummary):
-    graph: Graph
+    graph: StoredGraph
 
 
 class VersionsPublic(Page):
