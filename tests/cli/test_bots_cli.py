@@ -36,6 +36,7 @@ BOB = "bob@example.com"
 @pytest.fixture
 def model(monkeypatch: pytest.MonkeyPatch, database_url: str) -> ScriptedChatModel:
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("SNAPAGENT_CLI_OWNER", raising=False)
     scripted = ScriptedChatModel()
     monkeypatch.setattr(bots_cli, "chat_models", lambda: ScriptedChatModels(scripted))
     return scripted

@@ -30,10 +30,8 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def _embedded_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_embeddings: EmbeddingModel
+    embedded_home: Path, monkeypatch: pytest.MonkeyPatch, hash_embeddings: EmbeddingModel
 ) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("SNAPAGENT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("SNAPAGENT_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("SNAPAGENT_ARGON2_MEMORY_KIB", "64")
     monkeypatch.setenv("SNAPAGENT_ARGON2_PARALLELISM", "1")
@@ -118,6 +116,15 @@ def test_demo_seeds_once_and_prints_working_commands(
     assert used["bot"]["use_workflow_v2"] is True
     assert used["hits"][0]["document_title"]
     assert "연차" in used["hits"][0]["text"]
+
+    # The demo user is the only account, so the CLI acts as them: the same knowledge base
+    # and bot as the console and the API key show.
+    kbs = runner.invoke(app, ["kb", "list", "--json"])
+    assert kbs.exit_code == 0, kbs.output
+    assert [row["id"] for row in json.loads(kbs.stdout)] == used["bot"]["knowledge_base_ids"]
+    bots = runner.invoke(app, ["bots", "list", "--json"])
+    assert bots.exit_code == 0, bots.output
+    assert [row["id"] for row in json.loads(bots.stdout)] == [bot_id]
 
 
 def test_demo_recovers_from_a_lost_credentials_file(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,15 +14,19 @@ from snapagent.cli import kb as kb_cli
 from snapagent.errors import DefinitionError
 
 runner = CliRunner()
+ADA = "ada@example.com"
+BOB = "bob@example.com"
 pytestmark = pytest.mark.usefixtures("fresh_process_logging")
 
 
 @pytest.fixture(autouse=True)
 def _embedded_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_embeddings: object
+    embedded_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hash_embeddings: object,
+    accounts: Callable[..., list[str]],
 ) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("SNAPAGENT_DATA_DIR", str(tmp_path / "data"))
+    accounts(ADA)  # the only account: every command acts as Ada without --as
 
     def resolve(spec: str) -> object:
         if spec.startswith("unknown"):
@@ -144,3 +149,41 @@ def test_reembed_names_what_is_wrong() -> None:
     assert unknown.exit_code == 1
     assert "error: unknown embedding model 'unknown:x'" in unknown.stderr
     assert "Traceback" not in unknown.output
+
+
+def test_a_knowledge_base_is_the_acting_accounts_own(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    accounts: Callable[..., list[str]],
+    account_emails: Callable[[], list[str]],
+) -> None:
+    note = tmp_path / "n.md"
+    note.write_text("# Tea\n\nSteep green tea for two minutes.", encoding="utf-8")
+    assert runner.invoke(app, ["kb", "create", "notes"]).exit_code == 0
+    assert runner.invoke(app, ["kb", "add", "notes", str(note)]).exit_code == 0
+    assert account_emails() == [ADA]  # no separate CLI user was created behind Ada's back
+
+    accounts(BOB)
+    several = runner.invoke(app, ["kb", "list"])
+    assert several.exit_code == 1
+    assert f"2 accounts: pick one with --as EMAIL ({ADA}, {BOB})" in several.stderr
+    assert "Traceback" not in several.output
+
+    ada = runner.invoke(app, ["kb", "list", "--json", "--as", ADA])
+    assert [row["name"] for row in json.loads(ada.stdout)] == ["notes"]
+    assert json.loads(runner.invoke(app, ["kb", "list", "--json", "--as", BOB]).stdout) == []
+    for args in (["query", "notes", "tea"], ["add", "notes", str(note)], ["reembed", "notes"]):
+        strange = runner.invoke(app, ["kb", *args, "--as", BOB])
+        assert strange.exit_code == 1, strange.output
+        assert "error: knowledge base 'notes' not found" in strange.stderr
+
+    # SNAPAGENT_CLI_OWNER is the default --as (scripts); --as still wins over it.
+    monkeypatch.setenv("SNAPAGENT_CLI_OWNER", BOB)
+    assert json.loads(runner.invoke(app, ["kb", "list", "--json"]).stdout) == []
+    ada = runner.invoke(app, ["kb", "list", "--json", "--as", ADA])
+    assert [row["name"] for row in json.loads(ada.stdout)] == ["notes"]
+    monkeypatch.setenv("SNAPAGENT_CLI_OWNER", "cli@snapagent.local")
+    unknown = runner.invoke(app, ["kb", "create", "more"])
+    assert unknown.exit_code == 1
+    assert "no account 'cli@snapagent.local' (named by SNAPAGENT_CLI_OWNER" in unknown.stderr
+    assert account_emails() == [ADA, BOB]

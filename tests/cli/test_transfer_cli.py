@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,15 +15,19 @@ from snapagent.interop.loading import DocumentLimits, load_document
 from snapagent.testing.dify_corpus import FIXTURES
 
 runner = CliRunner()
+ADA = "ada@example.com"
+BOB = "bob@example.com"
 pytestmark = pytest.mark.usefixtures("fresh_process_logging")
 
 
 @pytest.fixture(autouse=True)
 def _embedded_home(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hash_embeddings: object
+    embedded_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    hash_embeddings: object,
+    accounts: Callable[..., list[str]],
 ) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.setenv("SNAPAGENT_DATA_DIR", str(tmp_path / "data"))
+    accounts(ADA)  # the only account: import and export act as Ada without --as
     monkeypatch.setattr(kb_cli, "embedding_resolver", lambda: lambda spec: hash_embeddings)
 
 
@@ -72,3 +77,32 @@ def test_dry_run_json_creates_nothing_and_export_writes_yaml(tmp_path: Path) -> 
     assert "not found" in unknown.stderr
     bad = runner.invoke(app, ["import", chatflow, "--format", "xml"])
     assert bad.exit_code == 2
+
+
+def test_import_and_export_act_as_the_named_account(
+    accounts: Callable[..., list[str]], account_emails: Callable[[], list[str]]
+) -> None:
+    chatflow = str(FIXTURES / "v0_6_chatflow.yml")
+    accounts(BOB)
+    several = runner.invoke(app, ["import", chatflow, "--model-override", "offline"])
+    assert several.exit_code == 1
+    assert f"2 accounts: pick one with --as EMAIL ({ADA}, {BOB})" in several.stderr
+    assert "Traceback" not in several.output
+
+    done = runner.invoke(
+        app, ["import", chatflow, "--json", "--model-override", "offline", "--as", ADA]
+    )
+    assert done.exit_code == 0, done.output
+    [imported] = json.loads(done.stdout)
+    # The bot and the knowledge bases it brought are Ada's - in her console, not another user's.
+    ada_kbs = json.loads(runner.invoke(app, ["kb", "list", "--json", "--as", ADA]).stdout)
+    assert ada_kbs
+    assert json.loads(runner.invoke(app, ["kb", "list", "--json", "--as", BOB]).stdout) == []
+    assert runner.invoke(app, ["export", imported["bot_id"], "--as", ADA]).exit_code == 0
+    strange = runner.invoke(app, ["export", imported["bot_id"], "--as", BOB])
+    assert strange.exit_code == 1
+    assert "not found" in strange.stderr
+    unknown = runner.invoke(app, ["export", imported["bot_id"], "--as", "nobody@example.com"])
+    assert unknown.exit_code == 1
+    assert "no account 'nobody@example.com'" in unknown.stderr
+    assert account_emails() == [ADA, BOB]

@@ -1,15 +1,20 @@
-"""Which account a command acts as: ``--as EMAIL``, else the only account there is.
+"""Which account a command acts as: ``--as EMAIL``, else ``SNAPAGENT_CLI_OWNER``, else the
+only account there is.
 
-The bot, chat and run commands work on the server's database as one named account - the same
-owner checks as the HTTP API, so a command sees and changes exactly what that account would
-through the API. With several accounts and no ``--as``, the command refuses and lists them
-rather than guess; with none, it says how to create one.
+The bot, chat, run, knowledge base and import/export commands work on the server's database as
+one named account - the same owner checks as the HTTP API, so a command sees and changes exactly
+what that account would through the API (a knowledge base made with ``snapagent kb`` is the
+console user's). With several accounts and no ``--as``, the command refuses and lists them
+rather than guess; with none, it says how to create one. An account is never created here: a
+name that matches none is an error, not a new, silently different user.
 
     snapagent bots list --as ada@example.com
+    SNAPAGENT_CLI_OWNER=ada@example.com snapagent kb list     # the default --as for scripts
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
@@ -23,29 +28,35 @@ from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError, NotFoundError
 
-__all__ = ["AsOption", "acting_user", "run_as"]
+__all__ = ["OWNER_ENV", "AsOption", "acting_user", "run_as"]
 
 T = TypeVar("T")
 _LISTED = 10
+OWNER_ENV = "SNAPAGENT_CLI_OWNER"
 
 AsOption = Annotated[
     str | None,
     typer.Option(
         "--as",
         metavar="EMAIL",
-        help="Act as this account (default: the only account; with several, name one).",
+        help=f"Act as this account (default: {OWNER_ENV} if set, else the only account; "
+        "with several, name one).",
     ),
 ]
 
 
 async def acting_user(session: AsyncSession, email: str | None) -> User:
-    """The account ``email`` names, else the only account; a clear error otherwise."""
+    """The account ``email`` (else ``SNAPAGENT_CLI_OWNER``) names, else the only account; a
+    clear error otherwise."""
+    named_by = ""
+    if email is None and (from_env := os.environ.get(OWNER_ENV, "").strip()):
+        email, named_by = from_env, f"named by {OWNER_ENV}; "
     if email is not None:
         user: User | None = await session.scalar(
             select(User).where(User.email == email.strip().lower())
         )
         if user is None:
-            raise NotFoundError(f"no account {email!r} (snapagent users list shows them)")
+            raise NotFoundError(f"no account {email!r} ({named_by}snapagent users list shows them)")
         return user
     total = await session.scalar(select(func.count()).select_from(User)) or 0
     if total == 0:

@@ -5,17 +5,18 @@
     snapagent kb query handbook "연차는 며칠?" --top-k 3 --mode hybrid --json
     snapagent kb list
     snapagent kb reembed handbook --model local:multilingual-e5-small   # progress bar
+    snapagent kb list --as ada@example.com
 
-The CLI acts as a local owner user (``SNAPAGENT_CLI_OWNER``, created on first use) on the
-database the server uses (``DATABASE_URL`` or SQLite under ``SNAPAGENT_DATA_DIR``). A knowledge
-base is named by id or by name.
+Every command acts as one account (`snapagent.cli.acting`: ``--as EMAIL``, else
+``SNAPAGENT_CLI_OWNER``, else the only account) on the database the server uses
+(``DATABASE_URL`` or SQLite under ``SNAPAGENT_DATA_DIR``), so what it creates is that account's
+in the console and its bots. A knowledge base is named by id or by name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -25,8 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
-from snapagent.cli.db import run_with_database
-from snapagent.db.migrate import ensure_database_ready
+from snapagent.cli.acting import AsOption, run_as
+from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
 from snapagent.knowledge.records import EmbeddingResolver
@@ -41,7 +42,6 @@ from snapagent.workflow.services import RetrievalMode
 __all__ = ["register"]
 
 kb_app = typer.Typer(help="Knowledge bases: create, add documents, query.", no_args_is_help=True)
-DEFAULT_OWNER = "cli@snapagent.local"
 T = TypeVar("T")
 
 
@@ -50,27 +50,21 @@ def embedding_resolver() -> EmbeddingResolver:
     return default_embedding_resolver()
 
 
-def owner_email() -> str:
-    """The local owner the CLI acts as (``SNAPAGENT_CLI_OWNER``)."""
-    return os.environ.get("SNAPAGENT_CLI_OWNER", DEFAULT_OWNER)
+def _run(as_user: str | None, action: Callable[[KnowledgeService, str], Awaitable[T]]) -> T:
+    """As the acting account (its id is ``action``'s owner), with a knowledge service on the
+    server's database; errors become messages and exit code 1."""
 
-
-def _run(action: Callable[[KnowledgeService, str], Awaitable[T]]) -> T:
-    """Open the database (migrating the embedded default), run `action`, close everything."""
-
-    async def with_service(db: Database) -> T:
+    async def with_service(db: Database, user: User) -> T:
         # No parse at upload time: `kb add` ingests right after and reports every file that
         # failed, and checking first would parse each file twice before ingestion started.
         settings = KnowledgeSettings().model_copy(update={"upload_check_timeout_s": 0})
         service = KnowledgeService(db, embeddings=embedding_resolver(), settings=settings)
         try:
-            await ensure_database_ready(db)
-            owner = await service.ensure_user(owner_email())
-            return await action(service, owner)
+            return await action(service, user.id)
         finally:
             await service.close()
 
-    return run_with_database(with_service)
+    return run_as(as_user, with_service)
 
 
 @kb_app.command("create")
@@ -88,6 +82,7 @@ def create(
     overlap_tokens: int | None = typer.Option(
         None, "--overlap-tokens", min=0, max=1024, metavar="N"
     ),
+    as_user: AsOption = None,
 ) -> None:
     """Create a knowledge base."""
 
@@ -102,18 +97,20 @@ def create(
         )
         return kb.id
 
-    kb_id = _run(action)
+    kb_id = _run(as_user, action)
     typer.echo(f"created knowledge base {name!r} ({kb_id})")
 
 
 @kb_app.command("list")
-def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def list_(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."), as_user: AsOption = None
+) -> None:
     """List your knowledge bases."""
 
     async def action(service: KnowledgeService, owner: str) -> list[dict[str, Any]]:
         return [kb.to_dict() for kb in await service.list_knowledge_bases(owner)]
 
-    rows = _run(action)
+    rows = _run(as_user, action)
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
@@ -133,6 +130,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
 def add(
     kb: Annotated[str, typer.Argument(help="Knowledge base id or name.")],
     files: Annotated[list[Path], typer.Argument(help="Text, Markdown, HTML, PDF or DOCX files.")],
+    as_user: AsOption = None,
 ) -> None:
     """Add documents and wait until they are indexed; exits 1 if any file failed."""
 
@@ -160,7 +158,7 @@ def add(
         indexed = sum(1 for d in final if d.status == "indexed")
         return problems, indexed
 
-    problems, indexed = _run(action)
+    problems, indexed = _run(as_user, action)
     typer.echo(f"{indexed} document(s) indexed")
     for problem in problems:
         typer.echo(f"failed: {problem}", err=True)
@@ -218,6 +216,7 @@ def reembed(
     force: Annotated[
         bool, typer.Option("--force", help="Re-embed even if it already uses that model.")
     ] = False,
+    as_user: AsOption = None,
 ) -> None:
     """Embed every chunk again with another embedding model, then switch to it at once.
 
@@ -254,7 +253,7 @@ def reembed(
             )
         return lines
 
-    for line in _run(action):
+    for line in _run(as_user, action):
         typer.echo(line)
 
 
@@ -266,6 +265,7 @@ def query(
     mode: str = typer.Option("hybrid", "--mode", metavar="MODE", help="hybrid | vector | keyword"),
     score_threshold: float | None = typer.Option(None, "--score-threshold", metavar="SCORE"),
     as_json: bool = typer.Option(False, "--json", help="Print full results (text included)."),
+    as_user: AsOption = None,
 ) -> None:
     """Retrieve the chunks most relevant to QUESTION."""
     if mode not in ("hybrid", "vector", "keyword"):
@@ -284,7 +284,7 @@ def query(
         )
         return [hit.to_dict() for hit in hits]
 
-    results = _run(action)
+    results = _run(as_user, action)
     if as_json:
         typer.echo(json.dumps(results, ensure_ascii=False, indent=2))
         return

@@ -3,9 +3,11 @@
     snapagent import app.yml other.yml --model-override offline   # a line per file + its report
     snapagent import app.yml --dry-run --json                       # what would happen, as JSON
     snapagent export BOT_ID --format dify > app.dify.yml
+    snapagent import app.yml --as ada@example.com
 
-Like ``snapagent kb``, the CLI acts as the local owner (``SNAPAGENT_CLI_OWNER``) on the
-server's database, through the same `BotTransferService` as ``POST /api/v1/bots/import``.
+Like ``snapagent bots`` and ``snapagent kb``, both act as one account (`snapagent.cli.acting`:
+``--as EMAIL``, else ``SNAPAGENT_CLI_OWNER``, else the only account) on the server's database,
+through the same `BotTransferService` as ``POST /api/v1/bots/import``.
 Exit code 1 when any file could not be imported (each failure is printed with its reason).
 """
 
@@ -20,8 +22,7 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 
 from snapagent.cli import kb
-from snapagent.cli.db import run_with_database
-from snapagent.db.migrate import ensure_database_ready
+from snapagent.cli.acting import AsOption, run_as
 from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
@@ -38,16 +39,14 @@ __all__ = ["register"]
 T = TypeVar("T")
 
 
-def _with_service(action: Callable[[BotTransferService, User], Awaitable[T]]) -> T:
-    async def run(db: Database) -> T:
-        await ensure_database_ready(db)
+def _with_service(
+    as_user: str | None, action: Callable[[BotTransferService, User], Awaitable[T]]
+) -> T:
+    async def run(db: Database, owner: User) -> T:
         knowledge = KnowledgeService(db, embeddings=kb.embedding_resolver())
         converter = DocumentConverter.create(get_import_settings())
         try:
-            owner_id = await knowledge.ensure_user(kb.owner_email())
             async with db.session() as session:
-                owner = await session.get(User, owner_id)
-                assert owner is not None
                 service = BotTransferService(
                     session,
                     default_registry(),
@@ -60,7 +59,7 @@ def _with_service(action: Callable[[BotTransferService, User], Awaitable[T]]) ->
             await converter.close()
             await knowledge.close()
 
-    return run_with_database(run)
+    return run_as(as_user, run)
 
 
 def _lines(report: dict[str, Any]) -> list[str]:
@@ -95,6 +94,7 @@ def import_(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Convert and report; create nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON array of outcomes."),
+    as_user: AsOption = None,
 ) -> None:
     """Import bots from files: a line per file with its outcome and report."""
     if file_format not in ("auto", "dify", "snapagent"):
@@ -131,7 +131,7 @@ def import_(
             outcomes.append(outcome)
         return outcomes
 
-    outcomes = _with_service(action)
+    outcomes = _with_service(as_user, action)
     if as_json:
         typer.echo(json.dumps(outcomes, ensure_ascii=False, indent=2))
     else:
@@ -165,6 +165,7 @@ def export(
             "--output", "-o", metavar="FILE", help="Write to FILE (default: standard output)."
         ),
     ] = None,
+    as_user: AsOption = None,
 ) -> None:
     """Export a bot as YAML (what does not carry over to Dify is listed on stderr)."""
     if file_format not in ("snapagent", "dify"):
@@ -174,7 +175,7 @@ def export(
     async def action(service: BotTransferService, owner: User) -> Any:
         return await service.export_bot(owner, bot_id, format=file_format, version_id=version_id)
 
-    export_ = _with_service(action)
+    export_ = _with_service(as_user, action)
     if output is None:
         sys.stdout.write(export_.text)
     else:

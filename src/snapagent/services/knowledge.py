@@ -131,7 +131,7 @@ class KnowledgeService:
         await self.parser.close()
 
     async def ensure_user(self, email: str) -> str:
-        """The id of the user with `email`, created without a password if missing (CLI owner)."""
+        """The id of the user with `email`, created without a password if missing (tests)."""
         async with self.db.transaction() as session:
             return (await store.get_or_create_user(session, email)).id
 
