@@ -176,7 +176,11 @@ def _graph_schemas(registry: NodeRegistryV2) -> dict[str, Any]:
             "properties": {
                 **generic_node["properties"],
                 "type": {"type": "string", "const": entry.type, "description": "The node type."},
-                "config": {"$ref": f"{_REFS}{config_name}"},
+                "config": {
+                    "$ref": f"{_REFS}{config_name}",
+                    "description": f"The node's settings ({config_name}; `default_config` "
+                    "of its node type is a valid one).",
+                },
             },
             "required": sorted({*generic_node.get("required", []), "id", "type"}),
         }

@@ -77,31 +77,42 @@ class SessionLocks:
 class ChatSessionPublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    session_id: str
-    title: str
-    message_count: int
-    created_at: datetime
-    last_message_at: datetime
+    session_id: str = Field(description="The session id chat was given (or made up).")
+    title: str = Field(
+        description="The start of the session's first message (at most 100 characters)."
+    )
+    message_count: int = Field(description="Messages stored: the users' and the bot's.")
+    created_at: datetime = Field(description="When the session started (UTC).")
+    last_message_at: datetime = Field(description="When its latest message was stored (UTC).")
 
 
 class ChatMessagePublic(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    seq: int
-    role: str
-    content: str
-    run_id: str | None
-    sources: list[Any]
-    usage: dict[str, Any]
-    created_at: datetime
+    seq: int = Field(
+        description="The message's number in its session, increasing in order (an answer takes "
+        "the number after its user message)."
+    )
+    role: str = Field(description="`user` or `assistant`.")
+    content: str = Field(description="The message's text.")
+    run_id: str | None = Field(
+        description="For an answer: the workflow run that produced it; null for a user message."
+    )
+    sources: list[Any] = Field(
+        description="For an answer: its citations, as chat returned them; empty otherwise."
+    )
+    usage: dict[str, Any] = Field(
+        description="For an answer: the model tokens its run used; empty otherwise."
+    )
+    created_at: datetime = Field(description="When the message was stored (UTC).")
 
 
 class ChatSessionsPublic(Page):
-    data: list[ChatSessionPublic]
+    data: list[ChatSessionPublic] = Field(description="The bot's sessions on this page.")
 
 
 class SessionTranscript(ChatSessionPublic):
-    messages: list[ChatMessagePublic]
+    messages: list[ChatMessagePublic] = Field(description="Every message, oldest first.")
     variables: dict[str, Any] = Field(
         default_factory=dict,
         description="The session's conversation variables (after its last turn that wrote one).",

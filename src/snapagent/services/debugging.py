@@ -79,17 +79,19 @@ class NodeRunOutcome(BaseModel):
     """What one node run alone did (also readable as a run: ``GET .../workflow-executions/
     {run_id}``)."""
 
-    run_id: str
-    version_id: str
-    node_id: str
-    node_type: str
+    run_id: str = Field(description="The run recorded for it (a debug run).")
+    version_id: str = Field(description="The version whose node ran (usually the draft).")
+    node_id: str = Field(description="The node that ran.")
+    node_type: str = Field(description="Its node type.")
     status: str = Field(description="succeeded, failed or cancelled")
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    branch: str | None
+    inputs: dict[str, Any] = Field(description="The input values it ran with, by port.")
+    outputs: dict[str, Any] = Field(description="The values it wrote, by output port.")
+    branch: str | None = Field(description="The branch port it took; null if it has none.")
     error: dict[str, Any] | None = Field(description="`{type, message, node_id}` if it failed")
-    elapsed_ms: float
-    usage: dict[str, int]
+    elapsed_ms: float = Field(description="How long it ran, in milliseconds.")
+    usage: dict[str, int] = Field(
+        description="Model tokens it used: `input_tokens`, `output_tokens`, `total_tokens`."
+    )
     from_run_id: str | None = Field(description="The run whose recorded inputs it was given.")
 
 

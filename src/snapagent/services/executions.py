@@ -82,28 +82,34 @@ class RunSummary(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    id: str
-    bot_id: str
-    version_id: str | None
-    version_number: int | None
-    session_id: str | None
-    engine: str
-    mode: str
+    id: str = Field(description="The run's id (`run_id` in chat answers).")
+    bot_id: str = Field(description="The bot that ran.")
+    version_id: str | None = Field(description="The workflow version that ran; null for a V1 run.")
+    version_number: int | None = Field(
+        description="That version's number; null for a V1 run or a draft."
+    )
+    session_id: str | None = Field(description="The chat or debug session of the turn.")
+    engine: str = Field(description="`v1` or `v2`: the engine that ran the turn.")
+    mode: str = Field(
+        description="`blocking` (one JSON answer) or `streaming` (Server-Sent Events)."
+    )
     trigger: str = Field(description="`chat` (a user's turn) or `debug` (never in statistics).")
     rerun_of: str | None = Field(default=None, description="The run this one replays.")
     rerun_from_node: str | None = Field(
         default=None, description="The node a replay ran again from (upstream nodes reused)."
     )
-    status: str
-    error: str | None
-    error_type: str | None
-    elapsed_ms: float
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-    node_count: int
-    started_at: datetime
-    finished_at: datetime
+    status: str = Field(description="`succeeded`, `failed` or `cancelled`.")
+    error: str | None = Field(description="Why the run failed or stopped; null if it succeeded.")
+    error_type: str | None = Field(
+        description="The error's kind (a short code or an exception's class name); null if none."
+    )
+    elapsed_ms: float = Field(description="Wall-clock duration of the run, in milliseconds.")
+    input_tokens: int = Field(description="Model input (prompt) tokens the run used.")
+    output_tokens: int = Field(description="Model output (completion) tokens the run used.")
+    total_tokens: int = Field(description="Input plus output tokens.")
+    node_count: int = Field(description="Node executions recorded for the run.")
+    started_at: datetime = Field(description="When the run started (UTC).")
+    finished_at: datetime = Field(description="When it ended (UTC).")
 
 
 class NodeExecutionPublic(BaseModel):
@@ -111,20 +117,23 @@ class NodeExecutionPublic(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    node_id: str
-    node_type: str
-    title: str | None
-    index: int
-    status: str
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
-    error: str | None
-    elapsed_ms: float
-    input_tokens: int
-    output_tokens: int
-    retries: int
-    started_at: datetime | None
-    finished_at: datetime | None
+    node_id: str = Field(description="The node's id in the graph.")
+    node_type: str = Field(description="Its node type.")
+    title: str | None = Field(description="Its display title, if it had one.")
+    index: int = Field(
+        description="The order the node started in within the run, from 0; a body's nodes "
+        "follow their container, in item order."
+    )
+    status: str = Field(description="`succeeded`, `failed`, `skipped` or `cancelled`.")
+    inputs: dict[str, Any] = Field(description="The values its input ports received, by port.")
+    outputs: dict[str, Any] = Field(description="The values it wrote, by output port.")
+    error: str | None = Field(description="Why it failed; null if it did not.")
+    elapsed_ms: float = Field(description="How long it ran, in milliseconds.")
+    input_tokens: int = Field(description="Model input tokens it used.")
+    output_tokens: int = Field(description="Model output tokens it used.")
+    retries: int = Field(description="Retries after failed attempts (its retry policy).")
+    started_at: datetime | None = Field(description="When it started (UTC); null if it never did.")
+    finished_at: datetime | None = Field(description="When it ended (UTC); null if it never did.")
     scope: list[tuple[str, int]] | None = Field(
         default=None,
         description="Inside an iteration/loop body: [[container id, item or round index], "
@@ -149,18 +158,20 @@ class NodeExecutionPublic(BaseModel):
 class RunDetail(RunSummary):
     """A run with its inputs, outputs and node executions (in start order)."""
 
-    inputs: dict[str, Any]
-    outputs: dict[str, Any]
+    inputs: dict[str, Any] = Field(
+        description="The values the run started with (the start node's)."
+    )
+    outputs: dict[str, Any] = Field(description="What the run produced (the end node's outputs).")
     truncated: list[str] = Field(
         default_factory=list, description="The run's inputs/outputs clipped when recorded."
     )
-    nodes: list[NodeExecutionPublic]
+    nodes: list[NodeExecutionPublic] = Field(description="Its node executions, in start order.")
 
 
 class RunPage(Page):
     """A page of runs, newest first (`snapagent.db.pagination`)."""
 
-    data: list[RunSummary]
+    data: list[RunSummary] = Field(description="The bot's runs on this page, newest first.")
 
 
 @dataclass(frozen=True, slots=True)

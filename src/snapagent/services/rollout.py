@@ -169,19 +169,25 @@ class EngineRuns(BaseModel):
     succeeded runs (as the statistics' latency does) and is null without runs. Both are the
     ``goal_success_rate`` and ``avg_latency_ms`` of the statistics' ``by_engine``."""
 
-    engine: Engine
-    runs: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    success_rate: float | None = None
-    avg_elapsed_ms: float | None = None
+    engine: Engine = Field(description="`v1` or `v2`.")
+    runs: int = Field(default=0, description="Chat runs of this engine in the window.")
+    succeeded: int = Field(default=0, description="Runs that finished with an answer.")
+    failed: int = Field(default=0, description="Runs that ended in an error.")
+    cancelled: int = Field(default=0, description="Runs cut short (the client hung up).")
+    success_rate: float | None = Field(
+        default=None,
+        description="succeeded / (succeeded + failed), 0.0 to 1.0; null without such runs.",
+    )
+    avg_elapsed_ms: float | None = Field(
+        default=None,
+        description="Mean duration of the succeeded runs, in milliseconds; null without runs.",
+    )
 
 
 class MigrationStatus(BaseModel):
     """Where the caller's bots stand in the V1 -> V2 migration (each bot counted once)."""
 
-    total_bots: int
+    total_bots: int = Field(description="Your bots, each counted once below.")
     v1_only: int = Field(description="V1 workflow, not migrated yet")
     migrated_draft: int = Field(description="migrated to a V2 draft, nothing published")
     published: int = Field(description="a V2 version is published, V2 still switched off")
@@ -191,11 +197,14 @@ class MigrationStatus(BaseModel):
         description="V2-enabled bots that keep a V1 fallback, by share of sessions on V2; "
         "bots without a V1 workflow count under 100"
     )
-    window_start: datetime
-    window_end: datetime
-    v1: EngineRuns
-    v2: EngineRuns
-    success_goal: float = SUCCESS_GOAL
+    window_start: datetime = Field(description="Start of the runs' window (UTC, 24 hours).")
+    window_end: datetime = Field(description="End of the window: the time of the request (UTC).")
+    v1: EngineRuns = Field(description="Your bots' V1 runs in the window.")
+    v2: EngineRuns = Field(description="Your bots' V2 runs in the window.")
+    success_goal: float = Field(
+        default=SUCCESS_GOAL,
+        description="The success rate V2 must reach (0.99, the migration plan's goal).",
+    )
     v2_meets_goal: bool | None = Field(description="null until V2 has runs in the window")
 
 

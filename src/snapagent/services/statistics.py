@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Date, Select, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -49,33 +49,53 @@ COUNTED_RUNS: ColumnElement[bool] = RUN.trigger == "chat"
 """The runs every figure is made of: users' chat turns, never debug runs."""
 
 
+# Field descriptions shared by the aggregates below (every figure counts chat runs only).
+_RUNS = "Chat runs counted."
+_SUCCEEDED = "Runs that finished with an answer."
+_FAILED = "Runs that ended in an error."
+_CANCELLED = "Runs cut short (the client hung up or the run was stopped)."
+_SUCCESS_RATE = "succeeded / runs, 0.0 to 1.0 (4 decimals); 0.0 without runs."
+_AVG_LATENCY = "Mean duration of the succeeded runs, in milliseconds; 0.0 without any."
+_P50 = "Median duration of the succeeded runs (nearest rank), in milliseconds."
+_P95 = "95th percentile duration of the succeeded runs (nearest rank), in milliseconds."
+_INPUT_TOKENS = "Model input (prompt) tokens, summed over the runs."
+_OUTPUT_TOKENS = "Model output (completion) tokens, summed over the runs."
+_TOTAL_TOKENS = "Input plus output tokens, summed over the runs."
+
+
 class DailyStatistics(BaseModel):
-    day: date
-    runs: int
-    succeeded: int
-    failed: int
-    cancelled: int
-    avg_latency_ms: float
-    total_tokens: int
+    day: date = Field(description="The UTC calendar day the runs started on.")
+    runs: int = Field(description=_RUNS)
+    succeeded: int = Field(description=_SUCCEEDED)
+    failed: int = Field(description=_FAILED)
+    cancelled: int = Field(description=_CANCELLED)
+    avg_latency_ms: float = Field(description=_AVG_LATENCY)
+    total_tokens: int = Field(description=_TOTAL_TOKENS)
 
 
 class NodeStatistics(BaseModel):
-    node_id: str
-    node_type: str
-    executions: int
-    failures: int
-    avg_latency_ms: float
+    node_id: str = Field(description="The node's id in the graph.")
+    node_type: str = Field(description="Its node type.")
+    executions: int = Field(
+        description="Times the node ran (a node in an iteration or loop runs once per pass)."
+    )
+    failures: int = Field(description="Executions that failed.")
+    avg_latency_ms: float = Field(
+        description="Mean duration of its executions, failed ones included, in milliseconds."
+    )
 
 
 class VersionStatistics(BaseModel):
-    version_id: str | None
-    version_number: int | None
-    runs: int
-    succeeded: int
-    failed: int
-    cancelled: int
-    success_rate: float
-    avg_latency_ms: float
+    version_id: str | None = Field(description="The version that ran; null for V1 runs.")
+    version_number: int | None = Field(
+        description="That version's number; null for V1 runs or a draft."
+    )
+    runs: int = Field(description=_RUNS)
+    succeeded: int = Field(description=_SUCCEEDED)
+    failed: int = Field(description=_FAILED)
+    cancelled: int = Field(description=_CANCELLED)
+    success_rate: float = Field(description=_SUCCESS_RATE)
+    avg_latency_ms: float = Field(description=_AVG_LATENCY)
 
 
 class EngineStatistics(BaseModel):
@@ -84,41 +104,50 @@ class EngineStatistics(BaseModel):
     hung up is not a failure): succeeded / (succeeded + failed), null without such runs - the
     figure ``GET /api/v1/migration/status`` compares with the seed's 99 % goal."""
 
-    engine: str
-    runs: int
-    succeeded: int
-    failed: int
-    cancelled: int
-    success_rate: float
-    goal_success_rate: float | None
-    avg_latency_ms: float
-    p50_latency_ms: float
-    p95_latency_ms: float
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
+    engine: str = Field(description="`v1` or `v2`.")
+    runs: int = Field(description=_RUNS)
+    succeeded: int = Field(description=_SUCCEEDED)
+    failed: int = Field(description=_FAILED)
+    cancelled: int = Field(description=_CANCELLED)
+    success_rate: float = Field(description=_SUCCESS_RATE)
+    goal_success_rate: float | None = Field(
+        description="succeeded / (succeeded + failed), 0.0 to 1.0: cancelled runs left out; "
+        "null without succeeded or failed runs."
+    )
+    avg_latency_ms: float = Field(description=_AVG_LATENCY)
+    p50_latency_ms: float = Field(description=_P50)
+    p95_latency_ms: float = Field(description=_P95)
+    input_tokens: int = Field(description=_INPUT_TOKENS)
+    output_tokens: int = Field(description=_OUTPUT_TOKENS)
+    total_tokens: int = Field(description=_TOTAL_TOKENS)
 
 
 class RunStatistics(BaseModel):
     """Aggregates of a bot's runs between ``start`` (inclusive) and ``end`` (exclusive)."""
 
-    start: datetime | None
-    end: datetime | None
-    total_runs: int
-    succeeded: int
-    failed: int
-    cancelled: int
-    success_rate: float
-    avg_latency_ms: float
-    p50_latency_ms: float
-    p95_latency_ms: float
-    input_tokens: int
-    output_tokens: int
-    total_tokens: int
-    daily: list[DailyStatistics]
-    nodes: list[NodeStatistics]
-    versions: list[VersionStatistics]
-    by_engine: list[EngineStatistics]
+    start: datetime | None = Field(
+        description="Runs started at or after this (UTC, inclusive); null: since the first."
+    )
+    end: datetime | None = Field(
+        description="Runs started before this (UTC, exclusive); null: up to now."
+    )
+    total_runs: int = Field(description=_RUNS)
+    succeeded: int = Field(description=_SUCCEEDED)
+    failed: int = Field(description=_FAILED)
+    cancelled: int = Field(description=_CANCELLED)
+    success_rate: float = Field(description="succeeded / total_runs, 0.0 to 1.0 (4 decimals).")
+    avg_latency_ms: float = Field(description=_AVG_LATENCY)
+    p50_latency_ms: float = Field(description=_P50)
+    p95_latency_ms: float = Field(description=_P95)
+    input_tokens: int = Field(description=_INPUT_TOKENS)
+    output_tokens: int = Field(description=_OUTPUT_TOKENS)
+    total_tokens: int = Field(description=_TOTAL_TOKENS)
+    daily: list[DailyStatistics] = Field(description="The same figures per UTC day with runs.")
+    nodes: list[NodeStatistics] = Field(description="Per node of the graphs that ran.")
+    versions: list[VersionStatistics] = Field(description="Per version that ran.")
+    by_engine: list[EngineStatistics] = Field(
+        description="Per engine (V1/V2), for the gradual rollout."
+    )
 
 
 def _count_status(status: str) -> ColumnElement[Any]:

@@ -52,8 +52,10 @@ class ContentPart(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    type: str = Field(max_length=64)
-    text: str | None = None
+    type: str = Field(
+        max_length=64, description="The part's kind; only `text` parts are read, others ignored."
+    )
+    text: str | None = Field(default=None, description="The text of a `text` part.")
 
 
 def _text_or_parts(schema: dict[str, Any]) -> None:
@@ -73,8 +75,12 @@ class ChatMessageIn(BaseModel):
         json_schema_extra=_text_or_parts,
     )
     name: str | None = Field(default=None, max_length=256, description="Accepted, ignored.")
-    tool_calls: list[Any] | None = None
-    function_call: Any = None
+    tool_calls: list[Any] | None = Field(
+        default=None, description="Accepted, ignored (a bot's history is its text)."
+    )
+    function_call: Any = Field(
+        default=None, description="Accepted, ignored (deprecated by OpenAI)."
+    )
 
     @field_validator("content", mode="before")
     @classmethod
@@ -109,7 +115,9 @@ class ChatCompletionRequest(RequestModel):
         description="The conversation; the last message is the user's turn."
     )
     stream: bool = Field(default=False, description="Stream `chat.completion.chunk` events.")
-    stream_options: StreamOptions | None = None
+    stream_options: StreamOptions | None = Field(
+        default=None, description="With `stream`: whether a last chunk carries the usage."
+    )
     user: str | None = Field(
         default=None,
         max_length=256,
@@ -124,17 +132,31 @@ class ChatCompletionRequest(RequestModel):
         description="SnapAgent extension: continue this session (1-64 of A-Z a-z 0-9 . _ : -).",
     )
     # Refused unless given their neutral value (see the validators).
-    n: int | None = None
-    tools: list[Any] | None = None
-    tool_choice: Any = None
-    functions: list[Any] | None = None
-    function_call: Any = None
-    response_format: dict[str, Any] | None = None
-    logprobs: bool | None = None
-    top_logprobs: int | None = None
-    audio: Any = None
-    modalities: list[str] | None = None
-    prediction: Any = None
+    n: int | None = Field(
+        default=None, description="Choices to generate; only 1 (a bot gives one answer)."
+    )
+    tools: list[Any] | None = Field(
+        default=None, description="Refused unless empty: a bot does not call client tools."
+    )
+    tool_choice: Any = Field(
+        default=None, description="Only `none` or `auto` (there are no client tools to choose)."
+    )
+    functions: list[Any] | None = Field(
+        default=None, description="Deprecated `tools`; refused unless empty."
+    )
+    function_call: Any = Field(
+        default=None, description="Deprecated `tool_choice`; only `none` or `auto`."
+    )
+    response_format: dict[str, Any] | None = Field(
+        default=None, description='Only `{"type": "text"}`: a bot answers in text.'
+    )
+    logprobs: bool | None = Field(
+        default=None, description="Only false: log probabilities are not available."
+    )
+    top_logprobs: int | None = Field(default=None, description="Refused unless null.")
+    audio: Any = Field(default=None, description="Refused unless null: a bot answers in text.")
+    modalities: list[str] | None = Field(default=None, description='Only `["text"]`.')
+    prediction: Any = Field(default=None, description="Refused unless null (predicted outputs).")
 
     @model_validator(mode="before")
     @classmethod
@@ -236,9 +258,11 @@ class ChatCompletionRequest(RequestModel):
 class SnapAgentExtension(BaseModel):
     """The ``snapagent`` member of an answer: where the turn went and what it cited."""
 
-    bot_id: str
-    session_id: str
-    run_id: str
+    bot_id: str = Field(description="The bot that answered (the request's `model`).")
+    session_id: str = Field(
+        description="The session of the turn; send it back as `session_id` to continue it."
+    )
+    run_id: str = Field(description="The workflow run (see the executions API).")
     version: int | None = Field(description="The workflow version that answered (null: V1).")
     sources: list[Citation] | None = Field(
         default=None, description="The documents the answer drew on (in the last chunk)."
@@ -246,48 +270,52 @@ class SnapAgentExtension(BaseModel):
 
 
 class AssistantMessage(BaseModel):
-    role: Literal["assistant"] = "assistant"
-    content: str
-    refusal: None = None
+    role: Literal["assistant"] = Field(default="assistant", description="Always `assistant`.")
+    content: str = Field(description="The bot's answer.")
+    refusal: None = Field(default=None, description="Always null (OpenAI's field, kept).")
 
 
 class Choice(BaseModel):
-    index: int
-    message: AssistantMessage
-    finish_reason: Literal["stop"]
-    logprobs: None = None
+    index: int = Field(description="Always 0: one choice per answer.")
+    message: AssistantMessage = Field(description="The answer.")
+    finish_reason: Literal["stop"] = Field(description="Always `stop`: the answer is complete.")
+    logprobs: None = Field(default=None, description="Always null (not available).")
 
 
 class Usage(BaseModel):
-    prompt_tokens: int
-    completion_tokens: int
-    total_tokens: int
+    prompt_tokens: int = Field(description="Model input tokens the turn's workflow used.")
+    completion_tokens: int = Field(description="Model output tokens it used.")
+    total_tokens: int = Field(description="Their sum.")
 
 
 class ChatCompletion(BaseModel):
     """A ``chat.completion`` with the ``snapagent`` extension."""
 
-    id: str
-    object: Literal["chat.completion"] = "chat.completion"
-    created: int
-    model: str
-    choices: list[Choice]
-    usage: Usage
-    system_fingerprint: None = None
-    snapagent: SnapAgentExtension
+    id: str = Field(description="`chatcmpl-` followed by the run id.")
+    object: Literal["chat.completion"] = Field(
+        default="chat.completion", description="Always `chat.completion`."
+    )
+    created: int = Field(description="When the answer was made, in Unix seconds.")
+    model: str = Field(description="The request's `model` (the bot id).")
+    choices: list[Choice] = Field(description="Exactly one choice.")
+    usage: Usage = Field(description="Model tokens the turn's workflow used, summed.")
+    system_fingerprint: None = Field(default=None, description="Always null.")
+    snapagent: SnapAgentExtension = Field(
+        description="SnapAgent's extension: session, run and citations."
+    )
 
 
 class ModelPublic(BaseModel):
     """A bot as a model."""
 
     id: str = Field(description="The bot id: pass it as `model`.")
-    object: Literal["model"] = "model"
-    created: int
-    owned_by: str
-    name: str
-    description: str
+    object: Literal["model"] = Field(default="model", description="Always `model`.")
+    created: int = Field(description="When the bot was created, in Unix seconds.")
+    owned_by: str = Field(description="Always `snapagent`.")
+    name: str = Field(description="The bot's name.")
+    description: str = Field(description="The bot's description (may be empty).")
 
 
 class ModelList(BaseModel):
-    object: Literal["list"] = "list"
-    data: list[ModelPublic]
+    object: Literal["list"] = Field(default="list", description="Always `list`.")
+    data: list[ModelPublic] = Field(description="Your bots a chat can run on, oldest first.")

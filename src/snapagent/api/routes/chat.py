@@ -50,8 +50,12 @@ class ChatFile(RequestModel):
 
 
 class ChatRequestBody(RequestModel):
-    bot_id: str = Field(min_length=1, max_length=64)
-    message: str = Field(min_length=1, description="The user's message (length capped).")
+    bot_id: str = Field(min_length=1, max_length=64, description="The bot to talk to (yours).")
+    message: str = Field(
+        min_length=1,
+        description="The user's message; at most SNAPAGENT_CHAT_MAX_MESSAGE_CHARS characters "
+        "(8000 by default).",
+    )
     session_id: str | None = Field(
         default=None,
         max_length=64,
@@ -74,23 +78,31 @@ class ChatRequestBody(RequestModel):
 
 
 class Citation(BaseModel):
-    document_id: str | None
-    document_title: str | None
-    knowledge_base_id: str | None
-    chunk_id: str | None
-    chunk_index: int | None
-    heading: str | None
-    score: float | None
-    snippet: str
+    """A retrieved chunk the answer drew on (the fields a retrieval node reported)."""
+
+    document_id: str | None = Field(description="The document the chunk comes from.")
+    document_title: str | None = Field(description="That document's title.")
+    knowledge_base_id: str | None = Field(description="The knowledge base it comes from.")
+    chunk_id: str | None = Field(description="The chunk's id.")
+    chunk_index: int | None = Field(description="The chunk's position in its document, from 0.")
+    heading: str | None = Field(description="The heading the chunk falls under, if any.")
+    score: float | None = Field(description="Its retrieval score (higher is better).")
+    snippet: str = Field(description="The start of the chunk's text (at most 300 characters).")
 
 
 class ChatAnswerPublic(BaseModel):
-    answer: str
-    session_id: str
-    run_id: str
-    version: int | None
-    sources: list[Citation]
-    usage: dict[str, int]
+    answer: str = Field(description="The bot's answer.")
+    session_id: str = Field(description="The session; send it back to continue the conversation.")
+    run_id: str = Field(description="The workflow run that answered (see the executions API).")
+    version: int | None = Field(
+        description="The published version number that answered; null when the V1 workflow did."
+    )
+    sources: list[Citation] = Field(
+        description="Documents given to the model (else retrieved), deduplicated, as citations."
+    )
+    usage: dict[str, int] = Field(
+        description="Model tokens the run used: `input_tokens`, `output_tokens`, `total_tokens`."
+    )
 
 
 async def get_chat_service(state: AppStateDep) -> ChatService:

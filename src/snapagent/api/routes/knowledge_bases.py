@@ -129,7 +129,14 @@ async def upload_document(
     knowledge: Knowledge,
     response: Response,
     file: Annotated[UploadFile, File(description="PDF, DOCX, HTML, Markdown or text.")],
-    title: Annotated[str | None, Form(max_length=500)] = None,
+    title: Annotated[
+        str | None,
+        Form(
+            max_length=500,
+            description="The document's title, cited in answers (at most 500 characters); "
+            "omitted: a title found in the file, else the file name.",
+        ),
+    ] = None,
 ) -> DocumentPublic:
     """Upload a file (multipart `file`): text, Markdown, HTML, PDF or DOCX. It is checked as it
     arrives (size, type, readable text) and then ingested in the background; poll its `status`."""

@@ -25,58 +25,96 @@ __all__ = [
 
 
 class KnowledgeBaseCreate(RequestModel):
-    name: Name = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
-    embedding_model: str | None = Field(
-        default=None, max_length=200, description="Embedding model spec; default: local."
+    name: Name = Field(
+        min_length=1, max_length=200, description="The knowledge base's name (unique per account)."
     )
-    chunk_max_tokens: int | None = Field(default=None, ge=16, le=8192)
-    chunk_overlap_tokens: int | None = Field(default=None, ge=0, le=1024)
+    description: str = Field(
+        default="", max_length=2000, description="Free text about its contents, for people."
+    )
+    embedding_model: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Embedding model spec (`provider:model`); default: the server's "
+        "`SNAPAGENT_KNOWLEDGE_DEFAULT_EMBEDDING_MODEL`, a local model.",
+    )
+    chunk_max_tokens: int | None = Field(
+        default=None,
+        ge=16,
+        le=8192,
+        description="Largest chunk, in the embedding model's tokens (16-8192); default: the "
+        "server's setting (256).",
+    )
+    chunk_overlap_tokens: int | None = Field(
+        default=None,
+        ge=0,
+        le=1024,
+        description="Tokens a chunk repeats from the end of the one before (0-1024); default: "
+        "the server's setting (32).",
+    )
 
 
 class KnowledgeBasePublic(BaseModel):
-    id: str
-    name: str
-    description: str
-    embedding_model: str
-    embedding_dim: int | None
-    chunk_max_tokens: int
-    chunk_overlap_tokens: int
-    document_count: int
-    created_at: datetime
+    id: str = Field(description="The knowledge base's id.")
+    name: str = Field(description="Its name (unique per account).")
+    description: str = Field(description="Free text about its contents (may be empty).")
+    embedding_model: str = Field(
+        description="The embedding model spec its chunks are embedded with."
+    )
+    embedding_dim: int | None = Field(
+        description="Length of its embedding vectors; null until the first document is embedded."
+    )
+    chunk_max_tokens: int = Field(description="Largest chunk, in the embedding model's tokens.")
+    chunk_overlap_tokens: int = Field(
+        description="Tokens a chunk repeats from the end of the one before."
+    )
+    document_count: int = Field(description="Documents uploaded to it, in any status.")
+    created_at: datetime = Field(description="When it was created (UTC).")
 
 
 class KnowledgeBasesPublic(Page):
-    data: list[KnowledgeBasePublic]
+    data: list[KnowledgeBasePublic] = Field(description="Your knowledge bases on this page.")
 
 
 class DocumentPublic(BaseModel):
-    id: str
-    knowledge_base_id: str
-    title: str
-    filename: str
-    content_type: str | None
-    size_bytes: int
-    sha256: str
-    status: Literal["queued", "parsing", "chunking", "embedding", "indexed", "failed"]
-    error: str | None
-    chunks_total: int
-    chunks_done: int
+    id: str = Field(description="The document's id.")
+    knowledge_base_id: str = Field(description="The knowledge base it belongs to.")
+    title: str = Field(
+        description="Its title, cited in answers; when none was given, a title found in the "
+        "file, else the file name."
+    )
+    filename: str = Field(description="The uploaded file's name.")
+    content_type: str | None = Field(description="The media type the upload declared, if any.")
+    size_bytes: int = Field(description="Size of the uploaded file in bytes.")
+    sha256: str = Field(
+        description="SHA-256 of the file's bytes (hex); identical content is stored once."
+    )
+    status: Literal["queued", "parsing", "chunking", "embedding", "indexed", "failed"] = Field(
+        description="Where ingestion is: queued, parsing, chunking, embedding, then indexed "
+        "(searchable) or failed (see `error`)."
+    )
+    error: str | None = Field(description="Why ingestion failed; null unless `status` is failed.")
+    chunks_total: int = Field(description="Chunks the document was split into (0 until chunked).")
+    chunks_done: int = Field(description="Chunks embedded and indexed so far.")
     progress: float = Field(description="0.0 to 1.0: share of the chunks embedded and indexed.")
-    attempts: int
+    attempts: int = Field(
+        description="Ingestion attempts started; a crashed one is retried up to the server's "
+        "`SNAPAGENT_KNOWLEDGE_MAX_ATTEMPTS` (3)."
+    )
     created: bool = Field(description="False when identical content was already uploaded.")
     notice: str | None = Field(
         default=None,
         description="For a duplicate upload: which document already holds this content and "
         "what was kept (nothing new is stored; a new title or name is not applied).",
     )
-    created_at: datetime
-    updated_at: datetime
-    indexed_at: datetime | None
+    created_at: datetime = Field(description="When it was uploaded (UTC).")
+    updated_at: datetime = Field(description="When its status or progress last changed (UTC).")
+    indexed_at: datetime | None = Field(
+        description="When it became searchable (UTC); null until indexed."
+    )
 
 
 class DocumentsPublic(Page):
-    data: list[DocumentPublic]
+    data: list[DocumentPublic] = Field(description="The knowledge base's documents on this page.")
 
 
 class ChunkPublic(BaseModel):
@@ -101,26 +139,39 @@ class ChunksPublic(Page):
 
 
 class QueryRequest(RequestModel):
-    query: str = Field(min_length=1, max_length=4000)
-    top_k: int = Field(default=4, ge=1, le=100)
-    mode: Literal["hybrid", "vector", "keyword"] = "hybrid"
-    score_threshold: float | None = Field(default=None, ge=0.0)
-    document_ids: list[str] | None = Field(default=None, max_length=1000)
+    query: str = Field(min_length=1, max_length=4000, description="The text to search for.")
+    top_k: int = Field(default=4, ge=1, le=100, description="Most hits to return (1-100).")
+    mode: Literal["hybrid", "vector", "keyword"] = Field(
+        default="hybrid",
+        description="hybrid: keyword (BM25) and vector hits fused; vector: embeddings only; "
+        "keyword: BM25 only.",
+    )
+    score_threshold: float | None = Field(
+        default=None, ge=0.0, description="Drop hits scoring below this; null: keep all."
+    )
+    document_ids: list[str] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Search only these documents of the knowledge base; null: all of them.",
+    )
 
 
 class QueryResult(BaseModel):
-    text: str
-    score: float
-    document_id: str
-    document_title: str
-    knowledge_base_id: str
-    chunk_id: str
-    chunk_index: int
-    heading: str | None
-    metadata: dict[str, Any]
+    text: str = Field(description="The chunk's text.")
+    score: float = Field(description="Relevance (higher is better); comparable within one query.")
+    document_id: str = Field(description="The document the chunk comes from.")
+    document_title: str = Field(description="That document's title.")
+    knowledge_base_id: str = Field(description="The knowledge base the chunk comes from.")
+    chunk_id: str = Field(description="The chunk's id.")
+    chunk_index: int = Field(description="The chunk's position in its document, from 0.")
+    heading: str | None = Field(description="The heading the chunk falls under, if any.")
+    metadata: dict[str, Any] = Field(
+        description="Where the chunk lies and how it was found: `char_start` and `char_end` "
+        "(offsets in the parsed text) and `mode`."
+    )
 
 
 class QueryResults(Page):
     """The best ``top_k`` hits, best first (a single page)."""
 
-    data: list[QueryResult]
+    data: list[QueryResult] = Field(description="The hits, best first.")

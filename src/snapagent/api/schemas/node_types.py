@@ -22,8 +22,10 @@ class PortPublic(BaseModel):
 
 
 class PortsPublic(BaseModel):
-    inputs: list[PortPublic]
-    outputs: list[PortPublic]
+    inputs: list[PortPublic] = Field(
+        description="Ports the node reads (edges or selectors feed them)."
+    )
+    outputs: list[PortPublic] = Field(description="Ports the node writes, for later nodes to read.")
     branches: list[str] = Field(
         description="Branch ports (control only; the node takes exactly one)."
     )
@@ -33,7 +35,7 @@ class NodeTypePublic(PortsPublic):
     type: str = Field(description="The type key used in graph JSON (a stable contract).")
     version: int = Field(description="Bumped when the type's config or port contract changes.")
     title: str = Field(description="Display name.")
-    description: str
+    description: str = Field(description="What the node does, in a sentence or two.")
     category: str = Field(
         description="Palette group: io, model, knowledge, logic, transform, tools."
     )
@@ -49,7 +51,7 @@ class NodeTypePublic(PortsPublic):
 class NodeTypesPublic(Page):
     """The whole catalogue in one page (``next_cursor`` is always null)."""
 
-    data: list[NodeTypePublic]
+    data: list[NodeTypePublic] = Field(description="Every node type this server runs.")
 
 
 class PortsRequest(RequestModel):
