@@ -120,9 +120,9 @@ class DocumentsPublic(Page):
 class ChunkPublic(BaseModel):
     """One stored chunk of a document, as retrieval searches it (the embedding is not shown)."""
 
-    id: str
+    id: str = Field(description="The chunk's id (a query hit's `chunk_id`).")
     chunk_index: int = Field(description="Position in the document, from 0.")
-    text: str
+    text: str = Field(description="The chunk's text, as it is embedded and searched.")
     heading: str | None = Field(
         description='The heading path it sits under, joined with " > "; null before the first '
         "heading."
@@ -135,7 +135,7 @@ class ChunkPublic(BaseModel):
 class ChunksPublic(Page):
     """A document's chunks in reading order (``chunk_index``)."""
 
-    data: list[ChunkPublic]
+    data: list[ChunkPublic] = Field(description="The document's chunks on this page.")
 
 
 class QueryRequest(RequestModel):
