@@ -41,6 +41,19 @@ test("build, publish, chat and inspect a RAG bot", async ({ page }) => {
   await expect(page.getByTestId("kb-results")).toContainText("15 days");
   await screenshot(page, "knowledge");
 
+  // The chunk browser: the indexed document's chunks, as retrieval searches them.
+  await page.getByTestId("kb-document-chunks").click();
+  const chunks = page.getByTestId("kb-chunks");
+  await expect(chunks.getByTestId("kb-chunk").first()).toContainText("15 days of paid annual leave");
+  await expect(chunks.getByTestId("kb-chunk").first()).toContainText("#0 · Vacation policy");
+  await expect(chunks.getByTestId("kb-chunks-count")).toHaveText(/^(\d+) of \1 chunks shown$/);
+  // The drawer slides in: screenshot it once it stands still.
+  await expect(page.locator(".mantine-Drawer-content")).toHaveCSS("transform", "matrix(1, 0, 0, 1, 0, 0)");
+  await expect(page.getByRole("dialog")).toBeInViewport({ ratio: 1 });
+  await screenshot(page, "knowledge-chunks");
+  await page.keyboard.press("Escape");
+  await expect(chunks).toBeHidden();
+
   // A bot; its new draft is start -> llm -> end.
   await page.getByRole("link", { name: "Bots" }).click();
   await page.getByTestId("bot-create").click();

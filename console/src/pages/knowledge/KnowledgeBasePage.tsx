@@ -18,7 +18,7 @@ import {
   Tooltip,
 } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { IconRefresh, IconTrash } from "@tabler/icons-react";
+import { IconListDetails, IconRefresh, IconTrash } from "@tabler/icons-react";
 import { useState } from "react";
 import type { SyntheticEvent } from "react";
 import { Link, useNavigate, useParams } from "react-router";
@@ -29,6 +29,7 @@ import { QueryState } from "../../components/QueryState";
 import { formatBytes, formatDateTime } from "../../format";
 import { useI18n } from "../../i18n/i18n";
 import type { MessageKey } from "../../i18n/en";
+import { ChunkBrowser } from "./ChunkBrowser";
 import { knowledgeBasesKey } from "./knowledgeQueries";
 import { UploadZone } from "./UploadZone";
 
@@ -36,7 +37,15 @@ type Document = Schemas["DocumentPublic"];
 const FINAL = new Set(["indexed", "failed"]);
 const STATUS_COLOR: Record<string, string> = { indexed: "green", failed: "red" };
 
-function DocumentRow({ kbId, doc }: { kbId: string; doc: Document }) {
+function DocumentRow({
+  kbId,
+  doc,
+  onBrowse,
+}: {
+  kbId: string;
+  doc: Document;
+  onBrowse: () => void;
+}) {
   const { t, language } = useI18n();
   const queryClient = useQueryClient();
   const refresh = () => queryClient.invalidateQueries({ queryKey: ["documents", kbId] });
@@ -94,6 +103,16 @@ function DocumentRow({ kbId, doc }: { kbId: string; doc: Document }) {
       <Table.Td>{formatDateTime(doc.indexed_at ?? doc.created_at, language)}</Table.Td>
       <Table.Td>
         <Group gap={4} wrap="nowrap">
+          <Tooltip label={t("kb.browseChunks")}>
+            <ActionIcon
+              variant="subtle"
+              aria-label={t("kb.browseChunks")}
+              onClick={onBrowse}
+              data-testid="kb-document-chunks"
+            >
+              <IconListDetails size={16} />
+            </ActionIcon>
+          </Tooltip>
           {doc.status === "failed" && (
             <Tooltip label={t("kb.retry")}>
               <ActionIcon
@@ -216,6 +235,7 @@ export default function KnowledgeBasePage() {
   const { kbId = "" } = useParams();
   const navigate = useNavigate();
   const queryClient = useQueryClient();
+  const [browsing, setBrowsing] = useState<string | null>(null);
   const kb = useQuery({
     queryKey: [...knowledgeBasesKey, kbId],
     queryFn: async () =>
@@ -308,7 +328,14 @@ export default function KnowledgeBasePage() {
                           </Table.Thead>
                           <Table.Tbody>
                             {data.map((doc) => (
-                              <DocumentRow key={doc.id} kbId={kbId} doc={doc} />
+                              <DocumentRow
+                                key={doc.id}
+                                kbId={kbId}
+                                doc={doc}
+                                onBrowse={() => {
+                                  setBrowsing(doc.id);
+                                }}
+                              />
                             ))}
                           </Table.Tbody>
                         </Table>
@@ -322,6 +349,13 @@ export default function KnowledgeBasePage() {
               <RetrievalTest kbId={kbId} />
             </Grid.Col>
           </Grid>
+          <ChunkBrowser
+            kbId={kbId}
+            doc={documents.data?.data.find((d) => d.id === browsing) ?? null}
+            onClose={() => {
+              setBrowsing(null);
+            }}
+          />
         </Stack>
       )}
     </QueryState>
