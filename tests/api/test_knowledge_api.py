@@ -60,6 +60,7 @@ async def test_knowledge_base_crud_and_ownership(
         ("GET", f"{base}/documents", {}),
         ("POST", f"{base}/documents", {"files": {"file": ("a.md", b"# hi", "text/markdown")}}),
         ("GET", f"{base}/documents/xyz", {}),
+        ("GET", f"{base}/documents/xyz/chunks", {}),
         ("DELETE", f"{base}/documents/xyz", {}),
         ("POST", f"{base}/documents/xyz/retry", {}),
         ("POST", f"{base}/query", {"json": {"query": "password"}}),

@@ -45,6 +45,7 @@ __all__ = [
     "get_document",
     "get_knowledge_base",
     "get_or_create_user",
+    "list_chunks",
     "list_documents",
     "list_knowledge_bases",
     "read_original",
@@ -246,6 +247,33 @@ async def get_document(session: AsyncSession, kb_id: str, document_id: str) -> D
     if doc is None:
         raise NotFoundError(f"document {document_id!r} not found", details={"id": document_id})
     return doc
+
+
+_CHUNK_ORDER = (SortKey(Chunk.chunk_index, kind=int),)
+# Everything a reader sees of a chunk; never the embedding (kilobytes per row, no use to read).
+_CHUNK_COLUMNS = (
+    Chunk.id,
+    Chunk.chunk_index,
+    Chunk.text,
+    Chunk.heading,
+    Chunk.token_count,
+    Chunk.char_start,
+    Chunk.char_end,
+)
+
+
+async def list_chunks(
+    session: AsyncSession,
+    document_id: str,
+    *,
+    limit: int = MAX_PAGE_SIZE,
+    cursor: str | None = None,
+) -> tuple[list[Any], str | None]:
+    """A page of a document's chunks in reading order (rows of the chunk columns, without the
+    embedding); and the next page's cursor. ``chunk_index`` is unique within a document."""
+    query = select(*_CHUNK_COLUMNS).where(Chunk.document_id == document_id)
+    rows = await session.execute(paginate(query, _CHUNK_ORDER, limit=limit, cursor=cursor))
+    return page_of(list(rows), limit=limit, key=lambda row: (row.chunk_index,))
 
 
 async def read_original(session: AsyncSession, document_id: str) -> bytes:

@@ -1,4 +1,4 @@
-"""Read-only views of knowledge bases and documents that use cases hand to callers.
+"""Read-only views of knowledge bases, documents and chunks that use cases hand to callers.
 
 Plain frozen dataclasses (no ORM objects escape a session); ``to_dict()`` gives JSON-ready data.
 """
@@ -12,7 +12,7 @@ from typing import Any
 from snapagent.db.models.knowledge import Document, KnowledgeBase
 from snapagent.names import clean_name
 
-__all__ = ["DocumentInfo", "KnowledgeBaseInfo"]
+__all__ = ["ChunkInfo", "DocumentInfo", "KnowledgeBaseInfo"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +121,31 @@ class DocumentInfo:
             value = data[key]
             data[key] = value.isoformat() if value is not None else None
         return data
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkInfo:
+    """One stored chunk of a document as a reader sees it (never its embedding):
+    ``text == parsed_text[char_start:char_end]`` of the document's extracted text; ``heading``
+    is the heading path joined with " > " (None before the first heading)."""
+
+    id: str
+    chunk_index: int
+    text: str
+    heading: str | None
+    token_count: int
+    char_start: int
+    char_end: int
+
+    @classmethod
+    def of(cls, row: Any) -> ChunkInfo:
+        """From a row of `snapagent.knowledge.store.list_chunks`."""
+        return cls(
+            id=row.id,
+            chunk_index=row.chunk_index,
+            text=row.text,
+            heading=row.heading,
+            token_count=row.token_count,
+            char_start=row.char_start,
+            char_end=row.char_end,
+        )

@@ -38,7 +38,7 @@ from snapagent.knowledge.records import EmbeddingResolver, IndexChange
 from snapagent.knowledge.reembed import Progress, ReembedResult, reembed_knowledge_base
 from snapagent.knowledge.retriever import KnowledgeRetriever
 from snapagent.knowledge.settings import KnowledgeSettings
-from snapagent.knowledge.views import DocumentInfo, KnowledgeBaseInfo
+from snapagent.knowledge.views import ChunkInfo, DocumentInfo, KnowledgeBaseInfo
 from snapagent.llm.embedding import EmbeddingModel
 from snapagent.services.knowledge_usage import (
     detach_knowledge_base,
@@ -328,6 +328,26 @@ class KnowledgeService:
         async with self.db.session() as session:
             await store.get_knowledge_base(session, kb_id, owner_id)
             return DocumentInfo.of(await store.get_document(session, kb_id, document_id))
+
+    async def chunk_page(
+        self,
+        owner_id: str,
+        kb_id: str,
+        document_id: str,
+        *,
+        limit: int = MAX_PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> tuple[list[ChunkInfo], str | None]:
+        """A page of a document's chunks in reading order, and the next page's cursor. Chunks
+        are stored when ingestion finishes: none before the first indexing; while a document is
+        indexed again, the previous chunks until the new ones replace them."""
+        async with self.db.session() as session:
+            await store.get_knowledge_base(session, kb_id, owner_id)
+            await store.get_document(session, kb_id, document_id)
+            rows, next_cursor = await store.list_chunks(
+                session, document_id, limit=limit, cursor=cursor
+            )
+            return [ChunkInfo.of(row) for row in rows], next_cursor
 
     async def delete_document(self, owner_id: str, kb_id: str, document_id: str) -> None:
         """Delete a document with its original, chunks and vectors (indexes updated at once)."""

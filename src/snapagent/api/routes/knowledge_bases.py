@@ -1,4 +1,5 @@
-"""Knowledge bases, document upload and status, and the retrieval test endpoint.
+"""Knowledge bases, document upload and status, a document's chunks, and the retrieval test
+endpoint.
 
 Uploads are multipart (field ``file``, optional ``title``). The app's body limit stops an
 oversized upload while it streams in (413 before the whole body is read); the file itself is
@@ -16,6 +17,8 @@ from snapagent.api.deps import CurrentUser, Knowledge, PageQuery
 from snapagent.api.json_route import OffLoopJsonRoute
 from snapagent.api.schemas.common import problem_responses
 from snapagent.api.schemas.knowledge import (
+    ChunkPublic,
+    ChunksPublic,
     DocumentPublic,
     DocumentsPublic,
     KnowledgeBaseCreate,
@@ -177,6 +180,23 @@ async def get_document(
     """One document's status (queued, parsing, chunking, embedding, indexed or failed with the
     reason)."""
     return document_public(await knowledge.get_document(user.id, kb_id, document_id))
+
+
+@router.get(
+    "/{kb_id}/documents/{document_id}/chunks",
+    responses=_NOT_FOUND,
+    summary="List a document's chunks, in reading order",
+)
+async def list_chunks(
+    kb_id: str, document_id: str, user: CurrentUser, knowledge: Knowledge, page: PageQuery
+) -> ChunksPublic:
+    """The chunks retrieval searches for this document (text, heading path, token count and
+    where each sits in the extracted text), a page at a time. Empty until the document is first
+    indexed; while it is indexed again, the previous chunks until the new ones replace them."""
+    rows, next_cursor = await knowledge.chunk_page(
+        user.id, kb_id, document_id, limit=page.limit, cursor=page.cursor
+    )
+    return ChunksPublic(data=[ChunkPublic(**asdict(c)) for c in rows], next_cursor=next_cursor)
 
 
 @router.delete(

@@ -11,6 +11,8 @@ from snapagent.api.schemas.common import Name, RequestModel
 from snapagent.db.pagination import Page
 
 __all__ = [
+    "ChunkPublic",
+    "ChunksPublic",
     "DocumentPublic",
     "DocumentsPublic",
     "KnowledgeBaseCreate",
@@ -113,6 +115,27 @@ class DocumentPublic(BaseModel):
 
 class DocumentsPublic(Page):
     data: list[DocumentPublic] = Field(description="The knowledge base's documents on this page.")
+
+
+class ChunkPublic(BaseModel):
+    """One stored chunk of a document, as retrieval searches it (the embedding is not shown)."""
+
+    id: str = Field(description="The chunk's id (a query hit's `chunk_id`).")
+    chunk_index: int = Field(description="Position in the document, from 0.")
+    text: str = Field(description="The chunk's text, as it is embedded and searched.")
+    heading: str | None = Field(
+        description='The heading path it sits under, joined with " > "; null before the first '
+        "heading."
+    )
+    token_count: int = Field(description="Tokens, counted as chunking counts them.")
+    char_start: int = Field(description="Where the text starts in the document's extracted text.")
+    char_end: int = Field(description="Where it ends (exclusive).")
+
+
+class ChunksPublic(Page):
+    """A document's chunks in reading order (``chunk_index``)."""
+
+    data: list[ChunkPublic] = Field(description="The document's chunks on this page.")
 
 
 class QueryRequest(RequestModel):
