@@ -147,7 +147,9 @@ def test_dify_out_and_back_in_still_validates() -> None:
         assert not problems, (name, [p.message for p in problems])
         ours = {n["type"] for n in graph["nodes"]} - {"end"}
         theirs = {n["type"] for n in back.graph["nodes"]} - {"end", "answer"}
-        assert ours - {"answer"} <= theirs, name
+        # An agent has no Dify node the importer maps back (Dify agents run plugin strategies):
+        # the writer reports it and the graph still validates; every other type comes back.
+        assert ours - {"answer", "agent"} <= theirs, name
 
 
 def test_dify_export_reports_what_does_not_carry_over() -> None:

@@ -427,6 +427,7 @@ REGISTRY: tuple[Regex, ...] = (
     ),
     Regex("snapagent/interop/names.py", r"[^A-Za-z0-9_]+", "names in an imported file"),
     Regex("snapagent/api/mcp_tools.py", r"[^a-z0-9]+", "a bot's name (its MCP tool name)"),
+    Regex("snapagent/api/openapi.py", r"[^A-Za-z0-9]+", "a node type key (its schema name)"),
     Regex(
         "snapagent/services/bot_transfer.py",
         r"[^A-Za-z0-9._-]+",

@@ -104,7 +104,7 @@ def test_template_syntax_error_is_invalid_config(registry: NodeRegistryV2) -> No
         (
             "http_request",
             {"url": "https://x.test", "body": {"type": "json", "json_value": {"a": [1, "{{"]}}},
-            "config.body.json",
+            "config.body.json_value.a[1]",
         ),
     ],
 )

@@ -11,14 +11,20 @@ import asyncio
 import hashlib
 import json
 import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from snapagent.testing.providers.script import ErrorReply, MalformedReply, Reply, ScriptedReply
+from snapagent.testing.providers.script import (
+    ErrorReply,
+    MalformedReply,
+    RecordedRequest,
+    Reply,
+    ScriptedReply,
+)
 from snapagent.testing.providers.server import FakeProviderServer
 
 __all__ = ["OpenAIFakeServer", "fake_embedding"]
@@ -64,9 +70,13 @@ class OpenAIFakeServer(FakeProviderServer):
     """Speaks enough of the OpenAI API for ``openai.AsyncOpenAI`` to parse it."""
 
     def __init__(
-        self, *, default_reply: ScriptedReply | None = None, embedding_dimension: int = 8
+        self,
+        *,
+        default_reply: ScriptedReply | None = None,
+        responder: Callable[[RecordedRequest], ScriptedReply] | None = None,
+        embedding_dimension: int = 8,
     ) -> None:
-        super().__init__(default_reply=default_reply)
+        super().__init__(default_reply=default_reply, responder=responder)
         self.embedding_dimension = embedding_dimension
 
     @property
