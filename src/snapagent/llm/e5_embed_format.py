@@ -30,25 +30,39 @@ _MAGIC = b"E5S1"
 
 @dataclass(frozen=True, slots=True)
 class Q4Matrix:
-    """A [rows, cols] Q4_0 matrix: ``scales`` float16 [rows, cols/32], ``nibbles`` uint8
-    [rows, cols/32, 16] in the file's order (see the module docstring)."""
+    """A [rows, cols] Q4_0 matrix as the file's blocks, uint8 [rows, cols/32, 18] (a view on
+    the memory map: rows nobody reads are never paged in - the word embeddings are 54 MB)."""
 
-    scales: npt.NDArray[np.float16]
-    nibbles: npt.NDArray[np.uint8]
+    blocks: npt.NDArray[np.uint8]
 
     @property
     def shape(self) -> tuple[int, int]:
-        rows, blocks = self.scales.shape
+        rows, blocks, _ = self.blocks.shape
         return rows, blocks * Q4_BLOCK
+
+    @property
+    def scales(self) -> npt.NDArray[np.float16]:
+        """float16 [rows, cols/32]."""
+        return _scales(self.blocks)
+
+    @property
+    def nibbles(self) -> npt.NDArray[np.uint8]:
+        """uint8 [rows, cols/32, 16] in the file's order (see the module docstring)."""
+        return self.blocks[..., 2:]
 
     def dequantize_rows(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """The float32 values of the given rows (e.g. the word embeddings of some tokens)."""
-        packed = self.nibbles[rows]  # [n, blocks, 16]
+        blocks = self.blocks[rows]  # [n, blocks, 18]
+        packed = blocks[..., 2:]
         low = (packed & 0x0F).astype(np.int8) - 8
         high = (packed >> 4).astype(np.int8) - 8
         values = np.concatenate([low, high], axis=-1).astype(np.float32)  # [n, blocks, 32]
-        values *= self.scales[rows].astype(np.float32)[..., None]
+        values *= _scales(blocks).astype(np.float32)[..., None]
         return values.reshape(len(rows), -1)
+
+
+def _scales(blocks: npt.NDArray[np.uint8]) -> npt.NDArray[np.float16]:
+    return np.ascontiguousarray(blocks[..., :2]).view(np.float16)[..., 0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +154,8 @@ def read_weights(path: Path) -> E5Weights:
             vectors[name] = np.frombuffer(data, np.float32, count, offset)
         else:  # Q4_0: count weights in blocks of 32
             blocks = np.frombuffer(data, np.uint8, count // Q4_BLOCK * _Q4_BLOCK_BYTES, offset)
-            blocks = blocks.reshape(-1, _Q4_BLOCK_BYTES)
             rows = _rows(name, count, hidden, ffn)
-            scales = blocks[:, :2].copy().view(np.float16).reshape(rows, -1)
-            nibbles = blocks[:, 2:].reshape(rows, -1, 16)
-            matrices[name] = Q4Matrix(scales, nibbles)
+            matrices[name] = Q4Matrix(blocks.reshape(rows, -1, _Q4_BLOCK_BYTES))
     return E5Weights(
         hidden=hidden,
         layers=layers,
