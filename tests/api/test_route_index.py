@@ -70,6 +70,24 @@ def test_every_route_is_selected_as_fastapi_selects_it(app: FastAPI) -> None:
     assert selected > 50  # the index, not the fallback, serves the API
 
 
+def test_odd_paths_are_selected_as_fastapi_selects_them(app: FastAPI) -> None:
+    index = IndexedRouter(app.router)
+    indexed = [e.context for e in _flatten(app.router) if isinstance(e, _ApiEntry)]
+    paths = [
+        *("/", "/api", "/api/v1", "/api/v1/", "/api/v1/bots", "/api/v1/bots/", "/v1/models"),
+        *("/api/v1/chat/", "/api/v1/bots/s1/", "/docs", "/docs/assets/x.js", "/mcp", "/x/y/z"),
+        *("/api/v1/bots//versions", "/api/v1/bots/s1/s2/s3/s4", "/metrics", "/health/"),
+    ]
+    for path in paths:
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"):
+            expected = _fastapi_selects(app, _scope(method, path))
+            got = index.select(_scope(method, path))
+            if got is None:
+                assert not any(context is expected for context in indexed), (method, path)
+            else:
+                assert got[0].context is expected, (method, path)
+
+
 def test_what_fastapi_must_answer_is_left_to_it(app: FastAPI) -> None:
     index = IndexedRouter(app.router)
     assert index.select(_scope("GET", "/health")) is not None

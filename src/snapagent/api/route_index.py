@@ -7,8 +7,9 @@ matching router again to handle it. A chat request (the eleventh router) paid th
 call: about 7% of the event loop's time in py-spy profiles.
 
 `IndexedRouter` takes the place of the app's router at the bottom of the middleware stack. It
-keeps the app's routes flat, in FastAPI's order, each with the literal start of its path, and
-compares a request only with the routes whose literal start it has. The first route that fully
+keeps the app's routes flat, in FastAPI's order, each with the literal start of its path,
+grouped by the first three path segments (``/api/v1/chat``), and compares a request only with
+the routes of its group whose literal start it has. The first route that fully
 matches (path and method, decided by FastAPI's own ``matches``) gets the request, with the scope
 FastAPI sets up on that path. Everything else goes to FastAPI's router unchanged: no full match
 (404, 405, redirect slashes, low-priority routes), a plain Starlette route or mount (the MCP
@@ -32,7 +33,7 @@ from fastapi import routing as fastapi_routing
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.telemetry._api import _route_selected
 from starlette._utils import get_route_path
-from starlette.routing import BaseRoute, Match
+from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
 __all__ = ["IndexedRouter"]
@@ -67,13 +68,66 @@ class _OtherEntry:
 _Entry = _ApiEntry | _OtherEntry
 
 
+_Key = tuple[str, ...]
+
+
+class _Index:
+    """The flat routes, and for each key (a path's first three segments) the routes a path
+    with that key can match, in FastAPI's order."""
+
+    def __init__(self, entries: list[_Entry]) -> None:
+        self.entries = entries
+        by_key: dict[_Key, list[int]] = {}
+        self.anywhere: list[_Entry] = []  # routes whose key is not known in advance
+        anywhere_at: list[int] = []
+        for at, entry in enumerate(entries):
+            key = _entry_key(entry)
+            if key is None:
+                anywhere_at.append(at)
+                self.anywhere.append(entry)
+            else:
+                by_key.setdefault(key, []).append(at)
+        self.by_key = {
+            key: [entries[at] for at in sorted(ats + anywhere_at)] for key, ats in by_key.items()
+        }
+
+    def candidates(self, path: str) -> list[_Entry]:
+        return self.by_key.get(_path_key(path), self.anywhere)
+
+
+def _path_key(path: str) -> _Key:
+    return tuple(path.split("/", 4)[1:4])
+
+
+def _entry_key(entry: _Entry) -> _Key | None:
+    """The key every path this route matches has, or None (a mount, a nested router, a
+    template whose first three segments are not all literal)."""
+    if isinstance(entry, _ApiEntry):
+        literal, static = entry.literal, entry.static
+    else:
+        template = getattr(entry.route, "path_format", None)
+        if entry.route is None or not isinstance(template, str) or _is_mount(entry.route):
+            return None
+        cut = template.find("{")
+        literal, static = (template, True) if cut < 0 else (template[:cut], False)
+    if static:
+        return _path_key(literal)
+    segments = literal[: literal.rfind("/")].split("/")[1:]  # the complete segments only
+    return tuple(segments[:3]) if len(segments) >= 3 else None
+
+
+def _is_mount(route: BaseRoute) -> bool:
+    return not isinstance(route, (Route, APIRoute))
+
+
 class IndexedRouter:
     """An ASGI app routing like ``router`` (the app's `APIRouter`), faster; see the module doc."""
 
     def __init__(self, router: APIRouter) -> None:
         self.router = router
-        self._entries: list[_Entry] = []
-        self._signature: tuple[int, ...] | None = None
+        self._index = _Index([])
+        self._route_lists: list[list[BaseRoute]] = []
+        self._counts: list[int] = [-1]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -88,7 +142,7 @@ class IndexedRouter:
         """The FastAPI route ``scope`` fully matches first, with its child scope; None when
         FastAPI's router must decide (see the module docstring)."""
         path = get_route_path(scope)
-        for entry in self._current_entries():
+        for entry in self._current_index().candidates(path):
             if isinstance(entry, _ApiEntry):
                 if entry.static:
                     if path != entry.literal:
@@ -120,19 +174,18 @@ class IndexedRouter:
         scope["route"] = entry.route
         await entry.route.handle(scope, receive, send)
 
-    def _current_entries(self) -> list[_Entry]:
-        signature = self._route_counts()
-        if signature != self._signature:
-            self._entries = list(_flatten(self.router))
-            self._signature = signature
-        return self._entries
-
-    def _route_counts(self) -> tuple[int, ...]:
-        counts = [len(self.router.routes)]
-        for route in self.router.routes:
-            if isinstance(route, _included_router_class):
-                counts.append(len(route.original_router.routes))
-        return tuple(counts)
+    def _current_index(self) -> _Index:
+        # Rebuilt when a route was added to (or removed from) the app or an included router.
+        routes = self.router.routes
+        if len(routes) != self._counts[0] or list(map(len, self._route_lists)) != self._counts[1:]:
+            self._route_lists = [
+                route.original_router.routes
+                for route in routes
+                if isinstance(route, _included_router_class)
+            ]
+            self._counts = [len(routes), *map(len, self._route_lists)]
+            self._index = _Index(_flatten(self.router))
+        return self._index
 
 
 def _flatten(router: APIRouter) -> list[_Entry]:
