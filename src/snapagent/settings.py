@@ -56,10 +56,10 @@ class DatabaseSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SNAPAGENT_DATABASE_", extra="ignore")
 
     pool_size: int = Field(
-        default=16, ge=1, le=1000, description="Connections each process keeps open."
+        default=20, ge=1, le=1000, description="Connections each process keeps open."
     )
     max_overflow: int = Field(
-        default=4, ge=0, le=1000, description="Extra connections opened under load, then closed."
+        default=10, ge=0, le=1000, description="Extra connections opened under load, then closed."
     )
     pool_timeout_s: float = Field(
         default=30.0, gt=0, description="Longest wait for a free connection before a 503."
