@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from snapagent.db.lookup_changes import LookupChanges
 from snapagent.db.shared_check import SharedCheck
 from snapagent.errors import InputValidationError, UnavailableError
 from snapagent.private_files import create_private_file, make_private_dir
@@ -111,6 +112,9 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+        # Commits that change what the request caches hold, told to every process.
+        self.lookup_changes = LookupChanges.for_database(self.dialect, self.url.database)
+        self.lookup_changes.install(self.engine)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
