@@ -163,8 +163,10 @@ class LookupChanges:
     def install(self, engine: AsyncEngine) -> None:
         sync_engine = engine.sync_engine
         event.listen(sync_engine, "before_execute", self._before_execute)
+        # No rollback hook: a rolled-back transaction's mark names that transaction, so the
+        # next one on the connection announces again (and a commit after it bumps once more,
+        # harmlessly). A hook there would also run on connections already invalidated.
         _after_commit(sync_engine.dialect, self._committed)
-        event.listen(sync_engine, "rollback", self._rolled_back)
 
     def _before_execute(
         self,
@@ -189,10 +191,6 @@ class LookupChanges:
         info = getattr(dbapi_connection, "info", None)
         if info is not None and info.pop(_ANNOUNCED, False) is not False:
             self.bump()
-
-    def _rolled_back(self, conn: Connection) -> None:
-        # Nothing changed; the next transaction on this connection announces again.
-        conn.info.pop(_ANNOUNCED, None)
 
     # -- the reader's side on PostgreSQL ----------------------------------------------------
 
