@@ -21,20 +21,24 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import QueuePool
 
 from snapagent.db.lookup_changes import LookupChanges
 from snapagent.db.shared_check import SharedCheck
+from snapagent.db.sqlite_driver import one_hop_sqlite
+from snapagent.db.write_lock import FileWriteLock
 from snapagent.errors import InputValidationError, UnavailableError
 from snapagent.private_files import create_private_file, make_private_dir
-from snapagent.settings import CoreSettings
+from snapagent.settings import CoreSettings, DatabasePoolSettings
 
 __all__ = ["Database", "redact_url"]
 
@@ -90,6 +94,18 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _refuse_closed_postgres(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    # A connection the server closed (a restart, an idle timeout) is known to asyncpg without
+    # a round trip: refuse it and the pool opens a fresh one (pool_pre_ping asks the server).
+    if dbapi_connection.driver_connection.is_closed():
+        raise DisconnectionError("the server closed this connection")
+
+
+def _in_memory(url: URL) -> bool:
+    """An in-memory SQLite database: one connection shared (SQLAlchemy's StaticPool)."""
+    return not issubclass(SQLiteDialect_aiosqlite.get_pool_class(url), QueuePool)
+
+
 class Database:
     """An async engine plus its session factory; create one per process and share it.
 
@@ -98,20 +114,37 @@ class Database:
     ...     await session.execute(text("SELECT 1"))
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, echo: bool = False, pool: DatabasePoolSettings | None = None
+    ) -> None:
         self.url: URL = _parse_url(url)
+        pool = pool or DatabasePoolSettings()
+        # SQLite's write turn between processes (see writing()); none for in-memory databases.
+        self._file_lock: FileWriteLock | None = None
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
+            # One thread hop per statement instead of three or four (see sqlite_driver).
+            kwargs["module"] = one_hop_sqlite()
             path = self.url.database
             if path and path != ":memory:" and not path.startswith("file:"):
                 # Private from the first byte: SQLite gives -wal/-shm the database's mode.
                 make_private_dir(Path(path).parent)
                 create_private_file(Path(path))
+                self._file_lock = FileWriteLock(Path(f"{path}.write-lock"))
         else:
-            kwargs["pool_pre_ping"] = True
+            kwargs["pool_pre_ping"] = pool.pool_pre_ping
+        if not self.is_sqlite or not _in_memory(self.url):
+            # (Not an in-memory SQLite database: that is one shared connection.)
+            kwargs |= {
+                "pool_size": pool.pool_size,
+                "max_overflow": pool.max_overflow,
+                "pool_timeout": pool.pool_timeout_s,
+            }
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+        else:
+            event.listen(self.engine.sync_engine, "checkout", _refuse_closed_postgres)
         # Commits that change what the request caches hold, told to every process.
         self.lookup_changes = LookupChanges.for_database(self.dialect, self.url.database)
         self.lookup_changes.install(self.engine)
@@ -124,7 +157,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: CoreSettings) -> Database:
-        return cls(settings.effective_database_url)
+        return cls(settings.effective_database_url)  # (the pool: DatabasePoolSettings())
 
     @property
     def dialect(self) -> str:
@@ -166,8 +199,9 @@ class Database:
         SQLite admits one writer at a time; a transaction that finds the lock taken sleeps in
         SQLite's busy handler (ever longer naps, up to the busy timeout), so under concurrent
         chat turns most of the time went to sleeping. The process's writers wait here instead,
-        in arrival order, and each finds the lock free (other processes still meet the busy
-        handler). Hold it around a whole write transaction; it is not reentrant."""
+        in arrival order, then for the other processes' (an OS file lock next to the database
+        file: `FileWriteLock`), and each finds SQLite's lock free. Hold it around a whole write
+        transaction; it is not reentrant."""
         if not self.is_sqlite:
             yield
             return
@@ -175,7 +209,11 @@ class Database:
         if self._writer is None or self._writer[0] is not loop:
             self._writer = (loop, asyncio.Lock())
         async with self._writer[1]:
-            yield
+            if self._file_lock is None:
+                yield
+            else:
+                async with self._file_lock.held():
+                    yield
 
     async def check(self) -> None:
         """Run ``SELECT 1``; raise :class:`UnavailableError` if the database cannot answer."""
@@ -208,6 +246,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._file_lock is not None:
+            self._file_lock.close()
 
     def __repr__(self) -> str:
         return f"Database({self.safe_url!r})"
