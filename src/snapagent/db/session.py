@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import QueuePool
 
+from snapagent.db.lookup_changes import LookupChanges
 from snapagent.db.shared_check import SharedCheck
 from snapagent.db.sqlite_driver import one_hop_sqlite
 from snapagent.db.write_lock import FileWriteLock
@@ -148,6 +149,9 @@ class Database:
             event.listen(self.engine.sync_engine, "connect", pragmas)
         else:
             event.listen(self.engine.sync_engine, "checkout", _refuse_closed_postgres)
+        # Commits that change what the request caches hold, told to every process.
+        self.lookup_changes = LookupChanges.for_database(self.dialect, self.url.database)
+        self.lookup_changes.install(self.engine)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
