@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CoreSettings", "get_core_settings"]
+__all__ = ["CoreSettings", "DatabasePoolSettings", "get_core_settings"]
 
 
 class CoreSettings(BaseSettings):
@@ -37,6 +37,39 @@ class CoreSettings(BaseSettings):
     @property
     def is_embedded(self) -> bool:
         return self.database_url is None or self.database_url.startswith("sqlite")
+
+
+class DatabasePoolSettings(BaseSettings):
+    """The connection pool of each server process (environment: ``SNAPAGENT_DATABASE_*``).
+
+    Size it for the requests a process serves at once: a request holds a connection only
+    while it reads (authentication, the bot) and the group commit holds one per transaction,
+    so 32 concurrent chats need far fewer than 32. Connections past ``pool_size`` are opened
+    and closed per use (on SQLite each one starts a thread), which is what made the old
+    default (5 + 10 overflow) slow under load; a request finding every connection busy waits
+    its turn, up to ``pool_timeout_s``. On PostgreSQL every process of every replica holds up
+    to ``pool_size + max_overflow`` connections: keep their sum under the server's
+    ``max_connections``."""
+
+    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_DATABASE_", extra="ignore")
+
+    pool_size: int = Field(
+        default=16, ge=1, le=1000, description="Connections each process keeps open."
+    )
+    max_overflow: int = Field(
+        default=4, ge=0, le=1000, description="Extra connections opened under load, then closed."
+    )
+    pool_timeout_s: float = Field(
+        default=30.0, gt=0, description="Longest wait for a free connection before a 503."
+    )
+    pool_pre_ping: bool = Field(
+        default=False,
+        description=(
+            "PostgreSQL: test each connection with a round trip when it is taken from the pool. "
+            "Off by default: a connection the server closed (a restart) is noticed without one; "
+            "turn on when a network path can drop idle connections silently."
+        ),
+    )
 
 
 @lru_cache(maxsize=1)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError
-from snapagent.settings import CoreSettings
+from snapagent.services.database_outage import is_database_unreachable
+from snapagent.settings import CoreSettings, DatabasePoolSettings
 
 
 @pytest.mark.parametrize(
@@ -56,3 +60,62 @@ async def test_health_of_a_live_database(migrated_db: Database) -> None:
     report = await migrated_db.health()
     assert report["status"] == "ok"
     assert report["dialect"] == migrated_db.dialect
+
+
+@pytest.mark.postgres
+async def test_a_connection_the_server_closed_is_replaced_without_an_error(
+    postgres_url: str,
+) -> None:
+    """No pre-ping round trip, yet a pooled connection killed server-side (as by a restart)
+    is never handed out: the next session gets a fresh one."""
+    db = Database(postgres_url, pool=DatabasePoolSettings(pool_size=1, max_overflow=0))
+    other = Database(postgres_url)
+    try:
+        assert db.engine.pool._pre_ping is False
+        async with db.session() as session:
+            first = await session.scalar(text("SELECT pg_backend_pid()"))
+            raw = await (await session.connection()).get_raw_connection()
+            pooled = raw.driver_connection
+        async with other.session() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        for _ in range(250):  # asyncpg reads the server's goodbye on the event loop
+            if pooled.is_closed():
+                break
+            await asyncio.sleep(0.02)
+        assert pooled.is_closed()
+        async with db.session() as session:
+            second = await session.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+    finally:
+        await db.dispose()
+        await other.dispose()
+
+
+async def test_pool_sizes_come_from_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SNAPAGENT_DATABASE_POOL_SIZE", "7")
+    monkeypatch.setenv("SNAPAGENT_DATABASE_MAX_OVERFLOW", "2")
+    db = Database.from_settings(CoreSettings(data_dir=tmp_path))
+    try:
+        assert (db.engine.pool.size(), db.engine.pool._max_overflow) == (7, 2)  # type: ignore[attr-defined]
+    finally:
+        await db.dispose()
+
+
+async def test_a_pool_busy_past_its_timeout_is_reported_unavailable(tmp_path: Path) -> None:
+    pool = DatabasePoolSettings(pool_size=1, max_overflow=0, pool_timeout_s=0.05)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}", pool=pool)
+    try:
+        async with db.session() as holder:
+            await holder.execute(text("SELECT 1"))  # holds the only connection
+            with pytest.raises(PoolTimeoutError) as info:
+                await _select_one(db)
+        assert is_database_unreachable(info.value)  # answered 503 "retry later", not 500
+    finally:
+        await db.dispose()
+
+
+async def _select_one(db: Database) -> None:
+    async with db.session() as session:
+        await session.execute(text("SELECT 1"))

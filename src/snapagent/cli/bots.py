@@ -18,12 +18,12 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from snapagent.api.routes.bots import bot_public
 from snapagent.api.schemas.workflow_versions import VersionSummary
 from snapagent.cli.acting import AsOption, run_as
+from snapagent.cli.tables import wide_console
 from snapagent.db.models.accounts import User
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
@@ -106,7 +106,7 @@ def list_(as_user: AsOption = None, as_json: JsonOption = False) -> None:
             row["id"], row["name"], live, "yes" if row["draft_id"] else "-", engine,
             row["created_at"][:19],
         )  # fmt: skip
-    Console(width=200).print(table)
+    wide_console().print(table)
 
 
 @bots_app.command("show")
@@ -143,7 +143,7 @@ def show(bot: BotArg, as_user: AsOption = None, as_json: JsonOption = False) -> 
         table.add_row(
             number, v["status"], v["source"], str(v["revision"]), published, v["note"], v["id"]
         )
-    Console(width=200).print(table)
+    wide_console().print(table)
 
 
 def _every_problem(exc: GraphValidationError) -> GraphValidationError:

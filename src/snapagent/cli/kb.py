@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from snapagent.cli.acting import AsOption, run_as
+from snapagent.cli.tables import wide_console
 from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
@@ -123,7 +124,7 @@ def list_(
             row["id"], row["name"], str(row["document_count"]), row["embedding_model"],
             row["description"],
         )  # fmt: skip
-    Console(width=200).print(table)
+    wide_console().print(table)
 
 
 @kb_app.command("add")

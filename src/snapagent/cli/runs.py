@@ -15,13 +15,13 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 
 from snapagent.cli.acting import AsOption, run_as
 from snapagent.cli.bots import BotArg, JsonOption, bot_service
+from snapagent.cli.tables import wide_console
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.executions import WorkflowExecutionRun
@@ -75,7 +75,7 @@ def list_(
             r.id, r.started_at.isoformat()[:19], version, r.trigger, r.status,
             f"{r.elapsed_ms:.0f}", str(r.total_tokens), escape((r.error or "")[:80]),
         )  # fmt: skip
-    Console(width=200).print(table)
+    wide_console().print(table)
 
 
 async def _owned_run(db: Database, user: User, run_id: str) -> RunDetail:
@@ -105,7 +105,7 @@ def show(
     if as_json:
         typer.echo(run.model_dump_json(indent=2))
         return
-    console = Console(width=200)
+    console = wide_console()
     version = "v1 engine" if run.version_number is None else f"version {run.version_number}"
     typer.echo(
         f"run {run.id} · {version} · {run.trigger} · {run.status} · {run.elapsed_ms:.0f} ms · "

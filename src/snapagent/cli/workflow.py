@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from snapagent.cli.tables import wide_console
 from snapagent.errors import GraphValidationError, InputValidationError, SnapAgentError
 from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.nodes import default_registry
@@ -175,7 +176,7 @@ def _print_result(result: WorkflowRunResult) -> None:
         )
     # Never narrower than 160 columns (like the other CLI tables): a piped or captured run
     # keeps one row per node.
-    Console(highlight=False, width=max(_out.width, 160)).print(table)
+    wide_console().print(table)
     _out.print("outputs:")
     _out.print(json.dumps(result.outputs, ensure_ascii=False, indent=2), markup=False)
     if result.error is not None:

@@ -74,6 +74,7 @@ class Metrics:
         self._provider = BoundedValues(max_label_values)
         self._error_class = BoundedValues(max_label_values)
         self._node_type = BoundedValues(max_label_values)
+        self._http_series: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.http_requests = Counter(
@@ -124,9 +125,16 @@ class Metrics:
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in _HTTP_METHODS else "OTHER"
-        labels = (method, route, str(status))  # route: a template of the app's own routes
-        self.http_requests.labels(*labels).inc()
-        self.http_latency.labels(*labels).observe(seconds)
+        key = (method, route, status)  # route: a template of the app's own routes
+        series = self._http_series.get(key)
+        if series is None:
+            # labels() validates and locks on every call: look each series up once (the keys
+            # are the series' own labels, as bounded as they are).
+            labels = (method, route, str(status))
+            series = (self.http_requests.labels(*labels), self.http_latency.labels(*labels))
+            self._http_series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
 
     def observe_run(self, record: RunRecord) -> None:
         self.workflow_runs.labels(record.status, record.engine).inc()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,10 +20,12 @@ from snapagent.log_context import request_id_var, run_id_var
 from snapagent.observability.emf import EmfEmitter
 from snapagent.observability.metrics import Metrics
 from snapagent.observability.routing import UNMATCHED, route_template
+from snapagent.random_ids import random_hex_id
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_HEADER_NAME = REQUEST_ID_HEADER.lower().encode()
 _VALID_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
 access_log = logging.getLogger("snapagent.access")
@@ -56,11 +57,12 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        # Not uuid4: a request id needs to be unique, not secret, and uuid4 is a system call.
+        request_id = _incoming_id(scope) or random_hex_id()
         request_id_var.set(request_id)
         run_id_var.set(None)
         status = 500
-        header = (REQUEST_ID_HEADER.lower().encode(), request_id.encode())
+        header = (_HEADER_NAME, request_id.encode())
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -83,19 +85,24 @@ class RequestContextMiddleware:
         method = str(scope["method"])
         self.metrics.observe_http(method, route, status, seconds)
         level = logging.ERROR if status >= 500 else logging.INFO
-        access_log.log(
-            level,
-            "%s %s -> %d in %.1f ms",
-            method,
-            scope.get("path", ""),
-            status,
-            seconds * 1000,
-            extra={
-                "method": method,
-                "route": route,
-                "status": status,
-                "duration_ms": round(seconds * 1000, 2),
-            },
-        )
+        if access_log.isEnabledFor(level):
+            # The record made directly: Logger.log would walk the stack for the caller's file
+            # and line, which the line does not show, on every request.
+            record = access_log.makeRecord(
+                access_log.name,
+                level,
+                __file__,
+                0,
+                "%s %s -> %d in %.1f ms",
+                (method, scope.get("path", ""), status, seconds * 1000),
+                None,
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                },
+            )
+            access_log.handle(record)
         if status >= 500 and self.emf is not None:
             self.emf.error_count(status=status, route=route, method=method, request_id=request_id)

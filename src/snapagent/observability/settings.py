@@ -31,6 +31,14 @@ class ObservabilitySettings(BaseSettings):
         default="json", description="One JSON object per line, or plain text for a terminal."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_buffer_lines: int = Field(
+        default=10_000,
+        ge=0,
+        le=1_000_000,
+        description="A server process writes log lines through a buffer of this many lines and "
+        "a writer thread, so a slow stdout never blocks requests; when it is full, new lines "
+        "are dropped and counted (a warning says how many). 0 writes every line synchronously.",
+    )
     metrics_enabled: bool = Field(
         default=True,
         description="Serve Prometheus text at GET /metrics (unauthenticated: bind or disable).",

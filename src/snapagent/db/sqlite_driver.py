@@ -1,0 +1,149 @@
+"""SQLite through aiosqlite with one thread hop per statement, none for an idle commit/rollback.
+
+aiosqlite runs every sqlite3 call on the connection's own thread; each call is a hand-off
+(a queue put, a futex wake-up, a GIL switch, then ``call_soon_threadsafe`` back to the event
+loop). SQLAlchemy's adapter makes four such calls per SELECT (cursor, execute, fetchall, close)
+and three per INSERT, plus one per COMMIT or ROLLBACK - also when no transaction is open, as
+after a request that only read. Under concurrent chat turns the process spent half its CPU in
+the kernel on these hand-offs.
+
+Here a statement is one function run on that thread (create a cursor, execute, fetch every row,
+close), and a COMMIT or ROLLBACK with no open transaction costs nothing. Everything else is
+SQLAlchemy's own aiosqlite dialect, unchanged: the adapter is passed as the engine's DBAPI
+``module`` (see `Database`), so URLs, type handling, errors and disconnect detection are the same.
+
+Reading ``in_transaction`` on the event loop thread is safe: it reads SQLite's autocommit flag
+without touching the connection's thread, and a pooled connection runs nothing else meanwhile.
+"""
+
+from __future__ import annotations
+
+import collections
+import sqlite3
+from collections.abc import Iterator, Sequence
+from typing import Any, cast
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import (
+    AsyncAdapt_aiosqlite_connection,
+    AsyncAdapt_aiosqlite_dbapi,
+)
+from sqlalchemy.util.concurrency import await_
+
+__all__ = ["OneHopSQLite", "one_hop_sqlite"]
+
+_Outcome = tuple[Any, list[Any], int, int | None]
+"""A statement's ``(description, rows, rowcount, lastrowid)``."""
+
+
+def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
+    """One statement, on the connection's thread: everything the cursor will be asked."""
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
+            cursor.execute(operation)
+        else:
+            cursor.execute(operation, parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class _OneHopCursor:
+    """A DBAPI cursor whose ``execute`` is one hop and whose rows are already here."""
+
+    server_side = False
+    __slots__ = ("_adapted", "_rows", "arraysize", "description", "lastrowid", "rowcount")
+
+    def __init__(self, adapted: _OneHopConnection) -> None:
+        self._adapted = adapted
+        self._rows: collections.deque[Any] = collections.deque()
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self.arraysize = 1
+
+    def _hop(self, operation: str, parameters: Any, many: bool) -> None:
+        driver = cast(aiosqlite.Connection, self._adapted._connection)
+        try:
+            outcome: _Outcome = await_(
+                driver._execute(_run, driver._conn, operation, parameters, many)  # type: ignore[no-untyped-call]
+            )
+        except Exception as error:
+            self._adapted._handle_exception(error)
+        self.description, rows, self.rowcount, self.lastrowid = outcome
+        self._rows = collections.deque(rows)
+
+    def execute(self, operation: str, parameters: Any = None) -> None:
+        self._hop(operation, parameters, False)
+
+    def executemany(self, operation: str, seq_of_parameters: Sequence[Any]) -> None:
+        self._hop(operation, seq_of_parameters, True)
+
+    async def _async_soft_close(self) -> None:
+        """Nothing to close: the sqlite3 cursor was closed on its thread (see `_run`)."""
+
+    def close(self) -> None:
+        self._rows.clear()
+
+    def setinputsizes(self, *sizes: Any) -> None:
+        return None
+
+    def nextset(self) -> None:
+        return None
+
+    def __enter__(self) -> _OneHopCursor:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __iter__(self) -> Iterator[Any]:
+        while self._rows:
+            yield self._rows.popleft()
+
+    def fetchone(self) -> Any:
+        return self._rows.popleft() if self._rows else None
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        rows = self._rows
+        return [rows.popleft() for _ in range(min(size or self.arraysize, len(rows)))]
+
+    def fetchall(self) -> list[Any]:
+        rows = list(self._rows)
+        self._rows.clear()
+        return rows
+
+
+class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ()
+    _cursor_cls = _OneHopCursor  # type: ignore[assignment]
+
+    def _idle(self) -> bool:
+        raw: sqlite3.Connection | None = cast(aiosqlite.Connection, self._connection)._connection
+        return raw is not None and not raw.in_transaction
+
+    def commit(self) -> None:
+        if not self._idle():
+            super().commit()
+
+    def rollback(self) -> None:
+        if not self._idle():
+            super().rollback()
+
+
+class OneHopSQLite(AsyncAdapt_aiosqlite_dbapi):
+    """SQLAlchemy's aiosqlite DBAPI adapter, its connections making one hop per statement."""
+
+    def connect(self, *arg: Any, **kw: Any) -> _OneHopConnection:
+        adapted = super().connect(*arg, **kw)
+        return _OneHopConnection(self, adapted._connection)
+
+
+def one_hop_sqlite() -> OneHopSQLite:
+    """The DBAPI ``module`` to give ``create_async_engine`` for a ``sqlite+aiosqlite`` URL."""
+    return OneHopSQLite(aiosqlite, sqlite3)
