@@ -54,15 +54,31 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ["SNAPAGENT_CONSOLE_DIR"] = os.devnull + "/no-console-build"
 
 
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Move everything collection created (the product, the test modules, their libraries:
-    ~550,000 objects) out of the cyclic GC's reach, as `snapagent serve` does at start-up.
+def _freeze_survivors() -> None:
+    """Collect what is garbage now, then move every survivor out of the cyclic GC's reach (as
+    `snapagent serve` does after start-up).
 
-    Every full collection in the run - automatic, or explicit in the bench harness and the
-    tests that time things - would otherwise walk them all again (1-2 s each on a busy
-    machine) though none of them can become garbage."""
+    A pytest process holds ~550,000 objects after collection (the product, the test modules,
+    their libraries) and gains more per module (module fixtures, caches); a full collection
+    walked them all again - 1-2 s each on a busy machine, in the middle of timed sections and
+    of the bench harness, which collects before every batch - though hardly any of them can
+    become garbage. Frozen objects are still freed by reference counting."""
     gc.collect()
     gc.freeze()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _freeze_survivors()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """After a module's last test (its module fixtures are gone by then): only what the module
+    made is walked, the rest is frozen already."""
+    result = yield
+    if nextitem is None or nextitem.path != item.path:
+        _freeze_survivors()
+    return result
 
 
 @pytest.fixture(scope="session")
