@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["CoreSettings", "DatabasePoolSettings", "get_core_settings"]
+__all__ = ["CoreSettings", "DatabaseSettings", "get_core_settings"]
 
 
 class CoreSettings(BaseSettings):
@@ -39,8 +40,9 @@ class CoreSettings(BaseSettings):
         return self.database_url is None or self.database_url.startswith("sqlite")
 
 
-class DatabasePoolSettings(BaseSettings):
-    """The connection pool of each server process (environment: ``SNAPAGENT_DATABASE_*``).
+class DatabaseSettings(BaseSettings):
+    """Each server process's connection pool, and SQLite's durability (environment:
+    ``SNAPAGENT_DATABASE_*``).
 
     Size it for the requests a process serves at once: a request holds a connection only
     while it reads (authentication, the bot) and the group commit holds one per transaction,
@@ -54,13 +56,22 @@ class DatabasePoolSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SNAPAGENT_DATABASE_", extra="ignore")
 
     pool_size: int = Field(
-        default=16, ge=1, le=1000, description="Connections each process keeps open."
+        default=20, ge=1, le=1000, description="Connections each process keeps open."
     )
     max_overflow: int = Field(
-        default=4, ge=0, le=1000, description="Extra connections opened under load, then closed."
+        default=10, ge=0, le=1000, description="Extra connections opened under load, then closed."
     )
     pool_timeout_s: float = Field(
         default=30.0, gt=0, description="Longest wait for a free connection before a 503."
+    )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        description=(
+            "SQLite's PRAGMA synchronous (WAL mode). NORMAL: a committed turn survives a crash "
+            "of the server process, but a power loss or OS crash may undo the last commits "
+            "(the WAL is synced at checkpoints, not per commit). FULL: one fsync per commit - "
+            "per group commit, that is a batch of turns - and nothing acknowledged is lost."
+        ),
     )
     pool_pre_ping: bool = Field(
         default=False,

@@ -6,13 +6,14 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError
 from snapagent.services.database_outage import is_database_unreachable
-from snapagent.settings import CoreSettings, DatabasePoolSettings
+from snapagent.settings import CoreSettings, DatabaseSettings
 
 
 @pytest.mark.parametrize(
@@ -68,7 +69,7 @@ async def test_a_connection_the_server_closed_is_replaced_without_an_error(
 ) -> None:
     """No pre-ping round trip, yet a pooled connection killed server-side (as by a restart)
     is never handed out: the next session gets a fresh one."""
-    db = Database(postgres_url, pool=DatabasePoolSettings(pool_size=1, max_overflow=0))
+    db = Database(postgres_url, settings=DatabaseSettings(pool_size=1, max_overflow=0))
     other = Database(postgres_url)
     try:
         assert db.engine.pool._pre_ping is False
@@ -104,8 +105,8 @@ async def test_pool_sizes_come_from_settings(
 
 
 async def test_a_pool_busy_past_its_timeout_is_reported_unavailable(tmp_path: Path) -> None:
-    pool = DatabasePoolSettings(pool_size=1, max_overflow=0, pool_timeout_s=0.05)
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}", pool=pool)
+    settings = DatabaseSettings(pool_size=1, max_overflow=0, pool_timeout_s=0.05)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}", settings=settings)
     try:
         async with db.session() as holder:
             await holder.execute(text("SELECT 1"))  # holds the only connection
@@ -119,3 +120,23 @@ async def test_a_pool_busy_past_its_timeout_is_reported_unavailable(tmp_path: Pa
 async def _select_one(db: Database) -> None:
     async with db.session() as session:
         await session.execute(text("SELECT 1"))
+
+
+@pytest.mark.parametrize(("setting", "pragma"), [(None, 1), ("FULL", 2)])
+async def test_sqlite_durability_is_a_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, setting: str | None, pragma: int
+) -> None:
+    if setting is not None:
+        monkeypatch.setenv("SNAPAGENT_DATABASE_SQLITE_SYNCHRONOUS", setting)
+    db = Database.from_settings(CoreSettings(data_dir=tmp_path))
+    try:
+        async with db.session() as session:
+            assert await session.scalar(text("PRAGMA synchronous")) == pragma  # 1 NORMAL, 2 FULL
+    finally:
+        await db.dispose()
+
+
+def test_an_unknown_sqlite_durability_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SNAPAGENT_DATABASE_SQLITE_SYNCHRONOUS", "OFF; DROP TABLE users")
+    with pytest.raises(ValidationError, match="sqlite_synchronous"):
+        DatabaseSettings()

@@ -1,16 +1,23 @@
-"""`sqlite_driver`: a statement is one hop to the connection's thread; idle commits are free."""
+"""`sqlite_driver`: a statement is one hop to the connection's thread, idle commits none, and
+a group commit's batch one with its COMMIT."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from snapagent.db.base import new_id, utcnow
+from snapagent.db.group_commit import GroupCommit, Writes
+from snapagent.db.migrate import upgrade
+from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
 
 
@@ -106,3 +113,32 @@ async def test_server_side_cursors_still_stream(db: Database) -> None:
         result = await session.stream(text("SELECT name FROM t ORDER BY id"))
         names = [row[0] async for row in result]
     assert names == [f"r{i}" for i in range(300)]
+
+
+async def test_a_group_commit_batch_is_one_hop_and_later_reads_see_its_rows(
+    tmp_path: Path, hops: list[str]
+) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
+    await upgrade(db)
+    try:
+        await db.check()  # a pooled connection, its pragmas run
+        group = GroupCommit(db)
+        seen: list[int] = []
+
+        async def count_users(session: AsyncSession) -> None:  # reads after the inserts
+            seen.append(await session.scalar(select(func.count()).select_from(User)) or 0)
+
+        def user(i: int) -> Writes:
+            row = {"id": new_id(), "email": f"b{i}@example.com", "created_at": utcnow()}
+            return Writes().insert(User, {**row, "token_version": 0})
+
+        _, count = await _counting(
+            hops, lambda: asyncio.gather(*(group.write(user(i)) for i in range(10)))
+        )
+        assert (group.batches, group.members) == (1, 10)
+        assert count == 1  # ten members' inserts and the COMMIT
+        _, count = await _counting(hops, lambda: group.write(user(10).then(count_users)))
+        assert seen == [11]
+        assert count == 2  # the inserts went with the read; then the COMMIT
+    finally:
+        await db.dispose()

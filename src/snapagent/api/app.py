@@ -31,9 +31,10 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.routing import Route
 
-from snapagent.api.body_limit import BodySizeLimitMiddleware, JsonBodyLimitMiddleware
+from snapagent.api.body_limit import BodySizeLimitMiddleware
 from snapagent.api.console import ConsoleSettings, install_console
 from snapagent.api.docs_ui import install_docs_ui
+from snapagent.api.edge import EdgeFastAPI
 from snapagent.api.errors import install_error_handlers
 from snapagent.api.mcp_server import MCP_PATH, McpEndpoint
 from snapagent.api.openai import routes as openai_compatible
@@ -75,12 +76,13 @@ from snapagent.sandbox.service import CodeSandbox
 from snapagent.sandbox.settings import get_code_sandbox_settings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.account_guard import AccountGuard
-from snapagent.services.accounts import Credentials
+from snapagent.services.accounts import CredentialCache, Credentials
 from snapagent.services.bot_calls import PublishedBotRunner
-from snapagent.services.chat import ChatService, ChatSettings
+from snapagent.services.chat import ChatService, ChatSettings, LiveBotCache
 from snapagent.services.executions import ExecutionSettings
 from snapagent.services.graph_resources import GraphResources
 from snapagent.services.knowledge import KnowledgeService
+from snapagent.services.lookup_cache import LookupCache, LookupCacheSettings
 from snapagent.services.run_recorder import RunRecorder
 from snapagent.services.runtime import BotRuntime
 from snapagent.settings import CoreSettings, get_core_settings
@@ -138,6 +140,7 @@ def create_app(
     rate_limits: RateLimitSettings | None = None,
     shutdown: ShutdownSettings | None = None,
     console: ConsoleSettings | None = None,
+    lookup_cache: LookupCacheSettings | None = None,
 ) -> FastAPI:
     """Build the app: every service once, typed (see the module docstring).
 
@@ -159,6 +162,7 @@ def create_app(
     observability = observability or ObservabilitySettings()
     rate_limits = rate_limits or RateLimitSettings()
     record_timeout_s = (shutdown or ShutdownSettings()).record_timeout_s
+    lookup_cache = lookup_cache or LookupCacheSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -166,6 +170,10 @@ def create_app(
             if owns_database:
                 stack.push_async_callback(db.dispose)
             await ensure_database_ready(db)
+            # PostgreSQL: hear other replicas' changes (the caches are bypassed until then).
+            await stack.enter_async_context(
+                db.lookup_changes.listening(db.engine, check_s=lookup_cache.listen_check_s)
+            )
             if isinstance(chat_models, DeferredChatModelRegistry):
                 await chat_models.warm_up()  # the provider SDKs, imported off the event loop
             await load_mcp()  # the agent's MCP tools: the SDK, imported before serving
@@ -182,7 +190,8 @@ def create_app(
             log.info("SnapAgent API ready (database: %s)", db.safe_url)
             yield
 
-    app = FastAPI(
+    # FastAPI with a leaner middleware stack and an indexed router (snapagent.api.edge).
+    app = EdgeFastAPI(
         title="SnapAgent API",
         summary="Self-hostable backend for RAG chatbots with versioned, port-based workflows.",
         version=version("snapagent"),
@@ -196,8 +205,11 @@ def create_app(
     # enforced while the body streams in, so an oversized upload is never read whole.
     import_settings = get_import_settings()
     largest_upload = max(knowledge.settings.max_upload_bytes, import_settings.max_bytes)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=largest_upload + _MULTIPART_OVERHEAD)
-    app.add_middleware(JsonBodyLimitMiddleware, max_bytes=observability.json_body_max_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=largest_upload + _MULTIPART_OVERHEAD,
+        json_max_bytes=observability.json_body_max_bytes,
+    )
     rate_limiter = None
     if rate_limits.enabled:
         rate_limiter = DatabaseRateLimiter(db, window_seconds=rate_limits.window_seconds)
@@ -232,8 +244,21 @@ def create_app(
         code_runner=CodeSandbox(get_code_sandbox_settings()),
     )
     recorder = RunRecorder(db.sessionmaker, execution_settings)
+    # What every request would read again - its credential, its bot - kept while unchanged.
+    on, ttl_s = lookup_cache.enabled, lookup_cache.ttl_s
+    credential_cache: CredentialCache = LookupCache(
+        db.lookup_changes, max_entries=lookup_cache.credentials if on else 0, ttl_s=ttl_s
+    )
+    bot_cache: LiveBotCache = LookupCache(
+        db.lookup_changes, max_entries=lookup_cache.bots if on else 0, ttl_s=ttl_s
+    )
     chat_service = ChatService(
-        db, runtime, recorder, chat_settings, observers=[reporting.telemetry.for_run]
+        db,
+        runtime,
+        recorder,
+        chat_settings,
+        observers=[reporting.telemetry.for_run],
+        bots=bot_cache,
     )
     # The agent's workflow tools: other published bots of the same owner, as nested runs.
     runtime.bind_bots(
@@ -256,6 +281,7 @@ def create_app(
         rate_limiter=rate_limiter,
         # Bot imports parse files in an isolated worker; it starts on the first import.
         bot_import=DocumentConverter.create(import_settings),
+        credential_cache=credential_cache,
     )
     app.state.snapagent = state
 

@@ -80,7 +80,9 @@ _bearer = HTTPBearer(
 
 
 async def get_account_service(session: DbSession, state: AppStateDep) -> AccountService:
-    return AccountService(session, state.credentials, state.account_guard)
+    return AccountService(
+        session, state.credentials, state.account_guard, cache=state.credential_cache
+    )
 
 
 Accounts = Annotated[AccountService, Depends(get_account_service)]

@@ -105,7 +105,12 @@ class McpEndpoint:
                 "authentication required: send 'Authorization: Bearer <access token or API key>'"
             )
         async with self.state.database.session() as session:
-            accounts = AccountService(session, self.state.credentials, self.state.account_guard)
+            accounts = AccountService(
+                session,
+                self.state.credentials,
+                self.state.account_guard,
+                cache=self.state.credential_cache,
+            )
             user = await accounts.authenticate(bearer.strip())
             user_id = user.id
         return Caller(user_id, caller_identity(scope, self.state.credentials))

@@ -24,8 +24,8 @@ from starlette.requests import Request
 from snapagent.api.errors import problem_of
 from snapagent.api.mcp_server import CALLER, Caller
 from snapagent.api.state import AppState
-from snapagent.db.models.accounts import User
 from snapagent.errors import InputValidationError, RateLimitedError
+from snapagent.services.accounts import AccountService
 from snapagent.services.chat import ChatAnswer
 from snapagent.services.published_bots import PublishedBot, list_published_bots
 
@@ -183,8 +183,11 @@ class BotTools:
     ) -> ChatAnswer:
         chat = self.state.chat
         async with self.state.database.session() as session:
-            user = await session.get(User, caller.user_id)
-            if user is None:  # deleted between authentication and now
+            accounts = AccountService(
+                session, self.state.credentials, cache=self.state.credential_cache
+            )
+            found = await accounts.user_snapshot(caller.user_id)
+            if found is None:  # deleted between authentication and now
                 raise InputValidationError("the account no longer exists")
-            turn = await chat.prepare(session, user, bot.id, message, session_id)
+            turn = await chat.prepare(session, found.as_user(), bot.id, message, session_id)
         return await chat.answer(turn)

@@ -16,7 +16,7 @@ from snapagent.interop.converter import DocumentConverter
 from snapagent.observability.install import Observability
 from snapagent.server_settings import ServerSettings
 from snapagent.services.account_guard import AccountGuard
-from snapagent.services.accounts import Credentials
+from snapagent.services.accounts import CredentialCache, Credentials
 from snapagent.services.chat import ChatService
 from snapagent.services.graph_resources import GraphResources
 from snapagent.services.knowledge import KnowledgeService
@@ -49,6 +49,8 @@ class AppState:
     rate_limiter: DatabaseRateLimiter | None
     bot_import: DocumentConverter
     """Parses and converts imported bot files in an isolated worker."""
+    credential_cache: CredentialCache
+    """API keys and users authentication read, kept while unchanged (`lookup_cache`)."""
 
     @property
     def node_registry(self) -> NodeRegistryV2:

@@ -31,6 +31,7 @@ from sqlalchemy.sql import Executable
 
 from snapagent.db.base import Base
 from snapagent.db.session import Database
+from snapagent.db.sqlite_driver import deferred_inserts
 
 __all__ = ["GroupCommit", "Step", "Writes"]
 
@@ -92,12 +93,14 @@ class Writes:
 
     async def apply(self, session: AsyncSession) -> None:
         """Execute in ``session``'s transaction: one executemany per table (rows of one table
-        share their keys), parents first, then the statements."""
+        share their keys), parents first, then the statements. On SQLite the inserts travel
+        with the next statement or the COMMIT: one thread hop (`deferred_inserts`)."""
         by_table: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for table, row in self.rows:
             by_table[table].append(row)
-        for table in _parents_first(list(by_table)):
-            await session.execute(insert(table), by_table[table])
+        async with deferred_inserts(session):
+            for table in _parents_first(list(by_table)):
+                await session.execute(insert(table), by_table[table])
         for statement in self.statements:
             if isinstance(statement, Executable):
                 await session.execute(statement)

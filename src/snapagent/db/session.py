@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -32,11 +32,13 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import QueuePool
 
+from snapagent.db.lookup_changes import LookupChanges
 from snapagent.db.shared_check import SharedCheck
 from snapagent.db.sqlite_driver import one_hop_sqlite
+from snapagent.db.write_lock import FileWriteLock
 from snapagent.errors import InputValidationError, UnavailableError
 from snapagent.private_files import create_private_file, make_private_dir
-from snapagent.settings import CoreSettings, DatabasePoolSettings
+from snapagent.settings import CoreSettings, DatabaseSettings
 
 __all__ = ["Database", "redact_url"]
 
@@ -83,13 +85,16 @@ def _parse_url(url: str) -> URL:
     return parsed
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
+def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+    def set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")  # one of two literals (settings)
+        cursor.close()
+
+    return set_pragmas
 
 
 def _refuse_closed_postgres(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -113,10 +118,12 @@ class Database:
     """
 
     def __init__(
-        self, url: str, *, echo: bool = False, pool: DatabasePoolSettings | None = None
+        self, url: str, *, echo: bool = False, settings: DatabaseSettings | None = None
     ) -> None:
         self.url: URL = _parse_url(url)
-        pool = pool or DatabasePoolSettings()
+        pool = settings or DatabaseSettings()  # (pool sizes, SQLite's durability)
+        # SQLite's write turn between processes (see writing()); none for in-memory databases.
+        self._file_lock: FileWriteLock | None = None
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             # One thread hop per statement instead of three or four (see sqlite_driver).
@@ -126,6 +133,7 @@ class Database:
                 # Private from the first byte: SQLite gives -wal/-shm the database's mode.
                 make_private_dir(Path(path).parent)
                 create_private_file(Path(path))
+                self._file_lock = FileWriteLock(Path(f"{path}.write-lock"))
         else:
             kwargs["pool_pre_ping"] = pool.pool_pre_ping
         if not self.is_sqlite or not _in_memory(self.url):
@@ -137,9 +145,13 @@ class Database:
             }
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _set_sqlite_pragmas)
+            pragmas = _sqlite_pragmas(pool.sqlite_synchronous)
+            event.listen(self.engine.sync_engine, "connect", pragmas)
         else:
             event.listen(self.engine.sync_engine, "checkout", _refuse_closed_postgres)
+        # Commits that change what the request caches hold, told to every process.
+        self.lookup_changes = LookupChanges.for_database(self.dialect, self.url.database)
+        self.lookup_changes.install(self.engine)
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
@@ -149,7 +161,7 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: CoreSettings) -> Database:
-        return cls(settings.effective_database_url)  # (the pool: DatabasePoolSettings())
+        return cls(settings.effective_database_url)  # (pool, durability: DatabaseSettings())
 
     @property
     def dialect(self) -> str:
@@ -191,8 +203,9 @@ class Database:
         SQLite admits one writer at a time; a transaction that finds the lock taken sleeps in
         SQLite's busy handler (ever longer naps, up to the busy timeout), so under concurrent
         chat turns most of the time went to sleeping. The process's writers wait here instead,
-        in arrival order, and each finds the lock free (other processes still meet the busy
-        handler). Hold it around a whole write transaction; it is not reentrant."""
+        in arrival order, then for the other processes' (an OS file lock next to the database
+        file: `FileWriteLock`), and each finds SQLite's lock free. Hold it around a whole write
+        transaction; it is not reentrant."""
         if not self.is_sqlite:
             yield
             return
@@ -200,7 +213,11 @@ class Database:
         if self._writer is None or self._writer[0] is not loop:
             self._writer = (loop, asyncio.Lock())
         async with self._writer[1]:
-            yield
+            if self._file_lock is None:
+                yield
+            else:
+                async with self._file_lock.held():
+                    yield
 
     async def check(self) -> None:
         """Run ``SELECT 1``; raise :class:`UnavailableError` if the database cannot answer."""
@@ -233,6 +250,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self._file_lock is not None:
+            self._file_lock.close()
 
     def __repr__(self) -> str:
         return f"Database({self.safe_url!r})"

@@ -8,9 +8,15 @@ after a request that only read. Under concurrent chat turns the process spent ha
 the kernel on these hand-offs.
 
 Here a statement is one function run on that thread (create a cursor, execute, fetch every row,
-close), and a COMMIT or ROLLBACK with no open transaction costs nothing. Everything else is
-SQLAlchemy's own aiosqlite dialect, unchanged: the adapter is passed as the engine's DBAPI
-``module`` (see `Database`), so URLs, type handling, errors and disconnect detection are the same.
+close), and a COMMIT or ROLLBACK with no open transaction costs nothing. Inside
+:func:`deferred_inserts` (the group commit's rows, `Writes.apply`) an INSERT is not sent at all:
+it waits for the connection's next statement or COMMIT and goes in the same hop, so a batch of
+many turns' rows is one hop with its COMMIT. (An INSERT so deferred reports no rowcount, and
+its error - a broken constraint - is raised by the statement or COMMIT that sent it.)
+
+Everything else is SQLAlchemy's own aiosqlite dialect, unchanged: the adapter is passed as the
+engine's DBAPI ``module`` (see `Database`), so URLs, type handling, errors and disconnect
+detection are the same.
 
 Reading ``in_transaction`` on the event loop thread is safe: it reads SQLite's autocommit flag
 without touching the connection's thread, and a pooled connection runs nothing else meanwhile.
@@ -20,7 +26,8 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, cast
 
 import aiosqlite
@@ -28,12 +35,15 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_dbapi,
 )
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util.concurrency import await_
 
-__all__ = ["OneHopSQLite", "one_hop_sqlite"]
+__all__ = ["OneHopSQLite", "deferred_inserts", "one_hop_sqlite"]
 
 _Outcome = tuple[Any, list[Any], int, int | None]
 """A statement's ``(description, rows, rowcount, lastrowid)``."""
+_Statement = tuple[str, Any, bool]
+"""``(operation, parameters, many)``"""
 
 
 def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
@@ -53,6 +63,30 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
         cursor.close()
 
 
+def _run_after(
+    connection: sqlite3.Connection,
+    deferred: list[_Statement],
+    operation: str,
+    parameters: Any,
+    many: bool,
+) -> _Outcome:
+    for statement in deferred:
+        _run(connection, *statement)
+    return _run(connection, operation, parameters, many)
+
+
+def _commit_after(connection: sqlite3.Connection, deferred: list[_Statement]) -> None:
+    for statement in deferred:
+        _run(connection, *statement)
+    connection.commit()
+
+
+def _deferrable(operation: str) -> bool:
+    """An INSERT whose results nobody reads (no RETURNING)."""
+    head = operation.lstrip()[:6].upper()
+    return head == "INSERT" and "RETURNING" not in operation.upper()
+
+
 class _OneHopCursor:
     """A DBAPI cursor whose ``execute`` is one hop and whose rows are already here."""
 
@@ -68,13 +102,22 @@ class _OneHopCursor:
         self.arraysize = 1
 
     def _hop(self, operation: str, parameters: Any, many: bool) -> None:
-        driver = cast(aiosqlite.Connection, self._adapted._connection)
+        adapted = self._adapted
+        if adapted._deferring and _deferrable(operation):
+            adapted._deferred.append((operation, parameters, many))
+            self.description, self.rowcount, self.lastrowid = None, -1, None
+            self._rows.clear()
+            return
+        driver = cast(aiosqlite.Connection, adapted._connection)
+        deferred, adapted._deferred = adapted._deferred, []
         try:
             outcome: _Outcome = await_(
-                driver._execute(_run, driver._conn, operation, parameters, many)  # type: ignore[no-untyped-call]
+                driver._execute(_run_after, driver._conn, deferred, operation, parameters, many)  # type: ignore[no-untyped-call]
+                if deferred
+                else driver._execute(_run, driver._conn, operation, parameters, many)  # type: ignore[no-untyped-call]
             )
         except Exception as error:
-            self._adapted._handle_exception(error)
+            adapted._handle_exception(error)
         self.description, rows, self.rowcount, self.lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -120,18 +163,31 @@ class _OneHopCursor:
 
 
 class _OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_deferred", "_deferring")
     _cursor_cls = _OneHopCursor  # type: ignore[assignment]
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._deferring = False
+        self._deferred: list[_Statement] = []
 
     def _idle(self) -> bool:
         raw: sqlite3.Connection | None = cast(aiosqlite.Connection, self._connection)._connection
         return raw is not None and not raw.in_transaction
 
     def commit(self) -> None:
-        if not self._idle():
+        if self._deferred:
+            driver = cast(aiosqlite.Connection, self._connection)
+            deferred, self._deferred = self._deferred, []
+            try:
+                await_(driver._execute(_commit_after, driver._conn, deferred))  # type: ignore[no-untyped-call]
+            except Exception as error:
+                self._handle_exception(error)
+        elif not self._idle():
             super().commit()
 
     def rollback(self) -> None:
+        self._deferred = []  # never sent: nothing of them to undo
         if not self._idle():
             super().rollback()
 
@@ -147,3 +203,19 @@ class OneHopSQLite(AsyncAdapt_aiosqlite_dbapi):
 def one_hop_sqlite() -> OneHopSQLite:
     """The DBAPI ``module`` to give ``create_async_engine`` for a ``sqlite+aiosqlite`` URL."""
     return OneHopSQLite(aiosqlite, sqlite3)
+
+
+@asynccontextmanager
+async def deferred_inserts(session: AsyncSession) -> AsyncIterator[None]:
+    """Within the block, ``session``'s INSERTs go with its next statement or COMMIT (one hop);
+    a no-op on other databases."""
+    connection = await (await session.connection()).get_raw_connection()
+    adapted = connection.dbapi_connection
+    if not isinstance(adapted, _OneHopConnection):
+        yield
+        return
+    adapted._deferring = True
+    try:
+        yield
+    finally:
+        adapted._deferring = False

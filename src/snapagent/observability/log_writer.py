@@ -34,6 +34,10 @@ FLUSH_TIMEOUT_S = 2.0
 """How long a flush (process exit) waits for buffered lines to reach stdout."""
 
 
+_LINGER_S = 0.002
+"""After writing, the writer collects lines this long before it waits to be woken again."""
+
+
 class LineBuffer:
     """A bounded queue of text drained by one writer thread; see the module docstring.
 
@@ -111,7 +115,13 @@ class LineBuffer:
         while True:
             self._wake.wait()
             self._wake.clear()
-            self._drain()
+            while True:
+                self._drain()
+                # Lines logged meanwhile are written together, without a wake-up each (a
+                # wake-up is a futex call and a GIL hand-off for the logging thread).
+                time.sleep(_LINGER_S)
+                if not self._lines:
+                    break
             self._awake = False
             # A line queued after the last drain may have seen the writer still awake and
             # not woken it: look once more before sleeping.

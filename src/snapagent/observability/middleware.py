@@ -16,11 +16,11 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from snapagent.db.base import new_id
 from snapagent.log_context import request_id_var, run_id_var
 from snapagent.observability.emf import EmfEmitter
 from snapagent.observability.metrics import Metrics
 from snapagent.observability.routing import UNMATCHED, route_template
-from snapagent.random_ids import random_hex_id
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
 
@@ -57,8 +57,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Not uuid4: a request id needs to be unique, not secret, and uuid4 is a system call.
-        request_id = _incoming_id(scope) or random_hex_id()
+        # new_id, not uuid.uuid4: the same CSPRNG bits, read in bulk (uuid4 is a system call).
+        request_id = _incoming_id(scope) or new_id()
         request_id_var.set(request_id)
         run_id_var.set(None)
         status = 500

@@ -14,6 +14,11 @@ the user's), API keys until they are revoked.
     token = await accounts.login("ada@example.com", "correct horse")
     assert (await accounts.authenticate(token.access_token)).id == user.id
     await accounts.revoke_tokens(user)          # token is refused from now on, on every replica
+
+With a ``cache`` (`CredentialCache`: the API's, one per process) ``authenticate`` answers from
+snapshots of the key and user it read before, as long as no write to users or API keys
+committed anywhere since (`snapagent.services.lookup_cache`); the caller then gets a fresh
+detached ``User`` built from the snapshot, never a shared object.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from snapagent.db.base import utcnow
+from snapagent.db.lookup_changes import UNCHANGED
 from snapagent.db.models.accounts import User
 from snapagent.db.models.api_keys import ApiKey
 from snapagent.db.pagination import MAX_PAGE_SIZE, SortKey, page_of, paginate
@@ -38,6 +44,7 @@ from snapagent.errors import AuthenticationError, ConflictError, InputValidation
 from snapagent.names import readable_name
 from snapagent.services.account_guard import AccountGuard, LoginAttempt
 from snapagent.services.credentials import AccessToken, Credentials, TokenClaims
+from snapagent.services.lookup_cache import LookupCache
 from snapagent.services.password_hashing import HashingBusyError
 
 __all__ = [
@@ -46,9 +53,11 @@ __all__ = [
     "MIN_PASSWORD",
     "AccessToken",
     "AccountService",
+    "CredentialCache",
     "Credentials",
     "IssuedApiKey",
     "TokenClaims",
+    "UserSnapshot",
 ]
 
 API_KEY_PREFIX = "sa_"
@@ -71,6 +80,45 @@ class IssuedApiKey:
 
     key: ApiKey
     secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class UserSnapshot:
+    """A user's row as authentication read it (immutable, shared between requests)."""
+
+    id: str
+    email: str
+    password_hash: str | None
+    created_at: datetime
+    token_version: int
+
+    @classmethod
+    def of(cls, user: User) -> UserSnapshot:
+        return cls(user.id, user.email, user.password_hash, user.created_at, user.token_version)
+
+    def as_user(self) -> User:
+        """A new detached ``User`` (a request may change its copy; the snapshot stays)."""
+        return User(
+            id=self.id,
+            email=self.email,
+            password_hash=self.password_hash,
+            created_at=self.created_at,
+            token_version=self.token_version,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _KeySnapshot:
+    """An active API key that matched, with its user."""
+
+    key_id: str
+    last_used_at: datetime | None
+    user: UserSnapshot
+
+
+CredentialCache = LookupCache[tuple[str, str], UserSnapshot | _KeySnapshot]
+"""Users by ``("user", id)`` and active API keys by ``("key", SHA-256 of the whole key)``:
+a hit on a key proves its secret as the stored hash did."""
 
 
 def _hash_key(secret: str) -> str:
@@ -99,11 +147,17 @@ class AccountService:
     """
 
     def __init__(
-        self, session: AsyncSession, credentials: Credentials, guard: AccountGuard | None = None
+        self,
+        session: AsyncSession,
+        credentials: Credentials,
+        guard: AccountGuard | None = None,
+        *,
+        cache: CredentialCache | None = None,
     ) -> None:
         self.session = session
         self.credentials = credentials
         self.guard = guard
+        self.cache = cache
 
     async def register(self, email: str, password: str) -> User:
         """Create an account (no policy: see :meth:`sign_up` for the public's way in)."""
@@ -149,12 +203,28 @@ class AccountService:
             return await self._authenticate_api_key(bearer)
         claims = self.credentials.read_claims(bearer)
         # The row is read anyway; comparing its version is the whole cost of revocation.
-        user = await self.session.get(User, claims.user_id)
+        user = await self.user_snapshot(claims.user_id)
         if user is None:
             raise AuthenticationError("access token is invalid")
         if user.token_version != claims.version:
             raise AuthenticationError(_REVOKED)
-        return user
+        return user.as_user()
+
+    async def user_snapshot(self, user_id: str) -> UserSnapshot | None:
+        """The user with this id as it is now (from the cache while nothing changed)."""
+        key = ("user", user_id)
+        if self.cache is not None:
+            found = self.cache.get(key)
+            if isinstance(found, UserSnapshot):
+                return found
+        tag = self.cache.tag() if self.cache is not None else None
+        user = await self.session.get(User, user_id)
+        if user is None:
+            return None
+        snapshot = UserSnapshot.of(user)
+        if self.cache is not None:
+            self.cache.put(key, tag, snapshot)
+        return snapshot
 
     async def change_password(
         self, user: User, current: str, new: str, *, client: str | None = None
@@ -269,6 +339,36 @@ class AccountService:
         return found
 
     async def _authenticate_api_key(self, secret: str) -> User:
+        key_hash = _hash_key(secret)
+        cache_key = ("key", key_hash)
+        cached = self.cache.get(cache_key) if self.cache is not None else None
+        if isinstance(cached, _KeySnapshot):
+            await self._note_use(cache_key, cached)
+            return cached.user.as_user()
+        tag = self.cache.tag() if self.cache is not None else None
+        found = await self._find_api_key(secret, key_hash)
+        if self.cache is not None:
+            self.cache.put(cache_key, tag, found)
+        await self._note_use(cache_key, found)
+        return found.user.as_user()
+
+    async def _note_use(self, cache_key: tuple[str, str], key: _KeySnapshot) -> None:
+        """Write the key's last use when the stored one is older than the granularity."""
+        now = utcnow()
+        if key.last_used_at is not None and now - key.last_used_at <= _LAST_USED_GRANULARITY:
+            return
+        if self.cache is not None:  # first, so that concurrent requests do not write it too
+            self.cache.replace(cache_key, _KeySnapshot(key.key_id, now, key.user))
+        await self.session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key.key_id)
+            .values(last_used_at=now)
+            # Authentication reads no last-use time: the caches need not hear of it.
+            .execution_options(synchronize_session=False, **{UNCHANGED: True})
+        )
+        await self.session.commit()
+
+    async def _find_api_key(self, secret: str, key_hash: str) -> _KeySnapshot:
         # The hex id runs up to the first "_" after "sa_" (hex has none), whatever its length.
         prefix = API_KEY_PREFIX + secret[len(API_KEY_PREFIX) :].split("_", 1)[0]
         # The key with its user in one statement (authentication runs on every request).
@@ -282,10 +382,6 @@ class AccountService:
         if row is None:
             raise AuthenticationError("API key is invalid or revoked")
         key, user = row
-        if key.revoked_at is not None or not hmac.compare_digest(key.key_hash, _hash_key(secret)):
+        if key.revoked_at is not None or not hmac.compare_digest(key.key_hash, key_hash):
             raise AuthenticationError("API key is invalid or revoked")
-        now = utcnow()
-        if key.last_used_at is None or now - key.last_used_at > _LAST_USED_GRANULARITY:
-            key.last_used_at = now
-            await self.session.commit()
-        return user
+        return _KeySnapshot(key.id, key.last_used_at, UserSnapshot.of(user))

@@ -66,7 +66,14 @@ from snapagent.services.chat_results import (
 from snapagent.services.conversations import ConversationStore, SessionLocks, TurnStart
 from snapagent.services.database_outage import is_database_unreachable
 from snapagent.services.debug_sessions import DebugSessionStore
-from snapagent.services.rollout import Engine, choose_engine, compile_v1
+from snapagent.services.lookup_cache import LookupCache
+from snapagent.services.rollout import (
+    Engine,
+    choose_engine,
+    compile_v1,
+    has_v1_workflow,
+    v1_version_key,
+)
 from snapagent.services.run_recorder import RunInfo, RunRecorder
 from snapagent.services.run_recording import RecordingObserver
 from snapagent.services.runtime import BotRuntime, CompiledVersion
@@ -83,6 +90,8 @@ __all__ = [
     "ChatSettings",
     "ChatTurn",
     "DebugTurn",
+    "LiveBot",
+    "LiveBotCache",
     "RunObserverFactory",
 ]
 
@@ -219,9 +228,31 @@ class ChatAnswer:
         }
 
 
-async def _bot_and_published_version(
-    session: AsyncSession, user: User, bot_id: str
-) -> tuple[Bot, BotWorkflowVersion | None]:
+@dataclass(frozen=True, slots=True)
+class LiveBot:
+    """What a chat turn needs of a bot and its published version, as read at one moment
+    (immutable: shared between requests by `LiveBotCache`)."""
+
+    id: str
+    owner_id: str
+    default_model: str | None
+    use_workflow_v2: bool
+    v2_rollout_percent: int
+    workflow: Any
+    """The V1 workflow (``None`` without one)."""
+    v1_key: str | None
+    """Its compiled plan's cache key (`v1_version_key`), ``None`` without one."""
+    version_id: str | None
+    version_number: int | None
+    graph: Mapping[str, Any] | None
+    """The published version's graph (immutable once published), ``None`` without one."""
+
+
+LiveBotCache = LookupCache[tuple[str, str], LiveBot]
+"""Bots by ``(owner id, bot id)``: an entry exists only for the owner that read it."""
+
+
+async def _bot_and_published_version(session: AsyncSession, user_id: str, bot_id: str) -> LiveBot:
     """The caller's bot and its published version in one query; another owner's is a 404."""
     published = and_(BotWorkflowVersion.bot_id == Bot.id, BotWorkflowVersion.status == "published")
     row = (
@@ -231,9 +262,25 @@ async def _bot_and_published_version(
             .where(Bot.id == bot_id)
         )
     ).first()
-    if row is None or row[0].owner_id != user.id:
+    if row is None or row[0].owner_id != user_id:
         raise NotFoundError(f"bot {bot_id} not found")
-    return row[0], row[1]
+    bot, version = row[0], row[1]
+    v1_key = None
+    if has_v1_workflow(bot.workflow):
+        # Hashes the user's workflow: CPU work on what a user wrote, off the event loop.
+        v1_key = await asyncio.to_thread(v1_version_key, bot.id, bot.workflow)
+    return LiveBot(
+        id=bot.id,
+        owner_id=bot.owner_id,
+        default_model=bot.default_model,
+        use_workflow_v2=bot.use_workflow_v2,
+        v2_rollout_percent=bot.v2_rollout_percent,
+        workflow=bot.workflow,
+        v1_key=v1_key,
+        version_id=version.id if version is not None else None,
+        version_number=version.version_number if version is not None else None,
+        graph=version.graph if version is not None else None,
+    )
 
 
 class ChatService:
@@ -247,8 +294,11 @@ class ChatService:
         settings: ChatSettings | None = None,
         *,
         observers: Sequence[RunObserverFactory] = (),
+        bots: LiveBotCache | None = None,
     ) -> None:
         self.database = database
+        # The bots turns were prepared for, while unchanged (`snapagent.services.lookup_cache`).
+        self.bots = bots
         self.runtime = runtime
         self.recorder = recorder
         self.settings = settings or ChatSettings()
@@ -317,7 +367,7 @@ class ChatService:
         ``history`` and ``instructions`` (``{"role", "content"}`` each) replace the stored
         history and go before it (see `ChatTurn`)."""
         self.check_request(message, session_id)
-        bot, version = await _bot_and_published_version(session, user, bot_id)
+        bot = await self.live_bot(session, user.id, bot_id)
         session_key = session_id or new_id()
         # V1 or V2 for this session (stable per session; ConflictError if neither can run).
         decision = choose_engine(
@@ -325,16 +375,10 @@ class ChatService:
             session_id=session_key,
             use_workflow_v2=bot.use_workflow_v2,
             v2_rollout_percent=bot.v2_rollout_percent,
-            has_published_v2=version is not None,
+            has_published_v2=bot.version_id is not None,
             v1_workflow=bot.workflow,
         )
-        # Compiling validates the graph and reads its templates: CPU work on what a user wrote
-        # (the plan is cached after the first chat), kept off the event loop.
-        if decision.engine == "v2" and version is not None:
-            compiled = await asyncio.to_thread(self.runtime.compile, version.id, version.graph)
-        else:
-            compiled = await asyncio.to_thread(compile_v1, self.runtime, bot.id, bot.workflow)
-            version = None
+        v2 = decision.engine == "v2" and bot.version_id is not None
         return ChatTurn(
             user_id=user.id,
             bot_id=bot.id,
@@ -342,15 +386,45 @@ class ChatService:
             session_key=session_key,
             message=message,
             engine=decision.engine,
-            version_id=version.id if version else None,
-            version_number=version.version_number if version else None,
-            compiled=compiled,
+            version_id=bot.version_id if v2 else None,
+            version_number=bot.version_number if v2 else None,
+            compiled=await self._compiled(bot, v2=v2),
             owner_id=bot.owner_id,
             new_session=session_id is None,
             files=tuple(files),
             history=None if history is None else tuple(history),
             instructions=tuple(instructions),
         )
+
+    async def live_bot(self, session: AsyncSession, owner_id: str, bot_id: str) -> LiveBot:
+        """The owner's bot with its published version (NotFoundError for any other owner's),
+        from the cache while no bot or version changed anywhere."""
+        key = (owner_id, bot_id)
+        if self.bots is not None:
+            found = self.bots.get(key)
+            if found is not None:
+                return found
+        tag = self.bots.tag() if self.bots is not None else None
+        bot = await _bot_and_published_version(session, owner_id, bot_id)
+        if self.bots is not None:
+            self.bots.put(key, tag, bot)
+        return bot
+
+    async def _compiled(self, bot: LiveBot, *, v2: bool) -> CompiledVersion:
+        """The plan to run. Compiling validates the graph and reads its templates: CPU work
+        on what a user wrote, kept off the event loop (plans are cached by version id, and
+        asked for here first: no thread hop once compiled)."""
+        if v2:
+            assert bot.version_id is not None
+            assert bot.graph is not None
+            compiled = self.runtime.cached(bot.version_id)
+            if compiled is None:
+                compiled = await asyncio.to_thread(self.runtime.compile, bot.version_id, bot.graph)
+            return compiled
+        compiled = self.runtime.cached(bot.v1_key) if bot.v1_key is not None else None
+        if compiled is None:
+            compiled = await asyncio.to_thread(compile_v1, self.runtime, bot.id, bot.workflow)
+        return compiled
 
     def _store(self, turn: ChatTurn) -> ConversationStore | DebugSessionStore:
         return self.conversations if turn.debug is None else self.debug_sessions

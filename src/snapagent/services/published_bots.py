@@ -6,7 +6,7 @@ on, or a legacy V1 workflow (the rule `snapagent.services.rollout.choose_engine`
 Everything here is scoped to one owner; another owner's bot is never listed and is "not found".
 
     bots = await list_published_bots(session, user.id)
-    bot = await find_owned_bot(session, user.id, "b1f0...", field="model")   # or NotFoundError
+    raise bot_not_found("b1f0...", field="model")   # a missing bot and another owner's alike
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.errors import NotFoundError
 from snapagent.services.rollout import has_v1_workflow
 
-__all__ = ["PublishedBot", "find_owned_bot", "list_published_bots"]
+__all__ = [
+    "MAX_REFERENCE_CHARS",
+    "PublishedBot",
+    "bot_not_found",
+    "list_published_bots",
+]
 
 MAX_REFERENCE_CHARS = 200
 
@@ -64,25 +69,11 @@ async def list_published_bots(session: AsyncSession, owner_id: str) -> list[Publ
     ]
 
 
-async def find_owned_bot(
-    session: AsyncSession, owner_id: str, reference: str, *, field: str
-) -> PublishedBot:
-    """The owner's bot with id ``reference``; otherwise a NotFoundError naming ``field`` (the
-    request field that carried it), worded the same whether the bot is missing or another
-    owner's."""
-    row = None
-    if len(reference) <= MAX_REFERENCE_CHARS:
-        row = (
-            await session.execute(
-                select(Bot.id, Bot.name, Bot.description, Bot.created_at).where(
-                    Bot.id == reference, Bot.owner_id == owner_id
-                )
-            )
-        ).first()
-    if row is None:
-        shown = reference if len(reference) <= 100 else reference[:100] + "..."
-        raise NotFoundError(
-            f"The model '{shown}' does not exist or you do not have access to it",
-            details={"field": field},
-        )
-    return PublishedBot(row.id, row.name, row.description or "", row.created_at)
+def bot_not_found(reference: str, *, field: str) -> NotFoundError:
+    """The error for a ``reference`` that names no bot of the caller's, missing or another
+    owner's alike."""
+    shown = reference if len(reference) <= 100 else reference[:100] + "..."
+    return NotFoundError(
+        f"The model '{shown}' does not exist or you do not have access to it",
+        details={"field": field},
+    )

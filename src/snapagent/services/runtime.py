@@ -146,6 +146,11 @@ class BotRuntime:
             return cached
         return await asyncio.to_thread(self._compile, self._compiler, key, graph)
 
+    def cached(self, key: str) -> CompiledVersion | None:
+        """The plan compiled before under ``key``, if still held (no thread hop to ask)."""
+        with self._plans_lock:
+            return self._cached(key)
+
     def _cached(self, key: str) -> CompiledVersion | None:
         cached = self._plans.get(key)
         if cached is not None:

@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from snapagent.db.base import utcnow
+from snapagent.db.lookup_changes import UNCHANGED
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
@@ -61,6 +62,11 @@ _DRAFT_RANK = 2**31 - 1
 _VERSION_ORDER = (
     SortKey(func.coalesce(BotWorkflowVersion.version_number, _DRAFT_RANK), True, int),
 )
+
+
+# On statements that can touch only drafts (``status == "draft"`` in their WHERE): chats never
+# read a draft, so the request caches need not hear of them (`snapagent.db.lookup_changes`).
+_DRAFT_ONLY: Final = {UNCHANGED: True}
 
 
 def _rank(number: int | None) -> int:
@@ -160,6 +166,7 @@ async def refresh_default_draft(session: AsyncSession, bot_id: str, graph: dict[
             revision=BotWorkflowVersion.revision + 1,
             updated_at=utcnow(),
         )
+        .execution_options(**_DRAFT_ONLY)
     )
 
 
@@ -469,9 +476,9 @@ class WorkflowVersionService:
                 "deleted (roll back to another version instead)"
             )
         result = await self.session.execute(
-            delete(BotWorkflowVersion).where(
-                BotWorkflowVersion.id == version.id, BotWorkflowVersion.status == "draft"
-            )
+            delete(BotWorkflowVersion)
+            .where(BotWorkflowVersion.id == version.id, BotWorkflowVersion.status == "draft")
+            .execution_options(**_DRAFT_ONLY)
         )
         if _rowcount(result) != 1:
             await self.session.rollback()
@@ -491,7 +498,8 @@ class WorkflowVersionService:
             update(Bot)
             .where(Bot.id == "")
             .values(name=Bot.name)
-            .execution_options(synchronize_session=False)
+            # Matches no row: it only takes the write lock.
+            .execution_options(synchronize_session=False, **{UNCHANGED: True})
         )
 
     async def _archive_published(self, bot_id: str, now: Any) -> int:
@@ -536,6 +544,7 @@ class WorkflowVersionService:
                 BotWorkflowVersion.revision == revision,
             )
             .values(revision=revision + 1, updated_at=utcnow(), **values)
+            .execution_options(**_DRAFT_ONLY)
         )
         if _rowcount(result) != 1:
             await self.session.rollback()

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import JSONResponse
 
 from snapagent.api.deps import AppStateDep, CurrentUser, DbSession
@@ -22,8 +23,13 @@ from snapagent.api.openai.completions import completion_body, completion_frames
 from snapagent.api.openai.conversation import explicit_session, read_conversation
 from snapagent.api.openai.schemas import ChatCompletion, ChatCompletionRequest, ModelList
 from snapagent.api.sse import FrameStreamResponse
+from snapagent.errors import NotFoundError
 from snapagent.services.chat import ChatService
-from snapagent.services.published_bots import find_owned_bot, list_published_bots
+from snapagent.services.published_bots import (
+    MAX_REFERENCE_CHARS,
+    bot_not_found,
+    list_published_bots,
+)
 
 __all__ = ["SESSION_HEADER", "router"]
 
@@ -93,12 +99,12 @@ async def chat_completions(
 ) -> Any:
     conversation = read_conversation(body.messages, service.settings.history_messages)
     explicit = explicit_session(body.session_id, body.metadata)
-    bot = await find_owned_bot(session, user.id, body.model, field="model")
-    session_id = conversation.session_for(bot.id, body.user, explicit)
+    bot_id = await _model_bot(service, session, user.id, body.model)
+    session_id = conversation.session_for(bot_id, body.user, explicit)
     turn = await service.prepare(
         session,
         user,
-        bot.id,
+        bot_id,
         conversation.message,
         session_id,
         history=conversation.history_for(explicit),
@@ -111,10 +117,23 @@ async def chat_completions(
         frames = completion_frames(
             service.stream(turn),
             model=body.model,
-            bot_id=bot.id,
+            bot_id=bot_id,
             include_usage=include_usage,
             ping_interval_s=service.settings.ping_interval_s,
         )
         return FrameStreamResponse(frames, headers=headers)
     answer = await service.answer(turn)
-    return JSONResponse(completion_body(body.model, bot.id, answer), headers=headers)
+    return JSONResponse(completion_body(body.model, bot_id, answer), headers=headers)
+
+
+async def _model_bot(
+    service: ChatService, session: AsyncSession, owner_id: str, reference: str
+) -> str:
+    """The id of the caller's bot that ``model`` names (the chat's cached lookup, scoped to the
+    owner like it); otherwise the 404 of the ``model`` field."""
+    if len(reference) <= MAX_REFERENCE_CHARS:
+        try:
+            return (await service.live_bot(session, owner_id, reference)).id
+        except NotFoundError:
+            pass
+    raise bot_not_found(reference, field="model")
