@@ -53,9 +53,9 @@ lint: setup
 	$(BIN)/lint-imports
 
 # Every check: lint, formatting, types, import layering, the test suite, the console's checks,
-# then the image install.
+# then the image install. The test log ends with the 30 slowest tests: slow suites hide regressions.
 test: lint
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q --durations=30 $(PYTEST_ARGS)
 	$(MAKE) console-check
 	bash scripts/check_image_install.sh
 

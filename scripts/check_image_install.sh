@@ -100,7 +100,8 @@ from snapagent.llm.registry import get_embedding_model
 model = get_embedding_model(None)
 vector = asyncio.run(model.embed_query("연차는 며칠인가요?"))
 assert model.model_id == "local:multilingual-e5-small" and vector.shape == (384,), model
-print(model.model_id, vector.shape)
+assert model.load().name == "onnxruntime", "the onnxruntime engine did not load (fell back)"
+print(model.model_id, vector.shape, model.load().name)
 ' || fail "the default embedding model does not work"
 
 step "packaged migrations are present"

@@ -39,6 +39,7 @@ from snapagent.api.app import create_app
 from snapagent.api.state import AppState
 from snapagent.db.session import Database
 from snapagent.llm.embedding import EmbeddingModel
+from snapagent.observability.settings import ObservabilitySettings
 from snapagent.server_settings import ServerSettings
 from snapagent.services.knowledge import KnowledgeService
 from snapagent.settings import CoreSettings
@@ -87,6 +88,10 @@ def live_api(
         core_settings=CoreSettings(data_dir=data_dir),
         knowledge=knowledge,
         startup_hooks=(start_knowledge,),
+        # The server thread logs a request after its client has the answer: at INFO, the access
+        # line of a test's last request raced pytest's capture and landed on the real stdout
+        # between tests. 5xx answers are still logged (at ERROR), and fail the test anyway.
+        observability=ObservabilitySettings(log_level="WARNING"),
     )
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))

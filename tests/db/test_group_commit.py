@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from snapagent.db.base import new_id, utcnow
 from snapagent.db.group_commit import GroupCommit, Writes
@@ -92,3 +93,29 @@ async def test_parent_rows_go_in_before_their_children_whatever_the_order_given(
     await GroupCommit(migrated_db).write(child_first)
     async with migrated_db.session() as session:
         assert await session.scalar(select(ApiKey.user_id)) == user_id
+
+
+async def test_on_postgresql_a_batch_commits_while_another_is_still_open(
+    migrated_db: Database,
+) -> None:
+    """Two transactions in flight (PostgreSQL): a batch need not wait for the one before it to
+    commit. SQLite has one writer: the second waits for the first."""
+    group = GroupCommit(migrated_db, in_flight=2)
+    opened, release = asyncio.Event(), asyncio.Event()
+
+    async def hold_open(_session: AsyncSession) -> None:
+        opened.set()
+        await release.wait()
+
+    first = asyncio.create_task(group.write(_user("slow@example.com").then(hold_open)))
+    await asyncio.wait_for(opened.wait(), timeout=10)
+    second = asyncio.create_task(group.write(_user("quick@example.com")))
+    if migrated_db.is_postgres:
+        await asyncio.wait_for(second, timeout=10)  # committed while the first is open
+        assert not first.done()
+    else:
+        await asyncio.sleep(0.2)
+        assert not second.done()
+    release.set()
+    await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
+    assert await _emails(migrated_db) == ["quick@example.com", "slow@example.com"]

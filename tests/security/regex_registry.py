@@ -319,12 +319,6 @@ REGISTRY: tuple[Regex, ...] = (
         LOG_LINE,
         pumps=("://", "://a:", "a:", "://a:b"),
     ),
-    Regex(
-        "snapagent/observability/logging.py",
-        r"sa_|eyJ|sk-|AKIA|ASIA|bearer |passw|secret|api_?key|token|://",
-        LOG_LINE + " (the quick test before the patterns above: literals only)",
-        pumps=("sa", "api", "pass", ":/"),
-    ),
     # -- uploaded documents --------------------------------------------------------------------
     Regex(
         "snapagent/knowledge/parsing.py",

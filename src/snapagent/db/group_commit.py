@@ -7,6 +7,9 @@ every statement is a round trip (on SQLite, a thread hop). Here, one writer task
 takes every `Writes` queued while the previous transaction ran and stores them together: the
 rows of each table in one executemany, then the batch's other statements, then one commit.
 
+On PostgreSQL up to ``in_flight`` such transactions run at once (a commit waits for the server's
+WAL flush; the next batch need not wait for it); SQLite has one writer, so one.
+
 Durability is unchanged: :meth:`GroupCommit.write` returns only after the transaction holding
 the caller's rows committed (a crash before that loses what was never acknowledged, exactly as
 with a transaction of its own). Should a batch fail, every member is retried in a transaction of
@@ -117,12 +120,13 @@ class _Member:
 class GroupCommit:
     """See the module docstring. One per process (per `Database`); safe across event loops."""
 
-    def __init__(self, database: Database, *, max_batch: int = 64) -> None:
+    def __init__(self, database: Database, *, max_batch: int = 64, in_flight: int = 2) -> None:
         self.database = database
         self.max_batch = max_batch
+        self.in_flight = 1 if database.is_sqlite else in_flight
         self._loop: asyncio.AbstractEventLoop | None = None
         self._queue: list[_Member] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._writers: set[asyncio.Task[None]] = set()
         self.batches = 0  # transactions committed (with `members`: the batching achieved)
         self.members = 0
 
@@ -131,11 +135,14 @@ class GroupCommit:
         Cancelling the caller does not cancel the write."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            self._loop, self._queue, self._writer = loop, [], None
+            self._loop, self._queue, self._writers = loop, [], set()
         member = _Member(writes, loop.create_future())
         self._queue.append(member)
-        if self._writer is None or self._writer.done():
-            self._writer = loop.create_task(self._drain())
+        # (A writer that just found the queue empty is done but not yet discarded: not counted.)
+        if sum(not writer.done() for writer in self._writers) < self.in_flight:
+            writer = loop.create_task(self._drain())
+            self._writers.add(writer)
+            writer.add_done_callback(self._writers.discard)
         await asyncio.shield(member.done)
 
     async def _drain(self) -> None:

@@ -198,6 +198,7 @@ class EmbeddingRegistry(_Registry):
                 threads=s.embedding_threads,
                 batch_threads=s.embedding_batch_threads,
                 max_query_chars=s.embedding_query_max_chars,
+                engine=s.embedding_engine,
             )
         if provider == LOCAL_EMBEDDING_ID:
             return LocalEmbeddingModel()

@@ -10,7 +10,9 @@ When the buffer is full (``SNAPAGENT_LOG_BUFFER_LINES`` lines waiting, default 1
 line is dropped - never waited for - and counted; as soon as the writer has caught up it writes
 one warning saying how many lines were lost. A stuck stdout therefore costs log lines, never
 request latency, and the buffer's memory stays bounded. ``flush()`` (called by
-``logging.shutdown`` at exit) waits up to `FLUSH_TIMEOUT_S` for the buffer to drain.
+``logging.shutdown`` at exit) waits up to `FLUSH_TIMEOUT_S` for the buffer to drain, and so
+does each of uvicorn's start-up and shut-down lines (a few per process life): after a SIGTERM
+uvicorn re-raises the signal and the process ends without exit handlers.
 
     handler = BufferedStdoutHandler(capacity=10_000)
     handler.setFormatter(JsonFormatter())
@@ -61,6 +63,7 @@ class LineBuffer:
         self._dropped_lock = threading.Lock()
         self._wake = threading.Event()
         self._awake = False  # the writer is draining: no need to wake it
+        self._writing = False  # lines taken from the queue are being written
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         # A forked child has no writer thread: it starts its own on its first line.
@@ -87,7 +90,7 @@ class LineBuffer:
     def flush(self, timeout_s: float = FLUSH_TIMEOUT_S) -> bool:
         """Wait until every queued line was written (or ``timeout_s``); True if drained."""
         deadline = time.monotonic() + timeout_s
-        while self._lines or self._awake:
+        while self._lines or self._writing:
             if self._thread is None or not self._thread.is_alive():
                 return not self._lines
             if time.monotonic() >= deadline:
@@ -131,16 +134,23 @@ class LineBuffer:
 
     def _drain(self) -> None:
         while self._lines:
-            count = len(self._lines)
-            text = "".join([self._lines.popleft() for _ in range(count)])
-            with self._dropped_lock:
-                dropped, self._dropped = self._dropped, 0
-            if dropped:
-                text += self._dropped_notice(dropped)
+            self._writing = True  # before the queue empties: flush() must keep waiting
             try:
+                count = len(self._lines)
+                text = "".join([self._lines.popleft() for _ in range(count)])
+                with self._dropped_lock:
+                    dropped, self._dropped = self._dropped, 0
+                if dropped:
+                    text += self._dropped_notice(dropped)
                 self._write(text)
             except Exception:  # a closed or broken stdout must not kill the writer
                 continue
+            finally:
+                self._writing = False
+
+
+_LIFECYCLE_LOGGER = "uvicorn.error"
+"""uvicorn's own logger: INFO lines are its start-up and shut-down steps (errors are ERROR)."""
 
 
 class BufferedStdoutHandler(logging.Handler):
@@ -165,6 +175,11 @@ class BufferedStdoutHandler(logging.Handler):
             self.handleError(record)
             return
         self.buffer.put(line + "\n")
+        if record.name == _LIFECYCLE_LOGGER and record.levelno < logging.WARNING:
+            # uvicorn's start-up and shut-down lines: after a SIGTERM uvicorn re-raises the
+            # signal once it has shut down, and the process dies without running exit
+            # handlers - so these rare lines (and everything before them) are written now.
+            self.buffer.flush()
 
     def flush(self) -> None:
         self.buffer.flush()

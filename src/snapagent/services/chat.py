@@ -306,7 +306,11 @@ class ChatService:
         self.observers = tuple(observers)
         # Turns' writes (a new session's first rows; every record with its answer): one
         # transaction for all that are ready together.
-        self.group = GroupCommit(database, max_batch=recorder.settings.record_batch_max)
+        self.group = GroupCommit(
+            database,
+            max_batch=recorder.settings.record_batch_max,
+            in_flight=recorder.settings.record_batches_in_flight,
+        )
         self.conversations = ConversationStore(database, self.group)
         self.debug_sessions = DebugSessionStore(database)
         self.locks = SessionLocks()

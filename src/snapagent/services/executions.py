@@ -75,6 +75,13 @@ class ExecutionSettings(BaseSettings):
         description="Most chat turns whose records and answers share one transaction "
         "(group commit; 1: a transaction per turn).",
     )
+    record_batches_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="PostgreSQL: group-commit transactions of one process open at once (a batch "
+        "fills while another waits for its commit). SQLite always has one: a single writer.",
+    )
 
 
 class RunSummary(BaseModel):
