@@ -90,6 +90,7 @@ BENCH_RUNS := \
 	"rag_load.py" \
 	"retrieval_speed.py --sizes 10000" \
 	"http.py --rounds 1 --duration 3" \
+	"lookups.py" \
 	"load.py --duration 30" \
 	"migration.py" \
 	"validation.py" \

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.routing import Match
 
 from snapagent.api.route_index import IndexedRouter, _ApiEntry, _flatten
+from snapagent.observability.routing import route_table, route_template
 
 _SAMPLES = {
     "StringConvertor": "s1",
@@ -109,3 +110,26 @@ def test_routes_added_later_are_indexed(app: FastAPI) -> None:
     got = index.select(_scope("GET", "/late-route"))
     assert got is not None
     assert got[0].route.endpoint is late
+
+
+def _linear_template(app: FastAPI, path: str, method: str) -> str | None:
+    """`route_template` as it was: every template of the app tried in order."""
+    path_only = None
+    for regex, methods, template in route_table(app):
+        if regex.match(path):
+            if methods is None or method in methods or (method == "HEAD" and "GET" in methods):
+                return template
+            path_only = path_only or template
+    return path_only
+
+
+def test_route_templates_are_found_as_by_trying_every_route(app: FastAPI) -> None:
+    paths = [
+        template.replace("{", "").replace("}", "").replace(":path", "/a")
+        for _, _, template in route_table(app)
+    ]
+    paths += ["/", "/nope", "/api/v1/bots/", "/api/v1/bots/x/y/z/w", "/docs/assets/app.js"]
+    for path in paths:
+        for method in ("GET", "POST", "DELETE", "HEAD"):
+            scope = {"app": app, "path": path, "method": method}
+            assert route_template(scope) == _linear_template(app, path, method), (method, path)

@@ -36,6 +36,8 @@ from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import Receive, Scope, Send
 
+from snapagent.observability.routing import KeyedRoutes, template_key
+
 __all__ = ["IndexedRouter"]
 
 # FastAPI's private names for what its routing keeps in the scope (see the module docstring).
@@ -68,52 +70,15 @@ class _OtherEntry:
 _Entry = _ApiEntry | _OtherEntry
 
 
-_Key = tuple[str, ...]
-
-
-class _Index:
-    """The flat routes, and for each key (a path's first three segments) the routes a path
-    with that key can match, in FastAPI's order."""
-
-    def __init__(self, entries: list[_Entry]) -> None:
-        self.entries = entries
-        by_key: dict[_Key, list[int]] = {}
-        self.anywhere: list[_Entry] = []  # routes whose key is not known in advance
-        anywhere_at: list[int] = []
-        for at, entry in enumerate(entries):
-            key = _entry_key(entry)
-            if key is None:
-                anywhere_at.append(at)
-                self.anywhere.append(entry)
-            else:
-                by_key.setdefault(key, []).append(at)
-        self.by_key = {
-            key: [entries[at] for at in sorted(ats + anywhere_at)] for key, ats in by_key.items()
-        }
-
-    def candidates(self, path: str) -> list[_Entry]:
-        return self.by_key.get(_path_key(path), self.anywhere)
-
-
-def _path_key(path: str) -> _Key:
-    return tuple(path.split("/", 4)[1:4])
-
-
-def _entry_key(entry: _Entry) -> _Key | None:
+def _entry_key(entry: _Entry) -> tuple[str, ...] | None:
     """The key every path this route matches has, or None (a mount, a nested router, a
     template whose first three segments are not all literal)."""
     if isinstance(entry, _ApiEntry):
-        literal, static = entry.literal, entry.static
-    else:
-        template = getattr(entry.route, "path_format", None)
-        if entry.route is None or not isinstance(template, str) or _is_mount(entry.route):
-            return None
-        cut = template.find("{")
-        literal, static = (template, True) if cut < 0 else (template[:cut], False)
-    if static:
-        return _path_key(literal)
-    segments = literal[: literal.rfind("/")].split("/")[1:]  # the complete segments only
-    return tuple(segments[:3]) if len(segments) >= 3 else None
+        return template_key(str(entry.context.path_format))
+    template = getattr(entry.route, "path_format", None)
+    if entry.route is None or not isinstance(template, str) or _is_mount(entry.route):
+        return None
+    return template_key(template)
 
 
 def _is_mount(route: BaseRoute) -> bool:
@@ -125,7 +90,7 @@ class IndexedRouter:
 
     def __init__(self, router: APIRouter) -> None:
         self.router = router
-        self._index = _Index([])
+        self._index: KeyedRoutes[_Entry] = KeyedRoutes([], _entry_key)
         self._route_lists: list[list[BaseRoute]] = []
         self._counts: list[int] = [-1]
 
@@ -174,7 +139,7 @@ class IndexedRouter:
         scope["route"] = entry.route
         await entry.route.handle(scope, receive, send)
 
-    def _current_index(self) -> _Index:
+    def _current_index(self) -> KeyedRoutes[_Entry]:
         # Rebuilt when a route was added to (or removed from) the app or an included router.
         routes = self.router.routes
         if len(routes) != self._counts[0] or list(map(len, self._route_lists)) != self._counts[1:]:
@@ -184,7 +149,7 @@ class IndexedRouter:
                 if isinstance(route, _included_router_class)
             ]
             self._counts = [len(routes), *map(len, self._route_lists)]
-            self._index = _Index(_flatten(self.router))
+            self._index = KeyedRoutes(_flatten(self.router), _entry_key)
         return self._index
 
 

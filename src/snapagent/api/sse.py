@@ -42,8 +42,11 @@ _Item = TypeVar("_Item")
 def encode_event(message: SSEMessage) -> bytes:
     """The wire frame; JSON never contains a raw newline, so one ``data:`` line suffices."""
     name, payload = message
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
-    return f"event: {name}\ndata: {data}\n\n".encode()
+    return f"event: {name}\ndata: {_ENCODER.encode(payload)}\n\n".encode()
+
+
+# json.dumps with options builds a new encoder per call: one, built once, for every event.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 async def with_pings(
