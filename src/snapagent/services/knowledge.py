@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -122,8 +123,23 @@ class KnowledgeService:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start background ingestion (it also takes back documents abandoned by dead workers)."""
+        """Start background ingestion (it also takes back documents abandoned by dead workers),
+        and load the default embedding model in the background if it is a local one, so the
+        first question does not wait for it."""
         self.worker.start()
+        # in a thread: resolving may import the provider SDKs (seconds), never on the event loop
+        threading.Thread(
+            target=self._warm_up_default_model, name="snapagent-embedding-warm-up", daemon=True
+        ).start()
+
+    def _warm_up_default_model(self) -> None:
+        try:
+            model = self.embeddings(self.settings.default_embedding_model)
+        except Exception:  # e.g. a remote model without its key: reported when it is used
+            return
+        warm_up = getattr(model, "warm_up", None)
+        if callable(warm_up):
+            warm_up()  # returns at once; the model's own worker thread loads it
 
     async def close(self) -> None:
         """Stop ingestion (documents in flight are handed back) and the parser's workers."""
