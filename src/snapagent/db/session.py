@@ -35,7 +35,6 @@ from sqlalchemy.pool import QueuePool
 from snapagent.db.lookup_changes import LookupChanges
 from snapagent.db.shared_check import SharedCheck
 from snapagent.db.sqlite_driver import one_hop_sqlite
-from snapagent.db.write_lock import FileWriteLock
 from snapagent.errors import InputValidationError, UnavailableError
 from snapagent.private_files import create_private_file, make_private_dir
 from snapagent.settings import CoreSettings, DatabaseSettings
@@ -122,8 +121,6 @@ class Database:
     ) -> None:
         self.url: URL = _parse_url(url)
         pool = settings or DatabaseSettings()  # (pool sizes, SQLite's durability)
-        # SQLite's write turn between processes (see writing()); none for in-memory databases.
-        self._file_lock: FileWriteLock | None = None
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
             # One thread hop per statement instead of three or four (see sqlite_driver).
@@ -133,7 +130,6 @@ class Database:
                 # Private from the first byte: SQLite gives -wal/-shm the database's mode.
                 make_private_dir(Path(path).parent)
                 create_private_file(Path(path))
-                self._file_lock = FileWriteLock(Path(f"{path}.write-lock"))
         else:
             kwargs["pool_pre_ping"] = pool.pool_pre_ping
         if not self.is_sqlite or not _in_memory(self.url):
@@ -203,9 +199,10 @@ class Database:
         SQLite admits one writer at a time; a transaction that finds the lock taken sleeps in
         SQLite's busy handler (ever longer naps, up to the busy timeout), so under concurrent
         chat turns most of the time went to sleeping. The process's writers wait here instead,
-        in arrival order, then for the other processes' (an OS file lock next to the database
-        file: `FileWriteLock`), and each finds SQLite's lock free. Hold it around a whole write
-        transaction; it is not reentrant."""
+        in arrival order, and each finds the lock free (other processes still meet the busy
+        handler: with one thread hop per batch, see `sqlite_driver`, a process holds SQLite's
+        lock only for that hop). Hold it around a whole write transaction; it is not
+        reentrant."""
         if not self.is_sqlite:
             yield
             return
@@ -213,11 +210,7 @@ class Database:
         if self._writer is None or self._writer[0] is not loop:
             self._writer = (loop, asyncio.Lock())
         async with self._writer[1]:
-            if self._file_lock is None:
-                yield
-            else:
-                async with self._file_lock.held():
-                    yield
+            yield
 
     async def check(self) -> None:
         """Run ``SELECT 1``; raise :class:`UnavailableError` if the database cannot answer."""
@@ -255,8 +248,6 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self._file_lock is not None:
-            self._file_lock.close()
 
     def __repr__(self) -> str:
         return f"Database({self.safe_url!r})"

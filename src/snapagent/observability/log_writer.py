@@ -36,8 +36,9 @@ FLUSH_TIMEOUT_S = 2.0
 """How long a flush (process exit) waits for buffered lines to reach stdout."""
 
 
-_LINGER_S = 0.002
-"""After writing, the writer collects lines this long before it waits to be woken again."""
+_LINGER_S = 0.02
+"""After writing, the writer collects lines this long before it waits to be woken again: a
+busy server (one line every few ms) wakes it rarely, and a line reaches stdout within ~20 ms."""
 
 
 class LineBuffer:
