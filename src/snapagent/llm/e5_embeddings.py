@@ -25,7 +25,7 @@ the ~100 barriers of a forward pass for its slowest member, and when the CPU is 
 often descheduled (docs/embeddings.md). Questions that queue up are embedded together
 (micro-batching, up to ``max_query_batch``): this saves calls and thread hops rather than
 arithmetic, and a text's vector does not depend on its batch (each row is computed from its own
-tokens; padding is masked). Document batches run in slices of ``batch_size`` texts, so a
+tokens; texts are never padded). Document batches run in slices of ``batch_size`` texts, so a
 question waits for at most one slice during ingestion. The last ``query_cache_size`` questions'
 vectors are kept (a repeated question costs nothing).
 
