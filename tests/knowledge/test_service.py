@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from snapagent.db.models.knowledge import Chunk, Document, DocumentFile
+from snapagent.db.session import Database
 from snapagent.errors import (
     ConflictError,
     InputValidationError,
@@ -162,3 +163,34 @@ async def test_bad_retrieval_settings_are_input_errors(
         owner, "ok", retrieval_settings={"vector_weight": 0.5, "embedding_languages": ["ko"]}
     )
     assert good.name == "ok"
+
+
+async def test_start_warms_the_default_embedding_model_in_the_background(
+    migrated_db: Database,
+) -> None:
+    asked: list[str] = []
+    warmed = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    class Warmable:
+        def warm_up(self) -> None:
+            loop.call_soon_threadsafe(warmed.set)  # called off the event loop
+
+    def resolve(spec: str) -> Warmable:
+        asked.append(spec)
+        return Warmable()
+
+    service = KnowledgeService(migrated_db, embeddings=resolve)  # type: ignore[arg-type]
+    service.start()
+    try:
+        await asyncio.wait_for(warmed.wait(), 10)
+    finally:
+        await service.close()
+    assert asked == [service.settings.default_embedding_model]
+
+    def unavailable(spec: str) -> Warmable:
+        raise RuntimeError("no key for this provider")
+
+    quiet = KnowledgeService(migrated_db, embeddings=unavailable)  # type: ignore[arg-type]
+    quiet.start()  # a model that cannot be resolved is reported when it is used, not here
+    await quiet.close()
