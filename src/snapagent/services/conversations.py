@@ -33,6 +33,7 @@ from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.chat import ChatMessageRecord, ChatSession
 from snapagent.db.pagination import Page, SortKey, page_of, paginate
 from snapagent.db.session import Database
+from snapagent.db.sqlite_driver import deferred_inserts
 from snapagent.errors import NotFoundError
 from snapagent.services.session_order import lock_session, next_user_seq
 
@@ -255,7 +256,10 @@ class ConversationStore:
                     # The next seq after the newest message, leaving a pending answer its slot.
                     chat_id, seq = rows[0][0], next_user_seq(rows[0][1], rows[0][2])
                     history = [{"role": r, "content": c} for _, _, r, c, _ in rows[:history_limit]]
-                    await _insert_message(session, chat_id, seq, "user", message)
+                    # Sent with the COMMIT (one thread hop on SQLite); a seq taken meanwhile by
+                    # another process fails the COMMIT with IntegrityError: read again.
+                    async with deferred_inserts(session):
+                        await _insert_message(session, chat_id, seq, "user", message)
                     return TurnStart(chat_id, seq, history[::-1], dict(rows[0][4] or {}))
             except IntegrityError:
                 # Another process created the session or took the seq first: read again.
