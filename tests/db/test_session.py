@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from snapagent.db.session import Database
@@ -87,6 +87,42 @@ async def test_a_connection_the_server_closed_is_replaced_without_an_error(
         async with db.session() as session:
             second = await session.scalar(text("SELECT pg_backend_pid()"))
         assert second != first
+    finally:
+        await db.dispose()
+        await other.dispose()
+
+
+async def test_health_keeps_one_connection_between_probes(database_url: str) -> None:
+    """Probe after probe, /health's check uses the same connection: no pool checkout each."""
+    db = Database(database_url, settings=DatabaseSettings(pool_size=2, max_overflow=0))
+    checkouts: list[object] = []
+    event.listen(db.engine.sync_engine, "checkout", lambda *args: checkouts.append(args[0]))
+    try:
+        for _ in range(5):
+            assert (await db.health())["status"] == "ok"
+        assert len(checkouts) == 1
+        async with db.session() as session:  # the other pooled connection is still free
+            await session.execute(text("SELECT 1"))
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.postgres
+async def test_health_replaces_a_kept_connection_the_server_closed(postgres_url: str) -> None:
+    """A restart kills the probe's kept connection: the next probe answers from a fresh one,
+    no false outage (a real outage: tests/faults/test_database_outage.py)."""
+    db = Database(postgres_url)
+    other = Database(postgres_url)
+    try:
+        assert (await db.health())["status"] == "ok"
+        assert db._probe_conn is not None
+        raw = await db._probe_conn[1].get_raw_connection()
+        pid = raw.driver_connection.get_server_pid()
+        async with other.session() as session:
+            await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        assert (await db.health())["status"] == "ok"
+        raw = await db._probe_conn[1].get_raw_connection()
+        assert raw.driver_connection.get_server_pid() != pid
     finally:
         await db.dispose()
         await other.dispose()

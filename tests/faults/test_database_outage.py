@@ -81,19 +81,24 @@ async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
                 for i in range(4)
             ]
             await asyncio.sleep(1)  # load running
-            await asyncio.to_thread(pg.stop)
             async with httpx.AsyncClient(base_url=server.base, timeout=CLIENT_TIMEOUT_S) as http:
+                # (/health keeps its probe's connection from here: the outage must reach it.)
+                up = await http.get("/health")
+                await asyncio.to_thread(pg.stop)
                 down = [await http.get("/health") for _ in range(3)]
                 await asyncio.sleep(2)  # load against the stopped database
                 await asyncio.to_thread(pg.start)
                 recovered = await _until_ok(http, headers, bot_id)
+                back = await http.get("/health")
             await asyncio.sleep(1)  # load against the restarted database
             stop.set()
             await asyncio.gather(*clients)
         finally:
             await asyncio.to_thread(live.stop_all, [server])
 
+        assert up.status_code == 200, up.text
         assert all(r.status_code == 503 for r in down)
+        assert back.status_code == 200, back.text
         assert recovered.status_code == 200, recovered.text
         statuses = {status for _kind, status in seen}
         # Failures are 503s: never a 500, a cut connection or a hang.

@@ -16,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -153,6 +154,8 @@ class Database:
         )
         # /health's probe: concurrent requests share one fresh check (see SharedCheck).
         self._health = SharedCheck(self._health_report)
+        # The connection /health's probe keeps between probes, with its event loop.
+        self._probe_conn: tuple[asyncio.AbstractEventLoop, AsyncConnection] | None = None
         self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @classmethod
@@ -216,14 +219,60 @@ class Database:
         """Run ``SELECT 1``; raise :class:`UnavailableError` if the database cannot answer."""
         try:
             async with self.engine.connect() as conn:
-                if not self.is_sqlite:
-                    # No BEGIN and ROLLBACK around it: one round trip instead of three (asyncpg
-                    # applies AUTOCOMMIT without asking the server; SQLite's own setting
-                    # would cost thread hops, and its idle rollback costs nothing).
-                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text("SELECT 1"))
+                await self._select_1(conn)
         except (OSError, DBAPIError, OperationalError) as exc:
             raise self.unavailable(exc) from exc
+
+    async def _select_1(self, conn: AsyncConnection) -> None:
+        if not self.is_sqlite:
+            # No BEGIN and ROLLBACK around it: one round trip instead of three (asyncpg
+            # applies AUTOCOMMIT without asking the server; SQLite's own setting would cost
+            # thread hops, and a SELECT there opens no transaction: pysqlite begins one only
+            # before a write). Never idle in a transaction on PostgreSQL, either.
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.exec_driver_sql("SELECT 1")
+
+    async def _probe_check(self) -> None:
+        """:meth:`check` for ``/health``, on one connection kept from probe to probe.
+
+        A pool checkout and checkin (and PostgreSQL's pre-ping) per probe cost more than the
+        ``SELECT 1``. Only a success is answered from the kept connection: any failure drops it
+        and the ordinary check on a fresh connection decides, so an outage is reported by the
+        next probe and a connection gone stale (a server restart) is never reported as one.
+        (An in-memory SQLite database shares its one connection: nothing is kept there.)"""
+        loop = asyncio.get_running_loop()
+        kept, self._probe_conn = self._probe_conn, None
+        if kept is not None:
+            if kept[0] is loop:
+                try:
+                    await kept[1].exec_driver_sql("SELECT 1")
+                except Exception:  # whatever it was, the fresh check below tells the truth
+                    await self._drop(kept[1], invalidate=True)
+                else:
+                    self._probe_conn = kept
+                    return
+            else:  # from an event loop that is gone (tests run several)
+                await self._drop(kept[1], invalidate=False)
+        if self.is_sqlite and _in_memory(self.url):
+            await self.check()
+            return
+        try:
+            conn = await self.engine.connect()
+        except (OSError, DBAPIError, OperationalError) as exc:
+            raise self.unavailable(exc) from exc
+        try:
+            await self._select_1(conn)
+        except (OSError, DBAPIError, OperationalError) as exc:
+            await self._drop(conn, invalidate=True)
+            raise self.unavailable(exc) from exc
+        self._probe_conn = (loop, conn)
+
+    @staticmethod
+    async def _drop(conn: AsyncConnection, *, invalidate: bool) -> None:
+        with suppress(Exception):  # a broken connection may fail to close; it is dropped anyway
+            if invalidate:
+                await conn.invalidate()
+            await conn.close()
 
     async def health(self) -> dict[str, Any]:
         """A health report for ``/health``: ``{"status": "ok"|"unavailable", "dialect": ...}``
@@ -232,7 +281,7 @@ class Database:
 
     async def _health_report(self) -> dict[str, Any]:
         try:
-            await self.check()
+            await self._probe_check()
         except UnavailableError as exc:
             return {"status": "unavailable", "dialect": self.dialect, "detail": exc.message}
         return {"status": "ok", "dialect": self.dialect}
@@ -247,6 +296,9 @@ class Database:
         )
 
     async def dispose(self) -> None:
+        kept, self._probe_conn = self._probe_conn, None
+        if kept is not None:
+            await self._drop(kept[1], invalidate=False)
         await self.engine.dispose()
 
     def __repr__(self) -> str:
