@@ -106,10 +106,18 @@ def test_routes_added_later_are_indexed(app: FastAPI) -> None:
     async def late() -> dict[str, str]:
         return {}
 
-    health_router.original_router.add_api_route("/late-route", late, methods=["GET"])
-    got = index.select(_scope("GET", "/late-route"))
-    assert got is not None
-    assert got[0].route.endpoint is late
+    # The included router object is module-level state shared by every app the tests build:
+    # a path of this run's own, taken away again, so no other test (or parametrisation) sees it.
+    routes = health_router.original_router.routes
+    before = list(routes)
+    path = f"/late-route-{uuid.uuid4().hex}"
+    health_router.original_router.add_api_route(path, late, methods=["GET"])
+    try:
+        got = index.select(_scope("GET", path))
+        assert got is not None
+        assert got[0].route.endpoint is late
+    finally:
+        routes[:] = before
 
 
 def _linear_template(app: FastAPI, path: str, method: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
@@ -78,6 +79,19 @@ def test_filter_and_json_format_mask_args_tracebacks_and_extras() -> None:
     assert "color_message" not in line
 
 
+@pytest.fixture
+def uvicorn_error_level_unset() -> Iterator[None]:
+    """An in-process ``uvicorn.Config(log_level="error")`` of an earlier test (tests/api's
+    schemathesis server) leaves uvicorn.error's own level at ERROR for the whole session, which
+    would drop a warning before any handler saw it."""
+    logger = logging.getLogger("uvicorn.error")
+    level = logger.level
+    logger.setLevel(logging.NOTSET)
+    yield
+    logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("uvicorn_error_level_unset")
 def test_configured_logging_is_shared_and_restored(capsys: pytest.CaptureFixture[str]) -> None:
     root = logging.getLogger()
     uvicorn_error = logging.getLogger("uvicorn.error")
