@@ -28,6 +28,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
 
+import _live_servers as live
 from snapagent.db.migrate import upgrade
 from snapagent.db.session import Database
 from snapagent.nodes import default_registry
@@ -44,17 +45,6 @@ from snapagent.testing.postgres import PostgresServer
 TARGET = 0.2  # cached / uncached
 REGISTRY = default_registry()
 CREDENTIALS = Credentials(secret="s" * 32, token_ttl=timedelta(hours=1))
-GRAPH = {
-    "nodes": [
-        {"id": "start", "type": "start", "config": {}},
-        {"id": "llm", "type": "llm", "config": {"model": "offline", "prompt": "{{ query }}"}},
-        {"id": "end", "type": "end", "config": {"outputs": ["answer"]}},
-    ],
-    "edges": [
-        {"source": "start", "source_port": "query", "target": "llm", "target_port": "query"},
-        {"source": "llm", "source_port": "text", "target": "end", "target_port": "answer"},
-    ],
-}
 
 Lookup = Callable[[], Awaitable[object]]
 
@@ -69,7 +59,9 @@ async def _seed(db: Database) -> tuple[str, str]:
         versions = WorkflowVersionService(session, REGISTRY)
         draft = await versions.current_draft(user, bot.id)
         assert draft is not None
-        await versions.update_draft(user, bot.id, draft.id, GRAPH, revision=draft.revision)
+        await versions.update_draft(
+            user, bot.id, draft.id, live.OFFLINE_GRAPH, revision=draft.revision
+        )
         await versions.publish(user, bot.id, draft.id)
         return key.secret, bot.id
 
