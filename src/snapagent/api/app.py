@@ -64,7 +64,6 @@ from snapagent.interop.converter import DocumentConverter
 from snapagent.interop.settings import get_import_settings
 from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.llm.lazy import DeferredChatModelRegistry
-from snapagent.nodes.agent_tools.toolbox import load_mcp
 from snapagent.nodes.settings import get_node_settings
 from snapagent.observability.install import install_observability
 from snapagent.observability.middleware import REQUEST_ID_HEADER
@@ -174,9 +173,9 @@ def create_app(
             await stack.enter_async_context(
                 db.lookup_changes.listening(db.engine, check_s=lookup_cache.listen_check_s)
             )
-            if isinstance(chat_models, DeferredChatModelRegistry):
-                await chat_models.warm_up()  # the provider SDKs, imported off the event loop
-            await load_mcp()  # the agent's MCP tools: the SDK, imported before serving
+            # Nothing optional is imported here: a provider's SDK loads on a thread at its
+            # model's first call (snapagent.llm.lazy), the MCP SDK at the first agent run
+            # with MCP tools or the first /mcp request - /health answers at once.
             if owns_knowledge:
                 state.knowledge.start()
                 stack.push_async_callback(state.knowledge.close)
