@@ -27,8 +27,6 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.routing import Route
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware
@@ -73,7 +71,7 @@ from snapagent.ratelimit.middleware import RateLimitMiddleware
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.sandbox.service import CodeSandbox
 from snapagent.sandbox.settings import get_code_sandbox_settings
-from snapagent.server_settings import ServerSettings
+from snapagent.server_settings import ServerSettings, ShutdownSettings
 from snapagent.services.account_guard import AccountGuard
 from snapagent.services.accounts import CredentialCache, Credentials
 from snapagent.services.bot_calls import PublishedBotRunner
@@ -97,23 +95,6 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 StartupHook = Callable[[AppState, AsyncExitStack], Awaitable[None]]
 """Runs in the lifespan after the database is ready; registers its cleanup on the stack."""
-
-
-class ShutdownSettings(BaseSettings):
-    """How long a stopping server waits (environment: ``SNAPAGENT_GRACEFUL_TIMEOUT_S``...).
-
-    >>> ShutdownSettings(graceful_timeout_s=5).record_timeout_s
-    10.0
-    """
-
-    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_", extra="ignore")
-
-    graceful_timeout_s: int = Field(
-        default=20, ge=0, le=3600, description="In-flight requests may finish this long."
-    )
-    record_timeout_s: float = Field(
-        default=10.0, gt=0, le=600, description="Then: wait this long for cancelled runs' records."
-    )
 
 
 def _default_registry() -> NodeRegistryV2:
