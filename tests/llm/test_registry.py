@@ -192,7 +192,9 @@ async def test_embedding_specs_resolve() -> None:
 
 
 def test_local_embedding_specs(monkeypatch: pytest.MonkeyPatch) -> None:
-    registry = EmbeddingRegistry(ProviderSettings(embedding_threads=1, embedding_batch_threads=2))
+    registry = EmbeddingRegistry(
+        ProviderSettings(embedding_threads=1, embedding_batch_threads=2, embedding_idle_threads=1)
+    )
     default = registry.get(None)  # resolving loads nothing yet
     assert isinstance(default, MultilingualE5EmbeddingModel)
     assert registry.get(" local:Multilingual-E5-Small ") is default
@@ -201,7 +203,7 @@ def test_local_embedding_specs(monkeypatch: pytest.MonkeyPatch) -> None:
         384,
         ("multilingual",),
     )
-    assert (default.threads, default.batch_threads) == (1, 2)
+    assert (default.threads, default.batch_threads, default.idle_threads) == (1, 2, 1)
     with pytest.raises(UnknownModelError, match="unknown local embedding model 'bge-m3'"):
         registry.get("local:bge-m3")
     with pytest.raises(UnknownModelError, match="an embedding model, not a chat model"):

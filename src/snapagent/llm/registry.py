@@ -215,6 +215,7 @@ class EmbeddingRegistry(_Registry):
             return MultilingualE5EmbeddingModel(
                 threads=s.embedding_threads,
                 batch_threads=s.embedding_batch_threads,
+                idle_threads=s.embedding_idle_threads,
                 max_query_chars=s.embedding_query_max_chars,
                 engine=s.embedding_engine,
             )

@@ -53,6 +53,16 @@ class ProviderSettings(BaseSettings):
         "embedded alone. 2 halves that latency on an idle machine but slows every call when "
         "the CPU is contended (docs/embeddings.md). Calls run one at a time per process.",
     )
+    embedding_idle_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        validation_alias=_env("SNAPAGENT_EMBEDDING_IDLE_THREADS", "embedding_idle_threads"),
+        description="CPU threads the local multilingual-e5-small model uses for a question "
+        "embedded alone while nothing else is runnable on the machine (the kernel's count in "
+        "/proc/loadavg when the call starts); capped at the CPUs the process may use. 1 (or "
+        "no more than SNAPAGENT_EMBEDDING_THREADS) turns this off (docs/embeddings.md).",
+    )
     embedding_batch_threads: int = Field(
         default=1,
         ge=1,
