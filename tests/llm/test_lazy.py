@@ -1,8 +1,9 @@
 """Provider SDKs load at a remote model's first call, on a worker thread - never at start-up.
 
-The start-up checks run in a fresh interpreter (this one has long imported every SDK): the CLI
-and the app factory import none of anthropic, openai, boto3, botocore or mcp, and a first call
-to an Anthropic model imports anthropic alone.
+The start-up checks run in a fresh interpreter (this one has long imported every SDK): the CLI,
+the app factory and the app's lifespan (everything before the first request) import none of
+anthropic, openai, boto3, botocore or mcp, and a first call to an Anthropic model imports
+anthropic alone.
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ from snapagent.workflow.services import ChatMessage, ChatRequest
 def loaded():
     return sorted(m for m in {HEAVY!r} if m in sys.modules)
 
-create_app()
+async def serve_briefly():
+    app = create_app()
+    async with app.router.lifespan_context(app):  # what runs before the first request
+        pass
+
+asyncio.run(serve_briefly())
 report = {{"start-up": loaded()}}
 models = DeferredChatModelRegistry()
 model = models.resolve("anthropic:claude-lazy")
