@@ -86,6 +86,17 @@ def test_settings_read_the_documented_environment(monkeypatch: pytest.MonkeyPatc
     assert "sk-ant-from-env" not in str(settings.model_dump())
 
 
+def test_the_offline_model_takes_its_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SNAPAGENT_OFFLINE_INLINE_CHARS", "0")
+    monkeypatch.setenv("SNAPAGENT_OFFLINE_SENTENCE_CACHE", "7")
+    model = ChatModelRegistry(ProviderSettings()).resolve("offline")
+    assert isinstance(model, OfflineChatModel)
+    assert model.inline_chars == 0
+    assert model._answerer.sentence_cache.max_entries == 7
+
+
 def test_bad_setting_values_are_definition_errors_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -86,6 +86,11 @@ class _Cache:
         self._lock = threading.Lock()
 
     def get(self, key: str, create: Callable[[], M]) -> M:
+        # Every chat turn resolves its model: a created one is read without the lock (a dict
+        # read is atomic; entries are only ever added, or dropped all at once by `drain`).
+        found: M | None = self._items.get(key)
+        if found is not None:
+            return found
         with self._lock:
             if key in self._items:
                 found: M = self._items[key]
@@ -172,7 +177,9 @@ class ChatModelRegistry(_Registry):
         }
         credential = chat_credentials(s, provider, name)
         if provider == OFFLINE_MODEL_ID:
-            return OfflineChatModel()
+            return OfflineChatModel(
+                inline_chars=s.offline_inline_chars, sentence_cache=s.offline_sentence_cache
+            )
         # Each provider's module (and SDK) is imported here, by its first client.
         if provider == "anthropic":
             from snapagent.llm.anthropic_model import AnthropicChatModel

@@ -150,6 +150,22 @@ class ProviderSettings(BaseSettings):
         ge=0,
         validation_alias=_env("SNAPAGENT_LLM_MAX_BACKOFF_SECONDS", "max_backoff_seconds"),
     )
+    offline_inline_chars: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        validation_alias=_env("SNAPAGENT_OFFLINE_INLINE_CHARS", "offline_inline_chars"),
+        description="The offline model answers a request of at most this many characters "
+        "(prompt, messages, documents) on the event loop, larger ones in a worker thread.",
+    )
+    offline_sentence_cache: int = Field(
+        default=1024,
+        ge=0,
+        le=1_000_000,
+        validation_alias=_env("SNAPAGENT_OFFLINE_SENTENCE_CACHE", "offline_sentence_cache"),
+        description="Retrieved texts whose sentences the offline model keeps analysed "
+        "(least recently used out first; 0: analyse every time).",
+    )
     default_max_tokens: int = Field(
         default=1024,
         gt=0,
