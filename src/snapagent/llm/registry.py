@@ -92,11 +92,8 @@ class _Cache:
         if found is not None:
             return found
         with self._lock:
-            if key in self._items:
-                found: M = self._items[key]
-                return found
             creating = self._creating.setdefault(key, threading.Lock())
-        with creating:
+        with creating:  # one creation per id; other ids are not held up
             with self._lock:
                 if key in self._items:
                     made: M = self._items[key]
