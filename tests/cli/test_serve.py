@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -152,11 +153,70 @@ def test_tokens_survive_a_restart(tmp_path: Path) -> None:
         for _ in range(4):  # whichever worker answers, the token is valid
             me = httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
             assert me.status_code == 200
+        if sys.platform == "linux":
+            _assert_connections_spread(proc.pid, int(base.rsplit(":", 1)[1]))
     finally:
         output = _stop(proc)
     # The supervisor and both spawned workers log JSON too.
     messages = [json.loads(line)["message"] for line in output.splitlines()]
     assert sum(m.startswith("Started server process") for m in messages) == 2, messages
+
+
+def _port_sockets(port: int) -> dict[str, str]:
+    """Socket inode -> TCP state (``0A`` listening, ``01`` established) of every socket whose
+    local port is ``port`` (Linux's /proc/net/tcp)."""
+    found: dict[str, str] = {}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(FileNotFoundError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    found[fields[9]] = fields[3]
+    return found
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    return inodes
+
+
+def _assert_connections_spread(supervisor: int, port: int) -> None:
+    """Each worker listens on a socket of its own, and a burst of 32 keep-alive connections
+    (as a load generator opens them) is spread over both workers - on uvicorn's one shared
+    socket, whichever worker woke first took most of them (30 of 32 seen)."""
+    listening = {inode for inode, state in _port_sockets(port).items() if state == "0A"}
+    assert len(listening) == 2
+    children = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit()
+        and (entry / "stat").exists()
+        and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == supervisor
+    ]
+    workers = {pid: _socket_inodes(pid) for pid in children}
+    workers = {pid: inodes for pid, inodes in workers.items() if inodes & listening}
+    assert len(workers) == 2
+    assert all(len(inodes & listening) == 1 for inodes in workers.values())
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(32)]
+    try:
+        for client in clients:
+            client.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n\r\n")
+        for client in clients:
+            assert client.recv(64).startswith(b"HTTP/1.1 200")
+        states = _port_sockets(port)
+        held = [sum(states.get(inode) == "01" for inode in _socket_inodes(pid)) for pid in workers]
+        assert sum(held) == 32
+        # Spread by a hash of the client port: fewer than 4 of 32 on one side is a 1 in
+        # 400,000 chance.
+        assert min(held) >= 4, held
+    finally:
+        for client in clients:
+            client.close()
 
 
 def test_bad_options_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,18 +18,21 @@ orchestrator's kill delay (ECS ``stopTimeout``, default 30 s).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import os
 from contextlib import AsyncExitStack
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.config import STARTUP_FAILURE
 
 from snapagent.api.app import ShutdownSettings
 from snapagent.api.state import AppState
+from snapagent.cli.worker_sockets import SocketPerWorker, bind_reuse_port, supports_reuse_port
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
@@ -131,22 +134,35 @@ def run_server(
         )
         return
     # Several processes: each builds its own app from the environment through the factory.
-    uvicorn.run(
-        "snapagent.cli.serve:create_server_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=log_level,
-        log_config=process_log_config(),
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        timeout_graceful_shutdown=grace,
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "workers": settings.workers,
+        "log_level": log_level,
+        "log_config": process_log_config(),
+        "forwarded_allow_ips": settings.forwarded_allow_ips,
+        "timeout_graceful_shutdown": grace,
         # A spawned worker imports the whole CLI before it can answer the supervisor's ping;
         # on a busy 2-core machine that can pass uvicorn's 5 s default and get it killed.
-        timeout_worker_healthcheck=_WORKER_HEALTHCHECK_S,
-        loop=UVICORN_LOOP,
-        http=UVICORN_HTTP,
-    )
+        "timeout_worker_healthcheck": _WORKER_HEALTHCHECK_S,
+        "loop": UVICORN_LOOP,
+        "http": UVICORN_HTTP,
+    }
+    if not supports_reuse_port() or settings.port == 0:
+        uvicorn.run("snapagent.cli.serve:create_server_app", factory=True, **options)
+        return
+    # A listening socket per worker, so that connections spread over them (worker_sockets).
+    config = uvicorn.Config("snapagent.cli.serve:create_server_app", factory=True, **options)
+    try:
+        sockets = [bind_reuse_port(settings.host, settings.port) for _ in range(settings.workers)]
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", settings.host, settings.port, exc)
+        raise SystemExit(STARTUP_FAILURE) from exc
+    log.info("Uvicorn running on http://%s:%s, a socket per worker", settings.host, settings.port)
+    with contextlib.suppress(KeyboardInterrupt):
+        SocketPerWorker(
+            config, sockets, lambda: bind_reuse_port(settings.host, settings.port)
+        ).run()
 
 
 HostOption = Annotated[
