@@ -5,9 +5,12 @@ multilingual-e5-small model, creates a knowledge base from the bundled demo docu
 published RAG bot (start -> knowledge -> llm(offline) -> end) through the API, then sends
 distinct English questions - every one is embedded, so the vector side is always on - first
 one connection first, then N (32) connections, back to back for a fixed duration. Policies
-(SNAPAGENT_EMBEDDING_THREADS / SNAPAGENT_EMBEDDING_BATCH_THREADS):
+(SNAPAGENT_EMBEDDING_THREADS / SNAPAGENT_EMBEDDING_BATCH_THREADS, and
+SNAPAGENT_EMBEDDING_IDLE_THREADS):
 
-- default "1 / 1": one thread always;
+- default "idle 2, 1 / 1": one thread, except 2 for a question alone while nothing else is
+  runnable on the machine;
+- "1 / 1": one thread always (the default before the idle team);
 - "2 / 1": 2 threads for a question alone, 1 for batched questions;
 - "2 / 2": 2 threads always.
 
@@ -40,9 +43,10 @@ import _live_servers as live
 from snapagent.demo.questions import DEMO_QUESTIONS
 from snapagent.demo.seed import demo_documents
 
-DEFAULT = "default (1 / 1)"
+DEFAULT = "default (idle 2, 1 / 1)"
 POLICIES = {
     DEFAULT: {},
+    "1 / 1": {"SNAPAGENT_EMBEDDING_IDLE_THREADS": "1"},
     "2 / 1": {"SNAPAGENT_EMBEDDING_THREADS": "2", "SNAPAGENT_EMBEDDING_BATCH_THREADS": "1"},
     "2 / 2": {"SNAPAGENT_EMBEDDING_THREADS": "2", "SNAPAGENT_EMBEDDING_BATCH_THREADS": "2"},
 }
@@ -156,9 +160,9 @@ async def run(args: argparse.Namespace) -> int:
     )
     print(f"{'policy (alone / batch)':<24} {'conns':>5} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8}")
     results = {}
-    for name, policy in POLICIES.items():
-        if args.policy and name != args.policy:
-            continue
+    names = [name for name in POLICIES if not args.policy or name in args.policy]
+    for name in names[::-1] if args.reverse else names:
+        policy = POLICIES[name]
         phases = await measure(policy, args)
         results[name] = phases
         for label, phase in phases.items():
@@ -200,7 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--policy", choices=list(POLICIES), default=None, help="only this one")
+    parser.add_argument(
+        "--policy", choices=list(POLICIES), action="append", help="only these (repeatable)"
+    )
+    parser.add_argument("--reverse", action="store_true", help="policies in reverse order")
     parser.add_argument("--no-fail", action="store_true", help="exit 0 even on FAIL")
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

@@ -19,6 +19,7 @@ from snapagent.db.migrate import upgrade
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.chat import ChatMessageRecord
+from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 
@@ -28,6 +29,9 @@ def test_only_writes_that_can_stale_a_cached_lookup_count() -> None:
     assert changes_lookups(update(bots).values(name="x"), [], {}, {})
     assert changes_lookups(delete(User), [], {}, {})
     assert changes_lookups(update(BotWorkflowVersion).values(status="archived"), [], {}, {})
+    # Retrieval caches knowledge-base rows: a new revision (any document change) counts.
+    assert changes_lookups(update(KnowledgeBase).values(revision=2), [], {}, {})
+    assert not changes_lookups(insert(KnowledgeBase.__table__), [{"id": "k"}], {}, {})
     # A new row stales nothing (misses are never cached) - unless a version goes live with it.
     assert not changes_lookups(insert(bots), [{"id": "b"}], {}, {})
     assert not changes_lookups(insert(versions), [{"status": "draft"}], {}, {})

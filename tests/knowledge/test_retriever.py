@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import event, text, update
+from sqlalchemy.engine import Engine
 
 from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.session import Database
 from snapagent.errors import DefinitionError, InputValidationError, ProviderError
 from snapagent.knowledge.fusion import RerankCandidate
+from snapagent.knowledge.keyword import BM25Index
 from snapagent.knowledge.pg_search import pg_vector_search, vector_search_sql
 from snapagent.knowledge.retriever import KnowledgeRetriever, model_languages
+from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.services.knowledge import KnowledgeService
+from snapagent.services.lookup_cache import LookupCache
 from snapagent.workflow.services import RetrievalQuery
 
 DOCS = {
@@ -149,6 +157,101 @@ async def test_several_knowledge_bases_in_one_query(knowledge_service: Knowledge
     assert hits[0].document_id == extra.id
     assert hits[0].knowledge_base_id == second.id
     assert await knowledge_service.query(owner, [second.id], "해운대", mode="keyword") == []
+
+
+@contextmanager
+def _kb_reads(engine: Engine) -> Iterator[list[str]]:
+    """Every statement on ``engine`` that reads knowledge-base rows, while inside."""
+    seen: list[str] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        # The rows' own read (pgvector's search repeats the owner check inside its statement).
+        if statement.lstrip().startswith("SELECT knowledge_bases.id"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+async def _generation_known(db: Database) -> None:
+    started = time.monotonic()
+    while db.lookup_changes.generation() is None:  # PostgreSQL: until the listener listens
+        assert time.monotonic() - started < 10, "the change listener never listened"
+        await asyncio.sleep(0.01)
+
+
+async def test_cached_knowledge_base_rows_skip_the_read_and_follow_every_change(
+    knowledge_service: KnowledgeService, migrated_db: Database
+) -> None:
+    retriever = knowledge_service.retriever
+    retriever.rows_cache = LookupCache(migrated_db.lookup_changes, max_entries=10, ttl_s=60)
+    owner, kb_id, ids = await _kb_with_docs(knowledge_service)
+    other_db = Database(migrated_db.url.render_as_string(hide_password=False))
+    async with migrated_db.lookup_changes.listening(migrated_db.engine, check_s=0.5):
+        await _generation_known(migrated_db)
+        stranger = await knowledge_service.ensure_user("stranger@example.com")
+        mine = RetrievalQuery("해운대", [kb_id], owner_id=owner)
+        assert await retriever.retrieve(mine)  # loads the row
+        with _kb_reads(migrated_db.engine.sync_engine) as reads:
+            assert await retriever.retrieve(mine)
+            assert not reads
+            # Another account naming the id: not this owner's cached row, read (and refused).
+            theirs = RetrievalQuery("해운대", [kb_id], owner_id=stranger)
+            assert await retriever.retrieve(theirs) == []
+        assert len(reads) == 2  # the stranger's read and its deleted-or-foreign check
+        # A second process changes the knowledge base (a new revision): the cached row goes.
+        other = KnowledgeService(other_db, embeddings=knowledge_service.embeddings)
+        try:
+            await other.delete_document(owner, kb_id, ids["busan.md"])
+            await other.worker.run_until_idle()
+        finally:
+            await other.close()
+            await other_db.dispose()
+        started = time.monotonic()
+        while True:  # SQLite: at once; PostgreSQL: when the notification arrives
+            hits = await knowledge_service.query(owner, [kb_id], "해운대 해수욕장", mode="keyword")
+            if ids["busan.md"] not in {h.document_id for h in hits}:
+                break
+            assert time.monotonic() - started < 5, "another process's change was never seen"
+            await asyncio.sleep(0.05)
+        # A deleted knowledge base is gone at once for the process that deleted it.
+        await knowledge_service.delete_knowledge_base(owner, kb_id)
+        assert await retriever.retrieve(mine) == []
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "keyword", "vector"])
+async def test_large_knowledge_bases_are_searched_in_one_thread_hop_with_the_same_hits(
+    knowledge_service: KnowledgeService,
+    migrated_db: Database,
+    mode: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    owner, kb_id, _ids = await _kb_with_docs(knowledge_service)
+    threads: list[int] = []
+    search = BM25Index.search
+
+    def noting(self: BM25Index, *args: Any, **kwargs: Any) -> list[tuple[str, float]]:
+        threads.append(threading.get_ident())
+        return search(self, *args, **kwargs)
+
+    monkeypatch.setattr(BM25Index, "search", noting)
+    question = RetrievalQuery("부산 해운대 해수욕장", [kb_id], mode=mode, top_k=3, owner_id=owner)
+    inline = await knowledge_service.retriever.retrieve(question)  # 4 chunks: under 2,000
+    hopping = KnowledgeRetriever(
+        migrated_db,
+        knowledge_service.embeddings,
+        settings=KnowledgeSettings(inline_search_chunks=3),  # 4 chunks: over
+    )
+    hopped = await hopping.retrieve(question)
+    assert inline
+    assert [(d.chunk_id, d.score) for d in hopped] == [(d.chunk_id, d.score) for d in inline]
+    if mode != "vector":
+        here = threading.get_ident()
+        assert threads[0] == here
+        assert threads[-1] != here
 
 
 class ReverseReranker:

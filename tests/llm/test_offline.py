@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -11,7 +12,13 @@ from hypothesis import strategies as st
 from snapagent.llm.offline import OfflineChatModel
 from snapagent.llm.relevance import features
 from snapagent.llm.sentences import split_sentences
-from snapagent.workflow.services import ChatMessage, ChatModel, ChatRequest, RetrievedDocument
+from snapagent.workflow.services import (
+    ChatMessage,
+    ChatModel,
+    ChatRequest,
+    ChatResult,
+    RetrievedDocument,
+)
 
 
 def _doc(text: str, title: str, number: int) -> RetrievedDocument:
@@ -256,3 +263,45 @@ async def test_every_quote_comes_from_the_document_it_cites(
     for sentence, number in re.findall(r"^- (.+) \[(\d+)\]$", result.text, flags=re.M):
         cited = documents[int(number) - 1]
         assert sentence in split_sentences(cited.text, skip=[cited.document_title])
+
+
+@pytest.mark.parametrize("how", ["complete", "stream"])
+async def test_small_requests_are_answered_inline_and_large_ones_in_a_thread(
+    monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    import threading
+
+    from snapagent.workflow.services import StructuredOutput
+
+    model = OfflineChatModel(inline_chars=300)
+    threads: list[int] = []
+    result = model._result
+
+    def noting(request: ChatRequest) -> ChatResult:
+        threads.append(threading.get_ident())
+        return result(request)
+
+    monkeypatch.setattr(model, "_result", noting)
+
+    async def text(request: ChatRequest) -> str:
+        if how == "complete":
+            return (await model.complete(request)).text
+        return "".join([c.text async for c in model.stream(request)])
+
+    small = _ask("기본 포트는?", KOREAN_DOCS[:1])  # ~80 characters in all
+    large = _ask("기본 포트는?", KOREAN_DOCS[:1] * 4)  # each copy counts: over 300
+    here = threading.get_ident()
+    assert "8000" in await text(small)
+    assert threads[-1] == here
+    assert await text(large)
+    assert threads[-1] != here
+    # The bound counts the system prompt and every message too.
+    assert await text(_ask("기본 포트는?", KOREAN_DOCS[:1], system="x" * 300))
+    assert threads[-1] != here
+    # Tools or a structured output: always a thread, whatever the size.
+    schema = StructuredOutput("answer", {"type": "object", "properties": {}}, "the answer")
+    await text(_ask("기본 포트는?", [], response_format=schema))
+    assert threads[-1] != here
+    # Inline or not, the same answer.
+    question = _ask("포트?", KOREAN_DOCS[:1])
+    assert await model.complete(question) == await asyncio.to_thread(result, question)

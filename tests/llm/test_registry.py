@@ -86,6 +86,17 @@ def test_settings_read_the_documented_environment(monkeypatch: pytest.MonkeyPatc
     assert "sk-ant-from-env" not in str(settings.model_dump())
 
 
+def test_the_offline_model_takes_its_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SNAPAGENT_OFFLINE_INLINE_CHARS", "0")
+    monkeypatch.setenv("SNAPAGENT_OFFLINE_SENTENCE_CACHE", "7")
+    model = ChatModelRegistry(ProviderSettings()).resolve("offline")
+    assert isinstance(model, OfflineChatModel)
+    assert model.inline_chars == 0
+    assert model._answerer.sentence_cache.max_entries == 7
+
+
 def test_bad_setting_values_are_definition_errors_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -192,7 +203,9 @@ async def test_embedding_specs_resolve() -> None:
 
 
 def test_local_embedding_specs(monkeypatch: pytest.MonkeyPatch) -> None:
-    registry = EmbeddingRegistry(ProviderSettings(embedding_threads=1, embedding_batch_threads=2))
+    registry = EmbeddingRegistry(
+        ProviderSettings(embedding_threads=1, embedding_batch_threads=2, embedding_idle_threads=1)
+    )
     default = registry.get(None)  # resolving loads nothing yet
     assert isinstance(default, MultilingualE5EmbeddingModel)
     assert registry.get(" local:Multilingual-E5-Small ") is default
@@ -201,7 +214,7 @@ def test_local_embedding_specs(monkeypatch: pytest.MonkeyPatch) -> None:
         384,
         ("multilingual",),
     )
-    assert (default.threads, default.batch_threads) == (1, 2)
+    assert (default.threads, default.batch_threads, default.idle_threads) == (1, 2, 1)
     with pytest.raises(UnknownModelError, match="unknown local embedding model 'bge-m3'"):
         registry.get("local:bge-m3")
     with pytest.raises(UnknownModelError, match="an embedding model, not a chat model"):

@@ -252,6 +252,10 @@ def create_app(
     bot_cache: LiveBotCache = LookupCache(
         db.lookup_changes, max_entries=lookup_cache.bots if on else 0, ttl_s=ttl_s
     )
+    # Retrieval's knowledge-base rows, per (owner, knowledge base); new revisions empty it.
+    knowledge.retriever.rows_cache = LookupCache(
+        db.lookup_changes, max_entries=lookup_cache.knowledge_bases if on else 0, ttl_s=ttl_s
+    )
     chat_service = ChatService(
         db,
         runtime,

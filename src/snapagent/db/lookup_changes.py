@@ -1,9 +1,10 @@
 """`LookupChanges`: when the rows behind the request caches change, on every process at once.
 
 The API caches what every request would otherwise read again - an API key or a token's user,
-a bot with its published version (`snapagent.services.lookup_cache`). A cached copy is good
-only while no write to ``users``, ``api_keys``, ``bots`` or ``bot_workflow_versions`` has
-committed since it was read, in this process or any other. This module tells: a *generation*
+a bot with its published version, the knowledge bases a retrieval reads
+(`snapagent.services.lookup_cache`). A cached copy is good only while no write to ``users``,
+``api_keys``, ``bots``, ``bot_workflow_versions`` or ``knowledge_bases`` has committed since
+it was read, in this process or any other. This module tells: a *generation*
 that changes whenever such a write commits anywhere, or ``None`` while nobody can tell (then
 the caches are bypassed - never stale, only slower).
 
@@ -66,7 +67,9 @@ LISTENER_NAME = "snapagent lookup listener"
 """The listening connection's ``application_name`` (what operators see in pg_stat_activity)."""
 UNCHANGED = "lookups_unchanged"
 """Execution option: this statement changes nothing a lookup cache holds (say why where used)."""
-WATCHED_TABLES = frozenset({"users", "api_keys", "bots", "bot_workflow_versions"})
+WATCHED_TABLES = frozenset(
+    {"users", "api_keys", "bots", "bot_workflow_versions", "knowledge_bases"}
+)
 _VERSIONS = "bot_workflow_versions"
 # Per pooled DBAPI connection: the transaction that already announced its change.
 _ANNOUNCED = "snapagent_lookups_announced"

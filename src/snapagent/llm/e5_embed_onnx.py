@@ -26,8 +26,11 @@ would be masked in attention and dropped from pooling.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -49,6 +52,8 @@ _OPSET = 17
 _MS_DOMAIN = "com.microsoft"
 _QUERY, _PASSAGE = "query: ", "passage: "
 _RUN_TOKENS = 4096  # tokens per onnxruntime run: bounds its activations
+_EXTERNAL_BYTES = 1 << 16  # initializers this large are handed to sessions, not serialised
+_TRIM_TOKENS = 256  # after a call of more tokens, freed memory goes back to the system
 
 
 def _nbits(matrix: Q4Matrix) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float32]]:
@@ -65,9 +70,18 @@ def _stack(matrices: Sequence[Q4Matrix]) -> Q4Matrix:
     return Q4Matrix(np.concatenate([m.blocks for m in matrices]))
 
 
-def build_graph(weights: E5Weights) -> bytes:
-    """The serialised ONNX model: ``hidden`` [batch, tokens, H] (embeddings before their
-    LayerNorm) and ``mask`` [batch, tokens] (1 real, 0 padding) in, final ``states`` out."""
+@dataclass(frozen=True)
+class EncoderGraph:
+    """The serialised ONNX model (a few KB: it only declares its initializers) and the
+    initializers' values, which every session shares (``_session``)."""
+
+    model: bytes
+    initializers: dict[str, npt.NDArray[Any]]
+
+
+def build_graph(weights: E5Weights) -> EncoderGraph:
+    """The ONNX model: ``hidden`` [batch, tokens, H] (embeddings before their LayerNorm) and
+    ``mask`` [batch, tokens] (1 real, 0 padding) in, final ``states`` out."""
     hidden, heads = weights.hidden, weights.heads
     m, v = weights.matrices, weights.vectors
     graph = proto.Graph(
@@ -80,7 +94,13 @@ def build_graph(weights: E5Weights) -> bytes:
     )
 
     def const(name: str, value: npt.NDArray[Any]) -> str:
-        graph.initializer(name, value)
+        # The 4-bit matrices stay out of the model's bytes: serialising 13 MB of weights into
+        # them, for onnxruntime to parse back out, cost ~50 MB of peak memory a process never
+        # got back. Small ones stay in (shape inference reads Split's sizes, for one).
+        if value.nbytes >= _EXTERNAL_BYTES:
+            graph.external(name, value)
+        else:
+            graph.initializer(name, value)
         return name
 
     def linear(x: str, name: str, matrix: Q4Matrix, bias: npt.NDArray[np.float32]) -> str:
@@ -102,16 +122,15 @@ def build_graph(weights: E5Weights) -> bytes:
 
     def add_norm(x: str, y: str | None, name: str) -> str:
         gamma, beta = const(f"{name}.g", v[f"{name}.w"]), const(f"{name}.beta", v[f"{name}.b"])
-        if y is None:
-            graph.node("LayerNormalization", [x, gamma, beta], [name], axis=-1, epsilon=weights.eps)
-        else:  # LayerNorm(x + y)
-            graph.node(
-                "SkipLayerNormalization",
-                [x, y, gamma, beta],
-                [name],
-                domain=_MS_DOMAIN,
-                epsilon=weights.eps,
-            )
+        if y is not None:  # LayerNorm(x + y)
+            graph.node("Add", [x, y], [f"{name}.sum"])
+            x = f"{name}.sum"
+        # centred first, so LayerNormalization's one-pass variance is e5.c's two-pass one
+        graph.node("ReduceMean", [x], [f"{name}.mean"], axes=[-1], keepdims=1)
+        graph.node("Sub", [x, f"{name}.mean"], [f"{name}.dev"])
+        graph.node(
+            "LayerNormalization", [f"{name}.dev", gamma, beta], [name], axis=-1, epsilon=weights.eps
+        )
         return name
 
     graph.node("Cast", ["mask"], ["key_mask"], to=proto.INT32)  # 1 = a real key
@@ -141,7 +160,7 @@ def build_graph(weights: E5Weights) -> bytes:
         outer = linear(f"{p}.gelu", f"{p}.fo", m[f"{p}.fo.w"], v[f"{p}.fo.b"])
         x = add_norm(x, outer, f"{p}.oln")
     graph.node("Identity", [x], ["states"])
-    return proto.model(graph, {"": _OPSET, _MS_DOMAIN: 1})
+    return EncoderGraph(proto.model(graph, {"": _OPSET, _MS_DOMAIN: 1}), graph.external_values)
 
 
 class E5Engine:
@@ -156,6 +175,7 @@ class E5Engine:
         self.tokenizer = E5Tokenizer(weights)
         self.window = weights.max_positions - 2  # content tokens per window
         self._graph = build_graph(weights)
+        weights.release_pages()  # the matrices were copied into the graph's initializers
         self._sessions: dict[int, Any] = {}
         self._lock = threading.Lock()
         self._positions = weights.vectors["emb.pos"].reshape(weights.max_positions, -1)
@@ -170,12 +190,17 @@ class E5Engine:
 
         engine = cls(read_weights(bundled_weights_path()))
         engine.session(threads)
+        release_freed_memory()  # parsing and building left freed heap behind
         return engine
+
+    def has_session(self, threads: int) -> bool:
+        return threads in self._sessions
 
     def session(self, threads: int) -> Any:
         with self._lock:
             if threads not in self._sessions:
                 self._sessions[threads] = _session(self._graph, threads)
+                release_freed_memory()
             return self._sessions[threads]
 
     def count_tokens(self, text: str) -> int:
@@ -202,6 +227,8 @@ class E5Engine:
                 share = max(1, len(ids))  # e5.c weights a window by its content tokens
                 total[index] += share * mean
                 weight[index] += share
+        if sum(len(ids) + 2 for _, ids in windows) > _TRIM_TOKENS:
+            release_freed_memory()  # a long batch's activations, back to the system
         total /= np.maximum(weight, 1)[:, None]
         norms = np.maximum(np.linalg.norm(total, axis=1, keepdims=True), 1e-12)
         vectors: npt.NDArray[np.float32] = (total / norms).astype(np.float32)
@@ -223,6 +250,25 @@ class E5Engine:
         return means.astype(np.float32)
 
 
+def release_freed_memory() -> None:
+    """Give the heap memory freed since the last call back to the system (glibc's
+    ``malloc_trim``; elsewhere nothing). onnxruntime's activations are freed after each run
+    (no arena), but glibc keeps freed blocks below its mmap threshold - which rises to the
+    largest block ever freed - in the process: a batch of long passages left ~30 MB behind.
+    A trim costs well under a millisecond, so it follows loads and long batches only."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _libc() -> Any:
+    try:
+        return ctypes.CDLL(None)  # the C library the process already runs on
+    except OSError:
+        return None
+
+
 def _groups(lengths: list[int], budget: int = _RUN_TOKENS) -> list[list[int]]:
     """Windows in runs of equal length, of at most ``budget`` tokens (bounded memory however
     long the input, like e5.c's chunks); at least one window a run. Never padded: MatMulNBits
@@ -240,10 +286,14 @@ def _groups(lengths: list[int], budget: int = _RUN_TOKENS) -> list[list[int]]:
     return groups
 
 
-def _session(graph: bytes, threads: int) -> Any:
+def _session(graph: EncoderGraph, threads: int) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
+    names = list(graph.initializers)
+    # onnxruntime reads these arrays in place (the OrtValues keep them alive)
+    values = [ort.OrtValue.ortvalue_from_numpy(graph.initializers[name]) for name in names]
+    options.add_external_initializers(names, values)
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -255,4 +305,12 @@ def _session(graph: bytes, threads: int) -> Any:
     # the largest batch's worth for the life of the process
     options.enable_cpu_mem_arena = False
     options.log_severity_level = 3
-    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        graph.model,
+        options,
+        providers=["CPUExecutionProvider"],
+        # onnxruntime's CPU SkipLayerNormalization took ~65 us a call on a question's 22
+        # tokens, Add + LayerNormalization ~6 us: 10% of a question's CPU (24 calls); and the
+        # LayerNorm fusions must leave add_norm's centring (e5.c's variance) as it is written
+        disabled_optimizers=["SkipLayerNormFusion", "LayerNormFusion", "SimplifiedLayerNormFusion"],
+    )

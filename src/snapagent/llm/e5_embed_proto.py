@@ -8,6 +8,9 @@ varints, length-delimited bytes, 32-bit floats.
     graph = Graph("g", inputs=[value("x", FLOAT, ["n", 4])], outputs=[value("y", FLOAT, ["n", 4])])
     graph.node("Relu", ["x"], ["y"])
     data = model(graph, opsets={"": 17})
+
+Large initializers can stay out of the bytes (``Graph.external``): the session is then given
+their values directly, without a copy.
 """
 
 from __future__ import annotations
@@ -79,6 +82,16 @@ def _tensor(name: str, array: npt.NDArray[np.generic]) -> bytes:
     return body
 
 
+def _external_tensor(name: str, array: npt.NDArray[np.generic]) -> bytes:
+    """A TensorProto whose data is elsewhere (``data_location`` EXTERNAL): its shape and type
+    only; the caller hands the values to the session (``add_external_initializers``)."""
+    body = b"".join(_int(1, d) for d in array.shape)
+    body += _int(2, _DTYPES[array.dtype]) + _bytes(8, name)
+    entries = {"location": "supplied-by-the-session", "offset": "0", "length": str(array.nbytes)}
+    body += b"".join(_bytes(13, _bytes(1, k) + _bytes(2, v)) for k, v in entries.items())
+    return body + _int(14, 1)
+
+
 def value(name: str, elem_type: int, shape: Sequence[int | str]) -> bytes:
     """A ValueInfoProto: a graph input or output with its element type and (symbolic) shape."""
     dims = b"".join(_bytes(1, _bytes(2, d) if isinstance(d, str) else _int(1, d)) for d in shape)
@@ -93,6 +106,8 @@ class Graph:
     outputs: list[bytes]
     _nodes: list[bytes] = field(default_factory=list)
     _initializers: list[bytes] = field(default_factory=list)
+    #: values of the initializers declared ``external``, by name, for the session
+    external_values: dict[str, npt.NDArray[np.generic]] = field(default_factory=dict)
 
     def node(
         self,
@@ -112,6 +127,14 @@ class Graph:
 
     def initializer(self, name: str, array: npt.NDArray[np.generic]) -> None:
         self._initializers.append(_tensor(name, array))
+
+    def external(self, name: str, array: npt.NDArray[np.generic]) -> None:
+        """An initializer the serialised graph only declares: the bytes stay in ``array``
+        (kept in ``external_values``), which every session of the graph then shares instead
+        of each parsing its own copy out of the model's bytes."""
+        data = np.ascontiguousarray(array)
+        self._initializers.append(_external_tensor(name, data))
+        self.external_values[name] = data
 
     def serialise(self) -> bytes:
         parts = [_bytes(1, n) for n in self._nodes]

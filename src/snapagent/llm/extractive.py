@@ -24,8 +24,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from snapagent.llm.quotable import Sentence, SentenceCache, analyse
 from snapagent.llm.relevance import RelevanceScorer, features, has_hangul
-from snapagent.llm.sentences import split_sentences
 from snapagent.workflow.services import ChatRequest, RetrievedDocument
 
 __all__ = ["ANSWER_TEXTS", "ExtractiveAnswerer", "phrase_overlap", "question_parts"]
@@ -50,6 +50,9 @@ _PART_BREAK = re.compile(
 )
 
 _PHRASE_GRAM = 4
+# Up to this many distinct question grams, a sentence is searched for each (a question of
+# ordinary length); beyond, its grams are collected once.
+_SEARCHED_GRAMS = 64
 
 ANSWER_TEXTS = {
     "en": {
@@ -69,7 +72,7 @@ ANSWER_TEXTS = {
 
 @dataclass(frozen=True, slots=True)
 class _Candidate:
-    sentence: str
+    sentence: Sentence
     citation: int | None  # [n] of its document; None for prompt context
     order: int  # reading order across all documents
 
@@ -89,10 +92,23 @@ def phrase_overlap(question: str, sentences: Sequence[str]) -> list[float]:
     """For each sentence, the share of the question's character 4-grams (spaces removed) it
     contains: a question that reuses a phrase of its answer ("...를 주도한 혐의로 지명수배된")
     points at that sentence more surely than scattered shared words do."""
-    wanted = _grams(question)
+    return _overlap(_grams(question), ["".join(s.lower().split()) for s in sentences])
+
+
+def _overlap(wanted: set[str], joined_sentences: Sequence[str]) -> list[float]:
+    """`phrase_overlap` for sentences already lower-cased and joined (``Sentence.joined``)."""
     if not wanted:
-        return [0.0] * len(sentences)
-    return [len(wanted & _grams(sentence)) / len(wanted) for sentence in sentences]
+        return [0.0] * len(joined_sentences)
+    if len(wanted) > _SEARCHED_GRAMS:
+        # A long question: one set of each sentence's grams keeps this linear in the text.
+        return [
+            len(wanted & {j[i : i + _PHRASE_GRAM] for i in range(len(j) - _PHRASE_GRAM + 1)})
+            / len(wanted)
+            for j in joined_sentences
+        ]
+    # A 4-gram is among a sentence's 4-grams exactly when it is a substring of the joined text:
+    # a few substring searches instead of building a set of every sentence's grams.
+    return [sum(gram in joined for gram in wanted) / len(wanted) for joined in joined_sentences]
 
 
 def _question_and_context(request: ChatRequest) -> tuple[str, str, bool]:
@@ -162,6 +178,7 @@ class ExtractiveAnswerer:
         other_language_weight: float = 0.5,
         phrase_weight: float = 0.5,
         min_coverage: float = 0.35,
+        sentence_cache: SentenceCache | None = None,
     ) -> None:
         self.max_sentences = max_sentences
         self.max_parts = max_parts
@@ -172,6 +189,8 @@ class ExtractiveAnswerer:
         self.other_language_weight = other_language_weight
         self.phrase_weight = phrase_weight
         self.min_coverage = min_coverage
+        # Documents' sentences, analysed once per text (retrieved chunks come back often).
+        self.sentence_cache = SentenceCache() if sentence_cache is None else sentence_cache
 
     def answer(self, request: ChatRequest) -> str:
         question, prompt_context, empty_slot = _question_and_context(request)
@@ -182,7 +201,7 @@ class ExtractiveAnswerer:
         chosen = self._select(question, candidates)
         if not chosen:
             return text["nothing"]
-        quotes = [self._quote(c.sentence) for c in chosen]
+        quotes = [self._quote(c.sentence.text) for c in chosen]
         if not request.documents:
             return "\n".join([text["found_context"], *(f"- {q}" for q in quotes)])
         lines = [f"- {q} [{c.citation}]" for q, c in zip(quotes, chosen, strict=True)]
@@ -200,15 +219,16 @@ class ExtractiveAnswerer:
         found: list[_Candidate] = []
         seen: set[str] = set()  # overlapping chunks repeat sentences
         if request.documents:
+            sentences = self.sentence_cache.sentences
             for doc, citation in zip(request.documents, _citations(request.documents), strict=True):
-                for sentence in split_sentences(doc.text, skip=_headings(doc)):
-                    if sentence not in seen:
-                        seen.add(sentence)
+                for sentence in sentences(doc.text, tuple(_headings(doc))):
+                    if sentence.text not in seen:
+                        seen.add(sentence.text)
                         found.append(_Candidate(sentence, citation, len(found)))
             return found
-        for sentence in split_sentences(prompt_context):
-            if sentence not in seen:
-                seen.add(sentence)
+        for sentence in analyse(prompt_context):  # this request's own text: not kept
+            if sentence.text not in seen:
+                seen.add(sentence.text)
                 found.append(_Candidate(sentence, None, len(found)))
         return found
 
@@ -234,10 +254,10 @@ class ExtractiveAnswerer:
         wanted = features(question)
         if not wanted:
             return []
-        scorer = RelevanceScorer([c.sentence for c in candidates])
+        scorer = RelevanceScorer((), analysed=[c.sentence.features for c in candidates])
         korean = has_hangul(question)
-        langs = [has_hangul(c.sentence) for c in candidates]
-        phrases = phrase_overlap(question, [c.sentence for c in candidates])
+        langs = [c.sentence.korean for c in candidates]
+        phrases = _overlap(_grams(question), [c.sentence.joined for c in candidates])
         # Documents about something else lack the question's own terms (its names, mostly),
         # even when a sentence shares a few common words with it.
         if scorer.coverage(wanted) < self.min_coverage:

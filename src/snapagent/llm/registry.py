@@ -84,6 +84,11 @@ class _Cache:
         self._lock = threading.Lock()
 
     def get(self, key: str, create: Callable[[], M]) -> M:
+        # Every chat turn resolves its model: a created one is read without the lock (a dict
+        # read is atomic; entries are only ever added, or dropped all at once by `drain`).
+        found: M | None = self._items.get(key)
+        if found is not None:
+            return found
         with self._lock:
             if key not in self._items:
                 self._items[key] = create()
@@ -161,7 +166,9 @@ class ChatModelRegistry(_Registry):
         }
         credential = chat_credentials(s, provider, name)
         if provider == OFFLINE_MODEL_ID:
-            return OfflineChatModel()
+            return OfflineChatModel(
+                inline_chars=s.offline_inline_chars, sentence_cache=s.offline_sentence_cache
+            )
         if provider == "anthropic":
             assert credential is not None  # the key: _credentials raised without one
             return AnthropicChatModel(
@@ -197,6 +204,7 @@ class EmbeddingRegistry(_Registry):
             return MultilingualE5EmbeddingModel(
                 threads=s.embedding_threads,
                 batch_threads=s.embedding_batch_threads,
+                idle_threads=s.embedding_idle_threads,
                 max_query_chars=s.embedding_query_max_chars,
                 engine=s.embedding_engine,
             )

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 __all__ = ["RelevanceScorer", "features", "has_hangul"]
 
@@ -82,13 +82,19 @@ def features(text: str) -> set[str]:
 class RelevanceScorer:
     """Scores candidate sentences against questions; idf is computed once per candidate set."""
 
-    def __init__(self, sentences: Sequence[str]) -> None:
-        self._features = [features(sentence) for sentence in sentences]
+    def __init__(
+        self, sentences: Sequence[str], *, analysed: Sequence[Set[str]] | None = None
+    ) -> None:
+        """``analysed``: the sentences' `features`, when already known (then ``sentences`` is
+        not read)."""
+        if analysed is None:
+            analysed = [features(sentence) for sentence in sentences]
+        self._features = analysed
         counts: Counter[str] = Counter()
         for sentence_features in self._features:
             counts.update(sentence_features)
         self._df = counts
-        self._n = len(sentences)
+        self._n = len(analysed)
 
     def _idf(self, feature: str) -> float:
         # Smoothed so that a word in *every* candidate still counts: the candidates are what

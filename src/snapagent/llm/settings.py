@@ -53,6 +53,16 @@ class ProviderSettings(BaseSettings):
         "embedded alone. 2 halves that latency on an idle machine but slows every call when "
         "the CPU is contended (docs/embeddings.md). Calls run one at a time per process.",
     )
+    embedding_idle_threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        validation_alias=_env("SNAPAGENT_EMBEDDING_IDLE_THREADS", "embedding_idle_threads"),
+        description="CPU threads the local multilingual-e5-small model uses for a question "
+        "embedded alone while nothing else is runnable on the machine (the kernel's count in "
+        "/proc/loadavg when the call starts); capped at the CPUs the process may use. 1 (or "
+        "no more than SNAPAGENT_EMBEDDING_THREADS) turns this off (docs/embeddings.md).",
+    )
     embedding_batch_threads: int = Field(
         default=1,
         ge=1,
@@ -139,6 +149,22 @@ class ProviderSettings(BaseSettings):
         default=8.0,
         ge=0,
         validation_alias=_env("SNAPAGENT_LLM_MAX_BACKOFF_SECONDS", "max_backoff_seconds"),
+    )
+    offline_inline_chars: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        validation_alias=_env("SNAPAGENT_OFFLINE_INLINE_CHARS", "offline_inline_chars"),
+        description="The offline model answers a request of at most this many characters "
+        "(prompt, messages, documents) on the event loop, larger ones in a worker thread.",
+    )
+    offline_sentence_cache: int = Field(
+        default=1024,
+        ge=0,
+        le=1_000_000,
+        validation_alias=_env("SNAPAGENT_OFFLINE_SENTENCE_CACHE", "offline_sentence_cache"),
+        description="Retrieved texts whose sentences the offline model keeps analysed "
+        "(least recently used out first; 0: analyse every time).",
     )
     default_max_tokens: int = Field(
         default=1024,

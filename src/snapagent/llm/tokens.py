@@ -8,19 +8,15 @@ always counts the same.
 from __future__ import annotations
 
 import math
+import re
 
 __all__ = ["estimate_tokens"]
 
-
-def _is_wide(char: str) -> bool:
-    code = ord(char)
-    return (
-        0xAC00 <= code <= 0xD7A3  # Hangul syllables
-        or 0x1100 <= code <= 0x11FF  # Hangul jamo
-        or 0x3130 <= code <= 0x318F  # Hangul compatibility jamo
-        or 0x3040 <= code <= 0x30FF  # kana
-        or 0x4E00 <= code <= 0x9FFF  # CJK ideographs
-    )
+# Characters that count one token each: Hangul syllables, Hangul jamo, Hangul compatibility
+# jamo, kana, CJK ideographs. Counted by the regex engine in C: the offline model estimates
+# every prompt with its retrieved documents, and a per-character Python test was ~2% of a
+# RAG chat's CPU.
+_WIDE = re.compile("[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\u3040-\u30ff\u4e00-\u9fff]")
 
 
 def estimate_tokens(text: str) -> int:
@@ -31,6 +27,7 @@ def estimate_tokens(text: str) -> int:
     """
     if not text:
         return 0
-    wide = sum(1 for char in text if _is_wide(char))
+    # Fewer characters after removing the wide ones = how many there were; ASCII has none.
+    wide = 0 if text.isascii() else len(text) - len(_WIDE.sub("", text))
     narrow = len(text) - wide
     return max(1, wide + math.ceil(narrow / 4))

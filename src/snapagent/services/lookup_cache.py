@@ -1,12 +1,13 @@
-"""Bounded caches of what every request would read again: its credential and its bot.
+"""Bounded caches of what every request would read again: its credential, its bot and the
+knowledge bases its retrieval reads.
 
 A `LookupCache` holds immutable snapshots, each valid only while the database's
 `~snapagent.db.lookup_changes.LookupChanges` generation is the one read *before* the snapshot
-was loaded: a write to users, API keys, bots or versions that commits anywhere - this process,
-another worker, another replica, the CLI - empties it (see that module for how, and
-docs/performance.md for the windows). While the generation is unknowable (PostgreSQL's
-listener down) every lookup goes to the database. Misses are never cached, so an unknown key
-or another owner's bot costs what it did before; entries are bounded in number
+was loaded: a write to users, API keys, bots, versions or knowledge bases that commits
+anywhere - this process, another worker, another replica, the CLI - empties it (see that
+module for how, and docs/performance.md for the windows). While the generation is unknowable
+(PostgreSQL's listener down) every lookup goes to the database. Misses are never cached, so an
+unknown key or another owner's bot costs what it did before; entries are bounded in number
 (oldest out first) and in age (``ttl_s``).
 
     cache = LookupCache(db.lookup_changes, max_entries=1000, ttl_s=60)
@@ -47,6 +48,13 @@ class LookupCacheSettings(BaseSettings):
     )
     bots: int = Field(
         default=2_000, ge=0, le=1_000_000, description="Bots (with their live version) held."
+    )
+    knowledge_bases: int = Field(
+        default=2_000,
+        ge=0,
+        le=1_000_000,
+        description="Knowledge-base rows (revision, model, retrieval settings) a retrieval "
+        "reads, held per (owner, knowledge base).",
     )
     ttl_s: float = Field(
         default=60.0,
