@@ -35,7 +35,7 @@ from sqlalchemy.pool import QueuePool
 
 from snapagent.db.lookup_changes import LookupChanges
 from snapagent.db.shared_check import SharedCheck
-from snapagent.db.sqlite_driver import one_hop_sqlite
+from snapagent.db.sqlite_driver import SQLITE_BUSY_TIMEOUT_MS, one_hop_sqlite
 from snapagent.errors import InputValidationError, UnavailableError
 from snapagent.private_files import create_private_file, make_private_dir
 from snapagent.settings import CoreSettings, DatabaseSettings
@@ -43,9 +43,6 @@ from snapagent.settings import CoreSettings, DatabaseSettings
 __all__ = ["Database", "redact_url"]
 
 log = logging.getLogger(__name__)
-
-# How long a SQLite writer waits for the lock held by another connection before giving up.
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 def redact_url(url: str | URL) -> str:
