@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-import openai
 
 from snapagent.errors import ProviderError
 from snapagent.llm.botocore_errors import translate_botocore_error
@@ -117,6 +116,8 @@ class OpenAIEmbeddingModel(_RemoteEmbeddingModel):
         super().__init__(model, dimension=dimension, retry=retry)
         self._api_key = api_key
         self.batch_size = batch_size
+        import openai  # seconds to import: only once such a model is configured (llm.lazy)
+
         self._client = openai.AsyncOpenAI(
             api_key=api_key or "not-needed",
             base_url=base_url,
