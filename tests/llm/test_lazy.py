@@ -86,6 +86,39 @@ def test_start_up_imports_no_provider_sdk_until_a_model_is_called(tmp_path: Path
     assert report["first call"] == ["anthropic"]  # that provider's SDK, not the others
 
 
+_EMBEDDINGS = f"""
+import asyncio, json, sys
+from snapagent.llm.registry import EmbeddingRegistry
+from snapagent.llm.settings import ProviderSettings
+from snapagent.testing.providers import OpenAIFakeServer
+
+def loaded():
+    return sorted(m for m in {HEAVY!r} if m in sys.modules)
+
+with OpenAIFakeServer(embedding_dimension=8) as server:
+    titan = EmbeddingRegistry(ProviderSettings(aws_bedrock_region="eu-west-1")).get(
+        "bedrock:amazon.titan-embed-text-v2:0"
+    )
+    settings = ProviderSettings(openai_base_url=server.base_url, embedding_dimension=8)
+    model = EmbeddingRegistry(settings).get("openai:embed-x")
+    report = {{"resolved": loaded()}}
+    report["shape"] = list(asyncio.run(model.embed_documents(["a", "b"])).shape)
+    report["first call"] = loaded()
+print(json.dumps(report))
+"""
+
+
+def test_remote_embedding_models_import_their_sdk_at_the_first_call() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _EMBEDDINGS], capture_output=True, text=True, timeout=180, check=True
+    )
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    assert report["resolved"] == []  # neither openai nor boto3 for resolving either model
+    assert report["shape"] == [2, 8]
+    assert report["first call"] == ["openai"]
+
+
 class _Built:
     """A model whose construction records the thread it ran on."""
 
