@@ -3,9 +3,9 @@
 Each round runs, in order: ``snapagent --help`` (wall time to exit), ``python -c "import
 snapagent.cli"`` (the import alone), and ``snapagent serve`` with the embedded defaults (a fresh
 SQLite data directory, no keys) timed from launch until ``GET /health`` first answers 200. The
-script prints each run and the median of each, and which heavy optional modules (provider SDKs,
-MCP) a process that imported the CLI and built the app holds: PASS if none (they load at the
-first use of a model or tool of theirs), FAIL otherwise.
+script prints each run and the median of each, and which heavy optional modules (provider
+SDKs, MCP, jsonschema) a process that imported the CLI and built the app holds: PASS if none
+(they load at the first use of a model or tool of theirs), FAIL otherwise.
 
     python bench/startup.py              # 3 rounds, ~30 s on a quiet machine
     python bench/startup.py --rounds 5
@@ -40,7 +40,7 @@ from snapagent.testing.postgres import free_port
 
 SNAPAGENT = [sys.executable, "-m", "snapagent"]
 # Optional-path modules a start must not pay for (their first use imports them).
-HEAVY = ("anthropic", "openai", "boto3", "botocore", "mcp")
+HEAVY = ("anthropic", "openai", "boto3", "botocore", "mcp", "jsonschema")
 _LOADED = (
     "import json, sys; import snapagent.cli; from snapagent.api.app import create_app; "
     "create_app(); print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
@@ -129,7 +129,8 @@ def main() -> int:
     heavy = json.loads(loaded.strip().splitlines()[-1])
     verdict = "FAIL" if heavy else "PASS"
     print(
-        f"{verdict}: optional SDKs loaded by the CLI + create_app(): {', '.join(heavy) or 'none'}"
+        f"{verdict}: optional modules loaded by the CLI + create_app(): "
+        f"{', '.join(heavy) or 'none'}"
     )
     return 1 if heavy else 0
 
