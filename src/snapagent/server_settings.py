@@ -27,7 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from snapagent.errors import InputValidationError
 from snapagent.private_files import make_private_dir
 
-__all__ = ["ServerSettings", "resolve_jwt_secret"]
+__all__ = ["ServerSettings", "ShutdownSettings", "resolve_jwt_secret"]
 
 _MIN_SECRET_LENGTH = 32
 
@@ -151,3 +151,20 @@ def _read_secret(path: Path) -> str:
             field="jwt_secret",
         )
     return secret
+
+
+class ShutdownSettings(BaseSettings):
+    """How long a stopping server waits (environment: ``SNAPAGENT_GRACEFUL_TIMEOUT_S``...).
+
+    >>> ShutdownSettings(graceful_timeout_s=5).record_timeout_s
+    10.0
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_", extra="ignore")
+
+    graceful_timeout_s: int = Field(
+        default=20, ge=0, le=3600, description="In-flight requests may finish this long."
+    )
+    record_timeout_s: float = Field(
+        default=10.0, gt=0, le=600, description="Then: wait this long for cancelled runs' records."
+    )

@@ -146,7 +146,9 @@ def _model_problem(variable: str, create: Callable[[], object]) -> ConfigProblem
 
 
 async def _model_problems() -> list[ConfigProblem]:
-    # Imported here: the model registries pull in every provider SDK, which only this needs.
+    # Imported here: only this needs the registries. The chat model is checked, not created:
+    # creating its client would import the provider's SDK (seconds on a busy machine) in a
+    # process that never calls it.
     from snapagent.llm.registry import (
         EMBEDDING_FORMS,
         ChatModelRegistry,
@@ -168,7 +170,7 @@ async def _model_problems() -> list[ConfigProblem]:
 
     try:
         found = [
-            _model_problem("SNAPAGENT_DEFAULT_MODEL", lambda: chat.resolve(None)),
+            _model_problem("SNAPAGENT_DEFAULT_MODEL", lambda: chat.check(None)),
             _model_problem("SNAPAGENT_EMBEDDING_MODEL", embedding_model),
         ]
     finally:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +14,10 @@ from snapagent.db.base import new_id, utcnow
 from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.accounts import User
 from snapagent.db.models.api_keys import ApiKey
+from snapagent.db.models.bots import Bot
+from snapagent.db.models.chat import ChatMessageRecord, ChatSession
 from snapagent.db.session import Database
+from snapagent.services.conversations import _new_session
 
 
 def _user(email: str) -> Writes:
@@ -119,3 +123,78 @@ async def test_on_postgresql_a_batch_commits_while_another_is_still_open(
     release.set()
     await asyncio.wait_for(asyncio.gather(first, second), timeout=10)
     assert await _emails(migrated_db) == ["quick@example.com", "slow@example.com"]
+
+
+async def _bot(db: Database) -> tuple[str, str]:
+    """A user and a bot of theirs (ORM, as the services make them): the owners of sessions."""
+    async with db.transaction() as session:
+        user = User(email="owner@example.com", token_version=0)
+        session.add(user)
+        await session.flush()
+        bot = Bot(owner_id=user.id, name="bot", knowledge_base_ids=[])
+        session.add(bot)
+        await session.flush()
+        return user.id, bot.id
+
+
+def _turn(bot_id: str, user_id: str, n: int) -> Writes:
+    """What a chat turn on a new session writes first: the session row and its user message,
+    the message listed first (a child before its parent)."""
+    _start, writes = _new_session(bot_id, f"key-{n}", user_id, f"question {n}")
+    writes.rows.reverse()
+    writes.rows[-1][1]["variables"] = {"n": n, "tags": ["a", None]}  # JSON through the arrays
+    return writes
+
+
+async def test_on_postgresql_a_batch_of_rows_is_one_statement(migrated_db: Database) -> None:
+    """Rows alone (no other statement) of tables the lookup caches do not watch: on PostgreSQL
+    one statement per batch, no BEGIN or COMMIT of its own; the rows read back as written,
+    JSON and NULLs included. SQLite keeps its transaction (one thread hop)."""
+    user_id, bot_id = await _bot(migrated_db)
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(migrated_db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        group = GroupCommit(migrated_db, in_flight=1)
+        await asyncio.gather(*(group.write(_turn(bot_id, user_id, n)) for n in range(12)))
+    finally:
+        event.remove(migrated_db.engine.sync_engine, "before_cursor_execute", seen)
+    async with migrated_db.session() as session:
+        by_key = select(ChatSession).order_by(ChatSession.session_key)
+        sessions = (await session.scalars(by_key)).all()
+        messages = await session.scalar(select(func.count()).select_from(ChatMessageRecord))
+    assert [s.session_key for s in sessions] == sorted(f"key-{n}" for n in range(12))
+    assert {s.session_key: s.variables for s in sessions}["key-7"] == {"n": 7, "tags": ["a", None]}
+    assert all(s.created_at is not None and s.title.startswith("question") for s in sessions)
+    assert messages == 12
+    if migrated_db.is_postgres:
+        assert len(statements) == group.batches
+        assert all(s.startswith("WITH i0 AS (INSERT INTO chat_sessions") for s in statements)
+    else:
+        assert not any(s.startswith("WITH") for s in statements)
+
+
+async def test_on_postgresql_a_failing_batch_statement_fails_its_member_alone(
+    migrated_db: Database,
+) -> None:
+    user_id, bot_id = await _bot(migrated_db)
+    await GroupCommit(migrated_db).write(_turn(bot_id, user_id, 1))
+    group = GroupCommit(migrated_db, in_flight=1)
+    outcomes = await asyncio.gather(
+        group.write(_turn(bot_id, user_id, 2)),
+        group.write(_turn(bot_id, user_id, 1)),  # the session's key again: unique per bot
+        group.write(_turn(bot_id, user_id, 3)),
+        return_exceptions=True,
+    )
+    assert outcomes[0] is None
+    assert outcomes[2] is None
+    assert isinstance(outcomes[1], IntegrityError)
+    async with migrated_db.session() as session:
+        by_key = select(ChatSession.session_key).order_by(ChatSession.session_key)
+        keys = await session.scalars(by_key)
+        assert list(keys) == ["key-1", "key-2", "key-3"]
+        messages = await session.scalar(select(func.count()).select_from(ChatMessageRecord))
+    assert messages == 3  # nothing of the failed member's rows

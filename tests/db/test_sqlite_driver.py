@@ -4,6 +4,9 @@ a group commit's batch one with its COMMIT."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,7 @@ from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.migrate import upgrade
 from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
+from snapagent.db.sqlite_driver import SQLITE_BUSY_TIMEOUT_MS
 
 
 @pytest.fixture
@@ -140,5 +144,54 @@ async def test_a_group_commit_batch_is_one_hop_and_later_reads_see_its_rows(
         _, count = await _counting(hops, lambda: group.write(user(10).then(count_users)))
         assert seen == [11]
         assert count == 2  # the inserts went with the read; then the COMMIT
+    finally:
+        await db.dispose()
+
+
+async def test_a_batch_takes_the_write_lock_as_soon_as_another_process_frees_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process (here a plain sqlite3 connection on its own thread) holds the write lock
+    until 245 ms after the batch's first try. SQLite's busy handler would try again at 1, 3,
+    8 ... 228 and 328 ms - over 80 ms after the lock was free; the group commit tries every
+    0.2 ms."""
+    path = tmp_path / "locks.db"
+    db = Database(f"sqlite+aiosqlite:///{path}")
+    await upgrade(db)
+    try:
+        await db.check()
+        first_try = threading.Event()
+        original = aiosqlite.Connection._execute
+
+        async def noted(self: aiosqlite.Connection, fn: Callable[..., Any], *a: Any) -> Any:
+            if getattr(fn, "__name__", "") == "_commit_after":
+                first_try.set()  # (just before: the hop is queued for the thread)
+            return await original(self, fn, *a)
+
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", noted)
+        other = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        released = 0.0
+
+        def release_later() -> None:
+            nonlocal released
+            first_try.wait(10)
+            time.sleep(0.245)
+            released = time.monotonic()
+            other.execute("COMMIT")
+
+        holder = threading.Thread(target=release_later)
+        holder.start()
+        row = {"id": new_id(), "email": "late@example.com", "created_at": utcnow()}
+        await GroupCommit(db).write(Writes().insert(User, {**row, "token_version": 0}))
+        committed = time.monotonic()
+        holder.join()
+        other.close()
+        assert released > 0
+        assert committed - released < 0.05  # SQLite's own handler: over 0.08 s
+        async with db.session() as session:
+            assert await session.scalar(select(User.email)) == "late@example.com"
+            busy = await session.scalar(text("PRAGMA busy_timeout"))
+        assert busy == SQLITE_BUSY_TIMEOUT_MS  # restored after the tries
     finally:
         await db.dispose()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -160,18 +161,44 @@ async def parser() -> AsyncIterator[DocumentParser]:
         await checker.close()
 
 
-async def test_one_account_checks_one_upload_at_a_time() -> None:
-    # While an account's slow upload is being checked, its next upload is not checked (it is
-    # parsed in the background later) - a flood from one account cannot hold the check workers.
-    # A 1 s check: this PDF always takes longer than that (see the test below), while on a fast
-    # machine it can be read - and refused for its size - within the default 3 s.
-    parser = DocumentParser(KnowledgeSettings(upload_check_timeout_s=1.0))
+async def test_one_account_checks_one_upload_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # While an account's upload is being checked, its next upload is not checked (it is parsed
+    # in the background later) - a flood from one account cannot hold the check workers - while
+    # another account's upload is. The first check is held open until the others are decided
+    # (no wall-clock race: the budget is generous, a busy machine only makes this slower).
+    parser = DocumentParser(KnowledgeSettings(upload_check_timeout_s=60, parse_timeout_s=120))
+    parse = parser.parse
+    parsed: list[str] = []
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def held_parse(data: bytes, filename: str, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(filename)
+        if filename == "slow.md":
+            entered.set()
+            await release.wait()
+        return await parse(data, filename, *args, **kwargs)
+
+    monkeypatch.setattr(parser, "parse", held_parse)
     try:
-        slow = asyncio.create_task(parser.check("flood", huge_stream_pdf(900_000), "slow.pdf"))
-        await asyncio.sleep(0.3)
+        slow = asyncio.create_task(parser.check("flood", b"# slow", "slow.md"))
+        await entered.wait()
         assert await parser.check("flood", b"# next", "next.md") is False
         assert await parser.check("other", b"# theirs", "theirs.md") is True
-        assert await slow is False  # past the 1 s check: accepted, decided in the background
+        assert parsed == ["slow.md", "theirs.md"]  # the flood's next upload took no worker
+        release.set()
+        assert await slow is True
+        assert await parser.check("flood", b"# later", "later.md") is True  # its turn again
+    finally:
+        await parser.close()
+
+
+async def test_a_check_past_its_budget_is_left_to_the_background() -> None:
+    # This PDF always takes longer than 1 s to read (see the test below); a busy machine only
+    # makes it slower. Past the check's budget (shorter than the parse deadline) the upload is
+    # accepted and the background parse, with the full deadline, decides.
+    parser = DocumentParser(KnowledgeSettings(upload_check_timeout_s=1.0))
+    try:
+        assert await parser.check("a", huge_stream_pdf(900_000), "slow.pdf") is False
     finally:
         await parser.close()
 

@@ -72,6 +72,8 @@ def test_a_batch_does_not_change_a_vector(engines: tuple[E5Engine, object]) -> N
     together = onnx.embed(texts, query=False)
     alone = np.stack([onnx.embed([t], query=False)[0] for t in texts])
     np.testing.assert_array_equal(together, alone)
+    # nor does the team: a question alone on an idle machine runs on 2 threads
+    np.testing.assert_array_equal(onnx.embed(texts, query=False, threads=2), together)
 
 
 def test_runs_are_bounded_however_long_the_input() -> None:

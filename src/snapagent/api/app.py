@@ -27,8 +27,6 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.routing import Route
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware
@@ -64,7 +62,6 @@ from snapagent.interop.converter import DocumentConverter
 from snapagent.interop.settings import get_import_settings
 from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.llm.lazy import DeferredChatModelRegistry
-from snapagent.nodes.agent_tools.toolbox import load_mcp
 from snapagent.nodes.settings import get_node_settings
 from snapagent.observability.install import install_observability
 from snapagent.observability.middleware import REQUEST_ID_HEADER
@@ -74,7 +71,7 @@ from snapagent.ratelimit.middleware import RateLimitMiddleware
 from snapagent.ratelimit.settings import RateLimitSettings
 from snapagent.sandbox.service import CodeSandbox
 from snapagent.sandbox.settings import get_code_sandbox_settings
-from snapagent.server_settings import ServerSettings
+from snapagent.server_settings import ServerSettings, ShutdownSettings
 from snapagent.services.account_guard import AccountGuard
 from snapagent.services.accounts import CredentialCache, Credentials
 from snapagent.services.bot_calls import PublishedBotRunner
@@ -98,23 +95,6 @@ _MULTIPART_OVERHEAD = 64 * 1024
 
 StartupHook = Callable[[AppState, AsyncExitStack], Awaitable[None]]
 """Runs in the lifespan after the database is ready; registers its cleanup on the stack."""
-
-
-class ShutdownSettings(BaseSettings):
-    """How long a stopping server waits (environment: ``SNAPAGENT_GRACEFUL_TIMEOUT_S``...).
-
-    >>> ShutdownSettings(graceful_timeout_s=5).record_timeout_s
-    10.0
-    """
-
-    model_config = SettingsConfigDict(env_prefix="SNAPAGENT_", extra="ignore")
-
-    graceful_timeout_s: int = Field(
-        default=20, ge=0, le=3600, description="In-flight requests may finish this long."
-    )
-    record_timeout_s: float = Field(
-        default=10.0, gt=0, le=600, description="Then: wait this long for cancelled runs' records."
-    )
 
 
 def _default_registry() -> NodeRegistryV2:
@@ -174,9 +154,9 @@ def create_app(
             await stack.enter_async_context(
                 db.lookup_changes.listening(db.engine, check_s=lookup_cache.listen_check_s)
             )
-            if isinstance(chat_models, DeferredChatModelRegistry):
-                await chat_models.warm_up()  # the provider SDKs, imported off the event loop
-            await load_mcp()  # the agent's MCP tools: the SDK, imported before serving
+            # Nothing optional is imported here: a provider's SDK loads on a thread at its
+            # model's first call (snapagent.llm.lazy), the MCP SDK at the first agent run
+            # with MCP tools or the first /mcp request - /health answers at once.
             if owns_knowledge:
                 state.knowledge.start()
                 stack.push_async_callback(state.knowledge.close)

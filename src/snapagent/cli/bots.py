@@ -20,11 +20,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from snapagent.api.routes.bots import bot_public
-from snapagent.api.schemas.workflow_versions import VersionSummary
 from snapagent.cli.acting import AsOption, run_as
 from snapagent.cli.tables import wide_console
 from snapagent.db.models.accounts import User
+from snapagent.db.models.bots import Bot
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
 from snapagent.errors import GraphValidationError, NotFoundError
@@ -53,11 +52,21 @@ def bot_service(session: Any, *, check_models: bool = False) -> BotService:
     return BotService(session, default_registry(), resources)
 
 
+def _bot_json(bot: Bot) -> dict[str, Any]:
+    """A bot as the API shows it (the API is imported on use: not for `snapagent --help`)."""
+    from snapagent.api.routes.bots import bot_public
+
+    shown: dict[str, Any] = bot_public(bot).model_dump(mode="json")
+    return shown
+
+
 def _echo_json(value: Any) -> None:
     typer.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
 def _version_json(version: BotWorkflowVersion) -> dict[str, Any]:
+    from snapagent.api.schemas.workflow_versions import VersionSummary  # see _bot_json
+
     return VersionSummary.model_validate(version, from_attributes=True).model_dump(mode="json")
 
 
@@ -83,7 +92,7 @@ def list_(as_user: AsOption = None, as_json: JsonOption = False) -> None:
                     draft = await bots.versions.current_draft(user, bot.id)
                     rows.append(
                         {
-                            **bot_public(bot).model_dump(mode="json"),
+                            **_bot_json(bot),
                             "live_version": live.version_number if live else None,
                             "draft_id": draft.id if draft else None,
                         }
@@ -125,7 +134,7 @@ def show(bot: BotArg, as_user: AsOption = None, as_json: JsonOption = False) -> 
                 if cursor is None:
                     break
             return {
-                **bot_public(found).model_dump(mode="json"),
+                **_bot_json(found),
                 "versions": [_version_json(v) for v in versions],
             }
 

@@ -15,20 +15,19 @@ from __future__ import annotations
 import contextlib
 import sys
 from contextlib import aclosing
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
-from snapagent.api.app import create_app
-from snapagent.api.state import AppState
 from snapagent.cli import bots as bots_cli
 from snapagent.cli.acting import AsOption, run_as
 from snapagent.db.models.accounts import User
 from snapagent.db.session import Database
 from snapagent.observability.settings import ObservabilitySettings
 from snapagent.services.bots import BotService
-from snapagent.services.chat import ChatError
-from snapagent.services.knowledge import KnowledgeService
+
+if TYPE_CHECKING:
+    from snapagent.api.state import AppState
 
 __all__ = ["register"]
 
@@ -51,6 +50,11 @@ async def _turn(
     db: Database, user: User, bot: str, message: str, session_id: str | None, out: TextIO
 ) -> dict[str, Any]:
     """Run the turn on an app of this process; the final ``message`` event's data."""
+    # Imported here, not with the CLI: the whole API is not needed for `snapagent --help`.
+    from snapagent.api.app import create_app
+    from snapagent.services.chat import ChatError
+    from snapagent.services.knowledge import KnowledgeService
+
     # A knowledge service of our own, never started: retrieval works, but this short-lived
     # process takes no ingestion work from the server's queue.
     knowledge = KnowledgeService(db)

@@ -23,24 +23,26 @@ import gc
 import logging
 import os
 from contextlib import AsyncExitStack
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
-from fastapi import FastAPI
 from uvicorn.config import STARTUP_FAILURE
 
-from snapagent.api.app import ShutdownSettings
-from snapagent.api.state import AppState
 from snapagent.cli.worker_sockets import SocketPerWorker, bind_reuse_port, supports_reuse_port
 from snapagent.db.migrate import ensure_database_ready
 from snapagent.db.session import Database
 from snapagent.errors import SnapAgentError
 from snapagent.observability.logging import process_log_config, process_logging
 from snapagent.private_files import secure_data_dir
-from snapagent.server_settings import ServerSettings, resolve_jwt_secret
+from snapagent.server_settings import ServerSettings, ShutdownSettings, resolve_jwt_secret
 from snapagent.settings import CoreSettings
 from snapagent.startup_checks import ensure_startable
+
+if TYPE_CHECKING:  # the app is imported when a server is built, not for `snapagent --help`
+    from fastapi import FastAPI
+
+    from snapagent.api.state import AppState
 
 __all__ = [
     "UVICORN_HTTP",

@@ -7,8 +7,10 @@ every statement is a round trip (on SQLite, a thread hop). Here, one writer task
 takes every `Writes` queued while the previous transaction ran and stores them together: the
 rows of each table in one executemany, then the batch's other statements, then one commit.
 
-On PostgreSQL up to ``in_flight`` such transactions run at once (a commit waits for the server's
-WAL flush; the next batch need not wait for it); SQLite has one writer, so one.
+On PostgreSQL a batch of rows alone (no other statement) is one statement in autocommit, one
+round trip (`bulk_insert`), and up to ``in_flight`` such transactions run at once (a commit
+waits for the server's WAL flush; the next batch need not wait for it); SQLite has one writer,
+so one.
 
 Durability is unchanged: :meth:`GroupCommit.write` returns only after the transaction holding
 the caller's rows committed (a crash before that loses what was never acknowledged, exactly as
@@ -33,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from snapagent.db.base import Base
+from snapagent.db.bulk_insert import TableRows, one_statement
 from snapagent.db.session import Database
 from snapagent.db.sqlite_driver import deferred_inserts
 
@@ -94,16 +97,20 @@ class Writes:
         self.statements += other.statements
         return self
 
-    async def apply(self, session: AsyncSession) -> None:
-        """Execute in ``session``'s transaction: one executemany per table (rows of one table
-        share their keys), parents first, then the statements. On SQLite the inserts travel
-        with the next statement or the COMMIT: one thread hop (`deferred_inserts`)."""
+    def tables(self) -> list[TableRows]:
+        """The rows by table (rows of one table share their keys), parents first."""
         by_table: dict[Table, list[dict[str, Any]]] = defaultdict(list)
         for table, row in self.rows:
             by_table[table].append(row)
+        return [(table, by_table[table]) for table in _parents_first(list(by_table))]
+
+    async def apply(self, session: AsyncSession) -> None:
+        """Execute in ``session``'s transaction: one executemany per table, parents first,
+        then the statements. On SQLite the inserts travel with the next statement or the
+        COMMIT: one thread hop (`deferred_inserts`)."""
         async with deferred_inserts(session):
-            for table in _parents_first(list(by_table)):
-                await session.execute(insert(table), by_table[table])
+            for table, rows in self.tables():
+                await session.execute(insert(table), rows)
         for statement in self.statements:
             if isinstance(statement, Executable):
                 await session.execute(statement)
@@ -161,8 +168,7 @@ class GroupCommit:
             for member in batch:
                 merged.merge(member.writes)
             try:
-                async with self.database.writing(), self.database.transaction() as session:
-                    await merged.apply(session)
+                await self._store(merged)
             except Exception as exc:
                 log.warning("a batch of %d writes failed (%s); writing each alone", len(batch), exc)
             else:
@@ -170,13 +176,26 @@ class GroupCommit:
                 return
         for member in batch:  # alone: each gets its own outcome
             try:
-                async with self.database.writing(), self.database.transaction() as session:
-                    await member.writes.apply(session)
+                await self._store(member.writes)
             except Exception as exc:
                 if not member.done.done():
                     member.done.set_exception(exc)
             else:
                 self._settle([member])
+
+    async def _store(self, writes: Writes) -> None:
+        """One transaction. On PostgreSQL, rows alone (no other statement) are one statement
+        in autocommit - one round trip - unless `one_statement` declines them."""
+        prepared = None
+        if self.database.is_postgres and not writes.statements:
+            prepared = one_statement(writes.tables(), self.database.engine.dialect)
+        if prepared is not None:
+            async with self.database.engine.connect() as connection:
+                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await autocommit.exec_driver_sql(*prepared)
+            return
+        async with self.database.writing(), self.database.transaction() as session:
+            await writes.apply(session)
 
     def _settle(self, members: list[_Member]) -> None:
         self.batches += 1

@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 
 from snapagent.db.session import Database
 from snapagent.db.vector_indexes import HNSW_INDEX_PREFIX
 from snapagent.errors import ConflictError
+
+if TYPE_CHECKING:  # alembic is imported by the functions that use it: not for `snapagent --help`
+    from alembic.config import Config
 
 __all__ = [
     "MigrationInfo",
@@ -58,17 +57,23 @@ class MigrationInfo:
 
 def alembic_config() -> Config:
     """An Alembic config pointing at the packaged migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", SCRIPT_LOCATION)
     return cfg
 
 
 def head_revisions() -> list[str]:
+    from alembic.script import ScriptDirectory
+
     return list(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def history() -> list[MigrationInfo]:
     """Every revision, newest first."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     heads = set(script.get_heads())
     out = []
@@ -128,10 +133,14 @@ def _command(fn: Callable[..., None], *args: Any) -> Callable[[Connection], None
 
 
 async def upgrade(db: Database, revision: str = "head") -> None:
+    from alembic import command
+
     await _run(db, _command(command.upgrade, revision))
 
 
 async def downgrade(db: Database, revision: str) -> None:
+    from alembic import command
+
     await _run(db, _command(command.downgrade, revision))
 
 
@@ -139,6 +148,8 @@ async def current_revision(db: Database) -> str | None:
     """The revision the database is at (None for a blank database)."""
 
     def read(conn: Connection) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
         return MigrationContext.configure(conn).get_current_revision()
 
     result: str | None = await _run(db, read)

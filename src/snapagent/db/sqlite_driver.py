@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -38,7 +39,18 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.util.concurrency import await_
 
-__all__ = ["OneHopSQLite", "deferred_inserts", "one_hop_sqlite"]
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "WRITE_LOCK_POLL_S",
+    "OneHopSQLite",
+    "deferred_inserts",
+    "one_hop_sqlite",
+]
+
+# How long a SQLite writer waits for the lock held by another connection before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+WRITE_LOCK_POLL_S = 0.0002
+"""How often a group commit tries SQLite's write lock while another process holds it."""
 
 _Outcome = tuple[Any, list[Any], int, int | None]
 """A statement's ``(description, rows, rowcount, lastrowid)``."""
@@ -63,6 +75,34 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
         cursor.close()
 
 
+def _take_write_lock(connection: sqlite3.Connection) -> None:
+    """Begin the transaction the deferred inserts open with SQLite's write lock taken,
+    trying every `WRITE_LOCK_POLL_S` while another process holds it.
+
+    SQLite's own busy handler naps 1, 2, 5, 10 ... ms between tries: with `serve --workers 2`
+    each process commits a batch every few milliseconds and holds the lock for about one,
+    so a writer that met the other's lock slept past several free moments while its requests
+    (and, once all of them waited on it, its event loop) stood still. Trying again every
+    0.2 ms finds the lock the moment it is free - the other process needs far longer than
+    that to come back with its next batch. The busy timeout still bounds the wait."""
+    if connection.in_transaction:
+        return  # (a statement of this transaction already wrote: the lock is held)
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                busy = error.sqlite_errorcode == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+            time.sleep(WRITE_LOCK_POLL_S)
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
 def _run_after(
     connection: sqlite3.Connection,
     deferred: list[_Statement],
@@ -70,12 +110,14 @@ def _run_after(
     parameters: Any,
     many: bool,
 ) -> _Outcome:
+    _take_write_lock(connection)
     for statement in deferred:
         _run(connection, *statement)
     return _run(connection, operation, parameters, many)
 
 
 def _commit_after(connection: sqlite3.Connection, deferred: list[_Statement]) -> None:
+    _take_write_lock(connection)
     for statement in deferred:
         _run(connection, *statement)
     connection.commit()

@@ -2,14 +2,13 @@
 
 Bedrock names its errors by code (``ThrottlingException``); inside a ConverseStream they arrive
 as events with lower-camel names (``throttlingException``) on an HTTP 200, so the code, not
-the status, decides the class.
+the status, decides the class. botocore is imported by the call, not with this module: only a
+Bedrock client, which has already loaded it, raises what is translated here.
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-from botocore import exceptions as boto_errors
 
 from snapagent.errors import ProviderError
 from snapagent.llm.errors import (
@@ -45,6 +44,8 @@ def translate_botocore_error(
     exc: BaseException, *, provider: str, model: str
 ) -> ProviderError | None:
     """Our error for a botocore exception, or None if ``exc`` is not one."""
+    from botocore import exceptions as boto_errors
+
     kw: dict[str, Any] = {"provider": provider, "model": model}
     where = f"{provider} model {model!r}"
     if isinstance(exc, boto_errors.ClientError):

@@ -310,6 +310,7 @@ def _session(graph: EncoderGraph, threads: int) -> Any:
         options,
         providers=["CPUExecutionProvider"],
         # onnxruntime's CPU SkipLayerNormalization took ~65 us a call on a question's 22
-        # tokens, Add + LayerNormalization ~6 us: 10% of a question's CPU (24 calls)
+        # tokens, Add + LayerNormalization ~6 us: 10% of a question's CPU (24 calls); and the
+        # LayerNorm fusions must leave add_norm's centring (e5.c's variance) as it is written
         disabled_optimizers=["SkipLayerNormFusion", "LayerNormFusion", "SimplifiedLayerNormFusion"],
     )

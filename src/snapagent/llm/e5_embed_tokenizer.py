@@ -38,7 +38,14 @@ class E5Tokenizer:
         self._scores = array("f", weights.scores.tobytes())
         self._unk = weights.unk
         self._unk_score = float(weights.scores.min() - 10)  # rounded to float32 as in C
-        self._longest = max(len(piece.decode()) for piece in vocab)  # in characters
+        # The longest piece (in characters) starting with each character: the Viterbi tries
+        # no longer substring from there (16 for "▁" or "a", 1-4 for most Hangul syllables).
+        longest: dict[str, int] = {}
+        for piece in vocab:
+            text = piece.decode()
+            if len(text) > longest.get(text[0], 0):
+                longest[text[0]] = len(text)
+        self._longest = longest
         self._normalise = str.maketrans(weights.normalisation)
         self.bos = weights.bos
         self.eos = weights.eos
@@ -65,7 +72,7 @@ class E5Tokenizer:
         for i in range(n):
             here = best[i]
             first = at_byte[i]
-            for end in range(i + 1, min(n, i + longest) + 1):
+            for end in range(i + 1, min(n, i + longest.get(chars[i], 0)) + 1):
                 index = vocab.get(data[first : at_byte[end]])
                 if index is not None:
                     f32[0] = here + scores[index]

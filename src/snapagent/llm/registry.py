@@ -6,7 +6,9 @@ Embedding specs: ``local:multilingual-e5-small`` (the default), ``local`` (=
 ``bedrock:amazon.titan-embed-text-v2:0``. A knowledge base keeps the spec it was created with.
 Clients are created on first use and cached (they hold connection pools); ``aclose()`` releases
 them. A provider that lacks its key/region fails when a model of it is resolved, naming the
-environment variable to set.
+environment variable to set. A provider's module - and with it its SDK (anthropic, openai,
+boto3: seconds to import on a busy machine) - is imported when its first client is created,
+never with this module; `snapagent.llm.lazy` keeps that off the event loop.
 
     registry = ChatModelRegistry(ProviderSettings())
     model = registry.resolve(None)                       # the default (offline unless configured)
@@ -23,8 +25,6 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from snapagent.errors import UnavailableError
-from snapagent.llm.anthropic_model import AnthropicChatModel
-from snapagent.llm.bedrock_model import BedrockChatModel, make_bedrock_client
 from snapagent.llm.e5_embeddings import MULTILINGUAL_E5_NAME, MultilingualE5EmbeddingModel
 from snapagent.llm.embedding import EmbeddingModel
 from snapagent.llm.local_embeddings import LOCAL_EMBEDDING_ID, LocalEmbeddingModel
@@ -36,7 +36,6 @@ from snapagent.llm.model_ids import (
 )
 from snapagent.llm.model_ids import require_setting as _require
 from snapagent.llm.offline import OFFLINE_MODEL_ID, OfflineChatModel
-from snapagent.llm.openai_model import OpenAIChatModel
 from snapagent.llm.remote_embeddings import (
     TITAN_V2_MODEL,
     BedrockTitanEmbeddingModel,
@@ -77,10 +76,13 @@ M = TypeVar("M")
 
 
 class _Cache:
-    """Create-once-per-id, thread-safe (resolve may be called from worker threads)."""
+    """Create-once-per-id, thread-safe (resolve may be called from worker threads). Creating
+    one id's client (which may import its SDK for seconds) holds only that id's lock: the
+    event loop resolving another id, such as ``offline``, never waits for it."""
 
     def __init__(self) -> None:
         self._items: dict[str, Any] = {}
+        self._creating: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def get(self, key: str, create: Callable[[], M]) -> M:
@@ -90,9 +92,15 @@ class _Cache:
         if found is not None:
             return found
         with self._lock:
-            if key not in self._items:
-                self._items[key] = create()
-            item: M = self._items[key]
+            creating = self._creating.setdefault(key, threading.Lock())
+        with creating:  # one creation per id; other ids are not held up
+            with self._lock:
+                if key in self._items:
+                    made: M = self._items[key]
+                    return made
+            item = create()
+            with self._lock:
+                self._items[key] = item
             return item
 
     def drain(self) -> list[Any]:
@@ -169,15 +177,22 @@ class ChatModelRegistry(_Registry):
             return OfflineChatModel(
                 inline_chars=s.offline_inline_chars, sentence_cache=s.offline_sentence_cache
             )
+        # Each provider's module (and SDK) is imported here, by its first client.
         if provider == "anthropic":
+            from snapagent.llm.anthropic_model import AnthropicChatModel
+
             assert credential is not None  # the key: _credentials raised without one
             return AnthropicChatModel(
                 name, api_key=credential, base_url=s.anthropic_base_url, **timeouts, **common
             )
         if provider == "openai":
+            from snapagent.llm.openai_model import OpenAIChatModel
+
             return OpenAIChatModel(
                 name, api_key=credential, base_url=s.openai_base_url, **timeouts, **common
             )
+        from snapagent.llm.bedrock_model import BedrockChatModel, make_bedrock_client
+
         assert credential is not None  # bedrock: the region, likewise
         client = make_bedrock_client(
             region=credential, endpoint_url=s.bedrock_endpoint_url, **timeouts
@@ -225,12 +240,17 @@ class EmbeddingRegistry(_Registry):
             )
         if provider == "bedrock" and name.startswith("amazon.titan-embed-text-v2"):
             region = _require(s.aws_bedrock_region, "AWS_BEDROCK_REGION", provider, name)
-            client = make_bedrock_client(
-                region=region,
-                endpoint_url=s.bedrock_endpoint_url,
-                timeout_seconds=s.timeout_seconds,
-                connect_timeout_seconds=s.connect_timeout_seconds,
-            )
+
+            def make_client() -> Any:  # boto3: imported by the model's first call, off the loop
+                from snapagent.llm.bedrock_model import make_bedrock_client
+
+                return make_bedrock_client(
+                    region=region,
+                    endpoint_url=s.bedrock_endpoint_url,
+                    timeout_seconds=s.timeout_seconds,
+                    connect_timeout_seconds=s.connect_timeout_seconds,
+                )
+
             dimension = s.embedding_dimension or 1024
             if dimension not in (256, 512, 1024):
                 raise UnknownModelError(
@@ -238,7 +258,7 @@ class EmbeddingRegistry(_Registry):
                     f"{dimension} (SNAPAGENT_EMBEDDING_DIMENSION)"
                 )
             return BedrockTitanEmbeddingModel(
-                client=client, retry=self.retry, model=name, dimension=dimension
+                make_client=make_client, retry=self.retry, model=name, dimension=dimension
             )
         raise UnknownModelError(
             f"unsupported embedding model {provider}:{name}: use {EMBEDDING_FORMS}"

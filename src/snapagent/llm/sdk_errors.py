@@ -3,17 +3,18 @@
 Both SDKs are generated from the same template, so one translator serves both. The SDK's own
 exception is not chained (``from None`` at the call site): its message may quote the key back
 (OpenAI's 401 does, masked) and its request object holds the auth header.
+
+Neither SDK is imported here (each takes seconds on a busy machine, see `snapagent.llm.lazy`):
+the translator matches the classes of the SDKs already loaded - an exception of an SDK can
+only exist once its client, and so the SDK, was imported.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable
 from typing import Any
-
-import anthropic
-import httpx2
-import openai
 
 from snapagent.errors import ProviderError
 from snapagent.llm.errors import (
@@ -27,14 +28,14 @@ from snapagent.llm.errors import (
 
 __all__ = ["translate_sdk_error"]
 
-_STATUS_ERRORS = (anthropic.APIStatusError, openai.APIStatusError)
-_VALIDATION_ERRORS = (anthropic.APIResponseValidationError, openai.APIResponseValidationError)
-_TIMEOUT_ERRORS = (anthropic.APITimeoutError, openai.APITimeoutError, httpx2.TimeoutException)
-_CONNECTION_ERRORS = (
-    anthropic.APIConnectionError,
-    openai.APIConnectionError,
-    httpx2.TransportError,
-)
+_SDKS = ("anthropic", "openai")
+_TRANSPORT = "httpx2"  # the HTTP client both SDKs are built on
+
+
+def _loaded(modules: Iterable[str], name: str) -> tuple[type[BaseException], ...]:
+    """Exception class ``name`` of each of ``modules`` imported so far."""
+    found = (getattr(sys.modules.get(module), name, None) for module in modules)
+    return tuple(cls for cls in found if isinstance(cls, type))
 
 
 def _body_message(body: object) -> str:
@@ -84,16 +85,19 @@ def translate_sdk_error(
     """Our error for an SDK/transport exception, or None if ``exc`` is not one of those."""
     kw: dict[str, Any] = {"provider": provider, "model": model}
     where = f"{provider} model {model!r}"
-    if isinstance(exc, _VALIDATION_ERRORS):
+    sdk_exc: Any = exc  # the SDKs' classes are looked up at run time, so untyped here
+    if isinstance(exc, _loaded(_SDKS, "APIResponseValidationError")):
         return ProviderMalformedResponseError(
-            f"{where}: the response did not match the API schema", status_code=exc.status_code, **kw
+            f"{where}: the response did not match the API schema",
+            status_code=sdk_exc.status_code,
+            **kw,
         )
-    if isinstance(exc, _STATUS_ERRORS):
-        response = exc.response
-        detail = _body_message(exc.body) or response.reason_phrase or "no detail"
-        status = exc.status_code
+    if isinstance(exc, _loaded(_SDKS, "APIStatusError")):
+        response = sdk_exc.response
+        detail = _body_message(sdk_exc.body) or response.reason_phrase or "no detail"
+        status = sdk_exc.status_code
         if status < 400:
-            status = _STATUS_OF_ERROR_TYPE.get(_error_type(exc.body), 500)
+            status = _STATUS_OF_ERROR_TYPE.get(_error_type(sdk_exc.body), 500)
         return error_for_status(
             status,
             detail,
@@ -101,12 +105,16 @@ def translate_sdk_error(
             secrets=secrets,
             **kw,
         )
-    if isinstance(exc, _TIMEOUT_ERRORS):
+    timeouts = _loaded(_SDKS, "APITimeoutError") + _loaded([_TRANSPORT], "TimeoutException")
+    if isinstance(exc, timeouts):
         return ProviderTimeoutError(f"{where}: no response within the timeout", **kw)
-    if isinstance(exc, _CONNECTION_ERRORS):
+    if isinstance(
+        exc, _loaded(_SDKS, "APIConnectionError") + _loaded([_TRANSPORT], "TransportError")
+    ):
         reason = redact(str(exc) or type(exc).__name__, secrets)
         return ProviderUnavailableError(f"{where}: connection failed: {reason}", **kw)
-    if isinstance(exc, (json.JSONDecodeError, anthropic.AnthropicError, openai.OpenAIError)):
+    sdk_errors = _loaded(["anthropic"], "AnthropicError") + _loaded(["openai"], "OpenAIError")
+    if isinstance(exc, (json.JSONDecodeError, *sdk_errors)):
         reason = redact(str(exc) or type(exc).__name__, secrets)
         return ProviderMalformedResponseError(f"{where}: unusable response: {reason}", **kw)
     return None

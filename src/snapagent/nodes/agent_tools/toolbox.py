@@ -91,9 +91,9 @@ class ToolCallRecord:
 
 
 async def load_mcp() -> None:
-    """Import the MCP SDK on a thread, once: it takes a second or more. A server calls this
-    before it serves (`create_app`): even on a thread, building the SDK's models holds the
-    interpreter long enough to delay every other request."""
+    """Import the MCP SDK on a thread, once: it takes a second or more, so a server pays it at
+    the first run with MCP tools, never at start-up (``/health`` answers at once) and never on
+    the event loop."""
     if "snapagent.nodes.agent_tools.mcp" not in sys.modules:
         await asyncio.to_thread(importlib.import_module, "snapagent.nodes.agent_tools.mcp")
 
