@@ -40,12 +40,16 @@ async def test_first_use_makes_one_session_that_reads_writes_and_rolls_back(
     assert counting.made == 1
     assert lazy.made
     await lazy.close()
-    # An error inside the dependency's block rolls the made session back.
-    with pytest.raises(RuntimeError):
+
+    async def failing_route() -> None:
         async with lazy_session(migrated_db) as session:
             session.add(User(email="never@example.com"))
             await session.flush()
             raise RuntimeError("the route failed")
+
+    # An error inside the dependency's block rolls the made session back.
+    with pytest.raises(RuntimeError):
+        await failing_route()
     async with migrated_db.session() as check:
         emails = set(await check.scalars(select(User.email)))
     assert "lazy@example.com" in emails
