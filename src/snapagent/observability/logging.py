@@ -91,7 +91,6 @@ _SECRET_HINTS = (
     "token",
     "://",
 )
-_SECRET_HINT = re.compile("|".join(re.escape(hint) for hint in _SECRET_HINTS))
 # Record attributes that are not extra fields; uvicorn's color_message repeats the message
 # with terminal escape codes.
 _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -115,7 +114,11 @@ class SecretRedactor:
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
-        if _SECRET_HINT.search(text.lower()) is None:
+        lowered = text.lower()
+        for hint in _SECRET_HINTS:  # a plain loop: half the time of any() over a generator
+            if hint in lowered:
+                break
+        else:
             return text
         for pattern in _PATTERNS:
             text = pattern.sub(_mask_match, text)
