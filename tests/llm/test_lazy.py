@@ -2,8 +2,8 @@
 
 The start-up checks run in a fresh interpreter (this one has long imported every SDK): the CLI,
 the app factory and the app's lifespan (everything before the first request) import none of
-anthropic, openai, boto3, botocore or mcp, and a first call to an Anthropic model imports
-anthropic alone.
+anthropic, openai, boto3, botocore, mcp or jsonschema, and a first call to an Anthropic model
+imports anthropic alone.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from snapagent.llm.settings import ProviderSettings
 from snapagent.testing.providers import AnthropicFakeServer, Reply
 from snapagent.workflow.services import ChatMessage, ChatModel, ChatRequest
 
-HEAVY = ("anthropic", "openai", "boto3", "botocore", "mcp")
+HEAVY = ("anthropic", "openai", "boto3", "botocore", "mcp", "jsonschema")
 REQUEST = ChatRequest(messages=[ChatMessage("user", "hi")])
 
 _START_UP = f"""

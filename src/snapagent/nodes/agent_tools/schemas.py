@@ -15,11 +15,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from functools import cache
+from typing import TYPE_CHECKING, Any, Final
 
-from jsonschema import Draft202012Validator, SchemaError
-from jsonschema import ValidationError as SchemaValidationError
-from jsonschema.validators import extend
+if TYPE_CHECKING:  # jsonschema is imported by the first check (graph validation, off the loop)
+    from jsonschema import ValidationError as SchemaValidationError
+    from jsonschema.protocols import Validator
 
 __all__ = [
     "MAX_SCHEMA_CHARS",
@@ -37,12 +38,19 @@ MAX_SCHEMA_CHARS: Final = 64_000
 _MAX_DEPTH: Final = 64
 _UNSAFE_NAME_CHARS: Final = re.compile(r"[^A-Za-z0-9_-]")
 
+
 # Arguments come from the model, which reads the user's message: user-written regular
 # expressions are never applied to them here, so a catastrophic pattern cannot stall the
 # server. ``pattern`` and ``format`` are skipped; a schema with ``patternProperties`` anywhere
 # is not checked locally at all (``additionalProperties`` would apply those patterns to the
 # argument names). The provider still receives the full schema.
-_LenientValidator = extend(Draft202012Validator, {"pattern": None, "format": None})
+@cache
+def _lenient_validator() -> type[Validator]:
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import extend
+
+    lenient: type[Validator] = extend(Draft202012Validator, {"pattern": None, "format": None})
+    return lenient
 
 
 def check_tool_name(name: str) -> str:
@@ -93,6 +101,8 @@ def check_parameters(schema: Any) -> dict[str, Any]:
         ref = node.get("$ref")
         if isinstance(ref, str) and not ref.startswith("#"):
             raise ValueError(f"only local $ref values (#/...) are allowed, not {ref[:80]!r}")
+    from jsonschema import Draft202012Validator, SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -121,7 +131,7 @@ def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) ->
     accepts everything."""
     try:
         errors = sorted(
-            _LenientValidator(schema).iter_errors(dict(arguments)),
+            _lenient_validator()(schema).iter_errors(dict(arguments)),
             key=lambda e: list(e.absolute_path),
         )
     except Exception:  # referencing errors and friends: the provider's check stands
