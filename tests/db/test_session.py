@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -103,6 +104,41 @@ async def test_health_keeps_one_connection_between_probes(database_url: str) -> 
         assert len(checkouts) == 1
         async with db.session() as session:  # the other pooled connection is still free
             await session.execute(text("SELECT 1"))
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_health_asks_the_kept_connection_without_a_thread_hop(
+    tmp_path: Path,
+) -> None:
+    """SQLite's ``SELECT 1`` reads nothing: once a connection is kept, each /health asks it on
+    the event loop, inside the request. A kept connection that broke is replaced."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'health.db'}")
+    try:
+        assert (await db.health())["status"] == "ok"  # the shared way: keeps its connection
+        kept = db._probe_conn
+        assert kept is not None
+        assert kept[2] is not None
+        driver = (await kept[1].get_raw_connection()).driver_connection
+        hops: list[object] = []
+        execute = driver._execute
+
+        async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            hops.append(fn)
+            return await execute(fn, *args, **kwargs)
+
+        driver._execute = counted
+        for _ in range(5):
+            assert await db.health() == {"status": "ok", "dialect": "sqlite"}
+        assert hops == []  # no hand-off to the connection's thread
+        assert db._probe_conn is kept
+
+        kept[2].close()  # broken under the probe: the inline ask fails, the shared way decides
+        assert await db.health() == {"status": "ok", "dialect": "sqlite"}
+        assert hops  # (it tried the kept connection on its thread first)
+        assert db._probe_conn is not None
+        assert db._probe_conn[1] is not kept[1]
+        assert await db.health() == {"status": "ok", "dialect": "sqlite"}
     finally:
         await db.dispose()
 

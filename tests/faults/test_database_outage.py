@@ -14,6 +14,7 @@ is back, the same server process answers again - no restart. Afterwards nothing 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections import Counter
 from pathlib import Path
@@ -84,8 +85,10 @@ async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
             async with httpx.AsyncClient(base_url=server.base, timeout=CLIENT_TIMEOUT_S) as http:
                 # (/health keeps its probe's connection from here: the outage must reach it.)
                 up = await http.get("/health")
+                up_burst = await _health_burst(server.base, "up")
                 await asyncio.to_thread(pg.stop)
                 down = [await http.get("/health") for _ in range(3)]
+                down_burst = await _health_burst(server.base, "down")
                 await asyncio.sleep(2)  # load against the stopped database
                 await asyncio.to_thread(pg.start)
                 recovered = await _until_ok(http, headers, bot_id)
@@ -98,6 +101,17 @@ async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
 
         assert up.status_code == 200, up.text
         assert all(r.status_code == 503 for r in down)
+        # Concurrent /health requests share probes, and none is answered from a probe that
+        # started before it came: every request of the burst after the stop sees the outage.
+        assert [r.status_code for r in up_burst] == [200] * BURST * ROUNDS
+        assert [r.status_code for r in down_burst] == [503] * BURST * ROUNDS
+        assert all(r.json()["database"]["status"] == "unavailable" for r in down_burst)
+        assert [r.headers["x-request-id"] for r in down_burst] == _burst_ids("down")
+        # Each failed probe logs one warning, under the request id of the request whose call
+        # started the probing: requests that came while a probe ran shared the next one (34
+        # probes for 160 requests in a run on the shared machine).
+        probes = _unreachable_logged(server.log(), _burst_ids("down"))
+        assert 1 <= probes <= BURST * ROUNDS // 2, probes
         assert back.status_code == 200, back.text
         assert recovered.status_code == 200, recovered.text
         statuses = {status for _kind, status in seen}
@@ -106,6 +120,42 @@ async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
         assert seen[("chat", 503)] > 0, seen
         assert seen[("chat", 200)] > 0, seen
         await _check_nothing_half_written(url, answered)
+
+
+BURST = 8  # clients asking /health at once, each on its own connection
+ROUNDS = 20  # requests each, one after the other
+
+
+def _burst_ids(name: str) -> list[str]:
+    return [f"burst-{name}-{c}-{r}" for c in range(BURST) for r in range(ROUNDS)]
+
+
+async def _health_burst(base: str, name: str) -> list[httpx.Response]:
+    """``BURST`` clients asking ``GET /health`` ``ROUNDS`` times each, at once; request ids
+    ``burst-<name>-<client>-<round>``, answers in that order."""
+
+    async def client(number: int) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, timeout=CLIENT_TIMEOUT_S) as http:
+            await http.get("/metrics")  # connected before the burst starts
+            return [
+                await http.get("/health", headers={"X-Request-ID": f"burst-{name}-{number}-{r}"})
+                for r in range(ROUNDS)
+            ]
+
+    answers = await asyncio.gather(*(client(c) for c in range(BURST)))
+    return [response for per_client in answers for response in per_client]
+
+
+def _unreachable_logged(log: str, request_ids: list[str]) -> int:
+    """How many "database ... unreachable" warnings the server logged for these requests."""
+    ids = set(request_ids)
+    count = 0
+    for line in log.splitlines():
+        if "unreachable" not in line or not line.startswith("{"):
+            continue
+        record = json.loads(line)
+        count += record.get("logger") == "snapagent.db.session" and record["request_id"] in ids
+    return count
 
 
 async def _upgrade(url: str) -> None:

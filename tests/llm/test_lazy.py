@@ -2,8 +2,8 @@
 
 The start-up checks run in a fresh interpreter (this one has long imported every SDK): the CLI,
 the app factory and the app's lifespan (everything before the first request) import none of
-anthropic, openai, boto3, botocore or mcp, and a first call to an Anthropic model imports
-anthropic alone.
+anthropic, openai, boto3, botocore, mcp or jsonschema, and a first call to an Anthropic model
+imports anthropic alone.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from snapagent.llm.settings import ProviderSettings
 from snapagent.testing.providers import AnthropicFakeServer, Reply
 from snapagent.workflow.services import ChatMessage, ChatModel, ChatRequest
 
-HEAVY = ("anthropic", "openai", "boto3", "botocore", "mcp")
+HEAVY = ("anthropic", "openai", "boto3", "botocore", "mcp", "jsonschema")
 REQUEST = ChatRequest(messages=[ChatMessage("user", "hi")])
 
 _START_UP = f"""
@@ -84,6 +84,39 @@ def test_start_up_imports_no_provider_sdk_until_a_model_is_called(tmp_path: Path
     assert report["resolved"] == []
     assert report["answer"] == "hello"
     assert report["first call"] == ["anthropic"]  # that provider's SDK, not the others
+
+
+_EMBEDDINGS = f"""
+import asyncio, json, sys
+from snapagent.llm.registry import EmbeddingRegistry
+from snapagent.llm.settings import ProviderSettings
+from snapagent.testing.providers import OpenAIFakeServer
+
+def loaded():
+    return sorted(m for m in {HEAVY!r} if m in sys.modules)
+
+with OpenAIFakeServer(embedding_dimension=8) as server:
+    titan = EmbeddingRegistry(ProviderSettings(aws_bedrock_region="eu-west-1")).get(
+        "bedrock:amazon.titan-embed-text-v2:0"
+    )
+    settings = ProviderSettings(openai_base_url=server.base_url, embedding_dimension=8)
+    model = EmbeddingRegistry(settings).get("openai:embed-x")
+    report = {{"resolved": loaded()}}
+    report["shape"] = list(asyncio.run(model.embed_documents(["a", "b"])).shape)
+    report["first call"] = loaded()
+print(json.dumps(report))
+"""
+
+
+def test_remote_embedding_models_import_their_sdk_at_the_first_call() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _EMBEDDINGS], capture_output=True, text=True, timeout=180, check=True
+    )
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    assert report["resolved"] == []  # neither openai nor boto3 for resolving either model
+    assert report["shape"] == [2, 8]
+    assert report["first call"] == ["openai"]
 
 
 class _Built:

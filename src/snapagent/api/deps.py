@@ -19,6 +19,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from snapagent.api.lazy_session import lazy_session
 from snapagent.api.state import AppState
 from snapagent.db.models.accounts import User
 from snapagent.db.pagination import MAX_PAGE_SIZE
@@ -66,7 +67,8 @@ DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 async def get_db_session(database: DatabaseDep) -> AsyncIterator[AsyncSession]:
-    async with database.session() as session:
+    # Made on first use: a chat answered from the lookup caches never needs one.
+    async with lazy_session(database) as session:
         yield session
 
 

@@ -19,6 +19,12 @@ seen: the index is rebuilt when a router's route count changes.
 
     app = IndexedRouter(fastapi_app.router)     # an ASGI app, in place of the router
 
+A route whose endpoint is marked with `served_by` is answered by the plain ASGI app it names,
+with the same scope, instead of FastAPI's request handler (a `Request`, dependency solving,
+the endpoint, serializing): for a route that takes nothing from the request and is asked very
+often (``GET /health``). Everything around it - selection, 404/405, the middleware, the
+exception handlers, the OpenAPI document (built from the route as declared) - is unchanged.
+
 `tests/api/test_route_index.py` checks that every route of the app is selected the same way
 both ways. The index reads FastAPI's routing internals (pinned version): that test is what
 fails first if an upgrade changes them.
@@ -26,19 +32,20 @@ fails first if an upgrade changes them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import routing as fastapi_routing
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.telemetry._api import _route_selected
 from starlette._utils import get_route_path
 from starlette.routing import BaseRoute, Match, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from snapagent.observability.routing import KeyedRoutes, template_key
 
-__all__ = ["IndexedRouter"]
+__all__ = ["IndexedRouter", "served_by"]
 
 # FastAPI's private names for what its routing keeps in the scope (see the module docstring).
 _included_router_class: Any = fastapi_routing._IncludedRouter
@@ -47,6 +54,21 @@ _apply_form_limits = fastapi_routing._apply_router_form_limits
 _update_scope = fastapi_routing._update_scope
 _INCLUDED_ROUTER_KEY = fastapi_routing._FASTAPI_INCLUDED_ROUTER_KEY
 _EFFECTIVE_CONTEXT_KEY = fastapi_routing._FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY
+
+_SERVED_BY = "__snapagent_served_by__"
+_Endpoint = TypeVar("_Endpoint", bound=Callable[..., Any])
+
+
+def served_by(app: ASGIApp) -> Callable[[_Endpoint], _Endpoint]:
+    """Mark an endpoint (below its route decorator) as answered by ``app`` when
+    `IndexedRouter` selects its route; see the module docstring. ``app`` must answer exactly as
+    the endpoint would: the endpoint stays for the OpenAPI document and FastAPI's own router."""
+
+    def mark(endpoint: _Endpoint) -> _Endpoint:
+        setattr(endpoint, _SERVED_BY, app)
+        return endpoint
+
+    return mark
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +80,7 @@ class _ApiEntry:
     context: Any  # fastapi.routing._EffectiveRouteContext
     included: Any  # fastapi.routing._IncludedRouter
     route: APIRoute
+    served_by: ASGIApp | None  # in place of the route's handler (see `served_by`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +160,10 @@ class IndexedRouter:
         _route_selected(scope=scope, path=entry.context.path_format, mount=False)
         fastapi_scope[_EFFECTIVE_CONTEXT_KEY] = entry.context
         scope["route"] = entry.route
-        await entry.route.handle(scope, receive, send)
+        if entry.served_by is not None:
+            await entry.served_by(scope, receive, send)
+        else:
+            await entry.route.handle(scope, receive, send)
 
     def _current_index(self) -> KeyedRoutes[_Entry]:
         # Rebuilt when a route was added to (or removed from) the app or an included router.
@@ -175,6 +201,7 @@ def _flatten(router: APIRouter) -> list[_Entry]:
                     context=candidate,
                     included=route,
                     route=original,
+                    served_by=getattr(original.endpoint, _SERVED_BY, None),
                 )
             )
     return entries

@@ -14,12 +14,14 @@ connections waiting in its queue, to the worker that replaces it. SIGTTIN adds a
 new socket; SIGTTOU retires the last worker and closes its socket (connections still waiting
 in that queue are reset, as when any listening socket closes).
 
-Without ``SO_REUSEPORT`` (not Linux or a BSD) uvicorn's own supervisor runs, one shared socket.
+Elsewhere than on Linux uvicorn's own supervisor runs, one shared socket (macOS and most BSDs
+accept ``SO_REUSEPORT`` but do not spread connections over the sockets).
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 from collections.abc import Callable
 
 from uvicorn.config import STARTUP_FAILURE, Config
@@ -30,7 +32,9 @@ __all__ = ["SocketPerWorker", "bind_reuse_port", "supports_reuse_port"]
 
 
 def supports_reuse_port() -> bool:
-    return hasattr(socket, "SO_REUSEPORT")
+    """Linux spreads connections over sockets sharing a port; macOS and most BSDs accept the
+    option but hand every connection to one of them (FreeBSD needs ``SO_REUSEPORT_LB``)."""
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
 def bind_reuse_port(host: str, port: int) -> socket.socket:

@@ -85,8 +85,8 @@ def _take_write_lock(connection: sqlite3.Connection) -> None:
     (and, once all of them waited on it, its event loop) stood still. Trying again every
     0.2 ms finds the lock the moment it is free - the other process needs far longer than
     that to come back with its next batch. The busy timeout still bounds the wait."""
-    if connection.in_transaction:
-        return  # (a statement of this transaction already wrote: the lock is held)
+    if connection.in_transaction or connection.isolation_level is None:
+        return  # the lock is held already / autocommit: no transaction to open here
     connection.execute("PRAGMA busy_timeout=0")
     try:
         deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000

@@ -239,15 +239,18 @@ class EmbeddingRegistry(_Registry):
                 timeout_seconds=s.timeout_seconds,
             )
         if provider == "bedrock" and name.startswith("amazon.titan-embed-text-v2"):
-            from snapagent.llm.bedrock_model import make_bedrock_client
-
             region = _require(s.aws_bedrock_region, "AWS_BEDROCK_REGION", provider, name)
-            client = make_bedrock_client(
-                region=region,
-                endpoint_url=s.bedrock_endpoint_url,
-                timeout_seconds=s.timeout_seconds,
-                connect_timeout_seconds=s.connect_timeout_seconds,
-            )
+
+            def make_client() -> Any:  # boto3: imported by the model's first call, off the loop
+                from snapagent.llm.bedrock_model import make_bedrock_client
+
+                return make_bedrock_client(
+                    region=region,
+                    endpoint_url=s.bedrock_endpoint_url,
+                    timeout_seconds=s.timeout_seconds,
+                    connect_timeout_seconds=s.connect_timeout_seconds,
+                )
+
             dimension = s.embedding_dimension or 1024
             if dimension not in (256, 512, 1024):
                 raise UnknownModelError(
@@ -255,7 +258,7 @@ class EmbeddingRegistry(_Registry):
                     f"{dimension} (SNAPAGENT_EMBEDDING_DIMENSION)"
                 )
             return BedrockTitanEmbeddingModel(
-                client=client, retry=self.retry, model=name, dimension=dimension
+                make_client=make_client, retry=self.retry, model=name, dimension=dimension
             )
         raise UnknownModelError(
             f"unsupported embedding model {provider}:{name}: use {EMBEDDING_FORMS}"

@@ -14,7 +14,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -116,14 +117,29 @@ class OpenAIEmbeddingModel(_RemoteEmbeddingModel):
         super().__init__(model, dimension=dimension, retry=retry)
         self._api_key = api_key
         self.batch_size = batch_size
-        import openai  # seconds to import: only once such a model is configured (llm.lazy)
+        self._client_options: dict[str, Any] = {
+            "api_key": api_key or "not-needed",
+            "base_url": base_url,
+            "timeout": timeout_seconds,
+            "max_retries": 0,
+        }
+        self._client: Any = None  # made by the first batch: see _sdk_client
 
-        self._client = openai.AsyncOpenAI(
-            api_key=api_key or "not-needed",
-            base_url=base_url,
-            timeout=timeout_seconds,
-            max_retries=0,
-        )
+    def _make_client(self) -> Any:
+        import openai
+
+        return openai.AsyncOpenAI(**self._client_options)
+
+    async def _sdk_client(self) -> Any:
+        """The SDK client, made at the first batch on a worker thread: importing openai takes
+        seconds on a busy machine and must not happen on the event loop (see `llm.lazy`)."""
+        if self._client is None:
+            client = await asyncio.to_thread(self._make_client)
+            if self._client is None:
+                self._client = client
+            else:  # a concurrent first batch made one first
+                await client.close()
+        return self._client
 
     def _translate(self, exc: Exception) -> ProviderError | None:
         return translate_sdk_error(
@@ -132,7 +148,8 @@ class OpenAIEmbeddingModel(_RemoteEmbeddingModel):
 
     async def _batch_once(self, batch: list[str]) -> list[list[float]]:
         with reraise_translated(self._translate):
-            response = await self._client.embeddings.create(
+            client = await self._sdk_client()
+            response = await client.embeddings.create(
                 model=self.model, input=batch, encoding_format="float"
             )
         rows = sorted(getattr(response, "data", None) or [], key=lambda item: item.index)
@@ -150,18 +167,24 @@ class OpenAIEmbeddingModel(_RemoteEmbeddingModel):
         return rows
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if self._client is not None:
+            await self._client.close()
 
 
 class BedrockTitanEmbeddingModel(_RemoteEmbeddingModel):
-    """``bedrock:amazon.titan-embed-text-v2:0``: one InvokeModel per text, a few in parallel."""
+    """``bedrock:amazon.titan-embed-text-v2:0``: one InvokeModel per text, a few in parallel.
+
+    Give it a boto3 ``client``, or ``make_client`` to have one made by the first call on its
+    worker thread (boto3 takes seconds to import; the registry passes a factory, `llm.lazy`).
+    """
 
     provider = "bedrock"
 
     def __init__(
         self,
         *,
-        client: Any,
+        client: Any = None,
+        make_client: Callable[[], Any] | None = None,
         retry: RetryPolicy,
         model: str = TITAN_V2_MODEL,
         dimension: int = 1024,
@@ -169,9 +192,20 @@ class BedrockTitanEmbeddingModel(_RemoteEmbeddingModel):
     ) -> None:
         if dimension not in (256, 512, 1024):
             raise ValueError("Titan text embeddings v2 supports 256, 512 or 1024 dimensions")
+        if client is None and make_client is None:
+            raise ValueError("give a boto3 client or make_client")
         super().__init__(model, dimension=dimension, retry=retry)
         self._client = client
+        self._make_client = make_client
+        self._client_lock = threading.Lock()
         self._slots = asyncio.Semaphore(concurrency)
+
+    def _boto_client(self) -> Any:
+        """The client (made here, on the calling worker thread, the first time)."""
+        with self._client_lock:
+            if self._client is None and self._make_client is not None:
+                self._client = self._make_client()
+            return self._client
 
     def _translate(self, exc: Exception) -> ProviderError | None:
         return translate_botocore_error(exc, provider=self.provider, model=self.model)
@@ -179,7 +213,7 @@ class BedrockTitanEmbeddingModel(_RemoteEmbeddingModel):
     def _invoke(self, text: str) -> list[float]:
         body = json.dumps({"inputText": text, "dimensions": self._dimension, "normalize": True})
         with reraise_translated(self._translate):
-            response = self._client.invoke_model(
+            response = self._boto_client().invoke_model(
                 modelId=self.model, body=body, contentType="application/json"
             )
             payload = json.loads(response["body"].read())
@@ -196,4 +230,5 @@ class BedrockTitanEmbeddingModel(_RemoteEmbeddingModel):
         return list(await asyncio.gather(*(self._one(text) for text in texts)))
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self._client.close)
+        if self._client is not None:
+            await asyncio.to_thread(self._client.close)

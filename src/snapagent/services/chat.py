@@ -44,7 +44,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from snapagent.db.base import new_id
+from snapagent.db.base import new_id, new_key
 from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
@@ -372,7 +372,7 @@ class ChatService:
         history and go before it (see `ChatTurn`)."""
         self.check_request(message, session_id)
         bot = await self.live_bot(session, user.id, bot_id)
-        session_key = session_id or new_id()
+        session_key = session_id or new_key()  # the client's handle: fully random
         # V1 or V2 for this session (stable per session; ConflictError if neither can run).
         decision = choose_engine(
             bot_id=bot.id,

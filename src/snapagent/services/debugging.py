@@ -42,7 +42,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from snapagent.db.base import new_id
+from snapagent.db.base import new_id, new_key
 from snapagent.db.models.accounts import User
 from snapagent.db.models.bots import Bot
 from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
@@ -316,7 +316,7 @@ class DebugService:
             user_id=user.id,
             bot_id=bot.id,
             default_model=bot.default_model,
-            session_key=session_id or new_id(),
+            session_key=session_id or new_key(),
             message=message,
             engine="v2",
             version_id=version.id,
