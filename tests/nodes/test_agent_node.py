@@ -121,6 +121,75 @@ async def test_unknown_tools_and_bad_arguments_are_told_without_calling_anything
     assert local_server.requests == []
 
 
+CODE_SCHEMA = {
+    "type": "object",
+    "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}},
+    "required": ["code"],
+}
+"""``^(a+)+$`` backtracks exponentially on ``aaa...a!`` in Python's ``re``."""
+
+
+async def test_argument_patterns_are_checked_and_big_arguments_refused(
+    local_server: LocalHttpServer,
+    agent_services: ServiceContainer,
+    model: ScriptedChatModel,
+    node_settings: pytest.MonkeyPatch,
+) -> None:
+    node_settings.setenv("SNAPAGENT_AGENT_MAX_ARGUMENT_CHARS", "1000")
+    get_node_settings.cache_clear()
+    model.enqueue_tool_calls(
+        ToolCall("c1", "get_order", {"code": "b"}),
+        ToolCall("c2", "get_order", {"code": "a" * 2_000}),
+        ToolCall("c3", "get_order", {"code": "aaa"}),
+    )
+    model.enqueue("Done.")
+    config = {"tools": [http_tool(local_server, parameters=CODE_SCHEMA)]}
+
+    run = await run_agent(agent_services, config)
+
+    mismatch, too_big, fine = run.outputs["tool_calls"]
+    assert "code: 'b' does not match '^(a+)+$'" in mismatch["result"]
+    assert "2012 characters of JSON, over the limit of 1000" in too_big["result"]
+    assert "SNAPAGENT_AGENT_MAX_ARGUMENT_CHARS" in too_big["result"]
+    assert (mismatch["is_error"], too_big["is_error"], fine["is_error"]) == (True, True, False)
+    assert len(local_server.requests) == 1  # only the good call went out
+
+
+async def test_a_catastrophic_schema_fails_the_node_within_the_deadline_off_the_loop(
+    local_server: LocalHttpServer,
+    agent_services: ServiceContainer,
+    model: ScriptedChatModel,
+    node_settings: pytest.MonkeyPatch,
+) -> None:
+    node_settings.setenv("SNAPAGENT_AGENT_ARGUMENT_CHECK_TIMEOUT_S", "1")
+    get_node_settings.cache_clear()
+    model.enqueue_tool_calls(ToolCall("c1", "get_order", {"code": "a" * 40 + "!"}))
+    model.enqueue("never asked")
+    config = {"tools": [http_tool(local_server, parameters=CODE_SCHEMA)]}
+    gaps: list[float] = []
+
+    async def tick() -> None:  # the loop's longest stall while the check runs
+        while True:
+            began = time.perf_counter()
+            await asyncio.sleep(0.01)
+            gaps.append(time.perf_counter() - began)
+
+    ticker = asyncio.create_task(tick())
+    began = time.perf_counter()
+    with pytest.raises(NodeExecutionError) as failed:
+        await run_agent(agent_services, config)
+    elapsed = time.perf_counter() - began
+    ticker.cancel()
+
+    message = failed.value.message
+    assert "checking the arguments of tool 'get_order' against its schema took longer" in message
+    assert "SNAPAGENT_AGENT_ARGUMENT_CHECK_TIMEOUT_S" in message
+    assert 1.0 <= elapsed < 10.0
+    assert max(gaps) < 0.5, max(gaps)
+    assert local_server.requests == []
+    assert len(model.requests) == 1
+
+
 async def test_max_iterations_then_one_last_answer_without_tools(
     local_server: LocalHttpServer, agent_services: ServiceContainer, model: ScriptedChatModel
 ) -> None:

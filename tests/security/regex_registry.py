@@ -204,6 +204,11 @@ REGISTRY: tuple[Regex, ...] = (
     ),
     Regex("snapagent/llm/relevance.py", r"[가-힣]", "questions (language detection)"),
     Regex(
+        "snapagent/llm/tokens.py",
+        "[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\u3040-\u30ff\u4e00-\u9fff]",
+        "every prompt the offline model estimates (one character class, no repetition)",
+    ),
+    Regex(
         "snapagent/llm/sentences.py",
         r"(?<![.!?。！？])[.!?。！？]++[\"'”’)\]]*+(?=\s)",
         "paragraphs of documents and prompts (sentence ends)",

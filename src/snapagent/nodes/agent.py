@@ -16,7 +16,9 @@ again; when it answers in text, the loop ends. After ``max_iterations`` rounds o
 model is asked once more with tools forbidden (``on_max_iterations: "answer"``, the default)
 or the node fails (``"fail"``). A failing tool is an error result the model reads, never a
 failed run; the node fails only when the model call fails, an MCP server cannot be reached at
-the start, or the whole loop passes its ``timeout_s``.
+the start, a call's arguments cannot be checked against its tool's schema within
+``SNAPAGENT_AGENT_ARGUMENT_CHECK_TIMEOUT_S`` (the schema is too costly), or the whole loop
+passes its ``timeout_s``.
 
 Text streams out (``ctx.emit_text``) as the model writes it, in every turn; the ``text`` output
 is what was streamed: the turns' texts joined by blank lines. ``tool_calls`` records every call
@@ -243,6 +245,8 @@ class AgentNodeV2(BaseNodeV2[AgentNodeData]):
             max_calls=settings.agent_max_tool_calls,
             parallel=settings.agent_max_parallel_tools if config.parallel_tools else 1,
             max_bot_depth=settings.agent_max_bot_depth,
+            argument_chars=settings.agent_max_argument_chars,
+            argument_check_timeout_s=settings.agent_argument_check_timeout_s,
         )
 
     def _error(self, message: str) -> NodeExecutionError:

@@ -84,6 +84,26 @@ class NodeSettings(BaseSettings):
     agent_max_tools: int = Field(
         default=128, ge=1, le=128, description="Most tools offered to the model at once."
     )
+    agent_max_argument_chars: int = Field(
+        default=100_000,
+        ge=1_000,
+        le=10_000_000,
+        description="Largest arguments (characters of JSON) of one tool call; larger ones are "
+        "an error result for the model, never checked or sent.",
+    )
+    agent_argument_check_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="Longest checking one tool call's arguments against the tool's schema may "
+        "take (in a worker process, which is then killed); past it the agent node fails.",
+    )
+    agent_argument_check_memory_mb: int = Field(
+        default=256, ge=64, le=65536, description="Address-space limit of each argument checker."
+    )
+    agent_argument_check_workers: int = Field(
+        default=2, ge=1, le=64, description="Worker processes checking tool arguments at once."
+    )
     agent_max_bot_depth: int = Field(
         default=3,
         ge=1,

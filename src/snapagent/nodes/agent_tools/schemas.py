@@ -1,13 +1,13 @@
-"""Tool names and argument schemas that every provider accepts, and checking a model's
-arguments against them.
+"""Tool names and argument schemas that every provider accepts.
 
 A tool name must be valid for Anthropic, OpenAI and Bedrock at once: a letter, then letters,
 digits, ``_`` or ``-``, at most 64 in all. An argument schema is a well-formed JSON Schema
-(draft 2020-12) of an ``object``, with local ``$ref`` s only (nothing is ever fetched).
+(draft 2020-12) of an ``object``, with local ``$ref`` s only (nothing is ever fetched), at
+most `MAX_SCHEMA_CHARS` of JSON nested at most 64 levels. A model's arguments are checked
+against it in a worker process, never here (`argument_check`).
 
     check_tool_name("get_weather")                     # ok
     check_parameters({"type": "object", "properties": {"city": {"type": "string"}}})
-    argument_problem(schema, {"city": 3})              # "city: 3 is not of type 'string'"
 """
 
 from __future__ import annotations
@@ -15,20 +15,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from functools import cache
-from typing import TYPE_CHECKING, Any, Final
-
-if TYPE_CHECKING:  # jsonschema is imported by the first check (graph validation, off the loop)
-    from jsonschema import ValidationError as SchemaValidationError
-    from jsonschema.protocols import Validator
+from typing import Any, Final
 
 __all__ = [
     "MAX_SCHEMA_CHARS",
     "TOOL_NAME",
-    "argument_problem",
     "check_parameters",
     "check_tool_name",
-    "checkable",
     "provider_safe_name",
 ]
 
@@ -37,20 +30,6 @@ MAX_SCHEMA_CHARS: Final = 64_000
 """Largest argument schema (as JSON) a tool may declare: it is sent with every model call."""
 _MAX_DEPTH: Final = 64
 _UNSAFE_NAME_CHARS: Final = re.compile(r"[^A-Za-z0-9_-]")
-
-
-# Arguments come from the model, which reads the user's message: user-written regular
-# expressions are never applied to them here, so a catastrophic pattern cannot stall the
-# server. ``pattern`` and ``format`` are skipped; a schema with ``patternProperties`` anywhere
-# is not checked locally at all (``additionalProperties`` would apply those patterns to the
-# argument names). The provider still receives the full schema.
-@cache
-def _lenient_validator() -> type[Validator]:
-    from jsonschema import Draft202012Validator
-    from jsonschema.validators import extend
-
-    lenient: type[Validator] = extend(Draft202012Validator, {"pattern": None, "format": None})
-    return lenient
 
 
 def check_tool_name(name: str) -> str:
@@ -115,33 +94,3 @@ def check_parameters(schema: Any) -> dict[str, Any]:
         if isinstance(properties, Mapping) and required not in properties:
             raise ValueError(f"required argument {required!r} is not among the properties")
     return dict(schema)
-
-
-def checkable(schema: Mapping[str, Any]) -> bool:
-    """Whether `argument_problem` may check arguments against ``schema`` (no regex keys)."""
-    try:
-        return not any("patternProperties" in node for node, _depth in _nodes(schema))
-    except ValueError:  # nested too deep
-        return False
-
-
-def argument_problem(schema: Mapping[str, Any], arguments: Mapping[str, Any]) -> str | None:
-    """Why ``arguments`` do not match ``schema`` (the first three problems), or None. Call it
-    only for a `checkable` schema; one that cannot be applied (an unresolvable reference)
-    accepts everything."""
-    try:
-        errors = sorted(
-            _lenient_validator()(schema).iter_errors(dict(arguments)),
-            key=lambda e: list(e.absolute_path),
-        )
-    except Exception:  # referencing errors and friends: the provider's check stands
-        return None
-    if not errors:
-        return None
-    return "; ".join(_describe(error) for error in errors[:3])
-
-
-def _describe(error: SchemaValidationError) -> str:
-    where = ".".join(str(p) for p in error.absolute_path)
-    message = error.message if len(error.message) <= 300 else error.message[:300] + "..."
-    return f"{where}: {message}" if where else message

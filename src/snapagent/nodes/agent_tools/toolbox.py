@@ -21,6 +21,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from snapagent.errors import NodeExecutionError, SnapAgentError
+from snapagent.nodes.agent_tools.argument_check import default_checker
 from snapagent.nodes.agent_tools.base import AgentTool, ToolEnv, ToolError, ToolOutcome
 from snapagent.nodes.agent_tools.config import (
     HttpToolConfig,
@@ -31,12 +32,7 @@ from snapagent.nodes.agent_tools.config import (
 )
 from snapagent.nodes.agent_tools.http import HttpTool
 from snapagent.nodes.agent_tools.knowledge import KnowledgeTool
-from snapagent.nodes.agent_tools.schemas import (
-    MAX_SCHEMA_CHARS,
-    argument_problem,
-    checkable,
-    provider_safe_name,
-)
+from snapagent.nodes.agent_tools.schemas import MAX_SCHEMA_CHARS, provider_safe_name
 from snapagent.nodes.agent_tools.workflow import WorkflowTool
 from snapagent.nodes.templating import render
 from snapagent.workflow.services import ToolCall, ToolSpec
@@ -59,6 +55,8 @@ class ToolboxLimits:
     max_calls: int = 50
     parallel: int = 4
     max_bot_depth: int = 3
+    argument_chars: int = 100_000
+    argument_check_timeout_s: float = 2.0
 
 
 @dataclass(slots=True)
@@ -113,7 +111,8 @@ class Toolbox:
         self.limits = limits
         self.node_id = node_id
         self.calls_made = 0
-        self._checkable = {tool.spec.name: checkable(tool.spec.parameters) for tool in tools}
+        # Serialized once per run: the worker that checks arguments receives it as text.
+        self._schemas = {tool.spec.name: json.dumps(tool.spec.parameters) for tool in tools}
         self._slots = asyncio.Semaphore(limits.parallel)
 
     @property
@@ -259,11 +258,15 @@ class Toolbox:
 
     async def run_all(self, calls: Sequence[ToolCall], *, iteration: int) -> list[ToolCallRecord]:
         """Answer every call of one model turn (at most ``limits.parallel`` at once), in the
-        order the model made them."""
+        order the model made them. A `NodeExecutionError` (arguments that cannot be checked
+        within their limits) fails the node."""
         if len(calls) == 1:
             return [await self.run(calls[0], iteration=iteration)]
-        async with asyncio.TaskGroup() as group:
-            tasks = [group.create_task(self._slotted(c, iteration)) for c in calls]
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._slotted(c, iteration)) for c in calls]
+        except* NodeExecutionError as failed:
+            raise failed.exceptions[0] from None
         return [task.result() for task in tasks]
 
     async def _slotted(self, call: ToolCall, iteration: int) -> ToolCallRecord:
@@ -271,7 +274,8 @@ class Toolbox:
             return await self.run(call, iteration=iteration)
 
     async def run(self, call: ToolCall, *, iteration: int) -> ToolCallRecord:
-        """One call, never raising (but for cancellation): see the module docstring."""
+        """One call, never raising (but for cancellation, and a `NodeExecutionError` when its
+        arguments cannot be checked within their limits): see the module docstring."""
         started = perf_counter()
         tool = self.tools.get(call.name)
         self.calls_made += 1
@@ -300,10 +304,9 @@ class Toolbox:
                 "answer with what you have",
                 True,
             )
-        if tool.check_arguments and self._checkable[tool.spec.name]:
-            problem = argument_problem(tool.spec.parameters, call.arguments)
-            if problem is not None:
-                return ToolOutcome(f"the arguments do not match the schema: {problem}", True)
+        refused = await self._argument_problem(tool, call)
+        if refused is not None:
+            return ToolOutcome(refused, True)
         try:
             async with asyncio.timeout(tool.timeout_s):
                 return await tool.call(call.arguments)
@@ -316,3 +319,27 @@ class Toolbox:
         except Exception as exc:
             log.warning("agent %s: tool %r failed", self.node_id, call.name, exc_info=True)
             return ToolOutcome(f"{type(exc).__name__}: {exc}"[:1_000], True)
+
+    async def _argument_problem(self, tool: AgentTool, call: ToolCall) -> str | None:
+        """What is wrong with the call's arguments, for the model: over the size limit (for
+        every tool), or not matching the schema (checked in a worker: `argument_check`)."""
+        try:
+            arguments = json.dumps(dict(call.arguments))
+        except (TypeError, ValueError, RecursionError):
+            return "the arguments are not plain JSON"
+        limit = self.limits.argument_chars
+        if len(arguments) > limit:
+            return (
+                f"the arguments are {len(arguments)} characters of JSON, over the limit of "
+                f"{limit} (SNAPAGENT_AGENT_MAX_ARGUMENT_CHARS); send less"
+            )
+        if not tool.check_arguments:
+            return None
+        problem = await default_checker().problem(
+            self._schemas[tool.spec.name],
+            arguments,
+            tool=tool.spec.name,
+            node_id=self.node_id,
+            timeout_s=self.limits.argument_check_timeout_s,
+        )
+        return None if problem is None else f"the arguments do not match the schema: {problem}"
