@@ -107,7 +107,12 @@ async def test_the_newest_chatflow_shapes() -> None:
     bot = load("v0_6_chatflow.yml")
     assert find(bot.graph, "approve")["type"] == "placeholder"
     assert find(bot.graph, "approve")["config"]["branches"] == ["approve", "reject"]
-    assert find(bot.graph, "agent")["type"] == "placeholder"
+    agent = find(bot.graph, "agent")
+    assert agent["type"] == "agent"
+    assert agent["config"]["instruction"] == "Process the refund."
+    assert agent["config"]["tools"] == []  # the Stripe tool has no equivalent (reported)
+    assert agent["default_outputs"] == {"text": "The refund agent is unavailable."}
+    assert any("langgenius/stripe/stripe/refund" in m for m in messages(bot))
     assert find(bot.graph, "search")["type"] == "http_request"
     assert find(bot.graph, "search")["config"]["url"] == (
         "https://r.jina.ai/https://example.com/refunds?q={{ query }}"
