@@ -12,11 +12,22 @@ from snapagent.interop.conversion import ImportOptions, convert_document
 from snapagent.interop.converted import ConvertedBot
 from snapagent.interop.dify.context import ConvertOptions
 from snapagent.interop.dify.reader import read_dify
+from snapagent.nodes.settings import get_node_settings
 from snapagent.testing.dify_corpus import require_corpus
 from snapagent.workflow import WorkflowGraph
 from snapagent.workflow.validation import validate_graph
 
-from .dify_docs import REGISTRY, chain, convert, end_node, find, node, start, workflow_doc
+from .dify_docs import (
+    REGISTRY,
+    chain,
+    convert,
+    end_node,
+    find,
+    messages,
+    node,
+    start,
+    workflow_doc,
+)
 
 # file -> (agent node id, model, instruction starts with, query selector head, tool URLs,
 #          report messages expected (substrings))
@@ -232,3 +243,71 @@ def test_junk_of_every_type_in_every_parameter_converts() -> None:
         doc = _doc(_agent(**data))
         bot = read_dify(doc, ConvertOptions(node_types=frozenset(REGISTRY.type_keys)))
         assert not validate_graph(WorkflowGraph.from_json(bot.graph), REGISTRY)
+
+
+def _agent_chat(**model_config: Any) -> dict[str, Any]:
+    return {
+        "app": {"name": "Agent chat", "mode": "agent-chat"},
+        "kind": "app",
+        "version": "0.1.2",
+        "model_config": {
+            "model": {"provider": "openai", "name": "gpt-4o", "mode": "chat"},
+            "user_input_form": [{"text-input": {"variable": "persona", "label": "Persona"}}],
+            **model_config,
+        },
+    }
+
+
+def test_an_agent_chat_app_becomes_an_agent_with_its_knowledge_and_variables() -> None:
+    agent_mode = {
+        "enabled": True,
+        "strategy": "react",
+        "max_iteration": 99,
+        "tools": [
+            {"dataset": {"enabled": True, "id": "ds-1"}},
+            {"provider_type": "builtin", "provider_name": "jina", "tool_name": "jina_search"},
+            {"provider_type": "api", "provider_id": "uuid-1", "tool_name": "crm"},
+        ],
+    }
+    doc = _agent_chat(pre_prompt="You are {{persona}}.", agent_mode=agent_mode)
+    bot = convert(doc)
+    agent = find(bot.graph, "llm")
+    assert agent["type"] == "agent"
+    config = agent["config"]
+    assert config["instruction"] == "You are {{ persona }}."
+    assert agent["inputs"]["persona"]["selector"] == ["start", "persona"]
+    assert agent["inputs"]["query"]["selector"] == ["start", "query"]
+    assert config["max_iterations"] == get_node_settings().agent_max_iterations  # the ceiling
+    assert [t["type"] for t in config["tools"]] == ["knowledge", "http"]
+    assert config["tools"][0]["knowledge_base_ids"] == ["dify-dataset:ds-1"]
+    assert [k.source_id for k in bot.knowledge] == ["ds-1"]
+    assert any("uuid-1/crm (api provider) has no SnapAgent equivalent" in m for m in messages(bot))
+
+
+def test_an_agent_chat_app_with_an_advanced_prompt_writes_the_query_first() -> None:
+    doc = _agent_chat(
+        prompt_type="advanced",
+        chat_prompt_config={"prompt": [
+            {"role": "system", "text": "Be {{persona}}."},
+            {"role": "user", "text": "Question: {{#query#}}"},
+        ]},
+        agent_mode={"enabled": True, "tools": [{"provider_name": "x", "tool_name": "y"}]},
+    )  # fmt: skip
+    bot = convert(doc)
+    assert find(bot.graph, "llm")["inputs"]["query"]["selector"] == ["llm__query", "text"]
+    assert find(bot.graph, "llm__query")["type"] == "template"
+    assert {"source": "llm__query", "target": "llm"} in bot.graph["edges"]
+
+
+@pytest.mark.parametrize(
+    "agent_mode",
+    [
+        {"tools": [{"dataset": "x"}, {"dataset": {"id": ["a"]}}, 5, {"tool_name": None}]},
+        {"max_iteration": "many", "strategy": ["x"], "tools": [{"tool_name": "t"}] * 500},
+        {"tools": [{"dataset": {"id": "d" * 10_000}}, {"tool_name": "t"}]},
+    ],
+)
+def test_odd_agent_chat_apps_convert(agent_mode: dict[str, Any]) -> None:
+    bot = convert(_agent_chat(pre_prompt="Hi.", agent_mode=agent_mode))
+    assert find(bot.graph, "llm")["type"] == "agent"
+    assert len(find(bot.graph, "llm")["config"]["tools"]) <= 32

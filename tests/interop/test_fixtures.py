@@ -170,5 +170,12 @@ async def test_chat_completion_and_agent_apps_become_graphs() -> None:
     result = await run(completion.graph, "autumn")
     assert result.status.value == "succeeded", result.error
     agent = load("agent_chat_app.yml")
-    assert find(agent.graph, "llm")["type"] == "placeholder"
-    assert any("google/google_search" in m for m in messages(agent))
+    node = find(agent.graph, "llm")
+    assert node["type"] == "agent"
+    assert node["inputs"]["query"] == {"selector": ["start", "query"]}
+    assert node["config"]["tools"] == []
+    assert node["config"]["max_iterations"] == 5
+    assert any("google/google_search (builtin provider) has no" in m for m in messages(agent))
+    result = await run(agent.graph, "hello")  # the offline model answers without tools
+    assert result.status.value == "succeeded", result.error
+    assert result.outputs["answer"]

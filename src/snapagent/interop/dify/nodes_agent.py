@@ -33,7 +33,7 @@ from snapagent.interop.shapes import mapping
 from snapagent.nodes.agent_tools.config import HttpToolConfig, McpToolConfig
 from snapagent.nodes.settings import get_node_settings
 
-__all__ = ["MAX_TOOLS", "convert_agent_node"]
+__all__ = ["MAX_TOOLS", "convert_agent_node", "dify_tools", "limit_tools"]
 
 MAX_TOOLS = 32
 """Most tools of one agent node (`AgentNodeData.tools`); more are reported, not kept."""
@@ -96,7 +96,9 @@ def convert_agent_node(node: DifyNode, ctx: DifyContext) -> Built:
     extra = _query(node, ctx, params, inputs)
     config["max_iterations"] = _iterations(node, ctx, params)
     config["use_run_history"] = _memory(node, ctx)
-    config["tools"] = _tools(node, ctx, params)
+    kind, value = _parameter(params, "tools")
+    config["tools"] = limit_tools(node, ctx, [*_mcp_servers(node, ctx, params),
+                                          *dify_tools(node, ctx, kind, value)])  # fmt: skip
     built = Built("agent", config, inputs, outputs={"text": "text"})
     if extra is not None:
         built.extra.append(extra)
@@ -263,12 +265,11 @@ def _memory(node: DifyNode, ctx: DifyContext) -> bool:
     return True
 
 
-def _tools(node: DifyNode, ctx: DifyContext, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The tools with a real equivalent; an action item for each of the others."""
+def dify_tools(
+    node: DifyNode, ctx: DifyContext, kind: str, value: Any, field: str = "agent_parameters.tools"
+) -> list[dict[str, Any]]:
+    """The Dify tools with a real equivalent; an action item for each of the others."""
     tools: list[dict[str, Any]] = []
-    tools += _mcp_servers(node, ctx, params)
-    kind, value = _parameter(params, "tools")
-    field = "agent_parameters.tools"
     if value is not None and not isinstance(value, list):
         ctx.note(
             "warning",
@@ -309,7 +310,7 @@ def _tools(node: DifyNode, ctx: DifyContext, params: dict[str, Any]) -> list[dic
         if unmapped <= _REPORTED_TOOLS:
             ctx.note(
                 "action",
-                f"Dify tool {provider}/{name} ({str(raw.get('type') or 'unknown')[:40]} "
+                f"Dify tool {provider}/{name} ({_tool_kind(raw)} "
                 "provider) has no SnapAgent equivalent",
                 "left out of the agent: give the agent an MCP server or an HTTP tool that does "
                 "the same",
@@ -324,10 +325,16 @@ def _tools(node: DifyNode, ctx: DifyContext, params: dict[str, Any]) -> list[dic
             node_id=node.id,
             field=field,
         )
-    return _unique(node, ctx, tools)
+    return tools
 
 
-def _unique(node: DifyNode, ctx: DifyContext, tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _tool_kind(raw: dict[str, Any]) -> str:
+    return str(raw.get("type") or raw.get("provider_type") or "unknown")[:40]
+
+
+def limit_tools(
+    node: DifyNode, ctx: DifyContext, tools: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """At most `MAX_TOOLS` tools, each name (and MCP URL) once."""
     kept: list[dict[str, Any]] = []
     seen: set[str] = set()
