@@ -68,8 +68,8 @@ def convert_agent_node(node: DifyNode, ctx: DifyContext) -> Built:
     """Our agent node for a Dify agent node (see the module docstring)."""
     data = node.data
     params = mapping(data.get("agent_parameters"))
-    strategy = str(data.get("agent_strategy_name") or "?")
-    provider = str(data.get("agent_strategy_provider_name") or "?")
+    strategy = str(data.get("agent_strategy_name") or "?")[:100]
+    provider = str(data.get("agent_strategy_provider_name") or "?")[:200]
     ports = PortNames(reserved={"history", "query"})
     inputs: dict[str, Selector] = {}
     config: dict[str, Any] = {}
