@@ -66,21 +66,29 @@ ATTACKS = {
 }
 
 
-@pytest.mark.parametrize("name", list(ATTACKS))
-async def test_hostile_file_is_refused_and_health_stays_up(
-    server: AttackServer, headers: dict[str, str], name: str
-) -> None:
-    data, status, reason = ATTACKS[name]
+async def import_watched(
+    server: AttackServer, headers: dict[str, str], data: bytes
+) -> httpx.Response:
+    """Import ``data`` while /health is probed; the server must stay responsive."""
     async with (
         httpx.AsyncClient(base_url=server.base, headers=headers, timeout=120) as http,
         HealthProbe(server.base) as probe,
     ):
         response = await http.post(IMPORT, files={"file": ("app.yml", data)})
         await asyncio.sleep(0.2)
+    probe.assert_responsive()
+    return response
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+async def test_hostile_file_is_refused_and_health_stays_up(
+    server: AttackServer, headers: dict[str, str], name: str
+) -> None:
+    data, status, reason = ATTACKS[name]
+    response = await import_watched(server, headers, data)
     assert response.status_code == status, response.text[:500]
     assert response.headers["content-type"].startswith("application/problem+json")
     assert reason in response.json()["detail"]
-    probe.assert_responsive()
     async with httpx.AsyncClient(base_url=server.base, headers=headers) as http:
         assert (await http.get("/api/v1/bots")).json()["data"] == []
 
@@ -135,13 +143,7 @@ def hostile_agent_app() -> bytes:
 async def test_a_hostile_agent_node_imports_bounded_and_reported(
     server: AttackServer, headers: dict[str, str]
 ) -> None:
-    async with (
-        httpx.AsyncClient(base_url=server.base, headers=headers, timeout=120) as http,
-        HealthProbe(server.base) as probe,
-    ):
-        response = await http.post(IMPORT, files={"file": ("agent.yml", hostile_agent_app())})
-        await asyncio.sleep(0.2)
-    probe.assert_responsive()
+    response = await import_watched(server, headers, hostile_agent_app())
     assert response.status_code == 201, response.text[:500]
     items = response.json()["report"]["items"]
     assert len(items) < 200  # a hostile file cannot flood the report
