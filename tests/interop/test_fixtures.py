@@ -107,7 +107,12 @@ async def test_the_newest_chatflow_shapes() -> None:
     bot = load("v0_6_chatflow.yml")
     assert find(bot.graph, "approve")["type"] == "placeholder"
     assert find(bot.graph, "approve")["config"]["branches"] == ["approve", "reject"]
-    assert find(bot.graph, "agent")["type"] == "placeholder"
+    agent = find(bot.graph, "agent")
+    assert agent["type"] == "agent"
+    assert agent["config"]["instruction"] == "Process the refund."
+    assert agent["config"]["tools"] == []  # the Stripe tool has no equivalent (reported)
+    assert agent["default_outputs"] == {"text": "The refund agent is unavailable."}
+    assert any("langgenius/stripe/stripe/refund" in m for m in messages(bot))
     assert find(bot.graph, "search")["type"] == "http_request"
     assert find(bot.graph, "search")["config"]["url"] == (
         "https://r.jina.ai/https://example.com/refunds?q={{ query }}"
@@ -165,5 +170,12 @@ async def test_chat_completion_and_agent_apps_become_graphs() -> None:
     result = await run(completion.graph, "autumn")
     assert result.status.value == "succeeded", result.error
     agent = load("agent_chat_app.yml")
-    assert find(agent.graph, "llm")["type"] == "placeholder"
-    assert any("google/google_search" in m for m in messages(agent))
+    node = find(agent.graph, "llm")
+    assert node["type"] == "agent"
+    assert node["inputs"]["query"] == {"selector": ["start", "query"]}
+    assert node["config"]["tools"] == []
+    assert node["config"]["max_iterations"] == 5
+    assert any("google/google_search (builtin provider) has no" in m for m in messages(agent))
+    result = await run(agent.graph, "hello")  # the offline model answers without tools
+    assert result.status.value == "succeeded", result.error
+    assert result.outputs["answer"]

@@ -9,6 +9,7 @@ with memory and time limits (``SNAPAGENT_IMPORT_*``), never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -65,21 +66,29 @@ ATTACKS = {
 }
 
 
-@pytest.mark.parametrize("name", list(ATTACKS))
-async def test_hostile_file_is_refused_and_health_stays_up(
-    server: AttackServer, headers: dict[str, str], name: str
-) -> None:
-    data, status, reason = ATTACKS[name]
+async def import_watched(
+    server: AttackServer, headers: dict[str, str], data: bytes
+) -> httpx.Response:
+    """Import ``data`` while /health is probed; the server must stay responsive."""
     async with (
         httpx.AsyncClient(base_url=server.base, headers=headers, timeout=120) as http,
         HealthProbe(server.base) as probe,
     ):
         response = await http.post(IMPORT, files={"file": ("app.yml", data)})
         await asyncio.sleep(0.2)
+    probe.assert_responsive()
+    return response
+
+
+@pytest.mark.parametrize("name", list(ATTACKS))
+async def test_hostile_file_is_refused_and_health_stays_up(
+    server: AttackServer, headers: dict[str, str], name: str
+) -> None:
+    data, status, reason = ATTACKS[name]
+    response = await import_watched(server, headers, data)
     assert response.status_code == status, response.text[:500]
     assert response.headers["content-type"].startswith("application/problem+json")
     assert reason in response.json()["detail"]
-    probe.assert_responsive()
     async with httpx.AsyncClient(base_url=server.base, headers=headers) as http:
         assert (await http.get("/api/v1/bots")).json()["data"] == []
 
@@ -102,3 +111,44 @@ async def test_a_burst_of_bombs_is_served_in_turn(
     async with httpx.AsyncClient(base_url=server.base, headers=headers, timeout=60) as http:
         created = await http.post(IMPORT, files={"file": ("ok.yml", good)})
     assert created.status_code == 201, created.text  # the worker is still there, and sane
+
+
+def hostile_agent_app() -> bytes:
+    """A chatflow whose agent node has 20,000 tools, a megabyte of MCP configuration, an MCP
+    server on a private address and junk in every other parameter."""
+    tools = [
+        {"provider_name": f"p{i}", "tool_name": "t" * 300, "type": "plugin"} for i in range(20_000)
+    ]
+    servers = json.dumps({f"s{i}": {"url": f"https://m{i}.example.com/mcp"} for i in range(20_000)})
+    params = {
+        "tools": {"type": "constant", "value": tools},
+        "mcp_servers_config": {"type": "constant", "value": servers},
+        "mcp_server": {"type": "constant", "value": "http://10.0.0.1/mcp"},
+        "maximum_iterations": {"type": "constant", "value": 10**40},
+        "instruction": {"type": "constant", "value": "{{#start.x#}} words " * 5_000},
+        "query": {"type": "mixed", "value": ["not", "text"]},
+    }
+    nodes = [
+        {"id": "start", "data": {"type": "start", "variables": []}},
+        {"id": "agent", "data": {"type": "agent", "agent_strategy_name": "x" * 5000,
+                                 "agent_parameters": params}},
+        {"id": "say", "data": {"type": "answer", "answer": "{{#agent.files#}}{{#agent.text#}}"}},
+    ]  # fmt: skip
+    edges = [{"source": "start", "target": "agent"}, {"source": "agent", "target": "say"}]
+    doc = {"app": {"mode": "advanced-chat", "name": "agent"}, "kind": "app", "version": "0.3.0",
+           "workflow": {"graph": {"nodes": nodes, "edges": edges}}}  # fmt: skip
+    return json.dumps(doc).encode()  # JSON is YAML
+
+
+async def test_a_hostile_agent_node_imports_bounded_and_reported(
+    server: AttackServer, headers: dict[str, str]
+) -> None:
+    response = await import_watched(server, headers, hostile_agent_app())
+    assert response.status_code == 201, response.text[:500]
+    items = response.json()["report"]["items"]
+    assert len(items) < 200  # a hostile file cannot flood the report
+    said = " ".join(i["message"] for i in items)
+    assert max(len(i["message"]) for i in items) < 1_000
+    for expected in ("more Dify tools have no SnapAgent equivalent", "cannot be used",
+                     "is a plugin SnapAgent does not have", "longer than 20,000"):  # fmt: skip
+        assert expected in said, expected

@@ -67,6 +67,8 @@ class Built:
     """Dify output name -> our output port, for default values."""
     extra: list[dict[str, Any]] = field(default_factory=list)
     """More nodes this one became (they follow it in the graph)."""
+    edges: list[dict[str, Any]] = field(default_factory=list)
+    """Edges between the node and its ``extra`` nodes (Dify's edges come on top)."""
     keep_settings: bool = True
     """False: the node's error strategy and retries are not applied."""
     id: str | None = None

@@ -142,6 +142,11 @@ class DifyContext:
         self._reported.add(key)
         self.report.add(severity, message, action, node_id=node_id, field=field)
 
+    def agent_converts(self, node: DifyNode) -> bool:
+        """Whether a Dify agent node becomes our agent node (else a placeholder)."""
+        params = node.data.get("agent_parameters")
+        return "agent" in self.options.node_types and isinstance(params, dict | None)
+
     # -- ids and names ----------------------------------------------------------------------
 
     def our_id(self, dify_id: str) -> str:
@@ -314,6 +319,16 @@ class DifyContext:
                 "warning",
                 "the LLM's separate reasoning_content has no equivalent",
                 "the reference reads nothing (the reasoning stays in the text)",
+                node_id=node_id,
+                field=field,
+            )
+            return None
+        if kind == "agent" and var in ("files", "json") and self.agent_converts(source):
+            self.note(
+                "warning",
+                f"the agent's {var} output has no equivalent (SnapAgent's agent gives text, "
+                "tool_calls and documents)",
+                "the reference reads nothing",
                 node_id=node_id,
                 field=field,
             )

@@ -212,6 +212,7 @@ class _Assembler:
         ctx = self.ctx
         members = [n for n in ctx.nodes.values() if n.parent == parent]
         out: list[dict[str, Any]] = []
+        inner: list[dict[str, Any]] = []
         for node in members:
             if node.type in _STRUCTURAL:
                 continue
@@ -228,7 +229,8 @@ class _Assembler:
             built = self.convert(node)
             ctx.handles[node.source_id] = built.handles
             out += finish_node(node, built, ctx)
-        graph: dict[str, Any] = {"nodes": out, "edges": list(self.edges(members))}
+            inner += built.edges
+        graph: dict[str, Any] = {"nodes": out, "edges": [*inner, *self.edges(members)]}
         return graph
 
     # -- edges ------------------------------------------------------------------------------

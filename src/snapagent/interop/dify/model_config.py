@@ -15,10 +15,14 @@ from typing import Any
 
 from snapagent.interop.dify.building import Built, finish_node
 from snapagent.interop.dify.context import DifyContext, DifyNode
+from snapagent.interop.dify.nodes_agent import MAX_TOOLS, dify_tools, limit_tools
 from snapagent.interop.dify.nodes_io import convert_start, setup_start
 from snapagent.interop.dify.nodes_tools import placeholder
 from snapagent.interop.dify.references import Selector, escape_jinja
 from snapagent.interop.names import PortNames
+from snapagent.interop.shapes import mapping
+from snapagent.nodes.settings import get_node_settings
+from snapagent.nodes.templating import template_variables
 
 __all__ = ["convert_model_config"]
 
@@ -238,7 +242,17 @@ def convert_model_config(ctx: DifyContext, model_config: dict[str, Any]) -> dict
         chain.append("knowledge")
         context = ["knowledge", "documents"]
     tools = _agent_tools(model_config)
-    if ctx.mode == "agent-chat" and tools:
+    agent = None
+    if ctx.mode == "agent-chat" and tools and "agent" in ctx.options.node_types:
+        data = {"title": "Agent", "agent_mode": model_config.get("agent_mode")}
+        answer = _node(ctx, "llm", "agent", data, 720)
+        agent = _agent(answer, ctx, *_llm(model_config, ctx, context))
+    if agent is not None:
+        built, query_node = agent
+        if query_node is not None:
+            nodes.append(query_node)
+            chain.append(query_node["id"])
+    elif ctx.mode == "agent-chat" and tools:
         data = {"title": "Agent", "agent_mode": model_config.get("agent_mode")}
         answer = _node(ctx, "llm", "agent", data, 720)
         built = placeholder(
@@ -263,6 +277,57 @@ def convert_model_config(ctx: DifyContext, model_config: dict[str, Any]) -> dict
     edges = [{"source": a, "target": b} for a, b in itertools.pairwise(chain)]
     _features(model_config, ctx)
     return {"nodes": nodes, "edges": edges}
+
+
+def _agent(
+    node: DifyNode, ctx: DifyContext, llm: dict[str, Any], inputs: dict[str, Selector]
+) -> tuple[Built, dict[str, Any] | None] | None:
+    """An agent-chat app's agent as our agent node: the LLM's settings, its system prompt as
+    the instruction, the user turn as the query (a template node writes it when it is more than
+    the message), the app's tools; None when its variables cannot be wired (a placeholder)."""
+    agent_mode = mapping(node.data.get("agent_mode"))
+    config: dict[str, Any] = {k: llm[k] for k in ("model", "temperature", "max_tokens") if k in llm}
+    config["instruction"] = llm["system_prompt"]
+    config["use_run_history"] = True
+    used = set(template_variables(config["instruction"], "model_config.pre_prompt"))
+    agent_inputs = {port: sel for port, sel in inputs.items() if port in used}
+    message: Selector = [ctx.start_id, "query"]
+    prompt = str(llm["prompt"])
+    query_node = None
+    if prompt.strip() in {"{{ " + p + " }}" for p, sel in inputs.items() if sel == message}:
+        query: Selector = message
+    else:
+        query = ["llm__query", "text"]
+        wanted = set(template_variables(prompt, "model_config.prompt"))
+        reads = {p: {"selector": s} for p, s in inputs.items() if p in wanted}
+        query_node = {"id": "llm__query", "type": "template", "title": "Agent (query)",
+                      "config": {"template": prompt}, "inputs": reads}  # fmt: skip
+    if agent_inputs.get("query", query) != query or "history" in agent_inputs:
+        return None
+    agent_inputs["query"] = query
+    iterations = agent_mode.get("max_iteration")
+    limit = get_node_settings().agent_max_iterations
+    if isinstance(iterations, int) and not isinstance(iterations, bool) and iterations >= 1:
+        config["max_iterations"] = min(iterations, limit)
+    raw_tools = agent_mode.get("tools")
+    raw_tools = raw_tools if isinstance(raw_tools, list) else []
+    tools: list[dict[str, Any]] = []
+    for index, tool in enumerate(raw_tools[:MAX_TOOLS]):
+        dataset = mapping(tool.get("dataset")) if isinstance(tool, dict) else {}
+        if isinstance(dataset.get("id"), str) and dataset.get("enabled", True):
+            tools.append({"type": "knowledge", "knowledge_base_ids": [ctx.dataset(
+                dataset["id"][:200])], "name": f"search_knowledge_{index + 1}"})  # fmt: skip
+    plain = [t for t in raw_tools if not (isinstance(t, dict) and "dataset" in t)]
+    tools += dify_tools(node, ctx, "constant", plain, "model_config.agent_mode.tools")
+    config["tools"] = limit_tools(node, ctx, tools)
+    strategy = str(agent_mode.get("strategy") or "function_call")[:40]
+    ctx.note(
+        "info",
+        f"the agent-chat app's agent (strategy {strategy!r}) is a tool-calling loop",
+        "it became an agent node",
+        node_id=node.id,
+    )
+    return Built("agent", config, agent_inputs, outputs={"text": "text"}), query_node
 
 
 _FEATURES = {

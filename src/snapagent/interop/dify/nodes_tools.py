@@ -14,6 +14,7 @@ from typing import Any
 
 from snapagent.interop.dify.building import Built, port_type
 from snapagent.interop.dify.context import DifyContext, DifyNode
+from snapagent.interop.dify.nodes_agent import convert_agent_node
 from snapagent.interop.dify.references import Selector
 from snapagent.interop.dify.tools import http_equivalent
 from snapagent.interop.names import PortNames
@@ -280,14 +281,24 @@ def convert_tool(node: DifyNode, ctx: DifyContext) -> Built:
 
 
 def convert_agent(node: DifyNode, ctx: DifyContext) -> Built:
+    """Our agent node (`snapagent.interop.dify.nodes_agent`) when the server has one and the
+    node's parameters are readable; else a placeholder."""
     data = node.data
-    strategy = data.get("agent_strategy_name") or "?"
-    provider = data.get("agent_strategy_provider_name") or "?"
-    return placeholder(
-        node,
-        ctx,
-        f"Dify agent node (strategy {strategy!r} of {provider}) cannot run here: SnapAgent's "
-        "agent node is not available on this server",
-        outputs=dict(_TOOL_OUTPUTS),
-        action="replace it with an llm node, or an agent node when the server has one",
-    )
+    strategy = str(data.get("agent_strategy_name") or "?")[:100]
+    provider = str(data.get("agent_strategy_provider_name") or "?")[:200]
+    params = data.get("agent_parameters")
+    if "agent" not in ctx.options.node_types:
+        message = (
+            f"Dify agent node (strategy {strategy!r} of {provider}) cannot run here: SnapAgent's "
+            "agent node is not available on this server"
+        )
+        action = "replace it with an llm node, or an agent node when the server has one"
+    elif not ctx.agent_converts(node):
+        message = (
+            f"Dify agent node (strategy {strategy!r} of {provider}) has agent_parameters that "
+            f"are not a mapping ({type(params).__name__})"
+        )
+        action = "replace it with an agent node and set its model, instruction and tools"
+    else:
+        return convert_agent_node(node, ctx)
+    return placeholder(node, ctx, message, outputs=dict(_TOOL_OUTPUTS), action=action)
