@@ -85,6 +85,7 @@ BENCH_RUNS := \
 	"engine.py" \
 	"providers.py" \
 	"embeddings.py" \
+	"embedding_memory.py" \
 	"retrieval_quality.py --limit 20" \
 	"answer_quality.py --limit 20" \
 	"rag_load.py" \

@@ -27,6 +27,7 @@ from importlib.metadata import version
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.telemetry import TelemetryConfig
 from starlette.routing import Route
 
 from snapagent.api.body_limit import BodySizeLimitMiddleware
@@ -92,6 +93,9 @@ log = logging.getLogger(__name__)
 
 # Multipart framing around an uploaded file; the file itself is checked against the exact limit.
 _MULTIPART_OVERHEAD = 64 * 1024
+# FastAPI's native OpenTelemetry off (SNAPAGENT_FASTAPI_TELEMETRY): no span, metric or log of
+# its own, and no check of the global providers on every request.
+_NO_FASTAPI_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 StartupHook = Callable[[AppState, AsyncExitStack], Awaitable[None]]
 """Runs in the lifespan after the database is ready; registers its cleanup on the stack."""
@@ -179,6 +183,8 @@ def create_app(
         # Served from this installation by install_docs_ui, not from a CDN.
         docs_url=None,
         redoc_url=None,
+        # FastAPI's documented switch: off, it skips its provider check on every request.
+        telemetry=None if observability.fastapi_telemetry else _NO_FASTAPI_TELEMETRY,
     )
     install_error_handlers(app)
     # Middleware, innermost first (add_middleware wraps what is there). Each body limit is

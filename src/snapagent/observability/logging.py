@@ -17,15 +17,18 @@ ever interrupts the JSON log.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import logging.config
+import math
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from snapagent.log_context import bind_run_id, request_id_var, run_id_var
@@ -112,7 +115,10 @@ class SecretRedactor:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
         lowered = text.lower()
-        if not any(hint in lowered for hint in _SECRET_HINTS):
+        for hint in _SECRET_HINTS:  # a plain loop: half the time of any() over a generator
+            if hint in lowered:
+                break
+        else:
             return text
         for pattern in _PATTERNS:
             text = pattern.sub(_mask_match, text)
@@ -149,7 +155,7 @@ class JsonFormatter(logging.Formatter):
 
     Written for the access log's rate (a line per request): one encoder built once, the
     timestamp's date and time formatted once per second, the record's attributes filtered by
-    one set lookup each.
+    one set lookup each. :meth:`format_fields` writes the same line without a record.
     """
 
     def __init__(self, redactor: SecretRedactor | None = None) -> None:
@@ -188,8 +194,56 @@ class JsonFormatter(logging.Formatter):
             line["stack"] = record.stack_info
         return _ENCODER.encode(line)
 
+    def format_fields(
+        self,
+        created: float,
+        levelname: str,
+        name: str,
+        message: str,
+        fields: Mapping[str, object],
+    ) -> str:
+        """The text :meth:`format` makes of a record with these attributes and ``fields`` as
+        its extra attributes (no exception, no stack; ``message`` already redacted, as the
+        redacting filter leaves it), written directly: ``format`` builds a dict, and the JSON
+        encoder sets itself up again on every call - several microseconds per line.
+        """
+        text = (
+            f'{{"time": "{self._time(created)}", "level": {_json(levelname)}, '
+            f'"logger": {_json(name)}, "message": {_json(message)}, '
+            f'"request_id": {_json(request_id_var.get())}, "run_id": {_json(run_id_var.get())}'
+        )
+        redact = self.redactor.redact
+        for key, value in fields.items():
+            prefix = _field_prefix(key)
+            if prefix is not None:
+                text += prefix + _json(redact(value) if isinstance(value, str) else value)
+        return text + "}"
+
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
+_HEAD_KEYS = frozenset(("time", "level", "logger", "message", "request_id", "run_id"))
+
+
+@functools.lru_cache(maxsize=256)
+def _field_prefix(key: str) -> str | None:
+    """``, "key": `` for an extra field :meth:`JsonFormatter.format` writes, None for one it
+    leaves out (field names come from code: a handful, remembered)."""
+    if key in _STANDARD_ATTRS or key in _HEAD_KEYS or key.startswith("_"):
+        return None
+    return f", {_json(key)}: "
+
+
+def _json(value: object) -> str:
+    """``value`` as `_ENCODER` writes it; the common types without the encoder's set-up."""
+    if value is None:
+        return "null"
+    if type(value) is str:
+        return encode_basestring(value)
+    if type(value) is int:
+        return int.__repr__(value)
+    if type(value) is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _ENCODER.encode(value)
 
 
 class _TextFormatter(logging.Formatter):

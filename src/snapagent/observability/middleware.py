@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from snapagent.db.base import new_id
 from snapagent.log_context import request_id_var, run_id_var
+from snapagent.observability.access_log import AccessLog
 from snapagent.observability.emf import EmfEmitter
 from snapagent.observability.metrics import Metrics
 from snapagent.observability.routing import UNMATCHED, route_template
@@ -28,7 +29,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER_NAME = REQUEST_ID_HEADER.lower().encode()
 _VALID_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 
-access_log = logging.getLogger("snapagent.access")
+access_log = AccessLog(logging.getLogger("snapagent.access"))
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -84,25 +85,6 @@ class RequestContextMiddleware:
         route = route_template(scope) or UNMATCHED
         method = str(scope["method"])
         self.metrics.observe_http(method, route, status, seconds)
-        level = logging.ERROR if status >= 500 else logging.INFO
-        if access_log.isEnabledFor(level):
-            # The record made directly: Logger.log would walk the stack for the caller's file
-            # and line, which the line does not show, on every request.
-            record = access_log.makeRecord(
-                access_log.name,
-                level,
-                __file__,
-                0,
-                "%s %s -> %d in %.1f ms",
-                (method, scope.get("path", ""), status, seconds * 1000),
-                None,
-                extra={
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                },
-            )
-            access_log.handle(record)
+        access_log.write(method, str(scope.get("path", "")), route, status, seconds)
         if status >= 500 and self.emf is not None:
             self.emf.error_count(status=status, route=route, method=method, request_id=request_id)

@@ -61,6 +61,13 @@ class ObservabilitySettings(BaseSettings):
         validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
         description="Send spans (one per run and per node) to this OTLP/HTTP collector.",
     )
+    fastapi_telemetry: bool = Field(
+        default=False,
+        description="FastAPI's own OpenTelemetry HTTP spans, metrics and logs, through the "
+        "process's global providers (set by opentelemetry-instrument, say). Off, FastAPI skips "
+        "its provider check on every request; SnapAgent's run and node spans "
+        "(OTEL_EXPORTER_OTLP_ENDPOINT) do not depend on it.",
+    )
     otel_console: bool = Field(
         default=False, description="Print spans to stderr (for a look without a collector)."
     )
