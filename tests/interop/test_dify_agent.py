@@ -311,3 +311,21 @@ def test_odd_agent_chat_apps_convert(agent_mode: dict[str, Any]) -> None:
     bot = convert(_agent_chat(pre_prompt="Hi.", agent_mode=agent_mode))
     assert find(bot.graph, "llm")["type"] == "agent"
     assert len(find(bot.graph, "llm")["config"]["tools"]) <= 32
+
+
+def test_mcp_server_takes_one_url_or_the_json_of_several() -> None:
+    servers = {"one": {"url": "https://a.example.com/mcp", "headers": {}, "timeout": 5},
+               "two": {"url": "https://b.example.com/mcp"}}  # fmt: skip
+    params = {"query": _param("{{#sys.query#}}"), "mcp_server": _param(json.dumps(servers))}
+    bot = convert(_doc(_agent(agent_parameters=params)), override=None)
+    assert [t["url"] for t in find(bot.graph, "agent")["config"]["tools"]] == [
+        "https://a.example.com/mcp",
+        "https://b.example.com/mcp",
+    ]
+
+
+def test_hostile_nesting_in_the_mcp_server_json_is_reported() -> None:
+    params = {"mcp_server": _param('{"a": ' + "[" * 200_000)}
+    bot = convert(_doc(_agent(agent_parameters=params)), override=None)
+    assert find(bot.graph, "agent")["config"]["tools"] == []
+    assert any("not a JSON object" in m for _, m, _ in _items(bot))

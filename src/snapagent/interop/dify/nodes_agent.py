@@ -210,9 +210,21 @@ def _is_text(ctx: DifyContext, selector: Selector) -> bool:
     if head == "conversation":
         return len(rest) == 1 and ctx.conversation_types.get(str(rest[0])) == "string"
     if head == ctx.start_id:
-        return rest == ["query"]
+        return rest == ["query"] or (len(rest) == 1 and _is_text_input(ctx, str(rest[0])))
     kinds = {n.id: n.type for n in ctx.nodes.values()}
     return rest == ["text"] and kinds.get(str(head)) in ("llm", "agent", "template-transform")
+
+
+def _is_text_input(ctx: DifyContext, port: str) -> bool:
+    """Whether a start input is one of Dify's text kinds (a text box, a paragraph, a choice)."""
+    start = ctx.nodes.get(ctx.start_id)
+    declared = start.data.get("variables") if start is not None else None
+    for raw in declared if isinstance(declared, list) else []:
+        name = str(mapping(raw).get("variable"))
+        variable = ctx.start_variables.get(name)
+        if variable is not None and variable.kind == "input" and variable.port == port:
+            return mapping(raw).get("type") in ("text-input", "paragraph", "select")
+    return False
 
 
 def _iterations(node: DifyNode, ctx: DifyContext, params: dict[str, Any]) -> int:
@@ -380,29 +392,32 @@ def _http_tool(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
 
 
 def _mcp_servers(node: DifyNode, ctx: DifyContext, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """``mcp_server`` (one URL) and ``mcp_servers_config`` (JSON: name -> {url, headers})."""
+    """``mcp_server`` (one URL, or JSON as below) and ``mcp_servers_config`` (JSON: name ->
+    {url, headers}, possibly under ``mcpServers``)."""
     found: list[tuple[str, str, Any]] = []
-    kind, value = _parameter(params, "mcp_server")
-    if "mcp_server" in params:
-        found.append(("agent_parameters.mcp_server", kind, value))
-    kind, value = _parameter(params, "mcp_servers_config")
-    if "mcp_servers_config" in params:
-        field = "agent_parameters.mcp_servers_config"
+    for name in ("mcp_server", "mcp_servers_config"):
+        if name not in params:
+            continue
+        kind, value = _parameter(params, name)
+        field = f"agent_parameters.{name}"
+        if name == "mcp_server" and not (isinstance(value, str) and value.lstrip()[:1] == "{"):
+            found.append((field, kind, value))  # one URL (else the JSON form: several)
+            continue
         servers: Any = None
         if kind == "constant" and isinstance(value, str):
             try:
                 servers = json.loads(value)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: hostile nesting
                 servers = None
         servers = servers.get("mcpServers", servers) if isinstance(servers, dict) else None
         if not isinstance(servers, dict):
             ctx.note("action", "the MCP servers configuration is not a JSON object",
                      "no MCP server carried over: add them to the agent's tools",
                      node_id=node.id, field=field)  # fmt: skip
-        else:
-            for name, server in list(servers.items())[:MAX_TOOLS]:
-                server = mapping(server)
-                found.append((f"{field}.{str(name)[:64]}", "constant", server.get("url")))
+            continue
+        for server_name, server in list(servers.items())[:MAX_TOOLS]:
+            url = mapping(server).get("url")
+            found.append((f"{field}.{str(server_name)[:64]}", "constant", url))
     tools = []
     for field, kind, url in found:
         tool = _mcp_tool(node, ctx, field, kind, url)

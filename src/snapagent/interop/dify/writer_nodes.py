@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from snapagent.interop.dify.templates_out import Selector, selector_text, to_dify_text
+from snapagent.interop.dify.writer_agent import agent_data
 from snapagent.interop.report import ImportReport
 
 __all__ = ["NodeWriter", "stable_id"]
@@ -112,6 +113,14 @@ class NodeWriter:
             return parts
         if kind == "iteration" and port not in ("item", "index"):
             return [head, "output", *path]
+        if kind == "agent" and port not in ("text", "error"):
+            self.note(
+                "warning",
+                f"a node reads the agent's {port!r}; Dify's agent node outputs text, files and "
+                "json",
+                "the reference is written as it is and reads nothing in Dify",
+                node_id,
+            )
         if port == "error" and path[:1] in (["message"], ["type"]):
             return [head, f"error_{path[0]}", *path[1:]]
         return [head, _RENAMED.get(kind, {}).get(port, port), *path]
@@ -329,6 +338,11 @@ class NodeWriter:
             data["structured_output_enabled"] = True
             data["structured_output"] = {"schema": config["structured_output"]}
         return data
+
+    def _node_agent(
+        self, node: dict[str, Any], config: dict[str, Any], inputs: dict[str, list[str]]
+    ) -> dict[str, Any]:
+        return agent_data(self, node, config, inputs)
 
     def _node_knowledge(
         self, node: dict[str, Any], config: dict[str, Any], inputs: dict[str, list[str]]
