@@ -109,9 +109,11 @@ async def test_database_outage_fails_fast_with_503_and_recovers_without_restart(
         assert [r.headers["x-request-id"] for r in down_burst] == _burst_ids("down")
         # Each failed probe logs one warning, under the request id of the request whose call
         # started the probing: requests that came while a probe ran shared the next one (34
-        # probes for 160 requests in a run on the shared machine).
+        # probes for 160 requests in one run on the shared machine, 81 in another: how many share
+        # depends on how the clients' requests overlap, so the bound is only that some did -
+        # without sharing, every request would probe and log its own).
         probes = _unreachable_logged(server.log(), _burst_ids("down"))
-        assert 1 <= probes <= BURST * ROUNDS // 2, probes
+        assert 1 <= probes < BURST * ROUNDS, probes
         assert back.status_code == 200, back.text
         assert recovered.status_code == 200, recovered.text
         statuses = {status for _kind, status in seen}
