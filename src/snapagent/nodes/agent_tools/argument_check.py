@@ -17,7 +17,6 @@ the call would only burn another deadline.
 from __future__ import annotations
 
 import atexit
-import threading
 from functools import lru_cache
 
 from snapagent.errors import NodeExecutionError
@@ -35,28 +34,18 @@ __all__ = ["ArgumentChecker", "default_checker"]
 
 
 class ArgumentChecker:
-    """Checks arguments in its worker pool (see the module docstring); `close()` stops it."""
+    """Checks arguments in its worker pool (see the module docstring); `close_blocking()`
+    stops it."""
 
     def __init__(self, *, workers: int, memory_mb: int, cpu_s: float) -> None:
-        self.workers = workers
         self.memory_mb = memory_mb
-        self.cpu_s = cpu_s
-        self._pool: IsolatedPool | None = None
-        self._lock = threading.Lock()
-
-    @property
-    def pool(self) -> IsolatedPool:
-        with self._lock:
-            if self._pool is None:
-                self._pool = IsolatedPool(
-                    name="tool-arguments",
-                    size=self.workers,
-                    limits=ProcessLimits(
-                        memory_mb=self.memory_mb, cpu_s=self.cpu_s, max_output_bytes=16_384
-                    ),
-                    initializer=prepare_schema_worker,
-                )
-            return self._pool
+        # Making the pool starts nothing: its workers are spawned by the first check.
+        self.pool = IsolatedPool(
+            name="tool-arguments",
+            size=workers,
+            limits=ProcessLimits(memory_mb=memory_mb, cpu_s=cpu_s, max_output_bytes=16_384),
+            initializer=prepare_schema_worker,
+        )
 
     async def problem(
         self, schema_json: str, arguments_json: str, *, tool: str, node_id: str, timeout_s: float
@@ -83,17 +72,8 @@ class ArgumentChecker:
             reason = f"failed: {exc.message}"
         raise NodeExecutionError(f"{label} {reason}", node_id=node_id)
 
-    async def close(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            await pool.close()
-
     def close_blocking(self) -> None:
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.close_blocking()
+        self.pool.close_blocking()
 
 
 @lru_cache(maxsize=1)
