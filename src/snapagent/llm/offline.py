@@ -80,7 +80,7 @@ class OfflineChatModel:
     # the request is small enough that its answer costs less than the thread hop (the work is
     # linear in the text: ~10 us for a chat without documents, ~0.4 ms per 1,000 characters of
     # documents), which is most chats of a bot without knowledge.
-    async def _answer(self, request: ChatRequest) -> ChatResult:
+    async def complete(self, request: ChatRequest) -> ChatResult:
         if self._small(request):
             return self._result(request)
         return await asyncio.to_thread(self._result, request)
@@ -95,11 +95,8 @@ class OfflineChatModel:
             budget -= len(doc.text) + len(doc.document_title) + len(doc.heading or "")
         return budget >= 0
 
-    async def complete(self, request: ChatRequest) -> ChatResult:
-        return await self._answer(request)
-
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatChunk]:
-        result = await self._answer(request)
+        result = await self.complete(request)
         for piece in _pieces(result.text):
             yield ChatChunk(text=piece)
             await asyncio.sleep(0)  # let the consumer forward each piece as it arrives
