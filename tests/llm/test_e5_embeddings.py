@@ -119,7 +119,7 @@ async def test_team_size_is_bounded_per_call(
     monkeypatch.setattr(
         engine,
         "session",
-        lambda threads, pinned=False: teams.append(threads) or session(threads, pinned=pinned),
+        lambda threads, **team: teams.append(threads) or session(threads, **team),
     )
 
     loop = asyncio.get_running_loop()
@@ -141,14 +141,15 @@ async def test_a_lone_question_gets_the_idle_team_only_when_nothing_else_runs(
     monkeypatch.setattr(e5_embeddings, "_usable_cpus", lambda: 2)
     model = MultilingualE5EmbeddingModel(threads=1, batch_threads=1, idle_threads=2)
     engine = model.load()
-    engine.session(2, pinned=True)
-    teams: list[tuple[int, bool]] = []
+    engine.session(2, pinned=True, spin_us=200)
+    teams: list[tuple[int, bool, int]] = []
     session = engine.session
     monkeypatch.setattr(
         engine,
         "session",
-        lambda threads, pinned=False: (
-            teams.append((threads, pinned)) or session(threads, pinned=pinned)
+        lambda threads, pinned=False, spin_us=0: (
+            teams.append((threads, pinned, spin_us))
+            or session(threads, pinned=pinned, spin_us=spin_us)
         ),
     )
     loop = asyncio.get_running_loop()
@@ -158,7 +159,8 @@ async def test_a_lone_question_gets_the_idle_team_only_when_nothing_else_runs(
     monkeypatch.setattr(e5_embeddings, "_others_runnable", lambda: 0)
     await loop.run_in_executor(model._executor, model.encode, ["one", "two"])
     # the idle team is pinned; batches keep batch_threads even on an idle machine
-    assert teams == [(2, True), (1, False), (1, False), (1, False)]
+    # (the idle team's threads spin between a run's pieces: idle_spin_us, default 200)
+    assert teams == [(2, True, 200), (1, False, 0), (1, False, 0), (1, False, 0)]
     assert model.idle_calls == 1
     model.close()
 
@@ -167,20 +169,20 @@ async def test_a_lone_question_gets_the_idle_team_only_when_nothing_else_runs(
     model = MultilingualE5EmbeddingModel(threads=1, batch_threads=1, idle_threads=2)
     teams.clear()
     made: list[int] = []
-    monkeypatch.setattr(engine, "has_session", lambda threads, pinned=False: bool(made))
+    monkeypatch.setattr(engine, "has_session", lambda threads, **team: bool(made))
     monkeypatch.setattr(
         engine,
         "session",
-        lambda threads, pinned=False: (
+        lambda threads, pinned=False, spin_us=0: (
             made.append(threads)
-            or teams.append((threads, pinned))
-            or session(threads, pinned=pinned)
+            or teams.append((threads, pinned, spin_us))
+            or session(threads, pinned=pinned, spin_us=spin_us)
         ),
     )
     await loop.run_in_executor(model._executor, model.encode, ["one"])
     await loop.run_in_executor(model._executor, model.encode, ["two"])
     # alone on `threads`; the idle session made; then used
-    assert teams == [(1, False), (2, True), (2, True)]
+    assert teams == [(1, False, 0), (2, True, 200), (2, True, 200)]
     model.close()
 
     monkeypatch.setattr(e5_embeddings, "_usable_cpus", lambda: 1)  # never more than the CPUs

