@@ -156,12 +156,18 @@ async def test_a_lone_question_gets_the_idle_team_only_when_nothing_else_runs(
     for others in (0, 1, None):  # idle; one other task runnable; the kernel does not say
         monkeypatch.setattr(e5_embeddings, "_others_runnable", lambda n=others: n)
         await loop.run_in_executor(model._executor, model.encode, ["one"])
+    # A count that drops once this thread has yielded (the thread that woke it, still queued
+    # on its CPU) is read again after the yield: idle.
+    counts = iter([1, 0])
+    monkeypatch.setattr(e5_embeddings, "_others_runnable", lambda: next(counts))
+    await loop.run_in_executor(model._executor, model.encode, ["one"])
     monkeypatch.setattr(e5_embeddings, "_others_runnable", lambda: 0)
     await loop.run_in_executor(model._executor, model.encode, ["one", "two"])
     # the idle team is pinned; batches keep batch_threads even on an idle machine
     # (the idle team's threads spin between a run's pieces: idle_spin_us, default 200)
-    assert teams == [(2, True, 200), (1, False, 0), (1, False, 0), (1, False, 0)]
-    assert model.idle_calls == 1
+    idle, usual = (2, True, 200), (1, False, 0)
+    assert teams == [idle, usual, usual, idle, usual]
+    assert model.idle_calls == 2
     model.close()
 
     # The idle team's session is made (on the worker, after the call) the first time the

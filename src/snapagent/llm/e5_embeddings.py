@@ -269,8 +269,17 @@ class MultilingualE5EmbeddingModel:
         usual = (self.threads, False)
         if self.idle_threads <= self.threads:
             return usual
+        free = _usable_cpus() - self.idle_threads  # other runnable tasks the team leaves room for
         others = _others_runnable()
-        if others is None or others > _usable_cpus() - self.idle_threads:
+        if others is not None and others > free:
+            # Linux (EEVDF, 6.12+) leaves a thread that just went to sleep queued, and counted
+            # as runnable, until its CPU next picks a task: the event loop that woke this
+            # worker, on this worker's CPU. Yielding makes that pick (and costs ~1 us when
+            # nothing else waits): read that way, a quiet machine's count went from "1 other"
+            # at 144 of 150 wake-ups to 0 (docs/embeddings.md).
+            os.sched_yield()
+            others = _others_runnable()
+        if others is None or others > free:
             return usual
         engine = self.load()
         if not getattr(engine, "has_session", lambda *_, **__: True)(
