@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import pytest
@@ -146,10 +147,16 @@ def _turn(bot_id: str, user_id: str, n: int) -> Writes:
     return writes
 
 
-async def test_on_postgresql_a_batch_of_rows_is_one_statement(migrated_db: Database) -> None:
+@pytest.mark.parametrize("sqlite_direct", [True, False], ids=["direct", "orm"])
+async def test_on_postgresql_a_batch_of_rows_is_one_statement(
+    migrated_db: Database, sqlite_direct: bool
+) -> None:
     """Rows alone (no other statement) of tables the lookup caches do not watch: on PostgreSQL
-    one statement per batch, no BEGIN or COMMIT of its own; the rows read back as written,
-    JSON and NULLs included. SQLite keeps its transaction (one thread hop)."""
+    one statement per batch, no BEGIN or COMMIT of its own; on SQLite (``sqlite_direct``) an
+    executemany per table and the COMMIT on the connection's thread, no statement through
+    SQLAlchemy. The rows read back as written, JSON and NULLs included, either way."""
+    if migrated_db.is_postgres and not sqlite_direct:
+        pytest.skip("the switch is SQLite's")
     user_id, bot_id = await _bot(migrated_db)
     statements: list[str] = []
 
@@ -158,7 +165,7 @@ async def test_on_postgresql_a_batch_of_rows_is_one_statement(migrated_db: Datab
 
     event.listen(migrated_db.engine.sync_engine, "before_cursor_execute", seen)
     try:
-        group = GroupCommit(migrated_db, in_flight=1)
+        group = GroupCommit(migrated_db, in_flight=1, sqlite_direct=sqlite_direct)
         await asyncio.gather(*(group.write(_turn(bot_id, user_id, n)) for n in range(12)))
     finally:
         event.remove(migrated_db.engine.sync_engine, "before_cursor_execute", seen)
@@ -173,8 +180,48 @@ async def test_on_postgresql_a_batch_of_rows_is_one_statement(migrated_db: Datab
     if migrated_db.is_postgres:
         assert len(statements) == group.batches
         assert all(s.startswith("WITH i0 AS (INSERT INTO chat_sessions") for s in statements)
+    elif sqlite_direct:
+        assert statements == []
     else:
-        assert not any(s.startswith("WITH") for s in statements)
+        assert any(s.startswith("INSERT INTO chat_sessions") for s in statements)
+
+
+async def test_on_sqlite_a_direct_batch_waits_for_another_process_write_lock(
+    migrated_db: Database,
+) -> None:
+    """Another process holds SQLite's write lock: the batch tries again until it is free (as
+    SQLAlchemy's path does), then commits; the lock is never held past the batch."""
+    if not migrated_db.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    user_id, bot_id = await _bot(migrated_db)
+    other = sqlite3.connect(str(migrated_db.url.database), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(GroupCommit(migrated_db).write(_turn(bot_id, user_id, 1)))
+        await asyncio.sleep(0.3)
+        assert not write.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, timeout=10)
+        other.execute("BEGIN IMMEDIATE")  # free again: the batch committed and let go
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    async with migrated_db.session() as session:
+        assert await session.scalar(select(ChatSession.session_key)) == "key-1"
+
+
+async def test_a_failed_batch_leaves_its_connection_clean(migrated_db: Database) -> None:
+    """A broken foreign key (a bot that does not exist) fails the batch with SQLAlchemy's
+    IntegrityError, rolled back; the pool's connections go on writing."""
+    user_id, bot_id = await _bot(migrated_db)
+    group = GroupCommit(migrated_db, in_flight=1)
+    with pytest.raises(IntegrityError):
+        await group.write(_turn("no-such-bot", user_id, 1))
+    for n in range(2, 8):  # every connection of the pool would do
+        await group.write(_turn(bot_id, user_id, n))
+    async with migrated_db.session() as session:
+        count = await session.scalar(select(func.count()).select_from(ChatSession))
+    assert count == 6
 
 
 async def test_on_postgresql_a_failing_batch_statement_fails_its_member_alone(

@@ -310,6 +310,7 @@ class ChatService:
             database,
             max_batch=recorder.settings.record_batch_max,
             in_flight=recorder.settings.record_batches_in_flight,
+            sqlite_direct=recorder.settings.record_sqlite_direct,
         )
         self.conversations = ConversationStore(database, self.group)
         self.debug_sessions = DebugSessionStore(database)

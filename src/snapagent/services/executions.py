@@ -82,6 +82,11 @@ class ExecutionSettings(BaseSettings):
         description="PostgreSQL: group-commit transactions of one process open at once (a batch "
         "fills while another waits for its commit). SQLite always has one: a single writer.",
     )
+    record_sqlite_direct: bool = Field(
+        default=True,
+        description="SQLite: a group commit of rows alone goes below the ORM (one executemany "
+        "per table and the COMMIT in one thread hop); false: through an ORM session.",
+    )
 
 
 class RunSummary(BaseModel):
