@@ -15,10 +15,10 @@ from snapagent.db.base import new_id, utcnow
 from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.accounts import User
 from snapagent.db.models.api_keys import ApiKey
-from snapagent.db.models.bots import Bot
 from snapagent.db.models.chat import ChatMessageRecord, ChatSession
 from snapagent.db.session import Database
 from snapagent.services.conversations import _new_session
+from snapagent.testing.seeding import user_and_bot
 
 
 def _user(email: str) -> Writes:
@@ -126,18 +126,6 @@ async def test_on_postgresql_a_batch_commits_while_another_is_still_open(
     assert await _emails(migrated_db) == ["quick@example.com", "slow@example.com"]
 
 
-async def _bot(db: Database) -> tuple[str, str]:
-    """A user and a bot of theirs (ORM, as the services make them): the owners of sessions."""
-    async with db.transaction() as session:
-        user = User(email="owner@example.com", token_version=0)
-        session.add(user)
-        await session.flush()
-        bot = Bot(owner_id=user.id, name="bot", knowledge_base_ids=[])
-        session.add(bot)
-        await session.flush()
-        return user.id, bot.id
-
-
 def _turn(bot_id: str, user_id: str, n: int) -> Writes:
     """What a chat turn on a new session writes first: the session row and its user message,
     the message listed first (a child before its parent)."""
@@ -157,7 +145,7 @@ async def test_on_postgresql_a_batch_of_rows_is_one_statement(
     SQLAlchemy. The rows read back as written, JSON and NULLs included, either way."""
     if migrated_db.is_postgres and not sqlite_direct:
         pytest.skip("the switch is SQLite's")
-    user_id, bot_id = await _bot(migrated_db)
+    user_id, bot_id = await user_and_bot(migrated_db)
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -193,7 +181,7 @@ async def test_on_sqlite_a_direct_batch_waits_for_another_process_write_lock(
     SQLAlchemy's path does), then commits; the lock is never held past the batch."""
     if not migrated_db.is_sqlite:
         pytest.skip("SQLite's write lock")
-    user_id, bot_id = await _bot(migrated_db)
+    user_id, bot_id = await user_and_bot(migrated_db)
     other = sqlite3.connect(str(migrated_db.url.database), isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
@@ -213,7 +201,7 @@ async def test_on_sqlite_a_direct_batch_waits_for_another_process_write_lock(
 async def test_a_failed_batch_leaves_its_connection_clean(migrated_db: Database) -> None:
     """A broken foreign key (a bot that does not exist) fails the batch with SQLAlchemy's
     IntegrityError, rolled back; the pool's connections go on writing."""
-    user_id, bot_id = await _bot(migrated_db)
+    user_id, bot_id = await user_and_bot(migrated_db)
     group = GroupCommit(migrated_db, in_flight=1)
     with pytest.raises(IntegrityError):
         await group.write(_turn("no-such-bot", user_id, 1))
@@ -227,7 +215,7 @@ async def test_a_failed_batch_leaves_its_connection_clean(migrated_db: Database)
 async def test_on_postgresql_a_failing_batch_statement_fails_its_member_alone(
     migrated_db: Database,
 ) -> None:
-    user_id, bot_id = await _bot(migrated_db)
+    user_id, bot_id = await user_and_bot(migrated_db)
     await GroupCommit(migrated_db).write(_turn(bot_id, user_id, 1))
     group = GroupCommit(migrated_db, in_flight=1)
     outcomes = await asyncio.gather(
