@@ -1,7 +1,7 @@
 // Conversation variables in the editor: declared in the Variables tab (a wrong name is explained
 // next to the field, by the console and by the server's refusal), referenced from a node's input
 // through the selector suggestions (conversation.* beside sys.* and upstream outputs), saved
-// with the draft and still there after a reload.
+// with the draft and still there after a reload; an assigner's variable is suggested too.
 import { apiCall, expect, register, screenshot, test, uniqueEmail } from "./fixtures";
 
 interface Versions {
@@ -86,4 +86,11 @@ test("declare a conversation variable, reference it from a node, save and reload
   await expect(page.getByTestId("node-inspector").getByRole("combobox", { name: /^topic \(/ })).toHaveValue(
     "conversation.topic (string)",
   );
+
+  // An assigner's variable is suggested from the declarations too.
+  await page.getByTestId("node-palette").getByTestId("palette-variable_assigner").click();
+  const variable = page.getByTestId("node-inspector").getByRole("combobox", { name: "Variable", exact: true });
+  await variable.fill("to");
+  await page.getByRole("option", { name: "topic", exact: true }).click();
+  await expect(variable).toHaveValue("topic");
 });

@@ -58,6 +58,7 @@ import {
 import {
   declaredVariables,
   serverVariableProblems,
+  usableVariables,
   variableSuggestions,
   withVariables,
   type ConversationVariable,
@@ -432,6 +433,10 @@ function Editor({
     ].filter((g) => g.items.length > 0);
   }, [selected, nodes, edges, variables, t]);
   const variableErrors = useMemo(() => serverVariableProblems(problems), [problems]);
+  const variableNames = useMemo(
+    () => usableVariables(variables).map((v) => v.name),
+    [variables],
+  );
   const wired = useMemo(
     () => new Set(edges.filter((e) => e.target === selected?.id).map((e) => handlePort(e.targetHandle) ?? "")),
     [edges, selected],
@@ -539,6 +544,7 @@ function Editor({
                       node={selected}
                       type={typeOf.get(selected.data.node.type)}
                       upstream={upstream}
+                      variableNames={variableNames}
                       wired={wired}
                       errors={fieldErrors}
                       onChange={updateNode}

@@ -24,19 +24,22 @@ interface Props {
   /** Selector choices, in groups: upstream outputs ("knowledge.documents"), conversation
    * variables ("conversation.topic"), system values ("sys.bot_id"). */
   upstream: SelectorGroup[];
+  /** The declared conversation variables' names (an assigner's `variable`). */
+  variableNames: string[];
   /** Inputs fed by an edge (no selector needed). */
   wired: Set<string>;
   errors: Record<string, string>;
   onChange: (node: WorkflowNode) => void;
 }
 
-export function Inspector({ node, type, upstream, wired, errors, onChange }: Props) {
+export function Inspector({ node, type, upstream, variableNames, wired, errors, onChange }: Props) {
   const t = useT();
   const knowledgeBases = useKnowledgeBases();
   const data = node.data.node;
   const schema = (type?.config_schema ?? {}) as JsonSchema;
   const choices = {
     knowledge_base_ids: (knowledgeBases.data?.data ?? []).map((kb) => ({ value: kb.id, label: kb.name })),
+    variable: variableNames.map((name) => ({ value: name, label: name })),
   };
   const retries = (data.retry as { max_retries?: number } | undefined)?.max_retries;
   return (

@@ -41,7 +41,8 @@ export interface JsonSchema {
 }
 
 export interface FieldOptions {
-  /** Choices for a field by name (e.g. knowledge_base_ids -> your knowledge bases). */
+  /** Choices for a field by name (knowledge_base_ids -> your knowledge bases, an assigner's
+   * variable -> the declared conversation variables). */
   choices: Record<string, { value: string; label: string }[]>;
   /** Server problems by config path ("top_k", "cases.0.conditions"). */
   errors: Record<string, string>;
@@ -366,6 +367,12 @@ function Field({ name, label: forced, path, schema: raw, root, value, required, 
     const text = typeof value === "string" ? value : "";
     const placeholder = typeof schema.default === "string" ? schema.default : undefined;
     const set = (next: string) => onChange(next === "" && nullable ? null : next);
+    if (choices) {
+      // A name from a known set that may still be typed freely (an assigner's variable).
+      return (
+        <Autocomplete {...common} data={choices.map((c) => c.value)} value={text} placeholder={placeholder} onChange={set} />
+      );
+    }
     if (LONG_TEXT.test(name) || (schema.maxLength ?? 0) > 1000) {
       return (
         <Textarea

@@ -170,18 +170,22 @@ export interface Suggestion {
   label: string;
 }
 
-/** Conversation variables (valid, declared names only) and system values as selector choices. */
-export function variableSuggestions(variables: ConversationVariable[]): { conversation: Suggestion[]; system: Suggestion[] } {
+/** The declarations a node can use: valid names, the first of each. */
+export function usableVariables(variables: ConversationVariable[]): ConversationVariable[] {
   const names = new Set<string>();
-  const conversation: Suggestion[] = [];
-  for (const variable of variables) {
-    if (checkName(variable.name) !== null || names.has(variable.name)) continue;
+  return variables.filter((variable) => {
+    if (checkName(variable.name) !== null || names.has(variable.name)) return false;
     names.add(variable.name);
-    conversation.push({
-      value: `${CONVERSATION}.${variable.name}`,
-      label: `${CONVERSATION}.${variable.name} (${variable.type ?? "any"})`,
-    });
-  }
+    return true;
+  });
+}
+
+/** Conversation variables (usable ones) and system values as selector choices. */
+export function variableSuggestions(variables: ConversationVariable[]): { conversation: Suggestion[]; system: Suggestion[] } {
+  const conversation = usableVariables(variables).map((variable) => ({
+    value: `${CONVERSATION}.${variable.name}`,
+    label: `${CONVERSATION}.${variable.name} (${variable.type ?? "any"})`,
+  }));
   const system = SYSTEM_VARIABLES.map((v) => ({ value: `${SYS}.${v.name}`, label: `${SYS}.${v.name} (${v.type})` }));
   return { conversation, system };
 }
