@@ -233,3 +233,36 @@ async def test_on_postgresql_a_failing_batch_statement_fails_its_member_alone(
         assert list(keys) == ["key-1", "key-2", "key-3"]
         messages = await session.scalar(select(func.count()).select_from(ChatMessageRecord))
     assert messages == 3  # nothing of the failed member's rows
+
+
+@pytest.mark.parametrize(("yields", "batches"), [(2, 1), (0, 2)])
+async def test_the_writer_lets_turns_finishing_meanwhile_join_its_batch(
+    migrated_db: Database, yields: int, batches: int
+) -> None:
+    """A write queued one event-loop turn after the writer started joins its batch when the
+    writer lets the loop run first (``gather_yields``); taken at once, it waits for the next."""
+    group = GroupCommit(migrated_db, in_flight=1, gather_yields=yields)
+
+    async def a_turn_later() -> None:
+        await asyncio.sleep(0)
+        await group.write(_user("late@example.com"))
+
+    await asyncio.gather(group.write(_user("first@example.com")), a_turn_later())
+    assert group.batches == batches
+    assert await _emails(migrated_db) == ["first@example.com", "late@example.com"]
+
+
+async def test_a_writer_cancelled_while_it_lets_the_loop_run_cancels_what_it_held(
+    migrated_db: Database,
+) -> None:
+    """Cancelled before it took its batch (the server closing its loop), the writer cancels
+    every queued member's outcome instead of leaving its caller waiting forever."""
+    group = GroupCommit(migrated_db, in_flight=1, gather_yields=2)
+    write = asyncio.create_task(group.write(_user("never@example.com")))
+    await asyncio.sleep(0)  # the write queued its member and made the writer
+    await asyncio.sleep(0)  # the writer runs: it lets the loop run before taking its batch
+    (writer,) = group._writers
+    assert group._queue
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(write, timeout=10)

@@ -312,6 +312,7 @@ class ChatService:
             max_batch=recorder.settings.record_batch_max,
             in_flight=recorder.settings.record_batches_in_flight,
             sqlite_direct=recorder.settings.record_sqlite_direct,
+            gather_yields=recorder.settings.record_batch_yields,
         )
         self.conversations = ConversationStore(database, self.group)
         self.debug_sessions = DebugSessionStore(database)
