@@ -38,7 +38,7 @@ import { api, type Schemas } from "../../api/client";
 import { ApiError, describeError, unwrap } from "../../api/problem";
 import { QueryState } from "../../components/QueryState";
 import { useT } from "../../i18n/i18n";
-import { catalogPorts, fetchPorts, useNodeTypes, type NodeType } from "./catalogue";
+import { catalogPorts, fetchPorts, useCatalogue, type NodeType } from "./catalogue";
 import {
   checkConnection,
   edgeId,
@@ -62,6 +62,7 @@ import {
   variableSuggestions,
   withVariables,
   type ConversationVariable,
+  type SystemValue,
 } from "./conversation";
 import { Inspector, type SelectorGroup } from "./Inspector";
 import { NodeRunPanel } from "./NodeRunPanel";
@@ -95,10 +96,12 @@ function Editor({
   bot,
   draft,
   types,
+  systemValues,
 }: {
   bot: Bot;
   draft: Schemas["VersionPublic"] & { graph: WorkflowGraph };
   types: NodeType[];
+  systemValues: SystemValue[];
 }) {
   const t = useT();
   const queryClient = useQueryClient();
@@ -425,13 +428,13 @@ function Editor({
     const outputs = nodes
       .filter((n) => ids.has(n.id))
       .flatMap((n) => n.data.ports.outputs.map((p) => ({ value: `${n.id}.${p.name}`, label: `${n.data.node.title ?? n.id} · ${p.name} (${p.type})` })));
-    const { conversation, system } = variableSuggestions(variables);
+    const { conversation, system } = variableSuggestions(variables, systemValues);
     return [
       { group: t("editor.upstreamGroup"), items: outputs },
       { group: t("editor.conversationGroup"), items: conversation },
       { group: t("editor.systemGroup"), items: system },
     ].filter((g) => g.items.length > 0);
-  }, [selected, nodes, edges, variables, t]);
+  }, [selected, nodes, edges, variables, systemValues, t]);
   const variableErrors = useMemo(() => serverVariableProblems(problems), [problems]);
   const variableNames = useMemo(
     () => usableVariables(variables).map((v) => v.name),
@@ -642,14 +645,20 @@ function Editor({
 
 export default function EditorPage({ bot }: { bot: Bot }) {
   const draft = useDraft(bot.id);
-  const types = useNodeTypes();
+  const catalogue = useCatalogue();
   return (
     <QueryState query={draft}>
       {(version) => (
-        <QueryState query={types}>
-          {(catalogue) => (
+        <QueryState query={catalogue}>
+          {({ data: types, system_values: systemValues }) => (
             <ReactFlowProvider>
-              <Editor key={`${version.id}:${String(version.revision)}`} bot={bot} draft={version} types={catalogue} />
+              <Editor
+                key={`${version.id}:${String(version.revision)}`}
+                bot={bot}
+                draft={version}
+                types={types}
+                systemValues={systemValues}
+              />
             </ReactFlowProvider>
           )}
         </QueryState>

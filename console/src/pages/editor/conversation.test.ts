@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 
 import {
   PORT_TYPES,
+  chatSystemValues,
   checkDefault,
   checkName,
   declaredVariables,
@@ -9,6 +10,7 @@ import {
   variableProblems,
   variableSuggestions,
   withVariables,
+  type SystemValue,
 } from "./conversation";
 
 describe("conversation variable names", () => {
@@ -109,28 +111,44 @@ describe("server problems", () => {
   });
 });
 
+// As GET /api/v1/node-types sends them (snapagent.services.system_values), abridged.
+const SYSTEM_VALUES: SystemValue[] = [
+  { name: "bot_id", type: "string", description: "The bot.", runs: ["chat", "tool"] },
+  { name: "user_id", type: "string", description: "The account.", runs: ["chat"] },
+  { name: "files", type: "array[object]", description: "Files.", runs: ["chat"] },
+  { name: "call_depth", type: "integer", description: "How deep.", runs: ["tool"] },
+];
+
 describe("selector suggestions", () => {
-  it("offer the declared variables and the system values, in the inspector's format", () => {
-    const { conversation, system } = variableSuggestions([
-      { name: "topic", type: "string" },
-      { name: "count" },
-      { name: "1bad", type: "string" },
-      { name: "topic", type: "integer" },
-      { name: "" },
-    ]);
+  it("offer the declared variables and a chat turn's system values, in the inspector's format", () => {
+    const { conversation, system } = variableSuggestions(
+      [
+        { name: "topic", type: "string" },
+        { name: "count" },
+        { name: "1bad", type: "string" },
+        { name: "topic", type: "integer" },
+        { name: "" },
+      ],
+      SYSTEM_VALUES,
+    );
     expect(conversation).toEqual([
       { value: "conversation.topic", label: "conversation.topic (string)" },
       { value: "conversation.count", label: "conversation.count (any)" },
     ]);
-    // The values a chat turn's run gets (snapagent.services.chat + runtime's owner_id).
-    expect(system.map((s) => s.value)).toEqual([
-      "sys.bot_id", "sys.run_id", "sys.user_id", "sys.owner_id", "sys.default_model", "sys.files",
-    ]);
+    // The server's values, in its order; a bot-as-tool run's own (call_depth) are not offered.
+    expect(system.map((s) => s.value)).toEqual(["sys.bot_id", "sys.user_id", "sys.files"]);
     expect(system.find((s) => s.value === "sys.files")?.label).toBe("sys.files (array[object])");
   });
 
-  it("none declared: only system values", () => {
-    expect(variableSuggestions([]).conversation).toEqual([]);
+  it("none declared: only system values; none sent: none offered", () => {
+    const none = variableSuggestions([], SYSTEM_VALUES);
+    expect(none.conversation).toEqual([]);
+    expect(none.system).toHaveLength(3);
+    expect(variableSuggestions([{ name: "topic" }], []).system).toEqual([]);
+  });
+
+  it("a chat turn's values are the ones sent for chat runs", () => {
+    expect(chatSystemValues(SYSTEM_VALUES).map((v) => v.name)).toEqual(["bot_id", "user_id", "files"]);
   });
 });
 

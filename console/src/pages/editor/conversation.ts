@@ -1,7 +1,7 @@
 // Conversation variables (the graph's `conversation_variables`) and the run-level `sys` values:
 // the rules the server checks a declaration against, mirrored so the form can say what is wrong
 // as it is typed, and the selector suggestions (`conversation.topic`, `sys.bot_id`) the inspector
-// offers beside upstream outputs.
+// offers beside upstream outputs (the `sys` values come from the server's node catalogue).
 import type { Schemas } from "../../api/client";
 import type { MessageKey } from "../../i18n/en";
 
@@ -146,23 +146,16 @@ export function withVariables(extra: Record<string, unknown>, variables: Convers
   return { ...extra, conversation_variables: variables };
 }
 
-export interface SystemVariable {
-  name: string;
-  type: PortType;
-}
+/** A run-level value as the server declares it (snapagent.services.system_values, sent with the
+ * node catalogue): its name, type, description and the runs that get it. */
+export type SystemValue = Schemas["SystemValuePublic"];
 
-/** The run-level values every chat turn gives a run (snapagent.services.chat, `sys` of
- * `_start_run`, plus `owner_id` added by services.runtime.WorkflowRuntime.start). A bot called
- * as another bot's tool gets `call_depth` and `caller_run_id` instead of `user_id` and `files`:
- * internal bookkeeping, not offered. */
-export const SYSTEM_VARIABLES: readonly SystemVariable[] = [
-  { name: "bot_id", type: "string" },
-  { name: "run_id", type: "string" },
-  { name: "user_id", type: "string" },
-  { name: "owner_id", type: "string" },
-  { name: "default_model", type: "string" },
-  { name: "files", type: "array[object]" },
-];
+/** The values every chat turn's run gets, in the server's order. A bot called as another bot's
+ * tool gets `call_depth` and `caller_run_id` instead of `user_id` and `files`: internal
+ * bookkeeping, not offered. */
+export function chatSystemValues(values: readonly SystemValue[]): SystemValue[] {
+  return values.filter((v) => v.runs.includes("chat"));
+}
 
 export interface Suggestion {
   /** The selector as the inspector writes it: `conversation.topic` -> ["conversation", "topic"]. */
@@ -180,12 +173,18 @@ export function usableVariables(variables: ConversationVariable[]): Conversation
   });
 }
 
-/** Conversation variables (usable ones) and system values as selector choices. */
-export function variableSuggestions(variables: ConversationVariable[]): { conversation: Suggestion[]; system: Suggestion[] } {
+/** Conversation variables (usable ones) and a chat turn's system values as selector choices. */
+export function variableSuggestions(
+  variables: ConversationVariable[],
+  systemValues: readonly SystemValue[],
+): { conversation: Suggestion[]; system: Suggestion[] } {
   const conversation = usableVariables(variables).map((variable) => ({
     value: `${CONVERSATION}.${variable.name}`,
     label: `${CONVERSATION}.${variable.name} (${variable.type ?? "any"})`,
   }));
-  const system = SYSTEM_VARIABLES.map((v) => ({ value: `${SYS}.${v.name}`, label: `${SYS}.${v.name} (${v.type})` }));
+  const system = chatSystemValues(systemValues).map((v) => ({
+    value: `${SYS}.${v.name}`,
+    label: `${SYS}.${v.name} (${v.type})`,
+  }));
   return { conversation, system };
 }
