@@ -72,8 +72,8 @@ def _request(db: Database, secret: str, bot_id: str, *, cached: bool) -> Lookup:
     credentials: CredentialCache | None = None
     bots: LiveBotCache | None = None
     if cached:
-        credentials = LookupCache(changes, max_entries=1000, ttl_s=3600)
-        bots = LookupCache(changes, max_entries=1000, ttl_s=3600)
+        credentials = LookupCache(changes, "credentials", max_entries=1000, ttl_s=3600)
+        bots = LookupCache(changes, "bots", max_entries=1000, ttl_s=3600)
     runtime = BotRuntime(
         chat_models=ScriptedChatModels(ScriptedChatModel()),
         retriever=InMemoryRetriever(),
@@ -104,7 +104,7 @@ async def measure(url: str, requests: int, batches: int) -> tuple[float, float]:
     await upgrade(db)
     try:
         async with db.lookup_changes.listening(db.engine):
-            while db.lookup_changes.generation() is None:  # noqa: ASYNC110 (PostgreSQL: until it listens)
+            while db.lookup_changes.generation("bots") is None:  # noqa: ASYNC110 (PostgreSQL: until it listens)
                 await asyncio.sleep(0.01)
             secret, bot_id = await _seed(db)
             uncached = _request(db, secret, bot_id, cached=False)

@@ -109,6 +109,15 @@ class ServerSettings(BaseSettings):
         "per-client login and registration limits count that address. Unset: uvicorn's default "
         "(127.0.0.1, or the FORWARDED_ALLOW_IPS variable).",
     )
+    gc_young_threshold: int = Field(
+        default=10_000,
+        ge=700,
+        le=1_000_000,
+        description="`snapagent serve`: new container objects between two collections of the "
+        "garbage collector's youngest generation (Python's default is 700; the older "
+        "generations follow every 10th). Fewer collections per request; the garbage a "
+        "collection finds stays bounded by this count.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

@@ -80,13 +80,20 @@ async def runs(client: httpx.AsyncClient, user: ApiUser, bot_id: str) -> list[di
     return list(listed.json()["data"])
 
 
+async def front_and_billing(client: httpx.AsyncClient, user: ApiUser) -> tuple[str, str]:
+    """Two published bots: ``front``'s agent asks ``billing`` (a template saying invoice 12 is
+    paid) as a tool."""
+    billing = await new_bot(client, user, "billing")
+    await publish(client, user, billing, template_bot("Invoice 12 is paid."))
+    front = await new_bot(client, user, "front")
+    await publish(client, user, front, agent_bot(billing))
+    return front, billing
+
+
 async def test_an_agent_asks_another_bot_and_both_runs_are_recorded(
     client: httpx.AsyncClient, alice: ApiUser
 ) -> None:
-    billing = await new_bot(client, alice, "billing")
-    await publish(client, alice, billing, template_bot("Invoice 12 is paid."))
-    front = await new_bot(client, alice, "front")
-    await publish(client, alice, front, agent_bot(billing))
+    front, billing = await front_and_billing(client, alice)
 
     answered = await client.post(
         CHAT,

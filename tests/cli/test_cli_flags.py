@@ -12,11 +12,14 @@ import typer
 from typer.testing import CliRunner
 
 from snapagent.cli import app
+from snapagent.cli.lazy import DeferredCommand
 
 runner = CliRunner()
 
 
 def _commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    if isinstance(command, DeferredCommand):  # the real command, with its options
+        command = command.load()
     yield path, command
     for name, sub in (getattr(command, "commands", None) or {}).items():
         yield from _commands(sub, (*path, name))

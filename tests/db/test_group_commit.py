@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import pytest
@@ -14,10 +15,10 @@ from snapagent.db.base import new_id, utcnow
 from snapagent.db.group_commit import GroupCommit, Writes
 from snapagent.db.models.accounts import User
 from snapagent.db.models.api_keys import ApiKey
-from snapagent.db.models.bots import Bot
 from snapagent.db.models.chat import ChatMessageRecord, ChatSession
 from snapagent.db.session import Database
 from snapagent.services.conversations import _new_session
+from snapagent.testing.seeding import user_and_bot
 
 
 def _user(email: str) -> Writes:
@@ -125,18 +126,6 @@ async def test_on_postgresql_a_batch_commits_while_another_is_still_open(
     assert await _emails(migrated_db) == ["quick@example.com", "slow@example.com"]
 
 
-async def _bot(db: Database) -> tuple[str, str]:
-    """A user and a bot of theirs (ORM, as the services make them): the owners of sessions."""
-    async with db.transaction() as session:
-        user = User(email="owner@example.com", token_version=0)
-        session.add(user)
-        await session.flush()
-        bot = Bot(owner_id=user.id, name="bot", knowledge_base_ids=[])
-        session.add(bot)
-        await session.flush()
-        return user.id, bot.id
-
-
 def _turn(bot_id: str, user_id: str, n: int) -> Writes:
     """What a chat turn on a new session writes first: the session row and its user message,
     the message listed first (a child before its parent)."""
@@ -146,11 +135,17 @@ def _turn(bot_id: str, user_id: str, n: int) -> Writes:
     return writes
 
 
-async def test_on_postgresql_a_batch_of_rows_is_one_statement(migrated_db: Database) -> None:
+@pytest.mark.parametrize("sqlite_direct", [True, False], ids=["direct", "orm"])
+async def test_on_postgresql_a_batch_of_rows_is_one_statement(
+    migrated_db: Database, sqlite_direct: bool
+) -> None:
     """Rows alone (no other statement) of tables the lookup caches do not watch: on PostgreSQL
-    one statement per batch, no BEGIN or COMMIT of its own; the rows read back as written,
-    JSON and NULLs included. SQLite keeps its transaction (one thread hop)."""
-    user_id, bot_id = await _bot(migrated_db)
+    one statement per batch, no BEGIN or COMMIT of its own; on SQLite (``sqlite_direct``) an
+    executemany per table and the COMMIT on the connection's thread, no statement through
+    SQLAlchemy. The rows read back as written, JSON and NULLs included, either way."""
+    if migrated_db.is_postgres and not sqlite_direct:
+        pytest.skip("the switch is SQLite's")
+    user_id, bot_id = await user_and_bot(migrated_db)
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -158,7 +153,7 @@ async def test_on_postgresql_a_batch_of_rows_is_one_statement(migrated_db: Datab
 
     event.listen(migrated_db.engine.sync_engine, "before_cursor_execute", seen)
     try:
-        group = GroupCommit(migrated_db, in_flight=1)
+        group = GroupCommit(migrated_db, in_flight=1, sqlite_direct=sqlite_direct)
         await asyncio.gather(*(group.write(_turn(bot_id, user_id, n)) for n in range(12)))
     finally:
         event.remove(migrated_db.engine.sync_engine, "before_cursor_execute", seen)
@@ -173,14 +168,54 @@ async def test_on_postgresql_a_batch_of_rows_is_one_statement(migrated_db: Datab
     if migrated_db.is_postgres:
         assert len(statements) == group.batches
         assert all(s.startswith("WITH i0 AS (INSERT INTO chat_sessions") for s in statements)
+    elif sqlite_direct:
+        assert statements == []
     else:
-        assert not any(s.startswith("WITH") for s in statements)
+        assert any(s.startswith("INSERT INTO chat_sessions") for s in statements)
+
+
+async def test_on_sqlite_a_direct_batch_waits_for_another_process_write_lock(
+    migrated_db: Database,
+) -> None:
+    """Another process holds SQLite's write lock: the batch tries again until it is free (as
+    SQLAlchemy's path does), then commits; the lock is never held past the batch."""
+    if not migrated_db.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    user_id, bot_id = await user_and_bot(migrated_db)
+    other = sqlite3.connect(str(migrated_db.url.database), isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(GroupCommit(migrated_db).write(_turn(bot_id, user_id, 1)))
+        await asyncio.sleep(0.3)
+        assert not write.done()
+        other.execute("COMMIT")
+        await asyncio.wait_for(write, timeout=10)
+        other.execute("BEGIN IMMEDIATE")  # free again: the batch committed and let go
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    async with migrated_db.session() as session:
+        assert await session.scalar(select(ChatSession.session_key)) == "key-1"
+
+
+async def test_a_failed_batch_leaves_its_connection_clean(migrated_db: Database) -> None:
+    """A broken foreign key (a bot that does not exist) fails the batch with SQLAlchemy's
+    IntegrityError, rolled back; the pool's connections go on writing."""
+    user_id, bot_id = await user_and_bot(migrated_db)
+    group = GroupCommit(migrated_db, in_flight=1)
+    with pytest.raises(IntegrityError):
+        await group.write(_turn("no-such-bot", user_id, 1))
+    for n in range(2, 8):  # every connection of the pool would do
+        await group.write(_turn(bot_id, user_id, n))
+    async with migrated_db.session() as session:
+        count = await session.scalar(select(func.count()).select_from(ChatSession))
+    assert count == 6
 
 
 async def test_on_postgresql_a_failing_batch_statement_fails_its_member_alone(
     migrated_db: Database,
 ) -> None:
-    user_id, bot_id = await _bot(migrated_db)
+    user_id, bot_id = await user_and_bot(migrated_db)
     await GroupCommit(migrated_db).write(_turn(bot_id, user_id, 1))
     group = GroupCommit(migrated_db, in_flight=1)
     outcomes = await asyncio.gather(
@@ -198,3 +233,36 @@ async def test_on_postgresql_a_failing_batch_statement_fails_its_member_alone(
         assert list(keys) == ["key-1", "key-2", "key-3"]
         messages = await session.scalar(select(func.count()).select_from(ChatMessageRecord))
     assert messages == 3  # nothing of the failed member's rows
+
+
+@pytest.mark.parametrize(("yields", "batches"), [(2, 1), (0, 2)])
+async def test_the_writer_lets_turns_finishing_meanwhile_join_its_batch(
+    migrated_db: Database, yields: int, batches: int
+) -> None:
+    """A write queued one event-loop turn after the writer started joins its batch when the
+    writer lets the loop run first (``gather_yields``); taken at once, it waits for the next."""
+    group = GroupCommit(migrated_db, in_flight=1, gather_yields=yields)
+
+    async def a_turn_later() -> None:
+        await asyncio.sleep(0)
+        await group.write(_user("late@example.com"))
+
+    await asyncio.gather(group.write(_user("first@example.com")), a_turn_later())
+    assert group.batches == batches
+    assert await _emails(migrated_db) == ["first@example.com", "late@example.com"]
+
+
+async def test_a_writer_cancelled_while_it_lets_the_loop_run_cancels_what_it_held(
+    migrated_db: Database,
+) -> None:
+    """Cancelled before it took its batch (the server closing its loop), the writer cancels
+    every queued member's outcome instead of leaving its caller waiting forever."""
+    group = GroupCommit(migrated_db, in_flight=1, gather_yields=2)
+    write = asyncio.create_task(group.write(_user("never@example.com")))
+    await asyncio.sleep(0)  # the write queued its member and made the writer
+    await asyncio.sleep(0)  # the writer runs: it lets the loop run before taking its batch
+    (writer,) = group._writers
+    assert group._queue
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(write, timeout=10)

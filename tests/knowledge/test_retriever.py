@@ -178,7 +178,8 @@ def _kb_reads(engine: Engine) -> Iterator[list[str]]:
 
 async def _generation_known(db: Database) -> None:
     started = time.monotonic()
-    while db.lookup_changes.generation() is None:  # PostgreSQL: until the listener listens
+    # PostgreSQL: until the listener listens.
+    while db.lookup_changes.generation("knowledge_bases") is None:
         assert time.monotonic() - started < 10, "the change listener never listened"
         await asyncio.sleep(0.01)
 
@@ -187,7 +188,9 @@ async def test_cached_knowledge_base_rows_skip_the_read_and_follow_every_change(
     knowledge_service: KnowledgeService, migrated_db: Database
 ) -> None:
     retriever = knowledge_service.retriever
-    retriever.rows_cache = LookupCache(migrated_db.lookup_changes, max_entries=10, ttl_s=60)
+    retriever.rows_cache = LookupCache(
+        migrated_db.lookup_changes, "knowledge_bases", max_entries=10, ttl_s=60
+    )
     owner, kb_id, ids = await _kb_with_docs(knowledge_service)
     other_db = Database(migrated_db.url.render_as_string(hide_password=False))
     async with migrated_db.lookup_changes.listening(migrated_db.engine, check_s=0.5):

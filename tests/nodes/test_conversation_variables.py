@@ -178,6 +178,29 @@ def test_validation_of_declarations_reads_and_writes() -> None:
     assert "increment needs a number" in found["nodes[1].config.items[2].operation"]
 
 
+def test_a_default_must_be_a_value_of_its_type() -> None:
+    data = graph([])
+    data["conversation_variables"] = [
+        {"name": "turns", "type": "integer", "default": "many"},
+        {"name": "topics", "type": "array[string]", "default": ["a", 1]},
+        {"name": "ok", "type": "integer", "default": "42"},  # text is parsed, as for inputs
+        {"name": "none", "type": "object"},
+        {"name": "flag", "type": "boolean", "default": "maybe"},
+    ]
+    problems = validate_graph(WorkflowGraph.from_json(data), default_registry())
+    found = {p.path: p for p in problems if p.code == "invalid_conversation_default"}
+
+    assert sorted(found) == [
+        "conversation_variables[0].default",
+        "conversation_variables[1].default",
+        "conversation_variables[4].default",
+    ]
+    assert "'turns': the default must be integer, got 'many'" in (
+        found["conversation_variables[0].default"].message
+    )
+    assert "item 1 must be string" in found["conversation_variables[1].default"].message
+
+
 def test_reads_are_type_checked() -> None:
     data = graph([{"variable": "turns", "operation": "increment"}])
     data["nodes"].insert(

@@ -13,31 +13,21 @@ import json
 import sys
 from pathlib import Path
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from replicas.live import start_together
-from snapagent.db.base import new_id
-from snapagent.db.models.accounts import User
-from snapagent.db.models.bots import Bot
 from snapagent.db.models.chat import ChatMessageRecord, ChatSession
 from snapagent.db.session import Database
+from snapagent.testing.seeding import user_and_bot
 
 WORKER = Path(__file__).with_name("session_worker.py")
 TURNS = 25
 
 
-async def _owner_and_bot(db: Database) -> tuple[str, str]:
-    user_id, bot_id = new_id(), new_id()
-    async with db.transaction() as session:
-        await session.execute(insert(User).values(id=user_id, email=f"{user_id}@example.com"))
-        await session.execute(insert(Bot).values(id=bot_id, owner_id=user_id, name="race"))
-    return user_id, bot_id
-
-
 async def test_two_processes_on_one_session_keep_every_turn_whole_and_in_order(
     migrated_db: Database, tmp_path: Path
 ) -> None:
-    user_id, bot_id = await _owner_and_bot(migrated_db)
+    user_id, bot_id = await user_and_bot(migrated_db, bot_name="race")
     go = tmp_path / "go"
     url = migrated_db.url.render_as_string(hide_password=False)
     procs = [

@@ -8,27 +8,15 @@ import pytest
 from sqlalchemy import func, select
 
 from snapagent.db.base import new_id
-from snapagent.db.models.accounts import User
-from snapagent.db.models.bots import Bot
 from snapagent.db.models.executions import WorkflowExecutionRun, WorkflowNodeExecution
 from snapagent.db.session import Database
 from snapagent.errors import InputValidationError, NotFoundError
 from snapagent.services.executions import ExecutionService, prune_runs
 from snapagent.services.run_recorder import NodeRecord, RunRecord, RunRecorder
 from snapagent.services.statistics import StatisticsService
+from snapagent.testing.seeding import user_and_bot
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC)
-
-
-async def _seed_bot(db: Database) -> str:
-    async with db.transaction() as session:
-        user = User(email=f"{new_id()}@example.com")
-        session.add(user)
-        await session.flush()
-        bot = Bot(owner_id=user.id, name="bot", knowledge_base_ids=[])
-        session.add(bot)
-        await session.flush()
-        return bot.id
 
 
 def _run(
@@ -75,7 +63,8 @@ def _run(
 
 @pytest.fixture
 async def bot_id(migrated_db: Database) -> str:
-    return await _seed_bot(migrated_db)
+    _owner_id, bot_id = await user_and_bot(migrated_db)
+    return bot_id
 
 
 async def test_recorded_run_reads_back_with_nodes_in_order(
@@ -139,7 +128,7 @@ async def test_list_is_newest_first_with_cursor_and_filters(
         record = _run(bot_id, T0 + timedelta(minutes=min(i, 5)), status=status, version=1 + i % 2)
         ids.append(record.run_id)
         assert await recorder.record(record)
-    other_bot = await _seed_bot(migrated_db)
+    _stranger_id, other_bot = await user_and_bot(migrated_db)
     assert await recorder.record(_run(other_bot, T0))
 
     async with migrated_db.session() as session:

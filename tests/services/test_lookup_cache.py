@@ -27,6 +27,7 @@ from snapagent.nodes import default_registry
 from snapagent.services.accounts import AccountService, CredentialCache, Credentials
 from snapagent.services.bots import BotService
 from snapagent.services.chat import ChatService, LiveBotCache
+from snapagent.services.knowledge import KnowledgeService
 from snapagent.services.lookup_cache import LookupCache
 from snapagent.services.run_recorder import RunRecorder
 from snapagent.services.runtime import BotRuntime
@@ -45,20 +46,20 @@ def changes(tmp_path: Path) -> LookupChanges:
 
 
 def test_entries_are_bounded_oldest_out_first(changes: LookupChanges) -> None:
-    cache: LookupCache[str, int] = LookupCache(changes, max_entries=2, ttl_s=60)
+    cache: LookupCache[str, int] = LookupCache(changes, "bots", max_entries=2, ttl_s=60)
     for n, key in enumerate("abc"):
         cache.put(key, cache.tag(), n)
     assert len(cache) == 2
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, 1, 2)
     cache.put("b", cache.tag(), 10)  # replacing a held key evicts nothing
     assert (len(cache), cache.get("b"), cache.get("c")) == (2, 10, 2)
-    off: LookupCache[str, int] = LookupCache(changes, max_entries=0, ttl_s=60)
+    off: LookupCache[str, int] = LookupCache(changes, "bots", max_entries=0, ttl_s=60)
     off.put("a", off.tag(), 1)
     assert (len(off), off.get("a")) == (0, None)
 
 
 def test_entries_expire_after_the_ttl(changes: LookupChanges) -> None:
-    cache: LookupCache[str, int] = LookupCache(changes, max_entries=10, ttl_s=0.05)
+    cache: LookupCache[str, int] = LookupCache(changes, "bots", max_entries=10, ttl_s=0.05)
     cache.put("a", cache.tag(), 1)
     assert cache.get("a") == 1
     time.sleep(0.06)
@@ -69,22 +70,36 @@ def test_entries_expire_after_the_ttl(changes: LookupChanges) -> None:
 def test_a_change_empties_the_cache_and_voids_what_was_being_loaded(
     changes: LookupChanges, tmp_path: Path
 ) -> None:
-    cache: LookupCache[str, int] = LookupCache(changes, max_entries=10, ttl_s=60)
+    cache: LookupCache[str, int] = LookupCache(changes, "bots", max_entries=10, ttl_s=60)
     cache.put("a", cache.tag(), 1)
     tag = cache.tag()  # a load starts...
     # ...another process (its own LookupChanges on the same file) announces a change...
-    LookupChanges.for_database("sqlite", str(tmp_path / "x.db")).bump()
+    LookupChanges.for_database("sqlite", str(tmp_path / "x.db")).bump(["bots"])
     cache.put("b", tag, 2)  # ...so what the load read may be stale: not kept
     assert (cache.get("a"), cache.get("b"), len(cache)) == (None, None, 0)
 
 
+def test_a_change_of_another_kind_leaves_the_cache_warm(
+    changes: LookupChanges, tmp_path: Path
+) -> None:
+    credentials: LookupCache[str, int] = LookupCache(
+        changes, "credentials", max_entries=10, ttl_s=60
+    )
+    credentials.put("key", credentials.tag(), 1)
+    other_process = LookupChanges.for_database("sqlite", str(tmp_path / "x.db"))
+    other_process.bump(["bots", "knowledge_bases"])  # a publish, a document upload
+    assert credentials.get("key") == 1
+    other_process.bump(["credentials"])  # a key revoked
+    assert credentials.get("key") is None
+
+
 def test_nothing_is_cached_while_changes_cannot_be_heard() -> None:
     unheard = LookupChanges.for_database("postgresql", "db")  # no listener running
-    cache: LookupCache[str, int] = LookupCache(unheard, max_entries=10, ttl_s=60)
+    cache: LookupCache[str, int] = LookupCache(unheard, "bots", max_entries=10, ttl_s=60)
     cache.put("a", cache.tag(), 1)
     assert cache.get("a") is None
     uri = LookupChanges.for_database("sqlite", "file:x.db?mode=rwc")  # where is the file?
-    assert uri.generation() is None
+    assert uri.generation("credentials") is None
 
 
 # -- the cached lookups on real databases -----------------------------------------------------
@@ -108,7 +123,7 @@ def statements(db: Database) -> Iterator[list[str]]:
 async def db(migrated_db: Database) -> AsyncIterator[Database]:
     async with migrated_db.lookup_changes.listening(migrated_db.engine, check_s=1):
         async with asyncio.timeout(10):
-            while migrated_db.lookup_changes.generation() is None:  # noqa: ASYNC110
+            while migrated_db.lookup_changes.generation("credentials") is None:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)  # PostgreSQL: until the listener listens
         yield migrated_db
 
@@ -117,7 +132,9 @@ CREDENTIALS = Credentials(secret="s" * 32, token_ttl=timedelta(hours=1))
 
 
 async def test_authentication_is_answered_from_the_cache_until_a_change(db: Database) -> None:
-    cache: CredentialCache = LookupCache(db.lookup_changes, max_entries=100, ttl_s=60)
+    cache: CredentialCache = LookupCache(
+        db.lookup_changes, "credentials", max_entries=100, ttl_s=60
+    )
 
     async def authenticate(bearer: str) -> User:
         async with db.session() as session:
@@ -153,7 +170,9 @@ async def test_authentication_is_answered_from_the_cache_until_a_change(db: Data
 async def test_an_api_keys_last_use_is_still_written_without_emptying_the_cache(
     db: Database,
 ) -> None:
-    cache: CredentialCache = LookupCache(db.lookup_changes, max_entries=100, ttl_s=60)
+    cache: CredentialCache = LookupCache(
+        db.lookup_changes, "credentials", max_entries=100, ttl_s=60
+    )
     async with db.session() as session:
         accounts = AccountService(session, CREDENTIALS, cache=cache)
         user = await accounts.register("bo@example.com", "correct horse")
@@ -190,7 +209,7 @@ async def _bot(db: Database, owner: User, graph_text: str) -> str:
 async def test_a_chats_bot_is_cached_per_owner_and_read_again_after_a_change(
     db: Database,
 ) -> None:
-    bots: LiveBotCache = LookupCache(db.lookup_changes, max_entries=100, ttl_s=60)
+    bots: LiveBotCache = LookupCache(db.lookup_changes, "bots", max_entries=100, ttl_s=60)
     runtime = BotRuntime(
         chat_models=ScriptedChatModels(ScriptedChatModel()),
         retriever=InMemoryRetriever(),
@@ -219,3 +238,54 @@ async def test_a_chats_bot_is_cached_per_owner_and_read_again_after_a_change(
         await session.execute(update(Bot).where(Bot.id == bot_id).values(use_workflow_v2=False))
     with pytest.raises(ConflictError):  # V2 off and no V1 workflow: nothing can run
         await prepare(alice)
+
+
+async def test_a_document_upload_leaves_credentials_and_bots_cached(
+    db: Database, knowledge_service: KnowledgeService
+) -> None:
+    credentials: CredentialCache = LookupCache(
+        db.lookup_changes, "credentials", max_entries=100, ttl_s=60
+    )
+    bots: LiveBotCache = LookupCache(db.lookup_changes, "bots", max_entries=100, ttl_s=60)
+    rows = knowledge_service.retriever.rows_cache = LookupCache(
+        db.lookup_changes, "knowledge_bases", max_entries=100, ttl_s=60
+    )
+    async with db.session() as session:
+        accounts = AccountService(session, CREDENTIALS, cache=credentials)
+        user = await accounts.register("cy@example.com", "correct horse")
+        key = await accounts.create_api_key(user, "ci")
+    bot_id = await _bot(db, user, "one")
+    runtime = BotRuntime(
+        chat_models=ScriptedChatModels(ScriptedChatModel()),
+        retriever=InMemoryRetriever(),
+        registry=REGISTRY,
+    )
+    chat = ChatService(db, runtime, RunRecorder(db.sessionmaker), bots=bots)
+    kb = await knowledge_service.create_knowledge_base(user.id, "handbook")
+
+    async def authenticate_and_prepare() -> None:
+        async with db.session() as session:
+            found = await AccountService(session, CREDENTIALS, cache=credentials).authenticate(
+                key.secret
+            )
+            await chat.prepare(session, found, bot_id, "hi", None)
+
+    async def upload(name: str) -> None:
+        body = f"{name}: the beaches of Busan.".encode()
+        document = await knowledge_service.add_document(user.id, kb.id, name, body)
+        async with asyncio.timeout(60):
+            [state] = await knowledge_service.wait_for_documents([document.id])
+        assert state.status == "indexed"
+
+    await upload("one.md")
+    await authenticate_and_prepare()  # both cached
+    await knowledge_service.query(user.id, [kb.id], "beaches", mode="keyword")
+    assert (len(credentials), len(bots), len(rows)) == (1, 1, 1)
+
+    await upload("two.md")  # commits a new revision of the knowledge base
+
+    assert rows.get((user.id, kb.id)) is None  # its rows: read again
+    with statements(db) as seen:
+        await authenticate_and_prepare()
+    assert seen == []  # the key, its user and the bot: still cached
+    assert (len(credentials), len(bots)) == (1, 1)

@@ -6,25 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from snapagent.db.base import new_id
-from snapagent.db.models.accounts import User
-from snapagent.db.models.bots import Bot
 from snapagent.db.session import Database
 from snapagent.services.rollout import migration_status
 from snapagent.services.run_recorder import RunRecord, RunRecorder
 from snapagent.services.statistics import StatisticsService
+from snapagent.testing.seeding import user_and_bot
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-
-
-async def _seed_bot(db: Database) -> tuple[str, str]:
-    async with db.transaction() as session:
-        user = User(email=f"{new_id()}@example.com")
-        session.add(user)
-        await session.flush()
-        bot = Bot(owner_id=user.id, name="bot", knowledge_base_ids=[])
-        session.add(bot)
-        await session.flush()
-        return user.id, bot.id
 
 
 async def _record(
@@ -46,7 +34,7 @@ async def _record(
 
 
 async def test_by_engine_splits_counts_rates_latency_and_tokens(migrated_db: Database) -> None:
-    owner_id, bot_id = await _seed_bot(migrated_db)
+    owner_id, bot_id = await user_and_bot(migrated_db)
     for elapsed in (10.0, 20.0, 30.0, 40.0):
         await _record(migrated_db, bot_id, "v1", "succeeded", elapsed)
     await _record(migrated_db, bot_id, "v1", "failed", 1.0)
@@ -87,7 +75,7 @@ async def test_by_engine_splits_counts_rates_latency_and_tokens(migrated_db: Dat
 
 
 async def test_one_engine_only_and_empty_ranges(migrated_db: Database) -> None:
-    owner_id, bot_id = await _seed_bot(migrated_db)
+    owner_id, bot_id = await user_and_bot(migrated_db)
     await _record(migrated_db, bot_id, "v1", "cancelled", 3.0)
 
     async with migrated_db.session() as session:

@@ -232,15 +232,22 @@ def create_app(
     recorder = RunRecorder(db.sessionmaker, execution_settings)
     # What every request would read again - its credential, its bot - kept while unchanged.
     on, ttl_s = lookup_cache.enabled, lookup_cache.ttl_s
+    # Each kind is emptied by changes of its own kind only (a document upload keeps the keys).
     credential_cache: CredentialCache = LookupCache(
-        db.lookup_changes, max_entries=lookup_cache.credentials if on else 0, ttl_s=ttl_s
+        db.lookup_changes,
+        "credentials",
+        max_entries=lookup_cache.credentials if on else 0,
+        ttl_s=ttl_s,
     )
     bot_cache: LiveBotCache = LookupCache(
-        db.lookup_changes, max_entries=lookup_cache.bots if on else 0, ttl_s=ttl_s
+        db.lookup_changes, "bots", max_entries=lookup_cache.bots if on else 0, ttl_s=ttl_s
     )
     # Retrieval's knowledge-base rows, per (owner, knowledge base); new revisions empty it.
     knowledge.retriever.rows_cache = LookupCache(
-        db.lookup_changes, max_entries=lookup_cache.knowledge_bases if on else 0, ttl_s=ttl_s
+        db.lookup_changes,
+        "knowledge_bases",
+        max_entries=lookup_cache.knowledge_bases if on else 0,
+        ttl_s=ttl_s,
     )
     chat_service = ChatService(
         db,

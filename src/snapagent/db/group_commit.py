@@ -7,10 +7,17 @@ every statement is a round trip (on SQLite, a thread hop). Here, one writer task
 takes every `Writes` queued while the previous transaction ran and stores them together: the
 rows of each table in one executemany, then the batch's other statements, then one commit.
 
-On PostgreSQL a batch of rows alone (no other statement) is one statement in autocommit, one
-round trip (`bulk_insert`), and up to ``in_flight`` such transactions run at once (a commit
-waits for the server's WAL flush; the next batch need not wait for it); SQLite has one writer,
-so one.
+A batch of rows alone (no other statement) skips the ORM (`bulk_insert`): on PostgreSQL it is
+one statement in autocommit, one round trip, and up to ``in_flight`` such transactions run at
+once (a commit waits for the server's WAL flush; the next batch need not wait for it); on
+SQLite (``sqlite_direct``) one executemany per table and the COMMIT in one call on the
+connection's thread. SQLite has one writer, so one transaction at a time.
+
+Before taking its batch the writer lets the event loop run ``gather_yields`` times: under load
+the turns it runs meanwhile finish their own work and queue their rows in this batch, where
+the writer would otherwise commit what it found and leave them to the next. Fewer, bigger
+batches cost less per turn - most of all in a process serving few connections, as each of
+`serve --workers 2`'s does; an idle server loses the microseconds of two empty loop turns.
 
 Durability is unchanged: :meth:`GroupCommit.write` returns only after the transaction holding
 the caller's rows committed (a crash before that loses what was never acknowledged, exactly as
@@ -35,9 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import Executable
 
 from snapagent.db.base import Base
-from snapagent.db.bulk_insert import TableRows, one_statement
+from snapagent.db.bulk_insert import TableRows, one_statement, sqlite_inserts
 from snapagent.db.session import Database
-from snapagent.db.sqlite_driver import deferred_inserts
+from snapagent.db.sqlite_driver import deferred_inserts, insert_committed
 
 __all__ = ["GroupCommit", "Step", "Writes"]
 
@@ -127,8 +134,18 @@ class _Member:
 class GroupCommit:
     """See the module docstring. One per process (per `Database`); safe across event loops."""
 
-    def __init__(self, database: Database, *, max_batch: int = 64, in_flight: int = 2) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        max_batch: int = 64,
+        in_flight: int = 2,
+        sqlite_direct: bool = True,
+        gather_yields: int = 2,
+    ) -> None:
         self.database = database
+        self.sqlite_direct = sqlite_direct
+        self.gather_yields = gather_yields
         self.max_batch = max_batch
         self.in_flight = 1 if database.is_sqlite else in_flight
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -154,8 +171,13 @@ class GroupCommit:
 
     async def _drain(self) -> None:
         while self._queue:
-            batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+            batch: list[_Member] = []
             try:
+                # Let the turns the event loop is about to run reach the queue first: they
+                # join this batch instead of starting the next (docs/performance.md item 12).
+                for _ in range(self.gather_yields):
+                    await asyncio.sleep(0)
+                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
                 await self._commit(batch)
             except asyncio.CancelledError:
                 for member in [*batch, *self._queue]:
@@ -184,16 +206,24 @@ class GroupCommit:
                 self._settle([member])
 
     async def _store(self, writes: Writes) -> None:
-        """One transaction. On PostgreSQL, rows alone (no other statement) are one statement
-        in autocommit - one round trip - unless `one_statement` declines them."""
-        prepared = None
+        """One transaction. Rows alone (no other statement) skip the ORM: on PostgreSQL one
+        statement in autocommit - one round trip - unless `one_statement` declines them; on
+        SQLite, with `sqlite_direct`, one executemany per table and the COMMIT in one
+        thread hop unless `sqlite_inserts` declines them."""
+        engine = self.database.engine
         if self.database.is_postgres and not writes.statements:
-            prepared = one_statement(writes.tables(), self.database.engine.dialect)
-        if prepared is not None:
-            async with self.database.engine.connect() as connection:
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await autocommit.exec_driver_sql(*prepared)
-            return
+            prepared = one_statement(writes.tables(), engine.dialect)
+            if prepared is not None:
+                async with engine.connect() as connection:
+                    autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    await autocommit.exec_driver_sql(*prepared)
+                return
+        if self.sqlite_direct and self.database.is_sqlite and not writes.statements:
+            inserts = sqlite_inserts(writes.tables(), engine.dialect)
+            if inserts is not None:
+                async with self.database.writing(), engine.connect() as connection:
+                    await insert_committed(connection, inserts)
+                return
         async with self.database.writing(), self.database.transaction() as session:
             await writes.apply(session)
 

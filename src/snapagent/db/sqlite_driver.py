@@ -14,6 +14,10 @@ it waits for the connection's next statement or COMMIT and goes in the same hop,
 many turns' rows is one hop with its COMMIT. (An INSERT so deferred reports no rowcount, and
 its error - a broken constraint - is raised by the statement or COMMIT that sent it.)
 
+:func:`insert_committed` goes further for a group commit of rows alone: the whole transaction
+(BEGIN IMMEDIATE, an executemany per table, COMMIT) is one call on the connection's thread,
+with no SQLAlchemy statement, session or execution context on the event loop.
+
 Everything else is SQLAlchemy's own aiosqlite dialect, unchanged: the adapter is passed as the
 engine's DBAPI ``module`` (see `Database`), so URLs, type handling, errors and disconnect
 detection are the same.
@@ -36,7 +40,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_dbapi,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.util.concurrency import await_
 
 __all__ = [
@@ -44,6 +49,7 @@ __all__ = [
     "WRITE_LOCK_POLL_S",
     "OneHopSQLite",
     "deferred_inserts",
+    "insert_committed",
     "one_hop_sqlite",
 ]
 
@@ -121,6 +127,46 @@ def _commit_after(connection: sqlite3.Connection, deferred: list[_Statement]) ->
     for statement in deferred:
         _run(connection, *statement)
     connection.commit()
+
+
+def _insert_committed(
+    connection: sqlite3.Connection, inserts: list[tuple[str, list[Any]]]
+) -> tuple[str, BaseException] | None:
+    """`insert_committed` on the connection's thread: the failing statement and its error,
+    with everything rolled back, or None once committed."""
+    operation = "BEGIN IMMEDIATE"
+    try:
+        _take_write_lock(connection)
+        for operation, rows in inserts:
+            connection.executemany(operation, rows)
+        operation = "COMMIT"
+        connection.commit()
+    except sqlite3.Error as error:
+        if connection.in_transaction:
+            connection.rollback()
+        return operation, error
+    return None
+
+
+async def insert_committed(
+    connection: AsyncConnection, inserts: list[tuple[str, list[Any]]]
+) -> None:
+    """Run ``inserts`` (SQL with ``?`` parameters, rows as tuples: `bulk_insert.sqlite_inserts`)
+    in one transaction of their own on ``connection``: BEGIN IMMEDIATE (the write lock taken
+    as `_take_write_lock` does), one executemany each, COMMIT - one thread hop, nothing of
+    SQLAlchemy's per statement. A failure is rolled back and raised as SQLAlchemy would have
+    raised it (``IntegrityError`` for a broken constraint, ...). ``connection`` must have no
+    transaction open."""
+    raw = await connection.get_raw_connection()
+    adapted = raw.dbapi_connection
+    assert isinstance(adapted, _OneHopConnection)
+    driver = cast(aiosqlite.Connection, adapted._connection)
+    failed: tuple[str, BaseException] | None = await driver._execute(
+        _insert_committed, driver._conn, inserts
+    )
+    if failed is not None:
+        operation, error = failed
+        raise DBAPIError.instance(operation, None, error, sqlite3.Error) from error
 
 
 def _deferrable(operation: str) -> bool:

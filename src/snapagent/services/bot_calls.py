@@ -33,6 +33,7 @@ from snapagent.services.chat_results import answer_text, failure_error
 from snapagent.services.run_recorder import RunInfo, RunRecorder
 from snapagent.services.run_recording import RecordingObserver
 from snapagent.services.runtime import BotRuntime
+from snapagent.services.system_values import RunKind, system_inputs
 from snapagent.workflow.result import RunStatus
 from snapagent.workflow.services import BotAnswer, BotCall
 
@@ -99,13 +100,14 @@ class PublishedBotRunner:
             *(make(info) for make in self.observers),
             RecordingObserver(self.recorder, self.group, info),
         ]
-        sys = {
-            "bot_id": bot.id,
-            "run_id": info.run_id,
-            "default_model": bot.default_model,
-            "call_depth": call.depth,
-            "caller_run_id": call.caller_run_id,
-        }
+        sys = system_inputs(
+            RunKind.TOOL,
+            bot_id=bot.id,
+            run_id=info.run_id,
+            default_model=bot.default_model,
+            call_depth=call.depth,
+            caller_run_id=call.caller_run_id,
+        )
         handle = self.runtime.start(
             compiled,
             {"query": call.query, "session_id": "", "history": []},

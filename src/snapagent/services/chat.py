@@ -77,6 +77,7 @@ from snapagent.services.rollout import (
 from snapagent.services.run_recorder import RunInfo, RunRecorder
 from snapagent.services.run_recording import RecordingObserver
 from snapagent.services.runtime import BotRuntime, CompiledVersion
+from snapagent.services.system_values import RunKind, system_inputs
 from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.plan import ExecutionPlan
 from snapagent.workflow.replay import ReplayedNode
@@ -310,6 +311,8 @@ class ChatService:
             database,
             max_batch=recorder.settings.record_batch_max,
             in_flight=recorder.settings.record_batches_in_flight,
+            sqlite_direct=recorder.settings.record_sqlite_direct,
+            gather_yields=recorder.settings.record_batch_yields,
         )
         self.conversations = ConversationStore(database, self.group)
         self.debug_sessions = DebugSessionStore(database)
@@ -496,13 +499,14 @@ class ChatService:
         answer = _TurnAnswer(self._store(turn), turn, start, info.run_id)
         recording = RecordingObserver(self.recorder, self.group, info, companion=answer)
         observers = [*(make(info) for make in self.observers), recording]
-        sys = {
-            "bot_id": turn.bot_id,
-            "run_id": info.run_id,
-            "user_id": turn.user_id,
-            "default_model": turn.default_model,
-            "files": list(turn.files),
-        }
+        sys = system_inputs(
+            RunKind.CHAT,
+            bot_id=turn.bot_id,
+            run_id=info.run_id,
+            user_id=turn.user_id,
+            default_model=turn.default_model,
+            files=list(turn.files),
+        )
         handle = self.runtime.start(
             turn.compiled,
             inputs,

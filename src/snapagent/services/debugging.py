@@ -53,6 +53,7 @@ from snapagent.services.chat import ChatService, ChatTurn, DebugTurn
 from snapagent.services.executions import ExecutionService, truncated_of
 from snapagent.services.run_recorder import RunInfo, clip_mapping
 from snapagent.services.runtime import CompiledVersion
+from snapagent.services.system_values import RunKind, system_inputs
 from snapagent.services.workflow_versions import WorkflowVersionService, get_owned_bot
 from snapagent.workflow.node import BaseNodeV2
 from snapagent.workflow.plan import ExecutionPlan, PlanNode
@@ -198,7 +199,9 @@ class DebugService:
             rerun_of=from_run_id,
             rerun_from_node=node_id if from_run_id else None,
         )
-        return NodeRun(info, compiled, plan, run_inputs, links, _sys(bot, user), bot.owner_id)
+        return NodeRun(
+            info, compiled, plan, run_inputs, links, _sys(bot, user, info.run_id), bot.owner_id
+        )
 
     async def run_node(self, prepared: NodeRun) -> NodeRunOutcome:
         """Run a prepared node alone; it is recorded as a debug run of one node."""
@@ -328,8 +331,16 @@ class DebugService:
         )
 
 
-def _sys(bot: Bot, user: User) -> dict[str, Any]:
-    return {"bot_id": bot.id, "user_id": user.id, "default_model": bot.default_model, "files": []}
+def _sys(bot: Bot, user: User, run_id: str) -> dict[str, Any]:
+    """A debug run of one node stands for a chat turn of ``user`` (with no files)."""
+    return system_inputs(
+        RunKind.CHAT,
+        bot_id=bot.id,
+        run_id=run_id,
+        user_id=user.id,
+        default_model=bot.default_model,
+        files=[],
+    )
 
 
 def _version_name(version: BotWorkflowVersion) -> str:

@@ -82,6 +82,18 @@ class ExecutionSettings(BaseSettings):
         description="PostgreSQL: group-commit transactions of one process open at once (a batch "
         "fills while another waits for its commit). SQLite always has one: a single writer.",
     )
+    record_batch_yields: int = Field(
+        default=2,
+        ge=0,
+        le=16,
+        description="Event-loop turns a group commit's writer lets pass before taking its "
+        "batch, so that turns finishing meanwhile join it (0: take what is queued at once).",
+    )
+    record_sqlite_direct: bool = Field(
+        default=True,
+        description="SQLite: a group commit of rows alone goes below the ORM (one executemany "
+        "per table and the COMMIT in one thread hop); false: through an ORM session.",
+    )
 
 
 class RunSummary(BaseModel):

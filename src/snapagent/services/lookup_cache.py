@@ -1,16 +1,18 @@
 """Bounded caches of what every request would read again: its credential, its bot and the
 knowledge bases its retrieval reads.
 
-A `LookupCache` holds immutable snapshots, each valid only while the database's
-`~snapagent.db.lookup_changes.LookupChanges` generation is the one read *before* the snapshot
-was loaded: a write to users, API keys, bots, versions or knowledge bases that commits
-anywhere - this process, another worker, another replica, the CLI - empties it (see that
-module for how, and docs/performance.md for the windows). While the generation is unknowable
+A `LookupCache` holds immutable snapshots of one kind (credentials, bots, knowledge-base rows),
+each valid only while the database's `~snapagent.db.lookup_changes.LookupChanges` generation
+of that kind is the one read *before* the snapshot was loaded: a write that stales the kind
+(users or API keys for credentials, bots or versions for bots, knowledge bases for their rows;
+users for all three) committed anywhere - this process, another worker, another replica, the
+CLI - empties it, and leaves the caches of other kinds alone (see that module for how, and
+docs/performance.md for the windows). While the generation is unknowable
 (PostgreSQL's listener down) every lookup goes to the database. Misses are never cached, so an
 unknown key or another owner's bot costs what it did before; entries are bounded in number
 (oldest out first) and in age (``ttl_s``).
 
-    cache = LookupCache(db.lookup_changes, max_entries=1000, ttl_s=60)
+    cache = LookupCache(db.lookup_changes, "bots", max_entries=1000, ttl_s=60)
     found = cache.get(key)
     if found is None:
         tag = cache.tag()                  # BEFORE reading: a change meanwhile voids the copy
@@ -27,7 +29,7 @@ from typing import Generic, TypeVar
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from snapagent.db.lookup_changes import LookupChanges
+from snapagent.db.lookup_changes import LookupChanges, LookupKind
 
 __all__ = ["LookupCache", "LookupCacheSettings"]
 
@@ -75,10 +77,13 @@ class LookupCache(Generic[K, V]):
     """See the module docstring. One per kind of lookup and process; not thread-safe (the
     event loop's)."""
 
-    __slots__ = ("_changes", "_entries", "_generation", "max_entries", "ttl_s")
+    __slots__ = ("_changes", "_entries", "_generation", "kind", "max_entries", "ttl_s")
 
-    def __init__(self, changes: LookupChanges, *, max_entries: int, ttl_s: float) -> None:
+    def __init__(
+        self, changes: LookupChanges, kind: LookupKind, *, max_entries: int, ttl_s: float
+    ) -> None:
         self._changes = changes
+        self.kind = kind
         self.max_entries = max_entries
         self.ttl_s = ttl_s
         self._entries: dict[K, tuple[float, V]] = {}
@@ -90,7 +95,7 @@ class LookupCache(Generic[K, V]):
     def tag(self) -> int | None:
         """The generation now (read it before loading what you will `put`); ``None``: do not
         cache. Entries of an earlier generation are dropped here."""
-        generation = self._changes.generation()
+        generation = self._changes.generation(self.kind)
         if generation != self._generation:
             self._entries.clear()
             self._generation = generation

@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from snapagent.services.system_values import with_owner
 from snapagent.workflow.executor import WorkflowExecutorV2
 from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.node import NodeRegistryV2
@@ -212,7 +213,7 @@ class BotRuntime:
         return self._compiler.start(
             plan or compiled.plan,
             inputs,
-            {**sys, "owner_id": owner_id},
+            with_owner(sys, owner_id),
             services=scoped,
             observers=observers,
             cancel_event=cancel_event,

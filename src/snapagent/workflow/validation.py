@@ -47,6 +47,7 @@ from snapagent.workflow.schema import (
 )
 from snapagent.workflow.subgraph import Scope, SubgraphNode
 from snapagent.workflow.types import PortType
+from snapagent.workflow.values import coerce_value
 
 __all__ = [
     "FAIL_BRANCH_PORT",
@@ -212,6 +213,17 @@ def _check_conversation_variables(a: GraphAnalysis) -> None:
                 path=f"conversation_variables[{i}].name",
             )
         a.conversation[variable.name] = variable
+        # A new session starts from the default: one that is no value of the type would reach
+        # the nodes reading the variable as it is.
+        if variable.default is not None:
+            try:
+                coerce_value(variable.type, variable.default)
+            except ValueError as exc:
+                a.add(
+                    "invalid_conversation_default",
+                    f"conversation variable {variable.name!r}: the default {exc}",
+                    path=f"conversation_variables[{i}].default",
+                )
 
 
 def _add_node(a: GraphAnalysis, i: int, node: WorkflowNode, built: Built) -> None:

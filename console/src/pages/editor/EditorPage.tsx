@@ -1,4 +1,5 @@
-// The workflow editor: palette, canvas, inspector / playground / versions, and the toolbar
+// The workflow editor: palette, canvas, inspector / conversation variables / playground /
+// problems / versions, and the toolbar
 // (save draft, validate, publish, layout, undo/redo). Keyboard: Ctrl+S save, Ctrl+Z / Ctrl+Shift+Z
 // undo/redo, Ctrl+C / Ctrl+V copy/paste nodes, Delete removes the selection.
 import {
@@ -37,7 +38,7 @@ import { api, type Schemas } from "../../api/client";
 import { ApiError, describeError, unwrap } from "../../api/problem";
 import { QueryState } from "../../components/QueryState";
 import { useT } from "../../i18n/i18n";
-import { catalogPorts, fetchPorts, useNodeTypes, type NodeType } from "./catalogue";
+import { catalogPorts, fetchPorts, useCatalogue, type NodeType } from "./catalogue";
 import {
   checkConnection,
   edgeId,
@@ -54,13 +55,23 @@ import {
   type WorkflowGraph,
   type WorkflowNode,
 } from "./graph";
-import { Inspector } from "./Inspector";
+import {
+  declaredVariables,
+  serverVariableProblems,
+  usableVariables,
+  variableSuggestions,
+  withVariables,
+  type ConversationVariable,
+  type SystemValue,
+} from "./conversation";
+import { Inspector, type SelectorGroup } from "./Inspector";
 import { NodeRunPanel } from "./NodeRunPanel";
 import { autoLayout } from "./layout";
 import { NodeCard } from "./NodeCard";
 import { DRAG_TYPE, Palette } from "./Palette";
 import { Playground } from "./Playground";
 import { useDraft, versionsKey } from "./useDraft";
+import { VariablesPanel } from "./VariablesPanel";
 import { VersionsPanel } from "./VersionsPanel";
 
 type Bot = Schemas["BotPublic"];
@@ -78,16 +89,19 @@ const HISTORY_LIMIT = 100;
 interface Snapshot {
   nodes: EditorNode[];
   edges: EditorEdge[];
+  variables: ConversationVariable[];
 }
 
 function Editor({
   bot,
   draft,
   types,
+  systemValues,
 }: {
   bot: Bot;
   draft: Schemas["VersionPublic"] & { graph: WorkflowGraph };
   types: NodeType[];
+  systemValues: SystemValue[];
 }) {
   const t = useT();
   const queryClient = useQueryClient();
@@ -99,6 +113,7 @@ function Editor({
   );
   const [nodes, setNodes, onNodesChange] = useNodesState<EditorNode>(initial.nodes);
   const [edges, setEdges, onEdgesChange] = useEdgesState<EditorEdge>(initial.edges);
+  const [variables, setVariables] = useState(() => declaredVariables(draft.graph));
   const [revision, setRevision] = useState(draft.revision);
   const [dirty, setDirty] = useState(false);
   const [problems, setProblems] = useState<Problem[]>([]);
@@ -107,16 +122,16 @@ function Editor({
   const [refused, setRefused] = useState<string | null>(null);
   const [tab, setTab] = useState<string | null>("node");
   const history = useRef<{ past: Snapshot[]; future: Snapshot[] }>({ past: [], future: [] });
-  const clipboard = useRef<Snapshot | null>(null);
+  const clipboard = useRef<Pick<Snapshot, "nodes" | "edges"> | null>(null);
   const extra = useMemo(() => graphExtra(draft.graph), [draft.graph]);
   const selected = nodes.find((n) => n.selected);
 
   // Remember the state before a change, for undo.
   const remember = useCallback(() => {
-    history.current.past = [...history.current.past.slice(-HISTORY_LIMIT), { nodes, edges }];
+    history.current.past = [...history.current.past.slice(-HISTORY_LIMIT), { nodes, edges, variables }];
     history.current.future = [];
     setDirty(true);
-  }, [nodes, edges]);
+  }, [nodes, edges, variables]);
 
   const restore = useCallback(
     (from: "past" | "future") => {
@@ -124,12 +139,13 @@ function Editor({
       const snapshot = stack.pop();
       if (!snapshot) return;
       const other = from === "past" ? "future" : "past";
-      history.current[other].push({ nodes, edges });
+      history.current[other].push({ nodes, edges, variables });
       setNodes(snapshot.nodes);
       setEdges(snapshot.edges);
+      setVariables(snapshot.variables);
       setDirty(true);
     },
-    [nodes, edges, setNodes, setEdges],
+    [nodes, edges, variables, setNodes, setEdges],
   );
 
   // Dynamic ports: ask the server for the ports of each node's current config.
@@ -162,13 +178,25 @@ function Editor({
     if (chosen.length) setTab("node");
   }, []);
 
-  const graph = useCallback(() => flowToGraph(nodes, edges, extra), [nodes, edges, extra]);
+  const graph = useCallback(
+    () => flowToGraph(nodes, edges, withVariables(extra, variables)),
+    [nodes, edges, extra, variables],
+  );
 
   function showProblems(found: Problem[]) {
     setProblems(found);
     const byNode = problemsByNode(found, nodes.map((n) => n.id));
     setNodes((all) => all.map((n) => ({ ...n, data: { ...n.data, problems: byNode.get(n.id) ?? [] } })));
-    if (found.length) setTab("problems");
+    // Problems with the declarations are shown next to their fields.
+    if (Object.keys(serverVariableProblems(found)).length) setTab("variables");
+    else if (found.length) setTab("problems");
+  }
+
+  function changeVariables(next: ConversationVariable[]) {
+    remember();
+    setVariables(next);
+    // The server's problems with the declarations described the old ones.
+    setProblems((all) => all.filter((p) => !p.path?.startsWith("conversation_variables")));
   }
 
   const path = { bot_id: bot.id, version_id: draft.id };
@@ -189,7 +217,12 @@ function Editor({
       return saved.revision;
     } catch (error) {
       if (error instanceof ApiError && error.status === 409) setConflict(error.message);
-      else notifications.show({ message: describeError(error), color: "red" });
+      else {
+        // A graph the server refuses names the field and the reason (problem+json `problems`).
+        const found = error instanceof ApiError ? error.member("problems") : undefined;
+        if (Array.isArray(found)) showProblems(found as Problem[]);
+        notifications.show({ message: describeError(error), color: "red" });
+      }
       return null;
     } finally {
       setBusy(null);
@@ -389,13 +422,24 @@ function Editor({
     };
   });
 
-  const upstream = useMemo(() => {
+  const upstream = useMemo((): SelectorGroup[] => {
     if (!selected) return [];
     const ids = upstreamOf(selected.id, edges);
-    return nodes
+    const outputs = nodes
       .filter((n) => ids.has(n.id))
       .flatMap((n) => n.data.ports.outputs.map((p) => ({ value: `${n.id}.${p.name}`, label: `${n.data.node.title ?? n.id} · ${p.name} (${p.type})` })));
-  }, [selected, nodes, edges]);
+    const { conversation, system } = variableSuggestions(variables, systemValues);
+    return [
+      { group: t("editor.upstreamGroup"), items: outputs },
+      { group: t("editor.conversationGroup"), items: conversation },
+      { group: t("editor.systemGroup"), items: system },
+    ].filter((g) => g.items.length > 0);
+  }, [selected, nodes, edges, variables, systemValues, t]);
+  const variableErrors = useMemo(() => serverVariableProblems(problems), [problems]);
+  const variableNames = useMemo(
+    () => usableVariables(variables).map((v) => v.name),
+    [variables],
+  );
   const wired = useMemo(
     () => new Set(edges.filter((e) => e.target === selected?.id).map((e) => handlePort(e.targetHandle) ?? "")),
     [edges, selected],
@@ -485,6 +529,9 @@ function Editor({
           <Tabs value={tab} onChange={setTab}>
             <Tabs.List>
               <Tabs.Tab value="node">{t("editor.node")}</Tabs.Tab>
+              <Tabs.Tab value="variables" data-testid="tab-variables">
+                {t("editor.variables")} {Object.keys(variableErrors).length > 0 && <Badge size="xs" color="red">{Object.keys(variableErrors).length}</Badge>}
+              </Tabs.Tab>
               <Tabs.Tab value="playground" data-testid="tab-playground">{t("editor.playground")}</Tabs.Tab>
               <Tabs.Tab value="problems">
                 {t("editor.problems")} {problems.length > 0 && <Badge size="xs" color="red">{problems.length}</Badge>}
@@ -500,6 +547,7 @@ function Editor({
                       node={selected}
                       type={typeOf.get(selected.data.node.type)}
                       upstream={upstream}
+                      variableNames={variableNames}
                       wired={wired}
                       errors={fieldErrors}
                       onChange={updateNode}
@@ -517,6 +565,11 @@ function Editor({
                 ) : (
                   <Text size="sm" c="dimmed">{t("editor.selectHint")}</Text>
                 )}
+              </ScrollArea>
+            </Tabs.Panel>
+            <Tabs.Panel value="variables" pt="xs">
+              <ScrollArea h={560} type="auto">
+                <VariablesPanel variables={variables} onChange={changeVariables} serverErrors={variableErrors} />
               </ScrollArea>
             </Tabs.Panel>
             <Tabs.Panel value="playground" pt="xs" keepMounted>
@@ -592,14 +645,20 @@ function Editor({
 
 export default function EditorPage({ bot }: { bot: Bot }) {
   const draft = useDraft(bot.id);
-  const types = useNodeTypes();
+  const catalogue = useCatalogue();
   return (
     <QueryState query={draft}>
       {(version) => (
-        <QueryState query={types}>
-          {(catalogue) => (
+        <QueryState query={catalogue}>
+          {({ data: types, system_values: systemValues }) => (
             <ReactFlowProvider>
-              <Editor key={`${version.id}:${String(version.revision)}`} bot={bot} draft={version} types={catalogue} />
+              <Editor
+                key={`${version.id}:${String(version.revision)}`}
+                bot={bot}
+                draft={version}
+                types={types}
+                systemValues={systemValues}
+              />
             </ReactFlowProvider>
           )}
         </QueryState>

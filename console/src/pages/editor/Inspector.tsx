@@ -1,12 +1,18 @@
-// The selected node: title, config (generated form), inputs picked from upstream outputs, and
-// run settings (timeout, retries, error strategy).
+// The selected node: title, config (generated form), inputs picked from upstream outputs,
+// conversation variables or system values, and run settings (timeout, retries, error strategy).
 import { Divider, NumberInput, Select, Stack, Text, TextInput, Title } from "@mantine/core";
 
 import { useT } from "../../i18n/i18n";
 import { useKnowledgeBases } from "../knowledge/knowledgeQueries";
 import type { NodeType } from "./catalogue";
 import type { EditorNode, WorkflowNode } from "./graph";
+import type { Suggestion } from "./conversation";
 import { ObjectFields, type JsonSchema } from "./SchemaForm";
+
+export interface SelectorGroup {
+  group: string;
+  items: Suggestion[];
+}
 
 function without(node: WorkflowNode, key: string): WorkflowNode {
   return Object.fromEntries(Object.entries(node).filter(([k]) => k !== key)) as WorkflowNode;
@@ -15,21 +21,25 @@ function without(node: WorkflowNode, key: string): WorkflowNode {
 interface Props {
   node: EditorNode;
   type: NodeType | undefined;
-  /** Upstream outputs as selector choices: "knowledge.documents". */
-  upstream: { value: string; label: string }[];
+  /** Selector choices, in groups: upstream outputs ("knowledge.documents"), conversation
+   * variables ("conversation.topic"), system values ("sys.bot_id"). */
+  upstream: SelectorGroup[];
+  /** The declared conversation variables' names (an assigner's `variable`). */
+  variableNames: string[];
   /** Inputs fed by an edge (no selector needed). */
   wired: Set<string>;
   errors: Record<string, string>;
   onChange: (node: WorkflowNode) => void;
 }
 
-export function Inspector({ node, type, upstream, wired, errors, onChange }: Props) {
+export function Inspector({ node, type, upstream, variableNames, wired, errors, onChange }: Props) {
   const t = useT();
   const knowledgeBases = useKnowledgeBases();
   const data = node.data.node;
   const schema = (type?.config_schema ?? {}) as JsonSchema;
   const choices = {
     knowledge_base_ids: (knowledgeBases.data?.data ?? []).map((kb) => ({ value: kb.id, label: kb.name })),
+    variable: variableNames.map((name) => ({ value: name, label: name })),
   };
   const retries = (data.retry as { max_retries?: number } | undefined)?.max_retries;
   return (
@@ -53,7 +63,7 @@ export function Inspector({ node, type, upstream, wired, errors, onChange }: Pro
         path=""
         value={data.config ?? {}}
         onChange={(config) => onChange({ ...data, config })}
-        options={{ choices, errors }}
+        options={{ choices, errors, selectors: upstream.flatMap((g) => g.items.map((item) => item.value)) }}
       />
       {node.data.ports.inputs.length > 0 && (
         <>

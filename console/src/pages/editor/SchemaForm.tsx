@@ -1,10 +1,11 @@
 // A form generated from a node type's config JSON Schema (pydantic's output): strings, numbers,
 // booleans, enums, nullable values, string lists, lists of objects, nested objects, maps
 // (`additionalProperties`: headers, declared outputs, selectors by name) and value selectors
-// (`node.port.path`). Anything else - a sub-graph, a free-form value - is edited as JSON, checked
+// (`node.port.path`, typed with upstream outputs and variables suggested). Anything else - a sub-graph, a free-form value - is edited as JSON, checked
 // as it is typed. Each field shows the problem the server reported for its path (`top_k`).
 import {
   ActionIcon,
+  Autocomplete,
   Button,
   Fieldset,
   Group,
@@ -40,10 +41,13 @@ export interface JsonSchema {
 }
 
 export interface FieldOptions {
-  /** Choices for a field by name (e.g. knowledge_base_ids -> your knowledge bases). */
+  /** Choices for a field by name (knowledge_base_ids -> your knowledge bases, an assigner's
+   * variable -> the declared conversation variables). */
   choices: Record<string, { value: string; label: string }[]>;
   /** Server problems by config path ("top_k", "cases.0.conditions"). */
   errors: Record<string, string>;
+  /** Selectors offered while one is typed ("llm.text", "conversation.topic", "sys.bot_id"). */
+  selectors?: string[];
 }
 
 function resolve(schema: JsonSchema, root: JsonSchema): JsonSchema {
@@ -265,12 +269,12 @@ function Field({ name, label: forced, path, schema: raw, root, value, required, 
   if (isSelector(schema, root)) {
     const text = Array.isArray(value) ? value.join(".") : "";
     return (
-      <TextInput
+      <Autocomplete
         {...common}
         placeholder="node.port"
+        data={options.selectors ?? []}
         value={text}
-        onChange={(e) => {
-          const next = e.currentTarget.value;
+        onChange={(next) => {
           onChange(next === "" && nullable ? null : parseSelector(next));
         }}
       />
@@ -363,6 +367,12 @@ function Field({ name, label: forced, path, schema: raw, root, value, required, 
     const text = typeof value === "string" ? value : "";
     const placeholder = typeof schema.default === "string" ? schema.default : undefined;
     const set = (next: string) => onChange(next === "" && nullable ? null : next);
+    if (choices) {
+      // A name from a known set that may still be typed freely (an assigner's variable).
+      return (
+        <Autocomplete {...common} data={choices.map((c) => c.value)} value={text} placeholder={placeholder} onChange={set} />
+      );
+    }
     if (LONG_TEXT.test(name) || (schema.maxLength ?? 0) > 1000) {
       return (
         <Textarea

@@ -1,5 +1,6 @@
-// The node catalogue (GET /api/v1/node-types) and the ports of a config being edited
-// (POST /api/v1/node-types/ports), cached per (type, config).
+// The node catalogue (GET /api/v1/node-types: the node types and the run-level `sys` values
+// selectors may read) and the ports of a config being edited (POST /api/v1/node-types/ports),
+// cached per (type, config).
 import { useQuery } from "@tanstack/react-query";
 
 import { api, type Schemas } from "../../api/client";
@@ -7,11 +8,12 @@ import { unwrap } from "../../api/problem";
 import type { NodePorts, WorkflowNode } from "./graph";
 
 export type NodeType = Schemas["NodeTypePublic"];
+export type Catalogue = Schemas["NodeTypesPublic"];
 
-export function useNodeTypes() {
+export function useCatalogue() {
   return useQuery({
     queryKey: ["node-types"],
-    queryFn: async () => unwrap(await api.GET("/api/v1/node-types")).data,
+    queryFn: async () => unwrap(await api.GET("/api/v1/node-types")),
     staleTime: Infinity,
   });
 }

@@ -20,8 +20,10 @@ from snapagent.api.schemas.node_types import (
     PortPublic,
     PortsPublic,
     PortsRequest,
+    SystemValuePublic,
 )
 from snapagent.services.graph_limits import default_graph_limits
+from snapagent.services.system_values import SYSTEM_VALUES
 from snapagent.workflow.catalogue import NodeConfigError, describe_registry, node_ports
 from snapagent.workflow.limits import json_depth_problem
 from snapagent.workflow.schema import NodePortSchema
@@ -42,14 +44,22 @@ def _ports(schema: NodePortSchema) -> PortsPublic:
     )
 
 
-@router.get("", summary="Every node type: config JSON Schema, ports, category")
+_SYSTEM_VALUES = [
+    SystemValuePublic(name=v.name, type=v.type, description=v.description, runs=sorted(v.runs))
+    for v in SYSTEM_VALUES
+]
+
+
+@router.get("", summary="Every node type: config JSON Schema, ports, category; the sys values")
 async def list_node_types(user: CurrentUser, state: AppStateDep) -> NodeTypesPublic:
     """The node catalogue: every node type with its config JSON Schema, default config, ports and
-    palette category."""
+    palette category; and the run-level values (`sys.*`) selectors may read, with the runs that
+    get each."""
     data = [
         NodeTypePublic.model_validate(e.to_dict()) for e in describe_registry(state.node_registry)
     ]
-    return NodeTypesPublic(data=data, next_cursor=None)  # the whole catalogue, one page
+    # The whole catalogue, one page.
+    return NodeTypesPublic(data=data, next_cursor=None, system_values=_SYSTEM_VALUES)
 
 
 @router.post("/ports", summary="The ports of one node config (as validation computes them)")

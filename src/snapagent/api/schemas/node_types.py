@@ -8,9 +8,18 @@ from pydantic import BaseModel, Field
 
 from snapagent.api.schemas.common import RequestModel
 from snapagent.db.pagination import Page
+from snapagent.services.system_values import RunKind
 from snapagent.workflow.schema import ErrorStrategy
+from snapagent.workflow.types import PortType
 
-__all__ = ["NodeTypePublic", "NodeTypesPublic", "PortPublic", "PortsPublic", "PortsRequest"]
+__all__ = [
+    "NodeTypePublic",
+    "NodeTypesPublic",
+    "PortPublic",
+    "PortsPublic",
+    "PortsRequest",
+    "SystemValuePublic",
+]
 
 
 class PortPublic(BaseModel):
@@ -48,10 +57,24 @@ class NodeTypePublic(PortsPublic):
     )
 
 
+class SystemValuePublic(BaseModel):
+    name: str = Field(description='Read by selector `["sys", name]`.')
+    type: PortType = Field(description="Its port type.")
+    description: str = Field(description="What it is.")
+    runs: list[RunKind] = Field(
+        description="Which runs get it: `chat` (a chat turn, or a debug run of one node) and "
+        "`tool` (a bot called by another bot's agent)."
+    )
+
+
 class NodeTypesPublic(Page):
-    """The whole catalogue in one page (``next_cursor`` is always null)."""
+    """The whole catalogue in one page (``next_cursor`` is always null), with the run-level
+    values selectors may read."""
 
     data: list[NodeTypePublic] = Field(description="Every node type this server runs.")
+    system_values: list[SystemValuePublic] = Field(
+        description="The `sys.*` values a run gets (snapagent.services.system_values)."
+    )
 
 
 class PortsRequest(RequestModel):
