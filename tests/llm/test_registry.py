@@ -204,7 +204,12 @@ async def test_embedding_specs_resolve() -> None:
 
 def test_local_embedding_specs(monkeypatch: pytest.MonkeyPatch) -> None:
     registry = EmbeddingRegistry(
-        ProviderSettings(embedding_threads=1, embedding_batch_threads=2, embedding_idle_threads=1)
+        ProviderSettings(
+            embedding_threads=1,
+            embedding_batch_threads=2,
+            embedding_idle_threads=1,
+            embedding_idle_spin_us=0,
+        )
     )
     default = registry.get(None)  # resolving loads nothing yet
     assert isinstance(default, MultilingualE5EmbeddingModel)
@@ -215,6 +220,7 @@ def test_local_embedding_specs(monkeypatch: pytest.MonkeyPatch) -> None:
         ("multilingual",),
     )
     assert (default.threads, default.batch_threads, default.idle_threads) == (1, 2, 1)
+    assert default.idle_spin_us == 0
     with pytest.raises(UnknownModelError, match="unknown local embedding model 'bge-m3'"):
         registry.get("local:bge-m3")
     with pytest.raises(UnknownModelError, match="an embedding model, not a chat model"):

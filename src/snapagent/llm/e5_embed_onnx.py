@@ -26,10 +26,12 @@ would be masked in attention and dropped from pooling.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,7 +168,8 @@ def build_graph(weights: E5Weights) -> EncoderGraph:
 class E5Engine:
     """Tokenizer + embedding lookup (numpy) + encoder (onnxruntime) + pooling. One instance per
     process serves every thread: an onnxruntime session may run on several threads at once, and
-    there is one session per team size (``threads``), created on first use."""
+    there is one session per team size (``threads``) and placement (``pinned``: the idle
+    team's, whose members each keep to one CPU - see ``_session``), created on first use."""
 
     name = "onnxruntime"
 
@@ -176,7 +179,7 @@ class E5Engine:
         self.window = weights.max_positions - 2  # content tokens per window
         self._graph = build_graph(weights)
         weights.release_pages()  # the matrices were copied into the graph's initializers
-        self._sessions: dict[int, Any] = {}
+        self._sessions: dict[tuple[int, bool, int], Any] = {}
         self._lock = threading.Lock()
         self._positions = weights.vectors["emb.pos"].reshape(weights.max_positions, -1)
         self._token_type = weights.vectors["emb.type"][: weights.hidden]
@@ -193,25 +196,39 @@ class E5Engine:
         release_freed_memory()  # parsing and building left freed heap behind
         return engine
 
-    def has_session(self, threads: int) -> bool:
-        return threads in self._sessions
+    def has_session(self, threads: int, *, pinned: bool = False, spin_us: int = 0) -> bool:
+        return _session_key(threads, pinned, spin_us) in self._sessions
 
-    def session(self, threads: int) -> Any:
+    def session(self, threads: int, *, pinned: bool = False, spin_us: int = 0) -> Any:
+        """The session of a team: ``threads``, ``pinned`` (a CPU per member), and for a
+        pinned team ``spin_us``: how long its pool threads spin for the next piece of work
+        before sleeping, during a run only (0: they sleep at once)."""
+        key = _session_key(threads, pinned, spin_us)
         with self._lock:
-            if threads not in self._sessions:
-                self._sessions[threads] = _session(self._graph, threads)
+            if key not in self._sessions:
+                self._sessions[key] = _session(self._graph, *key)
                 release_freed_memory()
-            return self._sessions[threads]
+            return self._sessions[key]
 
     def count_tokens(self, text: str) -> int:
         """Content tokens of ``text`` (as a passage, without the prefix or <s>/</s>)."""
         return max(0, len(self.tokenizer.content_ids(_PASSAGE + text)) - self._prefix_tokens)
 
     def embed(
-        self, texts: Sequence[str], *, query: bool, threads: int = 1
+        self,
+        texts: Sequence[str],
+        *,
+        query: bool,
+        threads: int = 1,
+        pinned: bool = False,
+        spin_us: int = 0,
     ) -> npt.NDArray[np.float32]:
-        """L2-normalised [len(texts), 384] vectors, with e5's ``query: ``/``passage: `` prefix."""
-        session = self.session(threads)
+        """L2-normalised [len(texts), 384] vectors, with e5's ``query: ``/``passage: `` prefix.
+        ``pinned``: run on a team whose members keep to one CPU each (the caller included,
+        for this call) - for a machine with nothing else to run (``_session``); ``spin_us``
+        see ``session``."""
+        session = self.session(threads, pinned=pinned, spin_us=spin_us)
+        pinned = _pinnable(threads, pinned)
         prefix = _QUERY if query else _PASSAGE
         windows: list[tuple[int, list[int]]] = []  # (text index, content ids)
         for index, text in enumerate(texts):
@@ -221,7 +238,8 @@ class E5Engine:
         total = np.zeros((len(texts), self.weights.hidden), np.float64)
         weight = np.zeros(len(texts), np.float64)
         for group in _groups([len(ids) + 2 for _, ids in windows]):
-            means = self._run(session, [windows[w][1] for w in group])
+            with _on_cpu(_team_cpus(threads)[0]) if pinned else contextlib.nullcontext():
+                means = self._run(session, [windows[w][1] for w in group])
             for w, mean in zip(group, means, strict=True):
                 index, ids = windows[w]
                 share = max(1, len(ids))  # e5.c weights a window by its content tokens
@@ -269,6 +287,38 @@ def _libc() -> Any:
         return None
 
 
+def _team_cpus(threads: int) -> list[int]:
+    """The CPUs a pinned team of ``threads`` keeps to: the caller on the first, pool thread i
+    on the (i+1)-th of those this process may use (none where the OS does not say)."""
+    try:
+        return sorted(os.sched_getaffinity(0))[:threads]
+    except (AttributeError, OSError):  # not Linux
+        return []
+
+
+def _pinnable(threads: int, pinned: bool) -> bool:
+    """Whether a team asked to be pinned can be: more than one member, a CPU each."""
+    return pinned and 1 < threads <= len(_team_cpus(threads))
+
+
+def _session_key(threads: int, pinned: bool, spin_us: int) -> tuple[int, bool, int]:
+    """(threads, pinned, spin_us) as a session is made: only a pinned team spins."""
+    pinned = _pinnable(threads, pinned)
+    return threads, pinned, max(0, spin_us) if pinned else 0
+
+
+@contextlib.contextmanager
+def _on_cpu(cpu: int) -> Iterator[None]:
+    """The calling thread on ``cpu`` alone meanwhile (``sched_setaffinity`` of thread 0 is the
+    caller's own); its previous CPUs afterwards."""
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
 def _groups(lengths: list[int], budget: int = _RUN_TOKENS) -> list[list[int]]:
     """Windows in runs of equal length, of at most ``budget`` tokens (bounded memory however
     long the input, like e5.c's chunks); at least one window a run. Never padded: MatMulNBits
@@ -286,7 +336,7 @@ def _groups(lengths: list[int], budget: int = _RUN_TOKENS) -> list[list[int]]:
     return groups
 
 
-def _session(graph: EncoderGraph, threads: int) -> Any:
+def _session(graph: EncoderGraph, threads: int, pinned: bool = False, spin_us: int = 0) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -298,9 +348,25 @@ def _session(graph: EncoderGraph, threads: int) -> Any:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # idle pool threads sleep instead of spinning (the CPU belongs to the event loop too)
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # idle pool threads sleep instead of spinning (the CPU belongs to the event loop too)...
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_us else "0")
     options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    if spin_us:
+        # ...except the idle team's, on a machine with nothing else to run: between two of a
+        # forward pass's ~100 parallel pieces a sleeping thread must be woken (tens of us
+        # each, which the caller waits for); spinning up to `spin_us` for the next piece
+        # took a question from 7.4 to 6.3 ms. Never past the end of a run: otherwise the
+        # spinning thread would count as runnable at the next question's check.
+        options.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
+        options.add_session_config_entry("session.force_spinning_stop", "1")
+    if pinned:
+        # The idle team's pool threads each keep to their own CPU (the caller keeps to the
+        # first meanwhile, ``_on_cpu``). Unpinned, Linux wakes a pool thread on its waker's
+        # CPU when that looks cheaper, and the two then share one core: on this machine the
+        # 2-thread team took as long as one thread (docs/embeddings.md). 1-based CPU ids.
+        cpus = _team_cpus(threads)
+        affinities = ";".join(str(cpu + 1) for cpu in cpus[1:])
+        options.add_session_config_entry("session.intra_op_thread_affinities", affinities)
     # activations go back to the allocator after each run instead of into an arena that keeps
     # the largest batch's worth for the life of the process
     options.enable_cpu_mem_arena = False

