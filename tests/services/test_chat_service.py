@@ -14,7 +14,13 @@ from snapagent.db.models.chat import ChatMessageRecord
 from snapagent.db.models.knowledge import KnowledgeBase
 from snapagent.db.models.workflow_versions import BotWorkflowVersion
 from snapagent.db.session import Database
-from snapagent.errors import ConflictError, InputValidationError, NotFoundError, ProviderError
+from snapagent.errors import (
+    ConflictError,
+    InputValidationError,
+    NotFoundError,
+    ProviderError,
+    UnavailableError,
+)
 from snapagent.llm.errors import ProviderTimeoutError
 from snapagent.nodes import default_registry
 from snapagent.services.bots import BotService
@@ -299,3 +305,51 @@ async def test_a_legacy_v1_bot_answers_through_the_v1_engine(h: Harness) -> None
     assert [s["document_title"] for s in answer.sources] == ["Refund policy", "Refund policy"]
     run = await h.run(bot.id, answer.run_id)
     assert (run.engine, run.version_number, run.status) == ("v1", None, "succeeded")
+
+
+async def test_shutdown_stops_an_open_turn_and_records_it(h: Harness) -> None:
+    """`close()` sets each open turn's cancel signal: the run stops at once (no watcher
+    task in between) and is recorded cancelled before close() returns."""
+    alice, bot = await _setup(h)
+    gate = asyncio.Event()  # never set: the model hangs until the run is cancelled
+    h.model.enqueue("never", wait_for=gate)
+    turn = asyncio.create_task(h.service.answer(await h.turn(alice, bot.id, "refunds?", "s-down")))
+    await asyncio.sleep(0.05)  # the turn now waits inside the model
+    assert h.model.requests
+    assert await h.service.close(timeout_s=5) == 1
+    with pytest.raises(UnavailableError):
+        await turn
+    async with h.db.session() as session:
+        (run,) = (await ExecutionService(session).list_runs(bot.id)).data
+    assert run.status == "cancelled"
+
+
+async def test_a_caller_cancelled_while_its_record_commits_still_gets_it_stored(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice, bot = await _setup(h)
+    h.model.enqueue("Refunds take thirty days.")
+    stores: list[object] = []
+    entered, release = asyncio.Event(), asyncio.Event()
+    store = h.service.group._store
+
+    async def slow_store(writes: Any) -> None:
+        stores.append(writes)
+        if len(stores) == 2:  # the first is the new session's rows, the second the record
+            entered.set()
+            await release.wait()
+        await store(writes)
+
+    monkeypatch.setattr(h.service.group, "_store", slow_store)
+    turn = asyncio.create_task(h.service.answer(await h.turn(alice, bot.id, "refunds?", None)))
+    await asyncio.wait_for(entered.wait(), 5)
+    turn.cancel()  # the client went away while the record commits
+    await asyncio.sleep(0.02)
+    assert not turn.done()  # the record is still being written: the caller waits for it
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await turn
+    async with h.db.session() as session:
+        (run,) = (await ExecutionService(session).list_runs(bot.id)).data
+    assert run.status == "succeeded"
+    assert [role for _, role, _ in await h.messages()] == ["user", "assistant"]

@@ -78,6 +78,7 @@ from snapagent.services.run_recorder import RunInfo, RunRecorder
 from snapagent.services.run_recording import RecordingObserver
 from snapagent.services.runtime import BotRuntime, CompiledVersion
 from snapagent.services.system_values import RunKind, system_inputs
+from snapagent.workflow.cancel_signal import CancelSignal
 from snapagent.workflow.handle import RunObserver, WorkflowRun
 from snapagent.workflow.plan import ExecutionPlan
 from snapagent.workflow.replay import ReplayedNode
@@ -326,7 +327,7 @@ class ChatService:
     @contextlib.asynccontextmanager
     async def _tracked(self) -> AsyncIterator[asyncio.Event]:
         """A turn's cancel event, known to close() until the turn (and its record) is done."""
-        cancel = asyncio.Event()
+        cancel = CancelSignal()  # stops its run without a watcher task (handle.py)
         if self._closing:
             cancel.set()
         self._open.add(cancel)

@@ -13,6 +13,7 @@ See docs/workflow.md for the graph format, node types, error strategies, events 
 from __future__ import annotations
 
 from snapagent.errors import GraphValidationError
+from snapagent.workflow.cancel_signal import CancelSignal
 from snapagent.workflow.events import (
     NodeRunCancelled,
     NodeRunFailed,
@@ -62,6 +63,7 @@ from snapagent.workflow.validation import ValidationProblem, validate_graph
 
 __all__ = [
     "BaseNodeV2",
+    "CancelSignal",
     "ErrorStrategy",
     "ExecutionPlan",
     "GraphValidationError",

@@ -12,7 +12,8 @@ Cancellation, exactly:
 
 - ``cancel_event`` (an `asyncio.Event` passed to `run`/`stream`): setting it stops the running
   nodes and the run *returns* a result with status ``cancelled`` (``stream`` ends with its
-  `RunFinished`).
+  `RunFinished`). A `CancelSignal` (an `asyncio.Event` that calls back when set) does the
+  same without the watcher task a plain event needs per run.
 - ``handle.cancel()`` on a handle from `start` does the same as the event.
 - Cancelling the task that awaits `run()`: the running nodes are cancelled and awaited, then
   `asyncio.CancelledError` propagates as asyncio expects; no result is produced. Leaving

@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
+from snapagent.workflow.cancel_signal import CancelSignal
 from snapagent.workflow.conversation import ConversationState
 from snapagent.workflow.events import WorkflowEvent
 from snapagent.workflow.plan import ExecutionPlan
@@ -208,9 +210,15 @@ class WorkflowRun:
             run.cancel(self._cancelled)  # nothing starts; the result says cancelled
         cancel_event = self._cancel_event
         watcher: asyncio.Task[None] | None = None
+        on_set: Callable[[], object] | None = None
         if cancel_event is not None:
             if cancel_event.is_set():
                 run.cancel()
+            elif isinstance(cancel_event, CancelSignal):
+                # No watcher task: the signal calls back when set. The run is stopped from
+                # the loop's next turn, as the watcher did, never inside whoever set it.
+                on_set = partial(run.loop.call_soon, run.cancel)
+                cancel_event.add_callback(on_set)
             else:
                 watcher = asyncio.get_running_loop().create_task(
                     _cancel_when_set(cancel_event, run)
@@ -223,6 +231,8 @@ class WorkflowRun:
         finally:
             if watcher is not None:
                 watcher.cancel()
+            elif on_set is not None:
+                cancel_event.remove_callback(on_set)  # type: ignore[union-attr]
         self._result = result
         await self._notify_end(RunEnd(run.run_id, result))
         return result
