@@ -59,3 +59,21 @@ async def test_closing_cancels_the_pending_event_and_closes_the_source() -> None
     assert await anext(paced) == PING  # event 2 is pending
     await paced.aclose()
     assert cleaned == ["cancelled", "closed"]
+
+
+async def test_a_ping_needs_a_whole_interval_without_an_event() -> None:
+    """One timer serves the whole stream: events closer together than the interval never
+    ping, however long the stream runs; a gap longer than it still does."""
+
+    async def steady() -> AsyncIterator[int]:
+        for n in range(12):
+            await asyncio.sleep(0.03)
+            yield n
+        await asyncio.sleep(0.25)
+        yield 12
+
+    seen = [item async for item in with_pings(steady(), interval_s=0.08)]
+    assert [item for item in seen if item != PING] == list(range(13))
+    assert PING not in seen[:12]  # 0.36 s of events 0.03 s apart: no ping
+    assert seen[12:-1].count(PING) >= 2  # the 0.25 s gap: pings at ~0.08 and ~0.16 s
+    assert seen[-1] == 12
