@@ -18,6 +18,7 @@ from snapagent.services.system_values import (
 )
 from snapagent.workflow.executor import WorkflowExecutorV2
 from snapagent.workflow.handle import WorkflowRun
+from snapagent.workflow.system_names import SYSTEM_VALUE_NAMES
 
 from .conftest import ApiUser
 from .test_agent_workflow_tools import front_and_billing, runs
@@ -75,6 +76,12 @@ async def test_each_kind_of_run_gets_exactly_the_declared_values(
     debug = by_run(seen_sys)[alone.json()["run_id"]]
     assert set(debug) == system_value_names(RunKind.CHAT)
     assert debug["user_id"] == alice.id
+
+
+def test_nodes_and_services_share_one_list_of_names() -> None:
+    # Nodes read the names from the workflow layer; the catalogue sends the services' list.
+    assert {v.name for v in SYSTEM_VALUES} == SYSTEM_VALUE_NAMES
+    assert len(SYSTEM_VALUES) == len(SYSTEM_VALUE_NAMES)
 
 
 def test_building_other_values_than_declared_is_refused() -> None:

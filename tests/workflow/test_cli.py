@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from snapagent.cli import app
-from snapagent.cli.workflow import parse_inputs
+from snapagent.cli.workflow import cli_system_values, parse_inputs
 from snapagent.errors import InputValidationError
+from snapagent.services.system_values import SYSTEM_VALUES, RunKind, system_value_names
 from snapagent.testing.documents import pdf_bytes as make_pdf
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -253,3 +254,58 @@ def test_iteration_example_summarises_each_document() -> None:
     assert "deployed on ECS" in answer
     assert any(line.startswith("2. ") for line in lines)
     assert "summarise (each 1)" in result.stdout  # body nodes are in the table, per item
+
+
+def reading_sys(*names: str) -> dict[str, Any]:
+    """A graph whose end node outputs ``sys.<name>`` for each name (each a required input)."""
+    return {
+        "nodes": [
+            {"id": "start", "type": "start"},
+            {"id": "end", "type": "end", "config": {"outputs": list(names)},
+             "inputs": {n: {"selector": ["sys", n]} for n in names}},
+        ],
+        "edges": [{"source": "start", "target": "end"}],
+    }  # fmt: skip
+
+
+def test_a_run_gets_a_chat_turns_sys_values(tmp_path: Path) -> None:
+    chat = sorted(system_value_names(RunKind.CHAT))
+    graph = str(write(tmp_path, reading_sys(*chat)))
+    notes = write(tmp_path, "hello", "notes.txt")
+    result = runner.invoke(app, ["run-workflow", graph, "--file", str(notes)])
+    assert result.exit_code == 0, result.output
+    outputs = json.loads(result.stdout[result.stdout.index("{") :])
+    assert set(outputs) == set(chat)
+    assert outputs["run_id"] in result.stdout.split("outputs:")[0]  # the table's run id
+    assert (outputs["bot_id"], outputs["user_id"], outputs["owner_id"]) == ("cli",) * 3
+    assert outputs["default_model"] is None  # a bot without one: the provider's default
+    assert [f["name"] for f in outputs["files"]] == ["notes.txt"]
+
+    named = ["--sys", "bot_id=support", "--sys", "owner_id=u1", "--sys", "default_model=m1"]
+    result = runner.invoke(app, ["run-workflow", graph, *named, "--sys", "user_id=ada"])
+    assert result.exit_code == 0, result.output
+    outputs = json.loads(result.stdout[result.stdout.index("{") :])
+    assert [outputs[n] for n in ("bot_id", "owner_id", "default_model", "user_id")] == [
+        "support", "u1", "m1", "ada"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "name", sorted(v.name for v in SYSTEM_VALUES if RunKind.CHAT not in v.runs)
+)
+def test_a_value_only_bot_calls_get_fails_the_run_naming_it(tmp_path: Path, name: str) -> None:
+    result = runner.invoke(app, ["run-workflow", str(write(tmp_path, reading_sys(name)))])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    message = " ".join(result.stderr.split())
+    assert f"node 'end' reads sys.{name}, which this run does not have (it has: bot_id," in message
+
+
+@pytest.mark.parametrize("pair", ["call_depth=2", "run_id=r1", "files=[]", "bot_id", "=x"])
+def test_sys_values_a_caller_cannot_set_are_refused(tmp_path: Path, pair: str) -> None:
+    graph = str(write(tmp_path, reading_sys("bot_id")))
+    result = runner.invoke(app, ["run-workflow", graph, "--sys", pair])
+    assert result.exit_code == 2
+    assert "NAME one of bot_id, default_model, owner_id, user_id" in " ".join(result.stderr.split())
+    with pytest.raises(InputValidationError, match="run_id is generated"):
+        cli_system_values([pair], [])

@@ -8,6 +8,11 @@ is unavailable, by a scripted echo model); ``--doc FILE`` (text, Markdown, HTML,
 parsed like an upload) loads its paragraphs into an in-memory knowledge base for every
 knowledge base the graph names (knowledge nodes, agents' knowledge tools). Exit codes: 0
 succeeded, 1 the run failed or was cancelled, 2 the graph, a file or an argument is invalid.
+
+A run stands for a chat turn: its ``sys`` values are a chat turn's, built by `system_inputs`
+like the API's (``bot_id``, ``user_id`` and ``owner_id`` are ``cli`` and ``default_model`` is
+null unless ``--sys NAME=VALUE`` says otherwise; ``run_id`` is new; ``files`` are the
+``--file`` attachments), so a graph reading them behaves as it does in a chat.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from snapagent.errors import GraphValidationError, InputValidationError, SnapAge
 from snapagent.knowledge.file_reader import IsolatedDocumentReader
 from snapagent.nodes import default_registry
 from snapagent.nodes.settings import get_node_settings
+from snapagent.services.system_values import RunKind, system_inputs, with_owner
 from snapagent.testing import InMemoryRetriever, ScriptedChatModel, ScriptedChatModels
 from snapagent.workflow import (
     RunFinished,
@@ -38,10 +44,12 @@ from snapagent.workflow import (
     WorkflowGraph,
     WorkflowRunResult,
 )
+from snapagent.workflow.executor import new_run_id
 from snapagent.workflow.node import BaseNodeV2
 from snapagent.workflow.services import ChatModel, ChatModelProvider
+from snapagent.workflow.system_names import BOT_ID, DEFAULT_MODEL, OWNER_ID, USER_ID
 
-__all__ = ["offline_chat_models", "register"]
+__all__ = ["cli_system_values", "offline_chat_models", "register"]
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -108,6 +116,36 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
                 ) from None
         inputs[key.strip()] = parsed
     return inputs
+
+
+_CLI = "cli"
+_SETTABLE = (BOT_ID, DEFAULT_MODEL, OWNER_ID, USER_ID)
+"""The ``sys`` values ``--sys`` may set; ``run_id`` is generated and ``files`` come from
+``--file``, as in a chat turn."""
+
+
+def cli_system_values(pairs: list[str], files: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``sys`` of a CLI run: a chat turn's (`RunKind.CHAT`), ``--sys NAME=VALUE`` pairs
+    replacing the defaults; a name a chat turn does not let the caller set is refused."""
+    given: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or name.strip() not in _SETTABLE:
+            raise InputValidationError(
+                f"--sys {pair!r} must be NAME=VALUE, NAME one of {', '.join(_SETTABLE)} "
+                "(a CLI run is a chat turn: run_id is generated, files come from --file)",
+                field="sys",
+            )
+        given[name.strip()] = value
+    sys = system_inputs(
+        RunKind.CHAT,
+        bot_id=given.get(BOT_ID, _CLI),
+        run_id=new_run_id(),
+        user_id=given.get(USER_ID, _CLI),
+        default_model=given.get(DEFAULT_MODEL) or None,
+        files=files,
+    )
+    return with_owner(sys, given.get(OWNER_ID, _CLI))
 
 
 def _knowledge_base_ids(graph: WorkflowGraph) -> list[str]:
@@ -190,14 +228,14 @@ async def _execute(
     graph: WorkflowGraph,
     inputs: dict[str, Any],
     events: bool,
-    files: list[dict[str, Any]],
+    sys: dict[str, Any],
     reader: IsolatedDocumentReader,
     retriever: InMemoryRetriever,
     docs: list[Path],
 ) -> WorkflowRunResult:
     try:
         await _load_docs(retriever, _knowledge_base_ids(graph), docs, reader)
-        return await _run(executor, graph, inputs, events, {"user_id": "cli", "files": files})
+        return await _run(executor, graph, inputs, events, sys)
     finally:
         await reader.close()
 
@@ -255,11 +293,22 @@ def run_workflow(
             help="A file attached to the run (repeatable), read as sys.files.",
         ),
     ] = None,
+    sys_values: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--sys",
+            metavar="NAME=VALUE",
+            help="A sys value of the run (repeatable): bot_id, user_id, owner_id (default "
+            "cli) or default_model (default none).",
+        ),
+    ] = None,
 ) -> None:
     """Validate GRAPH.json (printing every problem) and run it with offline services."""
     graph = _load_graph(graph_path)
     try:
         run_inputs = parse_inputs(inputs or [])
+        attached = [_attachment(path) for path in files or []]
+        sys = cli_system_values(sys_values or [], attached)
     except InputValidationError as exc:
         raise _fail(exc.message) from None
     node_settings = get_node_settings()
@@ -277,9 +326,8 @@ def run_workflow(
     except GraphValidationError as exc:
         _print_problems(exc)
         raise typer.Exit(2) from None
-    attached = [_attachment(path) for path in files or []]
     result = asyncio.run(
-        _execute(executor, graph, run_inputs, events, attached, reader, retriever, docs or [])
+        _execute(executor, graph, run_inputs, events, sys, reader, retriever, docs or [])
     )
     _print_result(result)
     if not result.succeeded:

@@ -53,6 +53,7 @@ from snapagent.workflow.services import (
     ToolCall,
     ToolChoice,
 )
+from snapagent.workflow.system_names import CALL_DEPTH
 from snapagent.workflow.types import PortType
 
 __all__ = ["AgentNodeData", "AgentNodeV2"]
@@ -265,7 +266,7 @@ class AgentNodeV2(BaseNodeV2[AgentNodeData]):
         messages = [*history_messages(history, self.node_id), ChatMessage("user", query)]
         model = resolve_model(ctx, self.config.model)
         limits = self._limits(settings)
-        depth = ctx.sys.get("call_depth")
+        depth = ctx.sys.get(CALL_DEPTH)
         env = ToolEnv(
             ctx, self.node_id, values, limits.timeout_s, depth if isinstance(depth, int) else 0
         )

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snapagent.errors import NodeExecutionError
+from snapagent.nodes.model_calls import resolve_model
 from snapagent.nodes.templating import looks_like_documents, render, template_variables
 from snapagent.workflow.node import BaseNodeV2, NodeResult, RunContext
 from snapagent.workflow.schema import NodePortSchema, PortDefinition
@@ -159,7 +160,7 @@ class LLMNodeV2(BaseNodeV2[LLMNodeData]):
 
     async def run(self, inputs: dict[str, Any], ctx: RunContext) -> NodeResult:
         request = await self.build_request(inputs, ctx)
-        model = ctx.services.chat_models.resolve(self.config.model or ctx.sys.get("default_model"))
+        model = resolve_model(ctx, self.config.model)
         if self.config.structured_output is not None:
             return await self._structured(model, request, ctx)
         pieces: list[str] = []

@@ -21,6 +21,7 @@ from snapagent.workflow.services import (
     ChatResult,
     StructuredOutput,
 )
+from snapagent.workflow.system_names import DEFAULT_MODEL
 from snapagent.workflow.types import PortType
 
 __all__ = ["QUERY_PORT", "ModelSettings", "ask_structured", "decision_inputs", "resolve_model"]
@@ -59,7 +60,7 @@ def decision_inputs(settings: ModelSettings) -> tuple[PortDefinition, ...]:
 
 def resolve_model(ctx: RunContext, model_id: str | None) -> ChatModel:
     """The node's model, else the bot's default (``sys.default_model``), else the default."""
-    return ctx.services.chat_models.resolve(model_id or ctx.sys.get("default_model"))
+    return ctx.services.chat_models.resolve(model_id or ctx.sys.get(DEFAULT_MODEL))
 
 
 async def ask_structured(

@@ -8,7 +8,8 @@ one, so the list, the runs and the editors cannot drift apart.
 Two kinds of run get them: a chat turn (``chat``; a debug run of one node stands for one) and a
 bot called by another bot's agent as a tool (``tool``), which has no user and no files but
 knows how deep it is and who called it. ``owner_id`` is set by `BotRuntime.start` itself, from
-the owner its retrieval is scoped to, so no caller can name another.
+the owner its retrieval is scoped to, so no caller can name another. The names themselves are
+constants of `snapagent.workflow.system_names`, which the nodes reading them share.
 
     sys = system_inputs(RunKind.CHAT, bot_id=b, run_id=r, user_id=u, default_model=m, files=[])
     runtime.start(compiled, inputs, sys, owner_id=owner)    # adds sys.owner_id
@@ -21,6 +22,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
+from snapagent.workflow.system_names import (
+    BOT_ID,
+    CALL_DEPTH,
+    CALLER_RUN_ID,
+    DEFAULT_MODEL,
+    FILES,
+    OWNER_ID,
+    RUN_ID,
+    USER_ID,
+)
 from snapagent.workflow.types import PortType
 
 __all__ = [
@@ -57,35 +68,32 @@ _EVERY_RUN = frozenset(RunKind)
 _CHAT = frozenset({RunKind.CHAT})
 _TOOL = frozenset({RunKind.TOOL})
 
-OWNER_ID: Final = "owner_id"
-"""Set by the runtime (`with_owner`), never by the code building a run's values."""
-
 SYSTEM_VALUES: Final[tuple[SystemValue, ...]] = (
-    SystemValue("bot_id", PortType.STRING, "The bot whose workflow runs.", _EVERY_RUN),
-    SystemValue("run_id", PortType.STRING, "This run's id (its execution record).", _EVERY_RUN),
-    SystemValue("user_id", PortType.STRING, "The account the chat turn is for.", _CHAT),
+    SystemValue(BOT_ID, PortType.STRING, "The bot whose workflow runs.", _EVERY_RUN),
+    SystemValue(RUN_ID, PortType.STRING, "This run's id (its execution record).", _EVERY_RUN),
+    SystemValue(USER_ID, PortType.STRING, "The account the chat turn is for.", _CHAT),
     SystemValue(
         OWNER_ID, PortType.STRING, "The bot's owner: retrieval sees only their data.", _EVERY_RUN
     ),
     SystemValue(
-        "default_model",
+        DEFAULT_MODEL,
         PortType.STRING,
         "The bot's default model (null: the provider's); nodes without a model use it.",
         _EVERY_RUN,
     ),
     SystemValue(
-        "files",
+        FILES,
         PortType.ARRAY_OBJECT,
         "Files attached to the turn: {name, content_type, data (base64)}.",
         _CHAT,
     ),
     SystemValue(
-        "call_depth",
+        CALL_DEPTH,
         PortType.INTEGER,
         "How many bot-as-tool calls deep this run is (1: called by a chat's agent).",
         _TOOL,
     ),
-    SystemValue("caller_run_id", PortType.STRING, "The run whose agent called this bot.", _TOOL),
+    SystemValue(CALLER_RUN_ID, PortType.STRING, "The run whose agent called this bot.", _TOOL),
 )
 
 

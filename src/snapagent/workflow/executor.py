@@ -42,6 +42,7 @@ from snapagent.workflow.result import RunLimits, WorkflowRunResult
 from snapagent.workflow.runner import EventSink
 from snapagent.workflow.schema import WorkflowGraph
 from snapagent.workflow.services import ServiceContainer
+from snapagent.workflow.system_names import RUN_ID
 
 __all__ = ["WorkflowExecutorV2"]
 
@@ -99,9 +100,9 @@ class WorkflowExecutorV2:
         executes until its `result()` or `events()` is called.
 
         ``inputs``: ``query``, ``session_id``, ``history`` and the start node's declared
-        inputs. ``sys``: ``bot_id``, ``run_id`` (generated if absent), ``user_id``,
-        ``owner_id``, ``default_model``. ``services`` replaces the executor's for this run
-        (a retriever scoped to the run's owner, say). ``conversation``: the session's stored
+        inputs. ``sys``: the run-level values (names in `snapagent.workflow.system_names`;
+        ``run_id`` generated if absent). ``services`` replaces the executor's for this run (a
+        retriever scoped to the run's owner, say). ``conversation``: the session's stored
         conversation variables (the graph's defaults fill the rest). For debugging
         (`snapagent.workflow.replay`): ``links`` makes values of nodes outside the plan
         readable (``{node id: outputs}``), ``replay`` puts recorded outcomes in place of
@@ -109,8 +110,8 @@ class WorkflowExecutorV2:
         """
         plan = graph if isinstance(graph, ExecutionPlan) else self.compile(graph)
         sys_values = dict(sys or {})
-        if not sys_values.get("run_id"):
-            sys_values["run_id"] = new_run_id()
+        if not sys_values.get(RUN_ID):
+            sys_values[RUN_ID] = new_run_id()
         return WorkflowRun(
             plan,
             services or self.services,

@@ -43,6 +43,7 @@ from snapagent.workflow.replay import ReplayedNode
 from snapagent.workflow.result import RunLimits, WorkflowRunResult
 from snapagent.workflow.runner import EventSink, Run
 from snapagent.workflow.services import ServiceContainer
+from snapagent.workflow.system_names import RUN_ID
 
 __all__ = ["RunEnd", "RunObserver", "WorkflowRun"]
 
@@ -122,7 +123,7 @@ class WorkflowRun:
         links: Mapping[str, Mapping[str, Any]] | None = None,
         replay: Mapping[str, ReplayedNode] | None = None,
     ) -> None:
-        self.run_id = str(sys["run_id"])
+        self.run_id = str(sys[RUN_ID])
         # The engine's run is built when it starts, once every listener is known (a run
         # without listeners builds no events at all).
         self._args = (plan, services, inputs, sys, limits)

@@ -40,6 +40,7 @@ from snapagent.errors import DefinitionError, NodeExecutionError
 from snapagent.workflow.conversation import ConversationState, ConversationVariable
 from snapagent.workflow.schema import NodePortSchema
 from snapagent.workflow.services import ServiceContainer, TokenUsage
+from snapagent.workflow.system_names import OWNER_ID
 
 __all__ = ["BaseNodeV2", "NodeRegistryV2", "NodeResult", "ResourceRef", "RunContext"]
 
@@ -136,7 +137,7 @@ class RunContext:
     def owner_id(self) -> str:
         """The account whose resources this run may use (``sys.owner_id``, the bot's owner);
         empty when the caller set none, which a real retriever answers with nothing."""
-        owner = self.sys.get("owner_id")
+        owner = self.sys.get(OWNER_ID)
         return owner if isinstance(owner, str) else ""
 
     def emit_text(self, node_id: str, text: str) -> None:

@@ -24,6 +24,7 @@ from snapagent.workflow.replay import ReplayedNode
 from snapagent.workflow.result import NodeRunResult, NodeStatus, RunError, RunLimits, RunStatus
 from snapagent.workflow.schema import ErrorStrategy
 from snapagent.workflow.services import ServiceContainer, TokenUsage
+from snapagent.workflow.system_names import RUN_ID
 
 __all__ = ["NO_USAGE", "EventSink", "RunState", "Scope"]
 
@@ -58,7 +59,7 @@ class RunState:
         self.replay = replay or None
         self.limits = limits
         self.sink = sink
-        self.run_id = str(sys["run_id"])
+        self.run_id = str(sys[RUN_ID])
         self.pool = VariablePool(sys, max_value_bytes=limits.max_value_bytes)
         for node_id, outputs in (links or {}).items():
             self.pool.link(node_id, outputs)

@@ -33,6 +33,7 @@ from snapagent.workflow.result import (
     WorkflowRunResult,
 )
 from snapagent.workflow.run_state import NO_USAGE, EventSink, RunState, Scope
+from snapagent.workflow.schema import SYS_NODE_ID
 from snapagent.workflow.subgraph import SubgraphNode
 
 __all__ = ["EventSink", "Run"]
@@ -289,13 +290,27 @@ class Run(RunState):
                 inputs[port] = default
         for port in pn.required_inputs:
             if port not in inputs:
-                raise VariableError(
-                    f"node {pn.node_id!r} got no value for its required input {port!r} "
-                    "(its source was skipped or produced nothing)",
-                    node_id=pn.node_id,
-                    details={"port": port},
-                )
+                raise self._missing_input(pn, port)
         return inputs
+
+    def _missing_input(self, pn: PlanNode, port: str) -> VariableError:
+        """The error for a required input without a value; a ``sys`` value this run does not
+        have (a chat turn has no ``call_depth``, say) is named, with the ones it has."""
+        source = next(((n, p) for q, n, p, _ in pn.mappings if q == port), None)
+        sys = self.pool.sys
+        if source is not None and source[0] == SYS_NODE_ID and source[1] not in sys:
+            return VariableError(
+                f"node {pn.node_id!r} reads sys.{source[1]}, which this run does not have "
+                f"(it has: {', '.join(sorted(sys)) or 'none'})",
+                node_id=pn.node_id,
+                details={"port": port, "selector": [SYS_NODE_ID, source[1]]},
+            )
+        return VariableError(
+            f"node {pn.node_id!r} got no value for its required input {port!r} "
+            "(its source was skipped or produced nothing)",
+            node_id=pn.node_id,
+            details={"port": port},
+        )
 
     async def _attempts(self, pn: PlanNode, inputs: dict[str, Any], record: NodeRunResult) -> Any:
         attempt = 0

@@ -12,6 +12,7 @@ from snapagent.nodes.agent_tools.base import AgentTool, ToolError, ToolOutcome
 from snapagent.nodes.agent_tools.config import WorkflowToolConfig
 from snapagent.workflow.node import RunContext
 from snapagent.workflow.services import BotCall, ToolSpec
+from snapagent.workflow.system_names import RUN_ID
 
 __all__ = ["WorkflowTool"]
 
@@ -51,7 +52,7 @@ class WorkflowTool(AgentTool):
                 f"bots may call bots only {self.max_depth} levels deep; this call would be "
                 f"level {self.depth} (SNAPAGENT_AGENT_MAX_BOT_DEPTH)"
             )
-        run_id = self.ctx.sys.get("run_id")
+        run_id = self.ctx.sys.get(RUN_ID)
         call = BotCall(
             self.config.bot_id,
             query,
