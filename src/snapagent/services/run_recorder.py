@@ -139,10 +139,25 @@ def _clip_text(text: str, cap: int) -> str:
     return f"{text[:cap]}…[{TRUNCATION_MARKER}: {len(text)} chars]"
 
 
+# Plain JSON values (the usual node inputs and outputs) are measured by one encoder made
+# once; `json.dumps` with a ``default`` builds a new encoder per call (~3 us of a turn's
+# record each). Anything it cannot encode goes the general way below, with the same text.
+_PLAIN_JSON = json.JSONEncoder(ensure_ascii=False)
+_SCALARS = (bool, int, float)
+
+
 def _clip_value(value: Any, cap: int) -> Any:
     if isinstance(value, str):
         return _clip_text(value, cap)
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, _SCALARS):
+        return value
+    try:
+        text = _PLAIN_JSON.encode(value)
+    except (TypeError, ValueError):
+        pass  # an object without a JSON form (or a cycle): the general way decides
+    else:
+        if len(text) > cap:
+            return {TRUNCATION_MARKER: True, "original_chars": len(text), "preview": text[:cap]}
         return value
     converted = False
 
