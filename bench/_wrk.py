@@ -16,6 +16,7 @@ If wrk is missing, :func:`ensure_wrk` installs it with ``apt-get`` (or says how 
 
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
@@ -27,6 +28,10 @@ from pathlib import Path
 __all__ = ["Requests", "WrkResult", "ensure_wrk", "run_wrk"]
 
 _MARKER = "WRKJSON "
+# Each run's request numbers start past every earlier run's (a run sends far fewer than this
+# many), so a later slice never repeats an earlier slice's questions: a repeated question
+# would be answered by the query-vector cache, not embedded.
+_RUN_NUMBERS = itertools.count(0, 10_000_000)
 
 # wrk calls done() once at the end, with every thread's figures merged.
 _DONE = r"""
@@ -78,7 +83,7 @@ class Requests:
             bodies = ", ".join(_lua_string(body) for body in self.bodies)
             lines += [
                 f"local bodies = {{{bodies}}}",
-                "local n = 0",
+                f"local n = {next(_RUN_NUMBERS)}",
                 "request = function()",
                 "  n = n + 1",
                 "  local body = string.format(bodies[(n % #bodies) + 1], n)",
