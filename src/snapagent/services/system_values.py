@@ -97,16 +97,25 @@ SYSTEM_VALUES: Final[tuple[SystemValue, ...]] = (
 )
 
 
+_NAMES: Final[Mapping[RunKind, frozenset[str]]] = {
+    kind: frozenset(v.name for v in SYSTEM_VALUES if kind in v.runs) for kind in RunKind
+}
+# What a caller of `system_inputs` names (the runtime adds owner_id): derived once, not per turn.
+_GIVEN: Final[Mapping[RunKind, frozenset[str]]] = {
+    kind: names - {OWNER_ID} for kind, names in _NAMES.items()
+}
+
+
 def system_value_names(kind: RunKind) -> frozenset[str]:
     """The names of the values a run of ``kind`` gets (``owner_id`` included)."""
-    return frozenset(v.name for v in SYSTEM_VALUES if kind in v.runs)
+    return _NAMES[kind]
 
 
 def system_inputs(kind: RunKind, **values: Any) -> dict[str, Any]:
     """A run's ``sys`` (without ``owner_id``, which the runtime adds); a name missing or not
     declared for ``kind`` is a programming error (ValueError), never a silent drift."""
-    expected = system_value_names(kind) - {OWNER_ID}
-    if set(values) != expected:
+    expected = _GIVEN[kind]
+    if values.keys() != expected:
         missing = sorted(expected - set(values))
         extra = sorted(set(values) - expected)
         raise ValueError(f"sys values of a {kind} run: missing {missing}, not declared {extra}")
